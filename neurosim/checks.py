@@ -1,0 +1,68 @@
+"""Argument checks shared by every family: each raises a ``TypeError`` or ``ValueError`` that
+names the argument, what was expected and what was given."""
+import numbers
+
+import numpy as np
+
+
+def array(x, name, *, ndim=None, shape=None, dtype=np.float64, finite=True):
+    """``x`` as a C-contiguous array of ``dtype`` after checking its rank, shape and values.
+
+    ``ndim`` may be an int or a tuple of allowed ranks; ``shape`` a tuple with ``None`` for
+    free axes. Non-numeric input is a ``TypeError``; NaN or inf (when ``finite``) a ``ValueError``.
+    """
+    try:
+        a = np.asarray(x)
+    except Exception as err:  # ragged nested lists and the like
+        raise ValueError(f"{name} must be an array; could not convert it: {err}") from err
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise TypeError(f"{name} must be numeric; got an array of dtype {a.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if a.ndim not in allowed:
+            want = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{name} must be {want}; got shape {a.shape}")
+    if shape is not None:
+        if a.ndim != len(shape) or any(s is not None and s != t for s, t in zip(shape, a.shape)):
+            want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+            raise ValueError(f"{name} must have shape {want}; got {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name} must not be empty; got shape {a.shape}")
+    if finite and np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} must be finite; it holds NaN or inf")
+    if dtype is not None:
+        a = a.astype(dtype, copy=False)
+    return np.ascontiguousarray(a)
+
+
+def scalar(x, name, *, low=None, high=None, low_open=False, high_open=False):
+    """``x`` as a float after checking it is a finite real number in the given range."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(x).__name__}")
+    x = float(x)
+    if not np.isfinite(x):
+        raise ValueError(f"{name} must be finite; got {x}")
+    if low is not None and (x < low or (low_open and x == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}; got {x}")
+    if high is not None and (x > high or (high_open and x == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}; got {x}")
+    return x
+
+
+def integer(x, name, *, low=None, high=None):
+    """``x`` as an int after checking it is an integer in ``[low, high]``."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {type(x).__name__}")
+    x = int(x)
+    if low is not None and x < low:
+        raise ValueError(f"{name} must be >= {low}; got {x}")
+    if high is not None and x > high:
+        raise ValueError(f"{name} must be <= {high}; got {x}")
+    return x
+
+
+def choice(x, name, options):
+    """``x`` after checking it is one of ``options``."""
+    if x not in options:
+        raise ValueError(f"{name} must be one of {tuple(options)}; got {x!r}")
+    return x

@@ -1,0 +1,205 @@
+"""Monitors, chunked runs and the one place a result ``xarray.Dataset`` is assembled.
+
+Schema (every family): plain dim names (``time`` in seconds, ``step``, ``sweep``, ``neuron``,
+``unit``, ``visible``, ``hidden``, ``chain``, ``pattern``, ``cue``, ``sample``, ``epoch``,
+``state``); spikes as events ``spike_time`` / ``spike_neuron`` along dim ``spike``; attrs
+``family``, ``model``, every scalar parameter, ``seed``, ``backend``, ``neurosim_version`` and
+``interrupted``. Files are netCDF, never pickle.
+"""
+import contextlib
+import signal
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from . import checks
+
+try:
+    from tqdm.auto import tqdm
+except ImportError:  # pragma: no cover - tqdm is a dependency; this keeps import errors readable
+    tqdm = None
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """What a run records: every ``every``-th step (or sweep), of the units in ``index``.
+
+    ``index=None`` records all units; otherwise a sequence of unit numbers, or a boolean mask.
+    """
+
+    every: int = 1
+    index: object = None
+
+    def __post_init__(self):
+        checks.integer(self.every, "every", low=1)
+
+    def units(self, n):
+        """Indices (``int64``) of the recorded units among ``n``; checked against ``n``."""
+        if self.index is None:
+            return np.arange(n, dtype=np.int64)
+        idx = np.asarray(self.index)
+        if idx.dtype == bool:
+            if idx.shape != (n,):
+                raise ValueError(f"index mask must have shape ({n},); got {idx.shape}")
+            return np.flatnonzero(idx).astype(np.int64)
+        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+            raise ValueError(f"index must be a 1-D sequence of unit numbers or a boolean mask; got {self.index!r}")
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise ValueError(f"index must hold unit numbers in [0, {n}); got values from {idx.min()} to {idx.max()}")
+        return idx.astype(np.int64)
+
+    def steps(self, n_steps, start=0):
+        """The recorded steps among ``start .. start + n_steps - 1`` (multiples of ``every``)."""
+        first = -(-start // self.every) * self.every
+        return np.arange(first, start + n_steps, self.every, dtype=np.int64)
+
+
+def as_monitor(record):
+    """A :class:`Monitor` from ``None`` (record everything), a Monitor, or a dict of its fields."""
+    if record is None:
+        return Monitor()
+    if isinstance(record, Monitor):
+        return record
+    if isinstance(record, dict):
+        return Monitor(**record)
+    raise TypeError(f"record must be a Monitor, a dict like {{'every': 10, 'index': [0, 1]}} or None; got {type(record).__name__}")
+
+
+def _attr_value(value):
+    """A netCDF-storable attribute value (bools become 0/1, None becomes 'none')."""
+    if value is None:
+        return "none"
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in value):
+        return np.asarray(value)
+    return str(value)
+
+
+def dataset(data_vars, coords=None, *, family, model, params=None, seed=None, backend="cpu",
+            interrupted=False, attrs=None):
+    """Assemble a result Dataset with neurosim's attrs.
+
+    ``data_vars`` and ``coords`` are as for ``xarray.Dataset``; ``params`` are the model's
+    scalar parameters (stored one attr each); ``attrs`` adds anything else (e.g. units).
+    """
+    from . import __version__
+
+    ds = xr.Dataset(data_vars, coords=coords)
+    meta = {"family": family, "model": model}
+    meta.update(params or {})
+    meta.update({"seed": seed, "backend": backend, "neurosim_version": __version__,
+                 "interrupted": interrupted})
+    meta.update(attrs or {})
+    ds.attrs.update({k: _attr_value(v) for k, v in meta.items()})
+    return ds
+
+
+def spike_events(times, neurons, *, t_unit="s"):
+    """Data variables for spikes as events along dim ``spike`` (Brian2's SpikeMonitor layout)."""
+    times = np.asarray(times, dtype=np.float64)
+    neurons = np.asarray(neurons, dtype=np.int64)
+    if times.shape != neurons.shape or times.ndim != 1:
+        raise ValueError(f"times and neurons must be 1-D of equal length; got {times.shape} and {neurons.shape}")
+    return {
+        "spike_time": ("spike", times, {"units": t_unit, "long_name": "spike time"}),
+        "spike_neuron": ("spike", neurons, {"long_name": "index of the neuron that spiked"}),
+    }
+
+
+def spike_raster(ds, dt, n_neurons=None, duration=None):
+    """Spike counts per time bin and neuron: DataArray (time, neuron) with bin width ``dt`` (s)."""
+    dt = checks.scalar(dt, "dt", low=0, low_open=True)
+    t = ds["spike_time"].values
+    i = ds["spike_neuron"].values
+    n = int(n_neurons if n_neurons is not None else (i.max() + 1 if i.size else 0))
+    T = float(duration if duration is not None else ds.attrs.get("duration", t.max() + dt if t.size else dt))
+    n_bins = max(int(np.ceil(T / dt - 1e-9)), 1)
+    bins = np.minimum((t / dt).astype(np.int64), n_bins - 1)
+    counts = np.zeros((n_bins, n), dtype=np.int32)
+    np.add.at(counts, (bins, i), 1)
+    centres = (np.arange(n_bins) + 0.5) * dt
+    return xr.DataArray(counts, dims=("time", "neuron"),
+                        coords={"time": ("time", centres, {"units": "s"}), "neuron": np.arange(n)},
+                        name="spike_count")
+
+
+def spike_rates(ds, window, n_neurons=None, duration=None):
+    """Population rate (Hz) in bins of ``window`` seconds: DataArray over ``time``."""
+    raster = spike_raster(ds, window, n_neurons, duration)
+    rate = raster.sum("neuron") / (raster.sizes["neuron"] * window)
+    rate.attrs["units"] = "Hz"
+    return rate.rename("rate")
+
+
+def save(ds, path):
+    """Write a Dataset to netCDF (``.nc``); no pickling anywhere."""
+    ds.to_netcdf(path)
+    return path
+
+
+def load(path):
+    """Read a Dataset written by :func:`save` fully into memory and close the file."""
+    with xr.open_dataset(path) as ds:
+        return ds.load()
+
+
+@contextlib.contextmanager
+def interruptible():
+    """Catch Ctrl+C (SIGINT) as a flag instead of an exception while a chunked run goes on.
+
+    Yields an object whose ``requested`` attribute turns True at the first Ctrl+C; a second
+    Ctrl+C raises ``KeyboardInterrupt`` at once. Outside the main thread it only yields.
+    """
+    class Flag:
+        requested = False
+
+    flag = Flag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        if flag.requested:
+            raise KeyboardInterrupt
+        flag.requested = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_chunks(advance, total, chunk, *, progress=False, desc=None, unit="step"):
+    """Run ``advance(start, n)`` over successive chunks of ``total`` steps.
+
+    ``advance`` runs steps ``start .. start + n - 1`` (one kernel call) and returns True to stop
+    early (e.g. converged). Between chunks a progress bar is updated and Ctrl+C is honoured:
+    the run stops after the current chunk. Returns ``(steps_done, interrupted)``.
+    """
+    total = checks.integer(total, "total", low=0)
+    chunk = checks.integer(chunk, "chunk", low=1)
+    done, interrupted = 0, False
+    bar = tqdm(total=total, desc=desc, unit=unit, disable=not progress, leave=False) if tqdm else None
+    with interruptible() as ctrl_c:
+        while done < total:
+            n = min(chunk, total - done)
+            finished = advance(done, n)
+            done += n
+            if bar is not None:
+                bar.update(n)
+            if finished:
+                break
+            if ctrl_c.requested:
+                interrupted = True
+                break
+    if bar is not None:
+        bar.close()
+    return done, interrupted
