@@ -1,7 +1,4 @@
-"""Built-in data: bundled sets (digits, letter bitmaps) and generators.
-
-Bundled files live in ``neurosim/data`` (sources and licences in its README) and load without
-pickle.
+"""Bundled data sets, loaded from ``neurosim/data``.
 """
 from importlib import resources
 

@@ -1,0 +1,8 @@
+"""neurosim: a Numba-accelerated simulator of the Neural Network Zoo.
+
+Every run returns a labelled ``xarray.Dataset``; see the README for the API overview.
+"""
+__version__ = "0.1.0"
+
+from . import backend, checks, datasets, record, rng  # noqa: E402,F401
+from .record import Monitor, load, save  # noqa: E402,F401

@@ -1,0 +1,6 @@
+"""Built-in data: bundled sets and generators, one module per kind.
+
+Bundled files live in ``neurosim/data`` (sources and licences in its README) and load without
+pickle.
+"""
+from .bundled import digits  # noqa: F401
