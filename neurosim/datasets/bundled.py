@@ -1,5 +1,4 @@
-"""Bundled data sets, loaded from ``neurosim/data``.
-"""
+"""Bundled data sets, loaded from ``neurosim/data`` (sources and licences in its README)."""
 from importlib import resources
 
 import numpy as np
