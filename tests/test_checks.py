@@ -1,0 +1,69 @@
+"""Argument checks and backend choice: the messages name the argument and what was given."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from neurosim import backend, checks
+
+
+def test_array_converts_and_checks_shape():
+    a = checks.array([[1, 2], [3, 4]], "w", ndim=2, shape=(2, None))
+    assert a.dtype == np.float64 and a.flags.c_contiguous
+    with pytest.raises(ValueError, match=r"w must have shape \(3, \*\); got \(2, 2\)"):
+        checks.array(np.ones((2, 2)), "w", shape=(3, None))
+    with pytest.raises(ValueError, match="w must be 1-D or 2-D; got shape"):
+        checks.array(np.ones((2, 2, 2)), "w", ndim=(1, 2))
+
+
+@pytest.mark.parametrize("value, err, match", [
+    ([1.0, np.nan], ValueError, "finite"),
+    ([1.0, np.inf], ValueError, "finite"),
+    (["a", "b"], TypeError, "numeric"),
+    ([], ValueError, "empty"),
+    ([[1, 2], [3]], ValueError, "array"),
+])
+def test_array_bad_values(value, err, match):
+    with pytest.raises(err, match=match):
+        checks.array(value, "x")
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True))
+def test_scalar_accepts_exactly_the_finite_values_in_range(x):
+    ok = np.isfinite(x) and 0 < x <= 1
+    if ok:
+        assert checks.scalar(x, "p", low=0, high=1, low_open=True) == x
+    else:
+        with pytest.raises(ValueError, match="p must"):
+            checks.scalar(x, "p", low=0, high=1, low_open=True)
+
+
+def test_scalar_integer_choice_types():
+    with pytest.raises(TypeError, match="temperature"):
+        checks.scalar("1", "temperature")
+    with pytest.raises(TypeError, match="n"):
+        checks.integer(2.0, "n")
+    with pytest.raises(ValueError, match="n must be >= 1; got 0"):
+        checks.integer(0, "n", low=1)
+    with pytest.raises(ValueError, match="rule must be one of"):
+        checks.choice("oja", "rule", ("hebbian", "storkey"))
+
+
+def test_backend_resolution():
+    assert backend.resolve("cpu") == "cpu"
+    assert backend.available()[0] == "cpu"
+    with pytest.raises(ValueError, match="backend must be one of"):
+        backend.resolve("gpu")
+    if not backend.cuda_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            backend.resolve("cuda")
+        with pytest.warns(RuntimeWarning, match="CPU"):
+            assert backend.resolve("auto") == "cpu"
+
+
+def test_float_dtype():
+    assert backend.float_dtype("float32") is np.float32
+    with pytest.raises(ValueError, match="float32 or float64"):
+        backend.float_dtype("int8")
+    with pytest.raises(ValueError, match="float32 or float64"):
+        backend.float_dtype("nonsense")

@@ -1,0 +1,128 @@
+"""Monitors, the Dataset schema, netCDF round trips, spike helpers and chunked runs."""
+import os
+import signal
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import neurosim
+from neurosim import record
+
+
+def test_monitor_units_and_steps():
+    assert record.Monitor().units(4).tolist() == [0, 1, 2, 3]
+    assert record.Monitor(index=[3, 1]).units(4).tolist() == [3, 1]
+    assert record.Monitor(index=np.array([True, False, True])).units(3).tolist() == [0, 2]
+    assert record.Monitor(every=3).steps(10).tolist() == [0, 3, 6, 9]
+    assert record.Monitor(every=3).steps(5, start=4).tolist() == [6]
+
+
+@pytest.mark.parametrize("kwargs, n, match", [
+    ({"every": 0}, 3, "every"),
+    ({"index": [0, 5]}, 3, "index"),
+    ({"index": [-1]}, 3, "index"),
+    ({"index": [[0]]}, 3, "index"),
+    ({"index": np.array([True, False])}, 3, "mask"),
+])
+def test_monitor_bad_input(kwargs, n, match):
+    with pytest.raises(ValueError, match=match):
+        record.Monitor(**kwargs).units(n)
+
+
+def test_as_monitor():
+    assert record.as_monitor(None) == record.Monitor()
+    assert record.as_monitor({"every": 2}).every == 2
+    with pytest.raises(TypeError, match="record"):
+        record.as_monitor(5)
+
+
+def make():
+    return record.dataset(
+        {"energy": (("cue", "sweep"), np.arange(6.0).reshape(2, 3)),
+         "converged": ("cue", np.array([True, False]))},
+        coords={"cue": [0, 1], "sweep": [0, 1, 2]},
+        family="HN", model="HopfieldNetwork", params={"n_units": 3, "rule": "hebbian", "beta": None,
+                                                       "symmetric": True},
+        seed=5, attrs={"energy_units": "dimensionless"})
+
+
+def test_dataset_attrs_follow_the_schema():
+    ds = make()
+    assert ds.attrs["family"] == "HN" and ds.attrs["model"] == "HopfieldNetwork"
+    assert ds.attrs["neurosim_version"] == neurosim.__version__
+    assert ds.attrs["seed"] == 5 and ds.attrs["backend"] == "cpu"
+    assert ds.attrs["symmetric"] == 1 and ds.attrs["beta"] == "none" and ds.attrs["interrupted"] == 0
+
+
+def test_save_load_round_trip(tmp_path):
+    ds = make()
+    path = record.save(ds, tmp_path / "r.nc")
+    back = record.load(path)
+    xr.testing.assert_identical(ds, back)
+    assert back["converged"].dtype == bool
+
+
+def test_no_pickle_in_saved_files(tmp_path):
+    ds = make()
+    record.save(ds, tmp_path / "r.nc")
+    assert b"pickle" not in (tmp_path / "r.nc").read_bytes()
+
+
+def spikes():
+    # neuron 0 fires at 1, 2, 3 ms; neuron 2 at 2.5 ms and 9.5 ms, over 10 ms
+    ds = xr.Dataset(record.spike_events([1e-3, 2e-3, 3e-3, 2.5e-3, 9.5e-3], [0, 0, 0, 2, 2]))
+    ds.attrs["duration"] = 10e-3
+    return ds
+
+
+def test_spike_raster_and_rates():
+    raster = record.spike_raster(spikes(), 5e-3, n_neurons=3)
+    assert raster.dims == ("time", "neuron")
+    assert raster.values.tolist() == [[3, 0, 1], [0, 0, 1]]
+    rate = record.spike_rates(spikes(), 5e-3, n_neurons=3)
+    # first bin: 4 spikes / 3 neurons / 5 ms
+    assert rate.values[0] == pytest.approx(4 / 3 / 5e-3)
+    assert rate.attrs["units"] == "Hz"
+
+
+def test_spike_events_bad_input():
+    with pytest.raises(ValueError, match="equal length"):
+        record.spike_events([0.1, 0.2], [1])
+    with pytest.raises(ValueError, match="dt"):
+        record.spike_raster(spikes(), 0.0)
+
+
+def test_run_chunks_covers_all_steps_in_chunks():
+    calls = []
+    done, interrupted = record.run_chunks(lambda s, n: calls.append((s, n)), 10, 4)
+    assert (done, interrupted) == (10, False)
+    assert calls == [(0, 4), (4, 4), (8, 2)]
+
+
+def test_run_chunks_stops_early_when_asked():
+    done, interrupted = record.run_chunks(lambda s, n: s >= 4, 100, 4)
+    assert (done, interrupted) == (8, False)
+
+
+def test_ctrl_c_stops_after_the_current_chunk_and_keeps_the_handler():
+    before = signal.getsignal(signal.SIGINT)
+    calls = []
+
+    def advance(start, n):
+        calls.append(start)
+        if start == 6:
+            os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl+C during this chunk
+
+    done, interrupted = record.run_chunks(advance, 30, 3)
+    assert interrupted and done == 9 and calls == [0, 3, 6]
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_second_ctrl_c_raises():
+    def advance(start, n):
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        record.run_chunks(advance, 30, 3)
