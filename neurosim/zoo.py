@@ -1,0 +1,93 @@
+"""The Neural Network Zoo (Van Veen, 2016) as a registry: every family, its cells, and the
+neurosim class that implements it, or plainly "not yet".
+
+>>> from neurosim import zoo
+>>> print(zoo.table())          # the README's family table
+>>> zoo.get("HN").load()        # the class itself
+"""
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Family:
+    """One family of the zoo: ``abbrev`` as on the poster, full ``name``, its ``cells``, the
+    ``group`` it belongs to in neurosim, and ``implementation`` as ``"module:Class"`` (None when
+    it is not built yet)."""
+
+    abbrev: str
+    name: str
+    cells: tuple
+    group: str
+    implementation: str | None = None
+
+    def load(self):
+        """The implementing class; ``NotImplementedError`` when the family is not built yet."""
+        if self.implementation is None:
+            raise NotImplementedError(f"{self.abbrev} ({self.name}) is not implemented in neurosim yet")
+        module, cls = self.implementation.split(":")
+        return getattr(importlib.import_module(module), cls)
+
+    @property
+    def status(self):
+        """``"ready"`` when implemented, otherwise ``"not yet"``."""
+        return "not yet" if self.implementation is None else "ready"
+
+
+_IN, _OUT, _HID = "input", "output", "hidden"
+_FAMILIES = (
+    Family("P", "Perceptron", (_IN, _OUT), "nn"),
+    Family("FF", "Feed-forward network", (_IN, _HID, _OUT), "nn"),
+    Family("RBF", "Radial basis function network", (_IN, "hidden (RBF)", _OUT), "nn"),
+    Family("RNN", "Recurrent neural network", (_IN, "recurrent", _OUT), "nn"),
+    Family("LSTM", "Long short-term memory", (_IN, "memory", _OUT), "nn"),
+    Family("GRU", "Gated recurrent unit", (_IN, "gated memory", _OUT), "nn"),
+    Family("BiRNN", "Bidirectional RNN / LSTM / GRU", (_IN, "recurrent or memory", _OUT), "nn"),
+    Family("AE", "Autoencoder", (_IN, _HID, "match input output"), "nn"),
+    Family("VAE", "Variational autoencoder", (_IN, "probabilistic hidden", "match input output"), "nn"),
+    Family("DAE", "Denoising autoencoder", ("noisy input", _HID, "match input output"), "nn"),
+    Family("SAE", "Sparse autoencoder", (_IN, _HID, "match input output"), "nn"),
+    Family("MC", "Markov chain", ("probabilistic hidden",), "markov"),
+    Family("HN", "Hopfield network", ("backfed input",), "energy", "neurosim.energy.hopfield:HopfieldNetwork"),
+    Family("BM", "Boltzmann machine", ("backfed input", "probabilistic hidden"), "energy"),
+    Family("RBM", "Restricted Boltzmann machine", ("backfed input", "probabilistic hidden"), "energy"),
+    Family("DBN", "Deep belief network", ("backfed input", "probabilistic hidden", "match input output"), "energy"),
+    Family("CNN", "Convolutional network", (_IN, "kernel", "convolution or pool", _HID, _OUT), "nn"),
+    Family("DN", "Deconvolutional network", (_IN, "kernel", "convolution or pool", _OUT), "nn"),
+    Family("DCIGN", "Deep convolutional inverse graphics network",
+           (_IN, "kernel", "convolution or pool", "probabilistic hidden", _OUT), "nn"),
+    Family("GAN", "Generative adversarial network", ("backfed input", _HID, "match input output"), "nn"),
+    Family("LSM", "Liquid state machine", (_IN, "spiking hidden", _OUT), "spiking"),
+    Family("ELM", "Extreme learning machine", (_IN, _HID, _OUT), "reservoir"),
+    Family("ESN", "Echo state network", (_IN, "recurrent", _OUT), "reservoir"),
+    Family("DRN", "Deep residual network", (_IN, _HID, _OUT), "nn"),
+    Family("NTM", "Neural Turing machine", (_IN, _HID, "memory", _OUT), "nn"),
+    Family("DNC", "Differentiable neural computer", (_IN, _HID, "memory", _OUT), "nn"),
+    Family("CapsNet", "Capsule network", (_IN, "kernel", "convolution or pool", "capsule", _OUT), "nn"),
+    Family("KN", "Kohonen network (self-organising map)", (_IN, _HID), "som"),
+    Family("AN", "Attention network", (_IN, _HID, "recurrent", _OUT), "nn"),
+)
+_BY_ABBREV = {f.abbrev.lower(): f for f in _FAMILIES}
+
+
+def families():
+    """Every family of the zoo, in poster order."""
+    return _FAMILIES
+
+
+def get(abbrev):
+    """The :class:`Family` for an abbreviation (case-insensitive), e.g. ``get("hn")``."""
+    try:
+        return _BY_ABBREV[str(abbrev).lower()]
+    except KeyError:
+        known = ", ".join(f.abbrev for f in _FAMILIES)
+        raise ValueError(f"unknown family {abbrev!r}; the zoo has: {known}") from None
+
+
+def table():
+    """The family table as Markdown (abbreviation, name, cells, status and class)."""
+    rows = ["| | family | cells | neurosim |", "|---|---|---|---|"]
+    for f in _FAMILIES:
+        where = f"`{f.implementation.replace(':', '.')}`" if f.implementation else "not yet"
+        rows.append(f"| {f.abbrev} | {f.name} | {', '.join(f.cells)} | {where} |")
+    return "\n".join(rows)
