@@ -17,7 +17,7 @@ import xarray as xr
 from . import checks
 
 try:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 except ImportError:  # pragma: no cover - tqdm is a dependency; this keeps import errors readable
     tqdm = None
 

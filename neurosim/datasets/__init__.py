@@ -4,3 +4,4 @@ Bundled files live in ``neurosim/data`` (sources and licences in its README) and
 pickle.
 """
 from .bundled import digits  # noqa: F401
+from .patterns import letters, noisy, random_patterns  # noqa: F401

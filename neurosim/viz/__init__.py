@@ -1,0 +1,9 @@
+"""Plots and animations of network dynamics, built from result Datasets.
+
+``state_grid`` draws a state as an image; ``curve``, ``energy_curve`` and ``overlap_curve`` plot
+any variable against its sweep (or step/epoch) dim; ``recall_grid`` summarises a recall;
+``animate_recall`` and ``save_animation`` make and save a GIF. Library code never calls
+``plt.show``; pick a backend (e.g. Agg) in scripts.
+"""
+from .animate import animate_recall, save_animation  # noqa: F401
+from .plots import curve, energy_curve, overlap_curve, recall_grid, state_grid  # noqa: F401
