@@ -5,4 +5,6 @@ Every run returns a labelled ``xarray.Dataset``; see the README for the API over
 __version__ = "0.1.0"
 
 from . import backend, checks, connect, datasets, record, rng, viz  # noqa: E402,F401
+from . import energy  # noqa: E402,F401
+from .energy import HopfieldNetwork, ModernHopfield  # noqa: E402,F401
 from .record import Monitor, load, save  # noqa: E402,F401

@@ -102,7 +102,7 @@ def _demo_hopfield(out):
     from .energy import HopfieldNetwork
 
     xi, shape, names = letters(list("NEURO"))
-    net = HopfieldNetwork(xi.shape[1], rule="storkey", seed=0).store(xi)
+    net = HopfieldNetwork(xi.shape[1], rule="pinv", seed=0).store(xi)
     ds = net.recall(noisy(xi, 0.25, seed=1), seed=2)
     ds = ds.assign_coords(pattern=list(names))
     nc = out / "hopfield_letters.nc"

@@ -1,0 +1,240 @@
+"""Hopfield recall benchmark (WORKLOADS.md "Hopfield recall", issue 2 section 8).
+
+N = 1024 units, P = 50 random +-1 patterns, Hebbian W = xi^T xi / N with a zero diagonal, 50 cues
+with exactly 205 (20%) distinct bits flipped (the same cues for every method); asynchronous
+recall with a fresh random permutation each sweep, ``s_i <- +1 if h_i >= 0 else -1``, until the
+first sweep that changes nothing (it counts), at most 100 sweeps.
+
+Compared, alternating, in the same run:
+- neurosim ``HopfieldNetwork.recall`` (whole call, Dataset included; compile reported apart),
+  on one thread and on all cores;
+- a straightforward NumPy loop (Python loop over units, one ``np.dot`` per update);
+- the sweep kernel alone on prepared arrays (where the time goes: the rest is set-up and the
+  Dataset);
+- the floor: one product ``W @ S`` for all cues plus one column of ``W`` added per flip
+  (compiled), with the flips of the same run;
+- ``hopfieldnetwork`` from PyPI where installed (its own Hebbian matrix and loop).
+
+Prints one JSON object. Usage: ``python benchmarks/hopfield.py [--repeats 5] [--quick]``.
+"""
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
+
+N, P, N_CUES, N_FLIP, MAX_SWEEPS = 1024, 50, 50, 205, 100
+
+
+def workload(seed=0):
+    """Patterns (P, N) int8 and cues (P, N) int8: pattern k with exactly 205 bits flipped."""
+    g = np.random.default_rng(seed)
+    X = np.where(g.random((P, N)) < 0.5, -1, 1).astype(np.int8)
+    cues = X.copy()
+    for k in range(N_CUES):
+        cues[k, g.choice(N, N_FLIP, replace=False)] *= -1
+    return X, cues
+
+
+def hebbian(X):
+    Xf = X.astype(np.float64)
+    W = Xf.T @ Xf / X.shape[1]
+    np.fill_diagonal(W, 0.0)
+    return W
+
+
+def numpy_loop(W, cues, seed=0):
+    """The straightforward implementation: one np.dot per unit update."""
+    g = np.random.default_rng(seed)
+    finals, sweeps = [], []
+    for cue in cues:
+        s = cue.astype(np.float64).copy()
+        for sweep in range(1, MAX_SWEEPS + 1):
+            changed = False
+            for i in g.permutation(N):
+                new = 1.0 if np.dot(W[i], s) >= 0 else -1.0
+                if new != s[i]:
+                    s[i] = new
+                    changed = True
+            if not changed:
+                break
+        finals.append(s)
+        sweeps.append(sweep)
+    return np.array(finals), np.array(sweeps)
+
+
+@njit(cache=True)
+def _column_updates(W, H, cue_of_flip, unit_of_flip, sign_of_flip):
+    for f in range(cue_of_flip.shape[0]):
+        h = H[cue_of_flip[f]]
+        w = W[unit_of_flip[f]]
+        s2 = 2.0 * sign_of_flip[f]
+        for j in range(h.shape[0]):
+            h[j] += s2 * w[j]
+
+
+def floor(W, cues, flips):
+    """One BLAS product for all cues' fields plus one column of W per flip (float64)."""
+    S = cues.astype(np.float64)
+    H = S @ W
+    _column_updates(W, H, *flips)
+    return H
+
+
+def flips_of(ds):
+    """(cue, unit, new sign) of every flip of a recorded recall (one flip per unit and sweep)."""
+    st = ds.state.values
+    d = st[:, 1:] != st[:, :-1]
+    c, s, i = np.nonzero(d)
+    return c.astype(np.int64), i.astype(np.int64), st[c, s + 1, i].astype(np.float64)
+
+
+def hopfieldnetwork_recall(X, cues):
+    from hopfieldnetwork import HopfieldNetwork as PeerNet
+
+    net = PeerNet(N)
+    net.train_pattern(np.ascontiguousarray(X.T))  # (N, P), its own Hebbian matrix
+    finals, sweeps = [], []
+    for cue in cues:
+        net.set_initial_neurons_state(cue.astype(np.int64).copy())
+        net.update_neurons(0, "async", run_max=True)
+        finals.append(np.asarray(net.S).copy())
+        sweeps.append(net.t + 1)  # its counter omits the final unchanged sweep
+    return np.array(finals), np.array(sweeps)
+
+
+def kernel_only(net, cues, seed):
+    """The compiled sweep kernel alone on prepared arrays (no set-up, no Dataset): seconds."""
+    from neurosim import rng
+    from neurosim.kernels import hopfield as K
+
+    m = cues.shape[0]
+    S = cues.copy()
+    Q = np.empty((m, P), np.int64)
+    H = net._fields(S, Q)
+    conv, used = np.zeros(m, np.bool_), np.zeros(m, np.int64)
+    idx = np.zeros(0, np.int64)
+    args = (net._W2k, net._XT, S, H, Q, rng.streams(seed, m), np.empty((m, N), np.int64), MAX_SWEEPS,
+            0.0, False, conv, used, idx, np.empty((m, MAX_SWEEPS, 0), np.int8), np.empty((m, MAX_SWEEPS)),
+            np.empty((m, MAX_SWEEPS, P), np.int64))
+    t0 = time.perf_counter()
+    K.sweeps(*args)
+    return time.perf_counter() - t0
+
+
+def stats(times):
+    t = np.asarray(times)
+    return {"median_s": float(np.median(t)), "min_s": float(t.min()), "max_s": float(t.max()),
+            "repeats": int(t.size)}
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5, help="repeats of the fast methods")
+    ap.add_argument("--slow-repeats", type=int, default=3, help="repeats of the Python loops")
+    ap.add_argument("--quick", action="store_true", help="one repeat of the Python loops")
+    args = ap.parse_args(argv)
+    slow_repeats = 1 if args.quick else args.slow_repeats
+
+    t0 = time.perf_counter()
+    from neurosim.energy import HopfieldNetwork
+    import_s = time.perf_counter() - t0
+
+    X, cues = workload(0)
+    W = hebbian(X)
+    net = HopfieldNetwork(N, seed=0).store(X)
+    all_threads = numba.config.NUMBA_NUM_THREADS
+
+    # First call: compilation (or loading the cache) plus one run.
+    numba.set_num_threads(1)
+    first_s, ds = timed(lambda: net.recall(cues, record="final", seed=0))
+    rec = net.recall(cues, record="sweeps", seed=0)
+    flips = flips_of(rec)
+    floor(W, cues[:1], tuple(a[:1] for a in flips))  # compile the floor's column loop
+    try:
+        import hopfieldnetwork  # noqa: F401
+        have_peer = True
+    except ImportError:
+        have_peer = False
+
+    t = {"one": [], "all": [], "kernel": [], "floor": [], "numpy": [], "peer": []}
+    for r in range(args.repeats):
+        numba.set_num_threads(1)
+        dt, ds1 = timed(lambda: net.recall(cues, record="final", seed=r))
+        t["one"].append(dt)
+        numba.set_num_threads(all_threads)
+        dt, ds2 = timed(lambda: net.recall(cues, record="final", seed=r))
+        t["all"].append(dt)
+        t["floor"].append(timed(lambda: floor(W, cues, flips))[0])
+        numba.set_num_threads(1)
+        t["kernel"].append(kernel_only(net, cues, r))
+        if r < slow_repeats:
+            dt, (np_final, np_sweeps) = timed(lambda: numpy_loop(W, cues, seed=r))
+            t["numpy"].append(dt)
+            if have_peer:
+                dt, (peer_final, peer_sweeps) = timed(lambda: hopfieldnetwork_recall(X, cues))
+                t["peer"].append(dt)
+
+    def overlaps(final):
+        return np.einsum("ki,ki->k", final.astype(np.float64), X.astype(np.float64)) / N
+
+    ns = {k: stats(v) for k, v in t.items() if v}
+    out = {
+        "workload": {"N": N, "P": P, "cues": N_CUES, "flipped_bits": N_FLIP, "max_sweeps": MAX_SWEEPS,
+                     "rule": "hebbian", "mode": "async", "temperature": 0.0},
+        "machine": {"cpu_count": os.cpu_count(), "numba_threads_all": all_threads,
+                    "python": platform.python_version(), "numba": numba.__version__,
+                    "numpy": np.__version__},
+        "neurosim": {
+            "import_s": import_s,
+            "first_call_s": first_s,
+            "compile_s": max(first_s - ns["one"]["median_s"], 0.0),
+            "one_thread": ns["one"], "all_cores": ns["all"],
+            "kernel_only_one_thread": ns["kernel"],
+            "sweeps_mean": float(ds1.sweeps.mean()), "sweeps_max": int(ds1.sweeps.max()),
+            "converged": bool(ds1.converged.all()),
+            "final_overlap_min": float(np.diagonal(ds1.overlap.isel(sweep=-1).values).min()),
+            "final_overlap_mean": float(np.diagonal(ds1.overlap.isel(sweep=-1).values).mean()),
+            "flips_total": int(flips[0].size),
+        },
+        "floor": {"what": "W @ S (BLAS, 1 thread) + one column of W per flip (compiled)", **ns["floor"]},
+        "numpy_loop": {**ns["numpy"], "sweeps_mean": float(np_sweeps.mean()),
+                       "final_overlap_min": float(overlaps(np_final).min())},
+    }
+    ratio = {
+        "numpy_loop_over_neurosim_one_thread": ns["numpy"]["median_s"] / ns["one"]["median_s"],
+        "numpy_loop_over_neurosim_all_cores": ns["numpy"]["median_s"] / ns["all"]["median_s"],
+        "numpy_loop_over_kernel_only_one_thread": ns["numpy"]["median_s"] / ns["kernel"]["median_s"],
+        "neurosim_one_thread_over_floor": ns["one"]["median_s"] / ns["floor"]["median_s"],
+        "neurosim_all_cores_over_floor": ns["all"]["median_s"] / ns["floor"]["median_s"],
+    }
+    if have_peer:
+        out["hopfieldnetwork"] = {**ns["peer"], "sweeps_mean": float(peer_sweeps.mean()),
+                                  "final_overlap_min": float(overlaps(peer_final).min())}
+        ratio["hopfieldnetwork_over_neurosim_one_thread"] = ns["peer"]["median_s"] / ns["one"]["median_s"]
+        ratio["hopfieldnetwork_over_neurosim_all_cores"] = ns["peer"]["median_s"] / ns["all"]["median_s"]
+    else:
+        out["hopfieldnetwork"] = "not installed (pip install hopfieldnetwork)"
+    out["ratios"] = ratio
+    out["goals"] = {"numpy_loop_over_neurosim_all_cores": ">= 100", "numpy_loop_over_neurosim_one_thread": ">= 50",
+                    "neurosim_over_floor": "<= 2"}
+    print(json.dumps(out, indent=2))
+    return out
+
+
+if __name__ == "__main__":
+    main()

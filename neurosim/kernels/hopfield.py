@@ -1,0 +1,261 @@
+"""Hopfield network kernels: asynchronous and synchronous event-based sweeps, initial fields,
+Storkey learning, modern (dense associative memory) retrieval.
+
+Conventions shared by the CPU kernels and their CUDA twins (``kernels.cuda.hopfield``):
+
+- ``S`` (m, n) ``int8`` states of +-1, one row per cue, updated in place.
+- ``H`` (m, n) local fields ``H[c] = W @ S[c]`` (in kernel units, see ``W2T``), kept up to date
+  in place: a flip of unit ``i`` to ``s`` adds ``s * W2T[i]``. ``float64``, or an integer dtype
+  when the weights are integers (``int32`` for Hebbian counts: exact and 2-8x less memory
+  traffic per flip than ``float64``).
+- ``W2T`` (n, n): twice the transposed weights, ``2 W.T`` (row ``i`` is twice column ``i`` of
+  ``W``), zero diagonal, ``float64`` or an integer dtype (``int8``/``int16`` Hebbian counts
+  ``2 X^T X``, so that every field is an exact integer); ``t`` is the temperature in those
+  kernel units (the family divides by the weights' scale).
+- ``XT`` (n, P) ``int8``: stored patterns (+-1) transposed. ``Q`` (m, P) ``int64`` overlap
+  counts ``Q[c, p] = sum_i X[p, i] S[c, i]``, updated exactly on every flip.
+- ``streams`` (m, 2) ``uint64``: one xoroshiro128+ stream per cue (``neurosim.rng.streams``).
+- ``t``: temperature (in the kernel units of ``W2T``); ``t == 0`` is the deterministic rule
+  ``s_i = +1 if h_i >= 0 else -1``, ``t > 0`` Glauber's heat bath
+  ``P(s_i = +1) = 1 / (1 + exp(-2 h_i / t))`` (one uniform draw per update).
+- ``converged`` (m,) ``bool`` and ``used`` (m,) ``int64`` (sweeps used): a cue stops after the
+  first sweep in which no unit changed (that sweep counts); stopped cues are left untouched.
+- Records for the sweeps of one call: ``rec_S`` (m, n_sweeps, k) ``int8`` of the units
+  ``rec_idx`` (k may be 0), ``rec_E`` (m, n_sweeps) energy ``-1/2 s.h`` in kernel units,
+  ``rec_Q`` (m, n_sweeps, P) overlap counts. Slot ``k`` holds sweep ``used_before + k + 1``;
+  slots after a cue stops are left unwritten (the caller carries the final state forward).
+"""
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .rng import shuffle, uniform
+
+
+@njit(cache=True, inline="always")
+def _decide(h, t, state, c):
+    """New spin (+1/-1) for field ``h`` at temperature ``t`` (draws only when ``t > 0``)."""
+    if t == 0.0:
+        return np.int8(1) if h >= 0.0 else np.int8(-1)
+    p = 1.0 / (1.0 + math.exp(-2.0 * h / t))
+    return np.int8(1) if uniform(state, c) < p else np.int8(-1)
+
+
+@njit(cache=True, inline="always")
+def _record(c, k, S, H, Q, rec_idx, rec_S, rec_E, rec_Q):
+    """Write cue ``c``'s state, energy and overlap counts into record slot ``k``."""
+    n = S.shape[1]
+    e = 0.0
+    for i in range(n):
+        e += S[c, i] * H[c, i]
+    rec_E[c, k] = -0.5 * float(e)
+    for j in range(rec_idx.shape[0]):
+        rec_S[c, k, j] = S[c, rec_idx[j]]
+    for p in range(Q.shape[1]):
+        rec_Q[c, k, p] = Q[c, p]
+
+
+@njit(cache=True)
+def energy_rows(S, H, out):
+    """``out[c] = -1/2 sum_i S[c, i] H[c, i]`` (kernel units), summed in unit order as the
+    sweep kernels do, so that recorded and recomputed energies agree bit for bit."""
+    for c in range(S.shape[0]):
+        e = 0.0
+        for i in range(S.shape[1]):
+            e += S[c, i] * H[c, i]
+        out[c] = -0.5 * float(e)
+
+
+@njit(cache=True, inline="always")
+def _flip(i, new, s, h, q, W2T, XT):
+    """Set unit ``i`` of one cue to ``new`` and update its fields and overlap counts."""
+    s[i] = new
+    w = W2T[i]
+    x = XT[i]
+    if new > 0:
+        for j in range(h.shape[0]):
+            h[j] += w[j]
+        for p in range(q.shape[0]):
+            q[p] += 2 * x[p]
+    else:
+        for j in range(h.shape[0]):
+            h[j] -= w[j]
+        for p in range(q.shape[0]):
+            q[p] -= 2 * x[p]
+
+
+@njit(cache=True)
+def _sweeps_cue(c, W2T, XT, S, H, Q, streams, order, n_sweeps, t, sync, converged, used,
+                rec_idx, rec_S, rec_E, rec_Q):
+    """``n_sweeps`` sweeps of cue ``c`` (one row of every per-cue array)."""
+    n = S.shape[1]
+    s = S[c]
+    h = H[c]
+    q = Q[c]
+    buf = order[c]
+    for k in range(n_sweeps):
+        if converged[c]:
+            break
+        flips = 0
+        if sync:
+            # every unit decides from the fields of the previous state; then the flips apply
+            for i in range(n):
+                new = _decide(h[i], t, streams, c)
+                if new != s[i]:
+                    buf[flips] = i
+                    flips += 1
+            for f in range(flips):
+                i = buf[f]
+                _flip(i, -s[i], s, h, q, W2T, XT)
+        else:
+            for i in range(n):
+                buf[i] = i
+            shuffle(streams, c, buf)
+            for u in range(n):
+                i = buf[u]
+                new = _decide(h[i], t, streams, c)
+                if new != s[i]:
+                    flips += 1
+                    _flip(i, new, s, h, q, W2T, XT)
+        used[c] += 1
+        if flips == 0:
+            converged[c] = True
+        _record(c, k, S, H, Q, rec_idx, rec_S, rec_E, rec_Q)
+
+
+@njit(parallel=True, cache=True)
+def sweeps(W2T, XT, S, H, Q, streams, order, n_sweeps, t, sync, converged, used,
+           rec_idx, rec_S, rec_E, rec_Q):
+    """Run ``n_sweeps`` sweeps on every running cue (cues in parallel, one stream each).
+
+    Asynchronous (``sync`` False): each sweep visits all ``n`` units in a fresh random order,
+    ``order[c]`` ((m, n) ``int64`` scratch) reset to ``0..n-1`` and Fisher-Yates shuffled from
+    stream ``c``; each unit decides from the current fields. Synchronous (``sync`` True): every
+    unit decides, in index order, from the fields of the previous state; the flips are then
+    applied together. Either way fields and overlap counts change only when a unit flips
+    (O(n + P) per flip, no matrix product). See the module docstring for the arrays; all are
+    updated in place.
+    """
+    for c in prange(S.shape[0]):
+        _sweeps_cue(c, W2T, XT, S, H, Q, streams, order, n_sweeps, t, sync, converged, used,
+                    rec_idx, rec_S, rec_E, rec_Q)
+
+
+@njit(parallel=True, cache=True)
+def overlap_counts(X, S, Q):
+    """``Q[c, p] = sum_i X[p, i] S[c, i]`` (int64, exact) for patterns ``X`` (P, n) int8."""
+    P, n = X.shape
+    for c in prange(S.shape[0]):
+        for p in range(P):
+            acc = 0
+            for i in range(n):
+                acc += X[p, i] * S[c, i]
+            Q[c, p] = acc
+
+
+@njit(parallel=True, cache=True)
+def hebbian_fields(X, S, Q, H):
+    """Fields of the Hebbian counts ``X^T X - P I`` from overlap counts: ``H[c] = X^T Q[c] -
+    P S[c]`` (exact integers; O(n P) per cue instead of O(n^2))."""
+    P, n = X.shape
+    for c in prange(S.shape[0]):
+        for i in range(n):
+            H[c, i] = -P * S[c, i]
+        for p in range(P):
+            qp = Q[c, p]
+            for i in range(n):
+                H[c, i] += X[p, i] * qp
+
+
+@njit(parallel=True, cache=True)
+def dense_fields(W2T, S, H):
+    """``H[c] = W @ S[c]`` from ``W2T = 2 W.T``: ``H[c] = 1/2 sum_j S[c, j] W2T[j]``."""
+    n = S.shape[1]
+    for c in prange(S.shape[0]):
+        for i in range(n):
+            H[c, i] = 0
+        for j in range(n):
+            w = W2T[j]
+            if S[c, j] > 0:
+                for i in range(n):
+                    H[c, i] += w[i]
+            else:
+                for i in range(n):
+                    H[c, i] -= w[i]
+        for i in range(n):
+            H[c, i] = H[c, i] / 2  # exact: fields of integer counts are even here
+
+
+@njit(cache=True)
+def storkey(X):
+    """Storkey (1997) learning rule on bipolar patterns ``X`` (P, n): weights (n, n) float64.
+
+    Patterns are learnt one after another from ``W = 0``::
+
+        W_ij += (x_i x_j - x_i h_ji - h_ij x_j) / n,   h_ij = sum_{k != i, j} W_ik x_k
+
+    with a zero diagonal kept throughout. Using ``x_k^2 = 1`` and ``W = W^T``, ``h_ij`` is
+    ``(W x)_i - W_ij x_j``, which gives an O(n^2) update per pattern.
+    """
+    P, n = X.shape
+    W = np.zeros((n, n))
+    h = np.empty(n)
+    inv_n = 1.0 / n
+    for mu in range(P):
+        x = X[mu]
+        for i in range(n):
+            acc = 0.0
+            for j in range(n):
+                acc += W[i, j] * x[j]
+            h[i] = acc
+        for i in range(n):
+            xi = float(x[i])
+            hi = h[i]
+            for j in range(i + 1, n):
+                xj = float(x[j])
+                d = (xi * xj - xi * h[j] - hi * xj + 2.0 * W[i, j]) * inv_n
+                W[i, j] += d
+                W[j, i] = W[i, j]
+    return W
+
+
+@njit(cache=True)
+def modern_steps(X, XI, beta, n_steps, tol, converged, used, rec_XI):
+    """``n_steps`` retrieval updates of a modern Hopfield network (Ramsauer et al. 2020).
+
+    ``X`` (P, n) stored patterns, ``XI`` (m, n) float64 states updated in place with
+    ``xi <- X^T softmax(beta X xi)`` for every running cue (one matrix product for all cues).
+    A cue stops after the first step whose largest change ``max|xi_new - xi|`` is ``<= tol``
+    (the step counts): ``converged``, ``used`` as for the classical kernels. ``rec_XI``
+    (m, n_steps, n) receives the states after each step (stopped cues carry forward).
+    """
+    m, n = XI.shape
+    P = X.shape[0]
+    for k in range(n_steps):
+        A = np.dot(XI, X.T) * beta  # (m, P)
+        for c in range(m):
+            amax = A[c, 0]
+            for p in range(1, P):
+                if A[c, p] > amax:
+                    amax = A[c, p]
+            tot = 0.0
+            for p in range(P):
+                A[c, p] = math.exp(A[c, p] - amax)
+                tot += A[c, p]
+            for p in range(P):
+                A[c, p] /= tot
+        NEW = np.dot(A, X)  # (m, n)
+        for c in range(m):
+            if not converged[c]:
+                change = 0.0
+                for i in range(n):
+                    d = abs(NEW[c, i] - XI[c, i])
+                    if d > change:
+                        change = d
+                    XI[c, i] = NEW[c, i]
+                used[c] += 1
+                if change <= tol:
+                    converged[c] = True
+            for i in range(n):
+                rec_XI[c, k, i] = XI[c, i]
