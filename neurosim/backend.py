@@ -7,6 +7,7 @@ import functools
 import warnings
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 FLOAT = np.float64
 SPIN = np.int8
@@ -60,3 +61,12 @@ def float_dtype(dtype):
     if dt not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64; got {dt}")
     return dt.type
+
+
+def blas_single_thread():
+    """Context that limits BLAS to one thread (threadpoolctl).
+
+    Small products between kernel calls (a mini-batch by a layer) gain nothing from BLAS
+    threads, and on a busy or 2-core machine those threads fight Numba's for the cores.
+    """
+    return threadpool_limits(limits=1, user_api="blas")

@@ -1,0 +1,324 @@
+"""Simulated annealing and fixed-temperature sampling of Ising (and QUBO) energies.
+
+``E(s) = -1/2 s^T J s - h^T s + offset`` over spins ``s_i = +-1``, with symmetric couplings
+``J`` given as a dense array or a ``scipy.sparse`` matrix (kept in CSR form). Single-spin-flip
+Metropolis or heat-bath (Gibbs) moves, sequential sweeps, many independent reads in parallel
+(one random stream each), local fields updated only when a spin flips.
+
+Example::
+
+    J = sk_couplings(512, seed=0)
+    ds = IsingAnnealer(J, seed=1).anneal(sweeps=1000, reads=20, beta_range=(0.1, 5.0))
+    ds.energy.min() / 512          # about -0.75 (Parisi: -0.7633 at infinite N)
+"""
+import math
+import warnings
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+from .. import checks, record, rng
+from ..backend import SPIN
+from ..kernels import annealing as _k
+
+METHODS = {"metropolis": _k.METROPOLIS, "heat_bath": _k.HEAT_BATH, "gibbs": _k.HEAT_BATH}
+SCHEDULES = ("geometric", "linear")
+
+
+def sk_couplings(n, seed=None):
+    """Sherrington-Kirkpatrick couplings: symmetric float64 (n, n), ``J_ij ~ N(0, 1/n)`` for
+    ``i < j``, zero diagonal. The ground-state energy per spin tends to -0.7633 (Parisi)."""
+    n = checks.integer(n, "n", low=2)
+    g = rng.generator(seed)
+    a = np.triu(g.standard_normal((n, n)) / math.sqrt(n), 1)
+    return a + a.T
+
+
+def beta_schedule(beta_range, sweeps, schedule="geometric"):
+    """Inverse temperatures for ``sweeps`` sweeps from ``beta_range[0]`` (hot) to
+    ``beta_range[1]`` (cold): ``"geometric"`` or ``"linear"`` spacing. float64 (sweeps,)."""
+    sweeps = checks.integer(sweeps, "sweeps", low=1)
+    schedule = checks.choice(schedule, "schedule", SCHEDULES)
+    if not isinstance(beta_range, (tuple, list, np.ndarray)) or len(beta_range) != 2:
+        raise ValueError(f"beta_range must be a pair (beta_hot, beta_cold); got {beta_range!r}")
+    b0 = checks.scalar(beta_range[0], "beta_range[0]", low=0, low_open=True)
+    b1 = checks.scalar(beta_range[1], "beta_range[1]", low=0, low_open=True)
+    if b1 < b0:
+        raise ValueError(f"beta_range must cool (beta_range[1] >= beta_range[0]); got {tuple(beta_range)}")
+    if sweeps == 1:
+        return np.array([b1])
+    if schedule == "geometric":
+        return np.geomspace(b0, b1, sweeps)
+    return np.linspace(b0, b1, sweeps)
+
+
+def _couplings(J, name="J", symmetrize=False):
+    """Validated couplings: (dense, csr_or_None, diagonal). Diagonal is split off (constant)."""
+    if sp.issparse(J):
+        J = sp.csr_matrix(J, dtype=np.float64)
+        if J.shape[0] != J.shape[1] or J.shape[0] < 1:
+            raise ValueError(f"{name} must be square (n, n); got shape {J.shape}")
+        if not np.all(np.isfinite(J.data)):
+            raise ValueError(f"{name} must be finite; it holds NaN or inf")
+        asym = abs(J - J.T)
+        if asym.nnz and asym.max() > 1e-12 * max(1.0, abs(J).max()):
+            if not symmetrize:
+                raise ValueError(f"{name} must be symmetric (J == J.T); pass symmetrize=True to use (J + J.T) / 2")
+            warnings.warn(f"{name} is not symmetric: using (J + J.T) / 2", RuntimeWarning, stacklevel=3)
+            J = ((J + J.T) * 0.5).tocsr()
+        diag = J.diagonal().copy()
+        J = J.tolil()
+        J.setdiag(0.0)
+        J = J.tocsr()
+        J.eliminate_zeros()
+        J.sort_indices()
+        return None, J, diag
+    J = checks.array(J, name, ndim=2)
+    if J.shape[0] != J.shape[1]:
+        raise ValueError(f"{name} must be square (n, n); got shape {J.shape}")
+    if not np.allclose(J, J.T, rtol=0, atol=1e-12 * max(1.0, np.abs(J).max())):
+        if not symmetrize:
+            raise ValueError(f"{name} must be symmetric (J == J.T); pass symmetrize=True to use (J + J.T) / 2")
+        warnings.warn(f"{name} is not symmetric: using (J + J.T) / 2", RuntimeWarning, stacklevel=3)
+        J = 0.5 * (J + J.T)
+    diag = np.diag(J).copy()
+    J = J.copy()
+    np.fill_diagonal(J, 0.0)
+    return np.ascontiguousarray(J), None, diag
+
+
+class IsingAnnealer:
+    """Simulated annealing and Boltzmann sampling of ``E(s) = -1/2 s^T J s - h^T s + offset``.
+
+    Parameters
+    ----------
+    J : array (n, n) or scipy.sparse matrix
+        Symmetric couplings. A non-symmetric ``J`` is a ``ValueError`` unless
+        ``symmetrize=True`` (then ``(J + J.T) / 2`` is used, with a warning). Diagonal entries
+        only add the constant ``-1/2 sum_i J_ii`` (since ``s_i^2 = 1``).
+    h : array (n,), optional
+        External fields (default zeros).
+    offset : float
+        Constant added to every energy.
+    seed : int, SeedSequence or None
+        Seed of the per-read random streams.
+    """
+
+    family = "BM"
+
+    def __init__(self, J, h=None, *, offset=0.0, symmetrize=False, seed=None):
+        dense, csr, diag = _couplings(J, symmetrize=symmetrize)
+        self.n = int(diag.shape[0])
+        self.h = np.zeros(self.n) if h is None else checks.array(h, "h", shape=(self.n,))
+        self.offset = checks.scalar(offset, "offset") - 0.5 * float(diag.sum())
+        self._dense, self._csr = dense, csr
+        rng.sequence(seed)  # validate now
+        self.seed = seed
+
+    @classmethod
+    def from_qubo(cls, Q, *, offset=0.0, seed=None):
+        """Annealer for the QUBO energy ``E(x) = x^T Q x + offset`` over ``x_i in {0, 1}``.
+
+        ``Q`` (n, n) dense, any triangle. Spins map to bits by ``x = (s + 1) / 2``; use
+        :meth:`to_bits` on the returned spins.
+        """
+        Q = checks.array(Q, "Q", ndim=2)
+        if Q.shape[0] != Q.shape[1]:
+            raise ValueError(f"Q must be square (n, n); got shape {Q.shape}")
+        Qs = 0.5 * (Q + Q.T)
+        J = -0.5 * Qs
+        np.fill_diagonal(J, 0.0)
+        h = -0.5 * Qs.sum(axis=1)
+        const = 0.25 * float(np.trace(Qs)) + 0.25 * float(Qs.sum())
+        return cls(J, h, offset=checks.scalar(offset, "offset") + const, seed=seed)
+
+    @staticmethod
+    def to_bits(spins):
+        """Bits ``(s + 1) / 2`` (int8) from +-1 spins."""
+        return ((np.asarray(spins) + 1) // 2).astype(np.int8)
+
+    @property
+    def couplings(self):
+        """The couplings as used (zero diagonal): dense array or CSR matrix."""
+        return self._dense if self._csr is None else self._csr
+
+    def energy(self, spins):
+        """Energies of +-1 ``spins`` (n,) or (m, n): float or float64 (m,)."""
+        s = checks.array(spins, "spins", ndim=(1, 2))
+        if s.shape[-1] != self.n:
+            raise ValueError(f"spins must have {self.n} columns; got shape {s.shape}")
+        if not np.all(np.abs(s) == 1):
+            raise ValueError("spins must hold only -1 and +1")
+        s2 = np.atleast_2d(s)
+        Js = (self.couplings @ s2.T).T
+        e = -0.5 * np.einsum("ij,ij->i", s2, Js) - s2 @ self.h + self.offset
+        return float(e[0]) if s.ndim == 1 else e
+
+    def default_beta_range(self):
+        """``(beta_hot, beta_cold)`` chosen from the couplings.
+
+        Hot: the largest single-flip energy change ``2 (|h_i| + sum_j |J_ij|)`` is accepted with
+        probability 1/2. Cold: for the unit whose strongest term ``max(|h_i|, max_j |J_ij|)`` is
+        weakest, flipping against that term (``dE = 2 x`` that term) is accepted with
+        probability 1/100. (This cold end follows the typical coupling, not the smallest one,
+        which for Gaussian couplings would make most sweeps a quench.)
+        """
+        A = abs(self.couplings)
+        row_sum = np.asarray(A.sum(axis=1)).ravel() + np.abs(self.h)
+        row_max = np.maximum(np.asarray(A.max(axis=1).toarray() if sp.issparse(A) else A.max(axis=1)).ravel(),
+                             np.abs(self.h))
+        if not np.any(row_sum > 0):
+            return 0.1, 1.0  # no energy at all: any schedule samples uniformly
+        hot = math.log(2.0) / (2.0 * row_sum.max())
+        weakest = row_max[row_max > 0].min()
+        cold = max(math.log(100.0) / (2.0 * weakest), hot)
+        return hot, cold
+
+    # ----------------------------------------------------------------------------- running
+
+    def _initial(self, reads, initial, streams):
+        if initial is None:
+            g = rng.generator(self.seed)
+            return np.where(g.random((reads, self.n)) < 0.5, -1, 1).astype(SPIN)
+        s = checks.array(initial, "initial", ndim=(1, 2), dtype=None)
+        s = np.broadcast_to(np.atleast_2d(s), (reads, self.n)) if s.ndim == 1 or s.shape[0] == 1 else s
+        if s.shape != (reads, self.n):
+            raise ValueError(f"initial must have shape ({self.n},) or ({reads}, {self.n}); got {np.shape(initial)}")
+        if not np.all(np.abs(s) == 1):
+            raise ValueError("initial must hold only -1 and +1 spins")
+        return np.array(s, dtype=SPIN, order="C")  # a copy: the kernel updates it in place
+
+    def _run(self, betas, reads, method, trace, skip, keep, initial, progress, desc):
+        method_code = METHODS[checks.choice(method, "method", tuple(METHODS))]
+        reads = checks.integer(reads, "reads", low=1)
+        states = rng.streams(self.seed, reads)
+        spins = self._initial(reads, initial, states)
+        fields = np.empty((reads, self.n))
+        if self._csr is None:
+            J, indptr, indices, data, sparse = self._dense, np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1), False
+            _k.local_fields_dense(J, self.h, spins, fields)
+        else:
+            J = np.zeros((1, 1))
+            indptr = self._csr.indptr.astype(np.int64)
+            indices = self._csr.indices.astype(np.int64)
+            data = self._csr.data.astype(np.float64)
+            sparse = True
+            _k.local_fields_csr(indptr, indices, data, self.h, spins, fields)
+        energy = _k.ising_energy(spins, fields, self.h)
+        total = betas.shape[0]
+        etr = np.zeros((reads, total if trace else 1))
+        mtr = np.zeros_like(etr)
+        n_keep = (total - skip) // keep if keep else 0
+        samples = np.zeros((reads, max(n_keep, 1), self.n if keep else 1), dtype=SPIN)
+        s_energy = np.zeros((reads, max(n_keep, 1)))
+        chunk = max(1, min(total, 4_000_000 // max(1, self.n * reads)))
+        threads = numba.get_num_threads()
+        block = np.int64(-(-reads // threads))  # one block of reads per thread
+
+        def advance(start, n):
+            _k.anneal(J, indptr, indices, data, sparse, betas, np.int64(start), np.int64(start + n),
+                      np.int64(method_code), spins, fields, energy, bool(trace), etr, mtr,
+                      np.int64(skip), np.int64(keep), samples, s_energy, states, block)
+            return False
+
+        done, interrupted = record.run_chunks(advance, total, chunk, progress=progress, desc=desc, unit="sweep")
+        kept = max(0, (done - skip) // keep) if keep else 0
+        return dict(spins=spins, energy=energy + self.offset, etr=etr[:, :done] + self.offset,
+                    mtr=mtr[:, :done], samples=samples[:, :kept] if keep else None,
+                    s_energy=s_energy[:, :kept] + self.offset if keep else None,
+                    done=done, interrupted=interrupted, reads=reads)
+
+    def anneal(self, sweeps=1000, reads=10, *, beta_range=None, schedule="geometric", betas=None,
+               method="metropolis", trace=False, initial=None, progress=False):
+        """Simulated annealing: ``reads`` independent runs of ``sweeps`` sweeps, cooling.
+
+        Parameters
+        ----------
+        sweeps : int
+            Sweeps per read (one sweep = one update attempt per spin, in order).
+        reads : int
+            Independent reads, run in parallel, one random stream each.
+        beta_range : (float, float), optional
+            ``(beta_hot, beta_cold)``, > 0 and non-decreasing; default :meth:`default_beta_range`.
+        schedule : {"geometric", "linear"}
+            Spacing of the betas between the ends of ``beta_range``.
+        betas : array (sweeps,), optional
+            A custom non-decreasing schedule of inverse temperatures (> 0); overrides the above.
+        method : {"metropolis", "heat_bath"}
+            Single-flip acceptance rule.
+        trace : bool
+            Also record the energy and magnetisation per spin after every sweep.
+        initial : array (n,) or (reads, n) of +-1, optional
+            Start states (default: uniformly random).
+        progress : bool
+            Show a progress bar; Ctrl+C stops after the current chunk (``attrs["interrupted"]``).
+
+        Returns
+        -------
+        xarray.Dataset
+            ``spins`` (chain, unit) int8, ``energy`` (chain), ``beta`` (sweep) and with
+            ``trace`` ``energy_trace`` (chain, sweep) and ``magnetisation`` (chain, sweep).
+        """
+        if betas is not None:
+            b = checks.array(betas, "betas", ndim=1)
+            if np.any(b <= 0):
+                raise ValueError(f"betas must all be > 0 (temperature > 0); got min {b.min()}")
+            if np.any(np.diff(b) < 0):
+                raise ValueError("betas must be non-decreasing for annealing (temperature must not rise); "
+                                 "use sample() for a fixed temperature")
+        else:
+            br = self.default_beta_range() if beta_range is None else beta_range
+            b = beta_schedule(br, sweeps, schedule)
+        out = self._run(np.ascontiguousarray(b, dtype=np.float64), reads, method, trace, 0, 0, initial,
+                        progress, "annealing")
+        return self._dataset(out, b, method, {"sweeps": int(b.shape[0]), "reads": out["reads"],
+                                              "beta_hot": float(b[0]), "beta_cold": float(b[-1]),
+                                              "schedule": "custom" if betas is not None else schedule},
+                             trace)
+
+    def sample(self, beta=None, samples=1000, reads=1, *, temperature=None, burn_in=100, thin=1,
+               method="heat_bath", trace=False, initial=None, progress=False):
+        """Samples from the Boltzmann distribution ``p(s) ~ exp(-beta E(s))`` at a fixed temperature.
+
+        Give ``beta`` (> 0) or ``temperature`` (> 0, ``beta = 1/temperature``). Each of the
+        ``reads`` chains runs ``burn_in`` sweeps, then keeps its state after every ``thin``-th
+        sweep until it has ``samples`` states.
+
+        Returns an ``xarray.Dataset`` with ``samples`` (chain, sample, unit) int8 and
+        ``sample_energy`` (chain, sample), plus ``spins`` and ``energy`` (the final state).
+        """
+        if (beta is None) == (temperature is None):
+            raise ValueError("give exactly one of beta and temperature")
+        if temperature is not None:
+            beta = 1.0 / checks.scalar(temperature, "temperature", low=0, low_open=True)
+        beta = checks.scalar(beta, "beta", low=0, low_open=True)
+        samples = checks.integer(samples, "samples", low=1)
+        burn_in = checks.integer(burn_in, "burn_in", low=0)
+        thin = checks.integer(thin, "thin", low=1)
+        b = np.full(burn_in + samples * thin, beta)
+        out = self._run(b, reads, method, trace, burn_in, thin, initial, progress, "sampling")
+        return self._dataset(out, b, method, {"beta": beta, "temperature": 1.0 / beta, "samples": samples,
+                                              "reads": out["reads"], "burn_in": burn_in, "thin": thin},
+                             trace)
+
+    def _dataset(self, out, betas, method, params, trace):
+        done = out["done"]
+        data = {
+            "spins": (("chain", "unit"), out["spins"], {"long_name": "final spins (+-1)"}),
+            "energy": (("chain",), out["energy"], {"long_name": "final energy", "units": "energy"}),
+            "beta": (("sweep",), betas[:done], {"long_name": "inverse temperature"}),
+        }
+        if trace:
+            data["energy_trace"] = (("chain", "sweep"), out["etr"], {"long_name": "energy after each sweep"})
+            data["magnetisation"] = (("chain", "sweep"), out["mtr"], {"long_name": "mean spin after each sweep"})
+        if out["samples"] is not None:
+            data["samples"] = (("chain", "sample", "unit"), out["samples"], {"long_name": "kept states (+-1)"})
+            data["sample_energy"] = (("chain", "sample"), out["s_energy"], {"long_name": "energy of kept states"})
+        coords = {"chain": np.arange(out["reads"]), "unit": np.arange(self.n), "sweep": np.arange(done)}
+        p = {"n": self.n, "method": method, "sparse": self._csr is not None, "offset": self.offset}
+        p.update(params)
+        return record.dataset(data, coords, family=self.family, model=type(self).__name__, params=p,
+                              seed=self.seed if not isinstance(self.seed, np.random.SeedSequence) else str(self.seed),
+                              interrupted=out["interrupted"])
+

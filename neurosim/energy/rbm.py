@@ -1,0 +1,381 @@
+"""Restricted Boltzmann machine (RBM): Bernoulli-Bernoulli and Gaussian-Bernoulli.
+
+Energies (``W`` (n_visible, n_hidden), visible bias ``b``, hidden bias ``c``):
+
+- Bernoulli visible: ``E(v, h) = -b.v - c.h - v.W.h``, ``v`` in {0, 1} (values in [0, 1] are
+  accepted as probabilities, as scikit-learn does);
+- Gaussian visible: ``E(v, h) = |v - b|^2 / (2 sigma^2) - c.h - (v / sigma).W.h`` (standardise
+  the data; ``sigma`` is fixed).
+
+Training by contrastive divergence (CD-k) or persistent CD with mini-batches, momentum, weight
+decay and an optional sparsity target. The model gives free energies, pseudo-likelihoods,
+reconstruction errors, the exact log partition function by enumerating the smaller layer (at
+most ``MAX_ENUMERATE`` units) or an annealed-importance-sampling estimate, Gibbs and annealed
+sampling, and hidden probabilities as features (``transform``).
+
+Example::
+
+    X, y = datasets.digits()
+    rbm = RBM(64, 100, seed=0).fit(X / 16, epochs=20)
+    features = rbm.transform(X / 16)          # (1797, 100)
+    rbm.history                               # Dataset over epoch
+"""
+import math
+
+import numpy as np
+
+from .. import checks, record, rng
+from ..backend import blas_single_thread
+from ..kernels import rbm as _k
+
+MAX_ENUMERATE = 24
+VISIBLE = ("bernoulli", "gaussian")
+METHODS = ("cd", "pcd")
+
+
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def _logmeanexp(x):
+    m = np.max(x)
+    return float(m + np.log(np.mean(np.exp(x - m))))
+
+
+class RBM:
+    """Restricted Boltzmann machine with ``n_visible`` visible and ``n_hidden`` binary hidden units.
+
+    Parameters
+    ----------
+    n_visible, n_hidden : int
+        Layer sizes (>= 1).
+    visible : {"bernoulli", "gaussian"}
+        Visible unit type.
+    sigma : float
+        Standard deviation of Gaussian visible units (> 0; ignored for Bernoulli).
+    init_scale : float
+        Initial weights are ``N(0, init_scale^2)``; biases start at zero.
+    seed : int, SeedSequence or None
+        Seed for the initial weights and every sampling stream.
+
+    Attributes
+    ----------
+    W : float64 (n_visible, n_hidden); visible_bias (n_visible,); hidden_bias (n_hidden,)
+    history : xarray.Dataset over ``epoch`` after :meth:`fit`.
+    """
+
+    family = "RBM"
+
+    def __init__(self, n_visible, n_hidden, *, visible="bernoulli", sigma=1.0, init_scale=0.01, seed=None):
+        self.n_visible = checks.integer(n_visible, "n_visible", low=1)
+        self.n_hidden = checks.integer(n_hidden, "n_hidden", low=1)
+        self.visible = checks.choice(visible, "visible", VISIBLE)
+        self.sigma = checks.scalar(sigma, "sigma", low=0, low_open=True)
+        init_scale = checks.scalar(init_scale, "init_scale", low=0)
+        self.seed = seed
+        self._seq = rng.sequence(seed)
+        g = np.random.default_rng(self._seq.spawn(1)[0])
+        self.W = g.normal(0.0, init_scale, (self.n_visible, self.n_hidden)) if init_scale > 0 else \
+            np.zeros((self.n_visible, self.n_hidden))
+        self.visible_bias = np.zeros(self.n_visible)
+        self.hidden_bias = np.zeros(self.n_hidden)
+        self.history = None
+        self._calls = 0  # each sampling call draws from fresh streams
+
+    # --------------------------------------------------------------------------- helpers
+
+    @property
+    def gaussian(self):
+        return self.visible == "gaussian"
+
+    def _child(self, tag):
+        return np.random.SeedSequence(self._seq.entropy, spawn_key=(*self._seq.spawn_key, tag))
+
+    def _streams(self, n):
+        self._calls += 1
+        return rng.streams(self._child(1000 + self._calls), n)
+
+    def _check_visible(self, v, name="v"):
+        v = checks.array(v, name, ndim=(1, 2))
+        v2 = np.atleast_2d(v)
+        if v2.shape[1] != self.n_visible:
+            raise ValueError(f"{name} must have {self.n_visible} columns (visible units); got shape {v.shape}")
+        if not self.gaussian and (v2.min() < 0.0 or v2.max() > 1.0):
+            raise ValueError(f"{name} must be binary (values in [0, 1]) for Bernoulli visible units; "
+                             f"got values from {v2.min()} to {v2.max()} (use visible='gaussian' for real data)")
+        return np.ascontiguousarray(v2), v.ndim == 1
+
+    def _check_hidden(self, h, name="h"):
+        h = checks.array(h, name, ndim=(1, 2))
+        h2 = np.atleast_2d(h)
+        if h2.shape[1] != self.n_hidden:
+            raise ValueError(f"{name} must have {self.n_hidden} columns (hidden units); got shape {h.shape}")
+        if h2.min() < 0.0 or h2.max() > 1.0:
+            raise ValueError(f"{name} must hold values in [0, 1]; got values from {h2.min()} to {h2.max()}")
+        return h2, h.ndim == 1
+
+    def _params(self):
+        return {"n_visible": self.n_visible, "n_hidden": self.n_hidden, "visible": self.visible,
+                "sigma": self.sigma}
+
+    # --------------------------------------------------------------------------- the model
+
+    def hidden_probs(self, v):
+        """``p(h_j = 1 | v)``: float64 (m, n_hidden) for ``v`` (m, n_visible) (or 1-D)."""
+        v2, one = self._check_visible(v)
+        p = _sigmoid((v2 / self.sigma if self.gaussian else v2) @ self.W + self.hidden_bias)
+        return p[0] if one else p
+
+    transform = hidden_probs
+
+    def visible_means(self, h):
+        """``E[v | h]``: the visible probabilities (Bernoulli) or means (Gaussian), (m, n_visible)."""
+        h2, one = self._check_hidden(h)
+        x = h2 @ self.W.T
+        out = self.visible_bias + self.sigma * x if self.gaussian else _sigmoid(x + self.visible_bias)
+        return out[0] if one else out
+
+    def free_energy(self, v):
+        """Free energy ``F(v) = -log sum_h exp(-E(v, h))``: float64 (m,) (or a float for 1-D v)."""
+        v2, one = self._check_visible(v)
+        if self.gaussian:
+            x = (v2 / self.sigma) @ self.W + self.hidden_bias
+            f = ((v2 - self.visible_bias) ** 2).sum(1) / (2 * self.sigma ** 2) - _softplus(x).sum(1)
+        else:
+            f = -v2 @ self.visible_bias - _softplus(v2 @ self.W + self.hidden_bias).sum(1)
+        return float(f[0]) if one else f
+
+    def pseudo_likelihood(self, v):
+        """Pseudo-log-likelihood ``sum_i log p(v_i | v_-i)`` per row (Bernoulli visible units).
+
+        Exact over all units; it equals the expectation of scikit-learn's ``score_samples``
+        (which flips one random unit and multiplies by ``n_visible``). float64 (m,).
+        """
+        if self.gaussian:
+            raise ValueError("pseudo_likelihood needs Bernoulli visible units; this RBM has visible='gaussian'")
+        v2, one = self._check_visible(v)
+        out = _k.pseudo_likelihood(self.W, self.visible_bias, self.hidden_bias, v2)
+        return float(out[0]) if one else out
+
+    def reconstruction_error(self, v):
+        """Mean squared error between ``v`` and ``E[v | h]`` with ``h = p(h | v)`` (mean field)."""
+        v2, _ = self._check_visible(v)
+        return float(np.mean((v2 - self.visible_means(self.hidden_probs(v2))) ** 2))
+
+    def log_partition(self, method="auto", *, chains=100, betas=10000):
+        """``log Z``: exact by enumerating the smaller layer, or by AIS.
+
+        ``method``: ``"exact"`` (needs a layer of at most ``MAX_ENUMERATE`` units; the hidden
+        layer for Gaussian RBMs), ``"ais"`` (Bernoulli only; returns the estimate) or ``"auto"``
+        (exact when possible). See :meth:`ais` for the AIS settings.
+        """
+        checks.choice(method, "method", ("auto", "exact", "ais"))
+        small_h = self.n_hidden <= MAX_ENUMERATE
+        small_v = not self.gaussian and self.n_visible <= MAX_ENUMERATE
+        if method == "ais" or (method == "auto" and not (small_h or small_v)):
+            return self.ais(chains=chains, betas=betas)[0]
+        if not (small_h or small_v):
+            raise ValueError(f"exact log Z needs a layer of at most {MAX_ENUMERATE} units"
+                             f"{' (the hidden layer, for Gaussian visible units)' if self.gaussian else ''}; "
+                             f"got n_visible={self.n_visible}, n_hidden={self.n_hidden}: use method='ais'")
+        if self.gaussian:
+            const = 0.5 * self.n_visible * math.log(2 * math.pi * self.sigma ** 2)
+            return const + _k.enumerate_log_sum(np.ascontiguousarray(self.W.T), self.hidden_bias,
+                                                self.visible_bias, 1, self.sigma, 64)
+        if small_h and (self.n_hidden <= self.n_visible or not small_v):
+            return _k.enumerate_log_sum(np.ascontiguousarray(self.W.T), self.hidden_bias,
+                                        self.visible_bias, 0, 1.0, 64)
+        return _k.enumerate_log_sum(np.ascontiguousarray(self.W), self.visible_bias, self.hidden_bias, 0, 1.0, 64)
+
+    def ais(self, chains=100, betas=10000, base_bias=None):
+        """Annealed importance sampling estimate of ``log Z`` (Bernoulli visible units).
+
+        ``chains`` independent runs (in parallel, one stream each) over ``betas`` inverse
+        temperatures (an int: that many, linearly spaced in [0, 1]; or an increasing array from
+        0 to 1). The base model has no weights and visible bias ``base_bias`` (default: the
+        model's own visible bias). Returns ``(log_Z, standard_error)``, the error from the
+        spread of the importance weights (delta method).
+        """
+        if self.gaussian:
+            raise ValueError("ais is implemented for Bernoulli visible units; a Gaussian RBM's log Z "
+                             "is exact by enumerating the hidden layer (log_partition('exact'))")
+        chains = checks.integer(chains, "chains", low=1)
+        if isinstance(betas, (int, np.integer)) and not isinstance(betas, bool):
+            betas = np.linspace(0.0, 1.0, checks.integer(betas, "betas", low=2))
+        else:
+            betas = checks.array(betas, "betas", ndim=1)
+            if betas.shape[0] < 2 or betas[0] != 0.0 or betas[-1] != 1.0 or np.any(np.diff(betas) < 0):
+                raise ValueError("betas must rise from 0 to 1 (non-decreasing, at least 2 values)")
+        base = self.visible_bias.copy() if base_bias is None else checks.array(base_bias, "base_bias",
+                                                                                shape=(self.n_visible,))
+        logw = _k.ais_bernoulli(self.W, self.visible_bias, self.hidden_bias, base, betas, chains,
+                                self._streams(chains))
+        log_z0 = float(_softplus(base).sum() + self.n_hidden * math.log(2.0))
+        est = log_z0 + _logmeanexp(logw)
+        w = np.exp(logw - logw.max())
+        err = float(np.std(w) / (np.sqrt(chains) * np.mean(w))) if chains > 1 else float("inf")
+        return est, err
+
+    def log_likelihood(self, v, log_z=None):
+        """Log-likelihood (log density for Gaussian units) ``-F(v) - log Z`` per row: (m,).
+
+        ``log_z`` defaults to :meth:`log_partition` (exact where possible, else AIS).
+        """
+        f = np.atleast_1d(self.free_energy(v))
+        lz = self.log_partition() if log_z is None else checks.scalar(log_z, "log_z")
+        out = -f - lz
+        return float(out[0]) if np.ndim(v) == 1 else out
+
+    # --------------------------------------------------------------------------- training
+
+    def fit(self, data, epochs=20, *, batch_size=10, learning_rate=0.05, method="cd", k=1,
+            momentum=0.5, weight_decay=0.0, sparsity_target=0.1, sparsity_cost=0.0, shuffle=True,
+            monitor=256, callback=None, progress=False):
+        """Train on ``data`` (m, n_visible) by CD-k (``method="cd"``) or persistent CD (``"pcd"``).
+
+        Mini-batches of ``batch_size`` rows, ``epochs`` passes (in a fresh random order each
+        epoch when ``shuffle``). The update of every parameter is
+        ``d <- momentum d + learning_rate (gradient - weight_decay W)`` with the batch-mean
+        gradient; ``sparsity_cost > 0`` adds ``sparsity_cost (sparsity_target - mean p(h))`` to
+        the hidden-bias gradient. After each epoch the reconstruction error (and for Bernoulli
+        units the mean pseudo-log-likelihood) of the first ``monitor`` rows is recorded in
+        :attr:`history` (``monitor=0``: nothing). ``callback(epoch, rbm)``, if given, is called
+        after every epoch (e.g. to keep snapshots of the filters). Ctrl+C stops after the current
+        epoch. Returns ``self``.
+        """
+        X, _ = self._check_visible(data, "data")
+        epochs = checks.integer(epochs, "epochs", low=1)
+        batch = checks.integer(batch_size, "batch_size", low=1)
+        lr = checks.scalar(learning_rate, "learning_rate", low=0, low_open=True)
+        method = checks.choice(method, "method", METHODS)
+        k = checks.integer(k, "k", low=1)
+        mom = checks.scalar(momentum, "momentum", low=0, high=1, high_open=True)
+        decay = checks.scalar(weight_decay, "weight_decay", low=0)
+        target = checks.scalar(sparsity_target, "sparsity_target", low=0, high=1)
+        cost = checks.scalar(sparsity_cost, "sparsity_cost", low=0)
+        monitor = checks.integer(monitor, "monitor", low=0)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable as callback(epoch, rbm); got {type(callback).__name__}")
+        m = X.shape[0]
+        batch = min(batch, m)
+        states = self._streams(batch)
+        g = np.random.default_rng(self._child(2000 + self._calls))
+        dW = np.zeros_like(self.W)
+        db = np.zeros_like(self.visible_bias)
+        dc = np.zeros_like(self.hidden_bias)
+        chain_h = np.zeros((batch, self.n_hidden))
+        order = np.arange(m, dtype=np.int64)
+        sub = X[:min(monitor, m)]
+        recon, pl = [], []
+
+        def advance(start, n):
+            for e in range(start, start + n):
+                o = g.permutation(m).astype(np.int64) if shuffle else order
+                _k.fit_epoch(self.W, self.visible_bias, self.hidden_bias, dW, db, dc, X, o, np.int64(batch),
+                             np.int64(k), method == "pcd", chain_h, lr, mom, decay, target, cost,
+                             self.gaussian, self.sigma, states)
+                if monitor:
+                    recon.append(self.reconstruction_error(sub))
+                    pl.append(float(np.mean(self.pseudo_likelihood(sub))) if not self.gaussian else np.nan)
+                if callback is not None:
+                    callback(e + 1, self)
+            return False
+
+        with blas_single_thread():
+            done, interrupted = record.run_chunks(advance, epochs, 1, progress=progress, desc="RBM fit", unit="epoch")
+        data_vars = {}
+        if monitor:
+            data_vars["reconstruction_error"] = ("epoch", np.array(recon), {"long_name": "mean squared reconstruction error"})
+            if not self.gaussian:
+                data_vars["pseudo_likelihood"] = ("epoch", np.array(pl), {"long_name": "mean pseudo-log-likelihood",
+                                                                          "units": "nats"})
+        self.history = record.dataset(
+            data_vars, {"epoch": np.arange(1, done + 1)}, family=self.family, model=type(self).__name__,
+            params={**self._params(), "epochs": epochs, "batch_size": batch, "learning_rate": lr,
+                    "method": method, "k": k, "momentum": mom, "weight_decay": decay,
+                    "sparsity_target": target, "sparsity_cost": cost, "shuffle": shuffle, "monitor_rows": len(sub)},
+            seed=self.seed if not isinstance(self.seed, np.random.SeedSequence) else str(self.seed),
+            interrupted=interrupted)
+        return self
+
+    # --------------------------------------------------------------------------- sampling
+
+    def sample(self, steps=1000, chains=10, *, every=1, betas=None, initial=None):
+        """Block Gibbs sampling of the model: ``chains`` chains of ``steps`` steps ``v -> h -> v``.
+
+        ``betas`` (steps,), optional: inverse temperatures per step for annealed sampling (each
+        in (0, 1]; default all 1, the model itself). ``initial`` (n_visible,) or
+        (chains, n_visible): start states (default: random binary, or ``N(b, sigma^2)``).
+        Returns a Dataset with ``v`` (chain, step, visible), the visible samples after every
+        ``every``-th step, and ``v_mean`` (same dims), ``E[v | h]`` at those steps.
+        """
+        steps = checks.integer(steps, "steps", low=1)
+        chains = checks.integer(chains, "chains", low=1)
+        every = checks.integer(every, "every", low=1, high=steps)
+        if betas is None:
+            b = np.ones(steps)
+        else:
+            b = checks.array(betas, "betas", shape=(steps,))
+            if np.any(b <= 0) or np.any(b > 1):
+                raise ValueError(f"betas must lie in (0, 1] (temperature >= 1); got values from {b.min()} to {b.max()}")
+        states = self._streams(chains)
+        if initial is None:
+            g = np.random.default_rng(self._child(3000 + self._calls))
+            v = (self.visible_bias + self.sigma * g.standard_normal((chains, self.n_visible)) if self.gaussian
+                 else (g.random((chains, self.n_visible)) < 0.5).astype(float))
+        else:
+            v0, _ = self._check_visible(initial, "initial")
+            if v0.shape[0] not in (1, chains):
+                raise ValueError(f"initial must have shape ({self.n_visible},) or ({chains}, {self.n_visible}); "
+                                 f"got {np.shape(initial)}")
+            v = np.array(np.broadcast_to(v0, (chains, self.n_visible)))
+        n_rec = steps // every
+        out_v = np.zeros((chains, n_rec, self.n_visible))
+        out_m = np.zeros_like(out_v)
+        _k.gibbs(self.W, self.visible_bias, self.hidden_bias, v, b, self.gaussian, self.sigma, np.int64(every),
+                 out_v, out_m, states)
+        rec_steps = np.arange(1, n_rec + 1) * every
+        return record.dataset(
+            {"v": (("chain", "step", "visible"), out_v, {"long_name": "visible sample"}),
+             "v_mean": (("chain", "step", "visible"), out_m, {"long_name": "E[v | h]"}),
+             "beta": (("step",), b[rec_steps - 1], {"long_name": "inverse temperature"})},
+            {"chain": np.arange(chains), "step": rec_steps, "visible": np.arange(self.n_visible)},
+            family=self.family, model=type(self).__name__,
+            params={**self._params(), "steps": steps, "chains": chains, "every": every},
+            seed=self.seed if not isinstance(self.seed, np.random.SeedSequence) else str(self.seed))
+
+    # --------------------------------------------------------------------------- files
+
+    def to_dataset(self):
+        """The model as a Dataset: ``W`` (visible, hidden), ``visible_bias``, ``hidden_bias``."""
+        return record.dataset(
+            {"W": (("visible", "hidden"), self.W), "visible_bias": ("visible", self.visible_bias),
+             "hidden_bias": ("hidden", self.hidden_bias)},
+            family=self.family, model=type(self).__name__, params=self._params(),
+            seed=self.seed if not isinstance(self.seed, np.random.SeedSequence) else str(self.seed))
+
+    @classmethod
+    def from_dataset(cls, ds):
+        """An RBM from :meth:`to_dataset`'s Dataset."""
+        seed = ds.attrs.get("seed", "none")
+        seed = None if seed == "none" or isinstance(seed, str) else int(seed)
+        W = np.asarray(ds["W"].values, dtype=np.float64)
+        rbm = cls(W.shape[0], W.shape[1], visible=str(ds.attrs["visible"]), sigma=float(ds.attrs["sigma"]),
+                  init_scale=0.0, seed=seed)
+        rbm.W = np.ascontiguousarray(W)
+        rbm.visible_bias = np.ascontiguousarray(ds["visible_bias"].values, dtype=np.float64)
+        rbm.hidden_bias = np.ascontiguousarray(ds["hidden_bias"].values, dtype=np.float64)
+        return rbm
+
+    def save(self, path):
+        """Write the model to netCDF; read it back with :meth:`load`."""
+        return record.save(self.to_dataset(), path)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by :meth:`save`."""
+        return cls.from_dataset(record.load(path))

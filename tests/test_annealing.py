@@ -1,0 +1,234 @@
+"""Simulated annealing and Boltzmann sampling of Ising energies (neurosim.energy.annealing)."""
+import itertools
+import math
+
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy import stats
+
+from neurosim.energy.annealing import IsingAnnealer, beta_schedule, sk_couplings
+from neurosim.kernels import rng as krng
+from neurosim import rng
+
+
+def random_instance(n, seed, density=1.0):
+    g = np.random.default_rng(seed)
+    J = np.triu(g.standard_normal((n, n)), 1)
+    if density < 1:
+        J *= g.random((n, n)) < density
+    J = J + J.T
+    return J, g.standard_normal(n) * 0.5
+
+
+def all_states(n):
+    return np.array(list(itertools.product([-1, 1], repeat=n)), dtype=np.int8)
+
+
+def naive_energy(J, h, s):
+    return -0.5 * s @ J @ s - h @ s
+
+
+def naive_sweeps(J, h, spins, betas, method, states):
+    """Obviously-correct single-flip sweeps: fields from scratch, same draws as the kernel."""
+    spins = spins.copy().astype(float)
+    for r in range(spins.shape[0]):
+        for beta in betas:
+            for i in range(J.shape[0]):
+                dE = 2 * spins[r, i] * (J[i] @ spins[r] + h[i])
+                x = beta * dE
+                if method == "metropolis":
+                    if x <= 0:
+                        flip = True
+                    elif x > 40:
+                        flip = False
+                    else:
+                        flip = krng.uniform(states, r) < math.exp(-x)
+                else:
+                    if x > 40:
+                        flip = False
+                    elif x < -40:
+                        flip = True
+                    else:
+                        flip = krng.uniform(states, r) * (1 + math.exp(x)) < 1
+                if flip:
+                    spins[r, i] *= -1
+    return spins.astype(np.int8)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("method", ["metropolis", "heat_bath"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_kernel_matches_naive_reference(method, sparse):
+    J, h = random_instance(9, 1, density=0.5 if sparse else 1.0)
+    init = np.where(np.random.default_rng(2).random((3, 9)) < 0.5, -1, 1).astype(np.int8)
+    betas = np.geomspace(0.2, 3.0, 15)
+    a = IsingAnnealer(sp.csr_matrix(J) if sparse else J, h, seed=7)
+    ds = a.anneal(betas=betas, reads=3, method=method, initial=init, trace=True)
+    ref = naive_sweeps(J, h, init, betas, method, rng.streams(7, 3))
+    np.testing.assert_array_equal(ds.spins.values, ref)
+    e_ref = np.array([naive_energy(J, h, s) for s in ref.astype(float)])
+    np.testing.assert_allclose(ds.energy.values, e_ref, atol=1e-10)
+    np.testing.assert_allclose(ds.energy_trace.values[:, -1], e_ref, atol=1e-10)
+    np.testing.assert_allclose(ds.magnetisation.values[:, -1], ref.mean(axis=1))
+
+
+@pytest.mark.parametrize("method", ["metropolis", "heat_bath"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_ground_state_by_enumeration(method, sparse):
+    for seed in range(3):
+        J, h = random_instance(14, seed, density=0.4 if sparse else 1.0)
+        S = all_states(14).astype(float)
+        E = -0.5 * np.einsum("ij,jk,ik->i", S, J, S) - S @ h
+        a = IsingAnnealer(sp.csr_matrix(J) if sparse else J, h, seed=seed)
+        ds = a.anneal(sweeps=400, reads=8, method=method)
+        assert ds.energy.values.min() == pytest.approx(E.min(), abs=1e-9)
+        np.testing.assert_allclose(a.energy(ds.spins.values), ds.energy.values, atol=1e-9)
+
+
+def test_sk_energy_near_parisi():
+    n = 400
+    J = sk_couplings(n, seed=3)
+    ds = IsingAnnealer(J, seed=4).anneal(sweeps=1000, reads=8, beta_range=(0.1, 5.0))
+    best = ds.energy.values.min() / n
+    # Parisi -0.7633 at infinite N; finite N and finite annealing sit slightly above it
+    assert -0.7633 * 1.04 < best < -0.7633 * 0.95
+
+
+@pytest.mark.parametrize("method", ["metropolis", "heat_bath"])
+def test_detailed_balance_chi_square(method):
+    J, h = random_instance(4, 11)
+    beta = 0.6
+    S = all_states(4)
+    E = np.array([naive_energy(J, h, s.astype(float)) for s in S])
+
+    def probs(b):
+        w = np.exp(-b * (E - E.min()))
+        return w / w.sum()
+
+    ds = IsingAnnealer(J, h, seed=5).sample(beta, samples=1, reads=40000, burn_in=30, method=method)
+    x = ds.samples.values[:, 0, :]
+    idx = ((x + 1) // 2) @ (1 << np.arange(3, -1, -1))  # index of the state in all_states order
+    counts = np.bincount(idx, minlength=16)
+    p = probs(beta)
+    assert stats.chisquare(counts, p * counts.sum()).pvalue > 1e-3
+    # the test can fail: a 20% wrong temperature is rejected
+    assert stats.chisquare(counts, probs(beta * 1.2) * counts.sum()).pvalue < 1e-6
+
+
+def test_sample_chain_thinning_and_energies():
+    J, h = random_instance(6, 2)
+    a = IsingAnnealer(J, h, seed=1)
+    ds = a.sample(temperature=2.0, samples=50, reads=3, burn_in=10, thin=4, trace=True)
+    assert ds.samples.shape == (3, 50, 6)
+    assert ds.sweep.size == 10 + 200
+    flat = ds.samples.values.reshape(-1, 6)
+    np.testing.assert_allclose(a.energy(flat), ds.sample_energy.values.ravel(), atol=1e-10)
+    # kept state t is the state after sweep burn_in + thin * (t + 1) - 1
+    np.testing.assert_allclose(ds.sample_energy.values[:, 4], ds.energy_trace.values[:, 10 + 4 * 5 - 1])
+    assert ds.attrs["temperature"] == 2.0
+
+
+def test_same_result_whatever_thread_count():
+    J = sk_couplings(40, seed=0)
+    a = IsingAnnealer(J, seed=9)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = a.anneal(sweeps=50, reads=5)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = a.anneal(sweeps=50, reads=5)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one.spins.values, many.spins.values)
+    # and a read does not depend on how many reads ran beside it
+    first = IsingAnnealer(J, seed=9).anneal(sweeps=50, reads=5, initial=one.spins.values[0] * 0 + 1)
+    again = IsingAnnealer(J, seed=9).anneal(sweeps=50, reads=2, initial=np.ones(40))
+    np.testing.assert_array_equal(first.spins.values[:2], again.spins.values)
+
+
+def test_qubo_energies_match_enumeration():
+    g = np.random.default_rng(0)
+    Q = g.standard_normal((6, 6))
+    a = IsingAnnealer.from_qubo(Q, offset=1.5)
+    S = all_states(6)
+    X = IsingAnnealer.to_bits(S).astype(float)
+    np.testing.assert_allclose(a.energy(S), np.einsum("ij,jk,ik->i", X, Q, X) + 1.5, atol=1e-12)
+    ds = a.anneal(sweeps=200, reads=4)
+    assert ds.energy.values.min() == pytest.approx(a.energy(S).min())
+
+
+def test_diagonal_is_a_constant():
+    J, h = random_instance(5, 4)
+    Jd = J + np.diag(np.arange(5.0))
+    S = all_states(5)
+    np.testing.assert_allclose(IsingAnnealer(Jd, h).energy(S),
+                               [naive_energy(Jd, h, s.astype(float)) for s in S], atol=1e-12)
+
+
+def test_schedules_and_default_range():
+    np.testing.assert_allclose(beta_schedule((0.1, 5.0), 5), np.geomspace(0.1, 5.0, 5))
+    np.testing.assert_allclose(beta_schedule((0.1, 5.0), 5, "linear"), np.linspace(0.1, 5.0, 5))
+    J, h = random_instance(8, 0)
+    hot, cold = IsingAnnealer(J, h).default_beta_range()
+    max_dE = 2 * (np.abs(J).sum(1) + np.abs(h)).max()
+    assert math.exp(-hot * max_dE) == pytest.approx(0.5)
+    assert 0 < hot < cold
+    ds = IsingAnnealer(J, h, seed=0).anneal(sweeps=20, reads=2)
+    assert ds.beta.values[0] == pytest.approx(hot) and ds.beta.values[-1] == pytest.approx(cold)
+
+
+def test_dataset_roundtrip(tmp_path):
+    from neurosim import record
+    J, h = random_instance(5, 0)
+    ds = IsingAnnealer(J, h, seed=0).anneal(sweeps=10, reads=2, trace=True)
+    assert ds.attrs["family"] == "BM" and ds.attrs["sweeps"] == 10
+    back = record.load(record.save(ds, tmp_path / "a.nc"))
+    np.testing.assert_array_equal(back.spins.values, ds.spins.values)
+
+
+def test_bad_input():
+    J, h = random_instance(4, 0)
+    A = J.copy()
+    A[0, 1] += 1.0
+    with pytest.raises(ValueError, match="symmetric"):
+        IsingAnnealer(A)
+    with pytest.raises(ValueError, match="symmetric"):
+        IsingAnnealer(sp.csr_matrix(A))
+    with pytest.warns(RuntimeWarning, match="symmetric"):
+        a = IsingAnnealer(A, symmetrize=True)
+    np.testing.assert_allclose(a.couplings, np.where(np.eye(4) > 0, 0, (A + A.T) / 2))
+    B = J.copy()
+    B[1, 2] = B[2, 1] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        IsingAnnealer(B)
+    with pytest.raises(ValueError, match="square"):
+        IsingAnnealer(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"h must have shape \(4\)"):
+        IsingAnnealer(J, np.zeros(3))
+    a = IsingAnnealer(J, h)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        a.sample(temperature=0.0)
+    with pytest.raises(ValueError, match="beta must be > 0"):
+        a.sample(-1.0)
+    with pytest.raises(ValueError, match="exactly one"):
+        a.sample()
+    with pytest.raises(ValueError, match="non-decreasing"):
+        a.anneal(betas=[1.0, 0.5])
+    with pytest.raises(ValueError, match="betas must all be > 0"):
+        a.anneal(betas=[0.0, 0.5])
+    with pytest.raises(ValueError, match="empty"):
+        a.anneal(betas=[])
+    with pytest.raises(ValueError, match="cool"):
+        a.anneal(beta_range=(2.0, 1.0))
+    with pytest.raises(ValueError, match="method"):
+        a.anneal(method="glauber")
+    with pytest.raises(ValueError, match="schedule"):
+        a.anneal(schedule="cosine")
+    with pytest.raises(ValueError, match="-1 and \\+1"):
+        a.anneal(initial=np.zeros(4))
+    with pytest.raises(TypeError, match="seed"):
+        IsingAnnealer(J, seed="x")
+    with pytest.raises(ValueError, match="sweeps must be >= 1"):
+        a.anneal(sweeps=0)
