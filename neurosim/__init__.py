@@ -7,4 +7,6 @@ __version__ = "0.1.0"
 from . import backend, checks, connect, datasets, record, rng, viz  # noqa: E402,F401
 from . import energy  # noqa: E402,F401
 from .energy import HopfieldNetwork, ModernHopfield  # noqa: E402,F401
+from . import metrics, reservoir  # noqa: E402,F401
+from .reservoir import ELM, ESN  # noqa: E402,F401
 from .record import Monitor, load, save  # noqa: E402,F401

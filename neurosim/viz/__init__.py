@@ -7,3 +7,4 @@ any variable against its sweep (or step/epoch) dim; ``recall_grid`` summarises a
 """
 from .animate import animate_recall, save_animation  # noqa: F401
 from .plots import curve, energy_curve, overlap_curve, recall_grid, state_grid  # noqa: F401
+from . import reservoir  # noqa: F401,E402
