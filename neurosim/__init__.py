@@ -9,4 +9,7 @@ from . import energy  # noqa: E402,F401
 from .energy import HopfieldNetwork, ModernHopfield  # noqa: E402,F401
 from . import metrics, reservoir  # noqa: E402,F401
 from .reservoir import ELM, ESN  # noqa: E402,F401
+from . import markov, som  # noqa: E402,F401
+from .markov import ContinuousMarkovChain, MarkovChain  # noqa: E402,F401
+from .som import SOM  # noqa: E402,F401
 from .record import Monitor, load, save  # noqa: E402,F401

@@ -47,7 +47,7 @@ _FAMILIES = (
     Family("VAE", "Variational autoencoder", (_IN, "probabilistic hidden", "match input output"), "nn"),
     Family("DAE", "Denoising autoencoder", ("noisy input", _HID, "match input output"), "nn"),
     Family("SAE", "Sparse autoencoder", (_IN, _HID, "match input output"), "nn"),
-    Family("MC", "Markov chain", ("probabilistic hidden",), "markov"),
+    Family("MC", "Markov chain", ("probabilistic hidden",), "markov", "neurosim.markov:MarkovChain"),
     Family("HN", "Hopfield network", ("backfed input",), "energy", "neurosim.energy.hopfield:HopfieldNetwork"),
     Family("BM", "Boltzmann machine", ("backfed input", "probabilistic hidden"), "energy",
            "neurosim.energy.boltzmann:BoltzmannMachine"),
@@ -67,7 +67,7 @@ _FAMILIES = (
     Family("NTM", "Neural Turing machine", (_IN, _HID, "memory", _OUT), "nn"),
     Family("DNC", "Differentiable neural computer", (_IN, _HID, "memory", _OUT), "nn"),
     Family("CapsNet", "Capsule network", (_IN, "kernel", "convolution or pool", "capsule", _OUT), "nn"),
-    Family("KN", "Kohonen network (self-organising map)", (_IN, _HID), "som"),
+    Family("KN", "Kohonen network (self-organising map)", (_IN, _HID), "som", "neurosim.som:SOM"),
     Family("AN", "Attention network", (_IN, _HID, "recurrent", _OUT), "nn"),
 )
 _BY_ABBREV = {f.abbrev.lower(): f for f in _FAMILIES}

@@ -18,6 +18,9 @@ EXPECTED = {
     "esn_mackey_glass.py": ["esn_mg_states.png", "esn_mg_prediction.png", "esn_mg_generation.png",
                             "esn_mg_generation.gif", "esn_mg_generation.nc"],
     "elm_digits.py": ["elm_digits_accuracy.png", "elm_digits_confusion.png", "elm_digits.nc"],
+    "markov_text.py": ["markov_text.png", "markov_text.txt"],
+    "som_unfolding.py": ["som_unfolding.gif", "som_unfolding.png"],
+    "som_digits.py": ["som_digits.png", "som_digits.nc"],
 }
 
 

@@ -1,0 +1,190 @@
+"""Kohonen self-organising maps (KN): kernels against plain NumPy references, training quality,
+grid geometry, and bad input."""
+import math
+
+import numpy as np
+import pytest
+
+from neurosim.datasets import digits
+from neurosim.kernels import som as K
+from neurosim.som import SOM
+
+
+def naive_online(W, X, order, sigmas, rates, coords, period, kind):
+    """Plain NumPy online SOM: one sample at a time, distances on the plane from ``coords``."""
+    W = W.copy()
+    for t, i in enumerate(order):
+        x = X[i]
+        b = np.argmin(((W - x) ** 2).sum(axis=1))
+        d = np.abs(coords - coords[b])
+        for ax in range(2):
+            if period[ax] > 0:
+                d[:, ax] = np.minimum(d[:, ax], period[ax] - d[:, ax])
+        d2 = (d ** 2).sum(axis=1)
+        s2 = sigmas[t] ** 2
+        if kind == "gaussian":
+            h = np.exp(-d2 / (2 * s2))
+        elif kind == "bubble":
+            h = (d2 <= s2 * (1 + 1e-12)).astype(float)
+        else:
+            h = (1 - d2 / s2) * np.exp(-d2 / (2 * s2))
+        W += rates[t] * h[:, None] * (x - W)
+    return W
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("topology,toroidal,kind", [
+    ("rect", False, "gaussian"), ("rect", True, "gaussian"), ("hex", False, "gaussian"),
+    ("hex", True, "mexican_hat"), ("rect", False, "bubble"), ("hex", False, "bubble")])
+def test_online_kernel_matches_naive(topology, toroidal, kind):
+    rng = np.random.default_rng(0)
+    som = SOM(6, 5, 3, topology=topology, toroidal=toroidal, neighbourhood=kind, seed=0)
+    X = rng.random((40, 3))
+    W0 = rng.random((30, 3))
+    order = rng.integers(0, 40, 200)
+    sig = np.linspace(2.0, 0.7, 200)
+    lr = np.linspace(0.5, 0.05, 200)
+    W = W0.copy()
+    K.train_online(W, X, order, sig, lr, 6, 5, topology == "hex", som.period, K.__dict__[kind.upper()])
+    ref = naive_online(W0, X, order, sig, lr, som.coords, som.period, kind)
+    np.testing.assert_allclose(W, ref, atol=1e-9)
+
+
+def test_hex_grid_geometry():
+    som = SOM(4, 4, 2, topology="hex")
+    c = som.coords
+    d = np.sqrt(((c[:, None] - c[None]) ** 2).sum(-1))
+    inner = 1 * 4 + 1  # unit (1, 1): interior on a 4x4 hex grid
+    assert np.sum(np.isclose(d[inner], 1.0)) == 6  # six neighbours at distance 1
+    rect = SOM(4, 4, 2, topology="rect")
+    dr = np.sqrt(((rect.coords[:, None] - rect.coords[None]) ** 2).sum(-1))
+    assert np.sum(dr[inner] <= 1.42) - 1 == 8
+    torus = SOM(4, 6, 2, topology="hex", toroidal=True)
+    # on a torus every unit has six neighbours, corners included
+    for a in (0, 5, 23):
+        n = sum(K.grid_d2(torus.coords, torus.period, a, b) <= 1.01 ** 2 for b in range(24)) - 1
+        assert n == 6
+
+
+@pytest.mark.kernel
+def test_best_two_and_errors_match_naive():
+    rng = np.random.default_rng(1)
+    som = SOM(5, 4, 6, seed=1)
+    X = rng.random((100, 6))
+    som.initialise(X, "sample")
+    D = ((X[:, None, :] - som.W[None]) ** 2).sum(-1)
+    order = np.argsort(D, axis=1)
+    np.testing.assert_array_equal(som.bmu(X), order[:, 0])
+    assert som.quantization_error(X) == pytest.approx(np.sqrt(D.min(axis=1)).mean(), rel=1e-12)
+    r1, c1 = np.divmod(order[:, 0], 4)
+    r2, c2 = np.divmod(order[:, 1], 4)
+    naive_te = np.mean(np.maximum(np.abs(r1 - r2), np.abs(c1 - c2)) > 1)  # 8-neighbourhood
+    assert som.topographic_error(X) == pytest.approx(naive_te)
+    np.testing.assert_array_equal(som.winners(X), np.stack([r1, c1], axis=1))
+
+
+def test_umatrix_against_naive():
+    rng = np.random.default_rng(2)
+    som = SOM(3, 4, 2)
+    som.W = rng.random((12, 2))
+    U = som.umatrix().values
+    Wg = som.W.reshape(3, 4, 2)
+    for r in range(3):
+        for c in range(4):
+            ds = [np.linalg.norm(Wg[r, c] - Wg[rr, cc]) for rr in range(max(r - 1, 0), min(r + 2, 3))
+                  for cc in range(max(c - 1, 0), min(c + 2, 4)) if (rr, cc) != (r, c)]
+            assert U[r, c] == pytest.approx(np.mean(ds))
+
+
+def test_pca_initialisation_spans_principal_plane():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(2000, 3)) * [5.0, 2.0, 0.1] + [1.0, -1.0, 0.0]
+    som = SOM(5, 7, 3).initialise(X, "pca")
+    W = som.weights
+    np.testing.assert_allclose(W.reshape(-1, 3).mean(axis=0), X.mean(axis=0), atol=1e-10)
+    # rows run along the first component (x, std 5), columns along the second (y, std 2)
+    assert abs(W[-1, 3, 0] - W[0, 3, 0]) == pytest.approx(2 * X[:, 0].std(ddof=1), rel=0.05)
+    assert abs(W[2, -1, 1] - W[2, 0, 1]) == pytest.approx(2 * X[:, 1].std(ddof=1), rel=0.05)
+
+
+def test_uniform_square_unfolds_online_and_batch():
+    rng = np.random.default_rng(4)
+    X = rng.random((1000, 2))
+    results = {}
+    for mode, kw in (("online", {"iterations": 8000}), ("batch", {"epochs": 30})):
+        som = SOM(8, 8, 2, sigma=3.0, learning_rate=0.5, decay="linear", sigma_end=0.6,
+                  learning_rate_end=0.02, init="random", seed=5)
+        hist = som.train(X, mode=mode, checkpoints=5, **kw)
+        qe = hist.quantization_error.values
+        assert qe[-1] < qe[0]
+        assert hist.topographic_error.values[-1] < 0.1
+        # an ordered 8x8 map of the unit square has QE near that of an 8x8 lattice of cells:
+        # mean distance to a cell centre = 0.3826 * side (side 1/8)
+        assert qe[-1] < 0.075
+        results[mode] = qe[-1]
+    assert results["batch"] == pytest.approx(results["online"], rel=0.25)
+
+
+def test_history_dataset_and_reproducible():
+    rng = np.random.default_rng(6)
+    X = rng.random((200, 2))
+    a = SOM(4, 4, 2, sigma=1.5, init="sample", seed=7)
+    h = a.train(X, iterations=1000, checkpoints=4, record_weights=True)
+    assert h.sizes["epoch"] == 4 and h.attrs["family"] == "KN"
+    assert h.iteration.values.tolist() == [250, 500, 750, 1000]
+    assert h.weights.shape == (4, 4, 4, 2)
+    np.testing.assert_allclose(h.weights.values[-1], a.weights)
+    assert np.all(np.diff(h.sigma.values) < 0)
+    b = SOM(4, 4, 2, sigma=1.5, init="sample", seed=7)
+    b.train(X, iterations=1000, checkpoints=0)
+    np.testing.assert_array_equal(a.W, b.W)  # checkpoints do not change the run
+
+
+def test_digits_map_quality():
+    X, y = digits()
+    X = X / 16.0
+    som = SOM(10, 10, 64, sigma=2.0, learning_rate=0.5, seed=0)
+    som.train(X, iterations=5000, checkpoints=0)
+    assert som.quantization_error(X) < 1.6
+    assert som.topographic_error(X) < 0.15
+    # a map of digits groups the classes: majority label of each unit explains most samples
+    b = som.bmu(X)
+    agree = sum(np.bincount(y[b == u]).max() for u in np.unique(b))
+    assert agree / len(y) > 0.8
+
+
+def test_save_load(tmp_path):
+    rng = np.random.default_rng(8)
+    som = SOM(3, 5, 4, topology="hex", toroidal=False, neighbourhood="bubble", sigma=2.0, seed=3)
+    som.initialise(rng.random((20, 4)), "random")
+    som.save(tmp_path / "som.nc")
+    back = SOM.load(tmp_path / "som.nc")
+    np.testing.assert_array_equal(back.weights, som.weights)
+    assert (back.topology, back.neighbourhood, back.sigma) == ("hex", "bubble", 2.0)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="rows must be >= 1"):
+        SOM(0, 5, 3)
+    with pytest.raises(ValueError, match="at least 2 units"):
+        SOM(1, 1, 3)
+    with pytest.raises(ValueError, match="topology"):
+        SOM(3, 3, 2, topology="triangle")
+    with pytest.raises(ValueError, match="even number of rows"):
+        SOM(3, 4, 2, topology="hex", toroidal=True)
+    with pytest.raises(ValueError, match="sigma"):
+        SOM(3, 3, 2, sigma=0)
+    with pytest.raises(ValueError, match="neighbourhood"):
+        SOM(3, 3, 2, neighbourhood="cosine")
+    som = SOM(3, 3, 4)
+    with pytest.raises(ValueError, match=r"shape \(n_samples, 4\).*\(10, 3\)"):
+        som.train(np.zeros((10, 3)))
+    with pytest.raises(ValueError, match="finite"):
+        som.train(np.full((10, 4), np.nan))
+    with pytest.raises(ValueError, match="no weights"):
+        som.bmu(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="iterations"):
+        som.train(np.random.default_rng(0).random((10, 4)), iterations=0)
+    with pytest.raises(ValueError, match="epochs"):
+        som.train(np.random.default_rng(0).random((10, 4)), epochs=3)
+
