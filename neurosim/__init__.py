@@ -12,4 +12,5 @@ from .reservoir import ELM, ESN  # noqa: E402,F401
 from . import markov, som  # noqa: E402,F401
 from .markov import ContinuousMarkovChain, MarkovChain  # noqa: E402,F401
 from .som import SOM  # noqa: E402,F401
+from . import spiking  # noqa: E402,F401
 from .record import Monitor, load, save  # noqa: E402,F401

@@ -40,6 +40,8 @@ class Monitor:
         if self.index is None:
             return np.arange(n, dtype=np.int64)
         idx = np.asarray(self.index)
+        if idx.size == 0 and idx.ndim == 1:  # record none of them (an empty list is float64)
+            return np.zeros(0, dtype=np.int64)
         if idx.dtype == bool:
             if idx.shape != (n,):
                 raise ValueError(f"index mask must have shape ({n},); got {idx.shape}")

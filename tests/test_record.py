@@ -14,6 +14,7 @@ def test_monitor_units_and_steps():
     assert record.Monitor().units(4).tolist() == [0, 1, 2, 3]
     assert record.Monitor(index=[3, 1]).units(4).tolist() == [3, 1]
     assert record.Monitor(index=np.array([True, False, True])).units(3).tolist() == [0, 2]
+    assert record.Monitor(index=[]).units(4).tolist() == []
     assert record.Monitor(every=3).steps(10).tolist() == [0, 3, 6, 9]
     assert record.Monitor(every=3).steps(5, start=4).tolist() == [6]
 

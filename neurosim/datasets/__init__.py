@@ -7,4 +7,5 @@ from .bundled import digits  # noqa: F401
 from .patterns import letters, noisy, random_patterns  # noqa: F401
 from .text import us_text  # noqa: F401
 from .timeseries import lorenz, mackey_glass, narma, sine, sine_family  # noqa: F401
+from .spikes import jittered_templates  # noqa: F401
 from .bars import bars_and_stripes  # noqa: F401

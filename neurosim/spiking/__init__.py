@@ -1,0 +1,16 @@
+"""Spiking networks and the liquid state machine (LSM).
+
+Neuron groups (:class:`LIF`, :class:`Izhikevich`; current or conductance synapses), spike
+sources (:class:`PoissonGroup`, :class:`SpikeGeneratorGroup`), a :class:`Network` that wires
+them with :mod:`neurosim.connect` (delays included) and runs them clock-driven with
+event-driven delivery, the :func:`cuba` benchmark network, and the
+:class:`LiquidStateMachine`. All quantities in SI units: s, V, A, S, ohm, F.
+"""
+from .inputs import PoissonGroup, SpikeGeneratorGroup  # noqa: F401
+from .lsm import LiquidStateMachine, jitter_curve, ridge  # noqa: F401
+from .network import NetCDFAppender, Network, cuba, mean_rate, silent_fraction  # noqa: F401
+from .neurons import LIF, Izhikevich  # noqa: F401
+
+__all__ = ["LIF", "Izhikevich", "PoissonGroup", "SpikeGeneratorGroup", "Network", "cuba",
+           "mean_rate", "silent_fraction", "NetCDFAppender", "LiquidStateMachine",
+           "jitter_curve", "ridge"]
