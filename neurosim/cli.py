@@ -1,4 +1,5 @@
-"""The ``neurosim`` command: ``demo``, ``run CONFIG.toml``, ``list`` and ``info RESULT.nc``.
+"""The ``neurosim`` command: ``demo``, ``run CONFIG.toml``, ``sweep CONFIG.toml``, ``list``,
+``info RESULT.nc``, ``plot RESULT.nc`` and ``animate RESULT.nc``.
 
 Bad input ends with a one-line message on stderr and exit status 2; ``--help`` everywhere.
 """
@@ -62,6 +63,16 @@ def _hopfield_run(config, seed):
 RUNNERS = {"HN": (_hopfield_run, ("model", "patterns", "cues", "recall"))}
 
 
+def _read_toml(path):
+    """The parsed TOML file ``path``; a missing or invalid file is a :class:`ConfigError`."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path} is not valid TOML: {err}") from None
+
+
 def run_config(path):
     """Run the experiment a TOML file describes; returns ``(Dataset, output path)``.
 
@@ -70,12 +81,7 @@ def run_config(path):
     ``[recall]``). Unknown keys are errors.
     """
     path = Path(path)
-    try:
-        config = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path} is not valid TOML: {err}") from None
+    config = _read_toml(path)
     family = str(config.get("family", "")).upper()
     if family not in RUNNERS:
         raise ConfigError(f"family must be one of {sorted(RUNNERS)} (families runnable from a config); "
@@ -95,6 +101,177 @@ def run_config(path):
     return ds, out
 
 
+# -- sweeps ---------------------------------------------------------------------------------------
+def _sweep_module():
+    """The module ``neurosim.sweep`` (the package attribute of that name may be the function)."""
+    import importlib
+
+    return importlib.import_module(f"{__package__}.sweep")
+
+
+def sweep_config(path):
+    """The arguments of :func:`neurosim.sweep.sweep` from a TOML sweep config, checked (see
+    :func:`neurosim.sweep.read_config`); returns ``(kwargs, name)``, bad input is a
+    :class:`ConfigError` naming the key."""
+    path = Path(path)
+    config = _read_toml(path)
+    try:
+        return _sweep_module().read_config(config, where=path), path.stem
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+def run_sweep(path, *, scheduler=None, workers=None, out=".", timeout=10.0, progress=True):
+    """Run the sweep a TOML config describes; returns ``(Dataset, result path or None)``.
+
+    Points are kept in ``out/<store>`` (a rerun resumes there); the combined result is written
+    to ``out/<config name>.nc`` unless the sweep was interrupted (then None).
+    """
+    from .sweep import sweep
+
+    kwargs, stem = sweep_config(path)
+    if workers is not None and scheduler is not None:
+        raise ConfigError("--workers sizes the local cluster; it cannot be combined with --scheduler")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be >= 1; got {workers}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    kwargs["store"] = out / kwargs["store"]
+    try:
+        ds = sweep(**kwargs, client=scheduler, workers=workers, timeout=timeout, progress=progress)
+    except (TypeError, ValueError, ConnectionError) as err:
+        raise ConfigError(str(err)) from None
+    if ds.attrs["interrupted"]:
+        return ds, None
+    result = out / f"{stem}.nc"
+    ds.to_netcdf(result)
+    return ds, result
+
+
+# -- figures --------------------------------------------------------------------------------------
+def _load_result(path):
+    from .record import load
+
+    if not Path(path).is_file():
+        raise ConfigError(f"result file not found: {path}")
+    try:
+        return load(path)
+    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same one-line error
+        raise ConfigError(f"cannot read {path} as a netCDF Dataset: {err}") from None
+
+
+def figure(ds, var=None):
+    """A sensible default figure (``matplotlib.figure.Figure``) for a neurosim Dataset.
+
+    Sweep results (and Datasets over parameters and ``seed``): heat map and lines over the grid
+    (:func:`neurosim.sweep.plot`). Hopfield recalls: energy per sweep and the first cue's
+    overlaps. Spikes: a raster. Otherwise the first variable with a time-like dim as curves.
+    """
+    from matplotlib.figure import Figure
+
+    from . import viz
+    from .sweep import plot as plot_grid
+    from .viz.plots import TIME_DIMS
+
+    if "sweep_dims" in ds.attrs:
+        return plot_grid(ds, var)
+    if var is not None and var not in ds.data_vars:
+        raise ValueError(f"--var must name a variable of the Dataset {sorted(ds.data_vars)}; got {var!r}")
+    family = str(ds.attrs.get("family", ""))
+    if var is None and family == "HN" and {"energy", "overlap"} <= set(ds.data_vars) and "sweep" in ds.dims:
+        fig = Figure(figsize=(10, 3.6), layout="constrained")
+        ax_e, ax_m = fig.subplots(1, 2)
+        viz.energy_curve(ds, ax_e, cues=list(range(min(10, ds.sizes.get("cue", 1)))) if "cue" in ds.dims else None)
+        viz.overlap_curve(ds, 0, ax_m)
+        fig.suptitle(f"{ds.attrs.get('model', 'Hopfield')} recall", fontsize="medium")
+        return fig
+    if var is None and {"spike_time", "spike_neuron"} <= set(ds.data_vars):
+        fig = Figure(figsize=(6, 3.6), layout="constrained")
+        ax = fig.add_subplot()
+        ax.plot(ds.spike_time.values, ds.spike_neuron.values, "|", ms=2, color="k")
+        ax.set_xlabel(f"time [{ds.spike_time.attrs.get('units', 's')}]")
+        ax.set_ylabel("neuron")
+        ax.set_title(f"{family} spikes", fontsize="medium")
+        return fig
+    candidates = [var] if var is not None else list(ds.data_vars)
+    for name in candidates:
+        da = ds[name]
+        t = next((d for d in TIME_DIMS if d in da.dims), None)
+        if t is None or da.dtype.kind not in "biuf":
+            continue
+        others = [d for d in da.dims if d != t]
+        da = da.isel({d: 0 for d in others[1:]})
+        fig = Figure(figsize=(6, 3.6), layout="constrained")
+        ax = fig.add_subplot()
+        select = list(range(min(10, da.sizes[others[0]]))) if others else None
+        viz.curve(da, name, ax, dim=t, select=select)
+        fixed = ", ".join(f"{d} = 0" for d in others[1:])
+        ax.set_title(f"{family} {name}" + (f" ({fixed})" if fixed else ""), fontsize="medium")
+        return fig
+    if "seed" in ds.dims or var is not None:
+        return plot_grid(ds, var)
+    raise ValueError(f"no default figure for this Dataset (family {family!r}); its variables are "
+                     f"{sorted(ds.data_vars)}: plot it with neurosim.viz")
+
+
+def plot_result(path, out=None, var=None):
+    """Draw the default figure of a saved Dataset to ``out`` (default: ``path`` with .png)."""
+    ds = _load_result(path)
+    out = Path(out) if out is not None else Path(path).with_suffix(".png")
+    try:
+        fig = figure(ds, var)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{path}: {err}") from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    return out
+
+
+def _shape(text, n_units, attrs):
+    """The image shape of one state: ``--shape HxW``, else attrs ``shape``, else a square."""
+    import math
+
+    if text:
+        try:
+            h, w = (int(v) for v in text.lower().split("x"))
+        except ValueError:
+            raise ConfigError(f"--shape must look like 12x12 (height x width); got {text!r}") from None
+        if h * w != n_units:
+            raise ConfigError(f"--shape {h}x{w} holds {h * w} units but the states have {n_units}")
+        return h, w
+    if "shape" in attrs:
+        h, w = (int(v) for v in list(attrs["shape"]))
+        return h, w
+    side = math.isqrt(n_units)
+    if side * side != n_units:
+        raise ConfigError(f"the states have {n_units} units, not a square: give --shape HxW")
+    return side, side
+
+
+def animate_result(path, out=None, shape=None, cues=None):
+    """A GIF of a Hopfield recall saved with its states (``state`` (cue, sweep, unit))."""
+    from . import viz
+
+    ds = _load_result(path)
+    if "state" not in ds.data_vars or not {"sweep", "unit"} <= set(ds["state"].dims):
+        raise ConfigError(f"{path} has no recorded states to animate (a variable 'state' with dims "
+                          f"(cue, sweep, unit), from recall(record='sweeps')); its variables are "
+                          f"{sorted(ds.data_vars)}")
+    hw = _shape(shape, ds.sizes["unit"], ds.attrs)
+    n = ds.sizes.get("cue", 1)
+    picked = cues if cues is not None else list(range(min(n, 16)))
+    labels = None
+    if "pattern" in ds.coords and ds["pattern"].dtype.kind in "UO":
+        labels = [str(v) for v in ds["pattern"].values]
+    out = Path(out) if out is not None else Path(path).with_suffix(".gif")
+    try:
+        anim = viz.animate_recall(ds, hw, cues=picked, labels=labels)
+        viz.save_animation(anim, out)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{path}: {err}") from None
+    return out
+
+
 def _demo_hopfield(out):
     """Letters stored in a Hopfield network and recalled from 25%-noisy cues (with animation)."""
     from . import viz
@@ -112,7 +289,51 @@ def _demo_hopfield(out):
     return [nc, gif]
 
 
-DEMOS = [_demo_hopfield]
+def _demo_esn(out):
+    """An echo state network learns Mackey-Glass, then generates it in closed loop (animation)."""
+    from . import viz
+    from .datasets import mackey_glass
+    from .reservoir import ESN
+
+    X = mackey_glass(2600)
+    X = 2 * (X - X.min()) / (X.max() - X.min()) - 1
+    esn = ESN(300, leak=0.3, spectral_radius=0.95, ridge=1e-7, seed=0)
+    esn.fit(X[:2000], X[1:2001], washout=100)
+    ds = esn.generate(300, record={"index": list(range(16))})
+    ds["truth"] = (("time", "output"), X[2001:2301])
+    nc = out / "esn_generation.nc"
+    ds.to_netcdf(nc)
+    gif = out / "esn_generation.gif"
+    anim = viz.reservoir.animate_generation(X[2001:2301, 0], ds["prediction"].values[:, 0],
+                                            context=X[1900:2001, 0], frames=60)
+    viz.save_animation(anim, gif, fps=12, dpi=70)
+    return [nc, gif]
+
+
+def _demo_annealing(out):
+    """Simulated annealing of a 256-spin Sherrington-Kirkpatrick glass (energy traces)."""
+    from .energy import IsingAnnealer, sk_couplings
+
+    ds = IsingAnnealer(sk_couplings(256, seed=0), seed=0).anneal(
+        sweeps=500, reads=8, beta_range=(0.1, 5.0), trace=True)
+    nc = out / "sk_annealing.nc"
+    ds.to_netcdf(nc)
+    return [nc]
+
+
+def _demo_som(out):
+    """A 12x12 Kohonen map of the bundled handwritten digits (training history)."""
+    from .datasets import digits
+    from .som import SOM
+
+    X, _ = digits()
+    ds = SOM(12, 12, 64, sigma=3.0, learning_rate=0.5, seed=0).train(X / 16.0, iterations=10_000)
+    nc = out / "som_digits.nc"
+    ds.to_netcdf(nc)
+    return [nc]
+
+
+DEMOS = [_demo_hopfield, _demo_esn, _demo_annealing, _demo_som]
 
 
 def demo(out):
@@ -145,6 +366,24 @@ def _parser():
     sub.add_parser("list", help="every family of the zoo with its status")
     p = sub.add_parser("info", help="print a result Dataset saved as netCDF")
     p.add_argument("result", help="path to a .nc file")
+    p = sub.add_parser("sweep", help="run a parameter sweep from a TOML config on Dask (resumable)")
+    p.add_argument("config", help="path to the TOML file (fn, seeds, store, batch, [grid], [fixed])")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 "
+                   "(default: a local cluster of worker processes)")
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes of the local cluster")
+    p.add_argument("--out", default=".", help="folder of the point store and the result .nc (default: .)")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="give up connecting to --scheduler after this long (default: %(default)s)")
+    p = sub.add_parser("plot", help="draw the default figure of a result .nc (sweeps: heat map and lines)")
+    p.add_argument("result", help="path to a .nc file")
+    p.add_argument("-o", "--output", help="image file (default: the result's name with .png)")
+    p.add_argument("--var", help="variable to draw (default: chosen from the Dataset)")
+    p = sub.add_parser("animate", help="animate a Hopfield recall saved with its states as a GIF")
+    p.add_argument("result", help="path to a .nc file with a 'state' (cue, sweep, unit) variable")
+    p.add_argument("-o", "--output", help="GIF file (default: the result's name with .gif)")
+    p.add_argument("--shape", help="image shape of one state, HxW (default: attrs 'shape' or a square)")
+    p.add_argument("--cues", type=lambda t: [int(v) for v in t.split(",")], metavar="I,J,...",
+                   help="cues to show (default: the first 16)")
     return parser
 
 
@@ -169,6 +408,25 @@ def main(argv=None):
             if not Path(args.result).is_file():
                 raise ConfigError(f"result file not found: {args.result}")
             print(load(args.result))
+        elif args.command == "sweep":
+            ds, out = run_sweep(args.config, scheduler=args.scheduler, workers=args.workers,
+                                out=args.out, timeout=args.timeout)
+            done = ds.attrs["n_points"] - ds.attrs["n_failed"] - ds.attrs["n_missing"]
+            if out is None:
+                print(f"neurosim sweep: interrupted with {done} of {ds.attrs['n_points']} points done "
+                      f"(kept in {ds.attrs['store']}); run the same command again to resume", file=sys.stderr)
+                return 130
+            print(ds)
+            print(f"wrote: {out}")
+            if ds.attrs["n_failed"]:
+                first = next(str(e) for e in ds.error.values.ravel() if e not in ("", "not run"))
+                print(f"neurosim sweep: {ds.attrs['n_failed']} point(s) failed (see {ds.attrs['store']}"
+                      f"/failed), e.g. {first}; run again to retry them", file=sys.stderr)
+                return 1
+        elif args.command == "plot":
+            print(f"wrote: {plot_result(args.result, args.output, args.var)}")
+        elif args.command == "animate":
+            print(f"wrote: {animate_result(args.result, args.output, args.shape, args.cues)}")
     except ConfigError as err:
         print(f"neurosim {args.command}: error: {err}", file=sys.stderr)
         return 2
