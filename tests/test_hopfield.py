@@ -409,16 +409,7 @@ def test_binary_units():
     np.testing.assert_allclose(n01.energy(b.final_state.values), a.energy.values[:, -1])
 
 
-def test_interrupt_returns_what_was_recorded(monkeypatch):
-    import contextlib
-
-    @contextlib.contextmanager
-    def pressed():
-        class Flag:
-            requested = True
-        yield Flag()
-
-    monkeypatch.setattr(record, "interruptible", pressed)
+def test_interrupt_returns_what_was_recorded(monkeypatch, ctrl_c):
     monkeypatch.setattr(hop, "_chunk", lambda total, work: 1)
     g = np.random.default_rng(10)
     X = pm1(g, (2, 30))

@@ -1,6 +1,5 @@
 """Kohonen self-organising maps (KN): kernels against plain NumPy references, training quality,
 grid geometry, and bad input."""
-import math
 
 import numpy as np
 import pytest

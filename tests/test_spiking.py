@@ -451,18 +451,7 @@ def test_spike_buffer_refills_when_full():
     assert np.all(counts == 100)
 
 
-def test_ctrl_c_stops_after_the_current_chunk_and_keeps_records(monkeypatch):
-    import contextlib
-
-    from neurosim import record
-
-    @contextlib.contextmanager
-    def pressed():
-        class Flag:
-            requested = True
-        yield Flag()
-
-    monkeypatch.setattr(record, "interruptible", pressed)
+def test_ctrl_c_stops_after_the_current_chunk_and_keeps_records(ctrl_c):
     net = small_random_net(1)
     ds = net.run(0.1, chunk=200, record=Monitor(every=10, index=[0]))
     assert ds.attrs["interrupted"] == 1

@@ -17,7 +17,6 @@ Modern network (Ramsauer et al. 2020, "Hopfield networks is all you need"): cont
 retrieval ``xi <- X^T softmax(beta X xi)``, capacity exponential in ``n``.
 """
 import numpy as np
-import xarray as xr
 
 from .. import backend as _backend
 from .. import checks, rng
@@ -119,7 +118,7 @@ class HopfieldNetwork:
         Replaces any patterns stored before. Returns ``self``.
         """
         X, _ = _spins(patterns, "patterns", self.n_units, self.units)
-        n, P = self.n_units, X.shape[0]
+        n = self.n_units
         Xf = X.astype(np.float64)
         if self.rule == "hebbian":
             # Integer counts in float64 (exact up to 2**53, no overflow); W = counts / n.
@@ -397,7 +396,6 @@ class _CudaSweeps:
 
     def run(self, nsw, rec_S, rec_E, rec_Q):
         cuda, d = self.cuda, self.d
-        m = rec_E.shape[0]
         d_rS = cuda.device_array(rec_S.shape, dtype=np.int8)
         d_rE = cuda.device_array(rec_E.shape)
         d_rQ = cuda.device_array(rec_Q.shape, dtype=np.int64)

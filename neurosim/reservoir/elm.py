@@ -5,7 +5,6 @@ weights by regularised least squares, in one solve.
 ``b`` ~ U(-bias_scale, bias_scale); the readout is ridge regression on ``H``.
 """
 import numpy as np
-import xarray as xr
 
 from .. import checks, record, rng
 from ..kernels import reservoir as _k
@@ -125,12 +124,10 @@ class ELM:
                 "Wout": (("output", "hidden"), self.Wout), "bout": ("output", self.bout)}
         if self.classes_ is not None:
             data["classes"] = ("output", self.classes_)
-        ds = xr.Dataset(data)
-        ds.attrs.update({k: record._attr_value(v) for k, v in self.params.items()})
-        ds.attrs["seed"] = record._attr_value(self.seed if isinstance(self.seed, int) else None)
-        ds.attrs["flat"] = int(getattr(self, "_flat", False))
-        ds.to_netcdf(path)
-        return path
+        ds = record.dataset(data, family=self.family, model="ELM", params=self.params,
+                            seed=self.seed if isinstance(self.seed, int) else None,
+                            attrs={"flat": getattr(self, "_flat", False)})
+        return record.save(ds, path)
 
     @classmethod
     def load(cls, path):

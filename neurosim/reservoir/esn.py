@@ -14,7 +14,6 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-import xarray as xr
 
 from .. import checks, connect, record, rng
 from ..kernels import reservoir as _k
@@ -440,12 +439,9 @@ class ESN:
         if self.Wout is not None:
             data["Wout"] = (("output", "unit"), self.Wout)
             data["bout"] = ("output", self.bout)
-        ds = xr.Dataset(data)
-        ds.attrs.update({k: record._attr_value(v) for k, v in self.params.items()})
-        ds.attrs["seed"] = record._attr_value(self.seed if isinstance(self.seed, (int, np.integer)) else None)
-        ds.attrs["model"] = type(self).__name__
-        ds.to_netcdf(path)
-        return path
+        ds = record.dataset(data, family=self.family, model=type(self).__name__, params=self.params,
+                            seed=self.seed if isinstance(self.seed, (int, np.integer)) else None)
+        return record.save(ds, path)
 
     @classmethod
     def load(cls, path):

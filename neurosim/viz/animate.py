@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import checks
-from .plots import UNIT_DIMS, _grid_shape, _label, _index_list, state_range, time_dim, variable
+from .plots import UNIT_DIMS, _grid_shape, _label, _index_list, state_range, time_dim
 
 
 def _state_dims(da):
