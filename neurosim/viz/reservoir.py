@@ -92,6 +92,7 @@ def animate_generation(truth, generated, *, context=None, interval=40, frames=10
     ax.set_xlabel("time (step)")
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title(title or "closed-loop generation")
+    fig.tight_layout()
     steps = np.unique(np.linspace(1, n, frames).astype(int))
 
     def draw(k):
