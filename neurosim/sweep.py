@@ -96,6 +96,94 @@ def hopfield_capacity(n_units, alpha, seed=0, *, rule="hebbian", flip=0.0, max_s
                           seed=seed if isinstance(seed, numbers.Integral) else "spawned")
 
 
+PARISI = -0.7633
+"""Ground-state energy per spin of the Sherrington-Kirkpatrick model as N -> infinity (Parisi)."""
+
+
+@experiment
+def sk_energy(n_units, sweeps, seed=0, *, reads=8, beta_hot=0.1, beta_cold=5.0, method="metropolis"):
+    """One point of the SK annealing curve: energy per spin reached after ``sweeps`` sweeps.
+
+    A Sherrington-Kirkpatrick instance of ``n_units`` spins (``J_ij ~ N(0, 1/N)``) is annealed
+    by ``reads`` independent reads, each cooling geometrically from ``beta_hot`` to
+    ``beta_cold`` in ``sweeps`` sweeps with ``method`` moves. Couplings and annealing draw
+    independent streams spawned from ``seed``. The energy per spin falls with slower cooling
+    towards Parisi's ground-state value -0.7633 (reached as N -> infinity).
+
+    Returns a Dataset of 0-d variables: ``energy_per_spin`` (mean over reads of E / N; its attrs
+    ``reference`` = -0.7633 draws Parisi's line in :func:`plot`), ``energy_per_spin_best``
+    (lowest read) and ``energy_per_spin_std`` (over reads); attrs family ``BM`` and the
+    parameters.
+    """
+    from .energy import IsingAnnealer, sk_couplings
+
+    n = checks.integer(n_units, "n_units", low=2)
+    sweeps = checks.integer(sweeps, "sweeps", low=1)
+    reads = checks.integer(reads, "reads", low=1)
+    s_couplings, s_anneal = rng.sequence(seed).spawn(2)
+    annealer = IsingAnnealer(sk_couplings(n, seed=s_couplings), seed=s_anneal)
+    ds = annealer.anneal(sweeps=sweeps, reads=reads, beta_range=(beta_hot, beta_cold), method=method)
+    e = ds.energy.values / n
+    parisi = {"reference": PARISI, "reference_label": "Parisi -0.7633"}
+    data = {
+        "energy_per_spin": ((), e.mean(), {"long_name": "mean final energy per spin over reads",
+                                           "units": "1", **parisi}),
+        "energy_per_spin_best": ((), e.min(), {"long_name": "lowest final energy per spin", "units": "1",
+                                               **parisi}),
+        "energy_per_spin_std": ((), e.std(), {"long_name": "standard deviation over reads", "units": "1"}),
+    }
+    params = {"n_units": n, "sweeps": sweeps, "reads": reads, "beta_hot": float(beta_hot),
+              "beta_cold": float(beta_cold), "method": method}
+    return record.dataset(data, family=annealer.family, model="IsingAnnealer", params=params,
+                          seed=seed if isinstance(seed, numbers.Integral) else "spawned")
+
+
+@experiment
+def esn_error(spectral_radius, leak, seed=0, *, n_units=200, n_train=2000, n_test=500, washout=100,
+              ridge=1e-7, input_scaling=1.0):
+    """One point of the ESN error map: test NRMSE of one-step-ahead Mackey-Glass prediction.
+
+    The Mackey-Glass series (tau = 17, its history drawn from ``seed``) is scaled to [-1, 1]; an
+    ESN of ``n_units`` leaky tanh units with the given ``spectral_radius`` and ``leak`` (reservoir
+    drawn from ``seed``) is fitted by ridge regression (``ridge``) to predict x(t + 1) from x(t)
+    over ``n_train`` steps (the first ``washout`` discarded) and tested on the next ``n_test``.
+
+    Returns a Dataset of 0-d variables ``nrmse`` (test NRMSE, RMSE / std of the target),
+    ``log10_nrmse`` and ``train_nrmse``; attrs family ``ESN`` and the parameters.
+    """
+    import warnings
+
+    from .datasets import mackey_glass
+    from .metrics import nrmse
+    from .reservoir import ESN
+    from .reservoir.esn import EchoStateWarning
+
+    n_train = checks.integer(n_train, "n_train", low=2)
+    n_test = checks.integer(n_test, "n_test", low=1)
+    washout = checks.integer(washout, "washout", low=0, high=n_train - 1)
+    s_series, s_esn = rng.sequence(seed).spawn(2)
+    X = mackey_glass(n_train + n_test + 1, seed=int(s_series.generate_state(1)[0]))
+    X = 2 * (X - X.min()) / (X.max() - X.min()) - 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EchoStateWarning)  # radii >= 1 are part of the map
+        esn = ESN(n_units, leak=leak, spectral_radius=spectral_radius, input_scaling=input_scaling,
+                  ridge=ridge, seed=s_esn)
+    esn.fit(X[:n_train], X[1:n_train + 1], washout=washout)
+    fitted = esn.predict(X[:n_train], reset=True)  # ends in the state the test part continues from
+    err_train = nrmse(X[washout + 1:n_train + 1], fitted[washout:])
+    err = nrmse(X[n_train + 1:], esn.predict(X[n_train:-1]))
+    data = {
+        "nrmse": ((), err, {"long_name": "test NRMSE of one-step-ahead prediction", "units": "1"}),
+        "log10_nrmse": ((), np.log10(err), {"long_name": "log10 of the test NRMSE", "units": "1"}),
+        "train_nrmse": ((), err_train, {"long_name": "training NRMSE (after washout)", "units": "1"}),
+    }
+    params = {"spectral_radius": float(spectral_radius), "leak": float(leak), "n_units": esn.units,
+              "n_train": n_train, "n_test": n_test, "washout": washout, "ridge": float(ridge),
+              "input_scaling": float(input_scaling)}
+    return record.dataset(data, family="ESN", model="ESN", params=params,
+                          seed=seed if isinstance(seed, numbers.Integral) else "spawned")
+
+
 # -- argument checks ----------------------------------------------------------------------------
 def _fn_name(func):
     if isinstance(func, functools.partial):
@@ -836,6 +924,22 @@ def _ticks(ax, axis, values):
     (ax.set_xticks if axis == "x" else ax.set_yticks)(pos, labels)
 
 
+def _log_x(ax, xpos, numeric):
+    """Log x axis for positive values spanning a factor 50 or more (sweeps, sizes)."""
+    xpos = np.asarray(xpos, dtype=np.float64)
+    if numeric and xpos.size > 1 and xpos.min() > 0 and xpos.max() >= 50 * xpos.min():
+        ax.set_xscale("log")
+
+
+def _reference(ax, da):
+    """A horizontal line at attrs ``reference`` of ``da`` (if it has one); True if drawn."""
+    ref = da.attrs.get("reference")
+    if ref is None or not np.isscalar(ref) or not np.isfinite(float(ref)):
+        return False
+    ax.axhline(float(ref), color="k", ls="--", lw=1, label=str(da.attrs.get("reference_label", f"{ref:g}")))
+    return True
+
+
 def plot(ds, var=None, *, fig=None):
     """Figure of a sweep result (or any Dataset over parameters and ``seed``).
 
@@ -843,7 +947,10 @@ def plot(ds, var=None, *, fig=None):
     standard deviation over seeds) and over any dims of its own. One grid dim: a line. Two or
     more: a heat map over the first and last grid dims (others averaged) beside lines of the
     last dim, one per value of the first. For the Hopfield family an ``alpha`` axis gets the
-    critical load 0.138. Returns a ``matplotlib.figure.Figure`` (not attached to pyplot).
+    critical load 0.138; a variable with attrs ``reference`` (a number, e.g. Parisi's -0.7633 for
+    :func:`sk_energy`) gets a horizontal line there, labelled ``reference_label``. Line plots
+    over positive values spanning a factor 50 or more use a log x axis. Returns a
+    ``matplotlib.figure.Figure`` (not attached to pyplot).
     """
     from matplotlib.figure import Figure
 
@@ -880,8 +987,10 @@ def plot(ds, var=None, *, fig=None):
                     fmt="o-", ms=4, capsize=2)
         if not numeric:
             _ticks(ax, "x", list(xs))
+        _log_x(ax, pos, numeric)
         if hn_alpha:
             ax.axvline(ALPHA_C, color="C3", ls="--", lw=1, label=r"$\alpha_c = 0.138$")
+        if _reference(ax, ds[var]) or hn_alpha:
             ax.legend(frameon=False, fontsize="small")
         ax.set_xlabel(x)
         ax.set_ylabel(label)
@@ -911,6 +1020,8 @@ def plot(ds, var=None, *, fig=None):
                           capsize=2, color=colour, label=f"{y} = {ys[r]}")
     if not numeric:
         _ticks(ax_lines, "x", xs)
+    _log_x(ax_lines, xpos, numeric)
+    _reference(ax_lines, ds[var])
     if hn_alpha and x == "alpha" and numeric:
         ax_lines.axvline(ALPHA_C, color="C3", ls="--", lw=1, label=r"$\alpha_c = 0.138$")
         order = np.argsort(xpos)

@@ -458,6 +458,7 @@ class ModernHopfield:
 
     @property
     def n_units(self):
+        """Pattern length n (None before :meth:`store`)."""
         return None if self._X is None else self._X.shape[1]
 
     def store(self, patterns):

@@ -90,6 +90,7 @@ class RBM:
 
     @property
     def gaussian(self):
+        """True for Gaussian (real-valued) visible units."""
         return self.visible == "gaussian"
 
     def _child(self, tag):

@@ -49,12 +49,14 @@ class NetCDFAppender:
             self._nc.createDimension(name, None)
 
     def define(self, name, dims, dtype, attrs=None):
+        """Declare variable ``name`` over ``dims`` (unlimited ones grow as chunks arrive)."""
         var = self._nc.createVariable(name, np.dtype(dtype) if dtype is not str else str, dims)
         for k, v in (attrs or {}).items():
             var.setncattr(k, v)
         self._count[name] = 0
 
     def append(self, name, values):
+        """Append ``values`` along the first (unlimited) dim of ``name``."""
         var = self._nc.variables[name]
         n = self._count[name]   # a shared unlimited dim grows with its longest variable
         values = np.asarray(values)
@@ -63,9 +65,11 @@ class NetCDFAppender:
             self._count[name] = n + values.shape[0]
 
     def write(self, name, values):
+        """Write the whole of a fixed-size variable ``name``."""
         self._nc.variables[name][:] = np.asarray(values)
 
     def close(self, attrs=None):
+        """Set global ``attrs`` and close the file."""
         for k, v in (attrs or {}).items():
             self._nc.setncattr(k, v)
         self._nc.close()

@@ -124,6 +124,7 @@ class LIF(NeuronGroup):
         self.v0 = self.v_rest if v0 is None else v0
 
     def time_constants(self):
+        """The group's time constants (s), for the check of dt."""
         return [self.tau_m] + super().time_constants()
 
     def parameters(self, dt):
@@ -183,6 +184,7 @@ class Izhikevich(NeuronGroup):
         self.u0 = u0
 
     def time_constants(self):
+        """The group's time constants (s), for the check of dt."""
         return [1e-3, 1e-3 / self.a] + super().time_constants()
 
     def parameters(self, dt):
