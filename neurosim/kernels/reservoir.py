@@ -163,6 +163,32 @@ def run_readout(mat, bounds, win, wfb, bias, wout, wbias, inputs, closed, x, y, 
             out_y[b, t, :] = yb
 
 
+@njit(cache=True, inline="always")
+def _rls_gain(P, phi, k, forget):
+    """RLS gain in place: ``k = P phi / (forget + phi' P phi)``; returns the denominator."""
+    m = phi.shape[0]
+    denom = forget
+    for i in range(m):
+        acc = 0.0
+        for j in range(m):
+            acc += P[i, j] * phi[j]
+        k[i] = acc
+        denom += phi[i] * acc
+    for i in range(m):
+        k[i] /= denom
+    return denom
+
+
+@njit(cache=True, inline="always")
+def _rls_downdate(P, k, denom, forget):
+    """``P <- (P - k (P phi)') / forget`` in place, using ``P phi = k * denom`` (P symmetric)."""
+    m = k.shape[0]
+    for i in range(m):
+        ki = k[i] * denom
+        for j in range(m):
+            P[i, j] = (P[i, j] - ki * k[j]) / forget
+
+
 @njit(cache=True)
 def rls(states, targets, w, wbias, P, forget):
     """Recursive least squares over the rows of ``states`` (T, n) toward ``targets`` (T, n_out).
@@ -181,15 +207,7 @@ def rls(states, targets, w, wbias, P, forget):
         phi[:n] = states[t]
         phi[n] = 1.0
         # k = P phi / (forget + phi' P phi)
-        denom = forget
-        for i in range(m):
-            acc = 0.0
-            for j in range(m):
-                acc += P[i, j] * phi[j]
-            k[i] = acc
-            denom += phi[i] * acc
-        for i in range(m):
-            k[i] /= denom
+        denom = _rls_gain(P, phi, k, forget)
         for o in range(n_out):
             y = wbias[o]
             for i in range(n):
@@ -199,11 +217,7 @@ def rls(states, targets, w, wbias, P, forget):
             for i in range(n):
                 w[o, i] += e * k[i]
             wbias[o] += e * k[n]
-        # P <- (P - k (P phi)') / forget, with P phi = k * denom (P symmetric)
-        for i in range(m):
-            ki = k[i] * denom
-            for j in range(m):
-                P[i, j] = (P[i, j] - ki * k[j]) / forget
+        _rls_downdate(P, k, denom, forget)
     return err
 
 
@@ -234,25 +248,14 @@ def force(mat, bounds, win, wfb, bias, inputs, targets, x, y, w, wbias, P, leak,
             continue
         phi[:n] = x
         phi[n] = 1.0
-        denom = 1.0
-        for i in range(m):
-            acc = 0.0
-            for j in range(m):
-                acc += P[i, j] * phi[j]
-            k[i] = acc
-            denom += phi[i] * acc
-        for i in range(m):
-            k[i] /= denom
+        denom = _rls_gain(P, phi, k, 1.0)
         for o in range(n_out):
             e = y[o] - targets[t, o]
             for i in range(n):
                 w[o, i] -= e * k[i]
             wbias[o] -= e * k[n]
             y[o] -= e * (1.0 - 1.0 / denom)  # a-posteriori output, fed back next step
-        for i in range(m):
-            ki = k[i] * denom
-            for j in range(m):
-                P[i, j] -= ki * k[j]
+        _rls_downdate(P, k, denom, 1.0)
 
 
 @njit(parallel=True, cache=True)
