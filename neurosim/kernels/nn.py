@@ -1,0 +1,153 @@
+"""Compiled element-wise kernels of the autodiff (forward and backward pairs), the fused
+softmax cross-entropy, and the optimiser updates over one flat parameter buffer.
+
+Element-wise kernels take arrays of any shape and work on their flattened, C-contiguous
+copies; each ``*_backward(g, saved)`` gets the output gradient and what its forward saved
+(the input or the output, as named).
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+
+def _flat(x):
+    return np.ascontiguousarray(x).reshape(-1)
+
+
+@njit(cache=True)
+def _sigmoid(x, out):
+    for i in range(x.size):
+        v = x[i]
+        if v >= 0.0:
+            out[i] = 1.0 / (1.0 + math.exp(-v))
+        else:
+            e = math.exp(v)
+            out[i] = e / (1.0 + e)
+
+
+@njit(cache=True)
+def _sigmoid_backward(g, y, out):
+    for i in range(g.size):
+        out[i] = g[i] * y[i] * (1.0 - y[i])
+
+
+@njit(cache=True)
+def _tanh_backward(g, y, out):
+    for i in range(g.size):
+        out[i] = g[i] * (1.0 - y[i] * y[i])
+
+
+@njit(cache=True)
+def _relu(x, out):
+    for i in range(x.size):
+        out[i] = x[i] if x[i] > 0.0 else 0.0
+
+
+@njit(cache=True)
+def _relu_backward(g, x, out):
+    for i in range(g.size):
+        out[i] = g[i] if x[i] > 0.0 else 0.0
+
+
+@njit(cache=True)
+def _softplus(x, out):
+    for i in range(x.size):
+        v = x[i]
+        out[i] = max(v, 0.0) + math.log1p(math.exp(-abs(v)))
+
+
+@njit(cache=True)
+def _softplus_backward(g, x, out):
+    for i in range(g.size):
+        v = x[i]
+        if v >= 0.0:
+            out[i] = g[i] / (1.0 + math.exp(-v))
+        else:
+            e = math.exp(v)
+            out[i] = g[i] * e / (1.0 + e)
+
+
+def _unary(kernel):
+    def forward(x):
+        out = np.empty(x.shape, x.dtype)
+        kernel(_flat(x), out.reshape(-1))
+        return out
+    forward.__doc__ = f"Element-wise {kernel.__name__.strip('_')} of an array of any shape."
+    return forward
+
+
+def _binary(kernel):
+    def backward(g, saved):
+        out = np.empty(saved.shape, saved.dtype)
+        kernel(_flat(g).astype(saved.dtype, copy=False), _flat(saved), out.reshape(-1))
+        return out
+    backward.__doc__ = f"Element-wise {kernel.__name__.strip('_')}: input gradient from ``g``."
+    return backward
+
+
+sigmoid = _unary(_sigmoid)
+relu = _unary(_relu)
+softplus = _unary(_softplus)
+sigmoid_backward = _binary(_sigmoid_backward)    # saved: the output
+tanh_backward = _binary(_tanh_backward)          # saved: the output
+relu_backward = _binary(_relu_backward)          # saved: the input
+softplus_backward = _binary(_softplus_backward)  # saved: the input
+
+
+@njit(cache=True)
+def softmax_cross_entropy(logits, target):
+    """Mean over rows of ``-sum(target * log softmax(logits))`` and the softmax itself.
+
+    ``logits``, ``target`` (batch, classes). Returns ``(loss, probs)``.
+    """
+    n, k = logits.shape
+    probs = np.empty_like(logits)
+    total = 0.0
+    for r in range(n):
+        top = logits[r, 0]
+        for c in range(1, k):
+            top = max(top, logits[r, c])
+        z = 0.0
+        for c in range(k):
+            e = math.exp(logits[r, c] - top)
+            probs[r, c] = e
+            z += e
+        logz = math.log(z) + top
+        for c in range(k):
+            probs[r, c] /= z
+            if target[r, c] != 0.0:
+                total -= target[r, c] * (logits[r, c] - logz)
+    return total / n, probs
+
+
+@njit(cache=True)
+def sgd_update(params, grads, velocity, lr, momentum, nesterov, weight_decay):
+    """One SGD step in place over flat buffers; ``velocity`` is the momentum buffer."""
+    for i in range(params.size):
+        g = grads[i] + weight_decay * params[i]
+        if momentum != 0.0:
+            velocity[i] = momentum * velocity[i] + g
+            g = g + momentum * velocity[i] if nesterov else velocity[i]
+        params[i] -= lr * g
+
+
+@njit(cache=True)
+def adam_update(params, grads, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
+    """One Adam step in place over flat buffers (``step`` counts from 1).
+
+    ``decoupled`` applies ``weight_decay`` as AdamW does (to the weights, scaled by ``lr``);
+    otherwise it is added to the gradient (L2 regularisation).
+    """
+    c1 = 1.0 - beta1 ** step
+    c2 = 1.0 - beta2 ** step
+    size = lr / c1
+    for i in range(params.size):
+        g = grads[i]
+        if decoupled:
+            params[i] -= lr * weight_decay * params[i]
+        else:
+            g += weight_decay * params[i]
+        m[i] = beta1 * m[i] + (1.0 - beta1) * g
+        v[i] = beta2 * v[i] + (1.0 - beta2) * g * g
+        params[i] -= size * m[i] / (math.sqrt(v[i] / c2) + eps)
