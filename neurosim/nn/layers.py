@@ -1,0 +1,493 @@
+"""Layers and the Sequential model.
+
+A layer is built once for an input shape (per sample, without the batch axis): ``build``
+creates its parameters from a seeded generator and returns its output shape, or raises a
+``ValueError`` naming the layer and both shapes when the input does not fit. Calling a built
+layer on a batch (batch, *input_shape) runs its forward ops on the autodiff tape. Images are
+(channels, height, width) per sample.
+"""
+import numpy as np
+
+from .. import checks, rng
+from . import conv, norm, ops
+from .init import initialiser
+from .tensor import Tensor, as_tensor
+
+
+class Layer:
+    """Base of layers and models: parameters, buffers, sub-layers, train/eval mode, state."""
+
+    def __init__(self):
+        self.params = {}      # name -> Tensor (requires_grad)
+        self.buffers = {}     # name -> array, saved with the parameters (e.g. running means)
+        self.layers = []      # sub-layers, in order
+        self.training = True
+        self.input_shape = self.output_shape = None
+
+    @property
+    def built(self):
+        """Whether :meth:`build` has run."""
+        return self.output_shape is not None
+
+    def build(self, input_shape, generator=None, dtype=np.float64):
+        """Create parameters for per-sample ``input_shape``; return the output shape.
+
+        ``generator`` (a NumPy Generator, default seed 0) draws the initial weights; ``dtype``
+        is float64 or float32.
+        """
+        generator = rng.generator(0) if generator is None else generator
+        shape = tuple(int(s) for s in input_shape)
+        try:
+            out = self._build(shape, generator, np.dtype(dtype))
+        except ValueError as err:
+            raise ValueError(f"{self!r}: {err}") from None
+        self.input_shape, self.output_shape = shape, tuple(out)
+        return self.output_shape
+
+    def _build(self, shape, generator, dtype):
+        return shape
+
+    def add_param(self, name, value, dtype):
+        """Register ``value`` as a trainable parameter called ``name``; return its Tensor."""
+        t = Tensor(np.asarray(value, dtype=dtype), requires_grad=True)
+        self.params[name] = t
+        return t
+
+    def forward(self, x):
+        """The layer's output for a batch Tensor ``x``."""
+        raise NotImplementedError
+
+    def __call__(self, x):
+        x = as_tensor(x)
+        if not self.built:
+            raise ValueError(f"{self!r} is not built: call build(input_shape) or put it in a "
+                             "Sequential")
+        if x.shape[1:] != self.input_shape:
+            raise ValueError(f"{self!r} expects inputs of shape (batch, "
+                             f"{', '.join(map(str, self.input_shape))}); got {x.shape}")
+        return self.forward(x)
+
+    def __repr__(self):
+        return type(self).__name__ + "()"
+
+    def parameters(self):
+        """``[(name, Tensor)]`` of every trainable parameter, sub-layers' as ``"i.name"``."""
+        out = list(self.params.items())
+        for i, layer in enumerate(self.layers):
+            out += [(f"{i}.{k}", p) for k, p in layer.parameters()]
+        return out
+
+    def train(self, mode=True):
+        """Set training mode (dropout active, batch statistics) for this layer and below."""
+        self.training = mode
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    def eval(self):
+        """Set evaluation mode (no dropout, running statistics)."""
+        return self.train(False)
+
+    def state(self):
+        """Parameters and buffers as ``{name: array}`` (copies)."""
+        out = {k: p.data.copy() for k, p in self.params.items()}
+        out.update({k: b.copy() for k, b in self.buffers.items()})
+        for i, layer in enumerate(self.layers):
+            out.update({f"{i}.{k}": v for k, v in layer.state().items()})
+        return out
+
+    def load_state(self, state):
+        """Copy ``{name: array}`` (as from :meth:`state`) into the built layer, in place."""
+        mine = self.state()
+        missing, extra = sorted(set(mine) - set(state)), sorted(set(state) - set(mine))
+        if missing or extra:
+            raise ValueError(f"state does not fit {self!r}: missing {missing}, unexpected {extra}")
+        for name, value in state.items():
+            if np.shape(value) != mine[name].shape:
+                raise ValueError(f"state {name!r} has shape {np.shape(value)}; the model has "
+                                 f"{mine[name].shape}")
+        self._assign(state)
+        return self
+
+    def _assign(self, state):
+        for k, p in self.params.items():
+            p.data[...] = state[k]
+        for k, b in self.buffers.items():
+            b[...] = state[k]
+        for i, layer in enumerate(self.layers):
+            layer._assign({k[len(f"{i}."):]: v for k, v in state.items() if k.startswith(f"{i}.")})
+
+    def save(self, path):
+        """Write parameters and buffers to an ``.npz`` file (no pickle)."""
+        np.savez(path, **self.state())
+
+    def load(self, path):
+        """Read parameters and buffers saved by :meth:`save` into this built model."""
+        with np.load(path, allow_pickle=False) as f:
+            return self.load_state({k: f[k] for k in f.files})
+
+    def fit(self, X, y=None, **options):
+        """Train by mini-batch gradient descent; see :func:`neurosim.nn.train.fit`."""
+        from .train import fit
+        return fit(self, X, y, **options)
+
+    def predict(self, X, batch_size=256):
+        """Outputs for ``X`` (n, *input_shape) in evaluation mode, as an array."""
+        from .train import predict
+        return predict(self, X, batch_size)
+
+
+def _pair(value, name):
+    v = (value, value) if np.isscalar(value) else tuple(value)
+    if len(v) != 2:
+        raise ValueError(f"{name} must be an int or a pair; got {value!r}")
+    return tuple(checks.integer(x, name, low=0) for x in v)
+
+
+def _image(shape, layer):
+    if len(shape) != 3:
+        raise ValueError(f"{layer} needs per-sample inputs (channels, height, width); got {shape}")
+    return shape
+
+
+class Activation(Layer):
+    """An element-wise activation by name (see :data:`neurosim.nn.ops.ACTIVATIONS`)."""
+
+    def __init__(self, name):
+        super().__init__()
+        self.name, self.fn = name, ops.activation(name)
+
+    def forward(self, x):
+        return self.fn(x)
+
+    def __repr__(self):
+        return f"Activation({self.name!r})"
+
+
+class Dense(Layer):
+    """Fully connected layer ``act(x @ W + b)``: (batch, in) -> (batch, units)."""
+
+    def __init__(self, units, activation="identity", *, init="glorot_uniform", bias=True):
+        super().__init__()
+        self.units = checks.integer(units, "units", low=1)
+        self.activation, self.act = activation, ops.activation(activation)
+        self.init, self.bias = initialiser(init), bool(bias)
+
+    def _build(self, shape, generator, dtype):
+        if len(shape) != 1:
+            raise ValueError(f"needs flat inputs (features,); got per-sample shape {shape} "
+                             "(put a Flatten before it)")
+        self.add_param("W", self.init(generator, (shape[0], self.units), shape[0], self.units),
+                       dtype)
+        if self.bias:
+            self.add_param("b", np.zeros(self.units), dtype)
+        return (self.units,)
+
+    def forward(self, x):
+        return self.act(ops.dense(x, self.params["W"], self.params.get("b")))
+
+    def __repr__(self):
+        act = "" if self.activation == "identity" else f", activation={self.activation!r}"
+        return f"Dense({self.units}{act})"
+
+
+class Conv2D(Layer):
+    """2-D convolution: (batch, C, H, W) -> (batch, filters, H', W')."""
+
+    def __init__(self, filters, kernel, *, stride=1, padding=0, activation="identity",
+                 init="glorot_uniform", bias=True):
+        super().__init__()
+        self.filters = checks.integer(filters, "filters", low=1)
+        self.kernel, self.stride, self.padding = (_pair(kernel, "kernel"), _pair(stride, "stride"),
+                                                  _pair(padding, "padding"))
+        self.activation, self.act = activation, ops.activation(activation)
+        self.init, self.bias = initialiser(init), bool(bias)
+
+    def _build(self, shape, generator, dtype):
+        c, h, w = _image(shape, "Conv2D")
+        kh, kw = self.kernel
+        out_hw = conv.conv_output_shape((h, w), self.kernel, self.stride, self.padding)
+        fan_in, fan_out = c * kh * kw, self.filters * kh * kw
+        self.add_param("W", self.init(generator, (self.filters, c, kh, kw), fan_in, fan_out), dtype)
+        if self.bias:
+            self.add_param("b", np.zeros(self.filters), dtype)
+        return (self.filters, *out_hw)
+
+    def forward(self, x):
+        return self.act(conv.conv2d(x, self.params["W"], self.params.get("b"), self.stride,
+                                    self.padding))
+
+    def __repr__(self):
+        return f"Conv2D({self.filters}, {self.kernel}, stride={self.stride}, padding={self.padding})"
+
+
+class ConvTranspose2D(Layer):
+    """Transposed convolution (up-sampling): (batch, C, H, W) -> (batch, filters, H', W') with
+    ``H' = (H - 1) stride - 2 padding + kernel + output_padding``."""
+
+    def __init__(self, filters, kernel, *, stride=1, padding=0, output_padding=0,
+                 activation="identity", init="glorot_uniform", bias=True):
+        super().__init__()
+        self.filters = checks.integer(filters, "filters", low=1)
+        self.kernel, self.stride, self.padding = (_pair(kernel, "kernel"), _pair(stride, "stride"),
+                                                  _pair(padding, "padding"))
+        self.output_padding = _pair(output_padding, "output_padding")
+        self.activation, self.act = activation, ops.activation(activation)
+        self.init, self.bias = initialiser(init), bool(bias)
+
+    def _build(self, shape, generator, dtype):
+        c, h, w = _image(shape, "ConvTranspose2D")
+        kh, kw = self.kernel
+        out_hw = [(n - 1) * s - 2 * p + k + o for n, s, p, k, o in
+                  zip((h, w), self.stride, self.padding, self.kernel, self.output_padding)]
+        if min(out_hw) < 1:
+            raise ValueError(f"output would be empty ({out_hw}) for input {shape}")
+        fan_in, fan_out = self.filters * kh * kw, c * kh * kw
+        self.add_param("W", self.init(generator, (c, self.filters, kh, kw), fan_in, fan_out), dtype)
+        if self.bias:
+            self.add_param("b", np.zeros(self.filters), dtype)
+        return (self.filters, *out_hw)
+
+    def forward(self, x):
+        return self.act(conv.conv_transpose2d(x, self.params["W"], self.params.get("b"),
+                                              self.stride, self.padding, self.output_padding))
+
+    def __repr__(self):
+        return f"ConvTranspose2D({self.filters}, {self.kernel}, stride={self.stride})"
+
+
+class _Pool(Layer):
+    op = None
+
+    def __init__(self, size=2, stride=None):
+        super().__init__()
+        self.size = _pair(size, "size")
+        self.stride = self.size if stride is None else _pair(stride, "stride")
+
+    def _build(self, shape, generator, dtype):
+        c, h, w = _image(shape, type(self).__name__)
+        return (c, *conv.conv_output_shape((h, w), self.size, self.stride, (0, 0)))
+
+    def forward(self, x):
+        return type(self).op(x, self.size, self.stride)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.size})"
+
+
+class MaxPool2D(_Pool):
+    """Maximum over (size x size) windows, per channel."""
+    op = staticmethod(conv.max_pool2d)
+
+
+class AvgPool2D(_Pool):
+    """Mean over (size x size) windows, per channel."""
+    op = staticmethod(conv.avg_pool2d)
+
+
+class Upsample(Layer):
+    """Integer up-sampling of images by ``scale``, ``"nearest"`` or ``"bilinear"``."""
+
+    def __init__(self, scale=2, mode="nearest"):
+        super().__init__()
+        self.scale = checks.integer(scale, "scale", low=1)
+        self.mode = checks.choice(mode, "mode", ("nearest", "bilinear"))
+
+    def _build(self, shape, generator, dtype):
+        c, h, w = _image(shape, "Upsample")
+        return (c, h * self.scale, w * self.scale)
+
+    def forward(self, x):
+        return conv.upsample(x, self.scale, self.mode)
+
+    def __repr__(self):
+        return f"Upsample({self.scale}, {self.mode!r})"
+
+
+class Flatten(Layer):
+    """(batch, *shape) -> (batch, prod(shape))."""
+
+    def _build(self, shape, generator, dtype):
+        return (int(np.prod(shape)),)
+
+    def forward(self, x):
+        return ops.reshape(x, (x.shape[0], -1))
+
+
+class Reshape(Layer):
+    """(batch, *shape) -> (batch, *target) with the same number of elements per sample."""
+
+    def __init__(self, target):
+        super().__init__()
+        self.target = tuple(int(t) for t in target)
+
+    def _build(self, shape, generator, dtype):
+        if int(np.prod(shape)) != int(np.prod(self.target)):
+            raise ValueError(f"cannot reshape {shape} into {self.target}")
+        return self.target
+
+    def forward(self, x):
+        return ops.reshape(x, (x.shape[0], *self.target))
+
+    def __repr__(self):
+        return f"Reshape({self.target})"
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each input with probability ``rate``."""
+
+    def __init__(self, rate=0.5):
+        super().__init__()
+        self.rate = checks.scalar(rate, "rate", low=0.0, high=1.0, high_open=True)
+
+    def _build(self, shape, generator, dtype):
+        self.generator = np.random.default_rng(generator.integers(2 ** 63))
+        return shape
+
+    def forward(self, x):
+        return norm.dropout(x, self.rate, self.generator) if self.training else x
+
+    def __repr__(self):
+        return f"Dropout({self.rate})"
+
+
+class BatchNorm(Layer):
+    """Batch normalisation per feature (axis 1: features of flat inputs, channels of images),
+    with running statistics for evaluation (``momentum`` weight of each new batch)."""
+
+    def __init__(self, momentum=0.1, eps=1e-5):
+        super().__init__()
+        self.momentum = checks.scalar(momentum, "momentum", low=0.0, high=1.0)
+        self.eps = checks.scalar(eps, "eps", low=0.0, low_open=True)
+
+    def _build(self, shape, generator, dtype):
+        self.add_param("gamma", np.ones(shape[0]), dtype)
+        self.add_param("beta", np.zeros(shape[0]), dtype)
+        self.buffers = {"running_mean": np.zeros(shape[0], dtype),
+                        "running_var": np.ones(shape[0], dtype)}
+        return shape
+
+    def forward(self, x):
+        g, b = self.params["gamma"], self.params["beta"]
+        if not self.training:
+            return norm.batch_norm_inference(x, g, b, self.buffers["running_mean"],
+                                             self.buffers["running_var"], self.eps)
+        y, mean, var = norm.batch_norm(x, g, b, self.eps)
+        count = x.size // x.shape[1]
+        m = self.momentum
+        self.buffers["running_mean"] *= 1 - m
+        self.buffers["running_mean"] += m * mean
+        self.buffers["running_var"] *= 1 - m
+        self.buffers["running_var"] += m * var * count / max(count - 1, 1)
+        return y
+
+
+class LayerNorm(Layer):
+    """Normalisation over the last axis of each sample, with a learned scale and shift."""
+
+    def __init__(self, eps=1e-5):
+        super().__init__()
+        self.eps = checks.scalar(eps, "eps", low=0.0, low_open=True)
+
+    def _build(self, shape, generator, dtype):
+        self.add_param("gamma", np.ones(shape[-1]), dtype)
+        self.add_param("beta", np.zeros(shape[-1]), dtype)
+        return shape
+
+    def forward(self, x):
+        return norm.layer_norm(x, self.params["gamma"], self.params["beta"], self.eps)
+
+
+class Sequential(Layer):
+    """Layers applied in order; the model that trains, predicts and saves.
+
+    Parameters
+    ----------
+    *layers : Layer
+    input_shape : tuple, optional
+        Per-sample input shape; given, the model is built at once (shape errors surface here),
+        otherwise at the first call.
+    seed : int, optional
+        Seed of the initial weights and dropout masks.
+    dtype : float64 or float32
+    """
+
+    def __init__(self, *layers, input_shape=None, seed=None, dtype=np.float64):
+        super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer {i} must be a Layer; got {type(layer).__name__}")
+        self.layers = list(layers)
+        self.seed = seed
+        self.dtype = np.dtype(checks.choice(np.dtype(dtype).name, "dtype", ("float64", "float32")))
+        if input_shape is not None:
+            self.build(input_shape)
+
+    def build(self, input_shape, generator=None, dtype=None):
+        """Build every layer in turn; errors name the layer's position."""
+        generator = rng.generator(self.seed) if generator is None else generator
+        dtype = self.dtype if dtype is None else dtype
+        shape = tuple(int(s) for s in input_shape)
+        self.input_shape = shape
+        for i, layer in enumerate(self.layers):
+            try:
+                shape = layer.build(shape, generator, dtype)
+            except ValueError as err:
+                raise ValueError(f"layer {i} {err}") from None
+        self.output_shape = shape
+        return shape
+
+    def __call__(self, x):
+        x = as_tensor(x)
+        if not self.built:
+            self.build(x.shape[1:])
+        return super().__call__(x)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def summary(self):
+        """A table of the layers, their output shapes and parameter counts."""
+        rows = [f"{'layer':<40}{'output':<20}{'parameters':>10}"]
+        for layer in self.layers:
+            count = sum(p.size for _, p in layer.parameters())
+            rows.append(f"{layer!r:<40}{str(layer.output_shape):<20}{count:>10}")
+        rows.append(f"{'total':<60}{sum(p.size for _, p in self.parameters()):>10}")
+        return "\n".join(rows)
+
+    def __repr__(self):
+        return "Sequential(" + ", ".join(map(repr, self.layers)) + ")"
+
+
+class Residual(Layer):
+    """``act(body(x) + shortcut(x))``: ``body`` layers in order, ``shortcut`` the identity by
+    default (or a layer, e.g. a 1x1 Conv2D, when the shapes differ)."""
+
+    def __init__(self, *body, shortcut=None, activation="identity"):
+        super().__init__()
+        self.body = Sequential(*body)
+        self.shortcut = shortcut
+        self.layers = [self.body] + ([shortcut] if shortcut is not None else [])
+        self.activation, self.act = activation, ops.activation(activation)
+
+    def _build(self, shape, generator, dtype):
+        out = self.body.build(shape, generator, dtype)
+        skip = shape if self.shortcut is None else self.shortcut.build(shape, generator, dtype)
+        if out != skip:
+            raise ValueError(f"body output {out} and shortcut output {skip} differ (give a "
+                             "shortcut layer that maps the input to the body's output shape)")
+        return out
+
+    def forward(self, x):
+        skip = x if self.shortcut is None else self.shortcut.forward(x)
+        return self.act(ops.add(self.body.forward(x), skip))
+
+    def __repr__(self):
+        return f"Residual({len(self.body.layers)} layers)"
+
+
+__all__ = ["Layer", "Activation", "Dense", "Conv2D", "ConvTranspose2D", "MaxPool2D", "AvgPool2D",
+           "Upsample", "Flatten", "Reshape", "Dropout", "BatchNorm", "LayerNorm", "Sequential",
+           "Residual"]

@@ -1,0 +1,161 @@
+"""Optimisers over one flat parameter buffer, learning-rate schedules and gradient clipping.
+
+An optimiser gathers its parameters into one contiguous buffer (each parameter's ``data``
+becomes a view of it, and its ``grad`` a view of a twin gradient buffer), so a whole update is a
+single compiled kernel call, however many layers the model has.
+"""
+import math
+
+import numpy as np
+
+from .. import checks
+from ..kernels import nn as kn
+
+
+# ---------------------------------------------------------------- schedules
+def constant(lr):
+    """``lr`` at every step."""
+    return lambda step: lr
+
+
+def step_decay(lr, every, factor=0.5):
+    """``lr * factor ** (step // every)``: drops by ``factor`` every ``every`` steps."""
+    return lambda step: lr * factor ** (step // every)
+
+
+def exponential(lr, rate):
+    """``lr * rate ** step``."""
+    return lambda step: lr * rate ** step
+
+
+def cosine(lr, total, final=0.0):
+    """Cosine decay from ``lr`` to ``final`` over ``total`` steps, then ``final``."""
+    return lambda step: final + 0.5 * (lr - final) * (1 + math.cos(math.pi * min(step, total) / total))
+
+
+def warmup(schedule, steps):
+    """Linear warm-up from 0 over ``steps`` steps, then ``schedule`` (a callable of the step)."""
+    return lambda step: schedule(step) * min(1.0, (step + 1) / steps)
+
+
+class Optimizer:
+    """Base: owns the flat buffers; subclasses implement :meth:`_update`.
+
+    Parameters
+    ----------
+    params : list of Tensor, or of (name, Tensor) as from ``Layer.parameters()``
+    lr : float or callable
+        Learning rate, or a schedule ``lr(step) -> float`` (step counts from 0).
+    clip_norm : float, optional
+        Rescale the gradient when its global L2 norm exceeds this.
+    clip_value : float, optional
+        Clip every gradient entry to ``[-clip_value, clip_value]``.
+    """
+
+    def __init__(self, params, lr, *, clip_norm=None, clip_value=None):
+        params = [p[1] if isinstance(p, tuple) else p for p in params]
+        if not params:
+            raise ValueError("the optimiser got no parameters (is the model built?)")
+        dtypes = {p.dtype for p in params}
+        if len(dtypes) != 1:
+            raise TypeError(f"all parameters must share one dtype; got {sorted(map(str, dtypes))}")
+        self.schedule = lr if callable(lr) else constant(checks.scalar(lr, "lr", low=0.0))
+        self.clip_norm = None if clip_norm is None else checks.scalar(clip_norm, "clip_norm",
+                                                                      low=0.0, low_open=True)
+        self.clip_value = None if clip_value is None else checks.scalar(clip_value, "clip_value",
+                                                                        low=0.0, low_open=True)
+        dtype = dtypes.pop()
+        sizes = [p.size for p in params]
+        self.data = np.concatenate([p.data.reshape(-1) for p in params]).astype(dtype)
+        self.grad = np.zeros_like(self.data)
+        start = 0
+        for p, n in zip(params, sizes):
+            shape = p.shape
+            p.data = self.data[start:start + n].reshape(shape)
+            p.grad = self.grad[start:start + n].reshape(shape)
+            start += n
+        self.params = params
+        self.step_count = 0
+
+    @property
+    def lr(self):
+        """The learning rate of the next step."""
+        return float(self.schedule(self.step_count))
+
+    def zero_grad(self):
+        """Set every gradient to zero."""
+        self.grad.fill(0.0)
+
+    def grad_norm(self):
+        """Global L2 norm of the gradient."""
+        return float(np.sqrt(np.dot(self.grad, self.grad)))
+
+    def step(self):
+        """Clip the gradient if asked, then update every parameter in place."""
+        if self.clip_value is not None:
+            np.clip(self.grad, -self.clip_value, self.clip_value, out=self.grad)
+        if self.clip_norm is not None:
+            norm = self.grad_norm()
+            if norm > self.clip_norm:
+                self.grad *= self.clip_norm / norm
+        lr = self.lr
+        self.step_count += 1
+        self._update(lr)
+
+    def _update(self, lr):
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay."""
+
+    def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, **clip):
+        super().__init__(params, lr, **clip)
+        self.momentum = checks.scalar(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        if nesterov and self.momentum == 0.0:
+            raise ValueError("nesterov needs momentum > 0")
+        self.nesterov = bool(nesterov)
+        self.weight_decay = checks.scalar(weight_decay, "weight_decay", low=0.0)
+        self.velocity = np.zeros_like(self.data)
+
+    def _update(self, lr):
+        kn.sgd_update(self.data, self.grad, self.velocity, lr, self.momentum, self.nesterov,
+                      self.weight_decay)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2015); ``weight_decay`` is added to the gradient (L2)."""
+
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, **clip):
+        super().__init__(params, lr, **clip)
+        self.beta1 = checks.scalar(betas[0], "betas[0]", low=0.0, high=1.0, high_open=True)
+        self.beta2 = checks.scalar(betas[1], "betas[1]", low=0.0, high=1.0, high_open=True)
+        self.eps = checks.scalar(eps, "eps", low=0.0, low_open=True)
+        self.weight_decay = checks.scalar(weight_decay, "weight_decay", low=0.0)
+        self.m = np.zeros_like(self.data)
+        self.v = np.zeros_like(self.data)
+
+    def _update(self, lr):
+        kn.adam_update(self.data, self.grad, self.m, self.v, lr, self.beta1, self.beta2,
+                       self.eps, self.step_count, self.weight_decay, self.decoupled)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter, 2019)."""
+
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, **clip):
+        super().__init__(params, lr, betas, eps, weight_decay, **clip)
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
+
+
+def optimizer(name, params, **options):
+    """The optimiser called ``name`` (``"sgd"``, ``"adam"``, ``"adamw"``) over ``params``."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}; got {name!r}")
+    return OPTIMIZERS[name](params, **options)

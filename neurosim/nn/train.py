@@ -1,0 +1,207 @@
+"""The training loop: mini-batches, validation, early stopping, callbacks, and the history as
+an ``xarray.Dataset``."""
+import time
+
+import numpy as np
+import xarray as xr
+
+from .. import checks, record, rng
+from . import losses, optim
+from .tensor import Tensor, no_grad
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite; ``history`` holds the Dataset up to that step."""
+
+    def __init__(self, message, history):
+        super().__init__(message)
+        self.history = history
+
+
+class EarlyStopping:
+    """Stop when ``monitor`` (a history variable per epoch, e.g. ``"val_loss"``) has not
+    improved by more than ``min_delta`` for ``patience`` epochs; with ``restore_best`` the
+    model's parameters go back to the best epoch's."""
+
+    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="min",
+                 restore_best=True):
+        self.monitor = monitor
+        self.patience = checks.integer(patience, "patience", low=1)
+        self.min_delta = checks.scalar(min_delta, "min_delta", low=0.0)
+        self.sign = {"min": 1.0, "max": -1.0}[checks.choice(mode, "mode", ("min", "max"))]
+        self.restore_best = bool(restore_best)
+
+    def start(self):
+        """Reset before a run."""
+        self.best, self.best_epoch, self.best_state, self.wait = np.inf, -1, None, 0
+
+    def __call__(self, model, epoch, logs):
+        """Record ``logs[monitor]`` of ``epoch``; True when training should stop."""
+        if self.monitor not in logs:
+            raise ValueError(f"early stopping monitors {self.monitor!r}, which the history does "
+                             f"not have; it has {sorted(logs)}")
+        value = self.sign * logs[self.monitor]
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best:
+                self.best_state = model.state()
+            return False
+        self.wait += 1
+        return self.wait >= self.patience
+
+
+def accuracy(outputs, y):
+    """Fraction of rows whose arg-max (or, for one output, sign of the logit) matches ``y``."""
+    if outputs.shape[1] == 1:
+        return float(np.mean((outputs[:, 0] > 0) == (y.reshape(-1) > 0.5)))
+    labels = y if y.ndim == 1 else y.argmax(axis=1)
+    return float(np.mean(outputs.argmax(axis=1) == labels))
+
+
+METRICS = {"accuracy": accuracy}
+
+
+def predict(model, X, batch_size=256):
+    """``model``'s outputs for ``X`` in evaluation mode, batch by batch, as an array."""
+    X = checks.array(X, "X", dtype=model.dtype if hasattr(model, "dtype") else np.float64)
+    mode = model.training
+    model.eval()
+    try:
+        with no_grad():
+            return np.concatenate([model(X[i:i + batch_size]).data
+                                   for i in range(0, len(X), batch_size)])
+    finally:
+        model.train(mode)
+
+
+def _targets(y, n, name):
+    if y is None:
+        return None
+    y = np.asarray(y)
+    if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+        raise TypeError(f"{name} must be numeric; got dtype {y.dtype}")
+    if len(y) != n:
+        raise ValueError(f"{name} has {len(y)} rows but the inputs have {n}")
+    return y if np.issubdtype(y.dtype, np.integer) else y.astype(np.float64)
+
+
+def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, epochs=10,
+        batch_size=32, shuffle=True, seed=None, validation=None, metrics=(), early_stopping=None,
+        callbacks=(), progress=False, **optimizer_options):
+    """Train ``model`` on ``X`` (n, *input_shape) against ``y`` by mini-batch gradient descent.
+
+    Parameters
+    ----------
+    loss : str or callable
+        Name in :data:`neurosim.nn.losses.LOSSES` or ``loss(outputs, targets) -> Tensor``;
+        with ``y=None`` the targets are ``X`` (auto-encoders).
+    optimizer : str or Optimizer
+        ``"sgd"``, ``"adam"``, ``"adamw"`` (built with ``lr`` and ``optimizer_options``) or an
+        optimiser already made over ``model.parameters()``.
+    epochs, batch_size : int
+    shuffle : bool
+        Reshuffle the rows every epoch, by ``seed``.
+    validation : (X_val, y_val), optional
+        Evaluated after every epoch (``val_loss`` and ``val_<metric>``).
+    metrics : sequence of str
+        Names in :data:`METRICS`, evaluated per epoch on the training and validation sets.
+    early_stopping : EarlyStopping, optional
+    callbacks : sequence of callables
+        ``callback(model, epoch, logs) -> bool``; a true return stops training.
+    progress : bool
+        A progress bar over epochs; Ctrl+C stops after the current epoch.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``loss`` and ``lr`` per ``step``; ``epoch_loss``, the metrics, ``val_*`` and ``time``
+        (s) per ``epoch``; also stored as ``model.history``. A NaN or infinite loss raises
+        :class:`TrainingDiverged` carrying the history so far.
+    """
+    dtype = getattr(model, "dtype", np.float64)
+    X = checks.array(X, "X", dtype=dtype)
+    n = len(X)
+    if not model.built:
+        model.build(X.shape[1:])
+    Y = X if y is None else _targets(y, n, "y")
+    loss_fn = losses.loss(loss)
+    metric_fns = {m: METRICS[checks.choice(m, "metric", tuple(METRICS))] for m in metrics}
+    epochs = checks.integer(epochs, "epochs", low=1)
+    batch_size = checks.integer(batch_size, "batch_size", low=1)
+    if validation is not None:
+        Xv = checks.array(validation[0], "validation X", dtype=dtype)
+        Yv = Xv if validation[1] is None else _targets(validation[1], len(Xv), "validation y")
+    opt = (optimizer if isinstance(optimizer, optim.Optimizer) else
+           optim.optimizer(optimizer, model.parameters(), lr=lr, **optimizer_options))
+    generator = rng.generator(seed)
+    steps_per_epoch = -(-n // batch_size)
+    step_loss = np.full(epochs * steps_per_epoch, np.nan)
+    step_lr = np.full(epochs * steps_per_epoch, np.nan)
+    epoch_logs, steps_done = [], [0]
+    if early_stopping is not None:
+        early_stopping.start()
+
+    def history(stopped=False, interrupted=False):
+        done, last = len(epoch_logs), steps_done[0]
+        data = {"loss": ("step", step_loss[:last]), "lr": ("step", step_lr[:last])}
+        for key in (epoch_logs[0] if epoch_logs else {}):
+            data[key] = ("epoch", np.array([log[key] for log in epoch_logs]))
+        ds = record.dataset(data, {"step": np.arange(last),
+                                   "epoch": np.arange(done)},
+                            family="nn", model=type(model).__name__,
+                            params={"epochs": epochs, "batch_size": batch_size,
+                                    "optimizer": type(opt).__name__,
+                                    "loss": loss if isinstance(loss, str) else loss.__name__},
+                            seed=seed, interrupted=interrupted,
+                            attrs={"stopped_early": stopped, "time_units": "s"})
+        model.history = ds
+        return ds
+
+    def evaluate(Xe, Ye):
+        out = predict(model, Xe)
+        with no_grad():
+            value = loss_fn(Tensor(out), Ye).item()
+        return value, {m: f(out, Ye) for m, f in metric_fns.items()}
+
+    stopped = [False]
+
+    def one_epoch(epoch, _):
+        start = time.perf_counter()
+        order = generator.permutation(n) if shuffle else np.arange(n)
+        Xs, Ys = X[order], Y[order]
+        model.train()
+        first = epoch * steps_per_epoch
+        for k in range(steps_per_epoch):
+            sl = slice(k * batch_size, (k + 1) * batch_size)
+            opt.zero_grad()
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below
+                value = loss_fn(model(Xs[sl]), Ys[sl])
+            step_loss[first + k] = v = value.item()
+            step_lr[first + k] = opt.lr
+            steps_done[0] += 1
+            if not np.isfinite(v):
+                raise TrainingDiverged(f"the loss became {v} at epoch {epoch}, step {k}; the "
+                                       "history so far is in .history (try a smaller lr or "
+                                       "clip_norm)", history())
+            value.backward()
+            opt.step()
+        logs = {"epoch_loss": float(np.mean(step_loss[first:first + steps_per_epoch]))}
+        if metric_fns:
+            logs.update(evaluate(X, Y)[1])
+        if validation is not None:
+            val_loss, val_metrics = evaluate(Xv, Yv)
+            logs["val_loss"] = val_loss
+            logs.update({f"val_{m}": v for m, v in val_metrics.items()})
+        logs["time"] = time.perf_counter() - start
+        epoch_logs.append(logs)
+        stop = any(bool(cb(model, epoch, logs)) for cb in callbacks)
+        if early_stopping is not None and early_stopping(model, epoch, logs):
+            stop = stopped[0] = True
+        return stop
+
+    _, interrupted = record.run_chunks(one_epoch, epochs, 1, progress=progress, desc="fit",
+                                       unit="epoch")
+    if early_stopping is not None and early_stopping.restore_best and \
+            early_stopping.best_state is not None:
+        model.load_state(early_stopping.best_state)
+    return history(stopped[0], interrupted)
