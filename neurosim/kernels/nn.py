@@ -121,33 +121,34 @@ def softmax_cross_entropy(logits, target):
     return total / n, probs
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def sgd_update(params, grads, velocity, lr, momentum, nesterov, weight_decay):
-    """One SGD step in place over flat buffers; ``velocity`` is the momentum buffer."""
+    """One SGD step in place over flat buffers; ``velocity`` is the momentum buffer.
+
+    Scalars come in the buffers' dtype (so float32 stays float32 in the loop).
+    """
     for i in range(params.size):
         g = grads[i] + weight_decay * params[i]
-        if momentum != 0.0:
+        if momentum != 0:
             velocity[i] = momentum * velocity[i] + g
             g = g + momentum * velocity[i] if nesterov else velocity[i]
         params[i] -= lr * g
 
 
-@njit(cache=True)
-def adam_update(params, grads, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
-    """One Adam step in place over flat buffers (``step`` counts from 1).
+@njit(cache=True, fastmath=True)
+def adam_update(params, grads, m, v, beta1, beta2, step_size, inv_correction2, eps, weight_decay):
+    """One Adam step in place over flat buffers.
 
-    ``decoupled`` applies ``weight_decay`` as AdamW does (to the weights, scaled by ``lr``);
-    otherwise it is added to the gradient (L2 regularisation).
+    ``step_size = lr / (1 - beta1**t)`` and ``inv_correction2 = 1 / (1 - beta2**t)`` carry the
+    bias corrections of step ``t``; ``weight_decay`` is added to the gradient (L2). Scalars come
+    in the buffers' dtype, so no float64 literal widens a float32 loop.
     """
-    c1 = 1.0 - beta1 ** step
-    c2 = 1.0 - beta2 ** step
-    size = lr / c1
+    keep1 = params.dtype.type(1) - beta1
+    keep2 = params.dtype.type(1) - beta2
     for i in range(params.size):
-        g = grads[i]
-        if decoupled:
-            params[i] -= lr * weight_decay * params[i]
-        else:
-            g += weight_decay * params[i]
-        m[i] = beta1 * m[i] + (1.0 - beta1) * g
-        v[i] = beta2 * v[i] + (1.0 - beta2) * g * g
-        params[i] -= size * m[i] / (math.sqrt(v[i] / c2) + eps)
+        g = grads[i] + weight_decay * params[i]
+        mi = beta1 * m[i] + keep1 * g
+        vi = beta2 * v[i] + keep2 * g * g
+        m[i] = mi
+        v[i] = vi
+        params[i] -= step_size * mi / (math.sqrt(vi * inv_correction2) + eps)

@@ -119,8 +119,9 @@ class SGD(Optimizer):
         self.velocity = np.zeros_like(self.data)
 
     def _update(self, lr):
-        kn.sgd_update(self.data, self.grad, self.velocity, lr, self.momentum, self.nesterov,
-                      self.weight_decay)
+        t = self.data.dtype.type
+        kn.sgd_update(self.data, self.grad, self.velocity, t(lr), t(self.momentum), self.nesterov,
+                      t(self.weight_decay))
 
 
 class Adam(Optimizer):
@@ -138,8 +139,14 @@ class Adam(Optimizer):
         self.v = np.zeros_like(self.data)
 
     def _update(self, lr):
-        kn.adam_update(self.data, self.grad, self.m, self.v, lr, self.beta1, self.beta2,
-                       self.eps, self.step_count, self.weight_decay, self.decoupled)
+        t, step = self.data.dtype.type, self.step_count
+        decay = self.weight_decay
+        if self.decoupled and decay:
+            self.data *= t(1.0 - lr * decay)
+            decay = 0.0
+        kn.adam_update(self.data, self.grad, self.m, self.v, t(self.beta1), t(self.beta2),
+                       t(lr / (1.0 - self.beta1 ** step)), t(1.0 / (1.0 - self.beta2 ** step)),
+                       t(self.eps), t(decay))
 
 
 class AdamW(Adam):
