@@ -36,9 +36,10 @@ class Family:
 
 _IN, _OUT, _HID = "input", "output", "hidden"
 _FAMILIES = (
-    Family("P", "Perceptron", (_IN, _OUT), "nn"),
-    Family("FF", "Feed-forward network", (_IN, _HID, _OUT), "nn"),
-    Family("RBF", "Radial basis function network", (_IN, "hidden (RBF)", _OUT), "nn"),
+    Family("P", "Perceptron", (_IN, _OUT), "nn", "neurosim.feedforward:Perceptron"),
+    Family("FF", "Feed-forward network", (_IN, _HID, _OUT), "nn", "neurosim.feedforward:mlp"),
+    Family("RBF", "Radial basis function network", (_IN, "hidden (RBF)", _OUT), "nn",
+           "neurosim.feedforward:RBFNetwork"),
     Family("RNN", "Recurrent neural network", (_IN, "recurrent", _OUT), "nn"),
     Family("LSTM", "Long short-term memory", (_IN, "memory", _OUT), "nn"),
     Family("GRU", "Gated recurrent unit", (_IN, "gated memory", _OUT), "nn"),

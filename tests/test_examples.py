@@ -21,6 +21,9 @@ EXPECTED = {
     "markov_text.py": ["markov_text.png", "markov_text.txt"],
     "som_unfolding.py": ["som_unfolding.gif", "som_unfolding.png"],
     "som_digits.py": ["som_digits.png", "som_digits.nc"],
+    "mlp_digits.py": ["mlp_digits_curves.png", "mlp_digits_weights.png", "mlp_digits.nc"],
+    "perceptron_gates.py": ["perceptron_gates.png", "perceptron_errors.png", "perceptron_gates.nc"],
+    "rbf_regression.py": ["rbf_regression.png", "rbf_digits.png", "rbf_regression.nc"],
 }
 
 

@@ -11,3 +11,4 @@ from .spikes import jittered_templates  # noqa: F401
 from .bars import bars_and_stripes  # noqa: F401
 from .idx import fashion_mnist, mnist, read_idx, write_idx  # noqa: F401
 from .prep import Standardizer, digits_split, one_hot, train_test_split  # noqa: F401
+from .gates import GATES, logic_gate  # noqa: F401

@@ -1,0 +1,138 @@
+"""The perceptron (P; Rosenblatt 1958): one threshold unit ``yhat = step(w . x + b)``.
+
+Two ways to train it: Rosenblatt's error-correction rule (a compiled kernel, online, which
+stops at the first epoch without mistakes and, by the perceptron convergence theorem, gets
+there after at most ``(R / gamma)^2`` updates on data separable with margin ``gamma``), or
+gradient descent on the logistic loss (the same unit read as logistic regression, trained with
+:mod:`neurosim.nn`). Neither can learn XOR: no line separates its classes.
+"""
+import numpy as np
+
+from .. import checks, record, rng
+from ..kernels import feedforward as _k
+from ..nn.layers import Dense, Sequential
+from ..nn.train import fit as _nn_fit
+
+
+def _labels(y, n):
+    """``y`` as int64 labels 0/1 of length ``n``, or a ValueError."""
+    y = checks.array(y, "y", ndim=1, dtype=None)
+    if y.shape[0] != n:
+        raise ValueError(f"y must have {n} labels, one per row of X; got {y.shape[0]}")
+    if not np.all((y == 0) | (y == 1)):
+        raise ValueError(f"y must hold labels 0 and 1; got values {np.unique(y)[:10]}")
+    return y.astype(np.int64)
+
+
+def _no_errors(model, epoch, logs):
+    """Training callback: stop once every training sample is classified correctly."""
+    return logs["accuracy"] == 1.0
+
+
+class Perceptron:
+    """A single threshold unit on ``n_inputs`` features.
+
+    Parameters
+    ----------
+    n_inputs : int, optional
+        Number of features; taken from the first :meth:`fit` when not given.
+    learning_rate : float
+        Step size of either rule (> 0). Rosenblatt's rule from zero weights does the same
+        mistakes for every step size; only the scale of ``weights_`` changes.
+    seed : int, optional
+        Seed of the order in which samples are visited.
+
+    Attributes
+    ----------
+    weights_ : ndarray (n_inputs,)
+    bias_ : float
+    converged_ : bool
+        Whether training ended with an epoch that made no mistake.
+    history_ : xarray.Dataset
+        Per ``epoch``: ``errors`` (mistakes during the epoch for Rosenblatt's rule, training
+        errors after it for the gradient rule) and, for the gradient rule, ``loss``.
+    """
+
+    family = "P"
+
+    def __init__(self, n_inputs=None, *, learning_rate=1.0, seed=None):
+        self.n_inputs = None if n_inputs is None else checks.integer(n_inputs, "n_inputs", low=1)
+        self.learning_rate = checks.scalar(learning_rate, "learning_rate", low=0.0, low_open=True)
+        self.seed = seed
+        rng.sequence(seed)  # a bad seed fails here, not at fit
+        self.weights_ = self.bias_ = self.converged_ = self.history_ = None
+
+    def _X(self, X):
+        if self.n_inputs is None:
+            return checks.array(X, "X", ndim=2)
+        return checks.array(X, "X", shape=(None, self.n_inputs))
+
+    def fit(self, X, y, epochs=100, rule="rosenblatt", shuffle=True, batch_size=1):
+        """Train from zero weights on ``X`` (n, n_inputs) and labels ``y`` (n,) in {0, 1}.
+
+        Parameters
+        ----------
+        epochs : int
+            The most passes over the data; training stops at the first epoch without errors.
+        rule : {"rosenblatt", "gradient"}
+            Rosenblatt's rule ``w += lr (y - yhat) x`` (and ``b += lr (y - yhat)``), sample by
+            sample; or SGD on the binary cross-entropy of ``sigmoid(w . x + b)``.
+        shuffle : bool
+            Visit the samples in a new seeded order every epoch (else in row order).
+        batch_size : int
+            Mini-batch size of the gradient rule (1: online, like Rosenblatt's).
+
+        Returns
+        -------
+        self
+        """
+        X = self._X(X)
+        y = _labels(y, X.shape[0])
+        epochs = checks.integer(epochs, "epochs", low=1)
+        rule = checks.choice(rule, "rule", ("rosenblatt", "gradient"))
+        batch_size = checks.integer(batch_size, "batch_size", low=1)
+        self.n_inputs = X.shape[1]
+        if rule == "rosenblatt":
+            w = np.zeros(self.n_inputs + 1)
+            errors = np.zeros(epochs, np.int64)
+            done = _k.rosenblatt(X, y, w, self.learning_rate, epochs, bool(shuffle),
+                                 rng.streams(self.seed, 1), errors)
+            data = {"errors": ("epoch", errors[:done])}
+        else:
+            model = Sequential(Dense(1, init="zeros"), input_shape=(self.n_inputs,))
+            hist = _nn_fit(model, X, y[:, None].astype(np.float64), loss="bce_logits",
+                           optimizer="sgd", lr=self.learning_rate, epochs=epochs,
+                           batch_size=batch_size, shuffle=bool(shuffle), seed=self.seed,
+                           metrics=("accuracy",), callbacks=(_no_errors,))
+            dense = model.layers[0]
+            w = np.append(dense.params["W"].data[:, 0], dense.params["b"].data[0])
+            done = hist.sizes["epoch"]
+            errors = np.rint((1.0 - hist["accuracy"].values) * X.shape[0]).astype(np.int64)
+            data = {"errors": ("epoch", errors), "loss": ("epoch", hist["epoch_loss"].values)}
+        self.weights_, self.bias_ = w[:-1], float(w[-1])
+        self.converged_ = bool(errors[done - 1] == 0)
+        params = {"n_inputs": self.n_inputs, "learning_rate": self.learning_rate, "rule": rule,
+                  "epochs": epochs, "shuffle": bool(shuffle)}
+        if rule == "gradient":
+            params["batch_size"] = batch_size
+        self.history_ = record.dataset(
+            data, {"epoch": np.arange(done)}, family=self.family, model="Perceptron",
+            params=params,
+            seed=self.seed if isinstance(self.seed, int) else None,
+            attrs={"converged": self.converged_})
+        return self
+
+    def decision_function(self, X):
+        """``w . x + b`` for each row of ``X`` (n, n_inputs): array (n,)."""
+        if self.weights_ is None:
+            raise ValueError("the perceptron is not fitted yet; call fit first")
+        return self._X(X) @ self.weights_ + self.bias_
+
+    def predict(self, X):
+        """Labels ``step(w . x + b)`` (1 where positive, else 0): int64 array (n,)."""
+        return (self.decision_function(X) > 0.0).astype(np.int64)
+
+    def score(self, X, y):
+        """Fraction of the rows of ``X`` whose predicted label equals ``y`` (n,)."""
+        p = self.predict(X)
+        return float(np.mean(p == _labels(y, p.shape[0])))
