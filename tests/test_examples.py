@@ -24,6 +24,11 @@ EXPECTED = {
     "mlp_digits.py": ["mlp_digits_curves.png", "mlp_digits_weights.png", "mlp_digits.nc"],
     "perceptron_gates.py": ["perceptron_gates.png", "perceptron_errors.png", "perceptron_gates.nc"],
     "rbf_regression.py": ["rbf_regression.png", "rbf_digits.png", "rbf_regression.nc"],
+    "cnn_digits.py": ["cnn_digits_training.png", "cnn_digits_filters.png", "cnn_digits_maps.png",
+                      "cnn_digits_confusion.png", "cnn_digits.nc"],
+    "deconv_digits.py": ["deconv_digits.png", "deconv_digits_morph.png", "deconv_digits_morph.gif",
+                         "deconv_digits.nc"],
+    "residual_depth.py": ["residual_depth.png", "residual_depth.nc"],
 }
 
 

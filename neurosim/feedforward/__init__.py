@@ -2,3 +2,6 @@
 from .mlp import mlp  # noqa: F401
 from .perceptron import Perceptron  # noqa: F401
 from .rbf import RBF, RBFNetwork, kmeans  # noqa: F401
+from .cnn import as_images, feature_maps, lenet  # noqa: F401
+from .deconv import class_means, deconvolutional, generate  # noqa: F401
+from .residual import gradient_norms, residual_network  # noqa: F401

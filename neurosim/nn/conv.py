@@ -16,7 +16,7 @@ __all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "upsample",
            "conv_output_shape", "conv_transpose_output_shape"]
 
 
-def _hw(value, name, low):
+def pair(value, name, low=0):
     """``value`` (int or (h, w) pair) as a pair of ints, each at least ``low``."""
     pair = (value, value) if np.ndim(value) == 0 else tuple(value)
     if len(pair) != 2 or any(int(v) != v or v < low for v in pair):
@@ -31,8 +31,8 @@ def conv_output_shape(in_hw, kernel, stride=1, padding=0):
     ``out = (in + 2*padding - kernel) // stride + 1``. Raises ValueError when the kernel does
     not fit the padded input.
     """
-    (h, w), (kh, kw) = _hw(in_hw, "input shape", 1), _hw(kernel, "kernel", 1)
-    (sh, sw), (ph, pw) = _hw(stride, "stride", 1), _hw(padding, "padding", 0)
+    (h, w), (kh, kw) = pair(in_hw, "input shape", 1), pair(kernel, "kernel", 1)
+    (sh, sw), (ph, pw) = pair(stride, "stride", 1), pair(padding, "padding", 0)
     if kh > h + 2 * ph or kw > w + 2 * pw:
         raise ValueError(f"kernel {(kh, kw)} is larger than the padded input "
                          f"{(h + 2 * ph, w + 2 * pw)} (input {(h, w)}, padding {(ph, pw)})")
@@ -45,9 +45,9 @@ def conv_transpose_output_shape(in_hw, kernel, stride=1, padding=0, output_paddi
     ``out = (in - 1)*stride - 2*padding + kernel + output_padding``, with
     ``output_padding < stride``. Raises ValueError when the output would be empty.
     """
-    (h, w), (kh, kw) = _hw(in_hw, "input shape", 1), _hw(kernel, "kernel", 1)
-    (sh, sw), (ph, pw) = _hw(stride, "stride", 1), _hw(padding, "padding", 0)
-    oph, opw = _hw(output_padding, "output_padding", 0)
+    (h, w), (kh, kw) = pair(in_hw, "input shape", 1), pair(kernel, "kernel", 1)
+    (sh, sw), (ph, pw) = pair(stride, "stride", 1), pair(padding, "padding", 0)
+    oph, opw = pair(output_padding, "output_padding", 0)
     if oph >= sh or opw >= sw:
         raise ValueError(f"output_padding {(oph, opw)} must be smaller than stride {(sh, sw)}")
     out = ((h - 1) * sh - 2 * ph + kh + oph, (w - 1) * sw - 2 * pw + kw + opw)
@@ -121,7 +121,7 @@ def conv2d(x, W, b=None, stride=1, padding=0):
     """
     parents = _weighted("conv2d", x, W, b, 1, "(out_channels, in_channels, kh, kw)")
     x, W = parents[:2]
-    stride, padding = _hw(stride, "stride", 1), _hw(padding, "padding", 0)
+    stride, padding = pair(stride, "stride", 1), pair(padding, "padding", 0)
     n, n_out, kernel = x.shape[0], W.shape[0], W.shape[2:]
     out_hw = conv_output_shape(x.shape[2:], kernel, stride, padding)
     dtype = x.dtype
@@ -159,7 +159,7 @@ def conv_transpose2d(x, W, b=None, stride=1, padding=0, output_padding=0):
     """
     parents = _weighted("conv_transpose2d", x, W, b, 0, "(in_channels, out_channels, kh, kw)")
     x, W = parents[:2]
-    stride, padding = _hw(stride, "stride", 1), _hw(padding, "padding", 0)
+    stride, padding = pair(stride, "stride", 1), pair(padding, "padding", 0)
     (n, n_in, h, w), n_out, kernel = x.shape, W.shape[1], W.shape[2:]
     out_hw = conv_transpose_output_shape((h, w), kernel, stride, padding, output_padding)
     dtype = x.dtype
@@ -180,8 +180,8 @@ def conv_transpose2d(x, W, b=None, stride=1, padding=0, output_padding=0):
 def _pool_setup(op, x, size, stride):
     x = as_tensor(x)
     _check_images(op, x)
-    size = _hw(size, "size", 1)
-    stride = size if stride is None else _hw(stride, "stride", 1)
+    size = pair(size, "size", 1)
+    stride = size if stride is None else pair(stride, "stride", 1)
     out_hw = conv_output_shape(x.shape[2:], size, stride)
     return x, _images(x.data, x.dtype), size, stride, np.empty(x.shape[:2] + out_hw, x.dtype)
 

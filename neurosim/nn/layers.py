@@ -137,13 +137,6 @@ class Layer:
         return predict(self, X, batch_size)
 
 
-def _pair(value, name):
-    v = (value, value) if np.isscalar(value) else tuple(value)
-    if len(v) != 2:
-        raise ValueError(f"{name} must be an int or a pair; got {value!r}")
-    return tuple(checks.integer(x, name, low=0) for x in v)
-
-
 def _image(shape, layer):
     if len(shape) != 3:
         raise ValueError(f"{layer} needs per-sample inputs (channels, height, width); got {shape}")
@@ -198,8 +191,8 @@ class Conv2D(Layer):
                  init="glorot_uniform", bias=True):
         super().__init__()
         self.filters = checks.integer(filters, "filters", low=1)
-        self.kernel, self.stride, self.padding = (_pair(kernel, "kernel"), _pair(stride, "stride"),
-                                                  _pair(padding, "padding"))
+        self.kernel, self.stride, self.padding = (conv.pair(kernel, "kernel", 1), conv.pair(stride, "stride", 1),
+                                                  conv.pair(padding, "padding"))
         self.activation, self.act = activation, ops.activation(activation)
         self.init, self.bias = initialiser(init), bool(bias)
 
@@ -229,19 +222,17 @@ class ConvTranspose2D(Layer):
                  activation="identity", init="glorot_uniform", bias=True):
         super().__init__()
         self.filters = checks.integer(filters, "filters", low=1)
-        self.kernel, self.stride, self.padding = (_pair(kernel, "kernel"), _pair(stride, "stride"),
-                                                  _pair(padding, "padding"))
-        self.output_padding = _pair(output_padding, "output_padding")
+        self.kernel, self.stride, self.padding = (conv.pair(kernel, "kernel", 1), conv.pair(stride, "stride", 1),
+                                                  conv.pair(padding, "padding"))
+        self.output_padding = conv.pair(output_padding, "output_padding")
         self.activation, self.act = activation, ops.activation(activation)
         self.init, self.bias = initialiser(init), bool(bias)
 
     def _build(self, shape, generator, dtype):
         c, h, w = _image(shape, "ConvTranspose2D")
         kh, kw = self.kernel
-        out_hw = [(n - 1) * s - 2 * p + k + o for n, s, p, k, o in
-                  zip((h, w), self.stride, self.padding, self.kernel, self.output_padding)]
-        if min(out_hw) < 1:
-            raise ValueError(f"output would be empty ({out_hw}) for input {shape}")
+        out_hw = conv.conv_transpose_output_shape((h, w), self.kernel, self.stride, self.padding,
+                                                  self.output_padding)
         fan_in, fan_out = self.filters * kh * kw, c * kh * kw
         self.add_param("W", self.init(generator, (c, self.filters, kh, kw), fan_in, fan_out), dtype)
         if self.bias:
@@ -261,8 +252,8 @@ class _Pool(Layer):
 
     def __init__(self, size=2, stride=None):
         super().__init__()
-        self.size = _pair(size, "size")
-        self.stride = self.size if stride is None else _pair(stride, "stride")
+        self.size = conv.pair(size, "size", 1)
+        self.stride = self.size if stride is None else conv.pair(stride, "stride", 1)
 
     def _build(self, shape, generator, dtype):
         c, h, w = _image(shape, type(self).__name__)

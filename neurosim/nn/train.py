@@ -1,11 +1,13 @@
 """The training loop: mini-batches, validation, early stopping, callbacks, and the history as
 an ``xarray.Dataset``."""
+import contextlib
 import time
 
 import numpy as np
 import xarray as xr
 
 from .. import checks, record, rng
+from ..backend import blas_single_thread
 from . import losses, optim
 from .tensor import Tensor, no_grad
 
@@ -87,7 +89,7 @@ def _targets(y, n, name):
 
 def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, epochs=10,
         batch_size=32, shuffle=True, seed=None, validation=None, metrics=(), early_stopping=None,
-        callbacks=(), progress=False, **optimizer_options):
+        callbacks=(), progress=False, blas_threads=None, **optimizer_options):
     """Train ``model`` on ``X`` (n, *input_shape) against ``y`` by mini-batch gradient descent.
 
     Parameters
@@ -110,6 +112,10 @@ def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, ep
         ``callback(model, epoch, logs) -> bool``; a true return stops training.
     progress : bool
         A progress bar over epochs; Ctrl+C stops after the current epoch.
+    blas_threads : {None, 1, "all"}
+        BLAS threads during training. None: one thread for models under a million parameters
+        (their mini-batch products are too small to share, and extra threads only fight for the
+        cores), all threads otherwise.
 
     Returns
     -------
@@ -199,8 +205,13 @@ def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, ep
             stop = stopped[0] = True
         return stop
 
-    _, interrupted = record.run_chunks(one_epoch, epochs, 1, progress=progress, desc="fit",
-                                       unit="epoch")
+    if blas_threads is None:
+        blas_threads = 1 if sum(p.size for _, p in model.parameters()) < 1_000_000 else "all"
+    limit = {1: blas_single_thread, "all": contextlib.nullcontext}[
+        checks.choice(blas_threads, "blas_threads", (1, "all"))]
+    with limit():
+        _, interrupted = record.run_chunks(one_epoch, epochs, 1, progress=progress, desc="fit",
+                                           unit="epoch")
     if early_stopping is not None and early_stopping.restore_best and \
             early_stopping.best_state is not None:
         model.load_state(early_stopping.best_state)
