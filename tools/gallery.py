@@ -61,6 +61,18 @@ EXAMPLES = {
                       "distribution and mixing.",
     "som_unfolding.py": "Kohonen map (KN/SOM) unfolding over uniform 2-D data.",
     "som_digits.py": "Kohonen map (KN/SOM) of the digits: U-matrix, prototypes, hit map and errors.",
+    "perceptron_gates.py": "Perceptron (P): Rosenblatt's rule on logic gates, converging on AND, OR and "
+                           "NAND, never on XOR.",
+    "mlp_digits.py": "Feed-forward network (FF): learning curves on digits for several hidden widths, "
+                     "and the input weights.",
+    "rbf_regression.py": "Radial basis function network (RBF): a noisy 1-D fit with its Gaussian bumps, "
+                         "and digits accuracy against the number of centres.",
+    "cnn_digits.py": "Convolutional network (CNN): LeNet-style training on digits, filters, feature "
+                     "maps and confusion matrix.",
+    "deconv_digits.py": "Deconvolutional network (DN): the image of each class code, and a morph "
+                        "between two codes.",
+    "residual_depth.py": "Deep residual network (DRN): 30 sigmoid layers, plain against residual: "
+                         "loss, accuracy and the vanishing gradient.",
 }
 
 # Examples run with --quick by default: their full runs take longer and their quick figures are
