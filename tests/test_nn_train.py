@@ -241,3 +241,9 @@ def test_float32_model_trains_in_float32():
     m.fit(R.standard_normal((16, 4)), R.integers(0, 3, 16), epochs=2)
     assert all(p.dtype == np.float32 for _, p in m.parameters())
     assert m.predict(R.standard_normal((2, 4))).dtype == np.float32
+
+
+def test_ctrl_c_stops_after_the_current_epoch(ctrl_c):
+    m = Sequential(Dense(2), input_shape=(3,), seed=0)
+    h = m.fit(R.standard_normal((10, 3)), R.integers(0, 2, 10), epochs=20, batch_size=5, progress=True)
+    assert h.attrs["interrupted"] and h.sizes == {"step": 2, "epoch": 1}
