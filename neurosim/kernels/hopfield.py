@@ -160,12 +160,14 @@ def hebbian_fields(X, S, Q, H):
     P S[c]`` (exact integers; O(n P) per cue instead of O(n^2))."""
     P, n = X.shape
     for c in prange(S.shape[0]):
+        h = H[c]
         for i in range(n):
-            H[c, i] = -P * S[c, i]
+            h[i] = -P * S[c, i]
         for p in range(P):
-            qp = Q[c, p]
+            qp = h.dtype.type(Q[c, p])  # products in H's dtype: int32 SIMD lanes, not int64
+            x = X[p]
             for i in range(n):
-                H[c, i] += X[p, i] * qp
+                h[i] += x[i] * qp
 
 
 @njit(parallel=True, cache=True)
