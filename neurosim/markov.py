@@ -298,13 +298,18 @@ class MarkovChain:
         rec = [1]
 
         def advance(done, n):
-            buf = np.empty((n_chains, n // every), dtype=np.int64)
+            k = n // every
+            if tables[0] == "dense" and n_chains == 1:  # one chain: prefetching kernel, in place
+                _k.run_dense_one(tables[1], x, np.int64(n), np.int64(every), states, path[0, rec[0]:rec[0] + k])
+                rec[0] += k
+                return False
+            buf = np.empty((n_chains, k), dtype=np.int64)
             if tables[0] == "dense":
                 _k.run_dense(tables[1], x, np.int64(n), np.int64(every), states, buf)
             else:
                 _k.run_csr(*tables[1:], x, np.int64(n), np.int64(every), states, buf)
-            path[:, rec[0]:rec[0] + buf.shape[1]] = buf
-            rec[0] += buf.shape[1]
+            path[:, rec[0]:rec[0] + k] = buf
+            rec[0] += k
             return False
 
         done, interrupted = record.run_chunks(advance, n_steps, chunk, progress=progress,

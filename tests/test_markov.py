@@ -99,6 +99,88 @@ def test_csr_tables_reproduce_rows_exactly():
         np.testing.assert_allclose(np.diff(np.r_[0.0, cdf[a:b]]), A.data[a:b], atol=1e-12)
 
 
+@numba.njit(cache=True)
+def _draws(states, n):
+    out = np.empty(n, np.uint64)
+    for t in range(n):
+        out[t] = K.next_u64(states, 0)
+    return out
+
+
+def packed_path_reference(table, x0, draws):
+    """The path a packed alias table gives for raw 64-bit draws, in slow plain Python: the high
+    32 bits pick the slot (multiply-shift), the low 32 bits are the coin against the threshold."""
+    m = table.shape[1]
+    s = int(x0)
+    path = []
+    for r in draws:
+        r = int(r)
+        k = ((r >> 32) * m) >> 32
+        e = int(table[s, k])
+        s = k if (r & 0xFFFFFFFF) < (e >> 32) else e & 0xFFFFFFFF
+        path.append(s)
+    return np.array(path, dtype=np.int64)
+
+
+def _packed_table(P):
+    prob = np.empty_like(P)
+    alias = np.empty(P.shape, dtype=np.int32)
+    K.dense_tables(P, prob, alias)
+    table = np.empty(P.shape, dtype=np.uint64)
+    K.pack_dense(prob, alias, table)
+    return table
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("n_steps", [0, 1, 2, 3, K._AHEAD2, K._AHEAD2 + 2, K._AHEAD1, K._AHEAD1 + 1,
+                                     K._AHEAD1 + 2, K._RING + 5, 3000])
+@pytest.mark.parametrize("every", [1, 3])
+def test_single_chain_prefetching_kernel_matches_reference_and_run_dense(n_steps, every):
+    rng = np.random.default_rng(20)
+    P = random_chain(40, rng, zeros=0.3)
+    table = _packed_table(P)
+    seq = np.random.SeedSequence(5)
+    from neurosim import rng as nrng
+    st_one, st_many, st_ref = (nrng.streams(seq, 1) for _ in range(3))
+    full = packed_path_reference(table, 7, _draws(st_ref, n_steps))
+    ref = full[every - 1::every]
+    x_one = np.array([7], dtype=np.int64)
+    out_one = np.full(n_steps // every, -1, dtype=np.int64)
+    K.run_dense_one(table, x_one, np.int64(n_steps), np.int64(every), st_one, out_one)
+    x_many = np.array([7], dtype=np.int64)
+    out_many = np.full((1, n_steps // every), -1, dtype=np.int64)
+    K.run_dense(table, x_many, np.int64(n_steps), np.int64(every), st_many, out_many)
+    np.testing.assert_array_equal(out_one, ref)
+    np.testing.assert_array_equal(out_one, out_many[0])
+    assert x_one[0] == x_many[0] == (full[-1] if n_steps else 7)
+    np.testing.assert_array_equal(st_one, st_ref)  # the stream ends where the steps end: no draw ahead
+    np.testing.assert_array_equal(st_one, st_many)
+
+
+@pytest.mark.kernel
+def test_single_chain_path_chi_square_large_dense_chain():
+    """Single-chain (prefetching) kernel: moves out of each of 60 states against its row."""
+    rng = np.random.default_rng(21)
+    P = random_chain(60, rng, zeros=0.5)
+    path = MarkovChain(P, seed=22).simulate(400_000, start=0).path[0].values
+    pvals = transition_chi2(path, P)
+    assert len(pvals) >= 50
+    stat = -2 * np.log(pvals).sum()
+    assert scipy.stats.chi2.sf(stat, 2 * len(pvals)) > 1e-3
+
+
+def test_single_chain_every_and_chunks_do_not_change_the_path():
+    rng = np.random.default_rng(23)
+    mc = MarkovChain(random_chain(30, rng), seed=4)
+    full = mc.simulate(2000, start=2)
+    strided = mc.simulate(2000, start=2, every=3, chunk=61)
+    np.testing.assert_array_equal(strided.path.values, full.path.values[:, ::3])
+    chunked = mc.simulate(2000, start=2, chunk=7)
+    np.testing.assert_array_equal(chunked.path.values, full.path.values)
+    # one chain alone is chain 0 of a group (same stream, same path)
+    np.testing.assert_array_equal(full.path.values[0], mc.simulate(2000, start=2, n_chains=3).path.values[0])
+
+
 @pytest.mark.kernel
 @pytest.mark.parametrize("kind", ["dense", "sparse_scan", "sparse_alias"])
 def test_simulated_moves_match_rows_chi_square(kind):

@@ -34,7 +34,8 @@ def naive_online(W, X, order, sigmas, rates, coords, period, kind):
 @pytest.mark.kernel
 @pytest.mark.parametrize("topology,toroidal,kind", [
     ("rect", False, "gaussian"), ("rect", True, "gaussian"), ("hex", False, "gaussian"),
-    ("hex", True, "mexican_hat"), ("rect", False, "bubble"), ("hex", False, "bubble")])
+    ("hex", True, "mexican_hat"), ("rect", False, "bubble"), ("hex", False, "bubble"),
+    ("rect", False, "mexican_hat"), ("rect", True, "mexican_hat")])
 def test_online_kernel_matches_naive(topology, toroidal, kind):
     rng = np.random.default_rng(0)
     som = SOM(6, 5, 3, topology=topology, toroidal=toroidal, neighbourhood=kind, seed=0)
@@ -47,6 +48,63 @@ def test_online_kernel_matches_naive(topology, toroidal, kind):
     K.train_online(W, X, order, sig, lr, 6, 5, topology == "hex", som.period, K.__dict__[kind.upper()])
     ref = naive_online(W0, X, order, sig, lr, som.coords, som.period, kind)
     np.testing.assert_allclose(W, ref, atol=1e-9)
+
+
+def naive_neighbourhood(coords, period, b, sigma, lr, kind):
+    """``lr * h(d(j, b))`` for every unit in plain NumPy (the cut-off as in the kernels)."""
+    d = np.abs(coords - coords[b])
+    for ax in range(2):
+        if period[ax] > 0:
+            d[:, ax] = np.minimum(d[:, ax], period[ax] - d[:, ax])
+    d2 = (d ** 2).sum(axis=1)
+    s2 = sigma ** 2
+    if kind == "bubble":
+        return lr * (d2 <= s2 * (1 + 1e-12))
+    h = np.exp(-d2 / (2 * s2))
+    if kind == "mexican_hat":
+        h = (1 - d2 / s2) * h
+    return lr * np.where(d2 > 55.0 * s2, 0.0, h)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("rows,cols", [(7, 5), (4, 9), (1, 6), (6, 6)])
+@pytest.mark.parametrize("toroidal", [False, True])
+@pytest.mark.parametrize("kind", ["gaussian", "mexican_hat"])
+def test_rect_neighbourhood_table_matches_naive_and_general(rows, cols, toroidal, kind):
+    som = SOM(rows, cols, 2, toroidal=toroidal, neighbourhood=kind)
+    code = K.__dict__[kind.upper()]
+    for sigma in (0.3, 1.0, 2.7):
+        for b in range(rows * cols):
+            br, bc = divmod(b, cols)
+            hs = np.full(rows * cols, np.nan)
+            K._rect_neighbourhood(br, bc, rows, cols, som.period, sigma ** 2, 0.7, code,
+                                  np.empty(max(rows, cols)), np.empty(rows, np.int64), np.empty(cols, np.int64),
+                                  np.empty(cols), np.empty(cols), hs)
+            ref = naive_neighbourhood(som.coords, som.period, b, sigma, 0.7, kind)
+            np.testing.assert_allclose(hs, ref, rtol=1e-13, atol=1e-300)
+            np.testing.assert_array_equal(hs == 0, ref == 0)  # the same cut-off
+            general = np.full(rows * cols, np.nan)
+            K._general_neighbourhood(br, bc, rows, cols, False, som.period, sigma ** 2, 0.7, code,
+                                     np.empty(rows), np.empty(rows), np.empty((2, cols)), np.empty((2, cols)), general)
+            np.testing.assert_allclose(hs, general, rtol=1e-14, atol=1e-300)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("topology", ["rect", "hex"])
+def test_online_kernel_ties_go_to_the_lowest_unit(topology):
+    """Duplicated weight rows: every distance ties, the kernel picks the first unit as
+    np.argmin does, so each step matches the naive reference exactly in the choice."""
+    rng = np.random.default_rng(3)
+    som = SOM(4, 5, 3, topology=topology, seed=0)
+    W0 = np.repeat(rng.random((1, 3)), 20, axis=0)
+    W0[7] = W0[0]  # still all equal
+    X = rng.random((10, 3))
+    order = np.array([3, 3, 1, 4, 0], dtype=np.int64)
+    sig = np.full(5, 1.2)
+    lr = np.full(5, 0.3)
+    W = W0.copy()
+    K.train_online(W, X, order, sig, lr, 4, 5, topology == "hex", som.period, K.GAUSSIAN)
+    np.testing.assert_allclose(W, naive_online(W0, X, order, sig, lr, som.coords, som.period, "gaussian"), atol=1e-12)
 
 
 def test_hex_grid_geometry():

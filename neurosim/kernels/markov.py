@@ -11,13 +11,57 @@ look-up per step); CSR tables share the matrix's ``indptr`` and hold per non-zer
 cumulative sums), ``prob`` and ``alias`` (target columns). Chains run in ``prange`` over groups
 of chains, chain ``c`` drawing from stream row ``c`` of ``states`` (see
 :mod:`neurosim.kernels.rng`).
+
+One long chain is bound by memory latency, not arithmetic: each step's table look-up depends on
+the previous step's result, and a 1000-state table (8 MB) lives beyond the L2 cache.
+:func:`run_dense_one` therefore draws its random numbers a few steps ahead (the slots do not
+depend on the path) and prefetches the entries that the path will read if it keeps the slot it
+drew one step earlier, or keeps it two steps earlier and then takes that entry's alias. The path
+is the same, draw for draw, as with :func:`run_dense`.
 """
 import math
 
+import llvmlite.binding as _llvm
 import numpy as np
-from numba import njit, prange, uint64
+from llvmlite import ir
+from numba import njit, prange, types, uint64
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from .rng import next_u64, uniform
+
+# llvm.prefetch is overloaded on the pointer type: "p0" with opaque pointers (LLVM >= 15)
+_PREFETCH = "llvm.prefetch.p0" if _llvm.llvm_version_info[0] >= 15 else "llvm.prefetch.p0i8"
+
+
+@intrinsic
+def prefetch2(typingctx, arr, i, j):
+    """Hint the CPU to bring ``arr[i, j]`` of a 2-D array into cache (read, high locality).
+
+    A prefetch neither faults nor waits for the data, so an out-of-range index is harmless and
+    the instructions after it retire at once (unlike a load whose value is thrown away)."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 2):
+        return None
+    sig = types.void(arr, i, j)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ii = context.cast(builder, args[1], signature.args[1], types.intp)
+        jj = context.cast(builder, args[2], signature.args[2], types.intp)
+        ptr = cgutils.get_item_pointer2(context, builder, data=ary.data,
+                                        shape=cgutils.unpack_tuple(builder, ary.shape),
+                                        strides=cgutils.unpack_tuple(builder, ary.strides),
+                                        layout=aryty.layout, inds=[ii, jj], wraparound=False,
+                                        boundscheck=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            _PREFETCH)
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])  # read, keep, data
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 SCAN_MAX = 16  # CSR rows with at most this many non-zeros are sampled by a cumulative-sum scan
 
@@ -176,6 +220,60 @@ def run_dense(table, x, n_steps, every, states, out):
                 j += 1
                 t = 0
         x[lo:lo + m] = s
+
+
+_RING = 32  # draws held ahead by run_dense_one (a power of 2 above _AHEAD1 + 1)
+_AHEAD1 = 24  # steps ahead at which the "kept one step earlier" entry is prefetched
+_AHEAD2 = 12  # steps ahead at which the "kept, then alias" entry is prefetched
+
+
+@njit(cache=True)
+def run_dense_one(table, x, n_steps, every, states, out):
+    """:func:`run_dense` for one chain (``x`` (1,), stream ``states[0]``) recording into the 1-D
+    ``out`` (n_steps // every,): the same draws and the same path, with look-ups prefetched.
+
+    Step ``t`` reads ``table[s_t, k_t]`` (``k_t``: slot of draw ``t``). When step ``t - 1`` kept
+    its slot, ``s_t = k_{t-1}``; when step ``t - 2`` kept and step ``t - 1`` took the alias,
+    ``s_t = alias(table[k_{t-2}, k_{t-1}])``. Both candidates are known before the path gets
+    there (the slots come from the draws alone), so their entries are prefetched ``_AHEAD1`` and
+    ``_AHEAD2`` steps ahead; only after two aliases in a row does a step wait on memory.
+    Draws are made ``_AHEAD1 + 1`` steps ahead but never past ``n_steps``, so the stream ends
+    where :func:`run_dense` leaves it.
+    """
+    m = np.uint64(table.shape[1])
+    lo32 = uint64(0xFFFFFFFF)
+    rr = np.zeros(_RING, np.uint64)  # draw t at t % _RING
+    kk = np.zeros(_RING, np.int64)  # its slot
+    for i in range(min(n_steps, _AHEAD1 + 1)):
+        v = next_u64(states, 0)
+        rr[i] = v
+        kk[i] = np.int64(((v >> uint64(32)) * m) >> uint64(32))
+    s = x[0]
+    j = 0
+    t = 0
+    for i in range(n_steps):
+        a = i + _AHEAD1 + 1
+        if a < n_steps:
+            v = next_u64(states, 0)
+            ka = np.int64(((v >> uint64(32)) * m) >> uint64(32))
+            rr[a & (_RING - 1)] = v
+            kk[a & (_RING - 1)] = ka
+            prefetch2(table, kk[(a - 1) & (_RING - 1)], ka)  # kept at step a - 1
+        a = i + _AHEAD2 + 1
+        if a < n_steps:  # kept at a - 2, alias at a - 1 (that entry was prefetched above)
+            w = table[kk[(a - 2) & (_RING - 1)], kk[(a - 1) & (_RING - 1)]]
+            prefetch2(table, np.int64(w & lo32), kk[a & (_RING - 1)])
+        q = i & (_RING - 1)
+        k = kk[q]
+        e = table[s, k]
+        other = np.int64(e & lo32)
+        s = k if (rr[q] & lo32) < (e >> uint64(32)) else other
+        t += 1
+        if t == every:
+            out[j] = s
+            j += 1
+            t = 0
+    x[0] = s
 
 
 @njit(parallel=True, cache=True)

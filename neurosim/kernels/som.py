@@ -58,6 +58,80 @@ def _axis_d2(a, b, period):
 
 
 @njit(cache=True, fastmath=True)
+def _general_neighbourhood(br, bc, rows, cols, hexagonal, period, s2, lr, kind, dy2, ey, dx2, ex, hs):
+    """``hs[j] = lr * h(d(j, b))`` for every unit ``j``, ``b`` the unit at row ``br``, column
+    ``bc``: any grid and neighbourhood, ``O(rows + cols)`` exponentials."""
+    ry = math.sqrt(3.0) / 2.0 if hexagonal else 1.0
+    bx = bc + (0.5 * (br % 2) if hexagonal else 0.0)
+    for r in range(rows):
+        dy2[r] = _axis_d2(r * ry, br * ry, period[1])
+        ey[r] = math.exp(-0.5 * dy2[r] / s2)
+    for p in range(2 if hexagonal else 1):
+        for c in range(cols):
+            dx2[p, c] = _axis_d2(c + 0.5 * p, bx, period[0])
+            ex[p, c] = math.exp(-0.5 * dx2[p, c] / s2)
+    for r in range(rows):
+        p = r % 2 if hexagonal else 0
+        for c in range(cols):
+            d2 = dy2[r] + dx2[p, c]
+            if kind == BUBBLE:
+                h = 1.0 if d2 <= s2 * (1.0 + 1e-12) else 0.0
+            elif d2 > _CUT * s2:
+                h = 0.0
+            elif kind == MEXICAN_HAT:
+                h = (1.0 - d2 / s2) * ey[r] * ex[p, c]
+            else:
+                h = ey[r] * ex[p, c]
+            hs[r * cols + c] = lr * h
+
+
+@njit(cache=True, inline="always")
+def _axis_int(a, b, period):
+    """Whole-number distance between grid lines ``a`` and ``b`` (wrapped when ``period`` > 0)."""
+    d = abs(a - b)
+    if period > 0.0 and d > 0.5 * period:
+        d = np.int64(period) - d
+    return d
+
+
+@njit(cache=True, fastmath=True)
+def _rect_neighbourhood(br, bc, rows, cols, period, s2, lr, kind, gt, iy, ix, dxr, exr, hs):
+    """:func:`_general_neighbourhood` for a rectangular grid with the Gaussian or Mexican hat:
+    axis distances are whole numbers ``q``, so the factors ``exp(-q^2 / 2 s^2)`` come from one
+    table ``gt`` shared by both axes (one exponential per distinct distance, the same values);
+    ``dxr``, ``exr`` (cols,) hold the column parts, so the loop over units is plain arithmetic
+    on rows (rows beyond the cut-off are zeroed whole)."""
+    cut = _CUT * s2
+    top = 0
+    for r in range(rows):
+        iy[r] = _axis_int(r, br, period[1])
+        top = max(top, iy[r])
+    for c in range(cols):
+        ix[c] = _axis_int(c, bc, period[0])
+        top = max(top, ix[c])
+    for q in range(top + 1):
+        gt[q] = math.exp(-0.5 * np.float64(q * q) / s2)
+    for c in range(cols):  # the column factors, once per update
+        dxr[c] = np.float64(ix[c] * ix[c])
+        exr[c] = gt[ix[c]]
+    for r in range(rows):
+        qy = iy[r]
+        dyr = np.float64(qy * qy)
+        eyr = gt[qy]
+        o = r * cols
+        if dyr > cut:
+            hs[o:o + cols] = 0.0
+            continue
+        if kind == MEXICAN_HAT:
+            for c in range(cols):
+                d2 = dyr + dxr[c]
+                hs[o + c] = 0.0 if d2 > cut else lr * ((1.0 - d2 / s2) * eyr * exr[c])
+        else:
+            for c in range(cols):
+                hs[o + c] = 0.0 if dyr + dxr[c] > cut else lr * (eyr * exr[c])
+
+
+@njit(cache=True, fastmath=True)
 def train_online(W, X, order, sigmas, rates, rows, cols, hexagonal, period, kind):
     """Online Kohonen updates, in place: for ``t`` in ``range(len(order))`` present sample
     ``X[order[t]]``, find its best-matching unit ``b`` and move every unit ``j`` by
@@ -66,7 +140,10 @@ def train_online(W, X, order, sigmas, rates, rows, cols, hexagonal, period, kind
     The grid is ``rows x cols`` (units row-major), hexagonal when ``hexagonal`` (odd rows
     shifted by 1/2, rows sqrt(3)/2 apart); ``period`` as for :func:`grid_d2`. Squared grid
     distances split into a row part and a column part, so the neighbourhood costs
-    O(rows + cols) exponentials per update rather than one per unit.
+    O(rows + cols) exponentials per update rather than one per unit (on a rectangular grid
+    with the Gaussian or Mexican hat, one per distinct whole-number axis distance:
+    :func:`_rect_neighbourhood`). The best-matching unit is the first unit (lowest number) at
+    the smallest squared distance, the distances summed in the order the compiler vectorises.
     """
     n_units = W.shape[0]
     dim = W.shape[1]
@@ -75,11 +152,16 @@ def train_online(W, X, order, sigmas, rates, rows, cols, hexagonal, period, kind
         return
     x = np.empty(dim)
     nx = np.empty(dim)
-    ry = math.sqrt(3.0) / 2.0 if hexagonal else 1.0
     dy2 = np.empty(rows)
     ey = np.empty(rows)
     dx2 = np.empty((2, cols))
     ex = np.empty((2, cols))
+    gt = np.empty(max(rows, cols))
+    iy = np.empty(rows, np.int64)
+    ix = np.empty(cols, np.int64)
+    dxr = np.empty(cols)
+    exr = np.empty(cols)
+    rect_table = (not hexagonal) and kind != BUBBLE
     hs = np.empty(n_units)
     nx[:] = X[order[0]]
     b = 0
@@ -97,27 +179,11 @@ def train_online(W, X, order, sigmas, rates, rows, cols, hexagonal, period, kind
         lr = rates[t]
         br = b // cols
         bc = b % cols
-        bx = bc + (0.5 * (br % 2) if hexagonal else 0.0)
-        for r in range(rows):
-            dy2[r] = _axis_d2(r * ry, br * ry, period[1])
-            ey[r] = math.exp(-0.5 * dy2[r] / s2)
-        for p in range(2 if hexagonal else 1):
-            for c in range(cols):
-                dx2[p, c] = _axis_d2(c + 0.5 * p, bx, period[0])
-                ex[p, c] = math.exp(-0.5 * dx2[p, c] / s2)
-        for r in range(rows):
-            p = r % 2 if hexagonal else 0
-            for c in range(cols):
-                d2 = dy2[r] + dx2[p, c]
-                if kind == BUBBLE:
-                    h = 1.0 if d2 <= s2 * (1.0 + 1e-12) else 0.0
-                elif d2 > _CUT * s2:
-                    h = 0.0
-                elif kind == MEXICAN_HAT:
-                    h = (1.0 - d2 / s2) * ey[r] * ex[p, c]
-                else:
-                    h = ey[r] * ex[p, c]
-                hs[r * cols + c] = lr * h
+        if rect_table:
+            _rect_neighbourhood(br, bc, rows, cols, period, s2, lr, kind, gt, iy, ix, dxr, exr, hs)
+        else:
+            _general_neighbourhood(br, bc, rows, cols, hexagonal, period, s2, lr, kind,
+                                   dy2, ey, dx2, ex, hs)
         # one pass over the weights: update each unit for x and measure it against the next
         # sample, so the next best-matching unit is known when the pass ends
         best = 1e300
