@@ -8,7 +8,9 @@ training end state (NRMSE over the first 100 and all 500). Reservoir 500 and 200
 ridge 1e-7. One thread for both sides; the two alternate within each repeat.
 
 The floor: a pass that only reads the reservoir matrix (values and column indices, in the
-kernel's layout) once per step. Prints JSON.
+kernel's layout) once per step; also a bare CSR matvec loop (the sparse product alone, no
+input, activation or readout). Initialisation (drawing W, its spectral radius) is reported
+apart from the fit. Prints JSON.
 
     python benchmarks/esn.py [--repeats 3] [--units 500 2000] [--quick]
 """
@@ -106,26 +108,62 @@ def run_reservoirpy(X, units, seed):
     return {"init_s": t1 - t0, "fit_s": t2 - t1, "run_s": t3 - t2, "gen_s": t4 - t3, **scores(X, pred, gen)}
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _stream(data, idx, passes):
-    """Read the matrix values and indices once per pass (8 independent sums: bandwidth-bound)."""
-    acc = np.zeros(8)
+    """Read the matrix values and indices once per pass (one SIMD sum: bandwidth-bound)."""
+    acc = 0.0
     for _ in range(passes):
-        for j in range(0, data.shape[0] - 7, 8):
-            for lane in range(8):
-                acc[lane] += data[j + lane] * idx[j + lane]
-    return acc.sum()
+        for j in range(data.shape[0]):
+            acc += data[j] + idx[j]
+    return acc
+
+
+@njit(cache=True, fastmath=True)
+def _stream_dense(W, passes):
+    acc = 0.0
+    for _ in range(passes):
+        for i in range(W.shape[0]):
+            for j in range(W.shape[1]):
+                acc += W[i, j]
+    return acc
+
+
+@njit(cache=True)
+def _csr_matvec(indptr, indices, data, x, y, passes):
+    """A bare CSR matvec per pass (one dependent sum per row), y = W x."""
+    for _ in range(passes):
+        for i in range(y.shape[0]):
+            acc = 0.0
+            for j in range(indptr[i], indptr[i + 1]):
+                acc += data[j] * x[indices[j]]
+            y[i] = acc
+        x[0] += 1e-300 * y[0]
 
 
 def floor_per_step(esn, passes=2000):
-    """Seconds for one read of the matrix values and column indices as the kernel stores them
-    (the data every step must stream), and the bytes read."""
+    """Seconds for one read of the matrix as the kernel stores it (values and column indices, or
+    the dense array: the data every step must stream), the bytes read, and the seconds of one
+    bare CSR matvec (int32 indices)."""
     mat = esn._kernel_args()[0]
-    idx, data = mat[5], mat[6]
-    _stream(data, idx, 1)
+    idx, data, dense = mat[5], mat[6], mat[7]
+    if dense.size:
+        _stream_dense(dense, 1)
+        t = time.perf_counter()
+        _stream_dense(dense, passes)
+        stream, nbytes = (time.perf_counter() - t) / passes, dense.nbytes
+    else:
+        _stream(data, idx, 1)
+        t = time.perf_counter()
+        _stream(data, idx, passes)
+        stream, nbytes = (time.perf_counter() - t) / passes, data.nbytes + idx.nbytes
+    W = esn.W
+    ip, ix = W.indptr.astype(np.int32), W.indices.astype(np.int32)
+    x, y = np.ones(W.shape[0]), np.empty(W.shape[0])
+    _csr_matvec(ip, ix, W.data, x, y, 1)
+    p = max(10, passes // 4)
     t = time.perf_counter()
-    _stream(data, idx, passes)
-    return (time.perf_counter() - t) / passes, data.nbytes + idx.nbytes
+    _csr_matvec(ip, ix, W.data, x, y, p)
+    return stream, nbytes, (time.perf_counter() - t) / p
 
 
 def summary(xs):
@@ -164,7 +202,7 @@ def main():
             res, esn = run_neurosim(X, units, seed=r)
             ns.append(res)
             if floor is None:
-                floor, floor_bytes = floor_per_step(esn, passes=max(100, 2_000_000_000 // (12 * esn.W.nnz)))
+                floor, floor_bytes, csr_step = floor_per_step(esn, passes=max(100, 2_000_000_000 // (12 * esn.W.nnz)))
             if use_rpy:
                 rp.append(run_reservoirpy(X, units, seed=r))
             own.append(run_neurosim(X_own, units, seed=r)[0]["nrmse_test"])
@@ -180,6 +218,11 @@ def main():
         row["floor_bytes_per_step"] = int(floor_bytes)
         row["floor_GB_per_s"] = floor_bytes / floor / 1e9
         row["ratio_to_floor"] = step_us / (floor * 1e6)
+        row["bare_csr_matvec_us"] = csr_step * 1e6
+        row["ratio_to_bare_csr_matvec"] = step_us / (csr_step * 1e6)
+        init = row["neurosim"]["init_s"]["median"]
+        fit = row["neurosim"]["fit_s"]["median"]
+        row["neurosim"]["us_per_train_step_with_init"] = (init + fit) / N_TRAIN * 1e6
         if rp:
             rstep = row["reservoirpy"]["us_per_train_step"]["median"]
             row["speedup_train_step"] = rstep / step_us

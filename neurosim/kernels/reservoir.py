@@ -1,21 +1,32 @@
 """Compiled kernels for reservoir computing (ESN, ELM, online readouts).
 
-The reservoir matrix ``W[post, pre]`` is stored in sliced ELLPACK form (SELL-8): rows in
-slices of 8 (``srow[s]`` first row, ``scount[s]`` rows, a slice never crossing a layer), each
-slice's entries column by column (``data[sptr[s] + 8 k + lane]``, column indices ``idx`` likewise,
-short rows padded with zeros), so a step keeps 8 independent running sums where CSR has one
-dependent chain; each row's sum still runs in CSR order, so results equal a plain CSR loop's.
+The reservoir matrix ``W[post, pre]`` comes in one of two layouts, the tuple ``mat`` =
+(sptr, slen, rows, scount, lslice, idx, data, dense):
+
+- sliced ELLPACK (SELL-8-sigma): the rows of each layer sorted by length (longest first) and cut
+  in slices of 8 (``scount[s]`` rows, a slice never crossing a layer; ``rows[8 s + lane]`` is the
+  row of a lane), each slice's entries column by column (``data[sptr[s] + 8 k + lane]``, column
+  indices ``idx`` likewise, short rows padded with zeros; sorting keeps the padding to a few per
+  cent). A step keeps 8 independent running sums where CSR has one dependent chain, and each
+  row's sum still runs in CSR order, so results equal a plain CSR loop's. ``dense`` is (0, 0).
+- dense: ``dense`` (n, n) holds W and the SELL arrays are empty; row sums by SIMD dot products
+  (their order differs from CSR's only by rounding). Cheaper where the matrix fits the cache or
+  is not sparse (see :func:`neurosim.reservoir.esn.reservoir_layout`).
+
 ``lslice[l]:lslice[l+1]`` are layer ``l``'s slices and ``bounds[l]:bounds[l+1]`` its units (a
 shallow ESN has one layer). Layers update in order within a step, so a row of layer ``l`` that
 reads units of an earlier layer sees their *new* value (deep ESN feed-forward), while reads
 inside its own layer or of later layers see the previous step (recurrence). One step, for the
 units ``i`` of a layer::
 
-    z_i = bias_i + sum_j W_ij x_j + sum_k Win_ik u_k + sum_m Wfb_im fb_m
+    z_i = sum_j W_ij x_j + (sum_k Win_ik u_k + bias_i) + sum_m Wfb_im fb_m
     x_i <- (1 - leak) x_i + leak f(z_i) + noise * N(0, 1)
 
-Activation codes ``act``: 0 tanh, 1 identity, 2 logistic sigmoid, 3 ReLU. Sequences of a batch
-are independent (``prange`` over the batch); sequence ``b`` draws its noise from stream ``b``.
+When the inputs are known in advance (:func:`run`) the input term ``U Win'`` of all steps is one
+BLAS product, written into the state buffer and overwritten step by step. Activation codes
+``act``: 0 tanh, 1 identity, 2 logistic sigmoid, 3 ReLU; tanh is a branch-free polynomial form
+(:func:`tanh`, within 2 ulp of libm) that vectorises. Sequences of a batch are independent
+(``prange`` over the batch); sequence ``b`` draws its noise from stream ``b``.
 """
 import math
 
@@ -25,13 +36,48 @@ from numba import njit, prange, uint64
 from .rng import normal
 
 TANH, IDENTITY, SIGMOID, RELU = 0, 1, 2, 3
+LANES = 8
+
+# Cephes (S. Moshier) coefficients: exp on [-ln2/2, ln2/2] (Pade form) and tanh on |x| < 0.625
+_EP0, _EP1, _EP2 = 1.26177193074810590878e-4, 3.02994407707441961300e-2, 9.99999999999999999910e-1
+_EQ0, _EQ1, _EQ2, _EQ3 = (3.00198505138664455042e-6, 2.52448340349684104192e-3, 2.27265548208155028766e-1,
+                          2.00000000000000000009e0)
+_LN2_HI, _LN2_LO, _LOG2E = 6.93145751953125e-1, 1.42860682030941723212e-6, 1.4426950408889634073599
+_TP0, _TP1, _TP2 = -9.64399179425052238628e-1, -9.92877231001918586564e1, -1.61468768441708447952e3
+_TQ0, _TQ1, _TQ2 = 1.12811678491632931402e2, 2.23548839060100448583e3, 4.84406305325125486048e3
+
+
+@njit(cache=True, inline="always")
+def _exp_0_40(x):
+    """exp(x) for x in [0, 40] without branches or library calls (so loops of it vectorise)."""
+    k = math.floor(_LOG2E * x + 0.5)
+    r = x - k * _LN2_HI
+    r = r - k * _LN2_LO
+    rr = r * r
+    px = r * ((_EP0 * rr + _EP1) * rr + _EP2)
+    e = 1.0 + 2.0 * (px / ((((_EQ0 * rr + _EQ1) * rr + _EQ2) * rr + _EQ3) - px))
+    return e * float(np.int64(1) << np.int64(k))  # 2^k exactly, k in [0, 58]
+
+
+@njit(cache=True, inline="always")
+def tanh(z):
+    """tanh(z) within 2 ulp (Cephes' method: a rational form below |z| = 0.625, 1 - 2 / (e^2|z| + 1)
+    above, exactly 1 from |z| = 20 on, where tanh rounds to 1); both branches are computed and
+    one selected, so a loop of it vectorises. NaN gives NaN."""
+    a = abs(z)
+    s = z * z
+    small = z + z * s * (((_TP0 * s + _TP1) * s + _TP2) / (((s + _TQ0) * s + _TQ1) * s + _TQ2))
+    e = _exp_0_40(2.0 * min(a, 20.0))
+    big = 1.0 - 2.0 / (e + 1.0)
+    big = -big if z < 0.0 else big
+    return small if a < 0.625 else (big if a == a else z)
 
 
 @njit(cache=True, inline="always")
 def activate(z, act):
     """Activation ``act`` (code, see module doc) of the scalar ``z``."""
     if act == 0:
-        return math.tanh(z)
+        return tanh(z)
     if act == 1:
         return z
     if act == 2:
@@ -40,20 +86,21 @@ def activate(z, act):
 
 
 @njit(cache=True)
-def sell_pack(indptr, indices, data, srow, scount, sptr, out_idx, out_data):
-    """Fill the SELL-8 arrays ``out_idx``, ``out_data`` (zeroed, length sptr[-1]) from sorted CSR."""
-    for s in range(srow.shape[0]):
+def sell_pack(indptr, indices, data, rows, scount, sptr, out_idx, out_data):
+    """Fill the SELL-8 arrays ``out_idx``, ``out_data`` (zeroed, length sptr[-1]) from sorted CSR;
+    slice ``s`` lane ``lane`` holds row ``rows[8 s + lane]``."""
+    for s in range(scount.shape[0]):
         for lane in range(scount[s]):
-            r = srow[s] + lane
+            r = rows[LANES * s + lane]
             pos = sptr[s] + lane
             for j in range(indptr[r], indptr[r + 1]):
                 out_idx[pos] = indices[j]
                 out_data[pos] = data[j]
-                pos += 8
+                pos += LANES
 
 
 @njit(cache=True, inline="always")
-def _slice_sums(sptr, slen, idx, data, x, s, lanes):
+def _slice_sums(sptr, slen, idx, data, x, s, rows, scount, z):
     # unsigned offsets spare numba's negative-index checks in the innermost loop
     one, two, three, four = uint64(1), uint64(2), uint64(3), uint64(4)
     five, six, seven, eight = uint64(5), uint64(6), uint64(7), uint64(8)
@@ -69,36 +116,76 @@ def _slice_sums(sptr, slen, idx, data, x, s, lanes):
         a6 += data[off + six] * x[idx[off + six]]
         a7 += data[off + seven] * x[idx[off + seven]]
         off += eight
-    lanes[0], lanes[1], lanes[2], lanes[3] = a0, a1, a2, a3
-    lanes[4], lanes[5], lanes[6], lanes[7] = a4, a5, a6, a7
+    base = LANES * s
+    c = scount[s]
+    if c == LANES:
+        z[rows[base]], z[rows[base + 1]], z[rows[base + 2]], z[rows[base + 3]] = a0, a1, a2, a3
+        z[rows[base + 4]], z[rows[base + 5]], z[rows[base + 6]], z[rows[base + 7]] = a4, a5, a6, a7
+    else:
+        acc = (a0, a1, a2, a3, a4, a5, a6, a7)
+        for lane in range(c):
+            z[rows[base + lane]] = acc[lane]
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _dense_rows(W, x, r0, r1, z):
+    """z[i] = W[i] . x for rows r0 <= i < r1 (SIMD: the sum is reassociated)."""
+    n = x.shape[0]
+    for i in range(r0, r1):
+        acc = 0.0
+        for j in range(n):
+            acc += W[i, j] * x[j]
+        z[i] = acc
+
+
+@njit(cache=True, error_model="numpy")
+def _update(x, z, r0, r1, leak, act):
+    """x <- (1 - leak) x + leak f(z) over r0:r1; one loop per activation so each vectorises."""
+    c = 1.0 - leak
+    if act == 0:
+        for i in range(r0, r1):
+            x[i] = c * x[i] + leak * tanh(z[i])
+    elif act == 1:
+        for i in range(r0, r1):
+            x[i] = c * x[i] + leak * z[i]
+    elif act == 2:
+        for i in range(r0, r1):
+            x[i] = c * x[i] + leak * (1.0 / (1.0 + math.exp(-z[i])))
+    else:
+        for i in range(r0, r1):
+            zi = z[i]
+            x[i] = c * x[i] + leak * (zi if zi > 0.0 else 0.0)
 
 
 @njit(cache=True)
-def step(mat, bounds, win, wfb, bias, u, fb, x, tmp, lanes, leak, act, noise, rng, b):
-    """Advance the state ``x`` (n,) one step in place with input ``u`` (n_in,) and feedback
-    ``fb`` (n_fb,). ``mat`` = (sptr, slen, srow, scount, lslice, idx, data) (see module doc);
-    ``tmp`` (n,) and ``lanes`` (8,) are scratch; noise from stream ``b`` of ``rng``."""
-    sptr, slen, srow, scount, lslice, idx, data = mat
-    n_in = u.shape[0]
+def step(mat, bounds, drive, bias, wfb, fb, x, z, leak, act, noise, rng, b):
+    """Advance the state ``x`` (n,) one step in place. ``drive`` (n,) is the input term
+    ``Win u`` of this step, ``fb`` (n_fb,) the fed-back output; ``mat`` the matrix layout (see
+    module doc); ``z`` (n,) scratch; noise from stream ``b`` of ``rng``."""
+    sptr, slen, rows, scount, lslice, idx, data, dense = mat
     n_fb = fb.shape[0]
+    use_dense = dense.shape[0] > 0
     for layer in range(bounds.shape[0] - 1):
-        for s in range(lslice[layer], lslice[layer + 1]):
-            _slice_sums(sptr, slen, idx, data, x, s, lanes)
-            for lane in range(scount[s]):
-                i = srow[s] + lane
-                z = bias[i] + lanes[lane]
-                for k in range(n_in):
-                    z += win[i, k] * u[k]
-                for m in range(n_fb):
-                    z += wfb[i, m] * fb[m]
-                tmp[i] = (1.0 - leak) * x[i] + leak * activate(z, act)
         r0 = bounds[layer]
         r1 = bounds[layer + 1]
+        if use_dense:
+            _dense_rows(dense, x, r0, r1, z)
+        else:
+            for s in range(lslice[layer], lslice[layer + 1]):
+                _slice_sums(sptr, slen, idx, data, x, s, rows, scount, z)
+        if n_fb > 0:
+            for i in range(r0, r1):
+                acc = z[i] + (drive[i] + bias[i])
+                for m in range(n_fb):
+                    acc += wfb[i, m] * fb[m]
+                z[i] = acc
+        else:
+            for i in range(r0, r1):
+                z[i] = z[i] + (drive[i] + bias[i])
+        _update(x, z, r0, r1, leak, act)
         if noise > 0.0:
             for i in range(r0, r1):
-                tmp[i] += noise * normal(rng, b)
-        for i in range(r0, r1):
-            x[i] = tmp[i]
+                x[i] += noise * normal(rng, b)
 
 
 @njit(parallel=True, cache=True)
@@ -107,18 +194,29 @@ def run(mat, bounds, win, wfb, bias, inputs, feedback, x, leak, act, noise, rng,
 
     inputs (B, T, n_in), feedback (B, T, n_fb) (the teacher's previous output at each step, or
     n_fb = 0), x (B, n) start states, updated in place to the end states; out (B, T, n) receives
-    the state after each step.
+    the state after each step (it first holds the input term of all steps, one BLAS product).
     """
     n_batch, n_steps = inputs.shape[0], inputs.shape[1]
     n = x.shape[1]
+    win_t = np.ascontiguousarray(win.T)
     for b in prange(n_batch):
-        tmp = np.empty(n)
-        lanes = np.empty(8)
+        z = np.empty(n)
         xb = x[b]
+        ob = out[b]
+        np.dot(inputs[b], win_t, ob)
         for t in range(n_steps):
-            step(mat, bounds, win, wfb, bias, inputs[b, t], feedback[b, t], xb, tmp, lanes, leak, act, noise,
-                 rng, b)
-            out[b, t, :] = xb
+            ot = ob[t]
+            step(mat, bounds, ot, bias, wfb, feedback[b, t], xb, z, leak, act, noise, rng, b)
+            ot[:] = xb
+
+
+@njit(cache=True, inline="always")
+def _input_term(win, u, drive):
+    for i in range(win.shape[0]):
+        acc = 0.0
+        for k in range(win.shape[1]):
+            acc += win[i, k] * u[k]
+        drive[i] = acc
 
 
 @njit(cache=True, inline="always")
@@ -144,8 +242,8 @@ def run_readout(mat, bounds, win, wfb, bias, wout, wbias, inputs, closed, x, y, 
     n = x.shape[1]
     n_fb = wfb.shape[1]
     for b in prange(n_batch):
-        tmp = np.empty(n)
-        lanes = np.empty(8)
+        z = np.empty(n)
+        drive = np.empty(n)
         xb = x[b]
         yb = y[b]
         fb = np.zeros(n_fb)
@@ -157,7 +255,8 @@ def run_readout(mat, bounds, win, wfb, bias, wout, wbias, inputs, closed, x, y, 
                 u[:] = inputs[b, t]
             if n_fb > 0:
                 fb[:] = yb
-            step(mat, bounds, win, wfb, bias, u, fb, xb, tmp, lanes, leak, act, noise, rng, b)
+            _input_term(win, u, drive)
+            step(mat, bounds, drive, bias, wfb, fb, xb, z, leak, act, noise, rng, b)
             _readout(wout, wbias, xb, yb)
             out_x[b, t, :] = xb
             out_y[b, t, :] = yb
@@ -233,15 +332,16 @@ def force(mat, bounds, win, wfb, bias, inputs, targets, x, y, w, wbias, P, leak,
     n = x.shape[0]
     n_out = targets.shape[1]
     m = n + 1
-    tmp = np.empty(n)
-    lanes = np.empty(8)
+    z = np.empty(n)
+    drive = np.empty(n)
     fb = np.zeros(wfb.shape[1])
     phi = np.empty(m)
     k = np.empty(m)
     for t in range(n_steps):
         if fb.shape[0] > 0:
             fb[:] = y
-        step(mat, bounds, win, wfb, bias, inputs[t], fb, x, tmp, lanes, leak, act, noise, rng, 0)
+        _input_term(win, inputs[t], drive)
+        step(mat, bounds, drive, bias, wfb, fb, x, z, leak, act, noise, rng, 0)
         _readout(w, wbias, x, y)
         out_y[t, :] = y
         if t % every != 0:
@@ -258,7 +358,7 @@ def force(mat, bounds, win, wfb, bias, inputs, targets, x, y, w, wbias, P, leak,
         _rls_downdate(P, k, denom, 1.0)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def elm_hidden(b, act, out):
     """ELM hidden layer, in place: out (N, n_hidden) <- f(out + b), where ``out`` holds the input
     product X @ Win (done by BLAS); in parallel over samples."""

@@ -6,6 +6,7 @@ Features ``x`` are rows of an array (N, n_features); targets (N, n_outputs). ``W
 """
 import numpy as np
 import scipy.linalg
+from scipy.linalg import blas as _blas
 
 from .. import checks
 from ..kernels import reservoir as _k
@@ -25,7 +26,9 @@ class Ridge:
     """Ridge regression ``min ||Y - X W' - b||^2 + ridge ||W||^2`` (the bias is not penalised:
     features and targets are centred first, as in reservoirpy's ``Ridge``).
 
-    Solved through the normal equations (X'X + ridge I) W' = X'Y with a symmetric solver. Fit
+    Solved through the normal equations (X'X + ridge I) W' = X'Y: X'X by BLAS ``syrk`` (one
+    call per batch, the upper triangle only), the system by Cholesky (least squares where the
+    matrix is singular, e.g. ``ridge = 0`` with collinear features). Fit
     several batches with :meth:`partial_fit` (sums of X'X and X'Y accumulate) and finish with
     :meth:`solve`, or in one call with :meth:`fit`.
     """
@@ -43,18 +46,32 @@ class Ridge:
     def partial_fit(self, X, Y):
         """Add the samples X (N, n_features), Y (N, n_outputs) to the sums; returns self."""
         X, Y = _xy(X, Y)
+        if self._xtx is not None and (X.shape[1] != self._xtx.shape[0] or Y.shape[1] != self._xty.shape[1]):
+            raise ValueError(f"X must have {self._xtx.shape[0]} columns and Y {self._xty.shape[1]}, as in the "
+                             f"earlier batches; got {X.shape[1]} and {Y.shape[1]}")
+        return self._accumulate(X, Y)
+
+    def _accumulate(self, X, Y):
+        """partial_fit without the checks, for callers whose X (N, n) and Y (N, m) are float64 and
+        already checked (the ESN's own states): X' X by syrk on the transposed view, no copy;
+        X' [Y, 1] (the cross products and the column sums) by one GEMM."""
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        Y = np.asarray(Y, dtype=np.float64)
+        if Y.ndim == 1:
+            Y = Y[:, None]
+        n, m = X.shape[1], Y.shape[1]
         if self._xtx is None:
-            n, m = X.shape[1], Y.shape[1]
-            self._xtx = np.zeros((n, n))
+            self._xtx = np.zeros((n, n), order="F")
             self._xty = np.zeros((n, m))
             self._xs = np.zeros(n)
             self._ys = np.zeros(m)
-        elif X.shape[1] != self._xtx.shape[0] or Y.shape[1] != self._xty.shape[1]:
-            raise ValueError(f"X must have {self._xtx.shape[0]} columns and Y {self._xty.shape[1]}, as in the "
-                             f"earlier batches; got {X.shape[1]} and {Y.shape[1]}")
-        self._xtx += X.T @ X
-        self._xty += X.T @ Y
-        self._xs += X.sum(axis=0)
+        self._xtx = _blas.dsyrk(1.0, X.T, beta=1.0, c=self._xtx, trans=0, lower=0, overwrite_c=1)
+        Y1 = np.empty((X.shape[0], m + 1))
+        Y1[:, :m] = Y
+        Y1[:, m] = 1.0
+        xty1 = X.T @ Y1
+        self._xty += xty1[:, :m]
+        self._xs += xty1[:, m]
         self._ys += Y.sum(axis=0)
         self._count += X.shape[0]
         return self
@@ -66,12 +83,18 @@ class Ridge:
         N = self._count
         xm = self._xs / N
         ym = self._ys / N
-        A = self._xtx - N * np.outer(xm, xm)
+        A = self._xtx - N * np.outer(xm, xm)  # upper triangle valid (syrk)
         B = self._xty - N * np.outer(xm, ym)
+        if not (np.all(np.isfinite(np.diag(A))) and np.all(np.isfinite(B))):
+            raise ValueError("X must be finite; it holds NaN or inf (the features overflowed?)")
         A[np.diag_indices_from(A)] += self.ridge
         try:
-            Wt = scipy.linalg.solve(A, B, assume_a="sym", check_finite=False)
+            Wt = scipy.linalg.cho_solve(scipy.linalg.cho_factor(A, lower=False, overwrite_a=False,
+                                                                check_finite=False), B, check_finite=False)
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+            Wt = None
+        if Wt is None or not np.all(np.isfinite(Wt)):
+            A = np.triu(A) + np.triu(A, 1).T
             Wt = np.linalg.lstsq(A, B, rcond=None)[0]
         self.W = np.ascontiguousarray(Wt.T)
         self.b = ym - xm @ Wt

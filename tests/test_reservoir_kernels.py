@@ -1,0 +1,114 @@
+"""Reservoir kernels' layouts and the vectorised tanh against slow NumPy references."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numba import njit
+
+from neurosim.kernels import reservoir as K
+from neurosim.reservoir import ESN, Ridge
+from neurosim.reservoir.esn import dense_layout, reservoir_layout, sell_layout
+
+
+@njit(error_model="numpy")
+def _tanh_all(z, out):
+    for i in range(z.shape[0]):
+        out[i] = K.tanh(z[i])
+
+
+@pytest.mark.kernel
+def test_tanh_within_two_ulp_of_numpy():
+    g = np.random.default_rng(0)
+    z = np.concatenate([g.normal(size=20000) * 4, np.linspace(-25, 25, 20001), np.linspace(0.6, 0.65, 2001),
+                        [0.0, 1e-300, -1e-300, 19.0, 19.1, 20.0, 20.5, 1e300, -1e300, np.inf, -np.inf]])
+    out = np.empty_like(z)
+    _tanh_all(z, out)
+    ref = np.tanh(z)
+    nz = ref != 0
+    ulp = np.abs(out - ref)[nz] / np.spacing(np.abs(ref[nz]))
+    assert ulp.max() <= 2.0
+    assert out[0] == 0.0 or abs(out[z == 0.0]).max() == 0.0
+    nan = np.empty(1)
+    _tanh_all(np.array([np.nan]), nan)
+    assert np.isnan(nan[0])
+
+
+def _random_system(n, p, layers, seed):
+    g = np.random.default_rng(seed)
+    W = sp.random_array((n, n), density=p, random_state=g, data_sampler=g.standard_normal, format="csr")
+    W = W * (0.9 / max(abs(np.linalg.eigvals(W.toarray())).max(), 1e-9))
+    return sp.csr_array(W), np.array(layers, np.int64), g.normal(size=(n, 2)), g.normal(size=n) * 0.1
+
+
+def _naive(Wd, bounds, Win, bias, U, x0, leak):
+    x = x0.copy()
+    out = []
+    for t in range(U.shape[0]):
+        for layer in range(len(bounds) - 1):
+            r = slice(bounds[layer], bounds[layer + 1])
+            x[r] = (1 - leak) * x[r] + leak * np.tanh(Wd[r] @ x + Win[r] @ U[t] + bias[r])
+        out.append(x.copy())
+    return np.array(out)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("layers", [(0, 37), (0, 9, 37), (0, 16, 17, 37)])
+def test_sparse_and_dense_layouts_give_the_reference_states(layers):
+    n = 37  # slices of 8 with a ragged end, rows of unequal length
+    W, bounds, Win, bias = _random_system(n, 0.2, layers, 3)
+    g = np.random.default_rng(1)
+    U = g.normal(size=(2, 40, 2))
+    x0 = g.normal(size=(2, n)) * 0.3
+    outs = []
+    for m in (sell_layout(W, bounds), dense_layout(W, bounds)):
+        x = x0.copy()
+        out = np.empty((2, 40, n))
+        K.run(m, bounds, Win, np.zeros((n, 0)), bias, U, np.zeros((2, 40, 0)), x, 0.3, 0, 0.0,
+              np.zeros((2, 2), np.uint64), out)
+        np.testing.assert_array_equal(x, out[:, -1])
+        outs.append(out)
+    for b in range(2):
+        ref = _naive(W.toarray(), bounds, Win, bias, U[b], x0[b], 0.3)
+        np.testing.assert_allclose(outs[0][b], ref, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(outs[1][b], ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-12, atol=1e-12)
+
+
+def test_sell_layout_sorts_rows_and_covers_every_entry():
+    W, bounds, _, _ = _random_system(45, 0.3, (0, 20, 45), 5)
+    sptr, slen, rows, scount, lslice, idx, data, dense = sell_layout(W, bounds)
+    assert dense.size == 0 and list(lslice) == [0, 3, 7]
+    assert np.count_nonzero(data) == W.nnz and np.isclose(data.sum(), W.data.sum())
+    lengths = np.diff(W.indptr)
+    for layer, (r0, r1) in enumerate(zip(bounds[:-1], bounds[1:])):
+        used = np.concatenate([rows[8 * s:8 * s + scount[s]] for s in range(lslice[layer], lslice[layer + 1])])
+        assert sorted(used) == list(range(r0, r1))
+        assert np.all(np.diff(lengths[used]) <= 0)  # longest first
+
+
+def test_layout_choice_and_esn_layouts_agree():
+    Wsmall = sp.random_array((50, 50), density=0.1, format="csr", random_state=0)
+    assert reservoir_layout(Wsmall, np.array([0, 50]))[7].shape == (50, 50)
+    Wbig = sp.random_array((600, 600), density=0.1, format="csr", random_state=0)
+    assert reservoir_layout(Wbig, np.array([0, 600]))[7].size == 0
+    Wfull = sp.random_array((600, 600), density=0.5, format="csr", random_state=0)
+    assert reservoir_layout(Wfull, np.array([0, 600]))[7].shape == (600, 600)
+    u = np.sin(np.arange(300) / 7)[:, None]
+    a = ESN(200, leak=0.3, spectral_radius=0.9, seed=1, layout="sparse")
+    b = ESN(200, leak=0.3, spectral_radius=0.9, seed=1, layout="dense")
+    np.testing.assert_allclose(a.run_states(u), b.run_states(u), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="layout"):
+        ESN(10, layout="csr")
+
+
+def test_ridge_fast_path_equals_checked_path():
+    g = np.random.default_rng(2)
+    X = g.normal(size=(300, 20))
+    Y = X @ g.normal(size=(20, 2)) + 0.1 * g.normal(size=(300, 2))
+    a = Ridge(1e-3).fit(X, Y)
+    b = Ridge(1e-3)._accumulate(X[:100], Y[:100])._accumulate(X[100:], Y[100:]).solve()
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    Wt = np.linalg.solve(Xc.T @ Xc + 1e-3 * np.eye(20), Xc.T @ Yc)
+    np.testing.assert_allclose(a.W, Wt.T, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(b.W, a.W, rtol=1e-10, atol=1e-13)
+    with pytest.raises(ValueError, match="finite"), np.errstate(invalid="ignore"):
+        Ridge(1.0)._accumulate(np.full((5, 3), np.inf), np.zeros((5, 1))).solve()
