@@ -10,7 +10,9 @@ Figures per size: the simulation loop (a 1 s run from a stored state, repeated: 
 max; network building and compilation apart), spikes, mean rate (spikes / N / 1 s), fraction of
 silent neurons (averaged over seeds in ``rate_by_seed``), and, for the first size, the whole
 process from a cold compile cache (a fresh interpreter and a fresh cache folder: import,
-compile, build, 1 s run) and from a warm one (Brian2's later sizes reuse its warm cache).
+compile, build, 1 s run) and from a warm one, each with its parts as timed inside the process
+(``import``, ``wiring``: ``cuba()``, ``run``: compile, build and the 1 s run); Brian2's later
+sizes reuse its warm cache.
 Brian2 (``cython`` and ``numpy`` targets) runs in a separate interpreter (``--brian-python``,
 default: this one) in the same run; its figures are null where brian2 does not import
 (Brian2 2.9 does not import with numpy 2.4: use a venv with numpy < 2.4). Brian2's loop is
@@ -39,9 +41,12 @@ NEUROSIM_PROCESS = """
 import time
 t0 = time.perf_counter()
 from neurosim.spiking import cuba
+t1 = time.perf_counter()
 net = cuba({n}, seed=0)
+t2 = time.perf_counter()
 ds = net.run(1.0)
-print(ds.sizes["spike"], time.perf_counter() - t0)
+t3 = time.perf_counter()
+print(ds.sizes["spike"], t3 - t0, t1 - t0, t2 - t1, t3 - t2)
 """
 
 BRIAN_SCRIPT = r"""
@@ -183,9 +188,14 @@ def main(argv=None):
         if not args.no_cold and idx == 0:
             with tempfile.TemporaryDirectory() as cache:
                 cold, out = neurosim_process(n, cache)
-                warm, _ = neurosim_process(n, cache)
+                warm, out_warm = neurosim_process(n, cache)
             entry["neurosim"]["whole_process_cold_cache_s"] = cold
             entry["neurosim"]["whole_process_warm_cache_s"] = warm
+            # inside the process: import, wiring (compiles the wiring kernel when cold), run
+            # (compiles the simulation kernel when cold, then builds and runs)
+            for key, o in (("cold", out), ("warm", out_warm)):
+                entry["neurosim"][f"whole_process_{key}_parts_s"] = dict(zip(
+                    ("import", "wiring", "run"), map(float, o[2:5])))
         peers = {}
         if not args.no_brian:
             targets = ["cython"] + ([] if args.no_brian_numpy else ["numpy"])

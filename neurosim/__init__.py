@@ -1,14 +1,61 @@
 """neurosim: a Numba-accelerated simulator of the Neural Network Zoo.
 
 Every run returns a labelled ``xarray.Dataset``; see the README for the API overview.
+
+The package is lazy (PEP 562): ``import neurosim`` loads nothing heavy; a family module, or a
+class re-exported here (``from neurosim import HopfieldNetwork``), is imported on first access.
+So a script that only runs a spiking network does not pay for SciPy's statistics, Dask or
+matplotlib.
 """
+import importlib
+import importlib.util
+import sys
+import types
+
 __version__ = "0.1.0"
 
-from . import backend, checks, connect, datasets, energy, markov, metrics, record, reservoir, rng, som, spiking, viz  # noqa: E402,F401,E501
-from .energy import RBM, DBN, BoltzmannMachine, HopfieldNetwork, IsingAnnealer, ModernHopfield  # noqa: E402,F401
-from .markov import ContinuousMarkovChain, MarkovChain  # noqa: E402,F401
-from .record import Monitor, load, save  # noqa: E402,F401
-from .reservoir import ELM, ESN  # noqa: E402,F401
-from .som import SOM  # noqa: E402,F401
-from .spiking import LiquidStateMachine, Network  # noqa: E402,F401
-from .sweep import sweep  # noqa: E402,F401  (the function; the module stays importable by path)
+# submodules reachable as attributes (any other submodule is too, imported on first access)
+_SUBMODULES = ("backend", "checks", "connect", "datasets", "energy", "markov", "metrics",
+               "record", "reservoir", "rng", "som", "spiking", "viz")
+# re-exported names -> the module that defines them
+_EXPORTS = {
+    "RBM": "energy", "DBN": "energy", "BoltzmannMachine": "energy",
+    "HopfieldNetwork": "energy", "IsingAnnealer": "energy", "ModernHopfield": "energy",
+    "ContinuousMarkovChain": "markov", "MarkovChain": "markov",
+    "Monitor": "record", "load": "record", "save": "record",
+    "ELM": "reservoir", "ESN": "reservoir",
+    "SOM": "som",
+    "LiquidStateMachine": "spiking", "Network": "spiking",
+    "sweep": "sweep",   # the function; the module stays importable by path (neurosim.sweep)
+}
+
+__all__ = sorted(set(_SUBMODULES) | set(_EXPORTS))
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif name in _SUBMODULES or (not name.startswith("_")
+                                 and importlib.util.find_spec(f"{__name__}.{name}") is not None):
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """The package's module type: importing the submodule ``neurosim.sweep`` sets the package
+    attribute ``sweep``; keep the function there, as the eager package did."""
+
+    def __setattr__(self, name, value):
+        if name == "sweep" and isinstance(value, types.ModuleType):
+            value = value.sweep
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

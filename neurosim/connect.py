@@ -24,7 +24,6 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from . import checks
 from . import rng as _rng
@@ -542,6 +541,8 @@ def spectral_radius(W):
         return 0.0
     if n <= _DENSE_EIG_MAX:
         return float(np.max(np.abs(np.linalg.eigvals(A.toarray()))))
+    import scipy.sparse.linalg as spla   # deferred: ~0.3 s to import, needed only here
+
     v0 = _rng.generator(0).random(n)  # a fixed start vector: reproducible answers
     try:
         ev = spla.eigs(A, k=1, which="LM", v0=v0, ncv=min(n - 1, 40), maxiter=50 * n,

@@ -13,17 +13,26 @@ One call advances a whole network by many steps of ``dt``. Each step follows Bri
 Layout (all float64 unless said):
 
 - Neurons ``0 .. N-1`` are grouped in contiguous ranges ``g_lo[g] .. g_lo[g+1]-1``; each group
-  has a model code ``g_model`` (``LIF`` or ``IZHIKEVICH``), a synapse code ``g_syn``
-  (``CURRENT`` or ``CONDUCTANCE``) and a parameter row ``g_par[g]`` (slots ``P_*`` below, filled
-  by :mod:`neurosim.spiking.neurons` with precomputed propagators).
-- State: ``v`` (N,) volts; ``u`` (N,) Izhikevich recovery (V/s); ``syn`` (2, N) synaptic
-  variables, row 0 excitatory, row 1 inhibitory (amperes for current synapses, siemens for
-  conductance synapses); ``ref`` (N,) int32 refractory steps left.
+  has a kind ``2 * model + synapse`` (model ``LIF`` or ``IZHIKEVICH``, synapse ``CURRENT`` or
+  ``CONDUCTANCE``) and a parameter row ``g_par[g]`` (slots ``P_*`` below, filled by
+  :mod:`neurosim.spiking.neurons` with precomputed propagators).
+- State: ``v`` (N,) volts; ``u`` (N,) Izhikevich recovery (V/s); ``syn`` (2N,) synaptic
+  variables, ``0..N-1`` excitatory, ``N..2N-1`` inhibitory (amperes for current synapses,
+  siemens for conductance synapses; the network holds it as (2, N)); ``ref`` (N,) int32
+  refractory steps left.
 - External current ``I_ext`` (R, N) amperes; step ``s`` uses row ``min(s // I_stride, R - 1)``.
 - Presynaptic index space: neurons ``0..N-1``, then Poisson sources ``N..N+P-1``, then
-  generator sources. Synapses grouped by presynaptic index (CSR): ``out_ptr`` (n_pre + 1,),
-  ``out_code`` int64 ``channel * N + post`` (an index into ``syn.ravel()``), ``out_w``,
-  ``out_d`` int64 delay steps. ``ring`` (L, 2N) holds input in flight, row ``s % L``.
+  generator sources. Synapses grouped by presynaptic index (CSR by source): ``out_ptr``
+  (n_pre + 1,) int64, ``out_code`` int32 ``channel * N + post`` (an index into ``syn``),
+  ``out_w``, ``out_d`` int64 delay steps. ``ring`` (L, 2N) holds input in flight, row ``s % L``.
+
+Compile time: :func:`run_steps` takes the features a network may not use (other neuron kinds,
+external current, Poisson sources, generators, delays, state monitors) as arguments that are
+None when unused; Numba prunes those branches before typing, so a network compiles (and
+caches) only the code it runs. A CUBA network compiles the fused LIF pass and the delivery
+loop alone (about 2 s instead of about 10 s for the kernel with every path). Keep helpers
+free of literal arguments (a literal int or bool argument compiles a callee twice) and of
+``inline="always"`` beyond the tiny random-number functions.
 """
 import math
 
@@ -61,10 +70,15 @@ VAR_SYN_E = 2
 VAR_SYN_I = 3
 
 
-@njit(cache=True)
-def lif_current_step(v, I_e, I_i, I, decay, v_rest, R, ke, ki):
-    """Exact LIF update over one step with exponentially decaying synaptic currents (V)."""
-    return v_rest + (v - v_rest) * decay + R * I * (1.0 - decay) + ke * I_e + ki * I_i
+# group kinds handed to run_steps: 2 * model + synapse
+LIF_CURRENT = 2 * LIF + CURRENT
+LIF_CONDUCTANCE = 2 * LIF + CONDUCTANCE
+IZH_CURRENT = 2 * IZHIKEVICH + CURRENT
+IZH_CONDUCTANCE = 2 * IZHIKEVICH + CONDUCTANCE
+
+# neurons per block of the fused LIF pass: a block is rescanned for spikers only when its
+# vectorised update saw one, so the scalar work per step is ~ (blocks with a spike) x BLOCK
+BLOCK = 256
 
 
 @njit(cache=True)
@@ -78,21 +92,6 @@ def lif_conductance_step(v, g_e, g_i, I, v_rest, R, E_e, E_i, dt_tau):
 @njit(cache=True)
 def _izh_rhs(v, u, drive):
     return 4.0e4 * v * v + 5.0e3 * v + 140.0 - u + drive
-
-
-@njit(cache=True)
-def _update_lif_current(v, ref, syn_e, syn_i, I, decay, v_rest, R, ke, ki, de, di):
-    """One exact step of LIF neurons with current synapses (v frozen while refractory)."""
-    for i in range(v.shape[0]):
-        vi = v[i]
-        r = ref[i]
-        xe = syn_e[i]
-        xi = syn_i[i]
-        vn = lif_current_step(vi, xe, xi, I[i], decay, v_rest, R, ke, ki)
-        v[i] = vn if r <= 0 else vi
-        ref[i] = r - 1 if r > 0 else r
-        syn_e[i] = xe * de
-        syn_i[i] = xi * di
 
 
 @njit(cache=True)
@@ -149,33 +148,39 @@ def _update_izhikevich(v, u, ref, syn_e, syn_i, I_ext, p, conductance):
 
 
 @njit(cache=True)
-def _threshold(v, u, ref, lo, hi, p, izhikevich, fired, n_fired):
-    """Threshold and reset of neurons ``lo .. hi-1``; appends spikers to ``fired`` from
-    ``n_fired`` on and returns the new count."""
+def _other_group(kind, v, u, ref, syn_e, syn_i, I, lo, hi, p, fired, n_fired):
+    """State update, threshold and reset of neurons ``lo .. hi-1`` of a group that is not
+    LIF with current synapses; appends spikers to ``fired`` and returns the new count."""
     th = p[P_TH]
     reset = p[P_RESET]
     nref = np.int32(p[P_NREF])
-    if izhikevich:
-        du = p[P_D]
-        for i in range(lo, hi):
-            if v[i] >= th and ref[i] == 0:
-                v[i] = reset
-                u[i] += du
-                ref[i] = nref
-                fired[n_fired] = i
-                n_fired += 1
-    else:
+    if kind == LIF_CONDUCTANCE:
+        _update_lif_conductance(v[lo:hi], ref[lo:hi], syn_e[lo:hi], syn_i[lo:hi], I[lo:hi],
+                                p[P_REST], p[P_R], p[P_EE], p[P_EI], p[P_DTTAU], p[P_DE],
+                                p[P_DI])
         for i in range(lo, hi):
             if v[i] > th and ref[i] == 0:
                 v[i] = reset
                 ref[i] = nref
                 fired[n_fired] = i
                 n_fired += 1
+        return n_fired
+    _update_izhikevich(v[lo:hi], u[lo:hi], ref[lo:hi], syn_e[lo:hi], syn_i[lo:hi], I[lo:hi], p,
+                       kind == IZH_CONDUCTANCE)
+    du = p[P_D]
+    for i in range(lo, hi):
+        if v[i] >= th and ref[i] == 0:
+            v[i] = reset
+            u[i] += du
+            ref[i] = nref
+            fired[n_fired] = i
+            n_fired += 1
     return n_fired
 
 
 @njit(cache=True)
 def _record(row, v, u, syn, rec_idx, rec_vars, rec_buf):
+    N = v.shape[0]
     for a in range(rec_vars.shape[0]):
         code = rec_vars[a]
         for b in range(rec_idx.shape[0]):
@@ -185,9 +190,9 @@ def _record(row, v, u, syn, rec_idx, rec_vars, rec_buf):
             elif code == VAR_U:
                 rec_buf[row, a, b] = u[i]
             elif code == VAR_SYN_E:
-                rec_buf[row, a, b] = syn[0, i]
+                rec_buf[row, a, b] = syn[i]
             else:
-                rec_buf[row, a, b] = syn[1, i]
+                rec_buf[row, a, b] = syn[N + i]
 
 
 @njit(cache=True)
@@ -201,42 +206,50 @@ def _poisson(rates_now, dt, pstate, offset, fired, n_fired):
 
 
 @njit(cache=True)
-def _deliver(s, fired, n_fired, out_ptr, out_code, out_w, out_d, syn_flat, ring):
+def _generators(s, gen_step, gen_idx, gen_ptr, fired, n_fired):
+    """Spike generators: the events of step ``s`` (``gen_ptr[0]`` moves past them)."""
+    n_gen = gen_step.shape[0]
+    while gen_ptr[0] < n_gen and gen_step[gen_ptr[0]] < s:
+        gen_ptr[0] += 1
+    while gen_ptr[0] < n_gen and gen_step[gen_ptr[0]] == s:
+        fired[n_fired] = gen_idx[gen_ptr[0]]
+        n_fired += 1
+        gen_ptr[0] += 1
+    return n_fired
+
+
+@njit(cache=True)
+def _deliver_delayed(s, fired, n_fired, out_ptr, out_code, out_w, out_d, syn, ring):
     """Input due now from the ring buffer, then this step's spikes along their synapses."""
     L = ring.shape[0]
-    if L == 1:
-        for a in range(n_fired):
-            j = fired[a]
-            for q in range(out_ptr[j], out_ptr[j + 1]):
-                syn_flat[out_code[q]] += out_w[q]
-        return
     slot = s % L
-    for c in range(syn_flat.shape[0]):
+    for c in range(syn.shape[0]):
         x = ring[slot, c]
         if x != 0.0:
-            syn_flat[c] += x
+            syn[c] += x
             ring[slot, c] = 0.0
     for a in range(n_fired):
         j = fired[a]
         for q in range(out_ptr[j], out_ptr[j + 1]):
             d = out_d[q]
             if d == 0:
-                syn_flat[out_code[q]] += out_w[q]
+                syn[out_code[q]] += out_w[q]
             else:
                 ring[(s + d) % L, out_code[q]] += out_w[q]
 
 
 @njit(cache=True)
-def run_steps(step0, k_off, n_steps, dt,
-              g_lo, g_model, g_syn, g_par,
-              v, u, syn, ref,
-              I_ext, I_stride,
-              n_poisson, rates, rate_stride, pstate,
-              gen_step, gen_idx, gen_ptr,
-              out_ptr, out_code, out_w, out_d, ring,
-              rec_every, rec_idx, rec_vars, rec_buf, rate_buf,
-              spk_mask, spk_step, spk_idx, n_spk):
+def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, g_par, v, u, syn, ref, I_ext, I_stride,
+              poisson, generators, out_ptr, out_code, out_w, delays,
+              rec_every, rec, rate_buf, spk_mask, spk_step, spk_idx, n_spk, fired):
     """Advance the network by up to ``n_steps`` steps from global step ``step0``.
+
+    g_kind: None when every group is LIF with current synapses, else int64 (n_groups,) of
+    ``2 * model + synapse``. syn: (2N,) the synaptic variables, excitatory then inhibitory.
+    The optional parts are None when unused, and Numba then compiles nothing for them:
+    poisson ``(rates, rate_stride, pstate)``, generators ``(gen_step, gen_idx, gen_ptr)``,
+    delays ``(out_d, ring)`` (None: every delay is 0), rec ``(rec_idx, rec_vars, rec_buf)``.
+    fired: int64 scratch, at least n_pre + the largest number of generator events in a step.
 
     Records: at chunk step ``k`` (counted from ``k_off``; ``k % rec_every == 0``) row
     ``k // rec_every`` of ``rec_buf`` (rows, n_vars, n_idx) gets variables ``rec_vars`` of
@@ -247,65 +260,118 @@ def run_steps(step0, k_off, n_steps, dt,
     """
     N = v.shape[0]
     n_groups = g_lo.shape[0] - 1
-    syn_e = syn[0]
-    syn_i = syn[1]
-    syn_flat = syn.reshape(-1)
-    fired = np.empty(out_ptr.shape[0] - 1, dtype=np.int64)
+    syn_e = syn[:N]
+    syn_i = syn[N:]
+    last_I = 0 if I_ext is None else I_ext.shape[0] - 1
     cap = spk_step.shape[0]
-    n_I = I_ext.shape[0]
-    n_rates = rates.shape[0]
-    n_gen = gen_step.shape[0]
+    ns = n_spk[0]
     for kk in range(n_steps):
         s = step0 + kk
         k = k_off + kk
-        if n_spk[0] + N > cap:
+        if ns + N > cap:
+            n_spk[0] = ns
             return kk
+        row = k // rec_every
         # 1. state monitors, at the start of the step
-        if k % rec_every == 0:
-            _record(k // rec_every, v, u, syn, rec_idx, rec_vars, rec_buf)
-        I_now = I_ext[min(s // I_stride, n_I - 1)]
-        # 2. state update (a vectorisable pass per group), then threshold and reset
-        n_fired = 0
+        if rec is not None:
+            if k % rec_every == 0:
+                _record(row, v, u, syn, rec[0], rec[1], rec[2])
+        if I_ext is None:
+            I_now = syn_e           # not read (I_ext is None only if every group is LIF_CURRENT)
+        else:
+            r_I = s // I_stride
+            if r_I > last_I:
+                r_I = last_I
+            I_now = I_ext[r_I]
+        # 2. state update, threshold and reset, group by group
+        n_fired = k_off - k_off         # an int64 zero (a literal 0 would type callees twice)
         for g in range(n_groups):
             lo = g_lo[g]
             hi = g_lo[g + 1]
             p = g_par[g]
-            if g_model[g] == LIF:
-                if g_syn[g] == CURRENT:
-                    _update_lif_current(v[lo:hi], ref[lo:hi], syn_e[lo:hi], syn_i[lo:hi],
-                                        I_now[lo:hi], p[P_DECAY], p[P_REST], p[P_R],
-                                        p[P_KE], p[P_KI], p[P_DE], p[P_DI])
-                else:
-                    _update_lif_conductance(v[lo:hi], ref[lo:hi], syn_e[lo:hi], syn_i[lo:hi],
-                                            I_now[lo:hi], p[P_REST], p[P_R], p[P_EE], p[P_EI],
-                                            p[P_DTTAU], p[P_DE], p[P_DI])
-            else:
-                _update_izhikevich(v[lo:hi], u[lo:hi], ref[lo:hi], syn_e[lo:hi], syn_i[lo:hi],
-                                   I_now[lo:hi], p, g_syn[g] == CONDUCTANCE)
+            kind = LIF_CURRENT if g_kind is None else g_kind[g]
             before = n_fired
-            n_fired = _threshold(v, u, ref, lo, hi, p, g_model[g] == IZHIKEVICH, fired,
-                                 n_fired)
+            if kind == LIF_CURRENT:
+                # exact propagator (v frozen while refractory), fused with the threshold: a
+                # vectorisable pass over a block counts the spikers, a scalar pass over the
+                # (rare) blocks with spikers resets them in order
+                decay = p[P_DECAY]
+                v_rest = p[P_REST]
+                R = p[P_R]
+                ke = p[P_KE]
+                ki = p[P_KI]
+                de = p[P_DE]
+                di = p[P_DI]
+                th = p[P_TH]
+                reset = p[P_RESET]
+                nref = np.int32(p[P_NREF])
+                for b0 in range(lo, hi, BLOCK):
+                    b1 = b0 + BLOCK
+                    if b1 > hi:
+                        b1 = hi
+                    vb = v[b0:b1]
+                    rb = ref[b0:b1]
+                    eb = syn_e[b0:b1]
+                    ib = syn_i[b0:b1]
+                    Ib = I_now[b0:b1]
+                    hit = 0
+                    for i in range(vb.shape[0]):
+                        vi = vb[i]
+                        r = rb[i]
+                        xe = eb[i]
+                        xi = ib[i]
+                        if I_ext is None:   # no external current: the same sum without + 0.0
+                            vn = v_rest + (vi - v_rest) * decay + ke * xe + ki * xi
+                        else:
+                            vn = v_rest + (vi - v_rest) * decay + R * Ib[i] * (1.0 - decay) \
+                                + ke * xe + ki * xi
+                        if r > 0:
+                            vn = vi
+                            r -= 1
+                        vb[i] = vn
+                        rb[i] = r
+                        eb[i] = xe * de
+                        ib[i] = xi * di
+                        hit += (vn > th) & (r == 0)
+                    if hit > 0:
+                        for i in range(vb.shape[0]):
+                            if vb[i] > th and rb[i] == 0:
+                                vb[i] = reset
+                                rb[i] = nref
+                                fired[n_fired] = b0 + i
+                                n_fired += 1
+            elif g_kind is not None:
+                n_fired = _other_group(kind, v, u, ref, syn_e, syn_i, I_now, lo, hi, p, fired,
+                                       n_fired)
             if n_fired > before:
-                rate_buf[k // rec_every, g] += n_fired - before
+                rate_buf[row, g] += n_fired - before
         # record this step's neuron spikes
         for a in range(n_fired):
             i = fired[a]
             if spk_mask[i]:
-                spk_step[n_spk[0]] = s
-                spk_idx[n_spk[0]] = i
-                n_spk[0] += 1
+                spk_step[ns] = s
+                spk_idx[ns] = i
+                ns += 1
         # 3. sources
-        if n_poisson > 0:
-            n_fired = _poisson(rates[min(s // rate_stride, n_rates - 1)], dt, pstate, N,
-                               fired, n_fired)
-        while gen_ptr[0] < n_gen and gen_step[gen_ptr[0]] < s:
-            gen_ptr[0] += 1
-        while gen_ptr[0] < n_gen and gen_step[gen_ptr[0]] == s:
-            fired[n_fired] = gen_idx[gen_ptr[0]]
-            n_fired += 1
-            gen_ptr[0] += 1
-        # 4. delivery
-        _deliver(s, fired, n_fired, out_ptr, out_code, out_w, out_d, syn_flat, ring)
+        if poisson is not None:
+            rates = poisson[0]
+            r_P = s // poisson[1]
+            if r_P > rates.shape[0] - 1:
+                r_P = rates.shape[0] - 1
+            n_fired = _poisson(rates[r_P], dt, poisson[2], N, fired, n_fired)
+        if generators is not None:
+            n_fired = _generators(s, generators[0], generators[1], generators[2], fired,
+                                  n_fired)
+        # 4. delivery along the outgoing synapses of this step's spikers
+        if delays is None:
+            for a in range(n_fired):
+                j = fired[a]
+                for q in range(out_ptr[j], out_ptr[j + 1]):
+                    syn[out_code[q]] += out_w[q]
+        else:
+            _deliver_delayed(s, fired, n_fired, out_ptr, out_code, out_w, delays[0], syn,
+                             delays[1])
+    n_spk[0] = ns
     return n_steps
 
 

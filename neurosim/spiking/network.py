@@ -301,12 +301,14 @@ class Network:
         if pres:
             pre = np.concatenate(pres)
             order = np.argsort(pre, kind="stable")
-            self.out_code = np.concatenate(codes)[order]
+            code = np.concatenate(codes)[order]
+            # int32 targets (half the memory traffic of delivery) wherever 2N fits
+            self.out_code = code.astype(np.int32) if 2 * self.n_neurons < 2 ** 31 else code
             self.out_w = np.concatenate(ws)[order]
             self.out_d = np.concatenate(ds)[order]
             counts = np.bincount(pre, minlength=n_pre)
         else:
-            self.out_code = np.empty(0, dtype=np.int64)
+            self.out_code = np.empty(0, dtype=np.int32)
             self.out_w = np.empty(0)
             self.out_d = np.empty(0, dtype=np.int64)
             counts = np.zeros(n_pre, dtype=np.int64)
@@ -442,21 +444,38 @@ class Network:
         spk_idx = np.empty(cap, dtype=np.int64)
         n_spk = np.zeros(1, dtype=np.int64)
 
+        # the parts this network does not use are passed as None: the kernel is then compiled
+        # without them (a CUBA-like network compiles only the LIF pass and the delivery)
+        lif_current = (self.g_model == _k.LIF) & (self.g_syn == _k.CURRENT)
+        g_kind = None if lif_current.all() else 2 * self.g_model + self.g_syn
+        poisson = ((self.rates, np.int64(self.rate_stride), self.pstate) if self.n_poisson > 0
+                   else None)
+        generators = ((self.gen_step, self.gen_idx, self.gen_ptr) if self.gen_step.size
+                      else None)
+        delays = (self.out_d, self.ring) if self.ring.shape[0] > 1 else None
+        rec = (rec_idx, rec_vars, rec_buf) if rec_buf.size else None
+        # no external current into LIF-current groups only: None (one array less to read)
+        I_ext = None if g_kind is None and not self.I_ext.any() else self.I_ext
+        if not self.syn.flags.c_contiguous:
+            self.syn = np.ascontiguousarray(self.syn)
+        syn = self.syn.reshape(-1)       # a view (updated in place): e then i
+        fired = np.empty(self.out_ptr.shape[0] - 1 + self.gen_step.size, dtype=np.int64)
+        out_code = self.out_code
+        if out_code.dtype != np.int32 and 2 * N < 2 ** 31:   # e.g. a network saved before
+            out_code = self.out_code = out_code.astype(np.int32)
+
         def advance(start, n):
             rate_buf[:] = 0
             done = 0
             while done < n:
                 n_spk[0] = 0
-                got = _k.run_steps(self.step, np.int64(done), np.int64(n - done), self.dt,
-                                   self.g_lo, self.g_model, self.g_syn, self.g_par,
-                                   self.v, self.u, self.syn, self.ref,
-                                   self.I_ext, np.int64(self.I_stride),
-                                   np.int64(self.n_poisson), self.rates,
-                                   np.int64(self.rate_stride), self.pstate,
-                                   self.gen_step, self.gen_idx, self.gen_ptr,
-                                   self.out_ptr, self.out_code, self.out_w, self.out_d, self.ring,
-                                   np.int64(rec_every), rec_idx, rec_vars, rec_buf, rate_buf,
-                                   spk_mask, spk_step, spk_idx, n_spk)
+                got = _k.run_steps(np.int64(self.step), np.int64(done), np.int64(n - done),
+                                   float(self.dt), self.g_lo, g_kind, self.g_par,
+                                   self.v, self.u, syn, self.ref,
+                                   I_ext, np.int64(self.I_stride), poisson, generators,
+                                   self.out_ptr, out_code, self.out_w, delays,
+                                   np.int64(rec_every), rec, rate_buf,
+                                   spk_mask, spk_step, spk_idx, n_spk, fired)
                 self.step += int(got)
                 done += int(got)
                 m = int(n_spk[0])
