@@ -429,3 +429,14 @@ def test_spectral_radius_against_numpy(monkeypatch):
 def test_bad_input_raises_clear_errors(call, exc, msg):
     with pytest.raises(exc, match=msg):
         call()
+
+
+@pytest.mark.kernel
+def test_heapsort_sorts_like_numpy():
+    from neurosim.kernels.connect import heapsort
+    g = np.random.default_rng(3)
+    for n in (0, 1, 2, 7, 64, 513):
+        a = g.integers(-50, 50, n)
+        b = a.copy()
+        heapsort(b)
+        np.testing.assert_array_equal(b, np.sort(a))
