@@ -55,6 +55,8 @@ class SOM:
     toroidal : bool
         Wrap the grid around in both directions (a hexagonal torus needs an even ``rows``).
     neighbourhood : ``"gaussian"``, ``"bubble"`` or ``"mexican_hat"``
+        Units beyond ``d^2 > 27.6 sigma^2`` (where the Gaussian factor is below 1e-6) are not
+        updated.
     sigma, learning_rate : float > 0
         Initial neighbourhood radius (grid units) and learning rate.
     decay : ``"asymptotic"``, ``"linear"`` or ``"exponential"``

@@ -9,25 +9,17 @@ from neurosim.kernels import som as K
 from neurosim.som import SOM
 
 
+def test_cut_off_is_where_the_gaussian_falls_below_one_in_a_million():
+    assert np.exp(-K._CUT / 2) == pytest.approx(1e-6, rel=0.05)
+
+
 def naive_online(W, X, order, sigmas, rates, coords, period, kind):
     """Plain NumPy online SOM: one sample at a time, distances on the plane from ``coords``."""
     W = W.copy()
     for t, i in enumerate(order):
         x = X[i]
         b = np.argmin(((W - x) ** 2).sum(axis=1))
-        d = np.abs(coords - coords[b])
-        for ax in range(2):
-            if period[ax] > 0:
-                d[:, ax] = np.minimum(d[:, ax], period[ax] - d[:, ax])
-        d2 = (d ** 2).sum(axis=1)
-        s2 = sigmas[t] ** 2
-        if kind == "gaussian":
-            h = np.exp(-d2 / (2 * s2))
-        elif kind == "bubble":
-            h = (d2 <= s2 * (1 + 1e-12)).astype(float)
-        else:
-            h = (1 - d2 / s2) * np.exp(-d2 / (2 * s2))
-        W += rates[t] * h[:, None] * (x - W)
+        W += naive_neighbourhood(coords, period, b, sigmas[t], rates[t], kind)[:, None] * (x - W)
     return W
 
 
@@ -51,7 +43,8 @@ def test_online_kernel_matches_naive(topology, toroidal, kind):
 
 
 def naive_neighbourhood(coords, period, b, sigma, lr, kind):
-    """``lr * h(d(j, b))`` for every unit in plain NumPy (the cut-off as in the kernels)."""
+    """``lr * h(d(j, b))`` for every unit in plain NumPy, zero beyond ``d^2 > 27.6 s^2`` (where
+    the Gaussian factor is below 1e-6, the kernels' cut-off)."""
     d = np.abs(coords - coords[b])
     for ax in range(2):
         if period[ax] > 0:
@@ -63,7 +56,7 @@ def naive_neighbourhood(coords, period, b, sigma, lr, kind):
     h = np.exp(-d2 / (2 * s2))
     if kind == "mexican_hat":
         h = (1 - d2 / s2) * h
-    return lr * np.where(d2 > 55.0 * s2, 0.0, h)
+    return lr * np.where(d2 > 27.6 * s2, 0.0, h)
 
 
 @pytest.mark.kernel

@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit, prange
 
 GAUSSIAN, BUBBLE, MEXICAN_HAT = 0, 1, 2
-_CUT = 55.0  # Gaussian tails beyond d^2 > 55 s^2 are below 1e-12: skipped
+_CUT = 27.6  # neighbourhood factors below 1e-6 (Gaussian d^2 > 27.6 s^2) are skipped
 
 
 @njit(cache=True, inline="always")
