@@ -37,7 +37,7 @@ def _parameters(func, skip=()):
     return [p for p in inspect.signature(func).parameters if p not in ("self", *skip)]
 
 
-def _hopfield_run(config, seed):
+def _hopfield_run(config, seed, folder):
     """HN: store letters or random patterns, recall from noisy cues."""
     from .datasets import letters, noisy, random_patterns
     from .energy import HopfieldNetwork
@@ -59,8 +59,43 @@ def _hopfield_run(config, seed):
     return net.recall(noisy(xi, cues.get("flip", 0.2), seed=seed), seed=seed, progress=True, **recall)
 
 
+def _mlp_run(config, seed, folder):
+    """FF: train a multilayer perceptron on the bundled digits or MNIST files (``path``
+    relative to the config's ``folder``); returns the training history."""
+    from .datasets import digits_split, mnist
+    from .feedforward import mlp
+    from .nn.train import fit
+
+    model = _section(config, "model", ("hidden", "activation", "dropout", "init", "dtype"))
+    data = _section(config, "data", ("source", "path"), required=("source",))
+    options = _section(config, "fit", [p for p in _parameters(fit, skip=("model", "X", "y", "seed",
+                                                                          "validation", "progress",
+                                                                          "callbacks", "early_stopping",
+                                                                          "optimizer_options"))])
+    if data["source"] == "digits":
+        Xtr, Xte, ytr, yte = digits_split()
+    elif data["source"] == "mnist":
+        if "path" not in data:
+            raise ConfigError("[data] with source = 'mnist' needs path (the folder of the IDX files)")
+        where = folder / data["path"]
+        try:
+            (Xtr, ytr), (Xte, yte) = mnist(where, "train"), mnist(where, "test")
+        except FileNotFoundError as err:
+            raise ConfigError(f"[data] path: {err}") from None
+    else:
+        raise ConfigError(f"[data] source must be 'digits' or 'mnist'; got {data['source']!r}")
+    hidden = model.get("hidden", [128])
+    hidden = [hidden] if isinstance(hidden, int) else list(hidden)
+    net = mlp([Xtr.shape[1], *hidden, int(max(ytr.max(), yte.max())) + 1],
+              model.get("activation", "relu"), dropout=model.get("dropout", 0.0),
+              init=model.get("init", "glorot_uniform"), seed=seed, dtype=model.get("dtype", "float64"))
+    return net.fit(Xtr, ytr, seed=seed, validation=(Xte, yte), progress=True,
+                   **{"metrics": ["accuracy"], **options})
+
+
 # family -> (runner, the config tables it reads)
-RUNNERS = {"HN": (_hopfield_run, ("model", "patterns", "cues", "recall"))}
+RUNNERS = {"HN": (_hopfield_run, ("model", "patterns", "cues", "recall")),
+           "FF": (_mlp_run, ("model", "data", "fit"))}
 
 
 def _read_toml(path):
@@ -77,8 +112,12 @@ def run_config(path):
     """Run the experiment a TOML file describes; returns ``(Dataset, output path)``.
 
     Top-level keys: ``family`` (zoo abbreviation), ``seed``, ``output`` (.nc path, relative to
-    the config file) and the family's tables (for HN: ``[model]``, ``[patterns]``, ``[cues]``,
-    ``[recall]``). Unknown keys are errors.
+    the config file) and the family's tables. HN: ``[model]``, ``[patterns]``, ``[cues]``,
+    ``[recall]`` (a recall Dataset). FF: ``[model]`` (``hidden`` widths, ``activation``,
+    ``dropout``, ``init``, ``dtype``), ``[data]`` (``source = "digits"`` or ``"mnist"`` with
+    ``path``, the folder of the IDX files relative to the config), ``[fit]`` (the options of
+    :func:`neurosim.nn.train.fit`, e.g. ``epochs``, ``lr``, ``batch_size``): the training
+    history with test loss and accuracy per epoch. Unknown keys are errors.
     """
     path = Path(path)
     config = _read_toml(path)
@@ -94,7 +133,7 @@ def run_config(path):
     seed = config.get("seed", 0)
     out = path.parent / config.get("output", path.with_suffix(".nc").name)
     try:
-        ds = runner(config, seed)
+        ds = runner(config, seed, path.parent)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{path}: {err}") from None
     ds.to_netcdf(out)

@@ -84,3 +84,38 @@ def test_console_help():
     assert out.returncode == 0 and "demo" in out.stdout and "run" in out.stdout
     bad = subprocess.run([sys.executable, "-m", "neurosim.cli", "frobnicate"], capture_output=True, text=True)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+FF = """
+family = "FF"
+seed = 1
+[model]
+hidden = [32]
+[data]
+source = "digits"
+[fit]
+epochs = 4
+lr = 3e-3
+"""
+
+
+def test_run_config_trains_an_mlp_on_digits(tmp_path):
+    ds, out = cli.run_config(write(tmp_path, FF, "mlp.toml"))
+    back = record.load(out)
+    assert back.sizes["epoch"] == 4 and float(back.val_accuracy[-1]) > 0.8   # chance: 0.1
+
+
+def test_run_config_trains_on_mnist_files(tmp_path):
+    from neurosim.datasets import write_idx
+    g = np.random.default_rng(0)
+    (tmp_path / "idx").mkdir()
+    for kind, n in (("train", 20), ("t10k", 10)):
+        write_idx(tmp_path / "idx" / f"{kind}-images-idx3-ubyte", g.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(tmp_path / "idx" / f"{kind}-labels-idx1-ubyte", (np.arange(n) % 10).astype(np.uint8))
+    conf = FF.replace('source = "digits"', 'source = "mnist"\npath = "idx"').replace("epochs = 4", "epochs = 1")
+    ds, _ = cli.run_config(write(tmp_path, conf, "mnist.toml"))
+    assert ds.sizes["epoch"] == 1 and ds.sizes["step"] == 1
+    with pytest.raises(cli.ConfigError, match="path"):
+        cli.run_config(write(tmp_path, conf.replace('path = "idx"', 'path = "nowhere"'), "bad.toml"))
+    with pytest.raises(cli.ConfigError, match=r"unknown key\(s\) \['epoch'\] in \[fit\]"):
+        cli.run_config(write(tmp_path, FF.replace("epochs = 4", "epoch = 4"), "bad2.toml"))
