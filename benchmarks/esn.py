@@ -5,7 +5,8 @@ to [-1, 1]. One-step-ahead: train X[0:8000] -> X[1:8001] discarding 100 states, 
 X[8000:9999] -> X[8001:10000] from the training end state; closed loop 500 steps from the
 training end state (NRMSE over the first 100 and all 500). Reservoir 500 and 2000 units, leak
 0.3, spectral radius 1.25, input scaling 1, connectivities 0.1, no bias, tanh, normal weights,
-ridge 1e-7. One thread for both sides; the two alternate within each repeat.
+ridge 1e-7. One thread for both sides; neurosim float64 (default), neurosim float32
+(``ESN(dtype="float32")``) and reservoirpy alternate within each repeat, same seeds.
 
 The floor: a pass that only reads the reservoir matrix (values and column indices, in the
 kernel's layout) once per step; also a bare CSR matvec loop (the sparse product alone, no
@@ -65,13 +66,13 @@ def scores(X, pred, gen):
             "nrmse_gen500": metrics.nrmse(X[N_TRAIN + 1:N_TRAIN + 1 + N_GEN], gen)}
 
 
-def run_neurosim(X, units, seed):
+def run_neurosim(X, units, seed, dtype="float64"):
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         esn = ESN(units, leak=P["leak"], spectral_radius=P["sr"], input_scaling=P["input_scaling"],
                   connectivity=P["connectivity"], input_connectivity=P["input_connectivity"],
-                  ridge=P["ridge"], seed=seed)
+                  ridge=P["ridge"], seed=seed, dtype=dtype)
     t1 = time.perf_counter()
     esn.fit(X[:N_TRAIN], X[1:N_TRAIN + 1], washout=WASHOUT)
     t2 = time.perf_counter()
@@ -186,9 +187,11 @@ def main():
     t = time.perf_counter()  # first call: compile (or load the cache) on a tiny problem
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tiny = ESN(20, seed=0).fit(X[:200], X[1:201], washout=10)
-        tiny.predict(X[200:220])
-        tiny.generate(5)
+        for dtype in ("float64", "float32"):
+            for layout in ("sparse", "dense"):
+                tiny = ESN(20, seed=0, dtype=dtype, layout=layout).fit(X[:200], X[1:201], washout=10)
+                tiny.predict(X[200:220])
+                tiny.generate(5)
     compile_s = time.perf_counter() - t
 
     out = {"benchmark": "esn_mackey_glass", "series": "reservoirpy.mackey_glass" if reservoirpy else "neurosim",
@@ -196,18 +199,20 @@ def main():
            "params": {**P, "n_train": N_TRAIN, "washout": WASHOUT, "n_gen": N_GEN},
            "reservoirpy_version": getattr(reservoirpy, "__version__", None), "results": []}
     for units in args.units:
-        ns, rp, own = [], [], []
+        ns, ns32, rp, own = [], [], [], []
         floor = None
         for r in range(args.repeats):
             res, esn = run_neurosim(X, units, seed=r)
             ns.append(res)
+            res32, esn32 = run_neurosim(X, units, seed=r, dtype="float32")
+            ns32.append(res32)
             if floor is None:
                 floor, floor_bytes, csr_step = floor_per_step(esn, passes=max(100, 2_000_000_000 // (12 * esn.W.nnz)))
             if use_rpy:
                 rp.append(run_reservoirpy(X, units, seed=r))
             own.append(run_neurosim(X_own, units, seed=r)[0]["nrmse_test"])
         row = {"units": units, "nnz": int(esn.W.nnz)}
-        for name, runs in (("neurosim", ns), ("reservoirpy", rp)):
+        for name, runs in (("neurosim", ns), ("neurosim_float32", ns32), ("reservoirpy", rp)):
             if not runs:
                 continue
             row[name] = {k: summary([r[k] for r in runs]) for k in runs[0]}
@@ -220,6 +225,8 @@ def main():
         row["ratio_to_floor"] = step_us / (floor * 1e6)
         row["bare_csr_matvec_us"] = csr_step * 1e6
         row["ratio_to_bare_csr_matvec"] = step_us / (csr_step * 1e6)
+        row["neurosim_float32"]["layout"] = "dense" if esn32._kernel_args()[0][7].size else "sparse"
+        row["speedup_float32_vs_float64"] = step_us / row["neurosim_float32"]["us_per_train_step"]["median"]
         init = row["neurosim"]["init_s"]["median"]
         fit = row["neurosim"]["fit_s"]["median"]
         row["neurosim"]["us_per_train_step_with_init"] = (init + fit) / N_TRAIN * 1e6
@@ -231,6 +238,10 @@ def main():
             row["speedup_gen"] = row["reservoirpy"]["gen_s"]["median"] / row["neurosim"]["gen_s"]["median"]
             row["nrmse_test_ratio"] = (row["neurosim"]["nrmse_test"]["median"]
                                        / row["reservoirpy"]["nrmse_test"]["median"])
+            row["speedup_train_step_float32"] = rstep / row["neurosim_float32"]["us_per_train_step"]["median"]
+            row["speedup_per_repeat_float32"] = [b["fit_s"] / a["fit_s"] for a, b in zip(ns32, rp)]
+            row["nrmse_test_ratio_float32"] = (row["neurosim_float32"]["nrmse_test"]["median"]
+                                               / row["reservoirpy"]["nrmse_test"]["median"])
             row["goal_speedup"] = 5.0 if units <= 500 else 2.0
         out["results"].append(row)
     if not args.no_all_cores and not args.neurosim_only:

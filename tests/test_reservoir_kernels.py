@@ -112,3 +112,79 @@ def test_ridge_fast_path_equals_checked_path():
     np.testing.assert_allclose(b.W, a.W, rtol=1e-10, atol=1e-13)
     with pytest.raises(ValueError, match="finite"), np.errstate(invalid="ignore"):
         Ridge(1.0)._accumulate(np.full((5, 3), np.inf), np.zeros((5, 1))).solve()
+
+
+# --- float32 reservoirs ---------------------------------------------------------------------
+def _naive32(Wd, bounds, Win, bias, U, x0, leak):
+    """_naive in float32: weights, state and sums float32 (NumPy's float32 products)."""
+    W32, b32 = Wd.astype(np.float32), bias.astype(np.float32)
+    x = x0.astype(np.float32)
+    out = []
+    for t in range(U.shape[0]):
+        for layer in range(len(bounds) - 1):
+            r = slice(bounds[layer], bounds[layer + 1])
+            z = W32[r] @ x + (Win[r] @ U[t] + b32[r]).astype(np.float32)
+            x[r] = ((1 - leak) * x[r] + leak * np.tanh(z.astype(np.float64))).astype(np.float32)
+        out.append(x.astype(np.float64))
+    return np.array(out)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("layers", [(0, 37), (0, 9, 37), (0, 16, 17, 37)])
+def test_float32_sparse_and_dense_layouts_give_the_float32_reference(layers):
+    n = 37
+    W, bounds, Win, bias = _random_system(n, 0.2, layers, 3)
+    g = np.random.default_rng(1)
+    U = g.normal(size=(2, 40, 2))
+    x0 = (g.normal(size=(2, n)) * 0.3).astype(np.float32)
+    for m in (sell_layout(W, bounds, "float32"), dense_layout(W, bounds, np.float32)):
+        assert (m[6] if m[7].size == 0 else m[7]).dtype == np.float32
+        x = x0.copy()
+        out = np.empty((2, 40, n))
+        K.run(m, bounds, Win, np.zeros((n, 0)), bias.astype(np.float32), U, np.zeros((2, 40, 0)), x, 0.3, 0,
+              0.0, np.zeros((2, 2), np.uint64), out)
+        assert x.dtype == np.float32
+        np.testing.assert_array_equal(x, out[:, -1].astype(np.float32))
+        for b in range(2):
+            ref32 = _naive32(W.toarray(), bounds, Win, bias, U[b], x0[b], 0.3)
+            ref64 = _naive(W.toarray(), bounds, Win, bias, U[b], x0[b].astype(np.float64), 0.3)
+            np.testing.assert_allclose(out[b], ref32, rtol=0, atol=2e-6)
+            assert np.abs(out[b] - ref64).max() > 1e-9  # really float32, not float64 in disguise
+
+
+def test_float32_states_match_float64_and_are_reproducible():
+    u = np.sin(np.arange(400) / 7)[:, None]
+    for layout in ("sparse", "dense"):
+        a = ESN(60, leak=0.3, spectral_radius=0.9, seed=4, layout=layout)
+        b = ESN(60, leak=0.3, spectral_radius=0.9, seed=4, layout=layout, dtype="float32")
+        c = ESN(60, leak=0.3, spectral_radius=0.9, seed=4, layout=layout, dtype=np.float32)
+        xa, xb, xc = a.run_states(u), b.run_states(u), c.run_states(u)
+        assert xb.dtype == np.float64 and b.state_.dtype == np.float64
+        np.testing.assert_array_equal(xb, xc)  # same seed, same float32 states
+        rel = np.abs(xb - xa).max() / np.abs(xa).max()
+        assert 1e-9 < rel < 1e-5
+        assert np.array_equal(b._kernel_args()[0][7].size > 0, layout == "dense")
+    y = np.roll(u, -1)
+    f1 = ESN(60, leak=0.3, spectral_radius=0.9, seed=4, dtype="float32").fit(u, y, washout=20)
+    f2 = ESN(60, leak=0.3, spectral_radius=0.9, seed=4, dtype="float32").fit(u, y, washout=20)
+    np.testing.assert_array_equal(f1.Wout, f2.Wout)
+    np.testing.assert_array_equal(f1.generate(30)["prediction"].values, f2.generate(30)["prediction"].values)
+
+
+def test_float32_layout_choice_and_bad_dtype():
+    W = sp.random_array((300, 300), density=0.1, format="csr", random_state=0)
+    bounds = np.array([0, 300])
+    assert reservoir_layout(W, bounds)[7].size == 0  # float64: sparse
+    m = reservoir_layout(W, bounds, dtype="float32")
+    assert m[7].shape == (300, 300) and m[7].dtype == np.float32  # float32: the 360 kB dense fits L2
+    Wbig = sp.random_array((600, 600), density=0.1, format="csr", random_state=0)
+    m = reservoir_layout(Wbig, np.array([0, 600]), dtype="float32")
+    assert m[7].size == 0 and m[6].dtype == np.float32
+    Wfull = sp.random_array((900, 900), density=0.3, format="csr", random_state=0)
+    assert reservoir_layout(Wfull, np.array([0, 900]))[7].size == 0  # float64: 6.5 MB, sparse
+    assert reservoir_layout(Wfull, np.array([0, 900]), dtype="float32")[7].shape == (900, 900)
+    for bad in ("float16", "int32", "double precision", 3, object):
+        with pytest.raises(ValueError, match="dtype"):
+            ESN(10, dtype=bad)
+    with pytest.raises(ValueError, match="dtype"):
+        sell_layout(W, bounds, "float16")

@@ -27,6 +27,12 @@ BLAS product, written into the state buffer and overwritten step by step. Activa
 ``act``: 0 tanh, 1 identity, 2 logistic sigmoid, 3 ReLU; tanh is a branch-free polynomial form
 (:func:`tanh`, within 2 ulp of libm) that vectorises. Sequences of a batch are independent
 (``prange`` over the batch); sequence ``b`` draws its noise from stream ``b``.
+
+Precision: float64 throughout by default. The kernels also take a float32 reservoir (the
+``data``/``dense`` weights, the state ``x`` and the ``bias``): the recurrent sums then run in
+float32 SIMD lanes (the scratch ``z`` takes ``bias``'s dtype, so a float64 ``bias`` gives float64
+sums), the activation is evaluated in float64 and rounded into ``x``; the input term, the
+readout and the recorded states (``out``, ``out_x``) stay float64.
 """
 import math
 
@@ -104,7 +110,7 @@ def _slice_sums(sptr, slen, idx, data, x, s, rows, scount, z):
     # unsigned offsets spare numba's negative-index checks in the innermost loop
     one, two, three, four = uint64(1), uint64(2), uint64(3), uint64(4)
     five, six, seven, eight = uint64(5), uint64(6), uint64(7), uint64(8)
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = z.dtype.type(0)  # sums in z's precision
     off = sptr[s]
     for _ in range(slen[s]):
         a0 += data[off] * x[idx[off]]
@@ -129,13 +135,28 @@ def _slice_sums(sptr, slen, idx, data, x, s, rows, scount, z):
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _dense_rows(W, x, r0, r1, z):
-    """z[i] = W[i] . x for rows r0 <= i < r1 (SIMD: the sum is reassociated)."""
+    """z[i] = W[i] . x for rows r0 <= i < r1, summed in z's precision (SIMD: the sum is
+    reassociated). A float32 ``W`` is read four rows at a time (each x[j] loaded once for four
+    rows: 1.3x faster at 500 units in isolation); float64 keeps the one-row loop (same results
+    as before)."""
     n = x.shape[0]
-    for i in range(r0, r1):
-        acc = 0.0
+    i = r0
+    if W.itemsize == 4:
+        while i + 4 <= r1:
+            a0 = a1 = a2 = a3 = z.dtype.type(0)
+            for j in range(n):
+                xj = x[j]
+                a0 += W[i, j] * xj
+                a1 += W[i + 1, j] * xj
+                a2 += W[i + 2, j] * xj
+                a3 += W[i + 3, j] * xj
+            z[i], z[i + 1], z[i + 2], z[i + 3] = a0, a1, a2, a3
+            i += 4
+    for r in range(i, r1):
+        acc = z.dtype.type(0)
         for j in range(n):
-            acc += W[i, j] * x[j]
-        z[i] = acc
+            acc += W[r, j] * x[j]
+        z[r] = acc
 
 
 @njit(cache=True, error_model="numpy")
@@ -200,7 +221,7 @@ def run(mat, bounds, win, wfb, bias, inputs, feedback, x, leak, act, noise, rng,
     n = x.shape[1]
     win_t = np.ascontiguousarray(win.T)
     for b in prange(n_batch):
-        z = np.empty(n)
+        z = np.empty(n, bias.dtype)
         xb = x[b]
         ob = out[b]
         np.dot(inputs[b], win_t, ob)
@@ -242,7 +263,7 @@ def run_readout(mat, bounds, win, wfb, bias, wout, wbias, inputs, closed, x, y, 
     n = x.shape[1]
     n_fb = wfb.shape[1]
     for b in prange(n_batch):
-        z = np.empty(n)
+        z = np.empty(n, bias.dtype)
         drive = np.empty(n)
         xb = x[b]
         yb = y[b]
@@ -332,11 +353,11 @@ def force(mat, bounds, win, wfb, bias, inputs, targets, x, y, w, wbias, P, leak,
     n = x.shape[0]
     n_out = targets.shape[1]
     m = n + 1
-    z = np.empty(n)
     drive = np.empty(n)
     fb = np.zeros(wfb.shape[1])
     phi = np.empty(m)
     k = np.empty(m)
+    z = np.empty(n, bias.dtype)
     for t in range(n_steps):
         if fb.shape[0] > 0:
             fb[:] = y
