@@ -26,7 +26,7 @@ from neurosim import record  # noqa: E402
 from neurosim.datasets import digits_split  # noqa: E402
 from neurosim.feedforward import as_images, feature_maps, lenet  # noqa: E402
 from neurosim.nn.layers import Conv2D  # noqa: E402
-from neurosim.viz.plots import state_grid  # noqa: E402
+from neurosim.viz.plots import confusion_matrix, state_grid  # noqa: E402
 
 
 def plot_curves(history, path):
@@ -79,17 +79,8 @@ def plot_maps(model, image, label, path):
 
 
 def plot_confusion(y, pred, path):
-    conf = np.zeros((10, 10), dtype=int)
-    np.add.at(conf, (y, pred), 1)
     fig, ax = plt.subplots(figsize=(4.5, 4))
-    ax.imshow(conf, cmap="Blues")
-    for i, j in zip(*np.nonzero(conf)):
-        ax.text(j, i, conf[i, j], ha="center", va="center", fontsize=7,
-                color="white" if conf[i, j] > conf.max() / 2 else "black")
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_xticks(range(10))
-    ax.set_yticks(range(10))
+    confusion_matrix(y, pred, ax)
     ax.set_title(f"test accuracy {np.mean(y == pred):.3f}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

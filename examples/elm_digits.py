@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 from neurosim import record  # noqa: E402
 from neurosim.datasets import digits  # noqa: E402
 from neurosim.reservoir import ELM  # noqa: E402
+from neurosim.viz.plots import confusion_matrix  # noqa: E402
 
 
 def main(argv=None):
@@ -59,20 +60,9 @@ def main(argv=None):
     fit_s = time.perf_counter() - t
     ds = best.evaluate(Xte, yte)
     pred = ds["prediction"].values
-    conf = np.zeros((10, 10), dtype=int)
-    np.add.at(conf, (yte, pred), 1)
     fig = plt.figure(figsize=(9, 4))
     ax = fig.add_subplot(1, 2, 1)
-    ax.imshow(conf, cmap="Blues")
-    for i in range(10):
-        for j in range(10):
-            if conf[i, j]:
-                ax.text(j, i, conf[i, j], ha="center", va="center", fontsize=7,
-                        color="white" if conf[i, j] > conf.max() / 2 else "black")
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_xticks(range(10))
-    ax.set_yticks(range(10))
+    confusion_matrix(yte, pred, ax)
     ax.set_title(f"{sizes[-1]} tanh units: accuracy {ds.attrs['score']:.3f}")
     wrong = np.flatnonzero(pred != yte)[:8]
     for k, i in enumerate(wrong):

@@ -398,3 +398,22 @@ def test_animation_bad_input(recall, tmp_path):
     import gc
 
     gc.collect()  # the unsaved animation warns here, inside this test's filter
+
+
+def test_confusion_matrix_counts_and_errors():
+    from neurosim.viz import confusion_matrix
+
+    y, p = np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 2, 2, 0])
+    ax = confusion_matrix(y, p)
+    conf = ax.images[0].get_array()
+    np.testing.assert_array_equal(conf, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
+    assert sorted(int(t.get_text()) for t in ax.texts) == [1, 1, 1, 1, 2]
+    assert "0.667" in ax.get_title()
+    assert confusion_matrix(y, p, classes=5).images[0].get_array().shape == (5, 5)
+    with pytest.raises(ValueError, match="shape"):
+        confusion_matrix(y, p[:3])
+    with pytest.raises(ValueError, match="non-negative"):
+        confusion_matrix(y - 1, p)
+    with pytest.raises(ValueError, match="classes"):
+        confusion_matrix(y, p, classes=2)
+    plt.close("all")

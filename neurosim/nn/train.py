@@ -6,7 +6,7 @@ import time
 import numpy as np
 import xarray as xr
 
-from .. import checks, record, rng
+from .. import checks, metrics, record, rng
 from ..backend import blas_single_thread
 from . import losses, optim
 from .tensor import Tensor, no_grad
@@ -55,9 +55,8 @@ class EarlyStopping:
 def accuracy(outputs, y):
     """Fraction of rows whose arg-max (or, for one output, sign of the logit) matches ``y``."""
     if outputs.shape[1] == 1:
-        return float(np.mean((outputs[:, 0] > 0) == (y.reshape(-1) > 0.5)))
-    labels = y if y.ndim == 1 else y.argmax(axis=1)
-    return float(np.mean(outputs.argmax(axis=1) == labels))
+        return metrics.accuracy(y.reshape(-1) > 0.5, outputs[:, 0] > 0)
+    return metrics.accuracy(y if y.ndim == 1 else y.argmax(axis=1), outputs.argmax(axis=1))
 
 
 METRICS = {"accuracy": accuracy}

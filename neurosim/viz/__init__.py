@@ -6,5 +6,5 @@ any variable against its sweep (or step/epoch) dim; ``recall_grid`` summarises a
 ``plt.show``; pick a backend (e.g. Agg) in scripts.
 """
 from .animate import animate_recall, save_animation  # noqa: F401
-from .plots import curve, energy_curve, overlap_curve, recall_grid, state_grid  # noqa: F401
+from .plots import confusion_matrix, curve, energy_curve, overlap_curve, recall_grid, state_grid  # noqa: F401
 from . import reservoir  # noqa: F401,E402

@@ -276,3 +276,28 @@ def recall_grid(ds, shape, cues=None, *, patterns=None, labels=None, cmap="gray_
                 extra = f", {int(ds['sweeps'].values[i])} sw" if "sweeps" in ds.data_vars else ""
                 ax.set_title(f"{who}: m={best[1][i]:.2f}{extra}", fontsize="small")
     return fig
+
+
+def confusion_matrix(labels, predicted, ax=None, *, classes=None, cmap="Blues"):
+    """Draw the confusion matrix of integer ``labels`` (n,) against ``predicted`` (n,): rows the
+    true class, columns the predicted one, each non-zero cell with its count; the title gives
+    the accuracy. ``classes`` defaults to ``max + 1`` of both. Returns the Axes."""
+    labels = checks.array(labels, "labels", ndim=1, dtype=np.int64)
+    predicted = checks.array(predicted, "predicted", shape=labels.shape, dtype=np.int64)
+    if labels.min() < 0 or predicted.min() < 0:
+        raise ValueError("labels and predicted must be non-negative class indices")
+    k = int(max(labels.max(), predicted.max())) + 1 if classes is None else \
+        checks.integer(classes, "classes", low=int(max(labels.max(), predicted.max())) + 1)
+    conf = np.zeros((k, k), dtype=np.int64)
+    np.add.at(conf, (labels, predicted), 1)
+    ax = _new_axes(ax, (4.5, 4))
+    ax.imshow(conf, cmap=cmap)
+    for i, j in zip(*np.nonzero(conf)):
+        ax.text(j, i, conf[i, j], ha="center", va="center", fontsize=7,
+                color="white" if conf[i, j] > conf.max() / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_title(f"accuracy {np.mean(labels == predicted):.3f}")
+    return ax
