@@ -10,6 +10,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .scalar import logistic, softplus as _softplus_scalar
+
 
 def _flat(x):
     return np.ascontiguousarray(x).reshape(-1)
@@ -18,12 +20,7 @@ def _flat(x):
 @njit(cache=True)
 def _sigmoid(x, out):
     for i in range(x.size):
-        v = x[i]
-        if v >= 0.0:
-            out[i] = 1.0 / (1.0 + math.exp(-v))
-        else:
-            e = math.exp(v)
-            out[i] = e / (1.0 + e)
+        out[i] = logistic(x[i])
 
 
 @njit(cache=True)
@@ -53,19 +50,13 @@ def _relu_backward(g, x, out):
 @njit(cache=True)
 def _softplus(x, out):
     for i in range(x.size):
-        v = x[i]
-        out[i] = max(v, 0.0) + math.log1p(math.exp(-abs(v)))
+        out[i] = _softplus_scalar(x[i])
 
 
 @njit(cache=True)
 def _softplus_backward(g, x, out):
     for i in range(g.size):
-        v = x[i]
-        if v >= 0.0:
-            out[i] = g[i] / (1.0 + math.exp(-v))
-        else:
-            e = math.exp(v)
-            out[i] = g[i] * e / (1.0 + e)
+        out[i] = g[i] * logistic(x[i])
 
 
 def _unary(kernel):

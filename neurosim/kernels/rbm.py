@@ -13,19 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from .rng import normal, uniform
-
-
-@njit(cache=True, inline="always")
-def _sigmoid(x):
-    # exp(-x) may overflow to inf for x < -709: 1 / inf = 0, which is the right limit
-    return 1.0 / (1.0 + math.exp(-x))
-
-
-@njit(cache=True, inline="always")
-def _softplus(x):
-    if x > 0.0:
-        return x + math.log1p(math.exp(-x))
-    return math.log1p(math.exp(x))
+from .scalar import logistic, softplus
 
 
 @njit(cache=True)
@@ -41,7 +29,7 @@ def _hidden_probs(v, W, c, inv_sigma, out):
     np.dot(v, W, out)
     for r in range(out.shape[0]):
         for j in range(out.shape[1]):
-            out[r, j] = _sigmoid(out[r, j] * inv_sigma + c[j])
+            out[r, j] = logistic(out[r, j] * inv_sigma + c[j])
 
 
 @njit(cache=True)
@@ -96,7 +84,7 @@ def fit_epoch(W, b, c, dW, db, dc, data, order, batch, k, persistent, chain_h, l
                     if gaussian:
                         vn[r, i] = b[i] + sigma * mean[r, i] + sigma * normal(states, r)
                     else:
-                        vn[r, i] = 1.0 if uniform(states, r) < _sigmoid(mean[r, i] + b[i]) else 0.0
+                        vn[r, i] = 1.0 if uniform(states, r) < logistic(mean[r, i] + b[i]) else 0.0
             _hidden_probs(vn, W, c, inv_s, hn)
             if step < k - 1:
                 _bernoulli(hn, h_s, states)
@@ -157,7 +145,7 @@ def gibbs(W, b, c, v, betas, gaussian, sigma, every, out_v, out_mean, states):
                 x = c[j]
                 for i in range(nv):
                     x += v[r, i] * inv_s * W[i, j]
-                h[j] = 1.0 if uniform(states, r) < _sigmoid(beta * x) else 0.0
+                h[j] = 1.0 if uniform(states, r) < logistic(beta * x) else 0.0
             rec = (t + 1) % every == 0
             slot = (t + 1) // every - 1
             for i in range(nv):
@@ -168,7 +156,7 @@ def gibbs(W, b, c, v, betas, gaussian, sigma, every, out_v, out_mean, states):
                     mu = b[i] + sigma * x
                     v[r, i] = mu + sigma / math.sqrt(beta) * normal(states, r)
                 else:
-                    mu = _sigmoid(beta * (b[i] + x))
+                    mu = logistic(beta * (b[i] + x))
                     v[r, i] = 1.0 if uniform(states, r) < mu else 0.0
                 if rec:
                     out_mean[r, slot, i] = mu
@@ -191,7 +179,7 @@ def ais_bernoulli(W, b, c, base_b, betas, chains, states):
         h = np.empty(nh)
         x = np.empty(nh)
         for i in range(nv):
-            v[i] = 1.0 if uniform(states, r) < _sigmoid(base_b[i]) else 0.0
+            v[i] = 1.0 if uniform(states, r) < logistic(base_b[i]) else 0.0
         for j in range(nh):
             acc = c[j]
             for i in range(nv):
@@ -206,15 +194,15 @@ def ais_bernoulli(W, b, c, base_b, betas, chains, states):
                 if v[i] != 0.0:
                     w += (b1 - b0) * (b[i] - base_b[i])
             for j in range(nh):
-                w += _softplus(b1 * x[j]) - _softplus(b0 * x[j])
+                w += softplus(b1 * x[j]) - softplus(b0 * x[j])
             # Gibbs transition leaving p_k invariant
             for j in range(nh):
-                h[j] = 1.0 if uniform(states, r) < _sigmoid(b1 * x[j]) else 0.0
+                h[j] = 1.0 if uniform(states, r) < logistic(b1 * x[j]) else 0.0
             for i in range(nv):
                 acc = (1.0 - b1) * base_b[i] + b1 * b[i]
                 for j in range(nh):
                     acc += b1 * W[i, j] * h[j]
-                v[i] = 1.0 if uniform(states, r) < _sigmoid(acc) else 0.0
+                v[i] = 1.0 if uniform(states, r) < logistic(acc) else 0.0
             for j in range(nh):
                 acc = c[j]
                 for i in range(nv):
@@ -267,7 +255,7 @@ def enumerate_log_sum(M, a, d, mode, sigma, blocks):
             g = lin
             if mode == 0:
                 for j in range(p):
-                    g += _softplus(d[j] + y[j])
+                    g += softplus(d[j] + y[j])
             else:
                 for j in range(p):
                     g += d[j] * y[j] / sigma + 0.5 * y[j] * y[j]
@@ -300,14 +288,14 @@ def pseudo_likelihood(W, b, c, v):
             for i in range(nv):
                 acc += v[r, i] * W[i, j]
             x[j] = acc
-            base += _softplus(acc)
+            base += softplus(acc)
         total = 0.0
         for i in range(nv):
             dv = 1.0 - 2.0 * v[r, i]
             other = lin + dv * b[i]
             for j in range(nh):
-                other += _softplus(x[j] + dv * W[i, j])
+                other += softplus(x[j] + dv * W[i, j])
             # log sigmoid(F(v') - F(v)) with F = -(free-energy terms)
-            total -= _softplus(other - base)
+            total -= softplus(other - base)
         out[r] = total
     return out

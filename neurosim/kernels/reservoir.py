@@ -40,6 +40,7 @@ import numpy as np
 from numba import njit, prange, uint64
 
 from .rng import normal
+from .scalar import logistic
 
 TANH, IDENTITY, SIGMOID, RELU = 0, 1, 2, 3
 LANES = 8
@@ -87,7 +88,7 @@ def activate(z, act):
     if act == 1:
         return z
     if act == 2:
-        return 1.0 / (1.0 + math.exp(-z))
+        return logistic(z)
     return z if z > 0.0 else 0.0
 
 
@@ -171,7 +172,7 @@ def _update(x, z, r0, r1, leak, act):
             x[i] = c * x[i] + leak * z[i]
     elif act == 2:
         for i in range(r0, r1):
-            x[i] = c * x[i] + leak * (1.0 / (1.0 + math.exp(-z[i])))
+            x[i] = c * x[i] + leak * logistic(z[i])
     else:
         for i in range(r0, r1):
             zi = z[i]
