@@ -118,8 +118,7 @@ def kernel_only(net, cues, seed):
 
     m = cues.shape[0]
     S = cues.copy()
-    Q = np.empty((m, P), np.int64)
-    H = net._fields(S, Q)
+    Q, H, _ = net._start(S)
     conv, used = np.zeros(m, np.bool_), np.zeros(m, np.int64)
     idx = np.zeros(0, np.int64)
     args = (net._W2k, net._XT, S, H, Q, rng.streams(seed, m), np.empty((m, N), np.int64), MAX_SWEEPS,

@@ -161,6 +161,26 @@ def test_async_kernel_on_random_float_weights():
 
 
 @pytest.mark.kernel
+@pytest.mark.parametrize("n", [63, 64, 130])
+@pytest.mark.parametrize("low_rank", [True, False])
+def test_start_kernel_matches_numpy(n, low_rank):
+    """Bit-packed overlaps (partial last word included), fields and energies of the start."""
+    g = np.random.default_rng(n)
+    P, m = 7, 5
+    X, S = pm1(g, (P, n)), pm1(g, (m, n))
+    XB = np.empty((P, -(-n // 64)), np.uint64)
+    K.pack_bits(X, XB)
+    Wk = X.T.astype(np.int64) @ X.astype(np.int64)
+    np.fill_diagonal(Wk, 0)
+    Q, H, E = np.empty((m, P), np.int64), np.empty((m, n), np.int32), np.empty(m)
+    K.start(X, XB, (2 * Wk).astype(np.int16), low_rank, S, Q, H, E)
+    Si = S.astype(np.int64)
+    np.testing.assert_array_equal(Q, Si @ X.T.astype(np.int64))
+    np.testing.assert_array_equal(H, Si @ Wk)
+    np.testing.assert_array_equal(E, -0.5 * np.einsum("ci,ci->c", Si, Si @ Wk))
+
+
+@pytest.mark.kernel
 def test_storkey_kernel_matches_literal_formula():
     g = np.random.default_rng(14)
     n, P = 12, 4

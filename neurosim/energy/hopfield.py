@@ -153,6 +153,8 @@ class HopfieldNetwork:
         self._X, self._W, self._Wk, self._W2k, self._scale = X, W, Wk, W2k, scale
         self._h_dtype = np.float64 if W2k.dtype == np.float64 else np.int32
         self._XT = np.ascontiguousarray(X.T)
+        self._XB = np.empty((P, -(-n // 64)), dtype=np.uint64)
+        _k.pack_bits(X, self._XB)
 
     @property
     def weights(self):
@@ -188,20 +190,18 @@ class HopfieldNetwork:
         E = -0.5 * np.einsum("mi,mi->m", Sf @ self._W, Sf)
         return float(E[0]) if single else E
 
-    def _fields(self, S, Q):
-        """Overlap counts ``Q`` (m, P) and local fields (m, n) in kernel units for states ``S``.
-
-        Compiled, no BLAS (BLAS threads fighting the kernels' threads cost 10x on 2 cores).
-        Hebbian weights with few patterns use the low-rank form ``X^T (X s) - P s`` (the same
-        exact integers, O(n P) per cue instead of O(n^2)).
-        """
-        _k.overlap_counts(self._X, S, Q)
+    def _start(self, S):
+        """Overlap counts ``Q`` (m, P) int64, local fields ``H`` (m, n) and energies ``E`` (m,)
+        in kernel units for states ``S``: one compiled pass, no BLAS (BLAS threads fighting
+        the kernels' threads cost 10x on 2 cores). Hebbian weights with few patterns use the
+        low-rank form ``X^T (X s) - P s`` (the same exact integers, O(n P) per cue)."""
+        m = S.shape[0]
+        Q = np.empty((m, self._X.shape[0]), dtype=np.int64)
         H = np.empty(S.shape, dtype=self._h_dtype)
-        if self.rule == "hebbian" and 2 * self._X.shape[0] < self.n_units:
-            _k.hebbian_fields(self._X, S, Q, H)
-        else:
-            _k.dense_fields(self._W2k, S, H)
-        return H
+        E = np.empty(m)
+        low_rank = self.rule == "hebbian" and 2 * self._X.shape[0] < self.n_units
+        _k.start(self._X, self._XB, self._W2k, low_rank, S, Q, H, E)
+        return Q, H, E
 
     # -- recall ---------------------------------------------------------------------------
     def recall(self, cues, *, mode="async", temperature=0.0, max_sweeps=100, record="sweeps",
@@ -248,8 +248,7 @@ class HopfieldNetwork:
 
         m, n = S.shape
         P = self._X.shape[0]
-        Q = np.empty((m, P), dtype=np.int64)
-        H = self._fields(S, Q)
+        Q, H, E = self._start(S)
         streams = rng.streams(seed, m)
         t = temperature / self._scale
         converged = np.zeros(m, dtype=np.bool_)
@@ -257,23 +256,21 @@ class HopfieldNetwork:
         sync = mode == "sync"
         run_backend = self.backend
 
-        out_sweeps = [0]
-        out_S, out_E, out_Q = [S[:, rec_idx]], [_energy_rows(S, H)], [Q.copy()]
+        # Sweep 0 (the cues), then one block of monitored sweeps per chunk.
+        out_sweeps, out_E, out_Q = [np.zeros(1, np.int64)], [E[:, None]], [Q[:, None].copy()]
+        out_S = [S[:, None, rec_idx]]
 
         def keep(start, nsw, rec_S, rec_E, rec_Q):
             """Move the monitored sweeps of a chunk out of its buffers (stopped cues: current)."""
-            ran_to = min(nsw, int(used.max()) - start)
-            wanted = mon.steps(max(ran_to, 0), start + 1)
+            wanted = mon.steps(max(min(nsw, int(used.max()) - start), 0), start + 1)
             if wanted.size == 0:
                 return
-            cur_E = _energy_rows(S, H)
-            for s in wanted:
-                j = s - start - 1
-                ran = used >= s
-                out_sweeps.append(int(s))
-                out_S.append(np.where(ran[:, None], rec_S[:, j], S[:, rec_idx]))
-                out_E.append(np.where(ran, rec_E[:, j], cur_E))
-                out_Q.append(np.where(ran[:, None], rec_Q[:, j], Q))
+            j = wanted - start - 1
+            ran = used[:, None] >= wanted
+            out_sweeps.append(wanted)
+            out_S.append(np.where(ran[:, :, None], rec_S[:, j], S[:, None, rec_idx]))
+            out_E.append(np.where(ran, rec_E[:, j], _energy_rows(S, H)[:, None]))
+            out_Q.append(np.where(ran[:, :, None], rec_Q[:, j], Q[:, None]))
 
         if run_backend == "cuda":
             runner = _CudaSweeps(self._W2k, self._XT, S, H, Q, streams, t, sync, converged, used,
@@ -299,11 +296,11 @@ class HopfieldNetwork:
             runner.finish()
 
         # Trim the sweep axis to the sweeps any cue ran (chunks may overshoot the last one).
-        last = int(used.max())
-        n_keep = sum(1 for s in out_sweeps if s <= last)
-        sweeps = np.asarray(out_sweeps[:n_keep], dtype=np.int64)
-        energy = np.stack(out_E[:n_keep], axis=1) * self._scale
-        overlap = np.stack(out_Q[:n_keep], axis=1) / n
+        sweeps = np.concatenate(out_sweeps)
+        n_keep = int(np.searchsorted(sweeps, used.max(), side="right"))
+        sweeps = sweeps[:n_keep]
+        energy = np.concatenate(out_E, axis=1)[:, :n_keep] * self._scale
+        overlap = np.concatenate(out_Q, axis=1)[:, :n_keep] / n
         data = {
             "final_state": (("cue", "unit"), _to_units(S[:, idx], self.units),
                             {"long_name": "state after the last sweep"}),
@@ -317,7 +314,7 @@ class HopfieldNetwork:
                        {"long_name": "sweeps used (the final no-change sweep counts)"}),
         }
         if record_kind == "sweeps":
-            state = np.stack(out_S[:n_keep], axis=1)
+            state = np.concatenate(out_S, axis=1)[:, :n_keep]
             data["state"] = (("cue", "sweep", "unit"), _to_units(state, self.units),
                              {"long_name": "state after each sweep (sweep 0: the cue)"})
         coords = {"cue": np.arange(m), "sweep": ("sweep", sweeps, {"long_name": "sweep (0 = the cue)"}),

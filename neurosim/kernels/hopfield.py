@@ -56,11 +56,11 @@ def _record(c, k, S, H, Q, rec_idx, rec_S, rec_E, rec_Q):
         rec_Q[c, k, p] = Q[c, p]
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def energy_rows(S, H, out):
     """``out[c] = -1/2 sum_i S[c, i] H[c, i]`` (kernel units), summed in unit order as the
     sweep kernels do, so that recorded and recomputed energies agree bit for bit."""
-    for c in range(S.shape[0]):
+    for c in prange(S.shape[0]):
         e = 0.0
         for i in range(S.shape[1]):
             e += S[c, i] * H[c, i]
@@ -142,51 +142,81 @@ def sweeps(W2T, XT, S, H, Q, streams, order, n_sweeps, t, sync, converged, used,
                     rec_idx, rec_S, rec_E, rec_Q)
 
 
-@njit(parallel=True, cache=True)
-def overlap_counts(X, S, Q):
-    """``Q[c, p] = sum_i X[p, i] S[c, i]`` (int64, exact) for patterns ``X`` (P, n) int8."""
-    P, n = X.shape
-    for c in prange(S.shape[0]):
-        for p in range(P):
-            acc = 0
-            for i in range(n):
-                acc += X[p, i] * S[c, i]
-            Q[c, p] = acc
+@njit(cache=True, inline="always")
+def _popcount(x):
+    """Set bits of a ``uint64`` (the SWAR sum that LLVM turns into one ``popcnt``)."""
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+
+@njit(cache=True, inline="always")
+def _pack_row(s, out):
+    """Bit ``b`` of word ``w`` of ``out`` (uint64) is set where ``s[64 w + b] > 0``; the
+    padding bits of the last word stay 0."""
+    n = s.shape[0]
+    for w in range(out.shape[0]):
+        word = np.uint64(0)
+        for b in range(min(64, n - 64 * w)):
+            if s[64 * w + b] > 0:
+                word |= np.uint64(1) << np.uint64(b)
+        out[w] = word
+
+
+@njit(cache=True)
+def pack_bits(S, out):
+    """Rows of +-1 ``S`` (m, n) as bits: ``out`` (m, ceil(n / 64)) uint64, 1 for +1."""
+    for r in range(S.shape[0]):
+        _pack_row(S[r], out[r])
 
 
 @njit(parallel=True, cache=True)
-def hebbian_fields(X, S, Q, H):
-    """Fields of the Hebbian counts ``X^T X - P I`` from overlap counts: ``H[c] = X^T Q[c] -
-    P S[c]`` (exact integers; O(n P) per cue instead of O(n^2))."""
+def start(X, XB, W2T, low_rank, S, Q, H, E):
+    """Overlap counts, local fields and energies of the states ``S`` (m, n), cues in parallel.
+
+    ``Q[c, p] = sum_i X[p, i] S[c, i] = n - 2 popcount(XB[p] xor bits(S[c]))`` with ``XB``
+    the patterns packed by :func:`pack_bits`; then the fields ``H[c]`` in kernel units
+    (``1/2 W2T.T S[c]``): with ``low_rank`` (Hebbian counts ``W2T = 2 (X^T X - P I)``) as
+    ``X^T Q[c] - P S[c]``, O(n P) per cue instead of O(n^2); otherwise from the rows of
+    ``W2T``. ``E[c]``: ``-1/2 S[c].H[c]`` summed in unit order, as the sweeps record it.
+    """
     P, n = X.shape
     for c in prange(S.shape[0]):
+        s = S[c]
         h = H[c]
-        for i in range(n):
-            h[i] = -P * S[c, i]
+        bits = np.empty(XB.shape[1], dtype=np.uint64)
+        _pack_row(s, bits)
         for p in range(P):
-            qp = h.dtype.type(Q[c, p])  # products in H's dtype: int32 SIMD lanes, not int64
-            x = X[p]
+            differ = np.uint64(0)
+            for w in range(bits.shape[0]):
+                differ += _popcount(XB[p, w] ^ bits[w])
+            Q[c, p] = n - 2 * np.int64(differ)
+        if low_rank:
             for i in range(n):
-                h[i] += x[i] * qp
-
-
-@njit(parallel=True, cache=True)
-def dense_fields(W2T, S, H):
-    """``H[c] = W @ S[c]`` from ``W2T = 2 W.T``: ``H[c] = 1/2 sum_j S[c, j] W2T[j]``."""
-    n = S.shape[1]
-    for c in prange(S.shape[0]):
-        for i in range(n):
-            H[c, i] = 0
-        for j in range(n):
-            w = W2T[j]
-            if S[c, j] > 0:
+                h[i] = -P * s[i]
+            for p in range(P):
+                qp = h.dtype.type(Q[c, p])  # products in H's dtype: int32 SIMD lanes
+                x = X[p]
                 for i in range(n):
-                    H[c, i] += w[i]
-            else:
-                for i in range(n):
-                    H[c, i] -= w[i]
+                    h[i] += x[i] * qp
+        else:
+            for i in range(n):
+                h[i] = 0
+            for j in range(n):
+                w = W2T[j]
+                if s[j] > 0:
+                    for i in range(n):
+                        h[i] += w[i]
+                else:
+                    for i in range(n):
+                        h[i] -= w[i]
+            for i in range(n):
+                h[i] = h[i] / 2  # exact: fields of integer counts are even here
+        e = 0.0
         for i in range(n):
-            H[c, i] = H[c, i] / 2  # exact: fields of integer counts are even here
+            e += s[i] * h[i]
+        E[c] = -0.5 * float(e)
 
 
 @njit(cache=True)

@@ -14,14 +14,18 @@ _JUMP = (np.uint64(0xBEAC0467EBA5FACB), np.uint64(0xD86B048B86AA9922))
 
 
 @njit(cache=True, inline="always")
-def next_u64(state, i):
-    """Next raw 64-bit draw of stream ``i``; advances ``state[i]`` in place."""
-    s0 = state[i, 0]
-    s1 = state[i, 1]
+def _step(s0, s1):
+    """One xoroshiro128+ step on a state held in registers: ``(draw, s0, s1)``."""
     result = s0 + s1
     s1 ^= s0
-    state[i, 0] = ((s0 << uint64(55)) | (s0 >> uint64(9))) ^ s1 ^ (s1 << uint64(14))
-    state[i, 1] = (s1 << uint64(36)) | (s1 >> uint64(28))
+    return result, ((s0 << uint64(55)) | (s0 >> uint64(9))) ^ s1 ^ (s1 << uint64(14)), \
+        (s1 << uint64(36)) | (s1 >> uint64(28))
+
+
+@njit(cache=True, inline="always")
+def next_u64(state, i):
+    """Next raw 64-bit draw of stream ``i``; advances ``state[i]`` in place."""
+    result, state[i, 0], state[i, 1] = _step(state[i, 0], state[i, 1])
     return result
 
 
@@ -48,12 +52,20 @@ def normal(state, i):
 
 @njit(cache=True)
 def shuffle(state, i, order):
-    """Fisher-Yates shuffle of the int array ``order`` in place, drawing from stream ``i``."""
+    """Fisher-Yates shuffle of the int array ``order`` in place, drawing from stream ``i``
+    (the draws of :func:`randint`, with the state kept in registers for the whole loop)."""
+    s0 = state[i, 0]
+    s1 = state[i, 1]
     for k in range(order.shape[0] - 1, 0, -1):
-        j = randint(state, i, k + 1)
+        r, s0, s1 = _step(s0, s1)
+        j = np.int64((r >> uint64(11)) * (1.0 / 9007199254740992.0) * (k + 1))
+        if j > k:
+            j = k
         tmp = order[k]
         order[k] = order[j]
         order[j] = tmp
+    state[i, 0] = s0
+    state[i, 1] = s1
 
 
 @njit(cache=True)
