@@ -109,13 +109,15 @@ def _coordinates(coords):
 
     Dimension coordinates ``0 .. k-1`` are indexed by a ``pandas.RangeIndex`` (nothing hashed or
     copied: a result Dataset is built about 1.6x faster); other dimension coordinates get
-    xarray's default pandas index; the rest none, as ``xarray.Dataset`` would do.
+    xarray's default pandas index; the rest none, as ``xarray.Dataset`` would do. Coordinates
+    given as xarray or pandas objects are left to ``xarray.Dataset``.
     """
-    if not coords:
+    if not coords or not all(isinstance(v, tuple) or (isinstance(v, (list, range, np.ndarray)) and np.ndim(v) == 1)
+                             for v in coords.values()):
         return coords
     variables, indexes = {}, {}
     for name, value in coords.items():
-        var = xr.Variable(*value) if isinstance(value, tuple) else xr.Variable((name,), value)
+        var = xr.Variable(*value) if isinstance(value, tuple) else xr.Variable((name,), np.asarray(value))
         if var.dims != (name,):
             variables[name] = var
             continue

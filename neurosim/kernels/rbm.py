@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from .rng import normal, uniform
-from .scalar import logistic, softplus
+from .scalar import logistic, logistic_rows, softplus
 
 
 @njit(cache=True)
@@ -25,11 +25,14 @@ def _bernoulli(p, out, states):
 
 
 @njit(cache=True)
-def _hidden_probs(v, W, c, inv_sigma, out):
+def _hidden_probs(v, W, c, inv_sigma, out, scratch):
+    """``out = logistic(v W / sigma + c)`` (rows of ``v``); ``scratch`` (n_hidden,)."""
     np.dot(v, W, out)
     for r in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[r, j] = logistic(out[r, j] * inv_sigma + c[j])
+        row = out[r]
+        for j in range(row.shape[0]):
+            row[j] = row[j] * inv_sigma + c[j]
+        logistic_rows(row, scratch)
 
 
 @njit(cache=True)
@@ -59,6 +62,7 @@ def fit_epoch(W, b, c, dW, db, dc, data, order, batch, k, persistent, chain_h, l
     hh = np.empty((2 * batch, nh))
     gW = np.empty((nv, nh))
     mean_buf = np.empty((batch, nv))
+    scratch = np.empty(max(nv, nh))
     for start in range(0, m, batch):
         B = min(batch, m - start)
         vp = vpos[:B]
@@ -69,7 +73,7 @@ def fit_epoch(W, b, c, dW, db, dc, data, order, batch, k, persistent, chain_h, l
         for r in range(B):
             for i in range(nv):
                 vp[r, i] = data[order[start + r], i]
-        _hidden_probs(vp, W, c, inv_s, hp)
+        _hidden_probs(vp, W, c, inv_s, hp, scratch)
         if persistent:
             for r in range(B):
                 for j in range(nh):
@@ -80,12 +84,17 @@ def fit_epoch(W, b, c, dW, db, dc, data, order, batch, k, persistent, chain_h, l
             mean = mean_buf[:B]
             np.dot(h_s, W.T, mean)
             for r in range(B):
-                for i in range(nv):
-                    if gaussian:
-                        vn[r, i] = b[i] + sigma * mean[r, i] + sigma * normal(states, r)
-                    else:
-                        vn[r, i] = 1.0 if uniform(states, r) < logistic(mean[r, i] + b[i]) else 0.0
-            _hidden_probs(vn, W, c, inv_s, hn)
+                row = mean[r]
+                if gaussian:
+                    for i in range(nv):
+                        vn[r, i] = b[i] + sigma * row[i] + sigma * normal(states, r)
+                else:
+                    for i in range(nv):
+                        row[i] += b[i]
+                    logistic_rows(row, scratch)
+                    for i in range(nv):
+                        vn[r, i] = 1.0 if uniform(states, r) < row[i] else 0.0
+            _hidden_probs(vn, W, c, inv_s, hn, scratch)
             if step < k - 1:
                 _bernoulli(hn, h_s, states)
         if persistent:
