@@ -257,11 +257,13 @@ class HopfieldNetwork:
         run_backend = self.backend
 
         # Sweep 0 (the cues), then one block of monitored sweeps per chunk.
-        out_sweeps, out_E, out_Q = [np.zeros(1, np.int64)], [E[:, None]], [Q[:, None].copy()]
+        out_sweeps, out_E, out_Q = [np.zeros(1, np.int64)], [E[:, None].copy()], [Q[:, None].copy()]
         out_S = [S[:, None, rec_idx]]
 
         def keep(start, nsw, rec_S, rec_E, rec_Q):
             """Move the monitored sweeps of a chunk out of its buffers (stopped cues: current)."""
+            ran = np.flatnonzero(used > start)
+            E[ran] = rec_E[ran, used[ran] - start - 1]  # every cue's current energy
             wanted = mon.steps(max(min(nsw, int(used.max()) - start), 0), start + 1)
             if wanted.size == 0:
                 return
@@ -269,7 +271,7 @@ class HopfieldNetwork:
             ran = used[:, None] >= wanted
             out_sweeps.append(wanted)
             out_S.append(np.where(ran[:, :, None], rec_S[:, j], S[:, None, rec_idx]))
-            out_E.append(np.where(ran, rec_E[:, j], _energy_rows(S, H)[:, None]))
+            out_E.append(np.where(ran, rec_E[:, j], E[:, None]))
             out_Q.append(np.where(ran[:, :, None], rec_Q[:, j], Q[:, None]))
 
         if run_backend == "cuda":
@@ -357,13 +359,6 @@ class HopfieldNetwork:
                 Wk, scale = W, 1.0
             net._set(X, W, Wk, scale)
         return net
-
-
-def _energy_rows(S, H):
-    """``-1/2 s.h`` per row (kernel units), summed in unit order as the kernels do."""
-    out = np.empty(S.shape[0])
-    _k.energy_rows(S, H, out)
-    return out
 
 
 class _CudaSweeps:

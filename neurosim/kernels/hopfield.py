@@ -56,17 +56,6 @@ def _record(c, k, S, H, Q, rec_idx, rec_S, rec_E, rec_Q):
         rec_Q[c, k, p] = Q[c, p]
 
 
-@njit(parallel=True, cache=True)
-def energy_rows(S, H, out):
-    """``out[c] = -1/2 sum_i S[c, i] H[c, i]`` (kernel units), summed in unit order as the
-    sweep kernels do, so that recorded and recomputed energies agree bit for bit."""
-    for c in prange(S.shape[0]):
-        e = 0.0
-        for i in range(S.shape[1]):
-            e += S[c, i] * H[c, i]
-        out[c] = -0.5 * float(e)
-
-
 @njit(cache=True, inline="always")
 def _flip(i, new, s, h, q, W2T, XT):
     """Set unit ``i`` of one cue to ``new`` and update its fields and overlap counts."""
