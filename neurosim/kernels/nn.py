@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .scalar import logistic, softplus as _softplus_scalar
+from .scalar import logistic, logistic_rows, softplus as _softplus_scalar
 
 
 def _flat(x):
@@ -19,8 +19,12 @@ def _flat(x):
 
 @njit(cache=True)
 def _sigmoid(x, out):
+    """In float64 SIMD lanes (:func:`~neurosim.kernels.scalar.logistic_rows`), rounded into
+    ``out``'s dtype."""
+    y = x.astype(np.float64)
+    logistic_rows(y, np.empty(y.size))
     for i in range(x.size):
-        out[i] = logistic(x[i])
+        out[i] = y[i]
 
 
 @njit(cache=True)
