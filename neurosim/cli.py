@@ -344,8 +344,8 @@ def _demo_esn(out):
     ds.to_netcdf(nc)
     gif = out / "esn_generation.gif"
     anim = viz.reservoir.animate_generation(X[2001:2301, 0], ds["prediction"].values[:, 0],
-                                            context=X[1900:2001, 0], frames=60)
-    viz.save_animation(anim, gif, fps=12, dpi=70)
+                                            context=X[1900:2001, 0], frames=30)
+    viz.save_animation(anim, gif, fps=6, dpi=70)
     return [nc, gif]
 
 
