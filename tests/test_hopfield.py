@@ -230,6 +230,23 @@ def test_hebbian_does_not_overflow():
     assert float(ds.overlap[0, -1, 0]) == 1.0
 
 
+@pytest.mark.parametrize("copies,dtype", [(20, np.int16), (100, np.int32)])
+def test_field_dtype_follows_the_bound_and_energies_stay_exact(copies, dtype):
+    """Fields in int16 lanes only when the largest row sum of |W| (a bound on every field)
+    fits: 100 copies of one pattern on 400 units give fields up to 39900, beyond int16."""
+    n = 400
+    g = np.random.default_rng(2)
+    X = np.concatenate([np.repeat(pm1(g, (1, n)), copies, axis=0), pm1(g, (3, n))])
+    net = HopfieldNetwork(n, seed=0).store(X)
+    assert net._h_dtype == dtype
+    cues = flip(g, X[[0, -1]], 0.3)
+    ds = net.recall(cues, max_sweeps=20)
+    S = ds.state.values.astype(np.float64)
+    want = -0.5 * np.einsum("csi,ij,csj->cs", S, net.weights, S)
+    np.testing.assert_allclose(ds.energy.values, want, rtol=1e-12, atol=1e-9)
+    assert float(ds.overlap[0, -1, 0]) == 1.0
+
+
 # ------------------------------------------------------------------ science
 @pytest.mark.slow
 def test_capacity_amit_gutfreund_sompolinsky():

@@ -151,7 +151,11 @@ class HopfieldNetwork:
         # Private arrays stay writable (kernels compile once for writable arrays); the public
         # properties hand out read-only views.
         self._X, self._W, self._Wk, self._W2k, self._scale = X, W, Wk, W2k, scale
-        self._h_dtype = np.float64 if W2k.dtype == np.float64 else np.int32
+        if W2k.dtype == np.float64:
+            self._h_dtype = np.float64
+        else:  # |h_i| <= sum_j |Wk_ij| in every state: int16 lanes (2x int32's) when that fits
+            bound = np.abs(Wk).sum(axis=1).max()
+            self._h_dtype = np.int16 if bound <= np.iinfo(np.int16).max else np.int32
         self._XT = np.ascontiguousarray(X.T)
         self._XB = np.empty((P, -(-n // 64)), dtype=np.uint64)
         _k.pack_bits(X, self._XB)

@@ -6,8 +6,9 @@ Conventions shared by the CPU kernels and their CUDA twins (``kernels.cuda.hopfi
 - ``S`` (m, n) ``int8`` states of +-1, one row per cue, updated in place.
 - ``H`` (m, n) local fields ``H[c] = W @ S[c]`` (in kernel units, see ``W2T``), kept up to date
   in place: a flip of unit ``i`` to ``s`` adds ``s * W2T[i]``. ``float64``, or an integer dtype
-  when the weights are integers (``int32`` for Hebbian counts: exact and 2-8x less memory
-  traffic per flip than ``float64``).
+  when the weights are integers (Hebbian counts: ``int16`` when the largest row sum of
+  ``|W|`` fits, which bounds every field of every state, else ``int32``: exact, and 2-8x more
+  SIMD lanes per flip than ``float64``).
 - ``W2T`` (n, n): twice the transposed weights, ``2 W.T`` (row ``i`` is twice column ``i`` of
   ``W``), zero diagonal, ``float64`` or an integer dtype (``int8``/``int16`` Hebbian counts
   ``2 X^T X``, so that every field is an exact integer); ``t`` is the temperature in those
@@ -185,23 +186,23 @@ def start(X, XB, W2T, low_rank, S, Q, H, E):
             for i in range(n):
                 h[i] = -P * s[i]
             for p in range(P):
-                qp = h.dtype.type(Q[c, p])  # products in H's dtype: int32 SIMD lanes
+                qp = h.dtype.type(Q[c, p])  # products in H's dtype (int16/int32 SIMD lanes; the
+                # partial sums may wrap, the final field fits H's dtype and is exact)
                 x = X[p]
                 for i in range(n):
                     h[i] += x[i] * qp
         else:
-            for i in range(n):
-                h[i] = 0
+            acc = np.zeros(n)  # float64: exact for integer counts, whatever H's dtype
             for j in range(n):
                 w = W2T[j]
                 if s[j] > 0:
                     for i in range(n):
-                        h[i] += w[i]
+                        acc[i] += w[i]
                 else:
                     for i in range(n):
-                        h[i] -= w[i]
+                        acc[i] -= w[i]
             for i in range(n):
-                h[i] = h[i] / 2  # exact: fields of integer counts are even here
+                h[i] = acc[i] / 2  # exact: fields of integer counts are even here
         e = 0.0
         for i in range(n):
             e += s[i] * h[i]
