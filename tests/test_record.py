@@ -56,6 +56,23 @@ def test_dataset_attrs_follow_the_schema():
     assert ds.attrs["symmetric"] == 1 and ds.attrs["beta"] == "none" and ds.attrs["interrupted"] == 0
 
 
+def test_dataset_coordinates_equal_xarrays_own():
+    """The RangeIndex fast path builds the same Dataset as xarray's constructor, for every
+    kind of coordinate, twice in a row (the cached ranges are not changed by the first)."""
+    data = {"v": (("cue", "sweep", "name"), np.arange(24.0).reshape(2, 4, 3))}
+    coords = {"cue": np.arange(2), "sweep": ("sweep", np.arange(4), {"long_name": "sweep", "n": [1, 2]}),
+              "name": ["a", "b", "c"], "shifted": ("sweep", np.arange(1, 5)), "x": ("cue", [0.5, 1.5])}
+    for _ in range(2):
+        ds = record.dataset(data, coords, family="HN", model="M")
+        ref = xr.Dataset(data, coords=coords)
+        xr.testing.assert_identical(ds.drop_attrs(deep=False), ref)
+        assert ds.indexes["cue"].equals(ref.indexes["cue"]) and ds.sel(cue=1, sweep=3, name="b").v == 22.0
+        ds["cue"].attrs["changed"] = True  # must not leak into the next Dataset
+    assert "changed" not in record.dataset(data, coords, family="HN", model="M")["cue"].attrs
+    counts = record.dataset(data, {"cue": np.array([0, 2])}, family="HN", model="M")
+    assert list(counts.cue.values) == [0, 2]
+
+
 def test_save_load_round_trip(tmp_path):
     ds = make()
     path = record.save(ds, tmp_path / "r.nc")
