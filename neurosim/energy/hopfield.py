@@ -308,7 +308,7 @@ class HopfieldNetwork:
         energy = np.concatenate(out_E, axis=1)[:, :n_keep] * self._scale
         overlap = np.concatenate(out_Q, axis=1)[:, :n_keep] / n
         data = {
-            "final_state": (("cue", "unit"), _to_units(S[:, idx], self.units),
+            "final_state": (("cue", "unit"), _to_units(S if mon.index is None else S[:, idx], self.units),
                             {"long_name": "state after the last sweep"}),
             "energy": (("cue", "sweep"), energy,
                        {"long_name": "energy E = -1/2 s.W.s", "units": "1"}),
