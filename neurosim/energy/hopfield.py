@@ -266,8 +266,8 @@ class HopfieldNetwork:
 
         def keep(start, nsw, rec_S, rec_E, rec_Q):
             """Move the monitored sweeps of a chunk out of its buffers (stopped cues: current)."""
-            ran = np.flatnonzero(used > start)
-            E[ran] = rec_E[ran, used[ran] - start - 1]  # every cue's current energy
+            moved = np.flatnonzero(used > start)
+            E[moved] = rec_E[moved, used[moved] - start - 1]  # E: every cue's current energy
             wanted = mon.steps(max(min(nsw, int(used.max()) - start), 0), start + 1)
             if wanted.size == 0:
                 return
