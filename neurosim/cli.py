@@ -6,6 +6,7 @@ Bad input ends with a one-line message on stderr and exit status 2; ``--help`` e
 import argparse
 import inspect
 import sys
+import time
 from pathlib import Path
 
 try:
@@ -379,10 +380,14 @@ def demo(out):
     """Run every showcase into the folder ``out``; returns the paths written."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    print("The first run compiles the kernels (about a minute); later runs load them from the cache.",
+          flush=True)
     written = []
     for step in DEMOS:
-        print(f"- {step.__doc__.splitlines()[0]}", flush=True)
+        print(f"- {step.__doc__.splitlines()[0]}", end="", flush=True)
+        t0 = time.perf_counter()
         written += step(out)
+        print(f" ({time.perf_counter() - t0:.1f} s)", flush=True)
     return written
 
 
