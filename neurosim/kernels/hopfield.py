@@ -44,13 +44,18 @@ def _decide(h, t, state, c):
 
 
 @njit(cache=True, inline="always")
+def _energy(s, h):
+    """``-1/2 s.h`` in kernel units, summed in unit order (the start and the records agree)."""
+    e = 0.0
+    for i in range(s.shape[0]):
+        e += s[i] * h[i]
+    return -0.5 * float(e)
+
+
+@njit(cache=True, inline="always")
 def _record(c, k, S, H, Q, rec_idx, rec_S, rec_E, rec_Q):
     """Write cue ``c``'s state, energy and overlap counts into record slot ``k``."""
-    n = S.shape[1]
-    e = 0.0
-    for i in range(n):
-        e += S[c, i] * H[c, i]
-    rec_E[c, k] = -0.5 * float(e)
+    rec_E[c, k] = _energy(S[c], H[c])
     for j in range(rec_idx.shape[0]):
         rec_S[c, k, j] = S[c, rec_idx[j]]
     for p in range(Q.shape[1]):
@@ -203,10 +208,7 @@ def start(X, XB, W2T, low_rank, S, Q, H, E):
                         acc[i] -= w[i]
             for i in range(n):
                 h[i] = acc[i] / 2  # exact: fields of integer counts are even here
-        e = 0.0
-        for i in range(n):
-            e += s[i] * h[i]
-        E[c] = -0.5 * float(e)
+        E[c] = _energy(s, h)
 
 
 @njit(cache=True)

@@ -30,16 +30,28 @@ def next_u64(state, i):
 
 
 @njit(cache=True, inline="always")
+def _unit(draw):
+    """A raw 64-bit draw as a float64 in [0, 1) (its top 53 bits)."""
+    return (draw >> uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, inline="always")
+def _below(u, n):
+    """``u`` in [0, 1) as an integer in ``[0, n)``."""
+    k = np.int64(u * n)
+    return k if k < n else n - 1
+
+
+@njit(cache=True, inline="always")
 def uniform(state, i):
     """Uniform float64 in [0, 1) from stream ``i`` (53 random bits)."""
-    return (next_u64(state, i) >> uint64(11)) * (1.0 / 9007199254740992.0)
+    return _unit(next_u64(state, i))
 
 
 @njit(cache=True, inline="always")
 def randint(state, i, n):
     """Integer uniform in ``[0, n)`` from stream ``i``."""
-    k = np.int64(uniform(state, i) * n)
-    return k if k < n else n - 1
+    return _below(uniform(state, i), n)
 
 
 @njit(cache=True, inline="always")
@@ -58,9 +70,7 @@ def shuffle(state, i, order):
     s1 = state[i, 1]
     for k in range(order.shape[0] - 1, 0, -1):
         r, s0, s1 = _step(s0, s1)
-        j = np.int64((r >> uint64(11)) * (1.0 / 9007199254740992.0) * (k + 1))
-        if j > k:
-            j = k
+        j = _below(_unit(r), k + 1)
         tmp = order[k]
         order[k] = order[j]
         order[j] = tmp
