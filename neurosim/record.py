@@ -95,14 +95,46 @@ def dataset(data_vars, coords=None, *, family, model, params=None, seed=None, ba
     """
     from . import __version__
 
-    ds = xr.Dataset(data_vars, coords=_coordinates(coords))
     meta = {"family": family, "model": model}
     meta.update(params or {})
     meta.update({"seed": seed, "backend": backend, "neurosim_version": __version__,
                  "interrupted": interrupted})
     meta.update(attrs or {})
+    ds = _assemble(data_vars, coords or {})
     ds.attrs.update({k: _attr_value(v) for k, v in meta.items()})
     return ds
+
+
+def _assemble(data_vars, coords):
+    """``xarray.Dataset(data_vars, coords=coords)``, built directly when every input is plain.
+
+    Plain: data variables given as ``(dims, values[, attrs])`` tuples, none named after its
+    own dimension nor after a coordinate, and coordinates given as arrays, lists or such
+    tuples. Then the variables, the dimension coordinates' indexes (a ``pandas.RangeIndex``
+    for ``0 .. k-1``, built once per name, length and attrs) and the sizes are made here and
+    handed to xarray's direct constructor: the same Dataset (tested) 5-10x faster than through
+    xarray's merge, which aligns and checks what cannot disagree here. Anything else goes
+    through ``xarray.Dataset``.
+    """
+    plain = all(isinstance(v, tuple) and _dims_of(v[0]) != (name,) and name not in coords
+                for name, v in data_vars.items())
+    parts = _coordinate_variables(coords) if plain else None
+    if parts is None:
+        return xr.Dataset(data_vars, coords=coords)
+    coord_vars, indexes = parts
+    variables = {name: xr.Variable(*value) for name, value in data_vars.items()}
+    variables.update(coord_vars)
+    sizes = {}
+    for name, var in variables.items():
+        for dim, size in zip(var.dims, var.shape):
+            if sizes.setdefault(dim, size) != size:
+                raise ValueError(f"conflicting sizes for dimension {dim!r}: {name!r} has length "
+                                 f"{size}, an earlier variable {sizes[dim]}")
+    return xr.Dataset._construct_direct(variables, set(coord_vars), sizes, {}, indexes)
+
+
+def _dims_of(dims):
+    return (dims,) if isinstance(dims, str) else tuple(dims)
 
 
 @functools.lru_cache(maxsize=256)
@@ -114,21 +146,17 @@ def _range_coordinate(name, k, dtype, attrs):
     return index.create_variables({name: var})[name], index
 
 
-def _coordinates(coords):
-    """``coords`` (name -> values or (dims, values[, attrs])) as ``xarray.Coordinates``.
-
-    Dimension coordinates ``0 .. k-1`` are indexed by a ``pandas.RangeIndex`` (built once per
-    name, length and attrs: a result Dataset is built about 2x faster); other dimension
-    coordinates get xarray's default pandas index; the rest none, as ``xarray.Dataset`` would
-    do. Coordinates given as xarray or pandas objects are left to ``xarray.Dataset``.
-    """
-    if not coords or not all(isinstance(v, tuple) or (isinstance(v, (list, range, np.ndarray)) and np.ndim(v) == 1)
-                             for v in coords.values()):
-        return coords
+def _coordinate_variables(coords):
+    """``coords`` (name -> values or (dims, values[, attrs])) as variables and indexes, as
+    ``xarray.Dataset`` would make them (a pandas index for each dimension coordinate), or None
+    when a value is not plain (an xarray or pandas object: left to ``xarray.Dataset``)."""
+    if not all(isinstance(v, tuple) or (isinstance(v, (list, range, np.ndarray)) and np.ndim(v) == 1)
+               for v in coords.values()):
+        return None
     variables, indexes = {}, {}
     for name, value in coords.items():
         dims, values, attrs = (*value, {})[:3] if isinstance(value, tuple) else ((name,), value, {})
-        dims = (dims,) if isinstance(dims, str) else tuple(dims)
+        dims = _dims_of(dims)
         values = np.asarray(values)
         k = values.shape[0] if values.ndim == 1 else -1
         if dims == (name,) and k > 0 and values.dtype.kind in "iu" and values[0] == 0 and values[-1] == k - 1 \
@@ -137,7 +165,7 @@ def _coordinates(coords):
                 var, index = _range_coordinate(name, k, values.dtype.str, tuple(sorted(attrs.items())))
             except TypeError:  # attrs that cannot be hashed: built afresh
                 var, index = _range_coordinate.__wrapped__(name, k, values.dtype.str, tuple(sorted(attrs.items())))
-            variables[name], indexes[name] = var, index
+            variables[name], indexes[name] = var.copy(deep=False), index
             continue
         var = xr.Variable(dims, values, attrs)
         if dims == (name,):
@@ -145,7 +173,7 @@ def _coordinates(coords):
             var = index.create_variables({name: var})[name]
             indexes[name] = index
         variables[name] = var
-    return xr.Coordinates(variables, indexes=indexes)
+    return variables, indexes
 
 
 def spike_events(times, neurons, *, t_unit="s"):

@@ -3,6 +3,7 @@ import os
 import signal
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -71,6 +72,35 @@ def test_dataset_coordinates_equal_xarrays_own():
     assert "changed" not in record.dataset(data, coords, family="HN", model="M")["cue"].attrs
     counts = record.dataset(data, {"cue": np.array([0, 2])}, family="HN", model="M")
     assert list(counts.cue.values) == [0, 2]
+
+
+@pytest.mark.parametrize("data, coords", [
+    # plain: built directly
+    ({"e": (("cue", "sweep"), np.ones((2, 3)), {"units": "1"}), "s": ("spike", np.arange(4.0)),
+      "c": ((), 3.0)}, {"sweep": np.arange(3), "cue": [10, 20], "t": ("spike", np.arange(4) * 0.5)}),
+    ({"e": (("cue",), np.ones(2))}, {}),
+    # not plain: through xarray.Dataset
+    ({"step": ("step", np.arange(3)), "x": ("step", np.ones(3))}, {}),
+    ({"x": xr.DataArray(np.ones(2), dims="cue")}, {"cue": [0, 1]}),
+    ({"x": ("cue", np.ones(2))}, {"cue": pd.Index([0, 1], name="cue")}),
+])
+def test_assembled_dataset_is_xarrays_own(data, coords):
+    """The direct construction gives xarray's Dataset: same variables in the same order, same
+    dims in the same order, same indexes."""
+    ds = record.dataset(data, coords, family="HN", model="M").drop_attrs(deep=False)
+    ref = xr.Dataset(data, coords=coords)
+    xr.testing.assert_identical(ds, ref)
+    assert list(ds.variables) == list(ref.variables) and list(ds.sizes.items()) == list(ref.sizes.items())
+    assert set(ds.xindexes) == set(ref.xindexes)
+
+
+def test_assembled_dataset_rejects_conflicting_sizes():
+    with pytest.raises(ValueError, match="'cue'"):
+        record.dataset({"a": ("cue", np.ones(2)), "b": ("cue", np.ones(3))}, family="HN", model="M")
+    with pytest.raises(ValueError, match="cue"):
+        record.dataset({"a": ("cue", np.ones(2))}, {"cue": np.arange(3)}, family="HN", model="M")
+    with pytest.raises(ValueError):  # a name both a data variable and a coordinate (xarray's check)
+        record.dataset({"cue": ("x", np.ones(2))}, {"cue": np.arange(2)}, family="HN", model="M")
 
 
 def test_save_load_round_trip(tmp_path):
