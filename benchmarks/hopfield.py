@@ -118,10 +118,10 @@ def kernel_only(net, cues, seed):
 
     m = cues.shape[0]
     S = cues.copy()
-    Q, H, _ = net._start(S)
+    SB, Q, H, _ = net._start(S)
     conv, used = np.zeros(m, np.bool_), np.zeros(m, np.int64)
     idx = np.zeros(0, np.int64)
-    args = (net._W2k, net._XT, S, H, Q, rng.streams(seed, m), np.empty((m, N), np.int64), MAX_SWEEPS,
+    args = (net._W2k, net._XB, S, SB, H, Q, rng.streams(seed, m), np.empty((m, N), np.int64), MAX_SWEEPS,
             0.0, False, conv, used, idx, np.empty((m, MAX_SWEEPS, 0), np.int8), np.empty((m, MAX_SWEEPS)),
             np.empty((m, MAX_SWEEPS, P), np.int64))
     t0 = time.perf_counter()

@@ -150,14 +150,19 @@ def test_async_kernel_on_random_float_weights():
     conv, used = np.zeros(m, bool), np.zeros(m, np.int64)
     idx = np.arange(n)
     rS, rE, rQ = np.zeros((m, 50, n), np.int8), np.zeros((m, 50)), np.zeros((m, 50, P), np.int64)
-    K.sweeps(np.ascontiguousarray(2 * W.T), np.ascontiguousarray(X.T), S, H, Q, streams,
-             np.empty((m, n), np.int64), 50, 0.0, False, conv, used, idx, rS, rE, rQ)
+    XB, SB = np.empty((P, 1), np.uint64), np.empty((m, 1), np.uint64)
+    K.pack_bits(X, XB)
+    K.pack_bits(S, SB)
+    K.sweeps(np.ascontiguousarray(2 * W.T), XB, S, SB, H, Q, streams, np.empty((m, n), np.int64),
+             50, 0.0, False, conv, used, idx, rS, rE, rQ)
     for c, (states, energies, overlaps, cv, u) in enumerate(ref_recall(W, X, cues, 9, 0.0, 50)):
         assert cv and conv[c] and used[c] == u
         np.testing.assert_array_equal(rS[c, :u], states[1:])
         np.testing.assert_allclose(rE[c, :u], energies[1:], atol=1e-9)
         np.testing.assert_array_equal(rQ[c, :u], np.rint(overlaps[1:] * n))
         np.testing.assert_allclose(H[c], W @ S[c], atol=1e-9)  # fields kept up to date
+    np.testing.assert_array_equal(Q, S.astype(np.int64) @ X.T)  # counts and bits too
+    np.testing.assert_array_equal(SB, [[int("".join("1" if v > 0 else "0" for v in s[::-1]), 2)] for s in S])
 
 
 @pytest.mark.kernel
@@ -172,9 +177,12 @@ def test_start_kernel_matches_numpy(n, low_rank):
     K.pack_bits(X, XB)
     Wk = X.T.astype(np.int64) @ X.astype(np.int64)
     np.fill_diagonal(Wk, 0)
-    Q, H, E = np.empty((m, P), np.int64), np.empty((m, n), np.int32), np.empty(m)
-    K.start(X, XB, (2 * Wk).astype(np.int16), low_rank, S, Q, H, E)
+    SB, Q, H, E = np.empty((m, XB.shape[1]), np.uint64), np.empty((m, P), np.int64), np.empty((m, n), np.int32), np.empty(m)
+    K.start(X, XB, (2 * Wk).astype(np.int16), low_rank, S, SB, Q, H, E)
     Si = S.astype(np.int64)
+    SB_ref = np.empty_like(SB)
+    K.pack_bits(S, SB_ref)
+    np.testing.assert_array_equal(SB, SB_ref)
     np.testing.assert_array_equal(Q, Si @ X.T.astype(np.int64))
     np.testing.assert_array_equal(H, Si @ Wk)
     np.testing.assert_array_equal(E, -0.5 * np.einsum("ci,ci->c", Si, Si @ Wk))

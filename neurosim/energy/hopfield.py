@@ -195,17 +195,19 @@ class HopfieldNetwork:
         return float(E[0]) if single else E
 
     def _start(self, S):
-        """Overlap counts ``Q`` (m, P) int64, local fields ``H`` (m, n) and energies ``E`` (m,)
-        in kernel units for states ``S``: one compiled pass, no BLAS (BLAS threads fighting
+        """Packed states ``SB`` (m, ceil(n / 64)) uint64, overlap counts ``Q`` (m, P) int64,
+        local fields ``H`` (m, n) and energies ``E`` (m,) in kernel units for states ``S``
+        (see ``kernels.hopfield``): one compiled pass, no BLAS (BLAS threads fighting
         the kernels' threads cost 10x on 2 cores). Hebbian weights with few patterns use the
         low-rank form ``X^T (X s) - P s`` (the same exact integers, O(n P) per cue)."""
         m = S.shape[0]
+        SB = np.empty((m, self._XB.shape[1]), dtype=np.uint64)
         Q = np.empty((m, self._X.shape[0]), dtype=np.int64)
         H = np.empty(S.shape, dtype=self._h_dtype)
         E = np.empty(m)
         low_rank = self.rule == "hebbian" and 2 * self._X.shape[0] < self.n_units
-        _k.start(self._X, self._XB, self._W2k, low_rank, S, Q, H, E)
-        return Q, H, E
+        _k.start(self._X, self._XB, self._W2k, low_rank, S, SB, Q, H, E)
+        return SB, Q, H, E
 
     # -- recall ---------------------------------------------------------------------------
     def recall(self, cues, *, mode="async", temperature=0.0, max_sweeps=100, record="sweeps",
@@ -252,7 +254,7 @@ class HopfieldNetwork:
 
         m, n = S.shape
         P = self._X.shape[0]
-        Q, H, E = self._start(S)
+        SB, Q, H, E = self._start(S)
         streams = rng.streams(seed, m)
         t = temperature / self._scale
         converged = np.zeros(m, dtype=np.bool_)
@@ -290,8 +292,8 @@ class HopfieldNetwork:
                 runner.run(nsw, rec_S, rec_E, rec_Q)
             else:
                 order = np.empty((m, n), dtype=np.int64)
-                _k.sweeps(self._W2k, self._XT, S, H, Q, streams, order, nsw, t, sync, converged,
-                          used, rec_idx, rec_S, rec_E, rec_Q)
+                _k.sweeps(self._W2k, self._XB, S, SB, H, Q, streams, order, nsw, t, sync,
+                          converged, used, rec_idx, rec_S, rec_E, rec_Q)
             keep(start, nsw, rec_S, rec_E, rec_Q)
             return bool(converged.all())
 

@@ -13,8 +13,12 @@ Conventions shared by the CPU kernels and their CUDA twins (``kernels.cuda.hopfi
   ``W``), zero diagonal, ``float64`` or an integer dtype (``int8``/``int16`` Hebbian counts
   ``2 X^T X``, so that every field is an exact integer); ``t`` is the temperature in those
   kernel units (the family divides by the weights' scale).
-- ``XT`` (n, P) ``int8``: stored patterns (+-1) transposed. ``Q`` (m, P) ``int64`` overlap
-  counts ``Q[c, p] = sum_i X[p, i] S[c, i]``, updated exactly on every flip.
+- ``XB`` (P, w) ``uint64``: stored patterns packed into bits (:func:`pack_bits`, 1 for +1,
+  ``w = ceil(n / 64)``); ``SB`` (m, w) the states packed alike, one bit toggled per flip.
+  ``Q`` (m, P) ``int64`` overlap counts ``Q[c, p] = sum_i X[p, i] S[c, i]
+  = n - 2 popcount(XB[p] xor SB[c])``, recomputed exactly from the bits at every record (the
+  CUDA twin takes ``XT`` (n, P) ``int8``, the patterns transposed, instead of ``XB`` and
+  ``SB``, and updates ``Q`` on every flip: the same integers).
 - ``streams`` (m, 2) ``uint64``: one xoroshiro128+ stream per cue (``neurosim.rng.streams``).
 - ``t``: temperature (in the kernel units of ``W2T``); ``t == 0`` is the deterministic rule
   ``s_i = +1 if h_i >= 0 else -1``, ``t > 0`` Glauber's heat bath
@@ -53,41 +57,59 @@ def _energy(s, h):
 
 
 @njit(cache=True, inline="always")
-def _record(c, k, S, H, Q, rec_idx, rec_S, rec_E, rec_Q):
-    """Write cue ``c``'s state, energy and overlap counts into record slot ``k``."""
+def _popcount(x):
+    """Set bits of a ``uint64`` (the SWAR sum that LLVM turns into one ``popcnt``)."""
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+
+@njit(cache=True, inline="always")
+def _overlaps(XB, bits, n, q):
+    """Overlap counts ``q[p] = n - 2 popcount(XB[p] xor bits)`` of one packed state of ``n``
+    units with every packed pattern."""
+    for p in range(XB.shape[0]):
+        differ = np.uint64(0)
+        for w in range(bits.shape[0]):
+            differ += _popcount(XB[p, w] ^ bits[w])
+        q[p] = n - 2 * np.int64(differ)
+
+
+@njit(cache=True, inline="always")
+def _record(c, k, XB, S, SB, H, Q, rec_idx, rec_S, rec_E, rec_Q):
+    """Write cue ``c``'s state, energy and overlap counts (brought up to date in ``Q``) into
+    record slot ``k``."""
     rec_E[c, k] = _energy(S[c], H[c])
     for j in range(rec_idx.shape[0]):
         rec_S[c, k, j] = S[c, rec_idx[j]]
+    _overlaps(XB, SB[c], S.shape[1], Q[c])
     for p in range(Q.shape[1]):
         rec_Q[c, k, p] = Q[c, p]
 
 
 @njit(cache=True, inline="always")
-def _flip(i, new, s, h, q, W2T, XT):
-    """Set unit ``i`` of one cue to ``new`` and update its fields and overlap counts."""
+def _flip(i, new, s, bits, h, W2T):
+    """Set unit ``i`` of one cue to ``new``: its bit toggles, its fields move by ``+-W2T[i]``."""
     s[i] = new
+    bits[i >> 6] ^= np.uint64(1) << np.uint64(i & 63)
     w = W2T[i]
-    x = XT[i]
     if new > 0:
         for j in range(h.shape[0]):
             h[j] += w[j]
-        for p in range(q.shape[0]):
-            q[p] += 2 * x[p]
     else:
         for j in range(h.shape[0]):
             h[j] -= w[j]
-        for p in range(q.shape[0]):
-            q[p] -= 2 * x[p]
 
 
 @njit(cache=True)
-def _sweeps_cue(c, W2T, XT, S, H, Q, streams, order, n_sweeps, t, sync, converged, used,
+def _sweeps_cue(c, W2T, XB, S, SB, H, Q, streams, order, n_sweeps, t, sync, converged, used,
                 rec_idx, rec_S, rec_E, rec_Q):
     """``n_sweeps`` sweeps of cue ``c`` (one row of every per-cue array)."""
     n = S.shape[1]
     s = S[c]
+    bits = SB[c]
     h = H[c]
-    q = Q[c]
     buf = order[c]
     for k in range(n_sweeps):
         if converged[c]:
@@ -102,7 +124,7 @@ def _sweeps_cue(c, W2T, XT, S, H, Q, streams, order, n_sweeps, t, sync, converge
                     flips += 1
             for f in range(flips):
                 i = buf[f]
-                _flip(i, -s[i], s, h, q, W2T, XT)
+                _flip(i, -s[i], s, bits, h, W2T)
         else:
             for i in range(n):
                 buf[i] = i
@@ -112,15 +134,15 @@ def _sweeps_cue(c, W2T, XT, S, H, Q, streams, order, n_sweeps, t, sync, converge
                 new = _decide(h[i], t, streams, c)
                 if new != s[i]:
                     flips += 1
-                    _flip(i, new, s, h, q, W2T, XT)
+                    _flip(i, new, s, bits, h, W2T)
         used[c] += 1
         if flips == 0:
             converged[c] = True
-        _record(c, k, S, H, Q, rec_idx, rec_S, rec_E, rec_Q)
+        _record(c, k, XB, S, SB, H, Q, rec_idx, rec_S, rec_E, rec_Q)
 
 
 @njit(parallel=True, cache=True)
-def sweeps(W2T, XT, S, H, Q, streams, order, n_sweeps, t, sync, converged, used,
+def sweeps(W2T, XB, S, SB, H, Q, streams, order, n_sweeps, t, sync, converged, used,
            rec_idx, rec_S, rec_E, rec_Q):
     """Run ``n_sweeps`` sweeps on every running cue (cues in parallel, one stream each).
 
@@ -128,22 +150,13 @@ def sweeps(W2T, XT, S, H, Q, streams, order, n_sweeps, t, sync, converged, used,
     ``order[c]`` ((m, n) ``int64`` scratch) reset to ``0..n-1`` and Fisher-Yates shuffled from
     stream ``c``; each unit decides from the current fields. Synchronous (``sync`` True): every
     unit decides, in index order, from the fields of the previous state; the flips are then
-    applied together. Either way fields and overlap counts change only when a unit flips
-    (O(n + P) per flip, no matrix product). See the module docstring for the arrays; all are
-    updated in place.
+    applied together. Either way the fields change only when a unit flips (O(n) per flip, no
+    matrix product), and the overlap counts are recounted from the bits once per sweep
+    (O(P n / 64)). See the module docstring for the arrays; all are updated in place.
     """
     for c in prange(S.shape[0]):
-        _sweeps_cue(c, W2T, XT, S, H, Q, streams, order, n_sweeps, t, sync, converged, used,
+        _sweeps_cue(c, W2T, XB, S, SB, H, Q, streams, order, n_sweeps, t, sync, converged, used,
                     rec_idx, rec_S, rec_E, rec_Q)
-
-
-@njit(cache=True, inline="always")
-def _popcount(x):
-    """Set bits of a ``uint64`` (the SWAR sum that LLVM turns into one ``popcnt``)."""
-    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
-    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
 
 
 @njit(cache=True, inline="always")
@@ -167,11 +180,13 @@ def pack_bits(S, out):
 
 
 @njit(parallel=True, cache=True)
-def start(X, XB, W2T, low_rank, S, Q, H, E):
-    """Overlap counts, local fields and energies of the states ``S`` (m, n), cues in parallel.
+def start(X, XB, W2T, low_rank, S, SB, Q, H, E):
+    """Packed states, overlap counts, local fields and energies of the states ``S`` (m, n),
+    cues in parallel.
 
-    ``Q[c, p] = sum_i X[p, i] S[c, i] = n - 2 popcount(XB[p] xor bits(S[c]))`` with ``XB``
-    the patterns packed by :func:`pack_bits`; then the fields ``H[c]`` in kernel units
+    ``SB[c]``: ``S[c]`` packed as :func:`pack_bits` packs the patterns into ``XB``;
+    ``Q[c, p] = sum_i X[p, i] S[c, i] = n - 2 popcount(XB[p] xor SB[c])``; then the fields
+    ``H[c]`` in kernel units
     (``1/2 W2T.T S[c]``): with ``low_rank`` (Hebbian counts ``W2T = 2 (X^T X - P I)``) as
     ``X^T Q[c] - P S[c]``, O(n P) per cue instead of O(n^2); otherwise from the rows of
     ``W2T``. ``E[c]``: ``-1/2 S[c].H[c]`` summed in unit order, as the sweeps record it.
@@ -180,13 +195,8 @@ def start(X, XB, W2T, low_rank, S, Q, H, E):
     for c in prange(S.shape[0]):
         s = S[c]
         h = H[c]
-        bits = np.empty(XB.shape[1], dtype=np.uint64)
-        _pack_row(s, bits)
-        for p in range(P):
-            differ = np.uint64(0)
-            for w in range(bits.shape[0]):
-                differ += _popcount(XB[p, w] ^ bits[w])
-            Q[c, p] = n - 2 * np.int64(differ)
+        _pack_row(s, SB[c])
+        _overlaps(XB, SB[c], n, Q[c])
         if low_rank:
             for i in range(n):
                 h[i] = -P * s[i]
