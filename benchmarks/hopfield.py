@@ -5,7 +5,11 @@ with exactly 205 (20%) distinct bits flipped (the same cues for every method); a
 recall with a fresh random permutation each sweep, ``s_i <- +1 if h_i >= 0 else -1``, until the
 first sweep that changes nothing (it counts), at most 100 sweeps.
 
-Compared, alternating, in the same run:
+Compared in the same run, in rounds: each round times the NumPy loop once and, right beside
+it, each fast method ``--repeats`` times back to back (their median is the round's figure); a
+ratio is taken within each round and the JSON gives the median and range over the rounds (this
+machine's speed drifts between phases seconds apart, which a ratio of two medians taken at
+different times would mix in) and the ratio of the overall medians. Methods:
 - neurosim ``HopfieldNetwork.recall`` (whole call, Dataset included; compile reported apart),
   on one thread and on all cores;
 - a straightforward NumPy loop (Python loop over units, one ``np.dot`` per update);
@@ -15,7 +19,7 @@ Compared, alternating, in the same run:
   (compiled), with the flips of the same run;
 - ``hopfieldnetwork`` from PyPI where installed (its own Hebbian matrix and loop).
 
-Prints one JSON object. Usage: ``python benchmarks/hopfield.py [--repeats 5] [--quick]``.
+Prints one JSON object. Usage: ``python benchmarks/hopfield.py [--rounds 5] [--repeats 9] [--quick]``.
 """
 import os
 
@@ -143,11 +147,11 @@ def timed(fn):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=5, help="repeats of the fast methods")
-    ap.add_argument("--slow-repeats", type=int, default=3, help="repeats of the Python loops")
-    ap.add_argument("--quick", action="store_true", help="one repeat of the Python loops")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds (one NumPy loop each)")
+    ap.add_argument("--repeats", type=int, default=9, help="back-to-back calls of each fast method per round")
+    ap.add_argument("--quick", action="store_true", help="one round")
     args = ap.parse_args(argv)
-    slow_repeats = 1 if args.quick else args.slow_repeats
+    rounds = 1 if args.quick else args.rounds
 
     t0 = time.perf_counter()
     from neurosim.energy import HopfieldNetwork
@@ -170,23 +174,30 @@ def main(argv=None):
     except ImportError:
         have_peer = False
 
+    def group(seconds, threads):
+        """Median of ``--repeats`` back-to-back calls of ``seconds()`` (after one that wakes the
+        threads up)."""
+        numba.set_num_threads(threads)
+        seconds()
+        return float(np.median([seconds() for _ in range(args.repeats)]))
+
+    seeds = iter(range(10**6))
+
+    def recall():
+        return timed(lambda: net.recall(cues, record="final", seed=next(seeds)))[0]
+
     t = {"one": [], "all": [], "kernel": [], "floor": [], "numpy": [], "peer": []}
-    for r in range(args.repeats):
-        numba.set_num_threads(1)
-        dt, ds1 = timed(lambda: net.recall(cues, record="final", seed=r))
-        t["one"].append(dt)
-        numba.set_num_threads(all_threads)
-        dt, ds2 = timed(lambda: net.recall(cues, record="final", seed=r))
-        t["all"].append(dt)
-        t["floor"].append(timed(lambda: floor(W, cues, flips))[0])
-        numba.set_num_threads(1)
-        t["kernel"].append(kernel_only(net, cues, r))
-        if r < slow_repeats:
-            dt, (np_final, np_sweeps) = timed(lambda: numpy_loop(W, cues, seed=r))
-            t["numpy"].append(dt)
-            if have_peer:
-                dt, (peer_final, peer_sweeps) = timed(lambda: hopfieldnetwork_recall(X, cues))
-                t["peer"].append(dt)
+    for r in range(rounds):
+        dt, (np_final, np_sweeps) = timed(lambda: numpy_loop(W, cues, seed=r))
+        t["numpy"].append(dt)
+        t["one"].append(group(recall, 1))
+        t["all"].append(group(recall, all_threads))
+        t["kernel"].append(group(lambda: kernel_only(net, cues, next(seeds)), 1))
+        t["floor"].append(group(lambda: timed(lambda: floor(W, cues, flips))[0], 1))
+        if have_peer:
+            dt, (peer_final, peer_sweeps) = timed(lambda: hopfieldnetwork_recall(X, cues))
+            t["peer"].append(dt)
+    ds1 = net.recall(cues, record="final", seed=0)
 
     def overlaps(final):
         return np.einsum("ki,ki->k", final.astype(np.float64), X.astype(np.float64)) / N
@@ -214,18 +225,24 @@ def main(argv=None):
         "numpy_loop": {**ns["numpy"], "sweeps_mean": float(np_sweeps.mean()),
                        "final_overlap_min": float(overlaps(np_final).min())},
     }
+    def paired(a, b):
+        """``a / b`` within each round: median, range, and the ratio of the overall medians."""
+        per_round = np.asarray(t[a]) / np.asarray(t[b])
+        return {"median": float(np.median(per_round)), "min": float(per_round.min()),
+                "max": float(per_round.max()), "of_medians": ns[a]["median_s"] / ns[b]["median_s"]}
+
     ratio = {
-        "numpy_loop_over_neurosim_one_thread": ns["numpy"]["median_s"] / ns["one"]["median_s"],
-        "numpy_loop_over_neurosim_all_cores": ns["numpy"]["median_s"] / ns["all"]["median_s"],
-        "numpy_loop_over_kernel_only_one_thread": ns["numpy"]["median_s"] / ns["kernel"]["median_s"],
-        "neurosim_one_thread_over_floor": ns["one"]["median_s"] / ns["floor"]["median_s"],
-        "neurosim_all_cores_over_floor": ns["all"]["median_s"] / ns["floor"]["median_s"],
+        "numpy_loop_over_neurosim_one_thread": paired("numpy", "one"),
+        "numpy_loop_over_neurosim_all_cores": paired("numpy", "all"),
+        "numpy_loop_over_kernel_only_one_thread": paired("numpy", "kernel"),
+        "neurosim_one_thread_over_floor": paired("one", "floor"),
+        "neurosim_all_cores_over_floor": paired("all", "floor"),
     }
     if have_peer:
         out["hopfieldnetwork"] = {**ns["peer"], "sweeps_mean": float(peer_sweeps.mean()),
                                   "final_overlap_min": float(overlaps(peer_final).min())}
-        ratio["hopfieldnetwork_over_neurosim_one_thread"] = ns["peer"]["median_s"] / ns["one"]["median_s"]
-        ratio["hopfieldnetwork_over_neurosim_all_cores"] = ns["peer"]["median_s"] / ns["all"]["median_s"]
+        ratio["hopfieldnetwork_over_neurosim_one_thread"] = paired("peer", "one")
+        ratio["hopfieldnetwork_over_neurosim_all_cores"] = paired("peer", "all")
     else:
         out["hopfieldnetwork"] = "not installed (pip install hopfieldnetwork)"
     out["ratios"] = ratio
