@@ -5,3 +5,5 @@ from .rbf import RBF, RBFNetwork, kmeans  # noqa: F401
 from .cnn import as_images, feature_maps, lenet  # noqa: F401
 from .deconv import class_means, deconvolutional, generate  # noqa: F401
 from .residual import gradient_norms, residual_network  # noqa: F401
+from .autoencoder import (Autoencoder, DenoisingAutoencoder, GaussianCode,  # noqa: F401
+                          SparseAutoencoder, VariationalAutoencoder)

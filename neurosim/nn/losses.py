@@ -9,6 +9,7 @@ or passes a callable through.
 import numpy as np
 from scipy.special import xlogy
 
+from .. import checks
 from ..kernels import nn as kn
 from . import ops
 from .tensor import Tensor, as_tensor, record
@@ -224,6 +225,42 @@ def gaussian_kl(mean, log_var):
     return record(_scalar(value, mean, log_var), (mean, log_var), backward)
 
 
+def sparsity_kl(activations, rho):
+    """Ng's sparsity penalty: ``sum_j KL(rho || mean_j)`` between Bernoulli distributions.
+
+    ``mean_j`` is unit ``j``'s mean activation over the batch; the penalty is
+    ``sum_j rho log(rho / mean_j) + (1 - rho) log((1 - rho) / (1 - mean_j))``, zero when every
+    unit is active a fraction ``rho`` of the time. Each mean is clipped to ``[1e-12, 1 - 1e-12]``
+    (the gradient is zero where clipping acts).
+
+    Parameters
+    ----------
+    activations : Tensor or array_like
+        ``(batch, units)`` in ``[0, 1]`` (e.g. sigmoid codes).
+    rho : float
+        Target mean activation in ``(0, 1)``.
+
+    Returns
+    -------
+    Tensor
+        One element (nats).
+    """
+    name = "sparsity_kl"
+    a = as_tensor(activations)
+    if a.ndim != 2:
+        raise ValueError(f"{name}: activations must be (batch, units); got shape {a.shape}")
+    rho = checks.scalar(rho, "rho", low=0.0, high=1.0, low_open=True, high_open=True)
+    _check_range(name, "activations", a.data, 0, 1)
+    tiny = 1e-12
+    mean = a.data.mean(axis=0)
+    inside = (mean > tiny) & (mean < 1 - tiny)
+    m = np.clip(mean, tiny, 1 - tiny)
+    value = (rho * np.log(rho / m) + (1 - rho) * np.log((1 - rho) / (1 - m))).sum()
+    slope = (inside * ((1 - rho) / (1 - m) - rho / m) / len(a.data)).astype(a.dtype)
+    return record(np.asarray(value, dtype=a.dtype), (a,),
+                  lambda g: (np.broadcast_to(g * slope, a.shape),))
+
+
 LOSSES = {"mse": mse, "bce": binary_cross_entropy, "bce_logits": binary_cross_entropy_with_logits,
           "cross_entropy": cross_entropy, "kl": kl_divergence}
 
@@ -246,4 +283,4 @@ def loss(name_or_callable):
 
 
 __all__ = ["mse", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-           "kl_divergence", "gaussian_kl", "LOSSES", "loss"]
+           "kl_divergence", "gaussian_kl", "sparsity_kl", "LOSSES", "loss"]

@@ -166,6 +166,17 @@ def max(a, axis=None, keepdims=False):
     return record(top if keepdims else np.squeeze(top, axis=axes), (a,), backward)
 
 
+def reparameterize(mean, log_var, eps):
+    """The reparameterised Gaussian sample ``mean + exp(log_var / 2) * eps`` as one op.
+
+    ``mean``, ``log_var`` and the standard-normal draw ``eps`` have one shape (batch, latent);
+    the gradient flows to ``mean`` and ``log_var`` with ``eps`` held fixed (the VAE's trick).
+    """
+    mean, log_var = _pair(mean, log_var)
+    noise = np.exp(0.5 * log_var.data) * np.asarray(eps, dtype=mean.dtype)
+    return record(mean.data + noise, (mean, log_var), lambda g: (g, 0.5 * g * noise))
+
+
 # ---------------------------------------------------------------- products
 def matmul(a, b):
     """Matrix product ``a @ b`` (NumPy semantics for 1-D and stacked operands)."""
