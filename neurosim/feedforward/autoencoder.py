@@ -92,7 +92,11 @@ class Autoencoder(Layer):
         if self.loss == "bce" and self.output != "sigmoid":
             raise ValueError(f"loss='bce' needs output='sigmoid' (probabilities); got "
                              f"output={output!r}")
-        self.code_activation = code_activation
+        for name, value in (("activation", activation), ("code_activation", code_activation)):
+            if value not in ops.ACTIVATIONS:
+                raise ValueError(f"{name} must be one of {sorted(ops.ACTIVATIONS)}; got "
+                                 f"{value!r}")
+        self.activation, self.code_activation = activation, code_activation
         self.seed = seed
         self.dtype = np.dtype(checks.choice(np.dtype(dtype).name, "dtype",
                                             ("float64", "float32")))
