@@ -68,12 +68,13 @@ def test_sae_code_activation_approaches_rho(digits):
     Xtr, Xte, _, _ = digits
     mean = {}
     for beta in (0.0, 3.0):
-        sae = SparseAutoencoder((64, 32, 64), rho=0.05, beta=beta, seed=0)
-        h = sae.fit(Xtr, epochs=10, seed=0)
+        sae = SparseAutoencoder((64, 64, 64), rho=0.05, beta=beta, seed=0)
+        h = sae.fit(Xtr, epochs=10, lr=1e-2, seed=0)
         mean[beta] = sae.mean_activation(Xte)
     assert h.attrs["family"] == "SAE"
-    assert 0.03 < mean[3.0].mean() < 0.08 and mean[3.0].max() < 0.15   # seen 0.057, 0.075
-    assert mean[0.0].mean() > 0.3                                       # seen 0.73
+    assert 0.03 < mean[3.0].mean() < 0.09 and mean[3.0].max() < 0.2   # seen 0.065, 0.10
+    assert mean[0.0].mean() > 0.3                                      # seen 0.55
+    assert mse(sae.reconstruct(Xte), Xte) < 0.5 * mse(Xtr.mean(axis=0), Xte)  # 0.026, 0.074
 
 
 def test_sparsity_penalties_match_numpy_and_finite_differences():
@@ -86,7 +87,7 @@ def test_sparsity_penalties_match_numpy_and_finite_differences():
     assert check_gradients(lambda c: losses.sparsity_kl(c, rho), code) < 1e-7
     sae = SparseAutoencoder((5, 4, 5), rho=rho, beta=2.0, l1=0.3, seed=0)
     penalty = sae._code_penalty(Tensor(code)).item()
-    assert penalty == pytest.approx(2.0 * expected + 0.3 * np.abs(code).sum(axis=1).mean())
+    assert penalty == pytest.approx((2.0 * expected + 0.3 * np.abs(code).sum(axis=1).mean()) / 5)
     assert check_gradients(lambda c: sae._code_penalty(c), code) < 1e-7
 
 

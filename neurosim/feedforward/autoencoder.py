@@ -277,10 +277,11 @@ class DenoisingAutoencoder(Autoencoder):
 class SparseAutoencoder(Autoencoder):
     """Sparse autoencoder (SAE): a penalty keeps each code unit mostly inactive.
 
-    The penalty added to the per-pixel reconstruction loss is
-    ``beta * sum_j KL(rho || mean_j)`` (Ng's sparse autoencoder: ``mean_j`` is code unit ``j``'s
-    mean activation over the batch, which needs a code in [0, 1], so a sigmoid code) plus
-    ``l1 * mean over the batch of sum_j |code_j|``.
+    The penalty is ``beta * sum_j KL(rho || mean_j)`` (Ng's sparse autoencoder: ``mean_j`` is
+    code unit ``j``'s mean activation over the batch, which needs a code in [0, 1], so a sigmoid
+    code) plus ``l1 * sum_j |code_j|`` (mean over the batch). As in Ng's notes the weights are
+    relative to the reconstruction loss summed over an image's pixels; the objective stays per
+    pixel, so the penalty enters it divided by the number of pixels.
 
     Parameters
     ----------
@@ -311,11 +312,11 @@ class SparseAutoencoder(Autoencoder):
         super().__init__(sizes, activation, code_activation=code_activation, **options)
 
     def _code_penalty(self, code):
-        penalty = None
+        penalty, pixels = None, self.sizes[-1]
         if self.beta:
-            penalty = ops.mul(losses.sparsity_kl(code, self.rho), self.beta)
+            penalty = ops.mul(losses.sparsity_kl(code, self.rho), self.beta / pixels)
         if self.l1:
-            lasso = ops.mul(ops.abs(code).sum(), self.l1 / len(code))
+            lasso = ops.mul(ops.abs(code).sum(), self.l1 / (len(code) * pixels))
             penalty = lasso if penalty is None else ops.add(penalty, lasso)
         return penalty
 
