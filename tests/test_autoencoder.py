@@ -129,7 +129,7 @@ def test_vae_kl_matches_closed_form_and_monte_carlo(digits, trained_vae):
     X = digits[1][:5]
     mean, log_var = vae.posterior(X)
     kl = vae.kl(X)
-    sd = np.exp(0.5 * log_var)                            # per dimension: log(1/s) + (s^2 + m^2 - 1)/2
+    sd = np.exp(0.5 * log_var)             # per dimension: log(1/s) + (s^2 + m^2 - 1) / 2
     np.testing.assert_allclose(kl, (-np.log(sd) + (sd ** 2 + mean ** 2 - 1) / 2).sum(axis=1))
     assert losses.gaussian_kl(mean, log_var).item() == pytest.approx(kl.mean())
     eps = np.random.default_rng(0).standard_normal((20000, *mean.shape))
