@@ -26,7 +26,7 @@ def mse(a, b):
 
 
 @pytest.mark.parametrize("output, loss", [("sigmoid", "bce"), ("identity", "mse")])
-def test_ae_beats_the_mean_image_on_held_out_digits(digits, output, loss):
+def test_ae_beats_the_mean_image_on_held_out_digits(digits, output, loss, tmp_path):
     Xtr, Xte, _, _ = digits
     ae = Autoencoder((64, 32, 8, 32, 64), output=output, loss=loss, seed=0)
     h = ae.fit(Xtr, validation=Xte, epochs=10, seed=0)
@@ -37,6 +37,10 @@ def test_ae_beats_the_mean_image_on_held_out_digits(digits, output, loss):
     assert h.sizes == {"step": 470, "epoch": 10}
     assert ae.encode(Xte).shape == (297, 8) and ae.predict(Xte).shape == (297, 64)
     np.testing.assert_allclose(ae.decode(ae.encode(Xte[:3])), ae.reconstruct(Xte[:3]))
+    ae.save(tmp_path / "ae.npz")
+    twin = Autoencoder((64, 32, 8, 32, 64), output=output, loss=loss, seed=1)
+    np.testing.assert_array_equal(twin.load(tmp_path / "ae.npz").reconstruct(Xte),
+                                  ae.reconstruct(Xte))
 
 
 def test_dae_restores_masked_digits_better_than_a_plain_ae(digits):
@@ -158,6 +162,14 @@ def test_vae_samples_and_interpolation(trained_vae, digits):
     path, t = vae.interpolate(a, b, steps=5)
     assert path.shape == (5, 64) and t[0] == 0 and t[-1] == 1
     np.testing.assert_allclose(path[[0, -1]], vae.reconstruct(np.stack([a, b])))
+    code = vae.encode(a[None])[0]
+    walk = vae.traverse(a, 1, [code[1], -3.0, 3.0])
+    np.testing.assert_allclose(walk[0], vae.reconstruct(a[None])[0])
+    shifted = code.copy()
+    shifted[1] = 3.0
+    np.testing.assert_allclose(walk[2], vae.decode(shifted[None])[0])
+    with pytest.raises(ValueError, match="unit must be <= 3"):
+        vae.traverse(a, 4, [0.0])
     gaussian = VariationalAutoencoder((64, 8, 2, 8, 64), likelihood="gaussian", sigma=0.2, seed=0)
     gaussian.fit(digits[0][:200], epochs=1, seed=0)
     assert np.isfinite(gaussian.evaluate(digits[1]))

@@ -222,6 +222,15 @@ class Autoencoder(Layer):
         t = np.linspace(0.0, 1.0, steps)
         return self.decode(np.outer(1 - t, a) + np.outer(t, b)), t
 
+    def traverse(self, x, unit, values):
+        """Outputs (len(values), sizes[-1]) of ``x``'s code (``x`` (sizes[0],)) with code unit
+        ``unit`` set to each of ``values`` in turn (a latent traversal)."""
+        unit = checks.integer(unit, "unit", low=0, high=self.code_size - 1)
+        values = checks.array(values, "values", ndim=1, dtype=self.dtype)
+        codes = np.repeat(self.encode(np.ravel(x)[None]), len(values), axis=0)
+        codes[:, unit] = values
+        return self.decode(codes)
+
     # ------------------------------------------------------------ helpers
     def _inputs(self, X, name, width=None):
         width = self.sizes[0] if width is None else width
