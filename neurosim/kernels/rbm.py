@@ -35,6 +35,32 @@ def _hidden_probs(v, W, c, inv_sigma, out, scratch):
         logistic_rows(row, scratch)
 
 
+@njit(cache=True, inline="always")
+def _up(v, W, scale, c, x):
+    """``x = c + scale v W`` for one visible vector, over contiguous rows of ``W`` and
+    skipping the units that are 0 (the sum in the plain loop's order)."""
+    for j in range(x.shape[0]):
+        x[j] = c[j]
+    for i in range(v.shape[0]):
+        vi = v[i] * scale
+        if vi != 0.0:
+            w = W[i]
+            for j in range(x.shape[0]):
+                x[j] += vi * w[j]
+
+
+@njit(cache=True, inline="always")
+def _down(h, WT, down):
+    """``down = W h`` for one binary hidden vector, over contiguous rows of ``WT = W.T``."""
+    for i in range(down.shape[0]):
+        down[i] = 0.0
+    for j in range(h.shape[0]):
+        if h[j] != 0.0:
+            w = WT[j]
+            for i in range(down.shape[0]):
+                down[i] += w[i]
+
+
 @njit(cache=True)
 def fit_epoch(W, b, c, dW, db, dc, data, order, batch, k, persistent, chain_h, lr, momentum,
               decay, sparsity_target, sparsity_cost, gaussian, sigma, states):
@@ -156,14 +182,7 @@ def gibbs(W, b, c, v, betas, gaussian, sigma, every, out_v, out_mean, states):
         scratch = np.empty(nh)
         for t in range(betas.shape[0]):
             beta = betas[t]
-            for j in range(nh):
-                x[j] = c[j]
-            for i in range(nv):
-                vi = v[r, i] * inv_s
-                if vi != 0.0:
-                    w = W[i]
-                    for j in range(nh):
-                        x[j] += vi * w[j]
+            _up(v[r], W, inv_s, c, x)
             for j in range(nh):
                 x[j] *= beta
             logistic_rows(x, scratch)
@@ -171,13 +190,7 @@ def gibbs(W, b, c, v, betas, gaussian, sigma, every, out_v, out_mean, states):
                 h[j] = 1.0 if uniform(states, r) < x[j] else 0.0
             rec = (t + 1) % every == 0
             slot = (t + 1) // every - 1
-            for i in range(nv):
-                down[i] = 0.0
-            for j in range(nh):
-                if h[j] != 0.0:
-                    w = WT[j]
-                    for i in range(nv):
-                        down[i] += w[i]
+            _down(h, WT, down)
             for i in range(nv):
                 if gaussian:
                     mean = b[i] + sigma * down[i]
@@ -198,20 +211,19 @@ def ais_bernoulli(W, b, c, base_b, betas, chains, states):
     from the base model (``W = 0``, visible bias ``base_b``) at ``betas[0] = 0`` to the RBM at
     ``betas[-1] = 1``, with one Gibbs transition per intermediate beta. Returns the log
     importance weights float64 (chains,); ``log Z ~ log Z_base + logmeanexp(weights)``.
+    The products run over contiguous rows of ``W`` and ``W.T`` as in :func:`gibbs`.
     """
     nv, nh = W.shape
+    WT = np.ascontiguousarray(W.T)
     logw = np.zeros(chains)
     for r in prange(chains):
         v = np.empty(nv)
         h = np.empty(nh)
         x = np.empty(nh)
+        down = np.empty(nv)
         for i in range(nv):
             v[i] = 1.0 if uniform(states, r) < logistic(base_b[i]) else 0.0
-        for j in range(nh):
-            acc = c[j]
-            for i in range(nv):
-                acc += v[i] * W[i, j]
-            x[j] = acc
+        _up(v, W, 1.0, c, x)
         w = 0.0
         for k in range(1, betas.shape[0]):
             b0 = betas[k - 1]
@@ -225,16 +237,11 @@ def ais_bernoulli(W, b, c, base_b, betas, chains, states):
             # Gibbs transition leaving p_k invariant
             for j in range(nh):
                 h[j] = 1.0 if uniform(states, r) < logistic(b1 * x[j]) else 0.0
+            _down(h, WT, down)
             for i in range(nv):
-                acc = (1.0 - b1) * base_b[i] + b1 * b[i]
-                for j in range(nh):
-                    acc += b1 * W[i, j] * h[j]
+                acc = (1.0 - b1) * base_b[i] + b1 * (b[i] + down[i])
                 v[i] = 1.0 if uniform(states, r) < logistic(acc) else 0.0
-            for j in range(nh):
-                acc = c[j]
-                for i in range(nv):
-                    acc += v[i] * W[i, j]
-                x[j] = acc
+            _up(v, W, 1.0, c, x)
         logw[r] = w
     return logw
 
