@@ -12,7 +12,8 @@ Stored per step (``gates``): LSTM ``[i, f, g, o, tanh(c)]`` (5H), GRU ``[r, z, n
 (4H), RNN nothing (its output ``h`` is all it needs).
 """
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from .scalar import logistic_rows
 
@@ -21,72 +22,119 @@ GATES = {RNN: 1, LSTM: 4, GRU: 3}     # gate blocks in W, U, b
 STORED = {RNN: 0, LSTM: 5, GRU: 4}    # blocks of ``gates`` kept for the backward pass
 
 
-@njit(cache=True, inline="always")
-def _sigmoid_of_sum(p, a, width, doubled, z, scratch):
-    """``z[b * width + k] = s(m_k (p[b, k] + a[b, k]))`` for ``k < width``, with ``m_k = 2`` on
-    the ``doubled`` (first, last) columns and 1 elsewhere (a tanh block:
-    ``tanh(x) = 2 s(2x) - 1``); the sigmoids in float64 SIMD lanes."""
-    for b in range(p.shape[0]):
-        row = b * width
-        for k in range(width):
-            z[row + k] = p[b, k] + a[b, k]
-        for k in range(doubled[0], doubled[1]):
-            z[row + k] *= 2.0
-    logistic_rows(z, scratch)
+_LOG2E = np.float32(1.4426950408889634)
+_LN2_HI = np.float32(0.693359375)    # ln 2 split in two: k * _LN2_HI is exact for |k| < 2**9
+_LN2_LO = np.float32(-2.12194440e-4)
+_ROUND = np.float32(12582912.0)       # 1.5 * 2**23: y + _ROUND rounds y to an integer
+_ROUND_BITS = np.int32(0x4B400000)    # the bits of _ROUND
+_LIMIT = np.float32(87.0)             # e**87 fits in float32
+_ONE, _HALF = np.float32(1.0), np.float32(0.5)
+
+
+@njit(cache=True, fastmath={"contract", "arcp", "nsz", "afn"})
+def logistic_rows32(x, scratch):
+    """``x <- 1 / (1 + e^-x)`` in place for a contiguous float32 vector, in float32 SIMD lanes.
+
+    The float32 twin of :func:`~neurosim.kernels.scalar.logistic_rows`: ``e^-x = 2^k p(r)``
+    with ``|r| <= ln 2 / 2`` and ``p`` the Taylor polynomial of degree 7 (relative error below
+    1e-8, under float32's rounding); ``2^k`` from the bits of ``k + 1.5 * 2^23`` in
+    ``scratch`` (float32, at least ``len(x)``). ``-x`` is clipped to [-87, 87], which changes
+    the result by less than 1e-37.
+    """
+    bits = scratch.view(np.int32)
+    for j in range(x.shape[0]):
+        t = min(max(-x[j], -_LIMIT), _LIMIT)
+        y = t * _LOG2E + _ROUND
+        k = y - _ROUND
+        r = t - k * _LN2_HI - k * _LN2_LO
+        p = np.float32(1.0 / 5040.0)
+        p = np.float32(1.0 / 720.0) + r * p
+        p = np.float32(1.0 / 120.0) + r * p
+        p = np.float32(1.0 / 24.0) + r * p
+        p = np.float32(1.0 / 6.0) + r * p
+        p = _HALF + r * p
+        p = _ONE + r * p
+        x[j] = _ONE + r * p
+        scratch[j] = y
+    for j in range(x.shape[0]):
+        bits[j] = (bits[j] - _ROUND_BITS + 127) << 23  # now the float 2^k
+    for j in range(x.shape[0]):
+        x[j] = _ONE / (_ONE + x[j] * scratch[j])
+
+
+def sigmoid_lanes(x, scratch):
+    """``x <- 1 / (1 + e^-x)`` in place for a contiguous vector of either float dtype
+    (``scratch`` of the same dtype and length): :func:`logistic_rows32` for float32,
+    :func:`~neurosim.kernels.scalar.logistic_rows` for float64. Callable from kernels only."""
+    raise NotImplementedError("sigmoid_lanes is called from compiled kernels")
+
+
+@overload(sigmoid_lanes)
+def _sigmoid_lanes(x, scratch):
+    if x.dtype == types.float32:
+        return lambda x, scratch: logistic_rows32(x, scratch)
+    return lambda x, scratch: logistic_rows(x, scratch)
 
 
 @njit(cache=True, inline="always")
-def _rnn_step(p, a, h, z, scratch):
-    n = h.shape[1]
-    _sigmoid_of_sum(p, a, n, (0, n), z, scratch)
-    for b in range(h.shape[0]):
-        for j in range(n):
-            h[b, j] = 2.0 * z[b * n + j] - 1.0
+def _preactivate(out, p, a, first, last, doubled):
+    """``out[k] = p[k] + a[k]`` for ``first <= k < last``, twice that for ``k >= doubled``
+    (a tanh block, computed as ``tanh(x) = 2 s(2x) - 1``)."""
+    for k in range(first, min(last, doubled)):
+        out[k] = p[k] + a[k]
+    for k in range(max(first, doubled), last):
+        out[k] = (p[k] + a[k]) * 2
 
 
 @njit(cache=True, inline="always")
-def _lstm_step(p, a, c_prev, gates, h, c, z, zc, scratch):
-    n = h.shape[1]
-    _sigmoid_of_sum(p, a, 4 * n, (2 * n, 3 * n), z, scratch)
-    for b in range(h.shape[0]):
-        row = 4 * n * b
-        for j in range(n):
-            i, f = z[row + j], z[row + n + j]
-            g = 2.0 * z[row + 2 * n + j] - 1.0
-            cell = f * c_prev[b, j] + i * g
-            c[b, j] = cell
-            zc[b * n + j] = 2.0 * cell
-            gates[b, j] = i
-            gates[b, n + j] = f
-            gates[b, 2 * n + j] = g
-            gates[b, 3 * n + j] = z[row + 3 * n + j]
-    logistic_rows(zc, scratch)
-    for b in range(h.shape[0]):
-        for j in range(n):
-            tc = 2.0 * zc[b * n + j] - 1.0
-            h[b, j] = gates[b, 3 * n + j] * tc
-            gates[b, 4 * n + j] = tc
+def _tanh_from_sigmoid(x, first, last):
+    """``x <- 2 x - 1`` on ``[first, last)``: the tanh of the halved argument of the sigmoid."""
+    for k in range(first, last):
+        x[k] = x[k] + x[k] - 1
 
 
 @njit(cache=True, inline="always")
-def _gru_step(p, a, b_hn, h_prev, gates, h, z, zc, scratch):
-    n = h.shape[1]
-    _sigmoid_of_sum(p, a, 2 * n, (0, 0), z, scratch)
-    for b in range(h.shape[0]):
-        row = 2 * n * b
-        for j in range(n):
-            r = z[row + j]
-            hn = a[b, 2 * n + j] + b_hn[j]
-            zc[b * n + j] = 2.0 * (p[b, 2 * n + j] + r * hn)
-            gates[b, j] = r
-            gates[b, n + j] = z[row + n + j]
-            gates[b, 3 * n + j] = hn
-    logistic_rows(zc, scratch)
-    for b in range(h.shape[0]):
-        for j in range(n):
-            cand = 2.0 * zc[b * n + j] - 1.0
-            h[b, j] = cand + gates[b, n + j] * (h_prev[b, j] - cand)
-            gates[b, 2 * n + j] = cand
+def _rnn_step(p, a, h, scratch):
+    n = h.shape[0]
+    _preactivate(h, p, a, 0, n, 0)
+    sigmoid_lanes(h, scratch)
+    _tanh_from_sigmoid(h, 0, n)
+
+
+@njit(cache=True, inline="always")
+def _lstm_step(p, a, c_prev, gates, h, c, scratch):
+    """One sample: ``gates`` (5H) becomes ``[i, f, g, o, tanh(c)]``."""
+    n = h.shape[0]
+    _preactivate(gates, p, a, 0, 3 * n, 2 * n)
+    _preactivate(gates, p, a, 3 * n, 4 * n, 4 * n)
+    sigmoid_lanes(gates[:4 * n], scratch)
+    _tanh_from_sigmoid(gates, 2 * n, 3 * n)
+    for j in range(n):
+        c[j] = gates[n + j] * c_prev[j] + gates[j] * gates[2 * n + j]
+    for j in range(n):
+        gates[4 * n + j] = c[j] + c[j]
+    sigmoid_lanes(gates[4 * n:], scratch)
+    _tanh_from_sigmoid(gates, 4 * n, 5 * n)
+    for j in range(n):
+        h[j] = gates[3 * n + j] * gates[4 * n + j]
+
+
+@njit(cache=True, inline="always")
+def _gru_step(p, a, b_hn, h_prev, gates, h, scratch):
+    """One sample: ``gates`` (4H) becomes ``[r, z, n, U_n h + b_hn]``."""
+    n = h.shape[0]
+    _preactivate(gates, p, a, 0, 2 * n, 2 * n)
+    sigmoid_lanes(gates[:2 * n], scratch)
+    for j in range(n):
+        hn = a[2 * n + j] + b_hn[j]
+        gates[3 * n + j] = hn
+        x = p[2 * n + j] + gates[j] * hn
+        gates[2 * n + j] = x + x
+    sigmoid_lanes(gates[2 * n:3 * n], scratch)
+    _tanh_from_sigmoid(gates, 2 * n, 3 * n)
+    for j in range(n):
+        cand = gates[2 * n + j]
+        h[j] = cand + gates[n + j] * (h_prev[j] - cand)
 
 
 @njit(cache=True)
@@ -110,19 +158,20 @@ def recurrent_forward(cell, P, U, b_hn, hs, cs, gates):
     gates : (T, B, STORED*H)
         Filled with what :func:`recurrent_backward` needs; unused for the RNN.
 
-    The sigmoids and tanh run in float64 SIMD lanes whatever the dtype of the arrays.
+    The sigmoids and tanh run in SIMD lanes of the arrays' dtype (:func:`sigmoid_lanes`).
     """
-    batch, width = hs.shape[1], U.shape[1]
-    a = np.empty((batch, width), P.dtype)
-    z, zc, scratch = np.empty(batch * width), np.empty(batch * hs.shape[2]), np.empty(batch * width)
+    a = np.empty((hs.shape[1], U.shape[1]), P.dtype)
+    scratch = np.empty(U.shape[1], P.dtype)
     for t in range(P.shape[0]):
         np.dot(hs[t], U, a)
-        if cell == LSTM:
-            _lstm_step(P[t], a, cs[t], gates[t], hs[t + 1], cs[t + 1], z, zc, scratch)
-        elif cell == GRU:
-            _gru_step(P[t], a, b_hn, hs[t], gates[t], hs[t + 1], z, zc, scratch)
-        else:
-            _rnn_step(P[t], a, hs[t + 1], z, scratch)
+        for b in range(a.shape[0]):
+            if cell == LSTM:
+                _lstm_step(P[t, b], a[b], cs[t, b], gates[t, b], hs[t + 1, b], cs[t + 1, b],
+                           scratch)
+            elif cell == GRU:
+                _gru_step(P[t, b], a[b], b_hn, hs[t, b], gates[t, b], hs[t + 1, b], scratch)
+            else:
+                _rnn_step(P[t, b], a[b], hs[t + 1, b], scratch)
 
 
 @njit(cache=True, inline="always")

@@ -245,10 +245,17 @@ class Recurrent(Layer):
         return {"h0": initial_state}
 
     def forward(self, x, initial_state=None):
+        return self._run(x, initial_state, self.return_sequences)
+
+    def states(self, x, initial_state=None):
+        """Every step's hidden state (batch, time, units), whatever ``return_sequences``."""
+        return self._run(self.checked_input(x), initial_state, True)
+
+    def _run(self, x, initial_state, return_sequences):
         p = self.params
         extra = {"b_hn": p["b_hn"]} if "b_hn" in p else {}
         return _sequence(self.cell, type(self).__name__, x, p["W"], p["U"], p["b"], **extra,
-                         **self._states(initial_state), return_sequences=self.return_sequences,
+                         **self._states(initial_state), return_sequences=return_sequences,
                          reverse=self.reverse)
 
     def __repr__(self):
@@ -333,10 +340,19 @@ class Bidirectional(Layer):
         return self.forward(self.layers[0].checked_input(x), initial_state)
 
     def forward(self, x, initial_state=None):
+        return self._merged([layer.forward for layer in self.layers], x, initial_state)
+
+    def states(self, x, initial_state=None):
+        """Every step's merged hidden state (batch, time, 2 units or units)."""
+        x = self.layers[0].checked_input(x)
+        return self._merged([layer.states for layer in self.layers], x, initial_state)
+
+    def _merged(self, runs, x, initial_state):
         states = (None, None) if initial_state is None else initial_state
-        if len(states) != 2:
-            raise TypeError("Bidirectional initial_state must be a pair (forward, backward)")
-        outs = [layer.forward(x, s) for layer, s in zip(self.layers, states)]
+        if not isinstance(states, (tuple, list)) or len(states) != 2:
+            raise TypeError("Bidirectional initial_state must be a pair (forward state, "
+                            f"backward state); got {type(states).__name__}")
+        outs = [run(x, s) for run, s in zip(runs, states)]
         return ops.concatenate(outs, axis=-1) if self.merge == "concat" else outs[0] + outs[1]
 
     def __repr__(self):
