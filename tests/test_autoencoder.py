@@ -146,9 +146,9 @@ def test_vae_kl_matches_closed_form_and_monte_carlo(digits, trained_vae):
 def test_vae_elbo_is_a_lower_bound(digits, trained_vae):
     vae = trained_vae[0]
     X = digits[1][:20]
-    elbo = vae.elbo(X, samples=100, seed=1).mean()
-    log_px = vae.log_likelihood(X, samples=500, seed=2).mean()
-    assert elbo < log_px < elbo + 5                       # seen -26.59 < -26.36
+    elbo = vae.elbo(X, samples=1000, seed=1).mean()       # standard error about 0.02
+    log_px = vae.log_likelihood(X, samples=2000, seed=2).mean()
+    assert elbo + 0.1 < log_px < elbo + 5                 # seen -26.60 < -26.36
     np.testing.assert_array_equal(vae.log_likelihood(X[:2], 50, seed=3),
                                   vae.log_likelihood(X[:2], 50, seed=3))
 
