@@ -97,7 +97,6 @@ class Autoencoder(Layer):
                 raise ValueError(f"{name} must be one of {sorted(ops.ACTIVATIONS)}; got "
                                  f"{value!r}")
         self.activation, self.code_activation = activation, code_activation
-        self.seed = seed
         self.dtype = np.dtype(checks.choice(np.dtype(dtype).name, "dtype",
                                             ("float64", "float32")))
         middle = len(self.sizes) // 2
