@@ -9,8 +9,8 @@ bound (ELBO); with two latent dimensions the whole code space can be drawn. Writ
 - ``vae_digits_samples.png``: digits decoded from codes drawn from the prior N(0, I);
 - ``vae_digits_interpolation.gif`` and ``vae_digits_interpolation.png``: the decoded path
   along the straight line between the codes of two test digits (an animation and a strip);
-- ``vae_digits.nc``: latent means, samples, path, the held-out negative ELBO per epoch, and
-  the test ELBO and importance-sampled log-likelihood (nats per image).
+- ``vae_digits.nc``: latent means, samples, path, the held-out negative ELBO and KL term per
+  epoch, and the test ELBO and importance-sampled log-likelihood (nats per image).
 
     python examples/vae_digits.py --out out/ [--seed 0] [--quick] [--pair 0 2]
 """
@@ -122,8 +122,9 @@ def main(argv=None):
     ds = record.dataset(
         {"latent_mean": (("image", "latent"), means), "elbo": ("image", elbo),
          "log_likelihood": ("image", log_px),
-         "sample": (("sample", "pixel"), samples), "path": (("t", "pixel"), path),
+         "prior_sample": (("sample", "pixel"), samples), "path": (("t", "pixel"), path),
          "val_negative_elbo": ("epoch", history.val_loss.values),
+         "val_kl": ("epoch", history.val_kl.values),
          "digit": (pixels, Xte)},
         {"image": np.arange(len(Xte)), "label": ("image", yte), "t": t,
          "epoch": history.epoch.values},

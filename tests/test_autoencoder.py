@@ -126,6 +126,8 @@ def test_vae_training_lowers_the_held_out_negative_elbo(digits, trained_vae):
     assert before > 40                                    # seen 45.4: an untrained decoder
     assert history.val_loss.values[-1] < 0.65 * before    # seen 26.5
     assert history.val_loss.values[-1] == pytest.approx(-vae.elbo(digits[1]).mean())
+    assert history.val_kl.values[-1] == pytest.approx(vae.kl(digits[1]).mean())
+    assert np.all(history.val_kl.values > 0)
 
 
 def test_vae_kl_matches_closed_form_and_monte_carlo(digits, trained_vae):

@@ -167,7 +167,8 @@ class Autoencoder(Layer):
             seed=None, callbacks=(), **options):
         """Train on ``X`` (n, sizes[0]) with the clean input as its own target.
 
-        ``validation`` (m, sizes[0]) adds ``val_loss`` (:meth:`evaluate`) per epoch; the other
+        ``validation`` (m, sizes[0]) adds ``val_loss`` (:meth:`evaluate`) per epoch (and, for a
+        VAE, ``val_kl``, the KL term in nats per image); the other
         options are those of :func:`neurosim.nn.train.fit` (``early_stopping``, ``progress``,
         ``clip_norm``, ...). Returns the history Dataset: ``loss`` per step, ``epoch_loss``,
         ``val_loss`` and ``time`` (s) per epoch, in :attr:`loss_units`.
@@ -177,7 +178,7 @@ class Autoencoder(Layer):
             X_val = self._inputs(validation, "validation")
 
             def validate(model, epoch, logs):
-                logs["val_loss"] = self.evaluate(X_val)
+                logs.update(self._validation_logs(X_val))
                 return False
             callbacks = [validate, *callbacks]
         history = _fit(self, X, None, loss=self.objective, optimizer=optimizer, lr=lr,
@@ -193,6 +194,9 @@ class Autoencoder(Layer):
         X = self._inputs(X, "X")
         with _evaluation(self):
             return self.objective(self.forward(Tensor(X)), X).item()
+
+    def _validation_logs(self, X):
+        return {"val_loss": self.evaluate(X)}
 
     # ------------------------------------------------------------ use
     def encode(self, X):
@@ -472,6 +476,9 @@ class VariationalAutoencoder(Autoencoder):
     def evaluate(self, X):
         """Negative ELBO, mean over ``X`` (one seeded sample per input), in nats per image."""
         return -float(self.elbo(X).mean())
+
+    def _validation_logs(self, X):
+        return {"val_loss": self.evaluate(X), "val_kl": float(self.kl(X).mean())}
 
     def sample(self, n, seed=None):
         """``n`` outputs (n, sizes[-1]) decoded from codes drawn from the prior N(0, I), and the
