@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from neurosim.kernels.scalar import logistic, logistic_rows
+from neurosim.kernels.scalar import logistic, logistic_rows, softplus, softplus_rows
 
 
 @pytest.mark.kernel
@@ -28,3 +28,24 @@ def test_logistic_rows_saturates_without_overflow():
     logistic_rows(y, np.empty(2))
     np.testing.assert_allclose(y[0], expit(-708.0), rtol=4e-15)
     assert y[1] == 0.0  # below e^-708 (about 3e-308): flushed to zero
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("n", [1, 9, 1001])
+def test_softplus_rows_matches_logaddexp(n):
+    g = np.random.default_rng(n)
+    x = np.concatenate([g.normal(scale=30, size=n), g.normal(size=n),
+                        [0.0, -0.0, 1e-300, -1e-300, 1e-9, -1e-9, 36.7, -36.7, 700.0, -700.0]])
+    y = np.empty_like(x)
+    softplus_rows(x, y, np.empty_like(x))
+    np.testing.assert_allclose(y, np.logaddexp(0.0, x), rtol=2e-15, atol=0)
+    np.testing.assert_allclose(y, [softplus(v) for v in x], rtol=2e-15, atol=0)
+
+
+@pytest.mark.kernel
+def test_softplus_rows_at_the_extremes():
+    x = np.array([np.inf, 1e4, 750.0, -750.0, -1e4, -np.inf])
+    y = np.empty_like(x)
+    softplus_rows(x, y, np.empty_like(x))
+    np.testing.assert_array_equal(y[:3], x[:3])  # x + log1p(e^-x) rounds to x
+    np.testing.assert_array_equal(y[3:], 0.0)  # the true values are below 1e-300

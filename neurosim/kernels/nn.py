@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .scalar import logistic, logistic_rows, softplus as _softplus_scalar
+from .scalar import logistic_rows, softplus_rows
 
 
 def _flat(x):
@@ -53,14 +53,20 @@ def _relu_backward(g, x, out):
 
 @njit(cache=True)
 def _softplus(x, out):
+    """In float64 SIMD lanes (:func:`~neurosim.kernels.scalar.softplus_rows`), rounded into
+    ``out``'s dtype."""
+    y = np.empty(x.size)
+    softplus_rows(x.astype(np.float64), y, np.empty(x.size))
     for i in range(x.size):
-        out[i] = _softplus_scalar(x[i])
+        out[i] = y[i]
 
 
 @njit(cache=True)
 def _softplus_backward(g, x, out):
+    y = x.astype(np.float64)
+    logistic_rows(y, np.empty(y.size))
     for i in range(g.size):
-        out[i] = g[i] * logistic(x[i])
+        out[i] = g[i] * y[i]
 
 
 def _unary(kernel):

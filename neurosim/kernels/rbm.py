@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from .rng import normal, uniform
-from .scalar import logistic, logistic_rows, softplus
+from .scalar import logistic, logistic_rows, softplus, softplus_rows
 
 
 @njit(cache=True)
@@ -221,6 +221,11 @@ def ais_bernoulli(W, b, c, base_b, betas, chains, states):
         h = np.empty(nh)
         x = np.empty(nh)
         down = np.empty(nv)
+        now = np.empty(nh)      # beta_k x, then the hidden probabilities
+        before = np.empty(nh)   # beta_{k-1} x
+        f_now = np.empty(nh)
+        f_before = np.empty(nh)
+        scratch = np.empty(max(nh, nv))
         for i in range(nv):
             v[i] = 1.0 if uniform(states, r) < logistic(base_b[i]) else 0.0
         _up(v, W, 1.0, c, x)
@@ -233,14 +238,22 @@ def ais_bernoulli(W, b, c, base_b, betas, chains, states):
                 if v[i] != 0.0:
                     w += (b1 - b0) * (b[i] - base_b[i])
             for j in range(nh):
-                w += softplus(b1 * x[j]) - softplus(b0 * x[j])
-            # Gibbs transition leaving p_k invariant
+                now[j] = b1 * x[j]
+                before[j] = b0 * x[j]
+            softplus_rows(now, f_now, scratch)
+            softplus_rows(before, f_before, scratch)
             for j in range(nh):
-                h[j] = 1.0 if uniform(states, r) < logistic(b1 * x[j]) else 0.0
+                w += f_now[j] - f_before[j]
+            # Gibbs transition leaving p_k invariant
+            logistic_rows(now, scratch)
+            for j in range(nh):
+                h[j] = 1.0 if uniform(states, r) < now[j] else 0.0
             _down(h, WT, down)
             for i in range(nv):
-                acc = (1.0 - b1) * base_b[i] + b1 * (b[i] + down[i])
-                v[i] = 1.0 if uniform(states, r) < logistic(acc) else 0.0
+                down[i] = (1.0 - b1) * base_b[i] + b1 * (b[i] + down[i])
+            logistic_rows(down, scratch)
+            for i in range(nv):
+                v[i] = 1.0 if uniform(states, r) < down[i] else 0.0
             _up(v, W, 1.0, c, x)
         logw[r] = w
     return logw
