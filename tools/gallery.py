@@ -73,6 +73,10 @@ EXAMPLES = {
                         "between two codes.",
     "residual_depth.py": "Deep residual network (DRN): 30 sigmoid layers, plain against residual: "
                          "loss, accuracy and the vanishing gradient.",
+    "autoencoders_digits.py": "Autoencoders (AE, DAE, SAE) on digits: reconstructions, restoring masked "
+                              "pixels, and the sparse code's activations.",
+    "vae_digits.py": "Variational autoencoder (VAE) with a 2-D code on digits: the latent map, samples "
+                     "from the prior and an interpolation.",
 }
 
 # Examples run with --quick by default: their full runs take longer and their quick figures are
