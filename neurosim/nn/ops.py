@@ -199,7 +199,9 @@ def matmul(a, b):
 
 
 def dense(x, W, b=None):
-    """Affine map ``x @ W + b`` as one op: ``x`` (batch, in), ``W`` (in, out), ``b`` (out,)."""
+    """Affine map ``x @ W + b`` as one op: ``x`` (batch, in) or (batch, ..., in) (every
+    position of the middle axes mapped alike, e.g. each step of a sequence), ``W`` (in, out),
+    ``b`` (out,)."""
     x, W = _pair(x, W)
     parents = (x, W) if b is None else (x, W, as_tensor(b))
     out = x.data @ W.data
@@ -207,9 +209,10 @@ def dense(x, W, b=None):
         out += parents[2].data
 
     def backward(g):
+        rows = x.data.reshape(-1, W.shape[0])
         gx = g @ W.data.T if x.requires_grad else None
-        gW = x.data.T @ g if W.requires_grad else None
-        return (gx, gW) if b is None else (gx, gW, g.sum(axis=0))
+        gW = rows.T @ g.reshape(len(rows), -1) if W.requires_grad else None
+        return (gx, gW) if b is None else (gx, gW, g.reshape(len(rows), -1).sum(axis=0))
     return record(out, parents, backward)
 
 

@@ -1,0 +1,388 @@
+"""Attention ops and layers: scaled dot-product attention over several heads as one tape op,
+multi-head attention, positional encodings and the Transformer encoder block.
+
+Sequences are batch-first, (batch, time, features), as in the recurrent layers. The attention
+op splits the feature axis into heads, computes ``softmax(Q K^T / sqrt(d) + mask) V`` for every
+head with batched matrix products, merges the heads again and keeps the attention weights for
+its backward pass (and for plots). Computation follows the inputs' dtype.
+"""
+import numpy as np
+
+from .. import checks
+from . import ops
+from .init import initialiser
+from .layers import Dropout, Layer, LayerNorm
+from .tensor import Tensor, as_tensor, record
+
+
+def _heads(a, batch, steps, heads):
+    """(batch, time, heads * d) -> (batch, heads, time, d) (a view)."""
+    return a.reshape(batch, steps, heads, -1).transpose(0, 2, 1, 3)
+
+
+def _merged(a):
+    """(batch, heads, time, d) -> C-contiguous (batch, time, heads * d)."""
+    b, h, t, d = a.shape
+    return np.ascontiguousarray(a.transpose(0, 2, 1, 3)).reshape(b, t, h * d)
+
+
+def _allowed(shape, causal, key_padding_mask, batch):
+    """Boolean (batch or 1, 1, tq, tk) of the query-key pairs that may attend, or None."""
+    tq, tk = shape
+    allowed = None
+    if causal:
+        allowed = np.tri(tq, tk, dtype=bool)[None, None]
+    if key_padding_mask is not None:
+        pad = np.asarray(key_padding_mask.data if isinstance(key_padding_mask, Tensor)
+                         else key_padding_mask)
+        if pad.dtype != bool:
+            raise TypeError(f"key_padding_mask must be boolean (True marks padding); got dtype "
+                            f"{pad.dtype}")
+        if pad.shape != (batch, tk):
+            raise ValueError(f"key_padding_mask must have shape (batch, keys) = ({batch}, {tk});"
+                             f" got {pad.shape}")
+        keep = ~pad[:, None, None, :]
+        allowed = keep if allowed is None else allowed & keep
+    return allowed
+
+
+def attention(q, k, v, heads=1, *, causal=False, key_padding_mask=None):
+    """Scaled dot-product attention ``softmax(Q K^T / sqrt(d) + mask) V`` per head, one op.
+
+    Parameters
+    ----------
+    q : Tensor or array, (batch, queries, heads * d)
+    k : Tensor or array, (batch, keys, heads * d)
+    v : Tensor or array, (batch, keys, heads * dv)
+    heads : int
+        The feature axes are split into this many equal blocks, one per head (``d`` the width
+        of a head's query and key, so the scale is ``1 / sqrt(d)``).
+    causal : bool
+        Query ``i`` attends only to keys ``j <= i`` (nothing from the future).
+    key_padding_mask : bool array (batch, keys), optional
+        True marks padding: no query attends to it. A query with no key left gets zero weights
+        and a zero output (PyTorch gives NaN there).
+
+    Returns
+    -------
+    out : Tensor, (batch, queries, heads * dv)
+        Differentiable in ``q``, ``k`` and ``v``.
+    weights : numpy.ndarray, (batch, heads, queries, keys)
+        The attention weights (each allowed row sums to 1), for plots; not differentiable.
+    """
+    q, k, v = (as_tensor(t) for t in (q, k, v))
+    heads = checks.integer(heads, "heads", low=1)
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if t.ndim != 3:
+            raise ValueError(f"attention: {name} must be 3-D (batch, time, features); got shape "
+                             f"{t.shape}")
+        if t.shape[2] % heads:
+            raise ValueError(f"attention: the features of {name} ({t.shape[2]}) must divide "
+                             f"into heads={heads}")
+    batch, tq, dq = q.shape
+    if k.shape[0] != batch or v.shape[0] != batch:
+        raise ValueError(f"attention: q, k, v must share the batch; got {q.shape}, {k.shape}, "
+                         f"{v.shape}")
+    if k.shape[2] != dq:
+        raise ValueError(f"attention: q and k must have the same features; got {q.shape} and "
+                         f"{k.shape}")
+    if v.shape[1] != k.shape[1]:
+        raise ValueError(f"attention: k and v must have the same number of steps; got "
+                         f"{k.shape} and {v.shape}")
+    tk = k.shape[1]
+    dtype = np.result_type(q.dtype, k.dtype, v.dtype)
+    scale = dtype.type(1.0 / np.sqrt(dq // heads))
+    Q = _heads(q.data.astype(dtype, copy=False), batch, tq, heads)
+    K = _heads(k.data.astype(dtype, copy=False), batch, tk, heads)
+    V = _heads(v.data.astype(dtype, copy=False), batch, tk, heads)
+    scores = Q @ K.transpose(0, 1, 3, 2)
+    scores *= scale
+    allowed = _allowed((tq, tk), causal, key_padding_mask, batch)
+    if allowed is not None:
+        scores = np.where(allowed, scores, dtype.type(-np.inf))
+    top = scores.max(axis=-1, keepdims=True)
+    if allowed is not None:
+        top[top == -np.inf] = 0.0          # rows with no key: exp(-inf) = 0 everywhere
+    P = np.exp(scores - top)
+    total = P.sum(axis=-1, keepdims=True)
+    if allowed is not None:
+        total[total == 0.0] = 1.0
+    P /= total
+    out = _merged(P @ V)
+
+    def backward(g):
+        G = _heads(g.astype(dtype, copy=False), batch, tq, heads)
+        dP = G @ V.transpose(0, 1, 3, 2)
+        dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))
+        dS *= scale
+        return (_merged(dS @ K) if q.requires_grad else None,
+                _merged(dS.transpose(0, 1, 3, 2) @ Q) if k.requires_grad else None,
+                _merged(P.transpose(0, 1, 3, 2) @ G) if v.requires_grad else None)
+    return record(out, (q, k, v), backward), P
+
+
+def sinusoidal_encoding(steps, features, dtype=np.float64):
+    """The Transformer's fixed positional encoding, (steps, features).
+
+    ``PE[t, 2i] = sin(t / 10000**(2i / features))``, ``PE[t, 2i + 1] = cos(...)`` of the
+    same angle: every position gets a unique code, and a shift by ``s`` steps is a rotation of
+    each (sin, cos) pair, so relative positions are linear in the codes.
+    """
+    steps = checks.integer(steps, "steps", low=1)
+    features = checks.integer(features, "features", low=1)
+    rates = 10000.0 ** (-np.arange(0, features, 2) / features)
+    angles = np.arange(steps)[:, None] * rates[None, :]
+    pe = np.empty((steps, features))
+    pe[:, 0::2] = np.sin(angles)
+    pe[:, 1::2] = np.cos(angles[:, :features // 2])
+    return pe.astype(dtype)
+
+
+def _sequence_shape(shape, layer):
+    if len(shape) != 2:
+        raise ValueError(f"{layer} needs per-sample inputs (time, features); got {shape}")
+    return shape
+
+
+class _SequenceLayer(Layer):
+    """A layer on (batch, time, features) that accepts any number of steps at call time."""
+
+    def __call__(self, x, *args, **kwargs):
+        return self.forward(self.checked_input(x), *args, **kwargs)
+
+    def checked_input(self, x, name="x"):
+        """``x`` as a Tensor after checking it is (batch, time, features) with the built
+        layer's features."""
+        x = as_tensor(x)
+        if not self.built:
+            raise ValueError(f"{self!r} is not built: call build((time, features)) or put it "
+                             "in a Sequential")
+        if x.ndim != 3 or x.shape[2] != self.input_shape[1]:
+            raise ValueError(f"{self!r} expects {name} of shape (batch, time, "
+                             f"{self.input_shape[1]}); got {x.shape}")
+        return x
+
+
+class MultiHeadAttention(_SequenceLayer):
+    """Multi-head attention: (batch, time, features) -> (batch, time, d_model).
+
+    Queries, keys and values are learned projections (``W_q``, ``W_k``, ``W_v``, with biases)
+    of the input (self-attention) or, for keys and values, of a ``context`` sequence
+    (cross-attention); :func:`attention` runs every head; ``W_o`` maps the merged heads back
+    to ``d_model`` features.
+
+    Parameters
+    ----------
+    heads : int
+    d_model : int, optional
+        Width of the projections and of the output; the input's features by default. Must be
+        divisible by ``heads``.
+    causal : bool
+        Each step attends only to itself and earlier steps.
+    context_features : int, optional
+        Features of the ``context`` sequence for cross-attention (``d_model``'s default: the
+        input's features).
+    init : str or callable
+        Initialiser of the four weight matrices.
+
+    Call a built layer as ``layer(x, context=None, key_padding_mask=None)``, ``context``
+    (batch, keys, context_features) and ``key_padding_mask`` bool (batch, keys), True at
+    padding. After every call ``weights`` holds the attention weights, (batch, heads, time,
+    keys).
+    """
+
+    def __init__(self, heads, d_model=None, *, causal=False, context_features=None,
+                 init="glorot_uniform"):
+        super().__init__()
+        self.heads = checks.integer(heads, "heads", low=1)
+        self.d_model = None if d_model is None else checks.integer(d_model, "d_model", low=1)
+        if self.d_model is not None and self.d_model % self.heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by heads "
+                             f"({self.heads})")
+        self.context_features = None if context_features is None else \
+            checks.integer(context_features, "context_features", low=1)
+        self.causal, self.init = bool(causal), initialiser(init)
+        self.weights = None
+
+    def _build(self, shape, generator, dtype):
+        steps, features = _sequence_shape(shape, "MultiHeadAttention")
+        d = features if self.d_model is None else self.d_model
+        if d % self.heads:
+            raise ValueError(f"d_model ({d}, the input's features) must be divisible by heads "
+                             f"({self.heads})")
+        self.d_model = d
+        context = self.context_features or features
+        for name, fan_in in (("W_q", features), ("W_k", context), ("W_v", context), ("W_o", d)):
+            self.add_param(name, self.init(generator, (fan_in, d), fan_in, d), dtype)
+            self.add_param("b" + name[1:], np.zeros(d), dtype)
+        self.context_features = context
+        return (steps, d)
+
+    def forward(self, x, context=None, key_padding_mask=None):
+        p = self.params
+        if context is None:
+            context = x
+        else:
+            context = as_tensor(context)
+            if context.ndim != 3 or context.shape[0] != x.shape[0] or \
+                    context.shape[2] != self.context_features:
+                raise ValueError(f"{self!r}: context must have shape ({x.shape[0]}, keys, "
+                                 f"{self.context_features}); got {context.shape}")
+        out, self.weights = attention(ops.dense(x, p["W_q"], p["b_q"]),
+                                      ops.dense(context, p["W_k"], p["b_k"]),
+                                      ops.dense(context, p["W_v"], p["b_v"]), self.heads,
+                                      causal=self.causal, key_padding_mask=key_padding_mask)
+        return ops.dense(out, p["W_o"], p["b_o"])
+
+    def __repr__(self):
+        causal = ", causal=True" if self.causal else ""
+        return f"MultiHeadAttention({self.heads}, {self.d_model}{causal})"
+
+
+class PositionalEncoding(_SequenceLayer):
+    """Adds a code of each step's position to its features: (batch, time, features) ->
+    the same shape.
+
+    Parameters
+    ----------
+    kind : "sinusoidal" or "learned"
+        Fixed sines and cosines (:func:`sinusoidal_encoding`, any length) or a trained table
+        (``max_steps`` rows, initialised N(0, 0.02**2), longer inputs are an error).
+    max_steps : int, optional
+        Rows of the learned table; the built input's steps by default.
+    """
+
+    def __init__(self, kind="sinusoidal", *, max_steps=None):
+        super().__init__()
+        self.kind = checks.choice(kind, "kind", ("sinusoidal", "learned"))
+        self.max_steps = None if max_steps is None else checks.integer(max_steps, "max_steps",
+                                                                       low=1)
+
+    def _build(self, shape, generator, dtype):
+        steps, features = _sequence_shape(shape, "PositionalEncoding")
+        self.max_steps = self.max_steps or steps
+        if self.kind == "learned":
+            self.add_param("table", generator.normal(0.0, 0.02, (self.max_steps, features)),
+                           dtype)
+        else:
+            self.table = sinusoidal_encoding(self.max_steps, features, dtype)
+        return shape
+
+    def forward(self, x):
+        steps, features = x.shape[1:]
+        if self.kind == "sinusoidal":
+            table = self.table if steps <= len(self.table) else \
+                sinusoidal_encoding(steps, features, x.dtype)
+            return ops.add(x, table[:steps])
+        if steps > self.max_steps:
+            raise ValueError(f"{self!r} has positions for {self.max_steps} steps; got "
+                             f"{steps}")
+        table = self.params["table"]
+        return ops.add(x, table if steps == self.max_steps else table[:steps])
+
+    def __repr__(self):
+        return f"PositionalEncoding({self.kind!r})"
+
+
+class TransformerEncoderBlock(_SequenceLayer):
+    """Self-attention and a position-wise feed-forward network, each in a residual branch with
+    layer normalisation: (batch, time, d_model) -> the same shape.
+
+    Pre-norm (``norm_first=True``, the default; stable without learning-rate warm-up)::
+
+        x = x + dropout(attention(norm1(x)));  x = x + dropout(ff(norm2(x)))
+
+    post-norm (``norm_first=False``, the original Transformer and PyTorch's default)::
+
+        x = norm1(x + dropout(attention(x)));  x = norm2(x + dropout(ff(x)))
+
+    with ``ff(x) = dropout(act(x W1 + b1)) W2 + b2`` of ``ff_units`` hidden units.
+
+    Parameters
+    ----------
+    heads : int
+        Must divide the input's features (``d_model``).
+    ff_units : int, optional
+        Hidden units of the feed-forward network (4 d_model by default).
+    dropout : float
+        Dropout rate on both residual branches and the feed-forward hidden layer.
+    activation : str
+        Of the feed-forward hidden layer (``"relu"``).
+    norm_first : bool
+    causal : bool
+        Causal self-attention (each step sees only the past and itself).
+
+    ``attention`` (the :class:`MultiHeadAttention`) keeps the last call's ``weights``; call
+    ``block(x, key_padding_mask=None)``.
+    """
+
+    def __init__(self, heads, ff_units=None, *, dropout=0.0, activation="relu",
+                 norm_first=True, causal=False):
+        super().__init__()
+        self.ff_units = None if ff_units is None else checks.integer(ff_units, "ff_units",
+                                                                     low=1)
+        self.rate = checks.scalar(dropout, "dropout", low=0.0, high=1.0, high_open=True)
+        self.activation, self.act = activation, ops.activation(activation)
+        self.norm_first = bool(norm_first)
+        self.attention = MultiHeadAttention(heads, causal=causal)
+        self.layers = [self.attention, LayerNorm(), LayerNorm(), Dropout(self.rate),
+                       Dropout(self.rate), Dropout(self.rate)]
+
+    def _build(self, shape, generator, dtype):
+        steps, d = _sequence_shape(shape, "TransformerEncoderBlock")
+        if d % self.attention.heads:
+            raise ValueError(f"the input's features (d_model = {d}) must be divisible by "
+                             f"heads ({self.attention.heads})")
+        hidden = self.ff_units or 4 * d
+        self.ff_units = hidden
+        for layer in self.layers:
+            layer.build(shape, generator, dtype)
+        for name, (fan_in, fan_out) in (("1", (d, hidden)), ("2", (hidden, d))):
+            self.add_param("W" + name, self.attention.init(generator, (fan_in, fan_out), fan_in,
+                                                           fan_out), dtype)
+            self.add_param("b" + name, np.zeros(fan_out), dtype)
+        return shape
+
+    def feed_forward(self, x):
+        """The position-wise network ``dropout(act(x W1 + b1)) W2 + b2``."""
+        p = self.params
+        hidden = self.layers[5].forward(self.act(ops.dense(x, p["W1"], p["b1"])))
+        return ops.dense(hidden, p["W2"], p["b2"])
+
+    def forward(self, x, key_padding_mask=None):
+        attend, norm1, norm2, drop1, drop2 = self.layers[:5]
+
+        def mixed(y):
+            return attend.forward(y, key_padding_mask=key_padding_mask)
+        if self.norm_first:
+            x = ops.add(x, drop1.forward(mixed(norm1.forward(x))))
+            return ops.add(x, drop2.forward(self.feed_forward(norm2.forward(x))))
+        x = norm1.forward(ops.add(x, drop1.forward(mixed(x))))
+        return norm2.forward(ops.add(x, drop2.forward(self.feed_forward(x))))
+
+    def __repr__(self):
+        kind = "pre-norm" if self.norm_first else "post-norm"
+        causal = ", causal" if self.attention.causal else ""
+        return f"TransformerEncoderBlock({self.attention.heads} heads, {kind}{causal})"
+
+
+class SequencePooling(Layer):
+    """(batch, time, features) -> (batch, features): the ``"mean"`` over the steps or the
+    ``"last"`` step (for a causal encoder, the one that has seen the whole sequence)."""
+
+    def __init__(self, mode="mean"):
+        super().__init__()
+        self.mode = checks.choice(mode, "mode", ("mean", "last"))
+
+    def _build(self, shape, generator, dtype):
+        return _sequence_shape(shape, "SequencePooling")[1:]
+
+    def forward(self, x):
+        return ops.mean(x, axis=1) if self.mode == "mean" else ops.getitem(x, (slice(None), -1))
+
+    def __repr__(self):
+        return f"SequencePooling({self.mode!r})"
+
+
+__all__ = ["attention", "sinusoidal_encoding", "MultiHeadAttention", "PositionalEncoding",
+           "TransformerEncoderBlock", "SequencePooling"]
