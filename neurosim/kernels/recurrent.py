@@ -83,14 +83,16 @@ def _preactivate(out, p, a, first, last, doubled):
     for k in range(first, min(last, doubled)):
         out[k] = p[k] + a[k]
     for k in range(max(first, doubled), last):
-        out[k] = (p[k] + a[k]) * 2
+        v = p[k] + a[k]
+        out[k] = v + v
 
 
 @njit(cache=True, inline="always")
 def _tanh_from_sigmoid(x, first, last):
     """``x <- 2 x - 1`` on ``[first, last)``: the tanh of the halved argument of the sigmoid."""
+    one = x.dtype.type(1)
     for k in range(first, last):
-        x[k] = x[k] + x[k] - 1
+        x[k] = x[k] + x[k] - one
 
 
 @njit(cache=True, inline="always")
@@ -176,24 +178,25 @@ def recurrent_forward(cell, P, U, b_hn, hs, cs, gates):
 
 @njit(cache=True, inline="always")
 def _rnn_back(dh, h, dz):
+    one = dh.dtype.type(1)
     for b in range(dh.shape[0]):
         for j in range(dh.shape[1]):
-            dz[b, j] = dh[b, j] * (1.0 - h[b, j] * h[b, j])
+            dz[b, j] = dh[b, j] * (one - h[b, j] * h[b, j])
 
 
 @njit(cache=True, inline="always")
 def _lstm_back(dh, dc, c_prev, gates, dz):
     """``dc`` enters as d/dc_t (from step t+1) and leaves as d/dc_{t-1}."""
-    n = dh.shape[1]
+    n, one = dh.shape[1], dh.dtype.type(1)
     for b in range(dh.shape[0]):
         for j in range(n):
             i, f, g = gates[b, j], gates[b, n + j], gates[b, 2 * n + j]
             o, tc = gates[b, 3 * n + j], gates[b, 4 * n + j]
-            d = dc[b, j] + dh[b, j] * o * (1.0 - tc * tc)
-            dz[b, j] = d * g * i * (1.0 - i)
-            dz[b, n + j] = d * c_prev[b, j] * f * (1.0 - f)
-            dz[b, 2 * n + j] = d * i * (1.0 - g * g)
-            dz[b, 3 * n + j] = dh[b, j] * tc * o * (1.0 - o)
+            d = dc[b, j] + dh[b, j] * o * (one - tc * tc)
+            dz[b, j] = d * g * i * (one - i)
+            dz[b, n + j] = d * c_prev[b, j] * f * (one - f)
+            dz[b, 2 * n + j] = d * i * (one - g * g)
+            dz[b, 3 * n + j] = dh[b, j] * tc * o * (one - o)
             dc[b, j] = d * f
 
 
@@ -201,15 +204,15 @@ def _lstm_back(dh, dc, c_prev, gates, dz):
 def _gru_back(dh, h_prev, gates, dp, da, direct):
     """``dp``: input pre-activations; ``da``: recurrent ones; ``direct``: ``dh * z`` (the
     gradient reaching ``h_{t-1}`` through the update gate's carry)."""
-    n = dh.shape[1]
+    n, one = dh.shape[1], dh.dtype.type(1)
     for b in range(dh.shape[0]):
         for j in range(n):
             r, z = gates[b, j], gates[b, n + j]
             cand, hn = gates[b, 2 * n + j], gates[b, 3 * n + j]
             d = dh[b, j]
-            dcand = d * (1.0 - z) * (1.0 - cand * cand)
-            dr = dcand * hn * r * (1.0 - r)
-            dzz = d * (h_prev[b, j] - cand) * z * (1.0 - z)
+            dcand = d * (one - z) * (one - cand * cand)
+            dr = dcand * hn * r * (one - r)
+            dzz = d * (h_prev[b, j] - cand) * z * (one - z)
             dp[b, j] = dr
             dp[b, n + j] = dzz
             dp[b, 2 * n + j] = dcand
