@@ -7,3 +7,5 @@ from .deconv import class_means, deconvolutional, generate  # noqa: F401
 from .residual import gradient_norms, residual_network  # noqa: F401
 from .autoencoder import (Autoencoder, DenoisingAutoencoder, GaussianCode,  # noqa: F401
                           SparseAutoencoder, VariationalAutoencoder)
+from .gan import GAN, conv_gan, dense_gan  # noqa: F401
+from .dcign import DCIGN  # noqa: F401

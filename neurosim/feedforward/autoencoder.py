@@ -99,16 +99,21 @@ class Autoencoder(Layer):
         self.activation, self.code_activation = activation, code_activation
         self.dtype = np.dtype(checks.choice(np.dtype(dtype).name, "dtype",
                                             ("float64", "float32")))
-        middle = len(self.sizes) // 2
-        self.encoder = Sequential(*[Dense(w, activation, init=init)
-                                    for w in self.sizes[1:middle]],
-                                  self._code_layer(self.sizes[middle], init))
-        self.decoder = Sequential(*[Dense(w, activation, init=init)
-                                    for w in self.sizes[middle + 1:-1]],
-                                  Dense(self.sizes[-1], init=init))
+        self.encoder, self.decoder = self._stacks(init)
         self.layers = [self.encoder, self.decoder]
         self._penalty = None
         self.build((self.sizes[0],), rng.generator(seed), self.dtype)
+
+    def _stacks(self, init):
+        """The encoder (input -> code) and the decoder (code -> pre-activation), unbuilt."""
+        middle = len(self.sizes) // 2
+        encoder = Sequential(*[Dense(w, self.activation, init=init)
+                               for w in self.sizes[1:middle]],
+                             self._code_layer(self.sizes[middle], init))
+        decoder = Sequential(*[Dense(w, self.activation, init=init)
+                               for w in self.sizes[middle + 1:-1]],
+                             Dense(self.sizes[-1], init=init))
+        return encoder, decoder
 
     def _code_layer(self, width, init):
         return Dense(width, self.code_activation, init=init)

@@ -46,6 +46,16 @@ def as_images(X, shape=(1, 8, 8)):
     return X.reshape(len(X), *shape)
 
 
+def conv_stages(channels):
+    """Layers of the convolution stages: for each entry ``c`` of ``channels``,
+    Conv2D(c, 3x3, padding 1) + ReLU + MaxPool2D(2), halving height and width."""
+    layers = []
+    for c in channels:
+        layers += [Conv2D(checks.integer(c, "channels", low=1), 3, padding=1,
+                          activation="relu", init="he_uniform"), MaxPool2D(2)]
+    return layers
+
+
 def lenet(input_shape=(1, 8, 8), classes=10, *, channels=(16, 32), dense=(), dropout=0.0,
           seed=None, dtype=np.float64):
     """A LeNet-style convolutional classifier.
@@ -76,11 +86,7 @@ def lenet(input_shape=(1, 8, 8), classes=10, *, channels=(16, 32), dense=(), dro
     """
     classes = checks.integer(classes, "classes", low=1)
     dropout = checks.scalar(dropout, "dropout", low=0.0, high=1.0, high_open=True)
-    layers = []
-    for c in channels:
-        layers += [Conv2D(checks.integer(c, "channels", low=1), 3, padding=1,
-                          activation="relu", init="he_uniform"), MaxPool2D(2)]
-    layers.append(Flatten())
+    layers = conv_stages(channels) + [Flatten()]
     for width in dense:
         if dropout:
             layers.append(Dropout(dropout))

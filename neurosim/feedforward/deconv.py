@@ -42,6 +42,15 @@ def deconvolutional(classes=10, image_shape=(1, 8, 8), *, code=(32, 2, 2), seed=
         defaults: (10,) -> (128,) -> (32, 2, 2) -> (16, 4, 4) -> (1, 8, 8).
     """
     classes = checks.integer(classes, "classes", low=1)
+    return Sequential(*upsampling_stages(image_shape, code), input_shape=(classes,), seed=seed,
+                      dtype=dtype)
+
+
+def upsampling_stages(image_shape=(1, 8, 8), code=(32, 2, 2), output="sigmoid"):
+    """Layers from a flat input to an image: Dense(prod(code), ReLU) -> Reshape(code) ->
+    ConvTranspose2D(kernel 4, stride 2, padding 1) stages, each doubling height and width and
+    halving the channels (ReLU), the last giving ``image_shape``'s channels through the
+    ``output`` activation (``"identity"`` for logits)."""
     image_shape = _image_shape(image_shape, "image_shape")
     code = _image_shape(code, "code")
     factor = image_shape[1] // code[1]
@@ -56,9 +65,9 @@ def deconvolutional(classes=10, image_shape=(1, 8, 8), *, code=(32, 2, 2), seed=
         last = k == stages - 1
         channels = image_shape[0] if last else max(channels // 2, 1)
         layers.append(ConvTranspose2D(channels, 4, stride=2, padding=1,
-                                      activation="sigmoid" if last else "relu",
+                                      activation=output if last else "relu",
                                       init="glorot_uniform" if last else "he_uniform"))
-    return Sequential(*layers, input_shape=(classes,), seed=seed, dtype=dtype)
+    return layers
 
 
 def generate(model, labels):
