@@ -4,9 +4,10 @@ Input 8, hidden 128, one layer, sequences of 50 steps, batch 32: regression of t
 first feature over the sequence from the last hidden state through a dense layer (MSE),
 Adam (lr 1e-3), float32, one thread each. A step is forward, backward and update. neurosim
 runs ``Sequential(LSTM(128), Dense(1))``; PyTorch ``nn.LSTM`` / ``nn.GRU`` (batch_first) with
-``nn.Linear``, and an ``nn.LSTMCell`` Python loop over the steps. Each side trains on the
-same fixed batches (a pool of 16, drawn with seed 0) and starts from the same weights (PyTorch's
-copied into neurosim's layout), so the losses after the same number of steps are comparable.
+``nn.Linear``, and an ``nn.LSTMCell`` Python loop over the steps. Every side trains on the
+same fixed batches (a pool of 16, drawn with seed 0) from the same weights (PyTorch's, copied
+into neurosim's layout and into the LSTMCell), so the losses after the same number of steps
+are comparable (float32 rounding still lets the runs drift apart slowly).
 
 Timing: after warm-up, rounds alternate the sides; each round times ``--steps`` steps one by one
 per side. Reported: median, min and max of the step times (ms), the ratio PyTorch / neurosim
@@ -67,11 +68,13 @@ class Torch:
         from torch import nn
         torch.manual_seed(seed)
         self.torch, self.loop = torch, loop
-        if loop:
-            self.rnn = nn.LSTMCell(FEATURES, UNITS)
-        else:
-            self.rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[cell](FEATURES, UNITS, batch_first=True)
+        self.rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[cell](FEATURES, UNITS, batch_first=True)
         self.head = nn.Linear(UNITS, 1)
+        if loop:                           # the same weights in an LSTMCell
+            layer, self.rnn = self.rnn, nn.LSTMCell(FEATURES, UNITS)
+            with torch.no_grad():
+                for name, p in self.rnn.named_parameters():
+                    p.copy_(getattr(layer, name + "_l0"))
         self.opt = torch.optim.Adam(list(self.rnn.parameters()) + list(self.head.parameters()),
                                     lr=LR)
 
@@ -93,9 +96,8 @@ class Torch:
     def weights(self, cell):
         """The same weights in neurosim's layout: ``x W``, gate blocks in PyTorch's order."""
         p = {k: v.detach().numpy().astype(np.float64) for k, v in self.rnn.named_parameters()}
-        suffix = "" if self.loop else "_l0"
-        w_ih, w_hh = p["weight_ih" + suffix], p["weight_hh" + suffix]
-        b_ih, b_hh = p["bias_ih" + suffix], p["bias_hh" + suffix]
+        w_ih, w_hh, b_ih, b_hh = (p[k + "_l0"] for k in ("weight_ih", "weight_hh", "bias_ih",
+                                                          "bias_hh"))
         state = {"0.W": w_ih.T, "0.U": w_hh.T, "0.b": b_ih + b_hh,
                  "1.W": self.head.weight.detach().numpy().T,
                  "1.b": self.head.bias.detach().numpy()}

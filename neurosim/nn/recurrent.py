@@ -29,6 +29,7 @@ from .init import initialiser
 from .layers import Layer
 from .tensor import as_tensor, record
 
+
 def _checked(op, cell, x, W, U, b, b_hn, h0, c0):
     """The parent Tensors of a recurrent op after checking every shape; also the units."""
     x, W, U, b = (as_tensor(t) for t in (x, W, U, b))
@@ -63,6 +64,8 @@ def _time_major(a, reverse, dtype):
 
 def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, return_sequences=True,
               reverse=False):
+    """The op behind :func:`rnn`, :func:`lstm` and :func:`gru` (``op`` names it in errors):
+    the whole sequence is one tape node whose backward runs BPTT in one kernel call."""
     parents, units = _checked(op, cell, x, W, U, b, b_hn, h0, c0)
     x = parents[0]
     dtype = x.dtype
