@@ -3,10 +3,12 @@ stores what backpropagation through time needs, the backward pass runs it.
 
 Everything is time-major and C-contiguous: ``P`` (time, batch, G*H) holds the input
 pre-activations ``x_t W + b`` of all steps (one GEMM, done by the caller); each step adds the
-recurrent product ``h_{t-1} U`` (``np.dot``, BLAS) and applies the cell's element-wise gate
-math in one fused loop. ``G`` gate blocks of ``H`` units: 1 for the RNN, 4 for the LSTM (input,
-forget, cell candidate, output), 3 for the GRU (reset, update, candidate). ``cell`` selects the
-cell by its code :data:`RNN`, :data:`LSTM` or :data:`GRU`.
+recurrent product ``h_{t-1} U`` (``np.dot``, BLAS) and then runs the cell's gate math sample by
+sample, so that a sample's row of gates stays in L1 through its passes: pre-activations, the
+sigmoids in SIMD lanes (:func:`sigmoid_lanes`; ``tanh(x) = 2 s(2x) - 1``), the state update.
+``G`` gate blocks of ``H`` units: 1 for the RNN, 4 for the LSTM (input, forget, cell candidate,
+output), 3 for the GRU (reset, update, candidate). ``cell`` selects the cell by its code
+:data:`RNN`, :data:`LSTM` or :data:`GRU`.
 
 Stored per step (``gates``): LSTM ``[i, f, g, o, tanh(c)]`` (5H), GRU ``[r, z, n, U_n h + b_hn]``
 (4H), RNN nothing (its output ``h`` is all it needs).
