@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from neurosim.feedforward import mlp
-from neurosim.recurrent import hidden_states, lookahead, recurrent_network, sequence_sum
+from neurosim.nn.layers import Dense, Sequential
+from neurosim.recurrent import (GRU, LSTM, hidden_states, lookahead, recurrent_network,
+                                sequence_sum)
 
 
 def trained(cell, X, y, validation, **options):
@@ -67,6 +69,8 @@ def test_builder_shapes_and_errors():
     assert model.predict(np.zeros((4, 7, 3))).shape == (4, 2)
     model = recurrent_network("rnn", 5, input_shape=(7, 3), return_sequences=True)
     assert model.output_shape == (7, 1)
+    stacked = Sequential(LSTM(4, return_sequences=True), GRU(3), Dense(1), input_shape=(7, 3))
+    assert stacked.predict(np.zeros((2, 7, 3))).shape == (2, 1)
     with pytest.raises(ValueError, match="cell must be one of"):
         recurrent_network("elman", 5, input_shape=(7, 3))
     with pytest.raises(ValueError, match=r"input_shape must be \(time, features\)"):
