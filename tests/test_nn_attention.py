@@ -223,6 +223,7 @@ def test_sequence_pooling():
     np.testing.assert_allclose(mean(X).data, X.mean(axis=1))
     np.testing.assert_allclose(last(X).data, X[:, -1])
     assert mean.output_shape == (D,)
+    assert check_layer(mean, X) < 1e-8 and check_layer(last, X) < 1e-8
 
 
 def test_float32_stays_float32():

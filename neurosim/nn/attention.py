@@ -378,7 +378,14 @@ class SequencePooling(Layer):
         return _sequence_shape(shape, "SequencePooling")[1:]
 
     def forward(self, x):
-        return ops.mean(x, axis=1) if self.mode == "mean" else ops.getitem(x, (slice(None), -1))
+        if self.mode == "mean":
+            return ops.mean(x, axis=1)
+
+        def backward(g):
+            gx = np.zeros_like(x.data)
+            gx[:, -1] = g
+            return (gx,)
+        return record(x.data[:, -1].copy(), (x,), backward)
 
     def __repr__(self):
         return f"SequencePooling({self.mode!r})"

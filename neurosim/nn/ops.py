@@ -204,16 +204,17 @@ def dense(x, W, b=None):
     ``b`` (out,)."""
     x, W = _pair(x, W)
     parents = (x, W) if b is None else (x, W, as_tensor(b))
-    out = x.data @ W.data
+    rows = x.data.reshape(-1, x.shape[-1])      # 2-D products: BLAS (stacked ones may not be)
+    out = rows @ W.data
     if b is not None:
         out += parents[2].data
 
     def backward(g):
-        rows = x.data.reshape(-1, W.shape[0])
-        gx = g @ W.data.T if x.requires_grad else None
-        gW = rows.T @ g.reshape(len(rows), -1) if W.requires_grad else None
-        return (gx, gW) if b is None else (gx, gW, g.reshape(len(rows), -1).sum(axis=0))
-    return record(out, parents, backward)
+        g = g.reshape(len(rows), -1)
+        gx = (g @ W.data.T).reshape(x.shape) if x.requires_grad else None
+        gW = rows.T @ g if W.requires_grad else None
+        return (gx, gW) if b is None else (gx, gW, g.sum(axis=0))
+    return record(out.reshape(x.shape[:-1] + out.shape[-1:]), parents, backward)
 
 
 # ---------------------------------------------------------------- shapes
