@@ -14,7 +14,7 @@ from .nn.attention import (MultiHeadAttention, PositionalEncoding, SequencePooli
                            TransformerEncoderBlock)
 from .nn.layers import Dense, LayerNorm, Sequential
 from .nn.recurrent import TimeDistributed
-from .nn.tensor import no_grad
+from .nn.tensor import Tensor, no_grad
 
 
 def transformer_encoder(d_model, heads, depth=1, *, input_shape, outputs, ff_units=None,
@@ -90,7 +90,7 @@ def per_step_cross_entropy(logits, labels):
     ``logits`` (batch, time, classes); ``labels`` int (batch, time). A loss for ``fit``.
     """
     logits = ops.reshape(logits, (-1, logits.shape[-1]))
-    labels = np.asarray(labels.data if hasattr(labels, "data") else labels)
+    labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
     return ops.softmax_cross_entropy(logits, labels.astype(np.int64).reshape(-1))
 
 
@@ -139,7 +139,7 @@ def reverse_sequences(n, length=8, symbols=6, *, seed=None):
     return np.eye(symbols)[s], s[:, ::-1].copy()
 
 
-def attention_maps(model, X):
+def attention_maps(model, X, batch_size=256):
     """The attention weights of every multi-head attention layer of ``model`` for inputs ``X``.
 
     Parameters
@@ -148,6 +148,8 @@ def attention_maps(model, X):
         Built, with :class:`~neurosim.nn.attention.MultiHeadAttention` layers (also inside
         encoder blocks); run in evaluation mode, no gradients.
     X : array_like, (n, time, features)
+    batch_size : int
+        Samples per forward pass.
 
     Returns
     -------
@@ -159,14 +161,18 @@ def attention_maps(model, X):
     found = _attention_layers(model)
     if not found:
         raise ValueError(f"model has no attention layer: {model!r}")
+    batch_size = checks.integer(batch_size, "batch_size", low=1)
     mode = model.training
     model.eval()
+    batches = []
     try:
         with no_grad():
-            model(X)
+            for start in range(0, len(X), batch_size):
+                model(X[start:start + batch_size])
+                batches.append(np.stack([layer.weights for layer in found]))
     finally:
         model.train(mode)
-    weights = np.stack([layer.weights for layer in found])
+    weights = np.concatenate(batches, axis=1)
     return record.dataset({"weights": (("layer", "sample", "head", "query", "key"), weights)},
                           {d: np.arange(s) for d, s in zip(("layer", "sample", "head", "query",
                                                             "key"), weights.shape)},

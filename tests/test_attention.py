@@ -98,6 +98,8 @@ def test_attention_maps_dataset():
     assert ds.weights.dims == ("layer", "sample", "head", "query", "key")
     assert ds.weights.shape == (1, 4, 2, 5, 5) and ds.attrs["family"] == "AN"
     np.testing.assert_allclose(ds.weights.sum("key"), 1.0)
+    np.testing.assert_allclose(attention_maps(model, X, batch_size=3).weights, ds.weights,
+                               atol=1e-12)
     with pytest.raises(ValueError, match="no attention layer"):
         attention_maps(mlp((3, 2)), X)
     with pytest.raises(ValueError, match="X must be 3-D"):
