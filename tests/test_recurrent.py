@@ -62,11 +62,16 @@ def test_tasks():
         lookahead(4, 9, 9)
 
 
-def test_builder_shapes_and_errors():
+def test_builder_shapes_save_and_errors(tmp_path):
     model = recurrent_network("lstm", 5, input_shape=(7, 3), outputs=2, bidirectional=True,
-                              merge="sum")
+                              merge="sum", seed=1)
     assert model.output_shape == (2,)
-    assert model.predict(np.zeros((4, 7, 3))).shape == (4, 2)
+    X = np.random.default_rng(0).standard_normal((4, 7, 3))
+    assert model.predict(X).shape == (4, 2)
+    model.save(tmp_path / "bilstm.npz")
+    twin = recurrent_network("lstm", 5, input_shape=(7, 3), outputs=2, bidirectional=True,
+                             merge="sum", seed=2).load(tmp_path / "bilstm.npz")
+    np.testing.assert_array_equal(twin.predict(X), model.predict(X))
     model = recurrent_network("rnn", 5, input_shape=(7, 3), return_sequences=True)
     assert model.output_shape == (7, 1)
     stacked = Sequential(LSTM(4, return_sequences=True), GRU(3), Dense(1), input_shape=(7, 3))
