@@ -57,8 +57,8 @@ def _checked(op, cell, x, W, U, b, b_hn, h0, c0):
 
 
 def _time_major(a, reverse, dtype):
-    """(batch, time, ...) -> C-contiguous (time, batch, ...), time reversed if asked."""
-    a = a.transpose(1, 0, *range(2, a.ndim))
+    """(batch, time, units) -> C-contiguous (time, batch, units), time reversed if asked."""
+    a = a.transpose(1, 0, 2)
     return np.ascontiguousarray(a[::-1] if reverse else a, dtype=dtype)
 
 
