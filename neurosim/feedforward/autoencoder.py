@@ -186,12 +186,16 @@ class Autoencoder(Layer):
                 logs.update(self._validation_logs(X_val))
                 return False
             callbacks = [validate, *callbacks]
-        history = _fit(self, X, None, loss=self.objective, optimizer=optimizer, lr=lr,
-                       epochs=epochs, batch_size=batch_size, seed=seed, callbacks=callbacks,
-                       **options)
+        history = _fit(self, X, self._targets(X), loss=self.objective, optimizer=optimizer,
+                       lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
+                       callbacks=callbacks, **options)
         history.attrs.update(family=self.family, loss=self.loss, loss_units=self.loss_units,
                              sizes="-".join(map(str, self.sizes)))
         return history
+
+    def _targets(self, X):
+        """The training targets :meth:`objective` gets, row for row with ``X``; None: ``X``."""
+        return None
 
     def evaluate(self, X):
         """Mean :meth:`objective` over ``X`` (n, sizes[0]) in evaluation mode (no noise; a
