@@ -1,6 +1,6 @@
 """Attention networks (AN): an encoder learns content-based retrieval (a key's value) and
-position-based reversal, which need attention; the builder, the tasks and the attention-weight
-Dataset keep their promises."""
+position-based reversal, which need attention; only a non-causal one reads the future; the
+builder, the tasks and the attention-weight Dataset keep their promises."""
 import numpy as np
 import pytest
 
@@ -8,6 +8,7 @@ from neurosim.attention import (attention_maps, key_value_retrieval, per_step_cr
                                 reverse_sequences, transformer_encoder)
 from neurosim.feedforward import mlp
 from neurosim.nn import check_gradients
+from neurosim.recurrent import lookahead
 
 
 def test_encoder_learns_key_value_retrieval():
@@ -35,6 +36,20 @@ def test_encoder_learns_to_reverse():
                                 positional="learned", pool=None, seed=0)
     model.fit(X, y, loss=per_step_cross_entropy, lr=3e-3, epochs=4, seed=0)
     assert (model.predict(Xv).argmax(-1) == yv).mean() > 0.95
+
+
+def test_only_a_non_causal_encoder_reads_the_future():
+    """The recurrent family's lookahead task, y[t] = x[t + 2]: a causal encoder can do no
+    better than the target's variance, a full one attends two steps ahead."""
+    X, y = lookahead(1024, 12, 2, seed=0)
+    Xv, yv = lookahead(256, 12, 2, seed=1)
+    errors = {}
+    for causal in (False, True):
+        model = transformer_encoder(32, 2, input_shape=X.shape[1:], outputs=1, ff_units=64,
+                                    causal=causal, pool=None, seed=0)
+        history = model.fit(X, y, loss="mse", lr=3e-3, epochs=6, seed=0, validation=(Xv, yv))
+        errors[causal] = float(history.val_loss[-1]) / yv.var()
+    assert errors[True] > 0.9 and errors[False] < 0.1
 
 
 def test_same_seed_same_training():
