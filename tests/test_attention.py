@@ -59,6 +59,17 @@ def test_same_seed_same_training():
     np.testing.assert_array_equal(runs[0].loss, runs[1].loss)
 
 
+def test_save_and_load(tmp_path):
+    X = np.random.default_rng(0).standard_normal((3, 6, 4))
+    options = dict(input_shape=(6, 4), outputs=2, positional="learned", pool=None)
+    model = transformer_encoder(8, 2, 2, seed=0, **options)
+    model.save(tmp_path / "encoder.npz")
+    other = transformer_encoder(8, 2, 2, seed=1, **options)
+    assert not np.allclose(other.predict(X), model.predict(X))
+    other.load(tmp_path / "encoder.npz")
+    np.testing.assert_array_equal(other.predict(X), model.predict(X))
+
+
 def test_tasks():
     X, y = key_value_retrieval(50, pairs=4, keys=6, values=3, seed=2)
     assert X.shape == (50, 5, 10) and y.shape == (50,)
