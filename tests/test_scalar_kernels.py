@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from neurosim.kernels.scalar import logistic, logistic_rows, softplus, softplus_rows
+from neurosim.kernels.scalar import logistic, logistic_rows, logistic_rows32, softplus, softplus_rows
 
 
 @pytest.mark.kernel
@@ -49,3 +49,13 @@ def test_softplus_rows_at_the_extremes():
     softplus_rows(x, y, np.empty_like(x))
     np.testing.assert_array_equal(y[:3], x[:3])  # x + log1p(e^-x) rounds to x
     np.testing.assert_array_equal(y[3:], 0.0)  # the true values are below 1e-300
+
+
+@pytest.mark.kernel
+def test_float32_logistic_rows_against_exact():
+    x = np.concatenate([np.linspace(-100, 100, 4001), [-1e30, 1e30, 0.0]]).astype(np.float32)
+    y = x.copy()
+    logistic_rows32(y, np.empty_like(y))
+    with np.errstate(over="ignore"):
+        exact = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+    np.testing.assert_allclose(y, exact, rtol=4e-7, atol=1e-37)
