@@ -73,6 +73,8 @@ EXAMPLES = {
                         "between two codes.",
     "residual_depth.py": "Deep residual network (DRN): 30 sigmoid layers, plain against residual: "
                          "loss, accuracy and the vanishing gradient.",
+    "recurrent_sequences.py": "Recurrent networks (RNN, LSTM, GRU, BiRNN): an LSTM counts, a bidirectional "
+                              "GRU reads the future that a causal one cannot; hidden activity.",
     "autoencoders_digits.py": "Autoencoders (AE, DAE, SAE) on digits: reconstructions, restoring masked "
                               "pixels, and the sparse code's activations.",
     "vae_digits.py": "Variational autoencoder (VAE) with a 2-D code on digits: the latent map, samples "
