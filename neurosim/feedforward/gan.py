@@ -14,6 +14,7 @@ build them for vectors and for small images (8x8 digits). With ``classes > 0`` t
 conditional (Mirza and Osindero 2014): a one-hot label is appended to ``z`` and to the
 discriminator's input (flat data only).
 """
+import contextlib
 import time
 
 import numpy as np
@@ -29,6 +30,19 @@ from ..nn.train import TrainingDiverged
 from .autoencoder import _evaluation
 from .cnn import _image_shape, conv_stages
 from .deconv import upsampling_stages
+
+
+@contextlib.contextmanager
+def _frozen(layer):
+    """Context: ``layer``'s parameters need no gradient (the backward pass skips them)."""
+    params = [p for _, p in layer.parameters()]
+    for p in params:
+        p.requires_grad = False
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad = True
 
 
 class GAN(Layer):
@@ -268,9 +282,9 @@ class GAN(Layer):
         z = noise.standard_normal((size, self.latent))
         picked = None if labels is None else labels[noise.integers(len(labels), size=size)]
         opt.zero_grad()
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), _frozen(self.discriminator):
             loss = self.generator_loss(z, picked)
-        loss.backward()
+            loss.backward()
         opt.step()
         return loss.item()
 
