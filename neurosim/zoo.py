@@ -77,7 +77,8 @@ _FAMILIES = (
     Family("DNC", "Differentiable neural computer", (_IN, _HID, "memory", _OUT), "nn"),
     Family("CapsNet", "Capsule network", (_IN, "kernel", "convolution or pool", "capsule", _OUT), "nn"),
     Family("KN", "Kohonen network (self-organising map)", (_IN, _HID), "som", "neurosim.som:SOM"),
-    Family("AN", "Attention network", (_IN, _HID, "recurrent", _OUT), "nn"),
+    Family("AN", "Attention network", (_IN, _HID, "recurrent", _OUT), "nn",
+           "neurosim.attention:transformer_encoder"),
 )
 _BY_ABBREV = {f.abbrev.lower(): f for f in _FAMILIES}
 

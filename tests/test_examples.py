@@ -30,6 +30,7 @@ EXPECTED = {
                          "deconv_digits.nc"],
     "residual_depth.py": ["residual_depth.png", "residual_depth.nc"],
     "recurrent_sequences.py": ["recurrent_sequences.png", "recurrent_sequences.nc"],
+    "attention_sequences.py": ["attention_sequences.png", "attention_sequences.nc"],
     "autoencoders_digits.py": ["autoencoders_digits.png", "autoencoders_digits_curves.png",
                                "autoencoders_digits.nc"],
     "vae_digits.py": ["vae_digits_latent.png", "vae_digits_samples.png", "vae_digits_interpolation.gif",

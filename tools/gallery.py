@@ -75,6 +75,8 @@ EXAMPLES = {
                          "loss, accuracy and the vanishing gradient.",
     "recurrent_sequences.py": "Recurrent networks (RNN, LSTM, GRU, BiRNN): an LSTM counts, a bidirectional "
                               "GRU reads the future that a causal one cannot; hidden activity.",
+    "attention_sequences.py": "Attention network (AN): a Transformer encoder retrieves a key's value and "
+                              "reverses sequences; each head's attention map.",
     "autoencoders_digits.py": "Autoencoders (AE, DAE, SAE) on digits: reconstructions, restoring masked "
                               "pixels, and the sparse code's activations.",
     "vae_digits.py": "Variational autoencoder (VAE) with a 2-D code on digits: the latent map, samples "
