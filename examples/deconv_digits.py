@@ -21,13 +21,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.animation import FuncAnimation  # noqa: E402
 
 from neurosim import record  # noqa: E402
 from neurosim.datasets import digits_split, one_hot  # noqa: E402
 from neurosim.feedforward import as_images, class_means, deconvolutional, generate  # noqa: E402
-from neurosim.viz.animate import save_animation  # noqa: E402
-from neurosim.viz.plots import state_grid  # noqa: E402
+from neurosim.viz import animate_path, path_strip, save_animation, state_grid  # noqa: E402
 
 def plot_digits(generated, means, path):
     fig, axes = plt.subplots(2, 10, figsize=(10, 2.6))
@@ -42,26 +40,12 @@ def plot_digits(generated, means, path):
     plt.close(fig)
 
 def plot_morph(t, images, a, b, out):
-    shown = np.linspace(0, len(t) - 1, 9).round().astype(int)
-    fig, axes = plt.subplots(1, len(shown), figsize=(9, 1.6))
-    for ax, i in zip(axes, shown):
-        state_grid(images[i], ax=ax, title=f"t={t[i]:.2f}")
-    fig.suptitle(f"code (1 - t) e_{a} + t e_{b}")
-    fig.tight_layout()
+    fig = path_strip(images, t, suptitle=f"code (1 - t) e_{a} + t e_{b}")
     fig.savefig(out / "deconv_digits_morph.png", dpi=110)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(2.6, 2.8))
-    state_grid(images[0], ax=ax)
-    frames = np.concatenate([np.arange(len(t)), np.arange(len(t))[::-1]])
-
-    def draw(i):
-        ax.images[-1].set_data(images[i])
-        ax.set_title(f"{a} -> {b}: t = {t[i]:.2f}")
-        return ax.images
-    save_animation(FuncAnimation(fig, draw, frames=frames), out / "deconv_digits_morph.gif",
+    save_animation(animate_path(images, t, label=f"{a} -> {b}"), out / "deconv_digits_morph.gif",
                    fps=12)
-    plt.close(fig)
+    plt.close("all")
+
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

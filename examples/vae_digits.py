@@ -23,13 +23,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.animation import FuncAnimation  # noqa: E402
 
 from neurosim import record  # noqa: E402
 from neurosim.datasets import digits_split  # noqa: E402
 from neurosim.feedforward import VariationalAutoencoder  # noqa: E402
-from neurosim.viz.animate import save_animation  # noqa: E402
-from neurosim.viz.plots import state_grid  # noqa: E402
+from neurosim.viz import animate_path, path_strip, save_animation  # noqa: E402
 
 
 def mosaic(images, rows):
@@ -64,26 +62,11 @@ def plot_samples(samples, path):
 
 
 def plot_path(t, images, a, b, out):
-    shown = np.linspace(0, len(t) - 1, 9).round().astype(int)
-    fig, axes = plt.subplots(1, len(shown), figsize=(9, 1.6))
-    for ax, i in zip(axes, shown):
-        state_grid(images[i].reshape(8, 8), ax=ax, title=f"t={t[i]:.2f}", vmin=0, vmax=1)
-    fig.suptitle(f"decoded codes (1 - t) z_{a} + t z_{b}")
-    fig.tight_layout()
+    fig = path_strip(images, t, (8, 8), suptitle=f"decoded codes (1 - t) z_{a} + t z_{b}", vmin=0, vmax=1)
     fig.savefig(out / "vae_digits_interpolation.png", dpi=110)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(2.6, 2.8))
-    state_grid(images[0].reshape(8, 8), ax=ax, vmin=0, vmax=1)
-    frames = np.concatenate([np.arange(len(t)), np.arange(len(t))[::-1]])
-
-    def draw(i):
-        ax.images[-1].set_data(images[i].reshape(8, 8))
-        ax.set_title(f"{a} -> {b}: t = {t[i]:.2f}")
-        return ax.images
-    save_animation(FuncAnimation(fig, draw, frames=frames),
+    save_animation(animate_path(images, t, (8, 8), label=f"{a} -> {b}", vmin=0, vmax=1),
                    out / "vae_digits_interpolation.gif", fps=12)
-    plt.close(fig)
+    plt.close("all")
 
 
 def main(argv=None):

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import checks
-from .plots import UNIT_DIMS, _grid_shape, _label, _index_list, state_range, time_dim
+from .plots import (UNIT_DIMS, _grid_shape, _index_list, _label, _path_images, _pyplot, state_grid,
+                    state_range, time_dim)
 
 
 def _state_dims(da):
@@ -145,6 +146,33 @@ def animate_recall(ds, shape, cues=None, interval=400, *, var="state", energy="e
     anim = FuncAnimation(fig, update, frames=range(n_frames), interval=interval, blit=False,
                          repeat=True)
     return anim
+
+
+def animate_path(images, t, shape=None, *, label=None, interval=80, bounce=True, vmin=None,
+                 vmax=None):
+    """Animation of images along a path (an interpolation, a traversal): one frame per image,
+    titled ``"{label}: t = ..."``, run forward and then back when ``bounce``.
+
+    ``images``: (frames, H*W) with ``shape`` = (H, W), or (frames, H, W); ``t``: (frames,) the
+    path parameter; ``interval`` in ms. Returns the ``FuncAnimation`` (save it with
+    :func:`save_animation`; its figure is ``anim._fig``, close it with ``plt.close("all")``).
+    """
+    from matplotlib.animation import FuncAnimation
+
+    a, t = _path_images(images, t, shape)
+    fig, ax = _pyplot().subplots(figsize=(2.6, 2.8))
+    state_grid(a[0], ax=ax, vmin=vmin, vmax=vmax)
+    frames = np.arange(len(t))
+    if bounce:
+        frames = np.concatenate([frames, frames[::-1]])
+    prefix = "" if label is None else f"{label}: "
+
+    def draw(i):
+        ax.images[-1].set_data(a[i])
+        ax.set_title(f"{prefix}t = {t[i]:.2f}")
+        return ax.images
+
+    return FuncAnimation(fig, draw, frames=frames, interval=interval)
 
 
 def save_animation(anim, path, fps=2.0, dpi=100):
