@@ -9,3 +9,4 @@ from .autoencoder import (Autoencoder, DenoisingAutoencoder, GaussianCode,  # no
                           SparseAutoencoder, VariationalAutoencoder)
 from .gan import GAN, conv_gan, dense_gan  # noqa: F401
 from .dcign import DCIGN  # noqa: F401
+from .capsnet import CapsNet, capsnet  # noqa: F401
