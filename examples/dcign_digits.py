@@ -32,12 +32,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.animation import FuncAnimation  # noqa: E402
 
 from neurosim import record  # noqa: E402
 from neurosim.datasets import digits_split  # noqa: E402
 from neurosim.feedforward import DCIGN  # noqa: E402
-from neurosim.viz.animate import save_animation  # noqa: E402
+from neurosim.viz import animate_images, save_animation  # noqa: E402
 from neurosim.viz.plots import state_grid  # noqa: E402
 
 LATENT, CLASS_UNITS = 8, 4
@@ -87,16 +86,9 @@ def plot_swap(swaps, path):
 def animate_traversal(walks, values, unit, path):
     """``walks`` (digits, values, 1, 8, 8): the unit's sweep for each digit, side by side."""
     strips = np.concatenate([np.pad(w[:, 0], ((0, 0), (0, 0), (0, 1))) for w in walks], axis=2)
-    fig, ax = plt.subplots(figsize=(1.3 * len(walks), 1.9))
-    state_grid(strips[0], ax=ax, vmin=0, vmax=1)
-    frames = np.concatenate([np.arange(len(values)), np.arange(len(values))[::-1]])
-
-    def draw(i):
-        ax.images[-1].set_data(strips[i])
-        ax.set_title(f"z{unit} = {values[i]:+.2f}")
-        return ax.images
-    save_animation(FuncAnimation(fig, draw, frames=frames), path, fps=10)
-    plt.close(fig)
+    save_animation(animate_images(strips, values, title=f"z{unit} = {{:+.2f}}", bounce=True,
+                                  vmin=0, vmax=1), path, fps=10)
+    plt.close("all")
 
 
 def main(argv=None):

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from neurosim import record  # noqa: E402
 from neurosim.datasets import digits_split, one_hot  # noqa: E402
 from neurosim.feedforward import as_images, class_means, deconvolutional, generate  # noqa: E402
-from neurosim.viz import animate_path, path_strip, save_animation, state_grid  # noqa: E402
+from neurosim.viz import animate_images, image_strip, save_animation, state_grid  # noqa: E402
 
 def plot_digits(generated, means, path):
     fig, axes = plt.subplots(2, 10, figsize=(10, 2.6))
@@ -40,10 +40,10 @@ def plot_digits(generated, means, path):
     plt.close(fig)
 
 def plot_morph(t, images, a, b, out):
-    fig = path_strip(images, t, suptitle=f"code (1 - t) e_{a} + t e_{b}")
+    fig = image_strip(images, t, suptitle=f"code (1 - t) e_{a} + t e_{b}")
     fig.savefig(out / "deconv_digits_morph.png", dpi=110)
-    save_animation(animate_path(images, t, label=f"{a} -> {b}"), out / "deconv_digits_morph.gif",
-                   fps=12)
+    save_animation(animate_images(images, t, title=f"{a} -> {b}: t = {{:.2f}}", bounce=True),
+                   out / "deconv_digits_morph.gif", fps=12)
     plt.close("all")
 
 

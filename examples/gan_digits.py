@@ -28,12 +28,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.animation import FuncAnimation  # noqa: E402
 
 from neurosim import record  # noqa: E402
 from neurosim.datasets import digits_split  # noqa: E402
 from neurosim.feedforward import dense_gan  # noqa: E402
-from neurosim.viz.animate import save_animation  # noqa: E402
+from neurosim.viz import animate_images, save_animation  # noqa: E402
 
 
 def tiles(images, rows):
@@ -82,19 +81,6 @@ def plot_samples(samples, conditional, path):
     plt.close(fig)
 
 
-def animate(snapshots, epochs, path):
-    fig, ax = plt.subplots(figsize=(4, 4.3))
-    ax.imshow(tiles(snapshots[0], 6), cmap="gray_r", vmin=0, vmax=1)
-    ax.set(xticks=[], yticks=[])
-
-    def draw(i):
-        ax.images[-1].set_data(tiles(snapshots[i], 6))
-        ax.set_title(f"epoch {epochs[i]}")
-        return ax.images
-    save_animation(FuncAnimation(fig, draw, frames=len(snapshots)), path, fps=8)
-    plt.close(fig)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="out", help="output folder (default: out/)")
@@ -125,7 +111,10 @@ def main(argv=None):
     samples = gan.sample(100, seed=args.seed + 1)[0]
     labels = np.repeat(np.arange(10), 10)
     by_class = conditional.sample(100, seed=args.seed + 1, labels=labels)[0]
-    animate(snapshots, shown, out / "gan_digits_training.gif")
+    save_animation(animate_images(np.stack([tiles(s, 6) for s in snapshots]), shown,
+                                  title="epoch {:.0f}", vmin=0, vmax=1),
+                   out / "gan_digits_training.gif", fps=8)
+    plt.close("all")
     plot_losses({"GAN": history, "conditional": cond_history}, out / "gan_digits_losses.png")
     plot_samples(samples, by_class, out / "gan_digits_samples.png")
 

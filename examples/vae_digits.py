@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from neurosim import record  # noqa: E402
 from neurosim.datasets import digits_split  # noqa: E402
 from neurosim.feedforward import VariationalAutoencoder  # noqa: E402
-from neurosim.viz import animate_path, path_strip, save_animation  # noqa: E402
+from neurosim.viz import animate_images, image_strip, save_animation  # noqa: E402
 
 
 def mosaic(images, rows):
@@ -62,9 +62,10 @@ def plot_samples(samples, path):
 
 
 def plot_path(t, images, a, b, out):
-    fig = path_strip(images, t, (8, 8), suptitle=f"decoded codes (1 - t) z_{a} + t z_{b}", vmin=0, vmax=1)
+    fig = image_strip(images, t, (8, 8), suptitle=f"decoded codes (1 - t) z_{a} + t z_{b}", vmin=0, vmax=1)
     fig.savefig(out / "vae_digits_interpolation.png", dpi=110)
-    save_animation(animate_path(images, t, (8, 8), label=f"{a} -> {b}", vmin=0, vmax=1),
+    save_animation(animate_images(images, t, (8, 8), title=f"{a} -> {b}: t = {{:.2f}}", bounce=True,
+                                  vmin=0, vmax=1),
                    out / "vae_digits_interpolation.gif", fps=12)
     plt.close("all")
 

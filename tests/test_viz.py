@@ -420,21 +420,22 @@ def test_confusion_matrix_counts_and_errors():
 
 
 @pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
-def test_path_strip_and_animation_show_the_images_in_order(tmp_path):
+def test_image_strip_and_animation_show_the_images_in_order(tmp_path):
     t = np.linspace(0, 1, 5)
     images = t[:, None] * np.ones((5, 6))                    # image i is uniformly t[i]
-    fig = viz.path_strip(images, t, (2, 3), shown=3, suptitle="path", vmin=0, vmax=1)
+    fig = viz.image_strip(images, t, (2, 3), shown=3, suptitle="path", vmin=0, vmax=1)
     shown = [ax.images[-1].get_array().mean() for ax in fig.axes]
     assert shown == pytest.approx([0.0, 0.5, 1.0]) and [ax.get_title() for ax in fig.axes] == \
         ["t=0.00", "t=0.50", "t=1.00"]
-    anim = viz.animate_path(images.reshape(5, 2, 3), t, label="a -> b", vmin=0, vmax=1)
+    anim = viz.animate_images(images.reshape(5, 2, 3), t, title="a -> b: t = {:.2f}", bounce=True,
+                              vmin=0, vmax=1)
     assert list(anim.new_frame_seq()) == [0, 1, 2, 3, 4, 4, 3, 2, 1, 0]   # forward, then back
     path = viz.save_animation(anim, tmp_path / "path.gif", fps=10)
     with Image.open(path) as im:
         assert im.n_frames == 9                              # Pillow merges the twin middle frame
         im.seek(2)
         assert np.ptp(np.asarray(im.convert("L"))) > 0       # a title and an image are drawn
-    assert list(viz.animate_path(images, t, (2, 3), bounce=False).new_frame_seq()) == [0, 1, 2, 3, 4]
+    assert list(viz.animate_images(images, t, (2, 3)).new_frame_seq()) == [0, 1, 2, 3, 4]
     plt.close("all")
 
 
@@ -445,7 +446,7 @@ def test_path_strip_and_animation_show_the_images_in_order(tmp_path):
     (np.ones(6), np.arange(1), (2, 3), "images"),
 ])
 @pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
-def test_path_plots_bad_input(images, t, shape, word):
-    for draw in (viz.path_strip, viz.animate_path):
+def test_image_sequence_plots_bad_input(images, t, shape, word):
+    for draw in (viz.image_strip, viz.animate_images):
         with pytest.raises(ValueError, match=word):
             draw(images, t, shape)

@@ -77,6 +77,10 @@ EXAMPLES = {
                               "GRU reads the future that a causal one cannot; hidden activity.",
     "attention_sequences.py": "Attention network (AN): a Transformer encoder retrieves a key's value and "
                               "reverses sequences; each head's attention map.",
+    "gan_digits.py": "Generative adversarial network (GAN): samples per epoch on digits, the losses "
+                     "beside their equilibrium, and a conditional GAN's digits by class.",
+    "dcign_digits.py": "Deep convolutional inverse graphics network (DCIGN): reconstructions, code "
+                       "traversals and a class block swapped between digits.",
     "autoencoders_digits.py": "Autoencoders (AE, DAE, SAE) on digits: reconstructions, restoring masked "
                               "pixels, and the sparse code's activations.",
     "vae_digits.py": "Variational autoencoder (VAE) with a 2-D code on digits: the latent map, samples "

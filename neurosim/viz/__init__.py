@@ -2,11 +2,12 @@
 
 ``state_grid`` draws a state as an image; ``curve``, ``energy_curve`` and ``overlap_curve`` plot
 any variable against its sweep (or step/epoch) dim; ``recall_grid`` summarises a recall;
-``path_strip`` and ``animate_path`` show images along an interpolation or a traversal;
+``image_strip`` and ``animate_images`` show a sequence of images (samples per epoch, an
+interpolation, a traversal);
 ``animate_recall`` and ``save_animation`` make and save a GIF. Library code never calls
 ``plt.show``; pick a backend (e.g. Agg) in scripts.
 """
-from .animate import animate_path, animate_recall, save_animation  # noqa: F401
-from .plots import (confusion_matrix, curve, energy_curve, overlap_curve, path_strip,  # noqa: F401
+from .animate import animate_images, animate_recall, save_animation  # noqa: F401
+from .plots import (confusion_matrix, curve, energy_curve, image_strip, overlap_curve,  # noqa: F401
                     recall_grid, state_grid)
 from . import reservoir  # noqa: F401,E402

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import checks
-from .plots import (UNIT_DIMS, _grid_shape, _index_list, _label, _path_images, _pyplot, state_grid,
+from .plots import (UNIT_DIMS, _grid_shape, _index_list, _label, _image_sequence, _pyplot, state_grid,
                     state_range, time_dim)
 
 
@@ -148,28 +148,29 @@ def animate_recall(ds, shape, cues=None, interval=400, *, var="state", energy="e
     return anim
 
 
-def animate_path(images, t, shape=None, *, label=None, interval=80, bounce=True, vmin=None,
-                 vmax=None):
-    """Animation of images along a path (an interpolation, a traversal): one frame per image,
-    titled ``"{label}: t = ..."``, run forward and then back when ``bounce``.
+def animate_images(images, values, shape=None, *, title="{:.2f}", bounce=False, interval=80,
+                   vmin=None, vmax=None):
+    """Animation of a sequence of images (samples per epoch, a path through a code space), one
+    frame per image titled ``title.format(values[i])``, run forward and then back when
+    ``bounce``.
 
-    ``images``: (frames, H*W) with ``shape`` = (H, W), or (frames, H, W); ``t``: (frames,) the
-    path parameter; ``interval`` in ms. Returns the ``FuncAnimation`` (save it with
-    :func:`save_animation`; its figure is ``anim._fig``, close it with ``plt.close("all")``).
+    ``images``: (frames, H*W) with ``shape`` = (H, W), or (frames, H, W); ``values``: (frames,)
+    the number shown with each (an epoch, a path parameter); ``interval`` in ms. Returns the
+    ``FuncAnimation`` (save it with :func:`save_animation`, then ``plt.close("all")``).
     """
     from matplotlib.animation import FuncAnimation
 
-    a, t = _path_images(images, t, shape)
-    fig, ax = _pyplot().subplots(figsize=(2.6, 2.8))
+    a, values = _image_sequence(images, values, shape)
+    h, w = a.shape[1:]
+    fig, ax = _pyplot().subplots(figsize=(2.6 * max(1.0, w / h), 2.8))
     state_grid(a[0], ax=ax, vmin=vmin, vmax=vmax)
-    frames = np.arange(len(t))
+    frames = np.arange(len(values))
     if bounce:
         frames = np.concatenate([frames, frames[::-1]])
-    prefix = "" if label is None else f"{label}: "
 
     def draw(i):
         ax.images[-1].set_data(a[i])
-        ax.set_title(f"{prefix}t = {t[i]:.2f}")
+        ax.set_title(title.format(values[i]))
         return ax.images
 
     return FuncAnimation(fig, draw, frames=frames, interval=interval)

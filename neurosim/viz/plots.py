@@ -221,33 +221,35 @@ def state_grid(state, shape=None, ax=None, *, cmap="gray_r", title=None, vmin=No
     return ax
 
 
-def _path_images(images, t, shape):
-    """``images`` (frames, H*W) with ``shape``, or (frames, H, W), as (frames, H, W), and the
-    path parameter ``t`` (frames,) checked against them."""
+def _image_sequence(images, values, shape):
+    """``images`` (frames, H*W) with ``shape``, or (frames, H, W), as (frames, H, W), and
+    ``values`` (frames,) checked against them."""
     a = checks.array(images, "images", ndim=(2, 3), dtype=np.float64)
     if a.ndim == 2:
         if shape is None:
             raise ValueError(f"shape (height, width) is needed for images given as rows of {a.shape[1]} values")
         a = a.reshape(a.shape[0], *_grid_shape(shape, a.shape[1]))
-    t = checks.array(t, "t", ndim=1, dtype=np.float64)
-    if t.size != a.shape[0]:
-        raise ValueError(f"t must hold one value per image ({a.shape[0]}); got {t.size}")
-    return a, t
+    values = checks.array(values, "values", ndim=1, dtype=np.float64)
+    if values.size != a.shape[0]:
+        raise ValueError(f"values must hold one value per image ({a.shape[0]}); got {values.size}")
+    return a, values
 
 
-def path_strip(images, t, shape=None, *, shown=9, suptitle=None, vmin=None, vmax=None):
-    """Figure of ``shown`` images evenly spaced along a path (an interpolation between two
-    codes, a traversal of one code unit), each titled with its path parameter.
+def image_strip(images, values, shape=None, *, shown=9, title="t={:.2f}", suptitle=None,
+                vmin=None, vmax=None):
+    """Figure of ``shown`` images evenly spaced through a sequence (an interpolation between
+    two codes, a traversal of one code unit), each titled ``title.format(values[i])``.
 
-    ``images``: (frames, H*W) with ``shape`` = (H, W), or (frames, H, W); ``t``: (frames,) the
-    path parameter. Returns the Figure.
+    ``images``: (frames, H*W) with ``shape`` = (H, W), or (frames, H, W); ``values``: (frames,)
+    the number shown with each. Returns the Figure.
     """
-    a, t = _path_images(images, t, shape)
-    shown = np.linspace(0, len(t) - 1, min(checks.integer(shown, "shown", low=1), len(t))).round().astype(int)
+    a, values = _image_sequence(images, values, shape)
+    n = min(checks.integer(shown, "shown", low=1), len(values))
+    picked = np.linspace(0, len(values) - 1, n).round().astype(int)
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(shown), figsize=(1.0 * len(shown), 1.6), squeeze=False)
-    for ax, i in zip(axes[0], shown):
-        state_grid(a[i], ax=ax, title=f"t={t[i]:.2f}", vmin=vmin, vmax=vmax)
+    fig, axes = plt.subplots(1, n, figsize=(1.0 * n, 1.6), squeeze=False)
+    for ax, i in zip(axes[0], picked):
+        state_grid(a[i], ax=ax, title=title.format(values[i]), vmin=vmin, vmax=vmax)
     if suptitle is not None:
         fig.suptitle(suptitle)
     fig.tight_layout()
