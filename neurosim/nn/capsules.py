@@ -23,6 +23,7 @@ capsules, dim); parents (batch, capsules, dim).
 import numpy as np
 
 from .. import checks
+from ..kernels import capsules as kc
 from . import conv, ops
 from .init import initialiser
 from .layers import Layer
@@ -95,18 +96,19 @@ def _check_predictions(u_hat, iterations):
     return checks.integer(iterations, "iterations", low=1)
 
 
+def _children_first(u_hat):
+    """``u_hat`` (B, I, J, D) as the C-contiguous (I, B, J, D) array of the kernels: a view
+    when ``u_hat`` is itself a transpose of one (as :class:`CapsuleLayer` makes it)."""
+    return np.ascontiguousarray(u_hat.transpose(1, 0, 2, 3))
+
+
 def _routing(u_hat, iterations):
-    """Forward routing on arrays: parents ``v`` (B, J, D), their inputs ``s`` and the final
-    couplings ``c`` (B, I, J)."""
-    batch, children, parents, _ = u_hat.shape
-    logits = np.zeros((batch, children, parents), dtype=u_hat.dtype)
-    for r in range(iterations):
-        c = np.exp(logits - logits.max(axis=2, keepdims=True))
-        c /= c.sum(axis=2, keepdims=True)
-        s = np.einsum("bij,bijd->bjd", c, u_hat)
-        v = _squash(s, -1)
-        if r < iterations - 1:
-            logits += np.einsum("bijd,bjd->bij", u_hat, v)
+    """Forward routing on arrays (a compiled kernel): parents ``v`` (B, J, D), their inputs
+    ``s`` and the final couplings ``c`` (B, I, J)."""
+    batch, children, parents, dim = u_hat.shape
+    v, s = (np.empty((batch, parents, dim), dtype=u_hat.dtype) for _ in range(2))
+    c = np.empty((batch, children, parents), dtype=u_hat.dtype)
+    kc.route(_children_first(u_hat), iterations, v, s, c)
     return v, s, c
 
 
@@ -142,8 +144,12 @@ def route(u_hat, iterations=3, *, gradient="final"):
     if gradient == "full":
         return _route_on_tape(u_hat, iterations)
     v, s, c = _routing(u_hat.data, iterations)
-    return record(v, (u_hat,),
-                  lambda g: (c[..., None] * _squash_backward(g, s, -1)[:, None],))
+
+    def backward(g):
+        g_hat = np.empty_like(_children_first(u_hat.data))
+        kc.route_backward(_squash_backward(g, s, -1), c, g_hat)
+        return (g_hat.transpose(1, 0, 2, 3),)
+    return record(v, (u_hat,), backward)
 
 
 def _route_on_tape(u_hat, iterations):
