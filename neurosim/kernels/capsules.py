@@ -1,0 +1,68 @@
+"""Compiled routing-by-agreement of capsule networks (Sabour et al. 2017).
+
+The predictions come children first, ``u_hat[i, b, j]`` (in_capsules, batch, capsules, dim),
+C-contiguous: child ``i``'s prediction for parent ``j`` in sample ``b``, the layout of the
+batched product ``u_i W_i`` (one matrix product per child). One pass per sample runs every
+routing iteration without temporaries; the logits are float64.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
+def route(u_hat, iterations, v, s, c):
+    """Route ``u_hat`` (I, B, J, D) for ``iterations`` (>= 1) and write the parents ``v``
+    (B, J, D), their inputs ``s = sum_i c_ij u_hat_{j|i}`` (B, J, D) and the last couplings
+    ``c`` (B, I, J).
+
+    Each iteration: ``c_ij = softmax_j(b_ij)``, ``v_j = squash(s_j)``, the logits ``b``
+    starting at 0 and growing by the agreement ``u_hat_{j|i} . v_j`` between iterations (added
+    at the start of the next one, in the same pass over the children).
+    """
+    n_in, n_batch, n_out, dim = u_hat.shape
+    row = np.empty(n_out)
+    logits = np.empty((n_in, n_out))
+    for b in range(n_batch):
+        logits[:] = 0.0
+        for r in range(iterations):
+            s[b] = 0.0
+            for i in range(n_in):
+                u = u_hat[i, b]
+                if r > 0:
+                    for j in range(n_out):
+                        agree = 0.0
+                        for d in range(dim):
+                            agree += u[j, d] * v[b, j, d]
+                        logits[i, j] += agree
+                top = logits[i].max()
+                total = 0.0
+                for j in range(n_out):
+                    row[j] = math.exp(logits[i, j] - top)
+                    total += row[j]
+                for j in range(n_out):
+                    w = row[j] / total
+                    c[b, i, j] = w
+                    for d in range(dim):
+                        s[b, j, d] += w * u[j, d]
+            for j in range(n_out):
+                n2 = 0.0
+                for d in range(dim):
+                    n2 += s[b, j, d] * s[b, j, d]
+                scale = math.sqrt(n2) / (1.0 + n2)
+                for d in range(dim):
+                    v[b, j, d] = scale * s[b, j, d]
+
+
+@njit(cache=True, error_model="numpy")
+def route_backward(gs, c, g_hat):
+    """The predictions' gradient with constant couplings, children first: ``g_hat[i, b, j] =
+    c[b, i, j] * gs[b, j]`` for the gradient ``gs`` (B, J, D) of the parents' inputs ``s``."""
+    n_in, n_batch, n_out, dim = g_hat.shape
+    for b in range(n_batch):
+        for i in range(n_in):
+            for j in range(n_out):
+                w = c[b, i, j]
+                for d in range(dim):
+                    g_hat[i, b, j, d] = w * gs[b, j, d]
