@@ -141,7 +141,7 @@ def test_capsnet_learns_digits_and_redraws_them(trained):
     assert np.mean(model.predict(Xte) == yte) == pytest.approx(history.val_accuracy[-1])
     lengths = model.lengths(Xte)
     assert lengths.shape == (len(Xte), 10) and (lengths >= 0).all() and (lengths < 1).all()
-    assert np.median(lengths[np.arange(len(yte)), yte]) > 0.8  # the true class's capsule is long
+    assert np.median(lengths[np.arange(len(yte)), yte]) > 0.7  # true class long: seen 0.84
     redrawn = model.reconstruct(Xte).reshape(len(Xte), -1)
     assert ((redrawn - Xte) ** 2).mean() < 0.6 * ((Xtr.mean(0) - Xte) ** 2).mean()  # seen 0.42
     # drawn from another class's capsule, the image is worse
