@@ -14,29 +14,16 @@ mean squared error per pixel. The paper weights the sum of squared errors over 7
 reconstruction has the paper's weight against the margin loss whatever the image size (0.0005
 per pixel of a 64-pixel sum would make it 12 times weaker).
 """
-import contextlib
-
 import numpy as np
 
 from .. import checks, rng
 from ..nn import losses, ops
 from ..nn.capsules import CapsuleLayer, PrimaryCapsules, capsule_lengths, margin_loss
 from ..nn.layers import Conv2D, Dense, Layer, Sequential
-from ..nn.tensor import Tensor, no_grad
+from ..nn.tensor import Tensor
 from ..nn.train import fit as _fit
+from .autoencoder import _evaluation
 from .cnn import _image_shape, as_images
-
-
-@contextlib.contextmanager
-def _evaluation(model):
-    """Context: ``model`` in evaluation mode without a tape, its mode restored afterwards."""
-    mode = model.training
-    model.eval()
-    try:
-        with no_grad():
-            yield
-    finally:
-        model.train(mode)
 
 
 class CapsNet(Layer):

@@ -37,8 +37,7 @@ ROUTING_GRADIENTS = ("final", "full")
 
 def _norms(s, axis):
     """``(|s|^2, |s|)`` along ``axis``, kept as a length-1 axis."""
-    n2 = np.einsum("...i,...i->...", s, s)[..., None] if axis in (-1, s.ndim - 1) else \
-        (s * s).sum(axis=axis, keepdims=True)
+    n2 = (s * s).sum(axis=axis, keepdims=True)
     return n2, np.sqrt(n2)
 
 
@@ -116,7 +115,7 @@ def coupling_coefficients(u_hat, iterations=3):
     """The couplings ``c_ij`` (batch, in_capsules, capsules) of the last of ``iterations``
     routing iterations over the predictions ``u_hat`` (batch, in_capsules, capsules, dim);
     each child's couplings sum to 1 over the parents. An array (no gradient)."""
-    u_hat = checks.array(u_hat.data if hasattr(u_hat, "data") else u_hat, "u_hat", dtype=None)
+    u_hat = checks.array(as_tensor(u_hat).data, "u_hat", dtype=None)
     return _routing(u_hat, _check_predictions(u_hat, iterations))[2]
 
 
