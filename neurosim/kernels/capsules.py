@@ -3,7 +3,8 @@
 The predictions come children first, ``u_hat[i, b, j]`` (in_capsules, batch, capsules, dim),
 C-contiguous: child ``i``'s prediction for parent ``j`` in sample ``b``, the layout of the
 batched product ``u_i W_i`` (one matrix product per child). One pass per sample runs every
-routing iteration without temporaries; the logits are float64.
+routing iteration without temporaries; the logits and sums are float64 (float32 predictions
+give float32 parents, rounded once).
 """
 import math
 
@@ -24,35 +25,44 @@ def route(u_hat, iterations, v, s, c):
     n_in, n_batch, n_out, dim = u_hat.shape
     row = np.empty(n_out)
     logits = np.empty((n_in, n_out))
+    total_in, parents = np.empty((n_out, dim)), np.empty((n_out, dim))   # s, v of sample b
     for b in range(n_batch):
         logits[:] = 0.0
         for r in range(iterations):
-            s[b] = 0.0
+            total_in[:] = 0.0
             for i in range(n_in):
                 u = u_hat[i, b]
                 if r > 0:
                     for j in range(n_out):
                         agree = 0.0
                         for d in range(dim):
-                            agree += u[j, d] * v[b, j, d]
+                            agree += u[j, d] * parents[j, d]
                         logits[i, j] += agree
-                top = logits[i].max()
-                total = 0.0
+                    top = logits[i, 0]
+                    for j in range(1, n_out):
+                        top = max(top, logits[i, j])
+                    total = 0.0
+                    for j in range(n_out):
+                        row[j] = math.exp(logits[i, j] - top)
+                        total += row[j]
+                    for j in range(n_out):
+                        row[j] /= total
+                else:
+                    row[:] = 1.0 / n_out          # logits all 0: uniform couplings
                 for j in range(n_out):
-                    row[j] = math.exp(logits[i, j] - top)
-                    total += row[j]
-                for j in range(n_out):
-                    w = row[j] / total
+                    w = row[j]
                     c[b, i, j] = w
                     for d in range(dim):
-                        s[b, j, d] += w * u[j, d]
+                        total_in[j, d] += w * u[j, d]
             for j in range(n_out):
                 n2 = 0.0
                 for d in range(dim):
-                    n2 += s[b, j, d] * s[b, j, d]
+                    n2 += total_in[j, d] * total_in[j, d]
                 scale = math.sqrt(n2) / (1.0 + n2)
                 for d in range(dim):
-                    v[b, j, d] = scale * s[b, j, d]
+                    parents[j, d] = scale * total_in[j, d]
+        s[b] = total_in
+        v[b] = parents
 
 
 @njit(cache=True, error_model="numpy")
