@@ -140,13 +140,13 @@ class CapsNet(Layer):
         if validation is not None:
             X_val = self._images(validation[0], "validation X")
             val_targets = self._targets(X_val, validation[1], "validation y")
+            y_val = val_targets[:, 0]
 
             def validate(model, epoch, logs):
+                capsules = self.capsules(X_val)
                 with _evaluation(self):
-                    capsules = self.forward(Tensor(X_val))
-                    logs["val_loss"] = self.objective(capsules, val_targets).item()
-                logs["val_accuracy"] = float(np.mean(
-                    self._longest(capsules.data) == val_targets[:, 0]))
+                    logs["val_loss"] = self.objective(Tensor(capsules), val_targets).item()
+                logs["val_accuracy"] = float(np.mean(self._longest(capsules) == y_val))
                 return False
             callbacks = [validate, *callbacks]
         history = _fit(self, X, targets, loss=self.objective, optimizer=optimizer, lr=lr,
@@ -158,11 +158,15 @@ class CapsNet(Layer):
         return history
 
     # ------------------------------------------------------------ use
-    def capsules(self, X):
-        """Class capsules (n, classes, dim) of images ``X`` (n, *input_shape) or flat."""
+    def capsules(self, X, batch_size=256):
+        """Class capsules (n, classes, dim) of images ``X`` (n, *input_shape) or flat,
+        ``batch_size`` images at a time (the routing holds batch x in_capsules x classes x dim
+        predictions)."""
         X = self._images(X, "X")
+        batch_size = checks.integer(batch_size, "batch_size", low=1)
         with _evaluation(self):
-            return self.forward(Tensor(X)).data
+            return np.concatenate([self.forward(Tensor(X[i:i + batch_size])).data
+                                   for i in range(0, len(X), batch_size)])
 
     def lengths(self, X):
         """Capsule lengths (n, classes) in [0, 1): each class's score (they need not sum to
@@ -173,9 +177,9 @@ class CapsNet(Layer):
     def _longest(capsules):
         return np.linalg.norm(capsules, axis=-1).argmax(axis=1)
 
-    def predict(self, X, batch_size=None):
+    def predict(self, X, batch_size=256):
         """Class (n,) of each image: the longest capsule."""
-        return self._longest(self.capsules(X))
+        return self._longest(self.capsules(X, batch_size))
 
     def decode(self, capsules, labels=None):
         """Images (n, *input_shape) drawn from the capsules (n, classes, dim) of ``labels``
