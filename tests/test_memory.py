@@ -1,0 +1,120 @@
+"""Memory-augmented family (NTM): the copy task and its loss, the machine's shapes, gradients
+and seeds, the weighting Dataset, and learning the copy task with weightings that move in
+order."""
+import numpy as np
+import pytest
+
+from neurosim.memory import NTM, bit_errors, copy_loss, copy_task, memory_trace
+from neurosim.nn import Tensor, check_gradients
+from neurosim.nn.layers import Sequential
+from neurosim.nn.optim import cosine
+
+
+def small(seed=0, **sizes):
+    options = dict(locations=6, width=3, controller=5) | sizes
+    return Sequential(NTM(2, **options), input_shape=(5, 3), seed=seed)
+
+
+def test_copy_task_layout():
+    X, Y = copy_task(20, max_length=4, bits=3, seed=1)
+    assert X.shape == (20, 9, 4) and Y.shape == (20, 9, 3)
+    for x, y in zip(X, Y):
+        length = int(x[:, -1].argmax())
+        assert 1 <= length <= 4 and x[:, -1].sum() == 1
+        np.testing.assert_array_equal(y[length + 1:2 * length + 1], x[:length, :3])
+        assert np.all(y[:length + 1] == -1) and np.all(y[2 * length + 1:] == -1)
+        assert np.all(x[length + 1:] == 0)
+    np.testing.assert_array_equal(copy_task(20, 4, 3, seed=1)[0], X)
+    with pytest.raises(ValueError, match="min_length must be <= 4"):
+        copy_task(5, max_length=4, min_length=5)
+    with pytest.raises(TypeError, match="bits must be an integer"):
+        copy_task(5, bits=2.5)
+
+
+def test_copy_loss_is_the_mean_cross_entropy_of_scored_entries():
+    r = np.random.default_rng(0)
+    z = r.standard_normal((3, 4, 2))
+    y = r.integers(0, 2, (3, 4, 2)).astype(float)
+    y[:, :2] = -1
+    p = 1 / (1 + np.exp(-z[:, 2:]))
+    want = -np.mean(y[:, 2:] * np.log(p) + (1 - y[:, 2:]) * np.log(1 - p))
+    assert copy_loss(Tensor(z), y).item() == pytest.approx(want, rel=1e-12)
+    assert check_gradients(lambda t: copy_loss(t, y), z) < 1e-8
+    with pytest.raises(ValueError, match="no target entry is scored"):
+        copy_loss(Tensor(z), np.full_like(z, -1))
+    with pytest.raises(ValueError, match="targets must have the logits' shape"):
+        copy_loss(Tensor(z), y[:, :2])
+
+
+def test_ntm_shapes_and_bad_input():
+    model = small()
+    assert model.output_shape == (5, 2)
+    assert model(np.zeros((4, 5, 3))).shape == (4, 5, 2)
+    assert "NTM(2, locations=6" in repr(model)
+    with pytest.raises(ValueError, match=r"input shape must be \(time, features\)"):
+        Sequential(NTM(2), input_shape=(5,))
+    with pytest.raises(ValueError, match="shift_range must be <= 2"):
+        NTM(2, locations=5, shift_range=3)
+    with pytest.raises(TypeError, match="read_heads must be an integer"):
+        NTM(2, read_heads="two")
+    with pytest.raises(ValueError, match="expects inputs of shape"):
+        model(np.zeros((4, 5, 2)))
+
+
+def test_gradients_through_the_whole_machine():
+    model = small(read_heads=2, write_heads=2)
+    x = np.random.default_rng(3).standard_normal((2, 5, 3))
+    assert check_gradients(model, x) < 1e-6
+    assert all(p.grad is None or np.all(np.isfinite(p.grad)) for _, p in model.parameters())
+
+
+def test_same_seed_same_machine_and_training():
+    X, Y = copy_task(16, max_length=2, bits=2, seed=0)
+    runs = []
+    for _ in range(2):
+        model = small(seed=4)
+        history = model.fit(X, Y, loss=copy_loss, epochs=2, batch_size=8, seed=5)
+        runs.append((history.loss.values, model.predict(X)))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    assert not np.array_equal(small(seed=4).predict(X), small(seed=6).predict(X))
+
+
+def test_memory_trace_dataset():
+    model = small(read_heads=2)
+    X = np.random.default_rng(0).random((3, 8, 3))       # longer than the training sequences
+    ds = memory_trace(model, X)
+    assert ds.attrs["family"] == "NTM"
+    assert ds.read_weighting.dims == ("sample", "step", "read_head", "location")
+    assert ds.read_weighting.shape == (3, 8, 2, 6) and ds.write_weighting.shape == (3, 8, 1, 6)
+    np.testing.assert_allclose(ds.read_weighting.sum("location"), 1.0)
+    np.testing.assert_allclose(ds.output[:, :5], model.predict(X[:, :5]))
+    assert ds.memory.shape == (3, 6, 3)
+    with pytest.raises(ValueError, match="3 features"):
+        memory_trace(model, X[..., :2])
+    with pytest.raises(ValueError, match="no NTM layer"):
+        memory_trace(Sequential(input_shape=(5, 3)), X)
+
+
+@pytest.mark.slow
+def test_learns_to_copy_with_weightings_in_order():
+    X, Y = copy_task(800, max_length=3, bits=4, seed=0)
+    Xt, Yt = copy_task(100, max_length=3, bits=4, seed=1)
+    model = Sequential(NTM(4, locations=12, width=6, controller=32), input_shape=X.shape[1:],
+                       seed=0)
+    before = bit_errors(model, Xt, Yt)
+    model.fit(X, Y, loss=copy_loss, epochs=8, batch_size=16, lr=cosine(0.02, 400, 0.001),
+              clip_norm=10, seed=0)
+    after = bit_errors(model, Xt, Yt)
+    assert before > 2 and after < 0.1                     # bits wrong per sequence (chance ~4)
+    ds = memory_trace(model, Xt)
+    in_order = []
+    for i, x in enumerate(Xt):
+        length = int(x[:, -1].argmax())
+        written = ds.write_weighting[i, :length, 0].argmax("location").values
+        # the output at step t sees the reads of steps t and t - 1 (through the controller)
+        read = ds.read_weighting[i, length:2 * length + 1, 0].argmax("location").values
+        steps = np.diff(written) % 12
+        in_order.append(any(np.array_equal(read[lag:lag + length], written) for lag in (0, 1))
+                        and (np.all(steps == 1) or np.all(steps == 11)))
+    assert np.mean(in_order) > 0.9    # each vector read back from where it was written, in turn
