@@ -3,7 +3,8 @@
 The predictions come children first, ``u_hat[i, b, j]`` (in_capsules, batch, capsules, dim),
 C-contiguous: child ``i``'s prediction for parent ``j`` in sample ``b``, the layout of the
 batched product ``u_i W_i`` (one matrix product per child). One pass per sample runs every
-routing iteration without temporaries; the logits and sums are float64 (float32 predictions
+routing iteration without temporaries, in plain loops (with slices and views inside the loops
+Numba compiled 8x longer and ran slower); the logits and sums are float64 (float32 predictions
 give float32 parents, rounded once).
 """
 import math
@@ -25,21 +26,24 @@ def route(u_hat, iterations, v, s, c):
     n_in, n_batch, n_out, dim = u_hat.shape
     row = np.empty(n_out)
     logits = np.empty((n_in, n_out))
-    total_in, parents = np.empty((n_out, dim)), np.empty((n_out, dim))   # s, v of sample b
+    total_in = np.empty((n_out, dim))     # s of sample b, summed in float64
+    parents = np.empty((n_out, dim))      # v of sample b
     for b in range(n_batch):
-        logits[:] = 0.0
+        for i in range(n_in):
+            for j in range(n_out):
+                logits[i, j] = 0.0
         for r in range(iterations):
-            total_in[:] = 0.0
+            for j in range(n_out):
+                for d in range(dim):
+                    total_in[j, d] = 0.0
             for i in range(n_in):
-                u = u_hat[i, b]
                 if r > 0:
+                    top = -np.inf
                     for j in range(n_out):
                         agree = 0.0
                         for d in range(dim):
-                            agree += u[j, d] * parents[j, d]
+                            agree += u_hat[i, b, j, d] * parents[j, d]
                         logits[i, j] += agree
-                    top = logits[i, 0]
-                    for j in range(1, n_out):
                         top = max(top, logits[i, j])
                     total = 0.0
                     for j in range(n_out):
@@ -47,13 +51,14 @@ def route(u_hat, iterations, v, s, c):
                         total += row[j]
                     for j in range(n_out):
                         row[j] /= total
-                else:
-                    row[:] = 1.0 / n_out          # logits all 0: uniform couplings
+                else:                              # logits all 0: uniform couplings
+                    for j in range(n_out):
+                        row[j] = 1.0 / n_out
                 for j in range(n_out):
                     w = row[j]
                     c[b, i, j] = w
                     for d in range(dim):
-                        total_in[j, d] += w * u[j, d]
+                        total_in[j, d] += w * u_hat[i, b, j, d]
             for j in range(n_out):
                 n2 = 0.0
                 for d in range(dim):
@@ -61,8 +66,10 @@ def route(u_hat, iterations, v, s, c):
                 scale = math.sqrt(n2) / (1.0 + n2)
                 for d in range(dim):
                     parents[j, d] = scale * total_in[j, d]
-        s[b] = total_in
-        v[b] = parents
+        for j in range(n_out):
+            for d in range(dim):
+                s[b, j, d] = total_in[j, d]
+                v[b, j, d] = parents[j, d]
 
 
 @njit(cache=True, error_model="numpy")
