@@ -145,7 +145,8 @@ def route(u_hat, iterations=3, *, gradient="final"):
     v, s, c = _routing(u_hat.data, iterations)
 
     def backward(g):
-        g_hat = np.empty_like(_children_first(u_hat.data))
+        batch, children, parents, dim = u_hat.shape
+        g_hat = np.empty((children, batch, parents, dim), dtype=u_hat.dtype)
         kc.route_backward(_squash_backward(g, s, -1), c, g_hat)
         return (g_hat.transpose(1, 0, 2, 3),)
     return record(v, (u_hat,), backward)
