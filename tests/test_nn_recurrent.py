@@ -3,8 +3,10 @@ the textbook equations, every gradient (each cell, all options) against central 
 differences, dtypes, initialisation and error messages."""
 import numpy as np
 import pytest
+from numba import njit
 
 from neurosim import nn
+from neurosim.kernels.blas import matmul, numpy_gemm
 from neurosim.nn import recurrent as rec
 from neurosim.nn.layers import Dense
 
@@ -131,6 +133,26 @@ def test_bidirectional_gradient_and_merge(merge, return_sequences):
     np.testing.assert_allclose(backward, flipped if return_sequences else flipped[:, 0],
                                rtol=1e-12)
     assert not np.allclose(p["W"].data, layer.layers[0].params["W"].data)
+
+
+@njit
+def product(gemm, a, b, out):
+    matmul(gemm, a, b, out)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_product_matches_numpy(dtype):
+    """The recurrent kernels' product, through NumPy's BLAS (found in NumPy's wheels) and
+    through the ``np.dot`` fallback, against NumPy's ``@``; mismatched shapes are refused."""
+    a, b = R.standard_normal((5, 7)).astype(dtype), R.standard_normal((7, 6)).astype(dtype)
+    assert numpy_gemm(np.int64) is None
+    for gemm in (numpy_gemm(dtype), None):
+        out = np.full((5, 6), np.nan, dtype)
+        product(gemm, a, b, out)
+        np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
+        with pytest.raises(ValueError):
+            product(gemm, a, b, np.empty((5, 5), dtype))
 
 
 @pytest.mark.kernel

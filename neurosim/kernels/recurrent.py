@@ -3,7 +3,7 @@ stores what backpropagation through time needs, the backward pass runs it.
 
 Everything is time-major and C-contiguous: ``P`` (time, batch, G*H) holds the input
 pre-activations ``x_t W + b`` of all steps (one GEMM, done by the caller); each step adds the
-recurrent product ``h_{t-1} U`` (``np.dot``, BLAS) and then runs the cell's gate math sample by
+recurrent product ``h_{t-1} U`` (BLAS: NumPy's own where found, :mod:`.blas`) and then runs the cell's gate math sample by
 sample, so that a sample's row of gates stays in L1 through its passes: pre-activations, the
 sigmoids in SIMD lanes (:func:`sigmoid_lanes`; ``tanh(x) = 2 s(2x) - 1``), the state update.
 ``G`` gate blocks of ``H`` units: 1 for the RNN, 4 for the LSTM (input, forget, cell candidate,
@@ -16,6 +16,7 @@ Stored per step (``gates``): LSTM ``[i, f, g, o, tanh(c)]`` (5H), GRU ``[r, z, n
 import numpy as np
 from numba import njit
 
+from .blas import matmul
 from .scalar import sigmoid_lanes
 
 RNN, LSTM, GRU = 0, 1, 2
@@ -87,7 +88,7 @@ def _gru_step(p, a, b_hn, h_prev, gates, h, scratch):
 
 
 @njit(cache=True)
-def recurrent_forward(cell, P, U, b_hn, hs, cs, gates):
+def recurrent_forward(cell, P, U, b_hn, hs, cs, gates, gemm):
     """Run a cell over a whole sequence.
 
     Parameters
@@ -106,13 +107,16 @@ def recurrent_forward(cell, P, U, b_hn, hs, cs, gates):
         LSTM cell states, ``cs[0]`` the initial one; unused (any shape) otherwise.
     gates : (T, B, STORED*H)
         Filled with what :func:`recurrent_backward` needs; unused for the RNN.
+    gemm : ctypes function or None
+        NumPy's BLAS product (:func:`~neurosim.kernels.blas.numpy_gemm`) for the recurrent
+        products, or None for ``np.dot``.
 
     The sigmoids and tanh run in SIMD lanes of the arrays' dtype (:func:`sigmoid_lanes`).
     """
     a = np.empty((hs.shape[1], U.shape[1]), P.dtype)
     scratch = np.empty(U.shape[1], P.dtype)
     for t in range(P.shape[0]):
-        np.dot(hs[t], U, a)
+        matmul(gemm, hs[t], U, a)
         for b in range(a.shape[0]):
             if cell == LSTM:
                 _lstm_step(P[t, b], a[b], cs[t, b], gates[t, b], hs[t + 1, b], cs[t + 1, b],
@@ -133,18 +137,17 @@ def _rnn_back(dh, h, dz):
 
 @njit(cache=True, inline="always")
 def _lstm_back(dh, dc, c_prev, gates, dz):
-    """``dc`` enters as d/dc_t (from step t+1) and leaves as d/dc_{t-1}."""
-    n, one = dh.shape[1], dh.dtype.type(1)
-    for b in range(dh.shape[0]):
-        for j in range(n):
-            i, f, g = gates[b, j], gates[b, n + j], gates[b, 2 * n + j]
-            o, tc = gates[b, 3 * n + j], gates[b, 4 * n + j]
-            d = dc[b, j] + dh[b, j] * o * (one - tc * tc)
-            dz[b, j] = d * g * i * (one - i)
-            dz[b, n + j] = d * c_prev[b, j] * f * (one - f)
-            dz[b, 2 * n + j] = d * i * (one - g * g)
-            dz[b, 3 * n + j] = dh[b, j] * tc * o * (one - o)
-            dc[b, j] = d * f
+    """One sample: ``dc`` enters as d/dc_t (from step t+1) and leaves as d/dc_{t-1}."""
+    n, one = dh.shape[0], dh.dtype.type(1)
+    for j in range(n):
+        i, f, g = gates[j], gates[n + j], gates[2 * n + j]
+        o, tc = gates[3 * n + j], gates[4 * n + j]
+        d = dc[j] + dh[j] * o * (one - tc * tc)
+        dz[j] = d * g * i * (one - i)
+        dz[n + j] = d * c_prev[j] * f * (one - f)
+        dz[2 * n + j] = d * i * (one - g * g)
+        dz[3 * n + j] = dh[j] * tc * o * (one - o)
+        dc[j] = d * f
 
 
 @njit(cache=True, inline="always")
@@ -170,7 +173,7 @@ def _gru_back(dh, h_prev, gates, dp, da, direct):
 
 
 @njit(cache=True)
-def recurrent_backward(cell, dH, UT, hs, cs, gates, dP, dA, dh, dc):
+def recurrent_backward(cell, dH, UT, hs, cs, gates, dP, dA, dh, dc, gemm):
     """Backpropagation through time over a sequence run by :func:`recurrent_forward`.
 
     Parameters
@@ -191,17 +194,20 @@ def recurrent_backward(cell, dH, UT, hs, cs, gates, dP, dA, dh, dc):
     dh, dc : (B, H)
         Gradients flowing into ``h_T`` and (LSTM) ``c_T`` from outside on entry; on return the
         gradients with respect to the initial states ``h_0`` and ``c_0``.
+    gemm : ctypes function or None
+        As for :func:`recurrent_forward`.
     """
     direct = np.zeros_like(dh)
     for t in range(dP.shape[0] - 1, -1, -1):
         if dH.shape[0]:
             dh += dH[t]
         if cell == LSTM:
-            _lstm_back(dh, dc, cs[t], gates[t], dP[t])
+            for b in range(dh.shape[0]):
+                _lstm_back(dh[b], dc[b], cs[t, b], gates[t, b], dP[t, b])
         elif cell == GRU:
             _gru_back(dh, hs[t], gates[t], dP[t], dA[t], direct)
         else:
             _rnn_back(dh, hs[t + 1], dP[t])
-        np.dot(dA[t], UT, dh)
+        matmul(gemm, dA[t], UT, dh)
         if cell == GRU:
             dh += direct

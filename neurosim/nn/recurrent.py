@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import checks
 from ..kernels import recurrent as kr
+from ..kernels.blas import numpy_gemm
 from . import ops
 from .init import initialiser
 from .layers import Layer
@@ -79,7 +80,8 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, return_sequence
     cs[0] = 0.0 if c0 is None else parents[6].data
     gates = np.empty((steps, n, kr.STORED[cell] * units), dtype)
     bias_hn = np.zeros(1, dtype) if b_hn is None else parents[4].data.astype(dtype, copy=False)
-    kr.recurrent_forward(cell, P, Ud, bias_hn, hs, cs, gates)
+    gemm = numpy_gemm(dtype)
+    kr.recurrent_forward(cell, P, Ud, bias_hn, hs, cs, gates, gemm)
     if return_sequences:
         out = np.ascontiguousarray((hs[:0:-1] if reverse else hs[1:]).transpose(1, 0, 2))
     else:
@@ -95,7 +97,7 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, return_sequence
         dP = np.empty_like(P)
         dA = np.empty_like(P) if cell == kr.GRU else dP
         kr.recurrent_backward(cell, dH, np.ascontiguousarray(Ud.T), hs, cs, gates, dP, dA, dh,
-                              dc)
+                              dc, gemm)
         dP2, dA2 = dP.reshape(steps * n, -1), dA.reshape(steps * n, -1)
         gx = None
         if x.requires_grad:
