@@ -1,7 +1,7 @@
 """Neural Turing machine (NTM) learning Graves's copy task.
 
-A feed-forward-controlled NTM (12 memory locations of width 6) sees 1-4 random 4-bit vectors,
-a delimiter, then nothing, and must output the vectors again. Trained with Adam (learning rate
+A feed-forward-controlled NTM (12 memory locations of width 6, 32 controller units) sees 1-3
+random 4-bit vectors, a delimiter, then nothing, and must output the vectors again. Trained with Adam (learning rate
 decayed on a cosine) and gradient clipping, it learns to write the vectors to consecutive
 locations and to read them back in the same order, as in the paper's figure. Writes to ``--out``:
 
@@ -28,7 +28,7 @@ from neurosim.memory import NTM, bit_errors, copy_loss, copy_task, memory_trace 
 from neurosim.nn.layers import Sequential  # noqa: E402
 from neurosim.nn.optim import cosine  # noqa: E402
 
-BITS, MAX_LENGTH = 4, 4
+BITS, MAX_LENGTH = 4, 3
 
 
 def plot(trace, history, samples, path):
@@ -40,9 +40,11 @@ def plot(trace, history, samples, path):
         length = int(x[:, -1].argmax())
         target = np.zeros((x.shape[0], BITS))
         target[length + 1:2 * length + 1] = x[:length, :BITS]
-        output = 1 / (1 + np.exp(-trace.output[i].values))
+        output = np.full_like(target, np.nan)                 # unscored steps left blank
+        output[length + 1:2 * length + 1] = 1 / (1 + np.exp(-trace.output[i].values))[
+            length + 1:2 * length + 1]
         images = [(x.T, "input (last row: delimiter)"), (target.T, "target"),
-                  (output.T, "output probability"),
+                  (output.T, "output probability (recall)"),
                   (trace.write_weighting[i, :, 0].values.T, "write weighting"),
                   (trace.read_weighting[i, :, 0].values.T, "read weighting")]
         for ax, (image, title) in zip(row, images):
@@ -69,10 +71,10 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    n, epochs = (400, 3) if args.quick else (1000, 8)
+    n, epochs = (400, 3) if args.quick else (800, 8)
     X, Y = copy_task(n, MAX_LENGTH, BITS, seed=args.seed)
     Xt, Yt = copy_task(200, MAX_LENGTH, BITS, seed=args.seed + 1)
-    model = Sequential(NTM(BITS, locations=12, width=6, controller=64),
+    model = Sequential(NTM(BITS, locations=12, width=6, controller=32),
                        input_shape=X.shape[1:], seed=args.seed)
     t0 = time.perf_counter()
     steps = epochs * -(-n // 16)
