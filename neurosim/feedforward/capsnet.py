@@ -207,9 +207,9 @@ class CapsNet(Layer):
         capsules = self.capsules(np.reshape(x, (1, -1)))
         label = self._longest(capsules)[0]
         dim = self.output_shape[1]
-        grid = np.repeat(capsules, dim * len(offsets), axis=0)
-        grid[:, label].reshape(dim, len(offsets), dim)[...] += \
-            np.eye(dim)[:, None, :] * offsets[None, :, None]
+        grid = np.repeat(capsules, dim * len(offsets), axis=0)    # row d * len(offsets) + k
+        grid[np.arange(len(grid)), label, np.repeat(np.arange(dim), len(offsets))] += \
+            np.tile(offsets, dim)
         images = self.decode(grid, np.full(len(grid), label))
         return images.reshape((dim, len(offsets)) + self.image_shape)
 
