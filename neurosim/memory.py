@@ -25,7 +25,7 @@ def _head_parameters(raw, width, shifts, writes):
     key = raw[:, :, :width]
     beta = ops.softplus(raw[:, :, width])
     gate = ops.sigmoid(raw[:, :, width + 1])
-    gamma = ops.softplus(raw[:, :, width + 2]) + 1.0
+    gamma = ops.softplus(raw[:, :, width + 2]) + raw.dtype.type(1.0)     # keeps float32
     shift = ops.softmax(raw[:, :, width + 3:width + 3 + shifts])
     address = (key, beta, gate, shift, gamma)
     if not writes:

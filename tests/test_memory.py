@@ -80,6 +80,16 @@ def test_same_seed_same_machine_and_training():
     assert not np.array_equal(small(seed=4).predict(X), small(seed=6).predict(X))
 
 
+def test_float32_machine():
+    X, Y = copy_task(16, max_length=2, bits=2, seed=0)
+    model = Sequential(NTM(2, locations=6, width=3, controller=5), input_shape=X.shape[1:],
+                       seed=0, dtype=np.float32)
+    history = model.fit(X, Y, loss=copy_loss, epochs=1, batch_size=8)
+    assert np.all(np.isfinite(history.loss))
+    trace = memory_trace(model, X)
+    assert trace.read_weighting.dtype == trace.output.dtype == np.float32
+
+
 def test_memory_trace_dataset():
     model = small(read_heads=2)
     X = np.random.default_rng(0).random((3, 8, 3))       # longer than the training sequences
