@@ -56,14 +56,16 @@ def plot_overview(history, lengths, labels, images, redrawn, path):
 
 
 def plot_dimensions(grid, offsets, digit, path):
-    dims, steps = grid.shape[:2]
-    fig, axes = plt.subplots(dims, steps, figsize=(steps * 0.62, dims * 0.62))
-    for d in range(dims):
-        for k in range(steps):
-            state_grid(grid[d, k, 0], ax=axes[d, k],
-                       title=f"{offsets[k]:+.2f}" if d == 0 else None)
-        axes[d, 0].set_ylabel(str(d), rotation=0, labelpad=8)
-    fig.suptitle(f"a test {digit} redrawn with one capsule dimension (rows) shifted (columns)")
+    dims, steps, _, h, w = grid.shape
+    mosaic = np.full((dims, h + 1, steps, w + 1), np.nan)      # a blank line between images
+    mosaic[:, :h, :, :w] = grid[:, :, 0].transpose(0, 2, 1, 3)
+    fig, ax = plt.subplots(figsize=(steps * 0.55 + 1, dims * 0.55 + 0.8))
+    ax.imshow(mosaic.reshape(dims * (h + 1), steps * (w + 1)), cmap="gray_r", vmin=0, vmax=1)
+    ax.set_xticks(np.arange(steps) * (w + 1) + (w - 1) / 2, [f"{o:+.2f}" for o in offsets],
+                  fontsize=8)
+    ax.set_yticks(np.arange(dims) * (h + 1) + (h - 1) / 2, range(dims), fontsize=8)
+    ax.set(xlabel="offset added", ylabel="capsule dimension")
+    ax.set_title(f"a test {digit} redrawn with one dimension of its capsule shifted")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
