@@ -8,7 +8,8 @@ locations and to read them back in the same order, as in the paper's figure. Wri
 - ``ntm_copy.png``: for two held-out sequences, the input, target and output over time, and the
   write and read weightings over the locations at every step; the training loss;
 - ``ntm_copy.nc``: the weightings, outputs and final memory of held-out sequences (the
-  Dataset of :func:`neurosim.memory.memory_trace`), bit errors in attrs;
+  Dataset of :func:`neurosim.memory.memory_trace`), and the bit errors per sequence by
+  sequence length, up to twice the trained length (``bit_errors_by_length``);
 - ``ntm_copy_history.nc``: the training history of ``fit``.
 
     python examples/ntm_copy.py --out out/ [--seed 0] [--quick]
@@ -83,7 +84,13 @@ def main(argv=None):
     fit_s = time.perf_counter() - t0
     errors = bit_errors(model, Xt, Yt)
     trace = memory_trace(model, Xt[:20])
+    lengths = np.arange(1, 2 * MAX_LENGTH + 1)               # up to twice the trained length
+    by_length = [bit_errors(model, *copy_task(100, length, BITS, min_length=length,
+                                              seed=args.seed + 2)) for length in lengths]
     trace.attrs.update(bit_errors_per_sequence=errors, bits=BITS, max_length=MAX_LENGTH)
+    trace["bit_errors_by_length"] = ("length", np.array(by_length),
+                                     {"long_name": "wrong bits per sequence of this length"})
+    trace = trace.assign_coords(length=lengths)
     longest = np.flatnonzero(Xt[:20, :, -1].argmax(1) == MAX_LENGTH)
     plot(trace, history, [int(longest[0]), int(longest[-1])] if len(longest) > 1 else [0, 1],
          out / "ntm_copy.png")
@@ -91,7 +98,8 @@ def main(argv=None):
     record.save(history, out / "ntm_copy_history.nc")
     print(f"copy task: {errors:.2f} wrong bits per held-out sequence (chance about "
           f"{BITS * (MAX_LENGTH + 1) / 4:.1f}) after {history.sizes['epoch']} epochs "
-          f"({fit_s:.1f} s); files in {out}/")
+          f"({fit_s:.1f} s); by length {dict(zip(lengths.tolist(), np.round(by_length, 2).tolist()))} "
+          f"(trained on 1-{MAX_LENGTH}); files in {out}/")
 
 
 if __name__ == "__main__":

@@ -172,9 +172,13 @@ def copy_loss(logits, targets):
 
 def bit_errors(model, X, Y):
     """Mean number of wrongly recalled bits per sequence (output logit > 0 read as 1; only the
-    scored entries of ``Y``, those >= 0, count)."""
+    scored entries of ``Y``, those >= 0, count). ``X`` may have any number of steps (e.g.
+    sequences longer than in training): see :func:`memory_trace`."""
     Y = checks.array(Y, "Y", ndim=3)
-    wrong = (model.predict(X) > 0) != (Y > 0.5)
+    outputs = memory_trace(model, X).output.values
+    if outputs.shape != Y.shape:
+        raise ValueError(f"Y must have shape {outputs.shape} (the outputs'); got {Y.shape}")
+    wrong = (outputs > 0) != (Y > 0.5)
     return float((wrong & (Y >= 0)).sum() / len(Y))
 
 

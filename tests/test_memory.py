@@ -102,6 +102,8 @@ def test_memory_trace_dataset():
     assert ds.memory.shape == (3, 6, 3)
     with pytest.raises(ValueError, match="3 features"):
         memory_trace(model, X[..., :2])
+    with pytest.raises(ValueError, match="Y must have shape"):
+        bit_errors(model, X, np.zeros((3, 5, 2)))
     with pytest.raises(ValueError, match="no NTM layer"):
         memory_trace(Sequential(input_shape=(5, 3)), X)
 
@@ -128,3 +130,5 @@ def test_learns_to_copy_with_weightings_in_order():
         in_order.append(any(np.array_equal(read[lag:lag + length], written) for lag in (0, 1))
                         and (np.all(steps == 1) or np.all(steps == 11)))
     assert np.mean(in_order) > 0.9    # each vector read back from where it was written, in turn
+    X4, Y4 = copy_task(100, max_length=4, min_length=4, bits=4, seed=2)
+    assert bit_errors(model, X4, Y4) < 1     # one vector longer than trained: of 16 bits
