@@ -81,6 +81,8 @@ EXAMPLES = {
                      "beside their equilibrium, and a conditional GAN's digits by class.",
     "dcign_digits.py": "Deep convolutional inverse graphics network (DCIGN): reconstructions, code "
                        "traversals and a class block swapped between digits.",
+    "capsnet_digits.py": "Capsule network (CapsNet): routing by agreement on digits, capsule lengths, "
+                         "reconstructions and one capsule's dimensions perturbed.",
     "autoencoders_digits.py": "Autoencoders (AE, DAE, SAE) on digits: reconstructions, restoring masked "
                               "pixels, and the sparse code's activations.",
     "vae_digits.py": "Variational autoencoder (VAE) with a 2-D code on digits: the latent map, samples "
