@@ -1,9 +1,10 @@
 """Neural Turing machine (NTM) learning Graves's copy task.
 
 A feed-forward-controlled NTM (12 memory locations of width 6, 32 controller units) sees 1-3
-random 4-bit vectors, a delimiter, then nothing, and must output the vectors again. Trained with Adam (learning rate
-decayed on a cosine) and gradient clipping, it learns to write the vectors to consecutive
-locations and to read them back in the same order, as in the paper's figure. Writes to ``--out``:
+random 4-bit vectors, a delimiter, then nothing, and must output the vectors again. Trained
+with Adam (learning rate decayed on a cosine) and gradient clipping, it learns to write the
+vectors to consecutive locations and to read them back in the same order, as in the paper's
+figure, and copies somewhat longer sequences than it was trained on. Writes to ``--out``:
 
 - ``ntm_copy.png``: for two held-out sequences, the input, target and output over time, and the
   write and read weightings over the locations at every step; the training loss;
@@ -96,10 +97,10 @@ def main(argv=None):
          out / "ntm_copy.png")
     record.save(trace, out / "ntm_copy.nc")
     record.save(history, out / "ntm_copy_history.nc")
+    by_length = dict(zip(lengths.tolist(), np.round(by_length, 2).tolist()))
     print(f"copy task: {errors:.2f} wrong bits per held-out sequence (chance about "
           f"{BITS * (MAX_LENGTH + 1) / 4:.1f}) after {history.sizes['epoch']} epochs "
-          f"({fit_s:.1f} s); by length {dict(zip(lengths.tolist(), np.round(by_length, 2).tolist()))} "
-          f"(trained on 1-{MAX_LENGTH}); files in {out}/")
+          f"({fit_s:.1f} s); by length {by_length} (trained on 1-{MAX_LENGTH}); files in {out}/")
 
 
 if __name__ == "__main__":

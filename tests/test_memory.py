@@ -1,6 +1,9 @@
 """Memory-augmented family (NTM): the copy task and its loss, the machine's shapes, gradients
 and seeds, the weighting Dataset, and learning the copy task with weightings that move in
 order."""
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -66,6 +69,28 @@ def test_gradients_through_the_whole_machine():
     x = np.random.default_rng(3).standard_normal((2, 5, 3))
     assert check_gradients(model, x) < 1e-6
     assert all(p.grad is None or np.all(np.isfinite(p.grad)) for _, p in model.parameters())
+
+
+def test_matches_the_same_machine_in_pytorch():
+    """The benchmark's torch version, written with torch ops and autograd: same outputs and
+    parameter gradients from the same weights."""
+    torch = pytest.importorskip("torch")
+    path = Path(__file__).parents[1] / "benchmarks" / "memory.py"
+    spec = importlib.util.spec_from_file_location("benchmark_memory", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    X, _ = copy_task(4, bench.LENGTH, bench.BITS, seed=0)
+    model = Sequential(NTM(bench.BITS, locations=bench.N, width=bench.WIDTH,
+                           controller=bench.UNITS), input_shape=X.shape[1:], seed=0)
+    weights = np.random.default_rng(1).standard_normal(model.output_shape)
+    (model(X) * weights).sum().backward()
+    params, forward = bench.torch_ntm(torch, model.state(), torch.float64)
+    (forward(torch.from_numpy(X)) * torch.from_numpy(weights)).sum().backward()
+    np.testing.assert_allclose(model.predict(X), forward(torch.from_numpy(X)).detach().numpy(),
+                               rtol=1e-10, atol=1e-12)
+    for name, p in model.parameters():
+        np.testing.assert_allclose(p.grad, params[name].grad.numpy(), rtol=1e-8,
+                                   atol=1e-12, err_msg=name)
 
 
 def test_same_seed_same_machine_and_training():
