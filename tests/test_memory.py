@@ -115,6 +115,14 @@ def test_float32_machine():
     assert trace.read_weighting.dtype == trace.output.dtype == np.float32
 
 
+def test_saved_machine_loads_and_predicts_the_same(tmp_path):
+    X = np.random.default_rng(0).random((3, 5, 3))
+    model = small(seed=1)
+    model.save(tmp_path / "ntm.npz")
+    fresh = small(seed=2).load(tmp_path / "ntm.npz")
+    np.testing.assert_array_equal(fresh.predict(X), model.predict(X))
+
+
 def test_memory_trace_dataset():
     model = small(read_heads=2)
     X = np.random.default_rng(0).random((3, 8, 3))       # longer than the training sequences
