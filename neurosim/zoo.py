@@ -75,7 +75,7 @@ _FAMILIES = (
     Family("ESN", "Echo state network", (_IN, "recurrent", _OUT), "reservoir", "neurosim.reservoir.esn:ESN"),
     Family("DRN", "Deep residual network", (_IN, _HID, _OUT), "nn",
            "neurosim.feedforward:residual_network"),
-    Family("NTM", "Neural Turing machine", (_IN, _HID, "memory", _OUT), "nn"),
+    Family("NTM", "Neural Turing machine", (_IN, _HID, "memory", _OUT), "nn", "neurosim.memory:NTM"),
     Family("DNC", "Differentiable neural computer", (_IN, _HID, "memory", _OUT), "nn"),
     Family("CapsNet", "Capsule network", (_IN, "kernel", "convolution or pool", "capsule", _OUT), "nn",
            "neurosim.feedforward:capsnet"),

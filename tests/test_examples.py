@@ -36,6 +36,7 @@ EXPECTED = {
     "dcign_digits.py": ["dcign_digits_reconstructions.png", "dcign_digits_traversals.png",
                         "dcign_digits_swap.png", "dcign_digits_traversal.gif", "dcign_digits.nc"],
     "capsnet_digits.py": ["capsnet_digits.png", "capsnet_digits_dimensions.png", "capsnet_digits.nc"],
+    "ntm_copy.py": ["ntm_copy.png", "ntm_copy.nc", "ntm_copy_history.nc"],
     "autoencoders_digits.py": ["autoencoders_digits.png", "autoencoders_digits_curves.png",
                                "autoencoders_digits.nc"],
     "vae_digits.py": ["vae_digits_latent.png", "vae_digits_samples.png", "vae_digits_interpolation.gif",

@@ -83,6 +83,8 @@ EXAMPLES = {
                        "traversals and a class block swapped between digits.",
     "capsnet_digits.py": "Capsule network (CapsNet): routing by agreement on digits, capsule lengths, "
                          "reconstructions and one capsule's dimensions perturbed.",
+    "ntm_copy.py": "Neural Turing machine (NTM): the copy task, with the write and read weightings "
+                   "moving over memory in order.",
     "autoencoders_digits.py": "Autoencoders (AE, DAE, SAE) on digits: reconstructions, restoring masked "
                               "pixels, and the sparse code's activations.",
     "vae_digits.py": "Variational autoencoder (VAE) with a 2-D code on digits: the latent map, samples "
