@@ -1,11 +1,10 @@
 """Whole-sequence kernels of the recurrent cells (Elman RNN, LSTM, GRU): the forward pass
 stores what backpropagation through time needs, the backward pass runs it.
 
-Everything is time-major and C-contiguous: ``P`` (time, batch, G*H) holds the input
-pre-activations ``x_t W + b`` of all steps (one GEMM, done by the caller); each step adds the
-recurrent product ``h_{t-1} U`` (BLAS: NumPy's own where found, :mod:`.blas`) and then runs the cell's gate math sample by
-sample, so that a sample's row of gates stays in L1 through its passes: pre-activations, the
-sigmoids in SIMD lanes (:func:`sigmoid_lanes`; ``tanh(x) = 2 s(2x) - 1``), the state update.
+Everything is time-major and C-contiguous. Each step makes the input and recurrent products
+``x_t W`` and ``h_{t-1} U`` for the whole batch (BLAS: NumPy's own where found, :mod:`.blas`)
+and then runs the cell's gate math sample by sample, so that a sample's row of gates stays in
+L1 through its passes: pre-activations, the sigmoids in SIMD lanes (:func:`sigmoid_lanes`; ``tanh(x) = 2 s(2x) - 1``), the state update.
 ``G`` gate blocks of ``H`` units: 1 for the RNN, 4 for the LSTM (input, forget, cell candidate,
 output), 3 for the GRU (reset, update, candidate). ``cell`` selects the cell by its code
 :data:`RNN`, :data:`LSTM` or :data:`GRU`.
@@ -85,16 +84,25 @@ def _gru_step(p, a, b_hn, h_prev, gates, h, scratch):
         h[j] = cand[j] + z[j] * (h_prev[j] - cand[j])
 
 
+@njit(cache=True, inline="always")
+def _add_in_place(x, y):
+    """``x <- x + y`` (vectors of one length)."""
+    for k in range(x.shape[0]):
+        x[k] += y[k]
+
+
 @njit(cache=True)
-def recurrent_forward(cell, P, U, b_hn, hs, cs, gates, gemm):
+def recurrent_forward(cell, xs, W, b, U, b_hn, hs, cs, gates, gemm):
     """Run a cell over a whole sequence.
 
     Parameters
     ----------
     cell : int
         :data:`RNN`, :data:`LSTM` or :data:`GRU`.
-    P : (T, B, G*H)
-        Input pre-activations ``x_t W + b``.
+    xs : (T, B, F)
+        Inputs, time-major.
+    W : (F, G*H); b : (G*H,)
+        Input weights and biases.
     U : (H, G*H)
         Recurrent weights.
     b_hn : (H,)
@@ -106,23 +114,26 @@ def recurrent_forward(cell, P, U, b_hn, hs, cs, gates, gemm):
     gates : (T, B, STORED*H)
         Filled with what :func:`recurrent_backward` needs; unused for the RNN.
     gemm : ctypes function or None
-        NumPy's BLAS product (:func:`~neurosim.kernels.blas.numpy_gemm`) for the recurrent
-        products, or None for ``np.dot``.
+        NumPy's BLAS product (:func:`~neurosim.kernels.blas.numpy_gemm`) for the products of
+        every step, or None for ``np.dot``.
 
     The sigmoids and tanh run in SIMD lanes of the arrays' dtype (:func:`sigmoid_lanes`).
     """
-    a = np.empty((hs.shape[1], U.shape[1]), P.dtype)
-    scratch = np.empty(U.shape[1], P.dtype)
-    for t in range(P.shape[0]):
+    p = np.empty((hs.shape[1], U.shape[1]), xs.dtype)     # x_t W + b
+    a = np.empty_like(p)                                  # h_{t-1} U
+    scratch = np.empty(U.shape[1], xs.dtype)
+    for t in range(xs.shape[0]):
+        matmul(gemm, xs[t], W, p)
         matmul(gemm, hs[t], U, a)
-        for b in range(a.shape[0]):
+        for s in range(a.shape[0]):
+            _add_in_place(p[s], b)
             if cell == LSTM:
-                _lstm_step(P[t, b], a[b], cs[t, b], gates[t, b], hs[t + 1, b], cs[t + 1, b],
+                _lstm_step(p[s], a[s], cs[t, s], gates[t, s], hs[t + 1, s], cs[t + 1, s],
                            scratch)
             elif cell == GRU:
-                _gru_step(P[t, b], a[b], b_hn, hs[t, b], gates[t, b], hs[t + 1, b], scratch)
+                _gru_step(p[s], a[s], b_hn, hs[t, s], gates[t, s], hs[t + 1, s], scratch)
             else:
-                _rnn_step(P[t, b], a[b], hs[t + 1, b], scratch)
+                _rnn_step(p[s], a[s], hs[t + 1, s], scratch)
 
 
 @njit(cache=True, inline="always")

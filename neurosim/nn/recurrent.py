@@ -71,9 +71,8 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, return_sequence
     x = parents[0]
     dtype = x.dtype
     n, steps, features = x.shape
-    Wd, Ud = (p.data.astype(dtype, copy=False) for p in parents[1:3])
-    xs = _time_major(x.data, reverse, dtype).reshape(steps * n, features)
-    P = (xs @ Wd + parents[3].data.astype(dtype, copy=False)).reshape(steps, n, -1)
+    Wd, Ud, bd = (np.ascontiguousarray(p.data, dtype) for p in parents[1:4])
+    xs = _time_major(x.data, reverse, dtype)
     hs = np.empty((steps + 1, n, units), dtype)
     hs[0] = 0.0 if h0 is None else parents[5].data
     cs = np.empty((steps + 1, n, units) if cell == kr.LSTM else (1, 1, 1), dtype)
@@ -81,7 +80,7 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, return_sequence
     gates = np.empty((steps, n, kr.STORED[cell] * units), dtype)
     bias_hn = np.zeros(1, dtype) if b_hn is None else parents[4].data.astype(dtype, copy=False)
     gemm = numpy_gemm(dtype)
-    kr.recurrent_forward(cell, P, Ud, bias_hn, hs, cs, gates, gemm)
+    kr.recurrent_forward(cell, xs, Wd, bd, Ud, bias_hn, hs, cs, gates, gemm)
     if return_sequences:
         out = np.ascontiguousarray((hs[:0:-1] if reverse else hs[1:]).transpose(1, 0, 2))
     else:
@@ -94,8 +93,8 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, return_sequence
         else:
             dH, dh = np.empty((0, n, units), dtype), np.array(g, dtype)
         dc = np.zeros((n, units), dtype)
-        dP = np.empty_like(P)
-        dA = np.empty_like(P) if cell == kr.GRU else dP
+        dP = np.empty((steps, n, Ud.shape[1]), dtype)
+        dA = np.empty_like(dP) if cell == kr.GRU else dP
         kr.recurrent_backward(cell, dH, np.ascontiguousarray(Ud.T), hs, cs, gates, dP, dA, dh,
                               dc, gemm)
         dP2, dA2 = dP.reshape(steps * n, -1), dA.reshape(steps * n, -1)
@@ -103,7 +102,7 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, return_sequence
         if x.requires_grad:
             gx = (dP2 @ Wd.T).reshape(steps, n, features)
             gx = np.ascontiguousarray((gx[::-1] if reverse else gx).transpose(1, 0, 2))
-        gW = xs.T @ dP2 if parents[1].requires_grad else None
+        gW = xs.reshape(steps * n, features).T @ dP2 if parents[1].requires_grad else None
         gU = hs[:-1].reshape(steps * n, units).T @ dA2 if parents[2].requires_grad else None
         gb_hn = None if b_hn is None else dA2[:, 2 * units:].sum(axis=0)
         return gx, gW, gU, dP2.sum(axis=0), gb_hn, dh, dc
