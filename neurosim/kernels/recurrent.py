@@ -148,37 +148,40 @@ def _rnn_back(dh, h, dz):
 def _lstm_back(dh, dc, c_prev, gates, dz):
     """One sample: ``dc`` enters as d/dc_t (from step t+1) and leaves as d/dc_{t-1}."""
     n, one = dh.shape[0], dh.dtype.type(1)
+    gi, gf, gg, go = gates[:n], gates[n:2 * n], gates[2 * n:3 * n], gates[3 * n:4 * n]
+    tanh_c = gates[4 * n:]
+    di, df, dg, do = dz[:n], dz[n:2 * n], dz[2 * n:3 * n], dz[3 * n:]
     for j in range(n):
-        i, f, g = gates[j], gates[n + j], gates[2 * n + j]
-        o, tc = gates[3 * n + j], gates[4 * n + j]
+        i, f, g, o, tc = gi[j], gf[j], gg[j], go[j], tanh_c[j]
         d = dc[j] + dh[j] * o * (one - tc * tc)
-        dz[j] = d * g * i * (one - i)
-        dz[n + j] = d * c_prev[j] * f * (one - f)
-        dz[2 * n + j] = d * i * (one - g * g)
-        dz[3 * n + j] = dh[j] * tc * o * (one - o)
+        di[j] = d * g * i * (one - i)
+        df[j] = d * c_prev[j] * f * (one - f)
+        dg[j] = d * i * (one - g * g)
+        do[j] = dh[j] * tc * o * (one - o)
         dc[j] = d * f
 
 
 @njit(cache=True, inline="always")
 def _gru_back(dh, h_prev, gates, dp, da, direct):
-    """``dp``: input pre-activations; ``da``: recurrent ones; ``direct``: ``dh * z`` (the
-    gradient reaching ``h_{t-1}`` through the update gate's carry)."""
-    n, one = dh.shape[1], dh.dtype.type(1)
-    for b in range(dh.shape[0]):
-        for j in range(n):
-            r, z = gates[b, j], gates[b, n + j]
-            cand, hn = gates[b, 2 * n + j], gates[b, 3 * n + j]
-            d = dh[b, j]
-            dcand = d * (one - z) * (one - cand * cand)
-            dr = dcand * hn * r * (one - r)
-            dzz = d * (h_prev[b, j] - cand) * z * (one - z)
-            dp[b, j] = dr
-            dp[b, n + j] = dzz
-            dp[b, 2 * n + j] = dcand
-            da[b, j] = dr
-            da[b, n + j] = dzz
-            da[b, 2 * n + j] = dcand * r
-            direct[b, j] = d * z
+    """One sample. ``dp``: input pre-activations; ``da``: recurrent ones; ``direct``:
+    ``dh * z`` (the gradient reaching ``h_{t-1}`` through the update gate's carry)."""
+    n, one = dh.shape[0], dh.dtype.type(1)
+    gr, gz, gn, ghn = gates[:n], gates[n:2 * n], gates[2 * n:3 * n], gates[3 * n:]
+    dp_r, dp_z, dp_n = dp[:n], dp[n:2 * n], dp[2 * n:]
+    da_r, da_z, da_n = da[:n], da[n:2 * n], da[2 * n:]
+    for j in range(n):
+        r, z, cand, hn = gr[j], gz[j], gn[j], ghn[j]
+        d = dh[j]
+        dcand = d * (one - z) * (one - cand * cand)
+        dr = dcand * hn * r * (one - r)
+        dzz = d * (h_prev[j] - cand) * z * (one - z)
+        dp_r[j] = dr
+        dp_z[j] = dzz
+        dp_n[j] = dcand
+        da_r[j] = dr
+        da_z[j] = dzz
+        da_n[j] = dcand * r
+        direct[j] = d * z
 
 
 @njit(cache=True)
@@ -211,10 +214,11 @@ def recurrent_backward(cell, dH, UT, hs, cs, gates, dP, dA, dh, dc, gemm):
         if dH.shape[0]:
             dh += dH[t]
         if cell == LSTM:
-            for b in range(dh.shape[0]):
-                _lstm_back(dh[b], dc[b], cs[t, b], gates[t, b], dP[t, b])
+            for s in range(dh.shape[0]):
+                _lstm_back(dh[s], dc[s], cs[t, s], gates[t, s], dP[t, s])
         elif cell == GRU:
-            _gru_back(dh, hs[t], gates[t], dP[t], dA[t], direct)
+            for s in range(dh.shape[0]):
+                _gru_back(dh[s], hs[t, s], gates[t, s], dP[t, s], dA[t, s], direct[s])
         else:
             _rnn_back(dh, hs[t + 1], dP[t])
         matmul(gemm, dA[t], UT, dh)
