@@ -1,10 +1,10 @@
 """Recurrent ops and layers: Elman RNN, LSTM and GRU over whole sequences, and their
 bidirectional form.
 
-Each op runs a whole sequence as one node on the tape: the input projection of every step is
-one GEMM, the recurrence and the gate math run in a compiled kernel
-(:mod:`neurosim.kernels.recurrent`) that keeps what backpropagation through time needs, and
-the backward pass is one more kernel call and three GEMMs. Sequences are batch-first,
+Each op runs a whole sequence as one node on the tape: a compiled kernel
+(:mod:`neurosim.kernels.recurrent`) makes each step's products ``x_t W`` and ``h_{t-1} U`` (BLAS)
+and the gate math, keeping what backpropagation through time needs, and the backward pass is
+one more kernel call and the weight gradients' GEMMs over all steps. Sequences are batch-first,
 ``x`` (batch, time, features); weights ``W`` (features, G*units), ``U`` (units, G*units),
 ``b`` (G*units,) with the gate blocks in PyTorch's order (LSTM: input, forget, cell, output;
 GRU: reset, update, candidate). Computation follows ``x``'s dtype (float32 or float64).
