@@ -9,8 +9,10 @@ L1 through its passes: pre-activations, the sigmoids in SIMD lanes (:func:`sigmo
 output), 3 for the GRU (reset, update, candidate). ``cell`` selects the cell by its code
 :data:`RNN`, :data:`LSTM` or :data:`GRU`.
 
-Stored per step (``gates``): LSTM ``[i, f, g, o, tanh(c)]`` (5H), GRU ``[r, z, n, U_n h + b_hn]``
-(4H), RNN nothing (its output ``h`` is all it needs).
+Stored per step (``gates``, (B, STORED*H)): LSTM, read flat, the rows ``[i, f, g, o]`` (4H) of
+every sample and then their rows ``tanh(c)`` (H), so that its sigmoid passes cover the whole
+batch; GRU per sample ``[r, z, n, U_n h + b_hn]`` (4H); RNN nothing (its output ``h`` is all it
+needs).
 """
 import numpy as np
 from numba import njit
@@ -48,22 +50,42 @@ def _rnn_step(p, a, h, scratch):
 
 
 @njit(cache=True, inline="always")
+def _lstm_rows(gates):
+    """An LSTM step's stored gates (B, 5H), read flat, as ``(ifgo, tanh_c)``: the rows
+    ``[i, f, g, o]`` (B, 4H) of every sample, then the rows ``tanh(c)`` (B, H)."""
+    batch, n = gates.shape[0], gates.shape[1] // 5
+    flat = gates.reshape(-1)
+    return (flat[:batch * 4 * n].reshape(batch, 4 * n),
+            flat[batch * 4 * n:].reshape(batch, n))
+
+
+@njit(cache=True, inline="always")
 def _lstm_step(p, a, c_prev, gates, h, c, scratch):
-    """One sample: ``gates`` (5H) becomes ``[i, f, g, o, tanh(c)]``."""
-    n, one, two = h.shape[0], h.dtype.type(1), h.dtype.type(2)
-    _preactivate(gates[:2 * n], p[:2 * n], a[:2 * n], one)
-    _preactivate(gates[2 * n:3 * n], p[2 * n:3 * n], a[2 * n:3 * n], two)
-    _preactivate(gates[3 * n:4 * n], p[3 * n:4 * n], a[3 * n:4 * n], one)
-    sigmoid_lanes(gates[:4 * n], scratch)
-    i, f, g, o, tc = gates[:n], gates[n:2 * n], gates[2 * n:3 * n], gates[3 * n:4 * n], gates[4 * n:]
-    _tanh_from_sigmoid(g)
-    for j in range(n):
-        c[j] = f[j] * c_prev[j] + i[j] * g[j]
-        tc[j] = c[j] + c[j]
-    sigmoid_lanes(tc, scratch)
-    _tanh_from_sigmoid(tc)
-    for j in range(n):
-        h[j] = o[j] * tc[j]
+    """One step of the whole batch (``p``, ``a`` (B, 4H); ``c_prev``, ``h``, ``c`` (B, H)):
+    ``gates`` (B, 5H) is filled as :func:`_lstm_rows` reads it, so that each sigmoid pass covers
+    the batch (``scratch`` at least B*4H)."""
+    n, one, two = h.shape[1], h.dtype.type(1), h.dtype.type(2)
+    ifgo, tanh_c = _lstm_rows(gates)
+    for s in range(h.shape[0]):
+        z, ps, a_s = ifgo[s], p[s], a[s]
+        _preactivate(z[:2 * n], ps[:2 * n], a_s[:2 * n], one)
+        _preactivate(z[2 * n:3 * n], ps[2 * n:3 * n], a_s[2 * n:3 * n], two)
+        _preactivate(z[3 * n:], ps[3 * n:], a_s[3 * n:], one)
+    sigmoid_lanes(ifgo.reshape(-1), scratch)
+    for s in range(h.shape[0]):
+        z, c_s, tc, cp = ifgo[s], c[s], tanh_c[s], c_prev[s]
+        i, f, g = z[:n], z[n:2 * n], z[2 * n:3 * n]
+        _tanh_from_sigmoid(g)
+        for j in range(n):
+            c_s[j] = f[j] * cp[j] + i[j] * g[j]
+            tc[j] = c_s[j] + c_s[j]
+    flat_tc = tanh_c.reshape(-1)
+    sigmoid_lanes(flat_tc, scratch)
+    _tanh_from_sigmoid(flat_tc)
+    for s in range(h.shape[0]):
+        o, tc, h_s = ifgo[s, 3 * n:], tanh_c[s], h[s]
+        for j in range(n):
+            h_s[j] = o[j] * tc[j]
 
 
 @njit(cache=True, inline="always")
@@ -121,18 +143,19 @@ def recurrent_forward(cell, xs, W, b, U, b_hn, hs, cs, gates, gemm):
     """
     p = np.empty((hs.shape[1], U.shape[1]), xs.dtype)     # x_t W + b
     a = np.empty_like(p)                                  # h_{t-1} U
-    scratch = np.empty(U.shape[1], xs.dtype)
+    scratch = np.empty(p.size, xs.dtype)
     for t in range(xs.shape[0]):
         matmul(gemm, xs[t], W, p)
         matmul(gemm, hs[t], U, a)
         for s in range(a.shape[0]):
             _add_in_place(p[s], b)
-            if cell == LSTM:
-                _lstm_step(p[s], a[s], cs[t, s], gates[t, s], hs[t + 1, s], cs[t + 1, s],
-                           scratch)
-            elif cell == GRU:
+        if cell == LSTM:
+            _lstm_step(p, a, cs[t], gates[t], hs[t + 1], cs[t + 1], scratch)
+        elif cell == GRU:
+            for s in range(a.shape[0]):
                 _gru_step(p[s], a[s], b_hn, hs[t, s], gates[t, s], hs[t + 1, s], scratch)
-            else:
+        else:
+            for s in range(a.shape[0]):
                 _rnn_step(p[s], a[s], hs[t + 1, s], scratch)
 
 
@@ -145,11 +168,11 @@ def _rnn_back(dh, h, dz):
 
 
 @njit(cache=True, inline="always")
-def _lstm_back(dh, dc, c_prev, gates, dz):
-    """One sample: ``dc`` enters as d/dc_t (from step t+1) and leaves as d/dc_{t-1}."""
+def _lstm_back(dh, dc, c_prev, ifgo, tanh_c, dz):
+    """One sample (``ifgo``, ``tanh_c``: its rows from :func:`_lstm_rows`): ``dc`` enters as
+    d/dc_t (from step t+1) and leaves as d/dc_{t-1}."""
     n, one = dh.shape[0], dh.dtype.type(1)
-    gi, gf, gg, go = gates[:n], gates[n:2 * n], gates[2 * n:3 * n], gates[3 * n:4 * n]
-    tanh_c = gates[4 * n:]
+    gi, gf, gg, go = ifgo[:n], ifgo[n:2 * n], ifgo[2 * n:3 * n], ifgo[3 * n:]
     di, df, dg, do = dz[:n], dz[n:2 * n], dz[2 * n:3 * n], dz[3 * n:]
     for j in range(n):
         i, f, g, o, tc = gi[j], gf[j], gg[j], go[j], tanh_c[j]
@@ -214,8 +237,9 @@ def recurrent_backward(cell, dH, UT, hs, cs, gates, dP, dA, dh, dc, gemm):
         if dH.shape[0]:
             dh += dH[t]
         if cell == LSTM:
+            ifgo, tanh_c = _lstm_rows(gates[t])
             for s in range(dh.shape[0]):
-                _lstm_back(dh[s], dc[s], cs[t, s], gates[t, s], dP[t, s])
+                _lstm_back(dh[s], dc[s], cs[t, s], ifgo[s], tanh_c[s], dP[t, s])
         elif cell == GRU:
             for s in range(dh.shape[0]):
                 _gru_back(dh[s], hs[t, s], gates[t, s], dP[t, s], dA[t, s], direct[s])
