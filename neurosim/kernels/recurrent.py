@@ -3,8 +3,11 @@ stores what backpropagation through time needs, the backward pass runs it.
 
 Everything is time-major and C-contiguous. Each step makes the input and recurrent products
 ``x_t W`` and ``h_{t-1} U`` for the whole batch (BLAS: NumPy's own where found, :mod:`.blas`)
-and then runs the cell's gate math sample by sample, so that a sample's row of gates stays in
-L1 through its passes: pre-activations, the sigmoids in SIMD lanes (:func:`sigmoid_lanes`; ``tanh(x) = 2 s(2x) - 1``), the state update.
+and then the cell's gate math: pre-activations, the sigmoids in SIMD lanes
+(:func:`sigmoid_lanes`; ``tanh(x) = 2 s(2x) - 1``), the state update; the GRU and RNN sample by
+sample (a sample's row of gates stays in L1 through its passes), the LSTM with each sigmoid pass
+over the whole batch. Loops run over views from index 0: an offset index would make Numba's
+negative-index check turn them into gathers and scatters.
 ``G`` gate blocks of ``H`` units: 1 for the RNN, 4 for the LSTM (input, forget, cell candidate,
 output), 3 for the GRU (reset, update, candidate). ``cell`` selects the cell by its code
 :data:`RNN`, :data:`LSTM` or :data:`GRU`.
@@ -28,8 +31,7 @@ STORED = {RNN: 0, LSTM: 5, GRU: 4}    # blocks of ``gates`` kept for the backwar
 @njit(cache=True, inline="always")
 def _preactivate(out, p, a, scale):
     """``out = scale * (p + a)`` (vectors of one length); ``scale`` 2 for a tanh block, computed
-    as ``tanh(x) = 2 s(2x) - 1``. Loops over whole views from 0 run in SIMD lanes (an offset
-    index would make Numba's negative-index check turn them into gathers and scatters)."""
+    as ``tanh(x) = 2 s(2x) - 1``."""
     for k in range(out.shape[0]):
         out[k] = (p[k] + a[k]) * scale
 
