@@ -3,6 +3,7 @@ the textbook equations, every gradient (each cell, all options) against central 
 differences, dtypes, initialisation and error messages."""
 import numpy as np
 import pytest
+from numba.core.errors import TypingError
 from numba import njit
 
 from neurosim import nn
@@ -153,6 +154,12 @@ def test_kernel_product_matches_numpy(dtype):
         np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
         with pytest.raises(ValueError):
             product(gemm, a, b, np.empty((5, 5), dtype))
+    other = np.float64 if dtype == np.float32 else np.float32
+    if numpy_gemm(other) is not None:  # a gemm of the other precision would misread the arrays
+        with pytest.raises(TypingError):
+            product(numpy_gemm(other), a, b, np.empty((5, 6), dtype))
+    with pytest.raises(TypingError):
+        product(None, a, b.astype(other), np.empty((5, 6), dtype))
 
 
 @pytest.mark.kernel

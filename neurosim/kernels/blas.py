@@ -13,6 +13,7 @@ import functools
 
 import numpy as np
 from numba import types
+from numba.core.errors import TypingError
 from numba.extending import overload
 
 _ROW_MAJOR, _NO_TRANS = 101, 111     # CBLAS enumerations
@@ -71,8 +72,13 @@ def matmul(gemm, a, b, out):
 
 @overload(matmul)
 def _matmul(gemm, a, b, out):
+    if not a.dtype == b.dtype == out.dtype:
+        raise TypingError(f"matmul: a, b and out must share one dtype; got {a.dtype}, {b.dtype}, "
+                          f"{out.dtype}")
     if isinstance(gemm, types.NoneType) or not all(x.layout == "C" for x in (a, b, out)):
         return lambda gemm, a, b, out: np.dot(a, b, out)
+    if gemm.sig.args[6] != out.dtype:  # alpha's type: the gemm's own precision
+        raise TypingError(f"matmul: a {gemm.sig.args[6]} gemm cannot multiply {out.dtype} arrays")
 
     def call(gemm, a, b, out):
         m, k = a.shape
