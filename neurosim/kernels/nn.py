@@ -96,6 +96,59 @@ relu_backward = _binary(_relu_backward)          # saved: the input
 softplus_backward = _binary(_softplus_backward)  # saved: the input
 
 
+# Row sums in SIMD lanes, in any order (as NumPy's pairwise sums are); forward only: the same
+# flags on the backward left 1e-17 where a row's gradient is exactly zero (a causal mask's).
+_SUMS = {"reassoc", "contract", "nsz", "arcp"}
+
+
+@njit(cache=True, fastmath=_SUMS)
+def layer_norm_rows(x, gamma, beta, eps, out, xhat, inv_std):
+    """Layer normalisation of the rows of ``x`` (rows, F): ``xhat = (x - mean) / sqrt(var + eps)``
+    with the row's mean and biased variance (summed in float64), ``out = gamma xhat + beta``;
+    ``inv_std`` (rows,) receives ``1 / sqrt(var + eps)``."""
+    rows, F = x.shape
+    for r in range(rows):
+        xr = x[r]
+        mean = 0.0
+        for j in range(F):
+            mean += xr[j]
+        mean /= F
+        var = 0.0
+        for j in range(F):
+            d = xr[j] - mean
+            var += d * d
+        s = 1.0 / math.sqrt(var / F + eps)
+        inv_std[r] = s
+        for j in range(F):
+            h = (xr[j] - mean) * s
+            xhat[r, j] = h
+            out[r, j] = gamma[j] * h + beta[j]
+
+
+@njit(cache=True)
+def layer_norm_rows_backward(g, gamma, xhat, inv_std, gx, g_gamma, g_beta):
+    """Gradients of :func:`layer_norm_rows` from the output gradient ``g`` (rows, F): ``gx``
+    (rows, F) through the row statistics, ``g_gamma`` and ``g_beta`` (F,) float64 summed over
+    the rows."""
+    rows, F = g.shape
+    g_gamma[:] = 0.0
+    g_beta[:] = 0.0
+    for r in range(rows):
+        mean_d = 0.0
+        mean_dh = 0.0
+        for j in range(F):
+            d = g[r, j] * gamma[j]
+            mean_d += d
+            mean_dh += d * xhat[r, j]
+            g_gamma[j] += g[r, j] * xhat[r, j]
+            g_beta[j] += g[r, j]
+        mean_d /= F
+        mean_dh /= F
+        s = inv_std[r]
+        for j in range(F):
+            gx[r, j] = s * (g[r, j] * gamma[j] - mean_d - xhat[r, j] * mean_dh)
+
+
 @njit(cache=True)
 def softmax_cross_entropy(logits, target):
     """Mean over rows of ``-sum(target * log softmax(logits))`` and the softmax itself.

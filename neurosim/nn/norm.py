@@ -7,6 +7,7 @@ on the tape. Arguments may be Tensors or arrays; parameters that are constants t
 """
 import numpy as np
 
+from ..kernels import nn as kn
 from .tensor import Tensor, as_tensor, record
 
 
@@ -195,11 +196,23 @@ def layer_norm(x, gamma, beta, eps=1e-5):
     if x.ndim < 1:
         raise ValueError("layer_norm needs at least one axis (the features); got a scalar")
     gamma, beta = _params(x, gamma, beta, x.shape[-1], "feature")
-    mean = x.data.mean(axis=-1, keepdims=True)
-    centred = x.data - mean
-    inv_std = 1.0 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps)
-    return _scale_shift(x, gamma, beta, centred * inv_std, inv_std, x.shape[-1:],
-                        tuple(range(x.ndim - 1)), -1)
+    rows = np.ascontiguousarray(x.data).reshape(-1, x.shape[-1])
+    dtype = rows.dtype
+    scale = np.ascontiguousarray(gamma.data, dtype=dtype)
+    out, xhat = np.empty_like(rows), np.empty_like(rows)
+    inv_std = np.empty(rows.shape[0], dtype)
+    kn.layer_norm_rows(rows, scale, np.ascontiguousarray(beta.data, dtype=dtype), eps, out, xhat,
+                       inv_std)
+
+    def backward(g):
+        g = np.ascontiguousarray(g, dtype=dtype).reshape(rows.shape)
+        gx = np.empty_like(rows)
+        g_gamma, g_beta = np.empty(rows.shape[1]), np.empty(rows.shape[1])
+        kn.layer_norm_rows_backward(g, scale, xhat, inv_std, gx, g_gamma, g_beta)
+        return (gx.reshape(x.shape) if x.requires_grad else None,
+                g_gamma.astype(gamma.dtype) if gamma.requires_grad else None,
+                g_beta.astype(beta.dtype) if beta.requires_grad else None)
+    return record(out.reshape(x.shape), (x, gamma, beta), backward)
 
 
 __all__ = ["dropout", "batch_norm", "batch_norm_inference", "layer_norm"]
