@@ -274,7 +274,7 @@ def test_bad_input():
     with pytest.raises(TypeError, match="heads must be an integer"):
         attention(Q, K, V, 2.0)
     layer = built(MultiHeadAttention(2))
-    with pytest.raises(ValueError, match=r"expects x of shape \(batch, time, 8\)"):
+    with pytest.raises(ValueError, match=r"expects inputs of shape \(batch, time, 8\)"):
         layer(X[:, :, :4])
     with pytest.raises(ValueError, match=r"context must have shape \(2, keys, 8\)"):
         layer(X, context=X[:, :, :3])

@@ -14,7 +14,7 @@ import numpy as np
 from .. import checks
 from . import ops
 from .init import initialiser
-from .layers import Dropout, Layer, LayerNorm
+from .layers import Dropout, Layer, LayerNorm, SequenceLayer
 from .tensor import Tensor, as_tensor, record
 
 
@@ -147,26 +147,7 @@ def _sequence_shape(shape, layer):
     return shape
 
 
-class _SequenceLayer(Layer):
-    """A layer on (batch, time, features) that accepts any number of steps at call time."""
-
-    def __call__(self, x, *args, **kwargs):
-        return self.forward(self.checked_input(x), *args, **kwargs)
-
-    def checked_input(self, x):
-        """``x`` as a Tensor after checking it is (batch, time, features) with the built
-        layer's features."""
-        x = as_tensor(x)
-        if not self.built:
-            raise ValueError(f"{self!r} is not built: call build((time, features)) or put it "
-                             "in a Sequential")
-        if x.ndim != 3 or x.shape[2] != self.input_shape[1]:
-            raise ValueError(f"{self!r} expects x of shape (batch, time, "
-                             f"{self.input_shape[1]}); got {x.shape}")
-        return x
-
-
-class MultiHeadAttention(_SequenceLayer):
+class MultiHeadAttention(SequenceLayer):
     """Multi-head attention: (batch, time, features) -> (batch, time, d_model).
 
     Queries, keys and values are learned projections (``W_q``, ``W_k``, ``W_v``, with biases)
@@ -242,7 +223,7 @@ class MultiHeadAttention(_SequenceLayer):
         return f"MultiHeadAttention({self.heads}, {self.d_model}{causal})"
 
 
-class PositionalEncoding(_SequenceLayer):
+class PositionalEncoding(SequenceLayer):
     """Adds a code of each step's position to its features: (batch, time, features) ->
     the same shape.
 
@@ -287,7 +268,7 @@ class PositionalEncoding(_SequenceLayer):
         return f"PositionalEncoding({self.kind!r})"
 
 
-class TransformerEncoderBlock(_SequenceLayer):
+class TransformerEncoderBlock(SequenceLayer):
     """Self-attention and a position-wise feed-forward network, each in a residual branch with
     layer normalisation: (batch, time, d_model) -> the same shape.
 

@@ -143,6 +143,27 @@ def _image(shape, layer):
     return shape
 
 
+class SequenceLayer(Layer):
+    """A layer on (batch, time, features) that accepts any number of steps at call time (it is
+    built for (time, features); only the features must match). Extra call arguments (an
+    initial state, a context, a padding mask) go to ``forward``."""
+
+    def __call__(self, x, *args, **kwargs):
+        return self.forward(self.checked_input(x), *args, **kwargs)
+
+    def checked_input(self, x):
+        """``x`` as a Tensor after checking that it is (batch, time, features) with the built
+        layer's features."""
+        x = as_tensor(x)
+        if not self.built:
+            raise ValueError(f"{self!r} is not built: call build((time, features)) or put it "
+                             "in a Sequential")
+        if x.ndim != 3 or x.shape[2] != self.input_shape[1]:
+            raise ValueError(f"{self!r} expects inputs of shape (batch, time, "
+                             f"{self.input_shape[1]}); got {x.shape}")
+        return x
+
+
 class Activation(Layer):
     """An element-wise activation by name (see :data:`neurosim.nn.ops.ACTIVATIONS`)."""
 

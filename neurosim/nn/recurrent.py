@@ -27,7 +27,7 @@ from ..kernels import recurrent as kr
 from ..kernels.blas import numpy_gemm
 from . import ops
 from .init import initialiser
-from .layers import Layer
+from .layers import Layer, SequenceLayer
 from .tensor import as_tensor, record
 
 
@@ -187,7 +187,7 @@ def orthogonal(generator, shape, fan_in, fan_out):
     return q if rows >= cols else q.T
 
 
-class Recurrent(Layer):
+class Recurrent(SequenceLayer):
     """Base of the recurrent layers: (batch, time, features) -> (batch, time, units) with
     ``return_sequences``, else (batch, units).
 
@@ -229,21 +229,6 @@ class Recurrent(Layer):
 
     def _bias(self):
         return np.zeros(kr.GATES[self.cell] * self.units)
-
-    def __call__(self, x, initial_state=None):
-        return self.forward(self.checked_input(x), initial_state)
-
-    def checked_input(self, x):
-        """``x`` as a Tensor after checking that it is (batch, time, features) with the
-        built layer's features (any number of steps)."""
-        x = as_tensor(x)
-        if not self.built:
-            raise ValueError(f"{self!r} is not built: call build((time, features)) or put it "
-                             "in a Sequential")
-        if x.ndim != 3 or x.shape[2] != self.input_shape[1]:
-            raise ValueError(f"{self!r} expects inputs of shape (batch, time, "
-                             f"{self.input_shape[1]}); got {x.shape}")
-        return x
 
     def _states(self, initial_state):
         return {"h0": initial_state}
