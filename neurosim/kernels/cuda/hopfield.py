@@ -2,7 +2,10 @@
 
 Same arguments and the same arithmetic in the same order as the CPU kernel, except ``streams``,
 which is the CPU's ``(m, 2) uint64`` state array viewed as ``xoroshiro128p_dtype``
-(``streams.view(xoroshiro128p_dtype).ravel()``). The permutation of each asynchronous sweep is
+(``streams.view(xoroshiro128p_dtype).ravel()``), and the overlap counts: this kernel takes the
+patterns transposed, ``XT`` (n, P) ``int8``, instead of the packed ``XB`` and ``SB``, and
+updates ``Q`` on every flip where the CPU recounts it from the bits once per sweep (the same
+integers). The permutation of each asynchronous sweep is
 the same Fisher-Yates shuffle (``j = int(u * (k + 1))``) from the same stream, so CPU and GPU
 runs are bit-identical. Launch with at least ``m`` threads in total.
 """
