@@ -6,17 +6,20 @@ Schema (every family): plain dim names (``time`` in seconds, ``step``, ``sweep``
 ``family``, ``model``, every scalar parameter, ``seed``, ``backend``, ``neurosim_version`` and
 ``interrupted``. Files are netCDF, never pickle.
 """
-import contextlib
 import functools
+import os
 import signal
+import tempfile
 import threading
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import checks
+from . import checks, config
+from . import rng as _rng
 
 try:
     from tqdm import tqdm
@@ -97,7 +100,7 @@ def dataset(data_vars, coords=None, *, family, model, params=None, seed=None, ba
 
     meta = {"family": family, "model": model}
     meta.update(params or {})
-    meta.update({"seed": seed, "backend": backend, "neurosim_version": __version__,
+    meta.update({"seed": _rng.to_attr(seed), "backend": backend, "neurosim_version": __version__,
                  "interrupted": interrupted})
     meta.update(attrs or {})
     ds = _assemble(data_vars, coords or {})
@@ -225,60 +228,294 @@ def load(path):
         return ds.load()
 
 
-class _Flag:
-    """Set by :func:`interruptible` at the first Ctrl+C."""
+def open_model(path, model, required=()):
+    """The Dataset a model's ``save`` wrote to ``path``, read into memory, after checking it.
 
-    def __init__(self):
-        self.requested = False
-
-
-@contextlib.contextmanager
-def interruptible():
-    """Catch Ctrl+C (SIGINT) as a flag instead of an exception while a chunked run goes on.
-
-    Yields an object whose ``requested`` attribute turns True at the first Ctrl+C; a second
-    Ctrl+C raises ``KeyboardInterrupt`` at once. Outside the main thread it only yields.
+    A file that is missing, is not netCDF or is cut short, that holds another ``model`` (its
+    ``model`` attribute) or lacks one of the ``required`` variables is a ``ValueError`` that
+    names the file and what is wrong: every ``Model.load`` starts here.
     """
-    flag = _Flag()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(signum, frame):
-        if flag.requested:
-            raise KeyboardInterrupt
-        flag.requested = True
-
-    previous = signal.signal(signal.SIGINT, handler)
+    name = os.fspath(path)
+    if not os.path.isfile(name):
+        raise ValueError(f"{name}: no such file (a {model} saved with {model}.save)")
     try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        with xr.open_dataset(name) as ds:
+            ds = ds.load()
+    except Exception as err:  # netCDF4, h5py and scipy raise a zoo of types for a bad file
+        raise ValueError(f"{name} is not a readable netCDF file (truncated, or another format): "
+                         f"{err}") from None
+    found = ds.attrs.get("model")
+    if found != model:
+        what = f"a {found}" if found is not None else "no neurosim model (no 'model' attribute)"
+        raise ValueError(f"{name} holds {what}; {model}.load needs a file written by {model}.save")
+    missing = [v for v in required if v not in ds.variables and v not in ds.attrs]
+    if missing:
+        raise ValueError(f"{name} lacks {', '.join(map(repr, missing))}, which a {model} file "
+                         f"holds (truncated, or written by another version?)")
+    return ds
+
+
+class NetCDFAppender:
+    """Write arrays to a netCDF file chunk by chunk along unlimited dimensions.
+
+    ``fixed``: dict of fixed dim sizes; ``unlimited``: names of growing dims. ``define(name,
+    dims, dtype, attrs)`` declares a variable; ``append(name, values)`` writes ``values`` after
+    what the variable already holds along its unlimited dim (any axis); ``close(attrs)`` writes
+    global attributes and closes.
+    """
+
+    def __init__(self, path, fixed, unlimited):
+        import netCDF4
+
+        self.path = os.fspath(path)
+        self._nc = netCDF4.Dataset(self.path, "w", format="NETCDF4")
+        self._axis, self._count, self.defined = {}, {}, set()
+        for name, size in fixed.items():
+            self._nc.createDimension(name, size)
+        for name in unlimited:
+            self._nc.createDimension(name, None)
+        self._unlimited = tuple(unlimited)
+
+    def define(self, name, dims, dtype, attrs=None):
+        """Declare variable ``name`` over ``dims``; the one unlimited dim among them grows."""
+        var = self._nc.createVariable(name, np.dtype(dtype), dims)
+        for k, v in (attrs or {}).items():
+            var.setncattr(k, _attr_value(v))
+        grow = [a for a, d in enumerate(dims) if d in self._unlimited]
+        self.defined.add(name)
+        self._axis[name] = grow[0] if grow else None
+        self._count[name] = 0
+
+    def append(self, name, values):
+        """Append ``values`` along the unlimited dim of ``name``."""
+        axis, n = self._axis[name], self._count[name]
+        values = np.asarray(values)
+        k = values.shape[axis]
+        if k:
+            where = [slice(None)] * values.ndim
+            where[axis] = slice(n, n + k)
+            self._nc.variables[name][tuple(where)] = values
+            self._count[name] = n + k
+
+    def close(self, attrs=None):
+        """Set global ``attrs`` and close the file."""
+        for k, v in (attrs or {}).items():
+            self._nc.setncattr(k, _attr_value(v))
+        self._nc.close()
+
+
+class Run:
+    """One chunked run of a family: chunks, progress bar, Ctrl+C, records in memory or on disk.
+
+    A family's run method reads top to bottom::
+
+        run = record.Run(total, work=m * n, every=mon.every, sizes={"cue": m, "unit": n},
+                         grow=("sweep",), progress=progress, desc="recall", store=store)
+        with run:                                  # Ctrl+C from here on stops cleanly
+            ...set-up (may take seconds)...
+            run.track("energy", ("cue", "sweep"), attrs={"units": "1"})
+            for start, n in run:                   # steps start .. start + n - 1
+                kernel(..., n, ...)
+                run.keep(energy=rec_E[:, rows])    # already strided and indexed
+                if converged: run.stop()
+        return run.dataset(data_vars, coords, family=..., model=..., params=..., seed=seed)
+
+    total: steps (sweeps, epochs, ...) to run. chunk: steps per kernel call; default
+    ``config.CHUNK_WORK // work`` (``work``: work units per step), rounded down to a multiple
+    of ``every`` (at least ``every``) so that each chunk starts on a recorded step.
+    sizes: the fixed dims of the records. grow: dims along which records grow by step; events:
+    dims that grow by event (spikes). store: a netCDF path; records are appended chunk by
+    chunk and :meth:`dataset` returns the file opened lazily. Without ``store``, records whose
+    estimated size exceeds ``config.RECORD_MEMORY_FRACTION`` of the available memory go to a
+    temporary file too (with a warning).
+
+    Ctrl+C: the first press inside ``with run`` (or the loop) sets a flag; no new chunk starts
+    and the Dataset says ``interrupted = 1``; a second press raises ``KeyboardInterrupt``.
+    """
+
+    def __init__(self, total, *, chunk=None, work=1, every=1, sizes=None, grow=(), events=(),
+                 progress=False, desc=None, unit="step", store=None):
+        self.total = checks.integer(total, "total", low=0)
+        self.every = checks.integer(every, "every", low=1)
+        if chunk is None:
+            chunk = max(1, config.CHUNK_WORK // max(int(work), 1))
+        chunk = min(checks.integer(chunk, "chunk", low=1), max(self.total, 1))
+        self.chunk = max(self.every, chunk // self.every * self.every)
+        self.sizes = dict(sizes or {})
+        self.grow, self.events = tuple(grow), tuple(events)
+        self.progress, self.desc, self.unit = bool(progress), desc, unit
+        self.store = _store_path(store)
+        self.done = 0
+        self.interrupted = False
+        self._stopped = False
+        self._pressed = False
+        self._previous = None
+        self._records = {}      # name -> (dims, axis, dtype, attrs, list of chunks)
+        self._file = None
+
+    # -- Ctrl+C ---------------------------------------------------------------------------
+    def __enter__(self):
+        if self._previous is None and threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        if kind is not None and self._file is not None:
+            self._file.close()
+            self._file = None
+        return False
+
+    def _on_sigint(self, signum, frame):
+        if self._pressed:
+            raise KeyboardInterrupt
+        self._pressed = True
+
+    def pressed(self):
+        """True once Ctrl+C has been pressed during this run."""
+        return self._pressed
+
+    # -- chunks ---------------------------------------------------------------------------
+    def __iter__(self):
+        outer = self._previous is not None
+        if not outer:
+            self.__enter__()
+        bar = tqdm(total=self.total, desc=self.desc, unit=self.unit, leave=False) \
+            if self.progress and tqdm else None
+        try:
+            while self.done < self.total and not self._stopped:
+                if self.pressed():
+                    self.interrupted = True
+                    break
+                n = min(self.chunk, self.total - self.done)
+                yield self.done, n
+                self.done += n
+                if bar is not None:
+                    bar.update(n)
+        finally:
+            if bar is not None:
+                bar.close()
+            if not outer:
+                self.__exit__(None, None, None)
+
+    def stop(self):
+        """End the run after the current chunk (converged, early stopping)."""
+        self._stopped = True
+
+    def steps(self, start, n):
+        """The recorded steps (multiples of ``every``) among ``start .. start + n - 1``."""
+        first = -(-start // self.every) * self.every
+        return np.arange(first, start + n, self.every, dtype=np.int64)
+
+    # -- records --------------------------------------------------------------------------
+    def track(self, name, dims, dtype=np.float64, attrs=None):
+        """Declare the record ``name`` over ``dims``: one of them in ``grow`` or ``events``,
+        the others in ``sizes``. A record named after its dim is that dim's coordinate."""
+        dims = _dims_of(dims)
+        axis = [a for a, d in enumerate(dims) if d in self.grow + self.events]
+        if len(axis) != 1:
+            raise ValueError(f"record {name!r} must have exactly one growing dim among "
+                             f"{self.grow + self.events}; got dims {dims}")
+        unknown = [d for d in dims if d not in self.sizes and d not in self.grow + self.events]
+        if unknown:
+            raise ValueError(f"record {name!r}: no size given for dims {unknown}")
+        self._records[name] = (dims, axis[0], np.dtype(dtype), dict(attrs or {}), [])
+        if self.store is None and self._estimate() > _available() * config.RECORD_MEMORY_FRACTION:
+            self.store = _temporary(self.desc)
+            warnings.warn(f"the records of this run would not fit in memory ({self._estimate()} "
+                          f"bytes); streaming them to {self.store}", RuntimeWarning, stacklevel=2)
+        if self.store is not None:   # (records kept in memory so far move to the file too)
+            appender = self._appender()
+            for other, (o_dims, _, o_dtype, o_attrs, chunks) in self._records.items():
+                if other not in appender.defined:
+                    appender.define(other, o_dims, o_dtype, o_attrs)
+                    for values in chunks:
+                        appender.append(other, values)
+                    chunks.clear()
+
+    def keep(self, **values):
+        """Append each record's values for this chunk (the growing dim may be empty)."""
+        for name, v in values.items():
+            dims, axis, dtype, _, chunks = self._records[name]
+            v = np.asarray(v, dtype=dtype)
+            if self._file is not None:
+                self._file.append(name, v)
+            else:
+                chunks.append(v.copy())
+
+    def kept(self, name):
+        """Everything kept so far of record ``name`` in memory (concatenated), else None."""
+        dims, axis, dtype, _, chunks = self._records[name]
+        if self._file is not None:
+            return None
+        if chunks:
+            return np.concatenate(chunks, axis=axis) if len(chunks) > 1 else chunks[0]
+        shape = [0 if a == axis else self.sizes[d] for a, d in enumerate(dims)]
+        return np.zeros(shape, dtype=dtype)
+
+    def _estimate(self):
+        rows = self.total // self.every + 1
+        total = 0
+        for dims, axis, dtype, _, _ in self._records.values():
+            if dims[axis] in self.grow:
+                total += rows * dtype.itemsize * int(np.prod([self.sizes[d] for d in dims if d != dims[axis]]))
+        return total
+
+    def _appender(self):
+        if self._file is None:
+            self._file = NetCDFAppender(self.store, self.sizes, self.grow + self.events)
+        return self._file
+
+    # -- result ---------------------------------------------------------------------------
+    def dataset(self, data_vars=None, coords=None, **meta):
+        """The run's Dataset: ``data_vars`` and ``coords`` (as for :func:`dataset`) plus the
+        records; ``meta`` as for :func:`dataset` (``interrupted`` is the run's). With a store,
+        the file is completed and returned opened lazily (close it when done)."""
+        data_vars, coords = dict(data_vars or {}), dict(coords or {})
+        meta["interrupted"] = self.interrupted
+        if self._file is None:
+            for name, (dims, _, _, attrs, _) in self._records.items():
+                (coords if (name,) == dims else data_vars)[name] = (dims, self.kept(name), attrs)
+            return dataset(data_vars, coords, **meta)
+        fixed = dataset(data_vars, coords, **meta)
+        self._file.close()
+        self._file = None
+        fixed.to_netcdf(self.store, mode="a")
+        return xr.open_dataset(self.store)
+
+
+def _store_path(store):
+    """``store`` as a path whose folder exists, or None; refused up front, not after the run."""
+    if store is None:
+        return None
+    if not isinstance(store, (str, os.PathLike)):
+        raise TypeError(f"store must be a path to a netCDF file or None; got {type(store).__name__}")
+    path = os.path.abspath(os.fspath(store))
+    if not os.path.isdir(os.path.dirname(path)):
+        raise ValueError(f"store: the folder of {os.fspath(store)!r} does not exist")
+    return path
+
+
+def _available():
+    """Bytes of memory available now (Linux; elsewhere a large number: never stream)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not Linux
+        return 1 << 62
+
+
+def _temporary(desc):
+    fd, path = tempfile.mkstemp(prefix=f"neurosim-{(desc or 'run').replace(' ', '-')}-", suffix=".nc")
+    os.close(fd)
+    return path
 
 
 def run_chunks(advance, total, chunk, *, progress=False, desc=None, unit="step"):
-    """Run ``advance(start, n)`` over successive chunks of ``total`` steps.
-
-    ``advance`` runs steps ``start .. start + n - 1`` (one kernel call) and returns True to stop
-    early (e.g. converged). Between chunks a progress bar is updated and Ctrl+C is honoured:
-    the run stops after the current chunk. Returns ``(steps_done, interrupted)``.
-    """
-    total = checks.integer(total, "total", low=0)
-    chunk = checks.integer(chunk, "chunk", low=1)
-    done, interrupted = 0, False
-    bar = tqdm(total=total, desc=desc, unit=unit, leave=False) if progress and tqdm else None
-    with interruptible() as ctrl_c:
-        while done < total:
-            n = min(chunk, total - done)
-            finished = advance(done, n)
-            done += n
-            if bar is not None:
-                bar.update(n)
-            if finished:
-                break
-            if ctrl_c.requested:
-                interrupted = True
-                break
-    if bar is not None:
-        bar.close()
-    return done, interrupted
+    """Deprecated interim form of :class:`Run` (removed once every family iterates a Run)."""
+    run = Run(total, chunk=chunk, progress=progress, desc=desc, unit=unit)
+    for start, n in run:
+        if advance(start, n):
+            run.stop()
+    return run.done, run.interrupted

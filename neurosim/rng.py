@@ -25,6 +25,69 @@ def sequence(seed):
     return np.random.SeedSequence(int(seed))
 
 
+def child(seed, key):
+    """The ``key``-th child ``SeedSequence`` of ``seed`` (a tuple ``key`` for a grandchild).
+
+    The same as the ``key``-th result of ``sequence(seed).spawn(...)``, but without spawn's
+    counter: a family derives the stream of each part it builds (wiring, initial state, noise)
+    by name-like numbers, so adding a part never shifts the others' streams.
+    """
+    ss = sequence(seed)
+    key = tuple(int(k) for k in (key if isinstance(key, tuple) else (key,)))
+    return np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key + key)
+
+
+def to_attr(seed):
+    """``seed`` as a netCDF attribute, losslessly: ``from_attr(to_attr(s))`` draws as ``s`` does.
+
+    An int below 2**63 stays an int; a larger int becomes its decimal string; a
+    ``SeedSequence`` becomes ``"<entropy>"`` or ``"<entropy>/<k1>.<k2>..."`` (its spawn key);
+    None becomes ``"none"``; a list of int seeds (a sweep's) an int array; a string is taken as already stored. Anything else is refused like :func:`sequence` refuses it.
+    """
+    if seed is None:
+        return "none"
+    if isinstance(seed, str):  # already an attribute (idempotent): checked, kept
+        from_attr(seed)
+        return seed
+    if isinstance(seed, (list, tuple)):  # a sweep's seeds: an int array
+        values = [to_attr(k) for k in seed]
+        if not all(isinstance(v, int) for v in values):
+            raise ValueError(f"seed: a list of seeds must hold ints below 2**63; got {seed!r}")
+        return np.asarray(values, dtype=np.int64)
+    if isinstance(seed, np.random.SeedSequence):
+        if not isinstance(seed.entropy, (int, np.integer)):
+            raise ValueError("seed: a SeedSequence made from a list of ints cannot be recorded; "
+                             "give an int seed or SeedSequence(int)")
+        key = ".".join(str(k) for k in seed.spawn_key)
+        return f"{seed.entropy}/{key}" if key else to_attr(int(seed.entropy))
+    sequence(seed)  # validates type and sign
+    return int(seed) if seed < 2 ** 63 else str(int(seed))
+
+
+def from_attr(value):
+    """The seed that :func:`to_attr` stored (an int, a ``SeedSequence``, a list or None)."""
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return [int(v) for v in value]
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    text = str(value)
+    if text == "none":
+        return None
+    entropy, _, key = text.partition("/")
+    try:
+        if not key:
+            return int(entropy)
+        return np.random.SeedSequence(int(entropy), spawn_key=tuple(int(k) for k in key.split(".")))
+    except ValueError:
+        raise ValueError(f"seed attribute must be an int, 'none' or '<entropy>/<spawn key>'; "
+                         f"got {value!r}") from None
+
+
+def fresh():
+    """A new random seed (an int below 2**63), drawn from the OS: recorded, so the run repeats."""
+    return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
 def seed64(seed):
     """One 64-bit integer derived from ``seed`` (see :func:`sequence`): the kernels' master seed."""
     return np.uint64(sequence(seed).generate_state(1, np.uint64)[0])

@@ -93,7 +93,7 @@ def hopfield_capacity(n_units, alpha, seed=0, *, rule="hebbian", flip=0.0, max_s
     params = {"n_units": n, "alpha": alpha, "n_patterns": P, "rule": rule, "flip": flip,
               "max_sweeps": max_sweeps, "cues": m}
     return record.dataset(data, family="HN", model="HopfieldNetwork", params=params,
-                          seed=seed if isinstance(seed, numbers.Integral) else "spawned")
+                          seed=seed)
 
 
 PARISI = -0.7633
@@ -135,7 +135,7 @@ def sk_energy(n_units, sweeps, seed=0, *, reads=8, beta_hot=0.1, beta_cold=5.0, 
     params = {"n_units": n, "sweeps": sweeps, "reads": reads, "beta_hot": float(beta_hot),
               "beta_cold": float(beta_cold), "method": method}
     return record.dataset(data, family=annealer.family, model="IsingAnnealer", params=params,
-                          seed=seed if isinstance(seed, numbers.Integral) else "spawned")
+                          seed=seed)
 
 
 @experiment
@@ -181,7 +181,7 @@ def esn_error(spectral_radius, leak, seed=0, *, n_units=200, n_train=2000, n_tes
               "n_train": n_train, "n_test": n_test, "washout": washout, "ridge": float(ridge),
               "input_scaling": float(input_scaling)}
     return record.dataset(data, family="ESN", model="ESN", params=params,
-                          seed=seed if isinstance(seed, numbers.Integral) else "spawned")
+                          seed=seed)
 
 
 # -- argument checks ----------------------------------------------------------------------------

@@ -1,5 +1,4 @@
 """Shared test settings: non-interactive plotting and a quick hypothesis profile."""
-import contextlib
 import os
 
 import matplotlib
@@ -18,13 +17,15 @@ except ImportError:  # hypothesis is in the test extra; tests that need it impor
 
 @pytest.fixture
 def ctrl_c(monkeypatch):
-    """Chunked runs see Ctrl+C as already pressed: they stop after their first chunk."""
+    """Ctrl+C pressed during the first chunk of every run: it stops after that chunk."""
     from neurosim import record
 
-    @contextlib.contextmanager
-    def pressed():
-        class Flag:
-            requested = True
-        yield Flag()
+    monkeypatch.setattr(record.Run, "pressed", lambda run: run.done > 0)
 
-    monkeypatch.setattr(record, "interruptible", pressed)
+
+@pytest.fixture
+def ctrl_c_setup(monkeypatch):
+    """Ctrl+C pressed while a run sets up: no chunk runs."""
+    from neurosim import record
+
+    monkeypatch.setattr(record.Run, "pressed", lambda run: True)

@@ -141,36 +141,147 @@ def test_spike_events_bad_input():
         record.spike_raster(spikes(), 0.0)
 
 
-def test_run_chunks_covers_all_steps_in_chunks():
-    calls = []
-    done, interrupted = record.run_chunks(lambda s, n: calls.append((s, n)), 10, 4)
-    assert (done, interrupted) == (10, False)
-    assert calls == [(0, 4), (4, 4), (8, 2)]
+def chunks(run):
+    return [(s, n) for s, n in run]
 
 
-def test_run_chunks_stops_early_when_asked():
-    done, interrupted = record.run_chunks(lambda s, n: s >= 4, 100, 4)
-    assert (done, interrupted) == (8, False)
+def test_run_covers_all_steps_in_chunks():
+    run = record.Run(10, chunk=4)
+    assert chunks(run) == [(0, 4), (4, 4), (8, 2)]
+    assert (run.done, run.interrupted) == (10, False)
+
+
+def test_run_chunk_policy_from_work_and_every(monkeypatch):
+    monkeypatch.setattr(record.config, "CHUNK_WORK", 100)
+    assert record.Run(1000, work=7).chunk == 14          # 100 // 7 steps of 7 units each
+    assert record.Run(1000, work=7, every=5).chunk == 10  # a multiple of every
+    assert record.Run(1000, work=10 ** 6, every=5).chunk == 5   # at least every
+    assert record.Run(3, work=1).chunk == 3               # never more than the run
+    with pytest.raises(ValueError, match="chunk"):
+        record.Run(10, chunk=0)
+    with pytest.raises(TypeError, match="total"):
+        record.Run(1.5)
+
+
+def test_run_stops_early_when_asked():
+    run = record.Run(100, chunk=4)
+    for start, n in run:
+        if start >= 4:
+            run.stop()
+    assert (run.done, run.interrupted) == (8, False)
 
 
 def test_ctrl_c_stops_after_the_current_chunk_and_keeps_the_handler():
     before = signal.getsignal(signal.SIGINT)
+    run = record.Run(30, chunk=3)
     calls = []
-
-    def advance(start, n):
+    for start, n in run:
         calls.append(start)
         if start == 6:
             os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl+C during this chunk
-
-    done, interrupted = record.run_chunks(advance, 30, 3)
-    assert interrupted and done == 9 and calls == [0, 3, 6]
+    assert run.interrupted and run.done == 9 and calls == [0, 3, 6]
     assert signal.getsignal(signal.SIGINT) is before
 
 
-def test_second_ctrl_c_raises():
-    def advance(start, n):
-        os.kill(os.getpid(), signal.SIGINT)
-        os.kill(os.getpid(), signal.SIGINT)
+def test_ctrl_c_during_set_up_runs_no_chunk():
+    before = signal.getsignal(signal.SIGINT)
+    with record.Run(30, chunk=3, sizes={"unit": 2}, grow=("step",)) as run:
+        run.track("x", ("step", "unit"))
+        os.kill(os.getpid(), signal.SIGINT)      # pressed while the family builds its arrays
+        assert signal.getsignal(signal.SIGINT) is not before
+        calls = chunks(run)
+    assert calls == [] and run.interrupted and run.done == 0
+    assert signal.getsignal(signal.SIGINT) is before
+    ds = run.dataset(family="X", model="M")
+    assert ds.attrs["interrupted"] == 1 and ds["x"].shape == (0, 2)
 
+
+def test_second_ctrl_c_raises():
+    run = record.Run(30, chunk=3)
     with pytest.raises(KeyboardInterrupt):
-        record.run_chunks(advance, 30, 3)
+        for _ in run:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def _recorded_run(store=None, every=2):
+    """A toy run: state x_t = t * (unit + 1) for 3 units, recorded every ``every`` steps, and
+    events (t, unit) whenever t is a multiple of 3."""
+    run = record.Run(11, chunk=4, every=every, sizes={"unit": 3}, grow=("step",),
+                     events=("event",), store=store)
+    with run:
+        run.track("step", ("step",), np.int64, {"long_name": "step"})
+        run.track("x", ("unit", "step"), attrs={"units": "1"})
+        run.track("event_step", ("event",), np.int64)
+        for start, n in run:
+            steps = run.steps(start, n)
+            run.keep(step=steps, x=np.arange(1, 4)[:, None] * steps[None, :].astype(float))
+            t = np.arange(start, start + n)
+            run.keep(event_step=t[t % 3 == 0])
+    return run.dataset({"final": (("unit",), np.arange(3.0))}, {"unit": np.arange(3)},
+                       family="X", model="Toy", params={"n": 3}, seed=2 ** 70)
+
+
+def test_records_in_memory_follow_the_monitor():
+    ds = _recorded_run()
+    assert ds["step"].values.tolist() == [0, 2, 4, 6, 8, 10]
+    np.testing.assert_array_equal(ds["x"].values, np.arange(1, 4)[:, None] * ds["step"].values)
+    assert ds["event_step"].values.tolist() == [0, 3, 6, 9]
+    assert ds["x"].attrs["units"] == "1" and ds.attrs["interrupted"] == 0
+
+
+def test_records_streamed_to_disk_give_the_same_dataset(tmp_path):
+    mem = _recorded_run()
+    with _recorded_run(store=tmp_path / "run.nc") as disk:
+        assert disk["x"].variable._in_memory is False   # opened lazily from the file
+        xr.testing.assert_identical(disk.load(), mem)
+    assert neurosim.rng.from_attr(mem.attrs["seed"]) == 2 ** 70   # stored losslessly
+
+
+def test_records_that_would_not_fit_in_memory_stream_to_a_temporary_file(monkeypatch):
+    monkeypatch.setattr(record, "_available", lambda: 100)
+    with pytest.warns(RuntimeWarning, match="streaming them to"):
+        ds = _recorded_run()
+    try:
+        assert ds.encoding["source"].endswith(".nc")
+        monkeypatch.undo()
+        xr.testing.assert_identical(ds.load(), _recorded_run())
+    finally:
+        ds.close()
+        os.remove(ds.encoding["source"])
+
+
+def test_run_refuses_a_store_in_a_missing_folder_and_bad_records(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        record.Run(3, store=tmp_path / "nowhere" / "x.nc")
+    with pytest.raises(TypeError, match="store"):
+        record.Run(3, store=3)
+    run = record.Run(3, sizes={"unit": 2}, grow=("step",))
+    with pytest.raises(ValueError, match="growing dim"):
+        run.track("x", ("unit",))
+    with pytest.raises(ValueError, match="no size"):
+        run.track("x", ("step", "neuron"))
+
+
+def test_open_model_refuses_foreign_truncated_and_other_models(tmp_path):
+    good = tmp_path / "m.nc"
+    xr.Dataset({"w": ("i", np.arange(3.0))}, attrs={"model": "Toy"}).to_netcdf(good)
+    assert record.open_model(good, "Toy", ["w"])["w"].shape == (3,)
+    with pytest.raises(ValueError, match="holds a Toy; Other.load"):
+        record.open_model(good, "Other")
+    with pytest.raises(ValueError, match="lacks 'b'"):
+        record.open_model(good, "Toy", ["w", "b"])
+    cut = tmp_path / "cut.nc"
+    cut.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(ValueError, match="not a readable netCDF"):
+        record.open_model(cut, "Toy")
+    text = tmp_path / "t.txt"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match="not a readable netCDF"):
+        record.open_model(text, "Toy")
+    with pytest.raises(ValueError, match="no such file"):
+        record.open_model(tmp_path / "none.nc", "Toy")
+    plain = tmp_path / "p.nc"
+    xr.Dataset({"w": ("i", np.arange(3.0))}).to_netcdf(plain)
+    with pytest.raises(ValueError, match="no neurosim model"):
+        record.open_model(plain, "Toy")

@@ -126,3 +126,41 @@ def test_bad_seeds(seed, err):
 def test_bad_stream_count():
     with pytest.raises(ValueError, match="n"):
         rng.streams(0, 0)
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2 ** 63 - 1, 2 ** 63, 2 ** 70, None,
+                                  np.random.SeedSequence(5, spawn_key=(1, 2)),
+                                  np.random.SeedSequence(2 ** 100)])
+def test_seed_attr_round_trip_draws_the_same_numbers(seed, tmp_path):
+    import xarray as xr
+
+    attr = rng.to_attr(seed)
+    path = tmp_path / "a.nc"
+    xr.Dataset(attrs={"seed": attr}).to_netcdf(path)       # a netCDF attribute can hold it
+    with xr.open_dataset(path) as ds:
+        back = rng.from_attr(ds.attrs["seed"])
+    if seed is None:
+        assert back is None
+    else:
+        np.testing.assert_array_equal(rng.streams(back, 3), rng.streams(seed, 3))
+
+
+def test_seed_attr_refusals():
+    with pytest.raises(ValueError, match=">= 0"):
+        rng.to_attr(-1)
+    with pytest.raises(TypeError, match="seed"):
+        rng.to_attr(1.5)
+    with pytest.raises(ValueError, match="list of ints"):
+        rng.to_attr(np.random.SeedSequence([1, 2]))
+    with pytest.raises(ValueError, match="seed attribute"):
+        rng.from_attr("abc")
+
+
+def test_child_is_the_spawned_child_and_does_not_count():
+    ss = np.random.SeedSequence(11)
+    spawned = ss.spawn(3)
+    for k in range(3):
+        assert rng.child(11, k).spawn_key == spawned[k].spawn_key
+        np.testing.assert_array_equal(rng.streams(rng.child(11, k), 2), rng.streams(spawned[k], 2))
+    assert rng.child(rng.child(11, 2), 5).spawn_key == rng.child(11, (2, 5)).spawn_key == (2, 5)
+    assert rng.child(11, 0).spawn_key == (0,)       # no hidden counter: same key every call

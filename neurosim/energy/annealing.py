@@ -319,6 +319,6 @@ class IsingAnnealer:
         p = {"n": self.n, "method": method, "sparse": self._csr is not None, "offset": self.offset}
         p.update(params)
         return record.dataset(data, coords, family=self.family, model=type(self).__name__, params=p,
-                              seed=self.seed if not isinstance(self.seed, np.random.SeedSequence) else str(self.seed),
+                              seed=self.seed,
                               interrupted=out["interrupted"])
 

@@ -70,7 +70,7 @@ class BoltzmannMachine:
         return np.random.default_rng(self._child(2000 + self._calls))
 
     def _seed_attr(self):
-        return self.seed if not isinstance(self.seed, np.random.SeedSequence) else str(self.seed)
+        return self.seed
 
     def _params(self):
         return {"n_visible": self.n_visible, "n_hidden": self.n_hidden, "temperature": self.temperature}

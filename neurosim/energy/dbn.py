@@ -118,7 +118,7 @@ class DBN:
         self.history = None
 
     def _seed_attr(self):
-        return self.seed if not isinstance(self.seed, np.random.SeedSequence) else str(self.seed)
+        return self.seed
 
     # ------------------------------------------------------------------ training
 

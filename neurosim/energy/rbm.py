@@ -299,7 +299,7 @@ class RBM:
             params={**self._params(), "epochs": epochs, "batch_size": batch, "learning_rate": lr,
                     "method": method, "k": k, "momentum": mom, "weight_decay": decay,
                     "sparsity_target": target, "sparsity_cost": cost, "shuffle": shuffle, "monitor_rows": len(sub)},
-            seed=self.seed if not isinstance(self.seed, np.random.SeedSequence) else str(self.seed),
+            seed=self.seed,
             interrupted=interrupted)
         return self
 
@@ -347,7 +347,7 @@ class RBM:
             {"chain": np.arange(chains), "step": rec_steps, "visible": np.arange(self.n_visible)},
             family=self.family, model=type(self).__name__,
             params={**self._params(), "steps": steps, "chains": chains, "every": every},
-            seed=self.seed if not isinstance(self.seed, np.random.SeedSequence) else str(self.seed))
+            seed=self.seed)
 
     # --------------------------------------------------------------------------- files
 
@@ -357,7 +357,7 @@ class RBM:
             {"W": (("visible", "hidden"), self.W), "visible_bias": ("visible", self.visible_bias),
              "hidden_bias": ("hidden", self.hidden_bias)},
             family=self.family, model=type(self).__name__, params=self._params(),
-            seed=self.seed if not isinstance(self.seed, np.random.SeedSequence) else str(self.seed))
+            seed=self.seed)
 
     @classmethod
     def from_dataset(cls, ds):

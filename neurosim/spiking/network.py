@@ -613,7 +613,7 @@ class Network:
 
 
 def _seed_attr(seed):
-    return seed if isinstance(seed, (int, np.integer)) or seed is None else str(seed)
+    return seed
 
 
 def _monitor(rec, n):
