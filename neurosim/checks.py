@@ -9,7 +9,7 @@ def array(x, name, *, ndim=None, shape=None, dtype=np.float64, finite=True):
     """``x`` as a C-contiguous array of ``dtype`` after checking its rank, shape and values.
 
     ``ndim`` may be an int or a tuple of allowed ranks; ``shape`` a tuple with ``None`` for
-    free axes. Non-numeric input is a ``TypeError``; NaN or inf (when ``finite``) a ``ValueError``.
+    free axes. Non-numeric or complex input is a ``TypeError``; NaN or inf (when ``finite``) a ``ValueError``.
     """
     try:
         a = np.asarray(x)
@@ -17,6 +17,9 @@ def array(x, name, *, ndim=None, shape=None, dtype=np.float64, finite=True):
         raise ValueError(f"{name} must be an array; could not convert it: {err}") from err
     if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise TypeError(f"{name} must be numeric; got an array of dtype {a.dtype}")
+    if np.iscomplexobj(a):
+        raise TypeError(f"{name} must be real; got an array of dtype {a.dtype} (complex values "
+                        "would silently lose their imaginary part)")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if a.ndim not in allowed:

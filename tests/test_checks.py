@@ -67,3 +67,10 @@ def test_float_dtype():
         backend.float_dtype("int8")
     with pytest.raises(ValueError, match="float32 or float64"):
         backend.float_dtype("nonsense")
+
+
+def test_complex_input_is_refused_not_truncated():
+    with pytest.raises(TypeError, match="x must be real; got an array of dtype complex128"):
+        checks.array(np.array([1 + 2j, 3]), "x")
+    with pytest.raises(TypeError, match="must be real"):
+        checks.array(np.zeros(3, np.complex64), "x", dtype=None)
