@@ -1,6 +1,6 @@
 """A Transformer encoder's training step beside PyTorch's.
 
-Key-value retrieval (:func:`neurosim.attention.key_value_retrieval`: 15 pairs of 16 keys and 8
+Key-value retrieval (:func:`neurosim.deep.transformer.key_value_retrieval`: 15 pairs of 16 keys and 8
 values, then the query: 16 steps of 25 features), batch 32, float32, one thread each. The
 model: a position-wise dense embedding to d_model 64, one pre-norm encoder block (4 heads,
 feed-forward 128, no dropout), a final layer norm and a dense read-out of the last step (8
@@ -28,7 +28,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from neurosim.attention import key_value_retrieval, transformer_encoder  # noqa: E402
+from neurosim.deep.transformer import key_value_retrieval, transformer_encoder  # noqa: E402
 from neurosim.nn import losses, optim  # noqa: E402
 
 PAIRS, KEYS, VALUES = 15, 16, 8

@@ -32,7 +32,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from neurosim.datasets import digits_split  # noqa: E402
-from neurosim.feedforward import Autoencoder, VariationalAutoencoder  # noqa: E402
+from neurosim.deep import Autoencoder, VariationalAutoencoder  # noqa: E402
 
 EPOCHS, BATCH, LR = 50, 32, 1e-3
 SIZES = {"ae": (64, 32, 8, 32, 64), "vae": (64, 128, 8, 128, 64)}

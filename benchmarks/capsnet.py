@@ -1,7 +1,7 @@
 """CapsNet on digits beside PyTorch: the same network, loss and training on both sides.
 
 Digits (8x8) divided by 16; the first 1500 train, the last 297 test. Network (the defaults of
-:func:`neurosim.feedforward.capsnet`): conv 3x3x64 + ReLU -> primary capsules (conv 3x3, 8
+:func:`neurosim.deep.capsnet`): conv 3x3x64 + ReLU -> primary capsules (conv 3x3, 8
 types of 8-D on a 4x4 grid, squashed) -> ten 16-D capsules, 3 routing iterations, the gradient
 through the final iteration with the couplings held constant (PyTorch: the routing iterations
 on ``u_hat.detach()``); decoder 160-128-256-64 (ReLU, ReLU, sigmoid) from the capsule of the
@@ -28,7 +28,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from neurosim.datasets import digits_split  # noqa: E402
-from neurosim.feedforward import capsnet  # noqa: E402
+from neurosim.deep import capsnet  # noqa: E402
 
 BATCH, LR = 32, 3e-3
 

@@ -31,7 +31,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from neurosim.datasets import digits_split  # noqa: E402
-from neurosim.feedforward import dense_gan  # noqa: E402
+from neurosim.deep import dense_gan  # noqa: E402
 
 LATENT, HIDDEN, BATCH, LR, BETAS = 16, 128, 64, 2e-4, (0.5, 0.999)
 

@@ -1,7 +1,7 @@
 """NTM training on the copy task beside the same machine in PyTorch.
 
-Copy task of :func:`neurosim.memory.copy_task` (1-4 vectors of 4 bits, 9 steps), 1000
-sequences, batch 16; the NTM of :class:`neurosim.memory.NTM` (12 locations of width 6, a
+Copy task of :func:`neurosim.deep.ntm.copy_task` (1-4 vectors of 4 bits, 9 steps), 1000
+sequences, batch 16; the NTM of :class:`neurosim.deep.ntm.NTM` (12 locations of width 6, a
 64-unit feed-forward controller, one read and one write head, shifts -1..1). PyTorch runs the
 same equations (written out below with torch ops, autograd for the gradients) from the same
 initial weights, Adam (lr 0.01) with gradient-norm clipping at 10, one thread each. The
@@ -26,7 +26,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from neurosim.memory import NTM, copy_loss, copy_task  # noqa: E402
+from neurosim.deep.ntm import NTM, copy_loss, copy_task  # noqa: E402
 from neurosim.nn.layers import Sequential  # noqa: E402
 
 N, WIDTH, UNITS, BITS, LENGTH, BATCH, LR = 12, 6, 64, 4, 4, 16, 0.01

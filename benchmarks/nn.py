@@ -28,7 +28,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from neurosim.datasets import digits_split  # noqa: E402
-from neurosim.feedforward.mlp import mlp  # noqa: E402
+from neurosim.deep.mlp import mlp  # noqa: E402
 from neurosim.nn.layers import Conv2D, Dense, Flatten, MaxPool2D, Sequential  # noqa: E402
 
 EPOCHS, BATCH, LR = 20, 32, 1e-3

@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 from neurosim.nn import losses, optim  # noqa: E402
 from neurosim.nn.layers import Dense, Sequential  # noqa: E402
 from neurosim.nn.recurrent import GRU, LSTM  # noqa: E402
-from neurosim.recurrent import sequence_sum  # noqa: E402
+from neurosim.deep.rnn import sequence_sum  # noqa: E402
 
 FEATURES, UNITS, STEPS, BATCH, LR, POOL = 8, 128, 50, 32, 1e-3, 16
 

@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 
 from neurosim import record  # noqa: E402
 from neurosim.datasets import digits_split  # noqa: E402
-from neurosim.feedforward import capsnet  # noqa: E402
+from neurosim.deep import capsnet  # noqa: E402
 from neurosim.viz.plots import state_grid  # noqa: E402
 
 

@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 
 from neurosim import record  # noqa: E402
 from neurosim.datasets import digits_split  # noqa: E402
-from neurosim.feedforward import as_images, feature_maps, lenet  # noqa: E402
+from neurosim.deep import as_images, feature_maps, lenet  # noqa: E402
 from neurosim.nn.layers import Conv2D  # noqa: E402
 from neurosim.viz.plots import confusion_matrix, state_grid  # noqa: E402
 

@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 
 from neurosim import record  # noqa: E402
 from neurosim.datasets import digits_split  # noqa: E402
-from neurosim.feedforward import DCIGN  # noqa: E402
+from neurosim.deep import DCIGN  # noqa: E402
 from neurosim.viz import animate_images, save_animation  # noqa: E402
 from neurosim.viz.plots import state_grid  # noqa: E402
 

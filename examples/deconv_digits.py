@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 
 from neurosim import record  # noqa: E402
 from neurosim.datasets import digits_split, one_hot  # noqa: E402
-from neurosim.feedforward import as_images, class_means, deconvolutional, generate  # noqa: E402
+from neurosim.deep import as_images, class_means, deconvolutional, generate  # noqa: E402
 from neurosim.viz import animate_images, image_strip, save_animation, state_grid  # noqa: E402
 
 def plot_digits(generated, means, path):

@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 from neurosim import record  # noqa: E402
 from neurosim.datasets import digits_split  # noqa: E402
-from neurosim.feedforward import dense_gan  # noqa: E402
+from neurosim.deep import dense_gan  # noqa: E402
 from neurosim.viz import animate_images, save_animation  # noqa: E402
 
 

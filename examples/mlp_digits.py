@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 
 from neurosim import record  # noqa: E402
 from neurosim.datasets import digits_split  # noqa: E402
-from neurosim.feedforward import mlp  # noqa: E402
+from neurosim.deep import mlp  # noqa: E402
 
 
 def main(argv=None):

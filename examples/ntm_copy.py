@@ -9,7 +9,7 @@ figure, and copies somewhat longer sequences than it was trained on. Writes to `
 - ``ntm_copy.png``: for two held-out sequences, the input, target and output over time, and the
   write and read weightings over the locations at every step; the training loss;
 - ``ntm_copy.nc``: the weightings, outputs and final memory of held-out sequences (the
-  Dataset of :func:`neurosim.memory.memory_trace`), and the bit errors per sequence by
+  Dataset of :func:`neurosim.deep.ntm.memory_trace`), and the bit errors per sequence by
   sequence length, up to twice the trained length (``bit_errors_by_length``);
 - ``ntm_copy_history.nc``: the training history of ``fit``.
 
@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from neurosim import record  # noqa: E402
-from neurosim.memory import NTM, bit_errors, copy_loss, copy_task, memory_trace  # noqa: E402
+from neurosim.deep.ntm import NTM, bit_errors, copy_loss, copy_task, memory_trace  # noqa: E402
 from neurosim.nn.layers import Sequential  # noqa: E402
 from neurosim.nn.optim import cosine  # noqa: E402
 

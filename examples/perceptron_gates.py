@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 
 from neurosim import record  # noqa: E402
 from neurosim.datasets import logic_gate  # noqa: E402
-from neurosim.feedforward import Perceptron  # noqa: E402
+from neurosim.deep import Perceptron  # noqa: E402
 
 GATES = ("AND", "OR", "NAND", "XOR")
 

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 
 from neurosim import record, rng  # noqa: E402
 from neurosim.datasets import digits  # noqa: E402
-from neurosim.feedforward import RBFNetwork  # noqa: E402
+from neurosim.deep import RBFNetwork  # noqa: E402
 
 
 def target(x):

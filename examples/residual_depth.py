@@ -25,7 +25,7 @@ import xarray as xr  # noqa: E402
 
 from neurosim import record  # noqa: E402
 from neurosim.datasets import digits_split  # noqa: E402
-from neurosim.feedforward import gradient_norms, residual_network  # noqa: E402
+from neurosim.deep import gradient_norms, residual_network  # noqa: E402
 
 NETS = {"plain": False, "residual": True}
 

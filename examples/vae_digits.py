@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 
 from neurosim import record  # noqa: E402
 from neurosim.datasets import digits_split  # noqa: E402
-from neurosim.feedforward import VariationalAutoencoder  # noqa: E402
+from neurosim.deep import VariationalAutoencoder  # noqa: E402
 from neurosim.viz import animate_images, image_strip, save_animation  # noqa: E402
 
 

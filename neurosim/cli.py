@@ -64,7 +64,7 @@ def _mlp_run(config, seed, folder):
     """FF: train a multilayer perceptron on the bundled digits or MNIST files (``path``
     relative to the config's ``folder``); returns the training history."""
     from .datasets import digits_split, mnist
-    from .feedforward import mlp
+    from .deep import mlp
     from .nn.train import fit
 
     model = _section(config, "model", ("hidden", "activation", "dropout", "init", "dtype"))
@@ -142,21 +142,16 @@ def run_config(path):
 
 
 # -- sweeps ---------------------------------------------------------------------------------------
-def _sweep_module():
-    """The module ``neurosim.sweep`` (the package attribute of that name may be the function)."""
-    import importlib
-
-    return importlib.import_module(f"{__package__}.sweep")
-
-
 def sweep_config(path):
-    """The arguments of :func:`neurosim.sweep.sweep` from a TOML sweep config, checked (see
-    :func:`neurosim.sweep.read_config`); returns ``(kwargs, name)``, bad input is a
+    """The arguments of :func:`neurosim.sweeps.sweep` from a TOML sweep config, checked (see
+    :func:`neurosim.sweeps.read_config`); returns ``(kwargs, name)``, bad input is a
     :class:`ConfigError` naming the key."""
+    from .sweeps import read_config
+
     path = Path(path)
     config = _read_toml(path)
     try:
-        return _sweep_module().read_config(config, where=path), path.stem
+        return read_config(config, where=path), path.stem
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{path}: {err}") from None
 
@@ -167,7 +162,7 @@ def run_sweep(path, *, scheduler=None, workers=None, out=".", timeout=10.0, prog
     Points are kept in ``out/<store>`` (a rerun resumes there); the combined result is written
     to ``out/<config name>.nc`` unless the sweep was interrupted (then None).
     """
-    from .sweep import sweep
+    from .sweeps import sweep
 
     kwargs, stem = sweep_config(path)
     if workers is not None and scheduler is not None:
@@ -201,63 +196,19 @@ def _load_result(path):
 
 
 def figure(ds, var=None):
-    """A sensible default figure (``matplotlib.figure.Figure``) for a neurosim Dataset.
+    """The default figure of a neurosim Dataset: :func:`neurosim.viz.default_figure`."""
+    from .viz import default_figure
 
-    Sweep results (and Datasets over parameters and ``seed``): heat map and lines over the grid
-    (:func:`neurosim.sweep.plot`). Hopfield recalls: energy per sweep and the first cue's
-    overlaps. Spikes: a raster. Otherwise the first variable with a time-like dim as curves.
-    """
-    from matplotlib.figure import Figure
-
-    from . import viz
-    from .sweep import plot as plot_grid
-    from .viz.plots import TIME_DIMS
-
-    if "sweep_dims" in ds.attrs:
-        return plot_grid(ds, var)
-    if var is not None and var not in ds.data_vars:
-        raise ValueError(f"--var must name a variable of the Dataset {sorted(ds.data_vars)}; got {var!r}")
-    family = str(ds.attrs.get("family", ""))
-    if var is None and family == "HN" and {"energy", "overlap"} <= set(ds.data_vars) and "sweep" in ds.dims:
-        fig = Figure(figsize=(10, 3.6), layout="constrained")
-        ax_e, ax_m = fig.subplots(1, 2)
-        viz.energy_curve(ds, ax_e, cues=list(range(min(10, ds.sizes.get("cue", 1)))) if "cue" in ds.dims else None)
-        viz.overlap_curve(ds, 0, ax_m)
-        fig.suptitle(f"{ds.attrs.get('model', 'Hopfield')} recall", fontsize="medium")
-        return fig
-    if var is None and {"spike_time", "spike_neuron"} <= set(ds.data_vars):
-        fig = Figure(figsize=(6, 3.6), layout="constrained")
-        ax = fig.add_subplot()
-        ax.plot(ds.spike_time.values, ds.spike_neuron.values, "|", ms=2, color="k")
-        ax.set_xlabel(f"time [{ds.spike_time.attrs.get('units', 's')}]")
-        ax.set_ylabel("neuron")
-        ax.set_title(f"{family} spikes", fontsize="medium")
-        return fig
-    candidates = [var] if var is not None else list(ds.data_vars)
-    for name in candidates:
-        da = ds[name]
-        t = next((d for d in TIME_DIMS if d in da.dims), None)
-        if t is None or da.dtype.kind not in "biuf":
-            continue
-        others = [d for d in da.dims if d != t]
-        da = da.isel({d: 0 for d in others[1:]})
-        fig = Figure(figsize=(6, 3.6), layout="constrained")
-        ax = fig.add_subplot()
-        select = list(range(min(10, da.sizes[others[0]]))) if others else None
-        viz.curve(da, name, ax, dim=t, select=select)
-        fixed = ", ".join(f"{d} = 0" for d in others[1:])
-        ax.set_title(f"{family} {name}" + (f" ({fixed})" if fixed else ""), fontsize="medium")
-        return fig
-    if "seed" in ds.dims or var is not None:
-        return plot_grid(ds, var)
-    raise ValueError(f"no default figure for this Dataset (family {family!r}); its variables are "
-                     f"{sorted(ds.data_vars)}: plot it with neurosim.viz")
+    return default_figure(ds, var)
 
 
 def plot_result(path, out=None, var=None):
     """Draw the default figure of a saved Dataset to ``out`` (default: ``path`` with .png)."""
     ds = _load_result(path)
     out = Path(out) if out is not None else Path(path).with_suffix(".png")
+    if var is not None and var not in ds.data_vars:
+        raise ConfigError(f"{path}: --var must name a variable of the Dataset {sorted(ds.data_vars)}; "
+                          f"got {var!r}")
     try:
         fig = figure(ds, var)
     except (TypeError, ValueError) as err:

@@ -4,11 +4,11 @@ builder, the tasks and the attention-weight Dataset keep their promises."""
 import numpy as np
 import pytest
 
-from neurosim.attention import (attention_maps, key_value_retrieval, per_step_cross_entropy,
+from neurosim.deep.transformer import (attention_maps, key_value_retrieval, per_step_cross_entropy,
                                 reverse_sequences, transformer_encoder)
-from neurosim.feedforward import mlp
+from neurosim.deep import mlp
 from neurosim.nn import check_gradients
-from neurosim.recurrent import lookahead
+from neurosim.deep.rnn import lookahead
 
 
 def test_encoder_learns_key_value_retrieval():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from neurosim.datasets import digits_split
-from neurosim.feedforward import (Autoencoder, DenoisingAutoencoder, SparseAutoencoder,
+from neurosim.deep import (Autoencoder, DenoisingAutoencoder, SparseAutoencoder,
                                   VariationalAutoencoder)
 from neurosim.nn import check_gradients, losses, ops
 from neurosim.nn.tensor import Tensor

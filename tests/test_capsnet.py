@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from neurosim.datasets import digits_split
-from neurosim.feedforward import CapsNet, capsnet
+from neurosim.deep import CapsNet, capsnet
 from neurosim.nn import Tensor, check_gradients, value_and_grad
 from neurosim.nn.capsules import (CapsuleLayer, PrimaryCapsules, capsule_lengths,
                                   coupling_coefficients, margin_loss, route, squash)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from neurosim.datasets import digits_split
-from neurosim.feedforward.cnn import as_images, feature_maps, lenet
+from neurosim.deep.cnn import as_images, feature_maps, lenet
 
 SHAPES = [(16, 8, 8), (16, 4, 4), (32, 4, 4), (32, 2, 2), (128,), (10,)]
 

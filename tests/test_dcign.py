@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from neurosim.datasets import digits_split
-from neurosim.feedforward import DCIGN, class_means
+from neurosim.deep import DCIGN, class_means
 from neurosim.nn import check_gradients
 from neurosim.nn.tensor import Tensor
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from neurosim.datasets import digits_split, one_hot
-from neurosim.feedforward.cnn import as_images
-from neurosim.feedforward.deconv import class_means, deconvolutional, generate
+from neurosim.deep.cnn import as_images
+from neurosim.deep.deconv import class_means, deconvolutional, generate
 
 
 def test_generated_digits_are_nearest_to_their_class_mean():

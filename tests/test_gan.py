@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from neurosim.feedforward import GAN, conv_gan, dense_gan
+from neurosim.deep import GAN, conv_gan, dense_gan
 from neurosim.nn import check_gradients
 from neurosim.nn.layers import Dense, Sequential
 

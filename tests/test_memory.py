@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurosim.memory import NTM, bit_errors, copy_loss, copy_task, memory_trace
+from neurosim.deep.ntm import NTM, bit_errors, copy_loss, copy_task, memory_trace
 from neurosim.nn import Tensor, check_gradients
 from neurosim.nn.layers import Sequential
 from neurosim.nn.optim import cosine

@@ -5,7 +5,7 @@ import pytest
 
 from neurosim import rng
 from neurosim.datasets.gates import GATES, logic_gate
-from neurosim.feedforward.perceptron import Perceptron
+from neurosim.deep.perceptron import Perceptron
 from neurosim.kernels import rng as rng_kernels
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from neurosim import nn
 from neurosim.datasets import digits
-from neurosim.feedforward.rbf import (RBF, RBFNetwork, gaussian_rbf, kmeans, nearest_widths,
+from neurosim.deep.rbf import (RBF, RBFNetwork, gaussian_rbf, kmeans, nearest_widths,
                                       rbf_features)
 from neurosim.kernels import feedforward as K
 from neurosim.nn.layers import Dense, Sequential

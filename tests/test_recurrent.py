@@ -4,9 +4,9 @@ hidden-state Datasets keep their promises."""
 import numpy as np
 import pytest
 
-from neurosim.feedforward import mlp
+from neurosim.deep import mlp
 from neurosim.nn.layers import Dense, Sequential
-from neurosim.recurrent import (GRU, LSTM, hidden_states, lookahead, recurrent_network,
+from neurosim.deep.rnn import (GRU, LSTM, hidden_states, lookahead, recurrent_network,
                                 sequence_sum)
 
 

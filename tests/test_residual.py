@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from neurosim.datasets import digits_split
-from neurosim.feedforward.residual import gradient_norms, residual_network
+from neurosim.deep.residual import gradient_norms, residual_network
 from neurosim.nn import losses
 from neurosim.nn.layers import BatchNorm, LayerNorm, Residual, Sequential
 

@@ -8,10 +8,10 @@ a unidirectional network can only guess it, a bidirectional one can read it).
 """
 import numpy as np
 
-from . import checks, record, rng
-from .nn.layers import Dense, Sequential
-from .nn.recurrent import GRU, LSTM, Bidirectional, Recurrent, SimpleRNN, TimeDistributed
-from .nn.tensor import no_grad
+from .. import checks, record, rng
+from ..nn.layers import Dense, Sequential
+from ..nn.recurrent import GRU, LSTM, Bidirectional, Recurrent, SimpleRNN, TimeDistributed
+from ..nn.tensor import no_grad
 
 CELLS = {"rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
 _FAMILY = {SimpleRNN: "RNN", LSTM: "LSTM", GRU: "GRU"}

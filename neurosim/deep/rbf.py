@@ -354,3 +354,6 @@ class RBFNetwork:
         return record.dataset(data, family=self.family, model="RBFNetwork", params=self.params,
                               seed=self.seed if isinstance(self.seed, int) else None,
                               attrs={"inertia": self.inertia_})
+
+
+__all__ = ["RBFNetwork", "RBF", "kmeans", "nearest_widths", "rbf_features", "gaussian_rbf"]

@@ -4,7 +4,7 @@ A convolutional encoder (the LeNet stages: 3x3 convolutions and 2x2 max-pooling)
 image to a diagonal Gaussian over a code; a deconvolutional decoder (a dense layer, a reshape
 to a small feature map and transposed convolutions that double height and width) draws the
 image back. It is trained as a variational autoencoder: :class:`DCIGN` is a
-:class:`~neurosim.feedforward.autoencoder.VariationalAutoencoder` whose two stacks are
+:class:`~neurosim.deep.autoencoder.VariationalAutoencoder` whose two stacks are
 convolutional, so the ELBO, :meth:`~VariationalAutoencoder.sample`, ``interpolate``,
 ``log_likelihood`` and the latent traversal (:meth:`~DCIGN.traversals`: vary one code unit,
 decode) are the VAE's. Images travel flat, (n, channels * height * width), like the digits.

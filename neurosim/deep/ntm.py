@@ -10,13 +10,13 @@ new read vectors (logits for the copy task). The addressing and the memory ops a
 """
 import numpy as np
 
-from . import checks, record, rng
-from .nn import memory as nm
-from .nn import ops
-from .nn.init import initialiser
-from .nn.layers import Layer
-from .nn.losses import binary_cross_entropy_with_logits
-from .nn.tensor import Tensor, no_grad
+from .. import checks, record, rng
+from ..nn import memory as nm
+from ..nn import ops
+from ..nn.init import initialiser
+from ..nn.layers import Layer
+from ..nn.losses import binary_cross_entropy_with_logits
+from ..nn.tensor import Tensor, no_grad
 
 
 def _head_parameters(raw, width, shifts, writes):

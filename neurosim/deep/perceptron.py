@@ -136,3 +136,6 @@ class Perceptron:
         """Fraction of the rows of ``X`` whose predicted label equals ``y`` (n,)."""
         p = self.predict(X)
         return float(np.mean(p == _labels(y, p.shape[0])))
+
+
+__all__ = ["Perceptron"]

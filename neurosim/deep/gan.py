@@ -374,9 +374,9 @@ def conv_gan(image_shape=(1, 8, 8), latent=16, *, code=(32, 2, 2), channels=(16,
 
     Generator: the deconvolutional network's stages (Dense -> Reshape(code) -> transposed
     convolutions doubling height and width, sigmoid image; see
-    :func:`~neurosim.feedforward.deconv.deconvolutional`); discriminator: the LeNet stages
+    :func:`~neurosim.deep.deconv.deconvolutional`); discriminator: the LeNet stages
     (Conv2D 3x3 + ReLU + MaxPool2D per entry of ``channels``; see
-    :func:`~neurosim.feedforward.cnn.lenet`), Flatten, one logit. Samples are
+    :func:`~neurosim.deep.cnn.lenet`), Flatten, one logit. Samples are
     (batch, *image_shape) in [0, 1].
     """
     image_shape = _image_shape(image_shape, "image_shape")

@@ -8,13 +8,13 @@ addressing, which a pooled or position-blind read-out cannot do) and :func:`reve
 """
 import numpy as np
 
-from . import checks, record, rng
-from .nn import ops
-from .nn.attention import (MultiHeadAttention, PositionalEncoding, SequencePooling,
-                           TransformerEncoderBlock)
-from .nn.layers import Dense, LayerNorm, Sequential
-from .nn.recurrent import TimeDistributed
-from .nn.tensor import Tensor, no_grad
+from .. import checks, record, rng
+from ..nn import ops
+from ..nn.attention import (MultiHeadAttention, PositionalEncoding, SequencePooling,
+                            TransformerEncoderBlock)
+from ..nn.layers import Dense, LayerNorm, Sequential
+from ..nn.recurrent import TimeDistributed
+from ..nn.tensor import Tensor, no_grad
 
 
 def transformer_encoder(d_model, heads, depth=1, *, input_shape, outputs, ff_units=None,

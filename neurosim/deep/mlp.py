@@ -37,3 +37,6 @@ def mlp(sizes, activation="relu", *, output="identity", dropout=0.0, init="gloro
             layers.append(Dropout(dropout))
     layers.append(Dense(sizes[-1], output, init=init))
     return Sequential(*layers, input_shape=(sizes[0],), seed=seed, dtype=dtype)
+
+
+__all__ = ["mlp"]
