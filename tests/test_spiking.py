@@ -379,7 +379,7 @@ def test_stream_to_netcdf_equals_in_memory(tmp_path):
     mem = small_random_net(4).run(0.1, record=Monitor(every=10, index=[1, 2]), chunk=250)
     path = tmp_path / "run.nc"
     disk = small_random_net(4).run(0.1, record=Monitor(every=10, index=[1, 2]), chunk=250,
-                                   stream=path)
+                                   store=path)
     try:
         np.testing.assert_array_equal(disk.spike_time.values, mem.spike_time.values)
         np.testing.assert_array_equal(disk.v.values, mem.v.values)

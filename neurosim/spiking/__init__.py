@@ -6,9 +6,10 @@ them with :mod:`neurosim.connect` (delays included) and runs them clock-driven w
 event-driven delivery, the :func:`cuba` benchmark network, and the
 :class:`LiquidStateMachine`. All quantities in SI units: s, V, A, S, ohm, F.
 """
+from ..record import NetCDFAppender  # noqa: F401  (moved to neurosim.record; kept importable)
 from .inputs import PoissonGroup, SpikeGeneratorGroup  # noqa: F401
 from .lsm import LiquidStateMachine, jitter_curve, ridge  # noqa: F401
-from .network import NetCDFAppender, Network, cuba, mean_rate, silent_fraction  # noqa: F401
+from .network import Network, cuba, mean_rate, silent_fraction  # noqa: F401
 from .neurons import LIF, Izhikevich  # noqa: F401
 
 __all__ = ["LIF", "Izhikevich", "PoissonGroup", "SpikeGeneratorGroup", "Network", "cuba",

@@ -22,8 +22,10 @@ from .. import record as _rec
 from .. import rng as _rng
 from ..kernels import spiking as _k
 from .inputs import SpikeGeneratorGroup
+from . import persist
 from .network import Network
 from .neurons import LIF
+from .stepper import Stepper
 
 _EMPTY = np.empty(0, dtype=np.int64)
 
@@ -89,9 +91,12 @@ weights, background currents, initial potentials).
         for key in ("EE", "EI", "IE", "II"):
             checks.scalar(C[key], f"C['{key}']", low=0.0, high=1.0)
             checks.scalar(W[key], f"W['{key}']")
+        _rng.to_attr(seed)   # a seed that could not be saved is refused now
         self.C, self.W, self.seed = C, W, seed
         ss = _rng.sequence(seed)
-        gen = np.random.default_rng(ss.spawn(1)[0])
+        # child 0: cell types, weights, wiring seeds, currents; child 1: the network's own
+        # draws (initial potentials)
+        gen = np.random.default_rng(_rng.child(ss, 0))
         n_inh = int(round(self.frac_inh * n))
         inh = np.zeros(n, dtype=bool)
         inh[gen.choice(n, n_inh, replace=False)] = True
@@ -102,7 +107,7 @@ weights, background currents, initial potentials).
         self.n_liquid = n
         kw = dict(tau_m=30e-3, v_rest=0.0, v_th=15e-3, v_reset=13.5e-3, R=1e6, tau_e=3e-3,
                   tau_i=6e-3, v0=(13.5e-3, 15e-3))
-        net = Network(self.dt, seed=ss.spawn(1)[0])
+        net = Network(self.dt, seed=_rng.child(ss, 1))
         groups = {}
         groups["E"] = net.add(LIF(self.n_exc, t_ref=3e-3, name="exc",
                                   I=gen.uniform(13.5e-9, 14.5e-9, self.n_exc), **kw))
@@ -154,17 +159,15 @@ weights, background currents, initial potentials).
         times, chans = self._check_sample(sample, 0)
         net.set_spikes(self.inputs, times, chans)
         n_steps = int(np.rint(duration / self.dt))
+        # one kernel call (more if the spike buffer fills): a sample is short, and a fit runs
+        # many; Ctrl+C ends a fit as any Python loop (nothing partial to return)
+        stepper = Stepper(net, n_steps, n_steps, _EMPTY, _EMPTY,
+                          np.ones(self.n_liquid, dtype=bool))
         st, si = [], []
-
-        def sink(rec, rate, s, i):
-            if s is not None:
-                st.append(s)
-                si.append(i)
-
-        net._simulate(n_steps, n_steps, _EMPTY, _EMPTY, np.ones(self.n_liquid, dtype=bool),
-                      sink, n_steps, False)
-        base = net._stored["step"]
-        return np.concatenate(st) - base, np.concatenate(si)
+        for steps, neurons in stepper.advance(n_steps):
+            st.append(steps - net._stored["step"])
+            si.append(neurons.copy())
+        return np.concatenate(st), np.concatenate(si)
 
     def states(self, samples, duration, readout_times=None):
         """Liquid states: low-pass-filtered spike trains (exponential kernel ``tau_readout``)
@@ -222,17 +225,21 @@ weights, background currents, initial potentials).
         return float(np.mean(self.predict(samples) == labels))
 
     # ------------------------------------------------------------------- experiments
-    def run(self, sample, duration):
-        """The liquid's response to one input as a Dataset (spike events, population rates)."""
+    def run(self, sample, duration, *, chunk=None, progress=False, store=None):
+        """The liquid's response to one input as a Dataset (spike events, population rates
+        and the input spikes ``input_time``, ``input_channel``), from the liquid's fixed
+        initial state. chunk, progress, store: as for :meth:`Network.run` (store: the records
+        go to that netCDF file, returned opened lazily). Ctrl+C stops after the current chunk
+        (attr ``interrupted`` = 1)."""
         net = self.network
         net.restore()
         times, chans = self._check_sample(sample, 0)
         net.set_spikes(self.inputs, times, chans)
-        ds = net.run(duration)
-        ds["input_time"] = ("input_spike", np.asarray(times, dtype=float), {"units": "s"})
-        ds["input_channel"] = ("input_spike", np.asarray(chans, dtype=np.int64))
-        ds.attrs["model"] = "LiquidStateMachine"
-        return ds
+        inputs = {"input_time": ("input_spike", np.asarray(times, dtype=float), {"units": "s"}),
+                  "input_channel": ("input_spike", np.asarray(chans, dtype=np.int64))}
+        return net._run(duration, record=None, variables=("v",), spikes=True, chunk=chunk,
+                        progress=progress, store=store, model="LiquidStateMachine",
+                        data_vars=inputs)
 
     def memory_curve(self, *, n_bins=300, bin=0.03, max_delay=10, rate=80.0, train=0.6,
                      alpha=10.0, seed=None):
@@ -281,7 +288,7 @@ weights, background currents, initial potentials).
             {"r2": ("delay", r2, {"units": "1", "long_name": "squared correlation of recall"})},
             {"delay": ("delay", np.arange(max_delay + 1), {"units": "bins"})},
             family="LSM", model="LiquidStateMachine", params=self.params(),
-            seed=seed if isinstance(seed, int) else None,
+            seed=seed,
             attrs={"bin": bin, "bin_units": "s", "n_bins": n_bins, "input_rate_max": rate,
                    "memory_capacity": float(r2.sum())})
 
@@ -295,33 +302,32 @@ weights, background currents, initial potentials).
         extra = {"positions": (("neuron", "coord"), self.positions)}
         attrs = {"lsm_json": json.dumps({**self.params(), "shape": list(self.shape),
                                          "frac_inh": self.frac_inh, "C": self.C, "W": self.W,
-                                         "seed": str(self.seed)})}
+                                         "seed": _rng.to_attr(self.seed)})}
         if self.readout is not None:
             extra["readout"] = (("feature", "class"), self.readout)
             extra["classes"] = (("class",), self.classes_)
             attrs["duration_"] = float(self.duration_)
             if self.readout_times_ is not None:
                 attrs["readout_times_"] = np.asarray(self.readout_times_, dtype=float)
-        return net.save(path, extra=extra, attrs=attrs)
+        return persist.write(net, path, model="LiquidStateMachine", extra=extra, attrs=attrs)
 
     @classmethod
     def load(cls, path):
-        """A machine saved by :meth:`save` (liquid, initial state and readout)."""
+        """A machine saved by :meth:`save` (liquid, initial state and readout). A file that
+        is not a saved LiquidStateMachine (another model, truncated, not netCDF) is a
+        ValueError."""
         import json
 
-        import xarray as xr
-
-        with xr.open_dataset(path) as ds:
-            ds = ds.load()
+        ds = persist.open_network(path, "LiquidStateMachine", required=("positions", "lsm_json"))
         meta = json.loads(ds.attrs["lsm_json"])
         self = cls.__new__(cls)
         for key in ("n_inputs", "n_liquid", "n_exc", "n_inh", "lam", "w_scale", "p_in", "w_in",
                     "tau_readout", "alpha", "dt", "frac_inh", "C", "W"):
             setattr(self, key, meta[key])
         self.shape = tuple(meta["shape"])
-        self.seed = int(meta["seed"]) if meta["seed"].isdigit() else None
+        self.seed = persist.seed_from_attr(meta["seed"])
         self.positions = ds["positions"].values
-        self.network = Network.load(path)
+        self.network = persist.read(Network, ds)
         self.inputs = next(s for s in self.network.sources if s.name == "input")
         self.network.store()
         self.readout = None
@@ -375,6 +381,6 @@ def jitter_curve(jitters, *, n_train=100, n_test=100, n_templates=2, n_channels=
          "train_accuracy": ("jitter", np.array(tr), {"units": "1"})},
         {"jitter": ("jitter", jitters, {"units": "s"})},
         family="LSM", model="LiquidStateMachine", params=lsm.params(),
-        seed=seed if isinstance(seed, int) else None,
+        seed=seed,
         attrs={"chance": 1.0 / n_templates, "n_train": n_train, "n_test": n_test,
                "duration": duration, "input_rate": rate})

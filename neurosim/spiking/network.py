@@ -11,68 +11,22 @@ chunks the recorded data leave the chunk buffers (for memory or a netCDF file), 
 moves and Ctrl+C stops the run cleanly with what was recorded so far.
 """
 import numbers
-import os
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
-import xarray as xr
 
-from .. import checks, connect
+from .. import checks, config, connect
 from .. import record as _rec
 from .. import rng as _rng
 from ..kernels import spiking as _k
+from . import persist
 from .inputs import PoissonGroup, SpikeGeneratorGroup
 from .neurons import LIF, Izhikevich, NeuronGroup, check_dt
+from .stepper import Stepper
 
 VARIABLES = {"v": _k.VAR_V, "u": _k.VAR_U, "syn_e": _k.VAR_SYN_E, "syn_i": _k.VAR_SYN_I}
 CHANNELS = {"e": 0, "i": 1}
-
-
-class NetCDFAppender:
-    """Write arrays to a netCDF file chunk by chunk along unlimited dimensions.
-
-    ``fixed``: dict of fixed dim sizes; ``unlimited``: names of growing dims. ``define(name,
-    dims, dtype, attrs)`` declares a variable; ``append(name, values)`` writes ``values`` after
-    what the variable already holds along its first (unlimited) dim; ``write(name, values)``
-    sets a fixed-size variable; ``close(attrs)`` writes global attributes and closes.
-    """
-
-    def __init__(self, path, fixed, unlimited):
-        import netCDF4
-
-        self.path = os.fspath(path)
-        self._nc = netCDF4.Dataset(self.path, "w", format="NETCDF4")
-        self._count = {}
-        for name, size in fixed.items():
-            self._nc.createDimension(name, size)
-        for name in unlimited:
-            self._nc.createDimension(name, None)
-
-    def define(self, name, dims, dtype, attrs=None):
-        """Declare variable ``name`` over ``dims`` (unlimited ones grow as chunks arrive)."""
-        var = self._nc.createVariable(name, np.dtype(dtype) if dtype is not str else str, dims)
-        for k, v in (attrs or {}).items():
-            var.setncattr(k, v)
-        self._count[name] = 0
-
-    def append(self, name, values):
-        """Append ``values`` along the first (unlimited) dim of ``name``."""
-        var = self._nc.variables[name]
-        n = self._count[name]   # a shared unlimited dim grows with its longest variable
-        values = np.asarray(values)
-        if values.shape[0]:
-            var[n:n + values.shape[0]] = values
-            self._count[name] = n + values.shape[0]
-
-    def write(self, name, values):
-        """Write the whole of a fixed-size variable ``name``."""
-        self._nc.variables[name][:] = np.asarray(values)
-
-    def close(self, attrs=None):
-        """Set global ``attrs`` and close the file."""
-        for k, v in (attrs or {}).items():
-            self._nc.setncattr(k, v)
-        self._nc.close()
 
 
 class _Projection:
@@ -90,6 +44,7 @@ class Network:
 
     def __init__(self, dt=1e-4, *, seed=None):
         self.dt = checks.scalar(dt, "dt", low=0.0, low_open=True)
+        _rng.to_attr(seed)   # a seed that results could not record is refused now
         self.seed = seed
         self._ss = _rng.sequence(seed)
         self._children = 0
@@ -101,9 +56,10 @@ class Network:
 
     # ----------------------------------------------------------------------- building
     def _child(self):
+        # the parts are drawn in a fixed order (wiring, delays, initial state, Poisson
+        # streams): child k of the seed for the k-th part
         self._children += 1
-        return np.random.SeedSequence(self._ss.entropy,
-                                      spawn_key=self._ss.spawn_key + (self._children,))
+        return _rng.child(self._ss, self._children)
 
     def add(self, group):
         """Add a neuron group (:class:`LIF`, :class:`Izhikevich`) or a source
@@ -325,73 +281,19 @@ class Network:
         return sum(int(pr.W.nnz) for pr in self.projections)
 
     # ------------------------------------------------------------------ save / load
-    _ARRAYS = ("g_lo", "g_model", "g_syn", "g_par", "v", "u", "syn", "ref", "I_ext", "rates",
-               "pstate", "gen_step", "gen_idx", "gen_ptr", "out_ptr", "out_code", "out_w",
-               "out_d", "ring")
-    _CTOR = {"LIF": ("synapse", "tau_e", "tau_i", "E_e", "E_i", "t_ref", "tau_m", "v_rest",
-                     "v_th", "v_reset", "R"),
-             "Izhikevich": ("synapse", "tau_e", "tau_i", "E_e", "E_i", "t_ref", "a", "b", "c",
-                            "d", "v_peak", "C")}
-
     def save(self, path, *, extra=None, attrs=None):
-        """Write the whole network (wiring, parameters, state, random streams, time) to a
-        netCDF file; :meth:`load` continues from it exactly. No pickle. ``extra``: more data
+        """Write the whole network (wiring, parameters, state, random streams, time, seed) to
+        a netCDF file; :meth:`load` continues from it exactly. No pickle. ``extra``: more data
         variables (name -> (dims, array)) and ``attrs`` more attributes, for models built on a
         network."""
-        import json
-
-        if not self._built:
-            self._build()
-        data = {}
-        for name in self._ARRAYS:
-            a = getattr(self, name)
-            data[name] = ([f"{name}_{k}" for k in range(a.ndim)], a)
-        groups = []
-        for g in self.groups:
-            kind = type(g).__name__
-            groups.append({"kind": kind, "n": g.n, "name": g.name,
-                           "kwargs": {k: getattr(g, k) for k in self._CTOR[kind]}})
-        for src in self.sources:
-            groups.append({"kind": type(src).__name__, "n": src.n, "name": src.name})
-        data.update(extra or {})
-        ds = xr.Dataset(data)
-        ds.attrs.update(attrs or {})
-        ds.attrs.update({"dt": self.dt, "step": self.step, "I_stride": self.I_stride,
-                         "rate_stride": self.rate_stride, "n_poisson": self.n_poisson,
-                         "groups_json": json.dumps(groups), "seed": str(self.seed),
-                         "model": "Network", "family": "LSM"})
-        ds.to_netcdf(path)
-        return path
+        return persist.write(self, path, extra=extra, attrs=attrs)
 
     @classmethod
     def load(cls, path):
-        """A network saved by :meth:`save`, ready to run on from where it stopped."""
-        import json
-
-        with xr.open_dataset(path) as ds:
-            ds = ds.load()
-        net = cls(float(ds.attrs["dt"]))
-        seed = ds.attrs["seed"]
-        net.seed = int(seed) if seed.isdigit() else None
-        for spec in json.loads(ds.attrs["groups_json"]):
-            kind, n, name = spec["kind"], spec["n"], spec["name"]
-            if kind == "LIF":
-                g = LIF(n, name=name, **spec["kwargs"])
-            elif kind == "Izhikevich":
-                g = Izhikevich(n, name=name, **spec["kwargs"])
-            elif kind == "PoissonGroup":
-                g = PoissonGroup(n, 0.0, name=name)
-            else:
-                g = SpikeGeneratorGroup(n, [], np.empty(0, dtype=np.int64), name=name)
-            net.add(g)
-        for name in cls._ARRAYS:
-            setattr(net, name, np.ascontiguousarray(ds[name].values))
-        net.step = int(ds.attrs["step"])
-        net.I_stride = int(ds.attrs["I_stride"])
-        net.rate_stride = int(ds.attrs["rate_stride"])
-        net.n_poisson = int(ds.attrs["n_poisson"])
-        net._built = True
-        return net
+        """A network saved by :meth:`save`, ready to run on from where it stopped. A file that
+        is not a saved Network (another model, truncated, not netCDF) is a ValueError."""
+        ds = persist.open_network(path, "Network")
+        return persist.read(cls, ds)
 
     @property
     def t(self):
@@ -427,68 +329,8 @@ class Network:
             self._set_generators()
 
     # --------------------------------------------------------------------- running
-    def _simulate(self, n_steps, rec_every, rec_idx, rec_vars, spk_mask, sink, chunk,
-                  progress):
-        """Run ``n_steps``; hand each chunk's records to ``sink(rows, rec, rates, steps, idx)``.
-        Returns (steps done, interrupted)."""
-        if not self._built:
-            self._build()
-        N = self.n_neurons
-        G = len(self.groups)
-        chunk = max(rec_every, (chunk // rec_every) * rec_every)
-        rows = -(-chunk // rec_every)
-        rec_buf = np.zeros((rows, len(rec_vars), len(rec_idx)))
-        rate_buf = np.zeros((rows, G), dtype=np.int64)
-        cap = max(4 * N + 1024, 1 << 16)
-        spk_step = np.empty(cap, dtype=np.int64)
-        spk_idx = np.empty(cap, dtype=np.int64)
-        n_spk = np.zeros(1, dtype=np.int64)
-
-        # the parts this network does not use are passed as None: the kernel is then compiled
-        # without them (a CUBA-like network compiles only the LIF pass and the delivery)
-        lif_current = (self.g_model == _k.LIF) & (self.g_syn == _k.CURRENT)
-        g_kind = None if lif_current.all() else 2 * self.g_model + self.g_syn
-        poisson = ((self.rates, np.int64(self.rate_stride), self.pstate) if self.n_poisson > 0
-                   else None)
-        generators = ((self.gen_step, self.gen_idx, self.gen_ptr) if self.gen_step.size
-                      else None)
-        delays = (self.out_d, self.ring) if self.ring.shape[0] > 1 else None
-        rec = (rec_idx, rec_vars, rec_buf) if rec_buf.size else None
-        # no external current into LIF-current groups only: None (one array less to read)
-        I_ext = None if g_kind is None and not self.I_ext.any() else self.I_ext
-        if not self.syn.flags.c_contiguous:
-            self.syn = np.ascontiguousarray(self.syn)
-        syn = self.syn.reshape(-1)       # a view (updated in place): e then i
-        fired = np.empty(self.out_ptr.shape[0] - 1 + self.gen_step.size, dtype=np.int64)
-        out_code = self.out_code
-        if out_code.dtype != np.int32 and 2 * N < 2 ** 31:   # e.g. a network saved before
-            out_code = self.out_code = out_code.astype(np.int32)
-
-        def advance(start, n):
-            rate_buf[:] = 0
-            done = 0
-            while done < n:
-                n_spk[0] = 0
-                got = _k.run_steps(np.int64(self.step), np.int64(done), np.int64(n - done),
-                                   float(self.dt), self.g_lo, g_kind, self.g_par,
-                                   self.v, self.u, syn, self.ref,
-                                   I_ext, np.int64(self.I_stride), poisson, generators,
-                                   self.out_ptr, out_code, self.out_w, delays,
-                                   np.int64(rec_every), rec, rate_buf,
-                                   spk_mask, spk_step, spk_idx, n_spk, fired)
-                self.step += int(got)
-                done += int(got)
-                m = int(n_spk[0])
-                sink(None, None, spk_step[:m].copy(), spk_idx[:m].copy())
-            r = -(-n // rec_every)
-            sink(rec_buf[:r].copy(), rate_buf[:r].copy(), None, None)
-            return False
-
-        return _rec.run_chunks(advance, n_steps, chunk, progress=progress,
-                                 desc="spiking network", unit="step")
-
     def run(self, duration, *, record=None, variables=("v",), spikes=True, chunk=None,
-            progress=False, stream=None):
+            progress=False, store=None, stream=None):
         """Simulate ``duration`` seconds from the current state; returns an ``xarray.Dataset``.
 
         record: a :class:`neurosim.record.Monitor` (``every`` in steps, ``index`` of neurons) for
@@ -497,21 +339,36 @@ class Network:
         ``"syn_e"``, ``"syn_i"`` (A for current synapses, S for conductance synapses); states
         are those at the start of each recorded step (time ``step * dt``), as Brian2 records.
         spikes: True (all neurons), False, or the neuron numbers / a boolean mask to record.
-        chunk: steps per compiled call (default 0.1 s of simulated time). progress: tqdm bar.
-        stream: a path; records go to that netCDF file chunk by chunk (bounded memory) and the
-        file is returned opened lazily with ``xarray.open_dataset`` (close it when done).
+        chunk: steps per compiled call (default ``config.SPIKING_CHUNK_TIME`` = 0.1 s of
+        simulated time). progress: tqdm bar. store: a path; records go to that netCDF file
+        chunk by chunk (bounded memory) and the file is returned opened lazily with
+        ``xarray.open_dataset`` (close it when done). stream: deprecated name of ``store``.
 
         Dataset: ``v`` etc. (time, neuron); ``rate`` (time, population) in Hz, each group's
         spikes in the ``every`` steps from that time; ``spike_time`` (s) and ``spike_neuron``
-        along ``spike``. Ctrl+C stops after the current chunk (attr ``interrupted`` = 1).
+        along ``spike``. Ctrl+C (also while the network is built) stops after the current
+        chunk (attr ``interrupted`` = 1) with what was recorded so far.
         """
+        if stream is not None:
+            warnings.warn("Network.run(stream=...) is deprecated; use store=...",
+                          DeprecationWarning, stacklevel=2)
+            if store is not None:
+                raise TypeError("give store= only (stream= is its deprecated name)")
+            store = stream
+        return self._run(duration, record=record, variables=variables, spikes=spikes,
+                         chunk=chunk, progress=progress, store=store)
+
+    def _run(self, duration, *, record, variables, spikes, chunk, progress, store,
+             model="Network", data_vars=None):
+        """:meth:`run`, with more ``data_vars`` and another ``model`` attr for models built on
+        a network (they go into the file too when the run is stored)."""
         duration = checks.scalar(duration, "duration", low=0.0, low_open=True)
         n_steps = int(np.rint(duration / self.dt))
         if n_steps < 1:
             raise ValueError(f"duration must be at least one step (dt = {self.dt} s); "
                              f"got {duration}")
-        if not self._built:
-            self._build()
+        if not self.groups:
+            raise ValueError("the network has no neuron group; add one with add(LIF(...))")
         N = self.n_neurons
         mon = _monitor(record, N)
         rec_idx = mon.units(N)
@@ -520,17 +377,13 @@ class Network:
         for name in variables:
             checks.choice(name, "variables", tuple(VARIABLES))
         rec_vars = np.array([VARIABLES[x] for x in variables], dtype=np.int64)
+        spk_mask = np.zeros(N, dtype=bool)
         if spikes is True:
-            spk_mask = np.ones(N, dtype=bool)
-        elif spikes is False or spikes is None:
-            spk_mask = np.zeros(N, dtype=bool)
-        else:
-            spk_mask = np.zeros(N, dtype=bool)
+            spk_mask[:] = True
+        elif spikes is not False and spikes is not None:
             spk_mask[_rec.Monitor(index=spikes).units(N)] = True
         if chunk is None:
-            chunk = max(1, int(round(0.1 / self.dt)))
-        chunk = checks.integer(chunk, "chunk", low=1)
-        t0_step = self.step
+            chunk = max(1, int(round(config.SPIKING_CHUNK_TIME / self.dt)))
         every = mon.every
         pop = [g.name or f"group{i}" for i, g in enumerate(self.groups)]
         sizes = np.array([g.n for g in self.groups], dtype=float)
@@ -538,82 +391,42 @@ class Network:
         syn_types = {g.synapse for g in self.groups}
         syn_unit = "A" if syn_types == {"current"} else "S" if syn_types == {"conductance"} \
             else "A (current synapses) or S (conductance synapses)"
-        var_attrs = {name: {"units": units.get(name, syn_unit)} for name in variables}
-        params = {"dt": self.dt, "n_neurons": N, "n_synapses": self.n_synapses,
-                  "t_start": t0_step * self.dt, "every": every}
-        for g, name in zip(self.groups, pop):
-            params.update({f"{name}_{k}": v for k, v in g.params().items()})
         attrs = {"groups": ", ".join(f"{name}: {type(g).__name__}({g.n}, {g.synapse})"
                                      for g, name in zip(self.groups, pop)),
                  "time_units": "s", "dt_units": "s",
                  "spike_time_convention": "start of the step in which v crossed threshold"}
 
-        if stream is None:
-            recs, rates, sts, sis = [], [], [], []
-
-            def sink(rec, rate, st, si):
-                if rec is not None:
-                    recs.append(rec)
-                    rates.append(rate)
-                else:
-                    sts.append(st)
-                    sis.append(si)
-        else:
-            app = NetCDFAppender(stream, {"neuron": len(rec_idx), "population": len(pop)},
-                                 ("time", "spike"))
-            app.define("neuron", ("neuron",), np.int64)
-            app.write("neuron", rec_idx)
-            app.define("population", ("population",), str)
-            for i, name in enumerate(pop):
-                app._nc.variables["population"][i] = name
-            app.define("time", ("time",), np.float64, {"units": "s"})
+        t0_step = self.step
+        run = _rec.Run(n_steps, chunk=chunk, every=every, progress=progress,
+                       sizes={"neuron": len(rec_idx), "population": len(pop)}, grow=("time",),
+                       events=("spike",), desc="spiking network", unit="step", store=store)
+        with run:
+            if not self._built:
+                self._build()
+            stepper = Stepper(self, run.chunk, every, rec_idx, rec_vars, spk_mask)
+            run.track("time", "time", np.float64, {"units": "s"})
             for name in variables:
-                app.define(name, ("time", "neuron"), np.float64, var_attrs[name])
-            app.define("rate", ("time", "population"), np.float64, {"units": "Hz"})
-            app.define("spike_time", ("spike",), np.float64, {"units": "s"})
-            app.define("spike_neuron", ("spike",), np.int64)
-            written = [0]
-
-            def sink(rec, rate, st, si):
-                if rec is not None:
-                    r = rec.shape[0]
-                    times = (t0_step + (written[0] + np.arange(r)) * every) * self.dt
-                    written[0] += r
-                    app.append("time", times)
-                    for a, name in enumerate(variables):
-                        app.append(name, rec[:, a, :])
-                    app.append("rate", rate / (sizes * every * self.dt))
-                else:
-                    app.append("spike_time", st * self.dt)
-                    app.append("spike_neuron", si)
-
-        done, interrupted = self._simulate(n_steps, every, rec_idx, rec_vars, spk_mask, sink,
-                                           chunk, progress)
-        params["duration"] = done * self.dt
-        if stream is not None:
-            meta = _rec.dataset({}, family="LSM", model="Network", params=params,
-                                  seed=_seed_attr(self.seed), interrupted=interrupted,
-                                  attrs=attrs).attrs
-            app.close(dict(meta))
-            return xr.open_dataset(stream)
-        rec = np.concatenate(recs) if recs else np.zeros((0, len(rec_vars), len(rec_idx)))
-        rate = np.concatenate(rates) if rates else np.zeros((0, len(pop)))
-        st = np.concatenate(sts) if sts else np.empty(0, dtype=np.int64)
-        si = np.concatenate(sis) if sis else np.empty(0, dtype=np.int64)
-        times = (t0_step + np.arange(rec.shape[0]) * every) * self.dt
-        data = {name: (("time", "neuron"), rec[:, a, :], var_attrs[name])
-                for a, name in enumerate(variables)}
-        data["rate"] = (("time", "population"), rate / (sizes * every * self.dt),
-                        {"units": "Hz", "long_name": "population rate over the recording bin"})
-        data.update(_rec.spike_events(st * self.dt, si))
-        coords = {"time": ("time", times, {"units": "s"}), "neuron": rec_idx,
-                  "population": pop}
-        return _rec.dataset(data, coords, family="LSM", model="Network", params=params,
-                              seed=_seed_attr(self.seed), interrupted=interrupted, attrs=attrs)
-
-
-def _seed_attr(seed):
-    return seed
+                run.track(name, ("time", "neuron"), np.float64,
+                          {"units": units.get(name, syn_unit)})
+            run.track("rate", ("time", "population"), np.float64,
+                      {"units": "Hz", "long_name": "population rate over the recording bin"})
+            run.track("spike_time", "spike", np.float64, {"units": "s", "long_name": "spike time"})
+            run.track("spike_neuron", "spike", np.int64,
+                      {"long_name": "index of the neuron that spiked"})
+            for start, n in run:
+                for steps, neurons in stepper.advance(n):
+                    run.keep(spike_time=steps * self.dt, spike_neuron=neurons)
+                rec, counts = stepper.records(n)
+                run.keep(time=(t0_step + run.steps(start, n)) * self.dt,
+                         rate=counts / (sizes * every * self.dt),
+                         **{name: rec[:, a, :] for a, name in enumerate(variables)})
+        params = {"dt": self.dt, "n_neurons": N, "n_synapses": self.n_synapses,
+                  "t_start": t0_step * self.dt, "every": every}
+        for g, name in zip(self.groups, pop):
+            params.update({f"{name}_{k}": v for k, v in g.params().items()})
+        params["duration"] = run.done * self.dt
+        return run.dataset(data_vars, {"neuron": rec_idx, "population": pop}, family="LSM",
+                           model=model, params=params, seed=self.seed, attrs=attrs)
 
 
 def _monitor(rec, n):
