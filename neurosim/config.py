@@ -13,6 +13,28 @@ CHUNK_WORK = 20_000_000
 #: streamed to a temporary netCDF file instead of being held in memory (with a warning).
 RECORD_MEMORY_FRACTION = 0.5
 
+# -- Hopfield networks (energy/hopfield.py, kernels/hopfield.py, kernels/cuda/hopfield.py) -----
+# Recall chunks follow CHUNK_WORK (work: cues x units per sweep). The weights' and fields' integer
+# dtypes (int8/int16 weights, int16/int32 fields for Hebbian counts) are not tunables: each is
+# the narrowest type that holds every value exactly, chosen from the patterns.
+
+#: Hebbian recall starts its local fields from the low-rank form ``X^T (X s) - P s`` (O(n P)
+#: per cue) while the patterns number fewer than this fraction of the units, else from the
+#: rows of the weights (O(n^2) per cue). Both give the same exact integers.
+HOPFIELD_LOW_RANK_MAX_RATIO = 0.5
+
+#: Threads per block of the CUDA recall (one thread per cue; a block of 64 keeps the many
+#: small recalls of a sweep on several multiprocessors).
+HOPFIELD_CUDA_THREADS = 64
+
+# -- Ising annealing (energy/annealing.py, kernels/annealing.py) --------------------------------
+#: Work units per spin update in an annealing chunk (chunk = CHUNK_WORK // (this x n x reads)
+#: sweeps). A spin update costs more than CHUNK_WORK's unit: an acceptance test with an exp()
+#: and, when the spin flips, an update of its row of local fields (n for dense couplings); at
+#: the hot end of a schedule most updates flip. 5 keeps an annealing chunk near CHUNK_WORK's
+#: 0.02-0.1 s (it was the annealer's own 4_000_000 // (n x reads) before the shared policy).
+ANNEAL_WORK_PER_SPIN = 5
+
 # -- spiking networks (neurosim.spiking) -------------------------------------------------------
 #: Simulated time (s) per compiled call of ``Network.run`` when no ``chunk=`` is given. A
 #: spiking network's work per step depends on its activity (spikes delivered), unknown before

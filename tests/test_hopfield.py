@@ -12,11 +12,12 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import neurosim.energy.hopfield as hop
-from neurosim import record, rng
+from neurosim import config, record, rng
 from neurosim.energy import HopfieldNetwork, ModernHopfield
 from neurosim.kernels import hopfield as K
 from neurosim.kernels import rng as krng
+
+from interrupt import interrupted_run
 
 MASK = (1 << 64) - 1
 
@@ -455,12 +456,51 @@ def test_binary_units():
 
 
 def test_interrupt_returns_what_was_recorded(monkeypatch, ctrl_c):
-    monkeypatch.setattr(hop, "_chunk", lambda total, work: 1)
+    monkeypatch.setattr(config, "CHUNK_WORK", 1)   # one sweep per chunk
     g = np.random.default_rng(10)
     X = pm1(g, (2, 30))
     ds = HopfieldNetwork(30, seed=0).store(X).recall(X, temperature=5.0, max_sweeps=50)
     assert ds.attrs["interrupted"] == 1
     assert ds.sizes["sweep"] == 2 and (ds.sweeps.values == 1).all() and not ds.converged.any()
+
+
+@pytest.mark.parametrize("kw", [dict(temperature=0.4, max_sweeps=17),
+                                dict(mode="sync", temperature=0.3, max_sweeps=9, record="final"),
+                                dict(temperature=0.5, max_sweeps=30, monitor=record.Monitor(every=3, index=[2, 0]))])
+def test_recall_streamed_to_disk_is_the_recall_in_memory(monkeypatch, tmp_path, kw):
+    """store=: the records go to the file chunk by chunk (several chunks here) and the Dataset
+    opened from it is the in-memory one."""
+    monkeypatch.setattr(config, "CHUNK_WORK", 2 * 8 * 30)   # two sweeps per chunk
+    g = np.random.default_rng(18)
+    X = pm1(g, (3, 30))
+    cues = flip(g, np.repeat(X, 3, axis=0)[:8], 0.3)
+    net = HopfieldNetwork(30, seed=4).store(X)
+    mem = net.recall(cues, **kw)
+    with net.recall(cues, store=tmp_path / "recall.nc", **kw) as disk:
+        assert disk["overlap"].variable._in_memory is False
+        xr.testing.assert_identical(disk.load(), mem)
+    assert mem.sizes["sweep"] > 3
+
+
+RECALL = """
+import numpy as np
+from neurosim import config
+from neurosim.energy import HopfieldNetwork
+config.CHUNK_WORK = 4 * 40            # one sweep per chunk
+X = np.where(np.random.default_rng(0).random((3, 40)) < 0.5, -1, 1)
+cues = np.concatenate([X, X[:1]])
+ds = HopfieldNetwork(40, seed=1).store(X).recall(cues, temperature=20.0, max_sweeps=50)
+"""
+
+
+@pytest.mark.parametrize("when, sweeps", [("setup", 0), ("run", 1)])
+def test_real_ctrl_c_during_set_up_and_mid_recall(tmp_path, when, sweeps):
+    """SIGINT in a subprocess: the recall returns the cues (set-up) or the first chunk's sweep."""
+    ds = interrupted_run(RECALL, when, tmp_path)
+    assert ds.attrs["interrupted"] == 1
+    assert ds.sweep.values.tolist() == list(range(sweeps + 1))
+    assert (ds.sweeps.values == sweeps).all() and not ds.converged.any()
+    assert ds.state.shape == (4, sweeps + 1, 40) and ds.final_state.shape == (4, 40)
 
 
 def test_progress_bar_runs(capsys):
@@ -495,6 +535,57 @@ def test_save_load_round_trip(tmp_path):
     np.testing.assert_array_equal(back.patterns, mh.patterns)
     with pytest.raises(ValueError, match="HopfieldNetwork"):
         HopfieldNetwork.load(tmp_path / "mh.nc")
+
+
+def test_seeds_round_trip_losslessly(tmp_path):
+    for seed in (2**70, np.random.SeedSequence(5, spawn_key=(1, 2)), None):
+        net = HopfieldNetwork(8, seed=seed).store(pm1(np.random.default_rng(0), (2, 8)))
+        back = HopfieldNetwork.load(net.save(tmp_path / "n.nc"))
+        a = net.recall(np.ones(8), temperature=1.0, max_sweeps=3, seed=seed or 0)
+        if seed is None:
+            assert back.seed is None
+        else:
+            assert rng.to_attr(back.seed) == rng.to_attr(seed)
+            assert back.recall(np.ones(8), temperature=1.0, max_sweeps=3).identical(
+                net.recall(np.ones(8), temperature=1.0, max_sweeps=3))
+        assert a.attrs["seed"] == rng.to_attr(seed or 0)
+        mh = ModernHopfield(seed=seed).store(np.eye(3))
+        assert rng.to_attr(ModernHopfield.load(mh.save(tmp_path / "m.nc")).seed) == rng.to_attr(seed)
+
+
+@pytest.mark.parametrize("cls, other", [(HopfieldNetwork, ModernHopfield), (ModernHopfield, HopfieldNetwork)])
+def test_load_refuses_foreign_truncated_and_other_model_files(tmp_path, cls, other):
+    g = np.random.default_rng(19)
+    X = pm1(g, (3, 12))
+    good = (HopfieldNetwork(12, seed=1).store(X) if cls is HopfieldNetwork
+            else ModernHopfield(seed=1).store(X.astype(float))).save(tmp_path / "good.nc")
+    theirs = (HopfieldNetwork(12).store(X) if other is HopfieldNetwork
+              else ModernHopfield().store(X.astype(float))).save(tmp_path / "other.nc")
+    foreign = tmp_path / "foreign.nc"
+    xr.Dataset({"weights": (("unit", "source"), np.zeros((12, 12)))}).to_netcdf(foreign)
+    cut = tmp_path / "cut.nc"
+    cut.write_bytes(open(good, "rb").read()[:300])
+    text = tmp_path / "notes.txt"
+    text.write_text("not a network")
+    for path, match in ((foreign, "no neurosim model"), (cut, "not a readable netCDF"),
+                        (text, "not a readable netCDF"), (theirs, f"holds a {other.__name__}"),
+                        (tmp_path / "missing.nc", "no such file")):
+        with pytest.raises(ValueError, match=match) as err:
+            cls.load(path)
+        assert str(path) in str(err.value)
+    lacking = tmp_path / "lacking.nc"
+    xr.load_dataset(good).drop_vars(["weights" if cls is HopfieldNetwork else "patterns"]).to_netcdf(lacking)
+    with pytest.raises(ValueError, match="lacks"):
+        cls.load(lacking)
+
+
+def test_load_refuses_weights_of_the_wrong_shape(tmp_path):
+    path = HopfieldNetwork(6).save(tmp_path / "n.nc")
+    ds = xr.load_dataset(path)
+    ds.attrs["n_units"] = 7
+    ds.to_netcdf(tmp_path / "bad.nc")
+    with pytest.raises(ValueError, match="bad.nc: weights of shape"):
+        HopfieldNetwork.load(tmp_path / "bad.nc")
 
 
 # ------------------------------------------------------------------ bad input

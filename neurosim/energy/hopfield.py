@@ -19,7 +19,7 @@ retrieval ``xi <- X^T softmax(beta X xi)``, capacity exponential in ``n``.
 import numpy as np
 
 from .. import backend as _backend
-from .. import checks, rng
+from .. import checks, config, rng
 from .. import record as _rec
 from ..kernels import hopfield as _k
 
@@ -57,20 +57,39 @@ def _run_seed(seed, own):
     if seed is None:
         seed = own
     if seed is None:
-        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+        return rng.fresh()
     rng.sequence(seed)  # validates
     return seed
 
 
-def _seed_attr(seed):
-    if isinstance(seed, np.random.SeedSequence):
-        return str(seed.entropy)
-    return seed
+class _Sweeps:
+    """The recall sweeps on one backend, called alike: the CPU kernel ``kernels.hopfield.sweeps``
+    on host arrays, or its CUDA twin (the same arguments in the same order) on device copies.
+    ``put`` makes a kernel argument of a host array, ``empty`` a new one, ``get`` the host
+    array of an argument (on the CPU, the array itself)."""
 
+    def __init__(self, backend, m):
+        self.cuda = None
+        if backend == "cpu":
+            self.kernel = _k.sweeps
+            return
+        from numba import cuda
 
-def _chunk(total, work_per_sweep):
-    """Sweeps per kernel call: about 2e7 unit updates, so a progress bar moves and Ctrl+C works."""
-    return int(min(max(total, 1), max(1, 20_000_000 // max(work_per_sweep, 1))))
+        from ..kernels.cuda import hopfield as ck
+
+        threads = config.HOPFIELD_CUDA_THREADS
+        self.cuda, self.kernel = cuda, ck.sweeps[(m + threads - 1) // threads, threads]
+
+    def put(self, a):
+        return a if self.cuda is None else self.cuda.to_device(np.ascontiguousarray(a))
+
+    def empty(self, shape, dtype):
+        return np.empty(shape, dtype) if self.cuda is None else self.cuda.device_array(shape, dtype)
+
+    def get(self, a):
+        if self.cuda is None:
+            return a
+        return a.copy_to_host() if a.size else np.empty(a.shape, a.dtype)
 
 
 # ---------------------------------------------------------------------------------- classical
@@ -156,7 +175,6 @@ class HopfieldNetwork:
         else:  # |h_i| <= sum_j |Wk_ij| in every state: int16 lanes (2x int32's) when that fits
             bound = np.abs(Wk).sum(axis=1).max()
             self._h_dtype = np.int16 if bound <= np.iinfo(np.int16).max else np.int32
-        self._XT = np.ascontiguousarray(X.T)
         self._XB = np.empty((P, -(-n // 64)), dtype=np.uint64)
         _k.pack_bits(X, self._XB)
 
@@ -198,20 +216,22 @@ class HopfieldNetwork:
         """Packed states ``SB`` (m, ceil(n / 64)) uint64, overlap counts ``Q`` (m, P) int64,
         local fields ``H`` (m, n) and energies ``E`` (m,) in kernel units for states ``S``
         (see ``kernels.hopfield``): one compiled pass, no BLAS (BLAS threads fighting
-        the kernels' threads cost 10x on 2 cores). Hebbian weights with few patterns use the
-        low-rank form ``X^T (X s) - P s`` (the same exact integers, O(n P) per cue)."""
+        the kernels' threads cost 10x on 2 cores). Hebbian weights with few patterns (fewer than
+        ``config.HOPFIELD_LOW_RANK_MAX_RATIO`` n) use the low-rank form ``X^T (X s) - P s`` (the
+        same exact integers, O(n P) per cue)."""
         m = S.shape[0]
         SB = np.empty((m, self._XB.shape[1]), dtype=np.uint64)
         Q = np.empty((m, self._X.shape[0]), dtype=np.int64)
         H = np.empty(S.shape, dtype=self._h_dtype)
         E = np.empty(m)
-        low_rank = self.rule == "hebbian" and 2 * self._X.shape[0] < self.n_units
+        low_rank = self.rule == "hebbian" and \
+            self._X.shape[0] < config.HOPFIELD_LOW_RANK_MAX_RATIO * self.n_units
         _k.start(self._X, self._XB, self._W2k, low_rank, S, SB, Q, H, E)
         return SB, Q, H, E
 
     # -- recall ---------------------------------------------------------------------------
     def recall(self, cues, *, mode="async", temperature=0.0, max_sweeps=100, record="sweeps",
-               monitor=None, seed=None, progress=False):
+               monitor=None, seed=None, progress=False, store=None):
         """Run the dynamics from ``cues`` (n_units,) or (m, n_units) until stable.
 
         mode : ``"async"`` (every sweep visits all units once in a fresh random permutation
@@ -230,6 +250,8 @@ class HopfieldNetwork:
             uses stream ``c``, so results do not depend on the number of threads.
         progress : show a progress bar (tqdm). Ctrl+C stops after the current chunk and returns
             what was recorded (attrs ``interrupted = 1``).
+        store : path of a netCDF file: the records are appended to it chunk by chunk and the
+            Dataset is returned opened lazily from it (close it when done). Default: memory.
 
         Returns an ``xarray.Dataset`` with dims ``cue``, ``sweep`` (0 = the cue), ``unit``,
         ``pattern`` and variables ``state`` (cue, sweep, unit) int8 (record="sweeps"; a
@@ -245,93 +267,78 @@ class HopfieldNetwork:
         record_kind = checks.choice(record, "record", RECORDS)
         mon = _rec.as_monitor(monitor)
         idx = mon.units(self.n_units)
-        if record_kind == "final":
-            rec_idx = np.zeros(0, dtype=np.int64)
-        else:
-            rec_idx = idx
+        rec_idx = idx if record_kind == "sweeps" else np.zeros(0, dtype=np.int64)
         seed = _run_seed(seed, self.seed)
-        progress = bool(progress)
-
         m, n = S.shape
         P = self._X.shape[0]
-        SB, Q, H, E = self._start(S)
-        streams = rng.streams(seed, m)
         t = temperature / self._scale
-        converged = np.zeros(m, dtype=np.bool_)
-        used = np.zeros(m, dtype=np.int64)
         sync = mode == "sync"
-        run_backend = self.backend
+        dev = _Sweeps(self.backend, m)
 
-        # Sweep 0 (the cues), then one block of monitored sweeps per chunk.
-        out_sweeps, out_E, out_Q = [np.zeros(1, np.int64)], [E[:, None].copy()], [Q[:, None].copy()]
-        out_S = [S[:, None, rec_idx]]
+        run = _rec.Run(max_sweeps, work=m * n, every=mon.every,
+                       sizes={"cue": m, "unit": idx.size, "pattern": P}, grow=("sweep",),
+                       progress=progress, desc="Hopfield recall", unit="sweep", store=store)
+        with run:
+            SB, Q, H, E = self._start(S)
+            converged = np.zeros(m, dtype=np.bool_)
+            used = np.zeros(m, dtype=np.int64)
+            args = [dev.put(a) for a in (self._W2k, self._XB, S, SB, H, Q, rng.streams(seed, m),
+                                         np.empty((m, n), dtype=np.int64))]
+            d_conv, d_used, d_idx = dev.put(converged), dev.put(used), dev.put(rec_idx)
+            run.track("sweep", ("sweep",), np.int64, {"long_name": "sweep (0 = the cue)"})
+            if record_kind == "sweeps":
+                run.track("state", ("cue", "sweep", "unit"), np.int8,
+                          {"long_name": "state after each sweep (sweep 0: the cue)"})
+            run.track("energy", ("cue", "sweep"), np.float64,
+                      {"long_name": "energy E = -1/2 s.W.s", "units": "1"})
+            run.track("overlap", ("cue", "sweep", "pattern"), np.float64,
+                      {"long_name": "overlap m = xi.s / n with each stored pattern", "units": "1"})
+            self._keep(run, record_kind, np.zeros(1, np.int64), S[:, None, rec_idx], E[:, None],
+                       Q[:, None])                                      # sweep 0: the cues
+            for start, nsw in run:
+                rec = (dev.empty((m, nsw, rec_idx.size), np.int8), dev.empty((m, nsw), np.float64),
+                       dev.empty((m, nsw, P), np.int64))
+                dev.kernel(*args, nsw, t, sync, d_conv, d_used, d_idx, *rec)
+                S, Q, converged, used = (dev.get(a) for a in (args[2], args[5], d_conv, d_used))
+                rec_S, rec_E, rec_Q = (dev.get(a) for a in rec)
+                # A cue that ran in this chunk: its energy now; one that stopped: carried forward.
+                moved = np.flatnonzero(used > start)
+                E[moved] = rec_E[moved, used[moved] - start - 1]
+                # Slot k holds sweep start + k + 1, for the cues that ran that far.
+                wanted = run.steps(start + 1, max(min(nsw, int(used.max()) - start), 0))
+                j = wanted - start - 1
+                ran = used[:, None] >= wanted
+                self._keep(run, record_kind, wanted,
+                           np.where(ran[:, :, None], rec_S[:, j], S[:, None, rec_idx]),
+                           np.where(ran, rec_E[:, j], E[:, None]),
+                           np.where(ran[:, :, None], rec_Q[:, j], Q[:, None]))
+                if converged.all():
+                    run.stop()
 
-        def keep(start, nsw, rec_S, rec_E, rec_Q):
-            """Move the monitored sweeps of a chunk out of its buffers (stopped cues: current)."""
-            moved = np.flatnonzero(used > start)
-            E[moved] = rec_E[moved, used[moved] - start - 1]  # E: every cue's current energy
-            wanted = mon.steps(max(min(nsw, int(used.max()) - start), 0), start + 1)
-            if wanted.size == 0:
-                return
-            j = wanted - start - 1
-            ran = used[:, None] >= wanted
-            out_sweeps.append(wanted)
-            out_S.append(np.where(ran[:, :, None], rec_S[:, j], S[:, None, rec_idx]))
-            out_E.append(np.where(ran, rec_E[:, j], E[:, None]))
-            out_Q.append(np.where(ran[:, :, None], rec_Q[:, j], Q[:, None]))
-
-        if run_backend == "cuda":
-            runner = _CudaSweeps(self._W2k, self._XT, S, H, Q, streams, t, sync, converged, used,
-                                 rec_idx)
-
-        def advance(start, nsw):
-            rec_S = np.empty((m, nsw, rec_idx.size), dtype=np.int8)
-            rec_E = np.empty((m, nsw))
-            rec_Q = np.empty((m, nsw, P), dtype=np.int64)
-            if run_backend == "cuda":
-                runner.run(nsw, rec_S, rec_E, rec_Q)
-            else:
-                order = np.empty((m, n), dtype=np.int64)
-                _k.sweeps(self._W2k, self._XB, S, SB, H, Q, streams, order, nsw, t, sync,
-                          converged, used, rec_idx, rec_S, rec_E, rec_Q)
-            keep(start, nsw, rec_S, rec_E, rec_Q)
-            return bool(converged.all())
-
-        chunk = _chunk(max_sweeps, m * n)
-        _, interrupted = _rec.run_chunks(advance, max_sweeps, chunk, progress=progress,
-                                           desc="Hopfield recall", unit="sweep")
-        if run_backend == "cuda":
-            runner.finish()
-
-        # Trim the sweep axis to the sweeps any cue ran (chunks may overshoot the last one).
-        sweeps = np.concatenate(out_sweeps)
-        n_keep = int(np.searchsorted(sweeps, used.max(), side="right"))
-        sweeps = sweeps[:n_keep]
-        energy = np.concatenate(out_E, axis=1)[:, :n_keep] * self._scale
-        overlap = np.concatenate(out_Q, axis=1)[:, :n_keep] / n
         data = {
             "final_state": (("cue", "unit"), _to_units(S if mon.index is None else S[:, idx], self.units),
                             {"long_name": "state after the last sweep"}),
-            "energy": (("cue", "sweep"), energy,
-                       {"long_name": "energy E = -1/2 s.W.s", "units": "1"}),
-            "overlap": (("cue", "sweep", "pattern"), overlap,
-                        {"long_name": "overlap m = xi.s / n with each stored pattern", "units": "1"}),
             "converged": (("cue",), converged.copy(),
                           {"long_name": "a sweep changed nothing before max_sweeps"}),
             "sweeps": (("cue",), used.copy(),
                        {"long_name": "sweeps used (the final no-change sweep counts)"}),
         }
-        if record_kind == "sweeps":
-            state = np.concatenate(out_S, axis=1)[:, :n_keep]
-            data["state"] = (("cue", "sweep", "unit"), _to_units(state, self.units),
-                             {"long_name": "state after each sweep (sweep 0: the cue)"})
-        coords = {"cue": np.arange(m), "sweep": ("sweep", sweeps, {"long_name": "sweep (0 = the cue)"}),
-                  "unit": idx, "pattern": np.arange(P)}
+        coords = {"cue": np.arange(m), "unit": idx, "pattern": np.arange(P)}
         params = {"n_units": n, "rule": self.rule, "units": self.units, "mode": mode,
                   "temperature": temperature, "max_sweeps": max_sweeps, "n_patterns": P,
                   "record": record_kind, "every": mon.every}
-        return _rec.dataset(data, coords, family="HN", model="HopfieldNetwork", params=params,
-                              seed=_seed_attr(seed), backend=run_backend, interrupted=interrupted)
+        return run.dataset(data, coords, family="HN", model="HopfieldNetwork", params=params,
+                           seed=seed, backend=self.backend)
+
+    def _keep(self, run, record_kind, sweeps, states, energies, counts):
+        """Keep the recorded ``sweeps`` of a chunk: states (cue, sweep, unit) bipolar, energies
+        (cue, sweep) and overlap counts (cue, sweep, pattern) in kernel units, as final values
+        (the network's units, the weights' scale, overlaps ``counts / n``)."""
+        if sweeps.size == 0:
+            return
+        run.keep(sweep=sweeps, energy=energies * self._scale, overlap=counts / self.n_units)
+        if record_kind == "sweeps":
+            run.keep(state=_to_units(states, self.units))
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path):
@@ -343,81 +350,30 @@ class HopfieldNetwork:
         params = {"n_units": self.n_units, "rule": self.rule, "units": self.units,
                   "n_patterns": self.n_patterns}
         ds = _rec.dataset(data, family="HN", model="HopfieldNetwork", params=params,
-                            seed=_seed_attr(self.seed), backend=self.backend)
+                          seed=self.seed, backend=self.backend)
         return _rec.save(ds, path)
 
     @classmethod
     def load(cls, path, *, backend="cpu"):
-        """A network saved by :meth:`save` (weights as saved, not relearnt)."""
-        ds = _rec.load(path)
-        if ds.attrs.get("model") != "HopfieldNetwork":
-            raise ValueError(f"{path} does not hold a HopfieldNetwork (model attr: {ds.attrs.get('model')!r})")
-        seed = ds.attrs.get("seed")
-        seed = None if seed == "none" or isinstance(seed, str) else int(seed)
+        """A network saved by :meth:`save` (weights as saved, not relearnt).
+
+        A file that is not such a network (another model's, truncated, not netCDF) is a
+        ``ValueError`` naming the file."""
+        ds = _rec.open_model(path, "HopfieldNetwork", required=["weights", "n_units", "rule", "units"])
         net = cls(int(ds.attrs["n_units"]), rule=ds.attrs["rule"], units=ds.attrs["units"],
-                  seed=seed, backend=backend)
+                  seed=rng.from_attr(ds.attrs["seed"]), backend=backend)
+        W = np.ascontiguousarray(ds["weights"].values, dtype=np.float64)
+        if W.shape != (net.n_units, net.n_units):
+            raise ValueError(f"{path}: weights of shape {W.shape} for {net.n_units} units "
+                             f"(a damaged HopfieldNetwork file)")
         if "patterns" in ds:
             X, _ = _spins(ds["patterns"].values, "patterns", net.n_units, net.units)
-            W = np.ascontiguousarray(ds["weights"].values, dtype=np.float64)
             if net.rule == "hebbian":
                 Wk, scale = np.rint(W * net.n_units), 1.0 / net.n_units
             else:
                 Wk, scale = W, 1.0
             net._set(X, W, Wk, scale)
         return net
-
-
-class _CudaSweeps:
-    """Device copies of one recall and the chunked launches of its CUDA kernel."""
-
-    threads = 64
-
-    def __init__(self, W2k, XT, S, H, Q, streams, t, sync, converged, used, rec_idx):
-        from numba import cuda
-        from numba.cuda.random import xoroshiro128p_dtype
-
-        from ..kernels.cuda import hopfield as ck
-
-        self.cuda, self.kernel = cuda, ck.sweeps
-        self.host = (S, H, Q, converged, used)
-        self.t, self.sync = t, sync
-        m, n = S.shape
-        self.d = {
-            "W2T": cuda.to_device(np.ascontiguousarray(W2k)), "XT": cuda.to_device(XT),
-            "S": cuda.to_device(S), "H": cuda.to_device(H), "Q": cuda.to_device(Q),
-            "streams": cuda.to_device(streams.view(xoroshiro128p_dtype).ravel()),
-            "order": cuda.device_array((m, n), dtype=np.int64),
-            "converged": cuda.to_device(converged), "used": cuda.to_device(used),
-            "rec_idx": cuda.to_device(rec_idx),
-        }
-        self.blocks = (m + self.threads - 1) // self.threads
-
-    def run(self, nsw, rec_S, rec_E, rec_Q):
-        cuda, d = self.cuda, self.d
-        d_rS = cuda.device_array(rec_S.shape, dtype=np.int8)
-        d_rE = cuda.device_array(rec_E.shape)
-        d_rQ = cuda.device_array(rec_Q.shape, dtype=np.int64)
-        self.kernel[self.blocks, self.threads](
-            d["W2T"], d["XT"], d["S"], d["H"], d["Q"], d["streams"], d["order"], nsw, self.t,
-            self.sync, d["converged"], d["used"], d["rec_idx"], d_rS, d_rE, d_rQ)
-        cuda.synchronize()
-        if rec_S.size:
-            rec_S[...] = d_rS.copy_to_host()
-        rec_E[...] = d_rE.copy_to_host()
-        rec_Q[...] = d_rQ.copy_to_host()
-        self._pull()
-
-    def _pull(self):
-        S, H, Q, converged, used = self.host
-        d = self.d
-        S[...] = d["S"].copy_to_host()
-        H[...] = d["H"].copy_to_host()
-        Q[...] = d["Q"].copy_to_host()
-        converged[...] = d["converged"].copy_to_host()
-        used[...] = d["used"].copy_to_host()
-
-    def finish(self):
-        self._pull()
 
 
 # ---------------------------------------------------------------------------------- modern
@@ -512,24 +468,19 @@ class ModernHopfield:
                   "pattern": np.arange(P)}
         params = {"n_units": n, "n_patterns": P, "beta": self.beta, "max_steps": max_steps, "tol": tol}
         return _rec.dataset(data, coords, family="HN", model="ModernHopfield", params=params,
-                              seed=_seed_attr(self.seed), backend="cpu")
+                            seed=self.seed, backend="cpu")
 
     def save(self, path):
         """Write ``beta`` and the patterns to a netCDF file; returns ``path``."""
         ds = _rec.dataset({"patterns": (("pattern", "unit"), self.patterns)}, family="HN",
-                            model="ModernHopfield", params={"beta": self.beta},
-                            seed=_seed_attr(self.seed))
+                          model="ModernHopfield", params={"beta": self.beta}, seed=self.seed)
         return _rec.save(ds, path)
 
     @classmethod
     def load(cls, path):
-        """A network saved by :meth:`save`."""
-        ds = _rec.load(path)
-        if ds.attrs.get("model") != "ModernHopfield":
-            raise ValueError(f"{path} does not hold a ModernHopfield (model attr: {ds.attrs.get('model')!r})")
-        seed = ds.attrs.get("seed")
-        seed = None if isinstance(seed, str) else int(seed)
-        return cls(float(ds.attrs["beta"]), seed=seed).store(ds["patterns"].values)
+        """A network saved by :meth:`save` (a ``ValueError`` naming the file for any other)."""
+        ds = _rec.open_model(path, "ModernHopfield", required=["patterns", "beta"])
+        return cls(float(ds.attrs["beta"]), seed=rng.from_attr(ds.attrs["seed"])).store(ds["patterns"].values)
 
 
 def _modern_energy(S, X, beta):

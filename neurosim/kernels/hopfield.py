@@ -16,10 +16,11 @@ Conventions shared by the CPU kernels and their CUDA twins (``kernels.cuda.hopfi
 - ``XB`` (P, w) ``uint64``: stored patterns packed into bits (:func:`pack_bits`, 1 for +1,
   ``w = ceil(n / 64)``); ``SB`` (m, w) the states packed alike, one bit toggled per flip.
   ``Q`` (m, P) ``int64`` overlap counts ``Q[c, p] = sum_i X[p, i] S[c, i]
-  = n - 2 popcount(XB[p] xor SB[c])``, recomputed exactly from the bits at every record (the
-  CUDA twin takes ``XT`` (n, P) ``int8``, the patterns transposed, instead of ``XB`` and
-  ``SB``, and updates ``Q`` on every flip: the same integers).
+  = n - 2 popcount(XB[p] xor SB[c])``, recomputed exactly from the bits at every record.
 - ``streams`` (m, 2) ``uint64``: one xoroshiro128+ stream per cue (``neurosim.rng.streams``).
+
+The CUDA twin ``kernels.cuda.hopfield.sweeps`` takes the same arguments in the same order (as
+device arrays) and gives the same values bit for bit.
 - ``t``: temperature (in the kernel units of ``W2T``); ``t == 0`` is the deterministic rule
   ``s_i = +1 if h_i >= 0 else -1``, ``t > 0`` Glauber's heat bath
   ``P(s_i = +1) = 1 / (1 + exp(-2 h_i / t))`` (one uniform draw per update).
