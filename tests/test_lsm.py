@@ -2,6 +2,7 @@
 the jittered-template task (above chance, falling with jitter) and the memory curve."""
 import numpy as np
 import pytest
+import xarray as xr
 
 from neurosim.datasets.spikes import jittered_templates
 from neurosim.kernels import spiking as K
@@ -130,3 +131,88 @@ def test_lsm_save_load_gives_the_same_predictions(tmp_path):
     np.testing.assert_array_equal(back.decision_function(samples[20:]),
                                   lsm.decision_function(samples[20:]))
     assert back.n_liquid == 45 and back.alpha == lsm.alpha
+
+
+# ------------------------------------------------- the run contract: store, Ctrl+C, seeds, files
+
+def small_lsm(seed=2):
+    return LiquidStateMachine(4, shape=(5, 3, 3), seed=seed)
+
+
+def test_run_with_store_gives_the_in_memory_dataset(tmp_path):
+    samples, _, _ = jittered_templates(1, seed=0)
+    lsm = small_lsm()
+    mem = lsm.run(samples[0], 0.1, chunk=300)
+    disk = lsm.run(samples[0], 0.1, chunk=300, store=tmp_path / "lsm-run.nc")
+    try:
+        assert mem.sizes["spike"] > 0 and mem.attrs["model"] == "LiquidStateMachine"
+        xr.testing.assert_identical(disk.load(), mem)
+    finally:
+        disk.close()
+    xr.testing.assert_identical(lsm.run(samples[0], 0.1), mem)   # chunks change nothing
+
+
+LSM_RUN = """
+from neurosim.datasets.spikes import jittered_templates
+from neurosim.spiking import LiquidStateMachine
+samples, _, _ = jittered_templates(1, seed=0)
+ds = LiquidStateMachine(4, shape=(5, 3, 3), seed=2).run(samples[0], 0.1, chunk=300)
+"""
+
+
+@pytest.mark.parametrize("when", ["setup", "run"])
+def test_ctrl_c_during_a_run_keeps_what_was_recorded(tmp_path, when):
+    from interrupt import interrupted_run
+
+    ds = interrupted_run(LSM_RUN, when, tmp_path)
+    done = 0 if when == "setup" else 300
+    assert ds.attrs["interrupted"] == 1 and ds.sizes["time"] == done
+    samples, _, _ = jittered_templates(1, seed=0)
+    full = small_lsm().run(samples[0], 0.1, chunk=300)
+    first = full.isel(time=slice(0, done), spike=full.spike_time.values < done * 1e-4)
+    xr.testing.assert_equal(ds, first)
+
+
+def test_liquid_seeds_are_children_of_the_seed():
+    from neurosim import rng
+
+    lsm = small_lsm(seed=9)
+    assert rng.to_attr(lsm.network.seed) == rng.to_attr(rng.child(9, 1))
+    with pytest.raises(ValueError, match="seed"):
+        LiquidStateMachine(2, shape=(3, 3, 1), seed=np.random.SeedSequence([1, 2]))
+
+
+@pytest.mark.parametrize("seed", [3, 2 ** 70, None])
+def test_seed_survives_save_and_load(tmp_path, seed):
+    from neurosim import rng
+
+    lsm = LiquidStateMachine(2, shape=(3, 3, 1), seed=seed)
+    lsm.save(tmp_path / "lsm.nc")
+    back = LiquidStateMachine.load(tmp_path / "lsm.nc")
+    assert rng.to_attr(back.seed) == rng.to_attr(seed)
+    assert rng.to_attr(back.network.seed) == rng.to_attr(lsm.network.seed)
+    sample = (np.array([0.01, 0.02]), np.array([0, 1]))
+    xr.testing.assert_identical(back.run(sample, 0.05), lsm.run(sample, 0.05))
+
+
+def test_load_refuses_foreign_truncated_and_other_model_files(tmp_path):
+    from neurosim.spiking import LIF, Network
+
+    path = tmp_path / "lsm.nc"
+    LiquidStateMachine(2, shape=(3, 3, 1), seed=0).save(path)
+    net = Network(1e-4, seed=0)
+    net.add(LIF(3))
+    net.save(tmp_path / "net.nc")
+    foreign = tmp_path / "foreign.nc"
+    xr.Dataset({"x": ("a", np.arange(3.0))}).to_netcdf(foreign)
+    truncated = tmp_path / "truncated.nc"
+    truncated.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+    for bad, match in ((foreign, "no neurosim model"), (truncated, "not a readable netCDF"),
+                       (tmp_path / "net.nc", "holds a Network")):
+        with pytest.raises(ValueError, match=match) as err:
+            LiquidStateMachine.load(bad)
+        assert str(bad) in str(err.value)
+    with xr.open_dataset(path) as ds:
+        ds.load().drop_vars("positions").to_netcdf(tmp_path / "partial.nc")
+    with pytest.raises(ValueError, match="positions"):
+        LiquidStateMachine.load(tmp_path / "partial.nc")

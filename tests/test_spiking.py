@@ -512,3 +512,138 @@ def test_time_varying_current_and_recovery_variable():
     assert ds.u.attrs["units"] == "V/s"
     with pytest.raises(ValueError, match="I_dt"):
         LIF(1, I=[[0.0], [1.0]])
+
+
+# ------------------------------------------------- the run contract: store, Ctrl+C, seeds, files
+
+@pytest.mark.parametrize("kw", [
+    dict(record=Monitor(every=10, index=[1, 2]), variables=("v", "syn_e"), spikes=[0, 5, 60]),
+    dict(),                                   # no states: a neuron dim of size 0, rates each step
+])
+def test_store_gives_the_in_memory_dataset(tmp_path, kw):
+    mem = small_random_net(4).run(0.1, chunk=250, **kw)
+    disk = small_random_net(4).run(0.1, chunk=250, store=tmp_path / "x.nc", **kw)
+    try:
+        assert disk.attrs["interrupted"] == 0 and mem.sizes["spike"] > 0
+        xr.testing.assert_identical(disk.load(), mem)
+    finally:
+        disk.close()
+
+
+def test_stream_is_a_deprecated_name_of_store(tmp_path):
+    mem = small_random_net(4).run(0.02)
+    with pytest.warns(DeprecationWarning, match="store="):
+        disk = small_random_net(4).run(0.02, stream=tmp_path / "s.nc")
+    with disk:
+        xr.testing.assert_identical(disk.load(), mem)
+    with pytest.warns(DeprecationWarning), pytest.raises(TypeError, match="store="):
+        small_random_net(4).run(0.02, stream=tmp_path / "a.nc", store=tmp_path / "b.nc")
+
+
+def test_netcdf_appender_moved_to_record():
+    from neurosim import record, spiking
+
+    assert spiking.NetCDFAppender is record.NetCDFAppender
+
+
+def test_default_chunk_is_config_spiking_chunk_time(monkeypatch, ctrl_c):
+    from neurosim import config
+
+    monkeypatch.setattr(config, "SPIKING_CHUNK_TIME", 0.005)     # 50 steps
+    net = small_random_net(1)
+    ds = net.run(0.1, record=Monitor(every=10, index=[0]))
+    assert ds.attrs["interrupted"] == 1 and net.step == 50 and ds.sizes["time"] == 5
+
+
+CUBA_RUN = """
+from neurosim.record import Monitor
+from neurosim.spiking import cuba
+net = cuba(300, seed=0)
+ds = net.run(0.05, chunk=100, record=Monitor(every=10, index=[0, 1, 250]))
+ds.attrs["steps_done"] = net.step
+"""
+
+
+@pytest.mark.parametrize("when", ["setup", "run"])
+def test_ctrl_c_keeps_what_was_recorded(tmp_path, when):
+    from interrupt import interrupted_run
+
+    from neurosim.spiking import cuba
+
+    ds = interrupted_run(CUBA_RUN, when, tmp_path)
+    done = 0 if when == "setup" else 100       # set-up: no step; mid-run: the first chunk
+    assert ds.attrs["interrupted"] == 1 and ds.attrs["steps_done"] == done
+    assert ds.attrs["duration"] == pytest.approx(done * DT)
+    full = cuba(300, seed=0).run(0.05, chunk=100, record=Monitor(every=10, index=[0, 1, 250]))
+    assert full.sizes["spike"] > 0 and full.attrs["interrupted"] == 0
+    first = full.isel(time=slice(0, done // 10), spike=full.spike_time.values < done * DT)
+    assert ds.sizes["time"] == done // 10
+    xr.testing.assert_equal(ds, first)
+
+
+@pytest.mark.parametrize("seed", [7, 2 ** 70, np.random.SeedSequence(5, spawn_key=(3, 1)), None])
+def test_seed_survives_save_and_load(tmp_path, seed):
+    from neurosim import rng
+
+    net = small_random_net(seed)
+    net.run(0.01)
+    net.save(tmp_path / "net.nc")
+    back = Network.load(tmp_path / "net.nc")
+    assert rng.to_attr(back.seed) == rng.to_attr(seed)
+    ds = back.run(0.01, record=Monitor(every=5), variables=("v", "syn_e"))
+    assert ds.attrs["seed"] == rng.to_attr(seed)
+    # the loaded network goes on exactly as the saved one: same values, same attrs
+    xr.testing.assert_identical(ds, net.run(0.01, record=Monitor(every=5),
+                                            variables=("v", "syn_e")))
+
+
+def test_child_seeds_are_rng_child_keys():
+    from neurosim import rng
+
+    net = Network(DT, seed=11)
+    assert [net._child().spawn_key for _ in range(3)] == [(1,), (2,), (3,)]
+    assert net._child().entropy == rng.child(11, 4).entropy
+
+
+def test_seed_that_cannot_be_recorded_is_refused_up_front():
+    with pytest.raises(ValueError, match="seed"):
+        Network(DT, seed=np.random.SeedSequence([1, 2]))
+
+
+def check_refusals(load, path, other, other_model, tmp_path):
+    """``load`` refuses a foreign netCDF file, a file that is not netCDF, a truncated copy of
+    ``path`` and ``other`` (a file of ``other_model``), each with a ValueError naming it."""
+    foreign = tmp_path / "foreign.nc"
+    xr.Dataset({"x": ("a", np.arange(3.0))}).to_netcdf(foreign)
+    text = tmp_path / "text.nc"
+    text.write_text("not a netCDF file")
+    truncated = tmp_path / "truncated.nc"
+    data = path.read_bytes()
+    truncated.write_bytes(data[:len(data) // 2])
+    for bad, match in ((foreign, "no neurosim model"), (text, "not a readable netCDF"),
+                       (truncated, "not a readable netCDF"), (other, f"holds a {other_model}"),
+                       (tmp_path / "missing.nc", "no such file")):
+        with pytest.raises(ValueError, match=match) as err:
+            load(bad)
+        assert str(bad) in str(err.value)
+
+
+def test_network_load_refuses_foreign_truncated_and_other_model_files(tmp_path):
+    from neurosim.energy.hopfield import HopfieldNetwork
+    from neurosim.spiking import LiquidStateMachine
+
+    path = tmp_path / "net.nc"
+    small_random_net(1).save(path)
+    hopfield = tmp_path / "hopfield.nc"
+    X = np.where(np.random.default_rng(0).random((2, 16)) < 0.5, -1, 1)
+    HopfieldNetwork(16, seed=0).store(X).save(hopfield)
+    check_refusals(Network.load, path, hopfield, "HopfieldNetwork", tmp_path)
+    lsm = tmp_path / "lsm.nc"
+    LiquidStateMachine(2, shape=(3, 3, 1), seed=0).save(lsm)
+    with pytest.raises(ValueError, match="holds a LiquidStateMachine"):
+        Network.load(lsm)
+    # a network file missing a variable (written by another version, say)
+    with xr.open_dataset(path) as ds:
+        ds.load().drop_vars("out_w").to_netcdf(tmp_path / "partial.nc")
+    with pytest.raises(ValueError, match="out_w"):
+        Network.load(tmp_path / "partial.nc")

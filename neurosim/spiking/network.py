@@ -6,9 +6,11 @@
 >>> ds = net.run(1.0, record=Monitor(every=10, index=[0, 1]))
 
 Each step follows Brian2's schedule (state update, threshold, delivery, reset; see
-:mod:`neurosim.kernels.spiking`). A run is cut into chunks, one compiled call each; between
-chunks the recorded data leave the chunk buffers (for memory or a netCDF file), a progress bar
-moves and Ctrl+C stops the run cleanly with what was recorded so far.
+:mod:`neurosim.kernels.spiking`). A run is a :class:`neurosim.record.Run`: cut into chunks
+of ``config.SPIKING_CHUNK_TIME`` simulated seconds (or ``chunk=`` steps), one compiled call
+each (:mod:`.stepper`); between chunks the records leave the chunk buffers (for memory, or a
+netCDF file with ``store=``), a progress bar moves and Ctrl+C stops the run cleanly with what
+was recorded so far. Files: :mod:`.persist`.
 """
 import numbers
 import warnings
@@ -22,7 +24,7 @@ from .. import rng as _rng
 from ..kernels import spiking as _k
 from . import persist
 from .inputs import PoissonGroup, SpikeGeneratorGroup
-from .neurons import LIF, Izhikevich, NeuronGroup, check_dt
+from .neurons import LIF, NeuronGroup, check_dt
 from .stepper import Stepper
 
 VARIABLES = {"v": _k.VAR_V, "u": _k.VAR_U, "syn_e": _k.VAR_SYN_E, "syn_i": _k.VAR_SYN_I}

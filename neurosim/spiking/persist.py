@@ -26,6 +26,13 @@ _CTOR = {"LIF": ("synapse", "tau_e", "tau_i", "E_e", "E_i", "t_ref", "tau_m", "v
          "Izhikevich": ("synapse", "tau_e", "tau_i", "E_e", "E_i", "t_ref", "a", "b", "c", "d",
                         "v_peak", "C")}
 
+#: initial-state arguments: not needed by a built network, but its runs report them (scalars)
+_INITIAL = ("v0", "u0")
+
+
+def _scalar(x):
+    return x if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
 
 def write(net, path, *, model="Network", extra=None, attrs=None):
     """Write ``net`` (built first if needed) to ``path`` as ``model``, with ``extra`` data
@@ -40,7 +47,8 @@ def write(net, path, *, model="Network", extra=None, attrs=None):
     for g in net.groups:
         kind = type(g).__name__
         groups.append({"kind": kind, "n": g.n, "name": g.name,
-                       "kwargs": {k: getattr(g, k) for k in _CTOR[kind]}})
+                       "kwargs": {k: getattr(g, k) for k in _CTOR[kind]},
+                       "initial": {k: _scalar(getattr(g, k)) for k in _INITIAL if hasattr(g, k)}})
     for src in net.sources:
         groups.append({"kind": type(src).__name__, "n": src.n, "name": src.name})
     data.update(extra or {})
@@ -67,6 +75,8 @@ def read(cls, ds):
             g = PoissonGroup(n, 0.0, name=name)
         else:
             g = SpikeGeneratorGroup(n, [], np.empty(0, dtype=np.int64), name=name)
+        for k, value in spec.get("initial", {}).items():
+            setattr(g, k, value)   # as given (None: drawn per neuron), for the runs' attrs
         net.add(g)
     for name in ARRAYS:
         setattr(net, name, np.ascontiguousarray(ds[name].values))
