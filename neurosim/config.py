@@ -46,3 +46,17 @@ SPIKING_CHUNK_TIME = 0.1
 #: Least number of spikes the spike buffer of a kernel call holds (it holds at least
 #: ``4 * n_neurons + 1024``); when it fills, the call returns early and the run calls again.
 SPIKING_SPIKE_BUFFER = 1 << 16
+
+# -- Boltzmann machines, RBMs, DBNs (energy/boltzmann.py, energy/rbm.py, energy/dbn.py) --------
+# Sampling chunks follow CHUNK_WORK (work: chains x thin x sampled units x units per BM sample;
+# chains x n_visible x n_hidden per RBM Gibbs step, summed over the layers for a DBN); fits
+# record and honour Ctrl+C after every epoch (a DBN's pretraining: every layer).
+
+#: Rows (visible x hidden states) per block when a BoltzmannMachine enumerates its states for
+#: the exact log Z and log-likelihood: a block takes about 3 x rows x units x 8 bytes. Rows are
+#: independent, so the result does not depend on it.
+BM_ENUMERATE_ROWS = 1 << 16
+
+#: Parallel blocks of the Gray-code walk over the small layer in ``RBM.log_partition("exact")``
+#: (at least the thread count; each block restarts its sums, so a change moves the last digit).
+RBM_ENUMERATE_BLOCKS = 64

@@ -4,10 +4,12 @@ import math
 
 import numpy as np
 import pytest
+import xarray as xr
+from interrupt import interrupted_run
 from scipy import stats
 from scipy.special import logsumexp
 
-from neurosim import rng
+from neurosim import config, record, rng
 from neurosim.energy.boltzmann import BoltzmannMachine
 from neurosim.kernels import annealing as K
 from neurosim.kernels import rng as krng
@@ -130,3 +132,82 @@ def test_bad_input():
         BoltzmannMachine(20, 10).log_partition()
     with pytest.raises(ValueError, match="4 columns"):
         bm.energy(np.zeros(3))
+
+
+# ------------------------------------------------------------------ runs: chunks, streaming, Ctrl+C, files
+
+PATTERNS = np.tile(np.array([[1, 1, 0, 0], [0, 0, 1, 1], [1, 1, 1, 1], [0, 0, 0, 0]], dtype=float), (3, 1))
+
+
+def test_sampling_in_chunks_gives_the_one_chunk_result(monkeypatch):
+    for clamp in (None, [1, 0]):
+        whole = random_bm(2, 3, 5).sample(samples=25, chains=3, burn_in=4, thin=2, clamp=clamp)
+        with monkeypatch.context() as m:
+            m.setattr(config, "CHUNK_WORK", 3 * 2 * 5 * 5 * 4)   # 4 samples a chunk
+            chunked = random_bm(2, 3, 5).sample(samples=25, chains=3, burn_in=4, thin=2, clamp=clamp)
+        xr.testing.assert_identical(chunked, whole)
+
+
+def test_sample_and_fit_stream_to_disk(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "CHUNK_WORK", 3 * 5 * 5 * 4)      # 4 samples a chunk
+    mem = random_bm(3, 2, 1).sample(samples=10, chains=3, burn_in=2)
+    with random_bm(3, 2, 1).sample(samples=10, chains=3, burn_in=2, store=tmp_path / "s.nc") as disk:
+        assert disk["x"].dtype == np.int8
+        xr.testing.assert_identical(disk.load(), mem)
+    mem = BoltzmannMachine(4, 1, seed=0).fit(PATTERNS, epochs=3).history
+    with BoltzmannMachine(4, 1, seed=0).fit(PATTERNS, epochs=3, store=tmp_path / "f.nc").history as disk:
+        xr.testing.assert_identical(disk.load(), mem)
+    assert mem.epoch.values.tolist() == [1, 2, 3] and mem.log_likelihood.attrs["units"] == "nats"
+
+
+SAMPLE = """
+from neurosim import config
+from neurosim.energy.boltzmann import BoltzmannMachine
+config.CHUNK_WORK = 2 * 5 * 5 * 3      # 3 samples a chunk
+ds = BoltzmannMachine(3, 2, seed=0, init_scale=1.0).sample(samples=12, chains=2, burn_in=3)
+"""
+
+FIT = """
+import numpy as np
+from neurosim.energy.boltzmann import BoltzmannMachine
+data = np.tile(np.eye(3), (4, 1))
+ds = BoltzmannMachine(3, 1, seed=0).fit(data, epochs=4, free_chains=5).history
+"""
+
+
+def test_ctrl_c_during_sampling_and_fitting(tmp_path):
+    ds = interrupted_run(SAMPLE, "setup", tmp_path)
+    assert ds.attrs["interrupted"] == 1 and ds.x.shape == (2, 0, 5)
+    ds = interrupted_run(SAMPLE, "run", tmp_path)
+    assert ds.attrs["interrupted"] == 1 and ds.sample.values.tolist() == [0, 1, 2]
+    full = BoltzmannMachine(3, 2, seed=0, init_scale=1.0).sample(samples=12, chains=2, burn_in=3)
+    np.testing.assert_array_equal(ds.x.values, full.x.values[:, :3])
+    ds = interrupted_run(FIT, "setup", tmp_path)
+    assert ds.attrs["interrupted"] == 1 and ds.sizes["epoch"] == 0
+    ds = interrupted_run(FIT, "run", tmp_path)
+    assert ds.attrs["interrupted"] == 1 and ds.epoch.values.tolist() == [1] and ds.log_likelihood.size == 1
+
+
+def test_load_refuses_foreign_truncated_and_other_model_files(tmp_path):
+    from neurosim.energy.rbm import RBM
+    good = random_bm(3, 2, 0).save(tmp_path / "bm.nc")
+    assert BoltzmannMachine.load(good).n == 5
+    text = tmp_path / "notes.txt"
+    text.write_text("not a model")
+    with pytest.raises(ValueError, match="notes.txt is not a readable netCDF"):
+        BoltzmannMachine.load(text)
+    plain = tmp_path / "plain.nc"
+    xr.Dataset({"W": (("a", "b"), np.zeros((2, 2)))}).to_netcdf(plain)
+    with pytest.raises(ValueError, match="plain.nc holds no neurosim model"):
+        BoltzmannMachine.load(plain)
+    cut = tmp_path / "cut.nc"
+    cut.write_bytes(open(good, "rb").read()[:300])
+    with pytest.raises(ValueError, match="cut.nc is not a readable netCDF"):
+        BoltzmannMachine.load(cut)
+    other = RBM(3, 2, seed=0).save(tmp_path / "rbm.nc")
+    with pytest.raises(ValueError, match="rbm.nc holds a RBM; BoltzmannMachine.load"):
+        BoltzmannMachine.load(other)
+    part = tmp_path / "part.nc"
+    record.load(good).drop_vars("bias").to_netcdf(part)
+    with pytest.raises(ValueError, match="part.nc lacks 'bias'"):
+        BoltzmannMachine.load(part)

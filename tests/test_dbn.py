@@ -1,8 +1,11 @@
 """Deep belief networks and the softmax top layer (neurosim.energy.dbn)."""
 import numpy as np
 import pytest
+import xarray as xr
+from interrupt import interrupted_run
 from scipy.special import expit, softmax
 
+from neurosim import config, record
 from neurosim.datasets import digits
 from neurosim.datasets.bars import bars_and_stripes
 from neurosim.energy.dbn import DBN, SoftmaxRegression
@@ -106,3 +109,82 @@ def test_fine_tuning_lowers_training_loss():
     dbn.fine_tune(X, y, max_iter=60, l2=1e-4)
     assert dbn._loss(dbn._pack(), X, Y, 1e-4)[0] < before - 0.05
     assert dbn.score(X, y) >= acc_before
+
+
+# ------------------------------------------------------------------ runs: chunks, streaming, Ctrl+C, files
+
+def trained(seed=2):
+    return DBN([9, 7, 5], seed=seed).pretrain(bars_and_stripes(3, n=60, seed=1), epochs=[3, 2])
+
+
+def test_generation_in_chunks_streams_to_disk(tmp_path, monkeypatch):
+    # each generate call draws new streams: compare the first calls of equal networks
+    whole = trained().generate(steps=23, chains=2, every=3)
+    monkeypatch.setattr(config, "CHUNK_WORK", 2 * (9 * 7 + 7 * 5) * 7)   # 7 steps, rounded down to 6
+    chunked = trained().generate(steps=23, chains=2, every=3)
+    xr.testing.assert_identical(chunked, whole)
+    with trained().generate(steps=23, chains=2, every=3, store=tmp_path / "g.nc") as disk:
+        assert disk["v"].variable._in_memory is False
+        xr.testing.assert_identical(disk.load(), chunked)
+    assert chunked.v.shape == (2, 7, 9) and chunked.step.values.tolist() == list(range(3, 24, 3))
+
+
+def test_pretrain_streams_to_disk(tmp_path):
+    X = bars_and_stripes(3, n=60, seed=1)
+    mem = DBN([9, 7, 5], seed=0).pretrain(X, epochs=[3, 2]).history
+    with DBN([9, 7, 5], seed=0).pretrain(X, epochs=[3, 2], store=tmp_path / "p.nc").history as disk:
+        xr.testing.assert_identical(disk.load(), mem)
+    assert np.isnan(mem.reconstruction_error.values[1, 2]) and mem.layer.values.tolist() == [0, 1]
+
+
+GENERATE = """
+from neurosim import config
+from neurosim.datasets.bars import bars_and_stripes
+from neurosim.energy.dbn import DBN
+dbn = DBN([9, 7, 5], seed=2).pretrain(bars_and_stripes(3, n=60, seed=1), epochs=[3, 2])
+config.CHUNK_WORK = 2 * (9 * 7 + 7 * 5) * 6     # chunks of 6 steps
+ds = dbn.generate(steps=23, chains=2, every=3)
+"""
+
+PRETRAIN = """
+from neurosim.datasets.bars import bars_and_stripes
+from neurosim.energy.dbn import DBN
+ds = DBN([9, 7, 5], seed=2).pretrain(bars_and_stripes(3, n=60, seed=1), epochs=[3, 2]).history
+"""
+
+
+def test_ctrl_c_during_generation_and_pretraining(tmp_path):
+    ds = interrupted_run(GENERATE, "setup", tmp_path)   # (the pretraining is interrupted too)
+    assert ds.attrs["interrupted"] == 1 and ds.v.shape == (2, 0, 9)
+    ds = interrupted_run(GENERATE, "run", tmp_path)
+    assert ds.attrs["interrupted"] == 1 and ds.step.values.tolist() == [3, 6]
+    ds = interrupted_run(PRETRAIN, "setup", tmp_path)
+    assert ds.attrs["interrupted"] == 1 and ds.sizes["layer"] == 0
+    ds = interrupted_run(PRETRAIN, "run", tmp_path)    # layer 0 stops after its first epoch
+    assert ds.attrs["interrupted"] == 1 and ds.layer.values.tolist() == [0]
+    assert np.isfinite(ds.reconstruction_error.values[0, 0]) and np.isnan(ds.reconstruction_error.values[0, 1:]).all()
+
+
+def test_load_refuses_foreign_truncated_and_other_model_files(tmp_path):
+    from neurosim.energy.rbm import RBM
+    good = DBN([4, 3, 2], seed=0).save(tmp_path / "dbn.nc")
+    assert DBN.load(good).layers == [4, 3, 2]
+    text = tmp_path / "notes.txt"
+    text.write_text("not a model")
+    with pytest.raises(ValueError, match="notes.txt is not a readable netCDF"):
+        DBN.load(text)
+    plain = tmp_path / "plain.nc"
+    xr.Dataset({"W_0": (("a", "b"), np.zeros((2, 2)))}).to_netcdf(plain)
+    with pytest.raises(ValueError, match="plain.nc holds no neurosim model"):
+        DBN.load(plain)
+    cut = tmp_path / "cut.nc"
+    cut.write_bytes(open(good, "rb").read()[:300])
+    with pytest.raises(ValueError, match="cut.nc is not a readable netCDF"):
+        DBN.load(cut)
+    other = RBM(4, 3, seed=0).save(tmp_path / "rbm.nc")
+    with pytest.raises(ValueError, match="rbm.nc holds a RBM; DBN.load"):
+        DBN.load(other)
+    part = tmp_path / "part.nc"
+    record.load(good).drop_vars("W_1").to_netcdf(part)
+    with pytest.raises(ValueError, match="part.nc lacks 'W_1'"):
+        DBN.load(part)

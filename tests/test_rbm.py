@@ -4,10 +4,12 @@ import math
 
 import numpy as np
 import pytest
+import xarray as xr
+from interrupt import interrupted_run
 from scipy import stats
 from scipy.special import expit, logsumexp
 
-from neurosim import rng
+from neurosim import record, rng
 from neurosim.datasets import digits
 from neurosim.datasets.bars import bars_and_stripes
 from neurosim.energy.rbm import RBM
@@ -274,3 +276,105 @@ def test_parallel_kernels_do_not_depend_on_thread_count():
         numba.set_num_threads(before)
     np.testing.assert_array_equal(a, b)
     assert za == zb
+
+
+# ------------------------------------------------------------------ runs: chunks, streaming, Ctrl+C, files
+
+def small_rbm():
+    X = bars_and_stripes(3, n=40, seed=0)
+    return RBM(9, 5, seed=0, init_scale=0.1), X
+
+
+def test_sampling_in_chunks_gives_the_one_chunk_result(monkeypatch):
+    from neurosim import config
+    r = random_rbm(5, 4, 2)
+    whole = RBM.from_dataset(r.to_dataset()).sample(steps=43, chains=3, every=4, betas=np.linspace(0.2, 1, 43))
+    monkeypatch.setattr(config, "CHUNK_WORK", 3 * 5 * 4 * 10)     # 10 steps, rounded down to 8
+    chunked = RBM.from_dataset(r.to_dataset()).sample(steps=43, chains=3, every=4, betas=np.linspace(0.2, 1, 43))
+    xr.testing.assert_identical(chunked, whole)
+    assert chunked.step.values.tolist() == list(range(4, 44, 4))
+
+
+def test_fit_streams_to_disk(tmp_path):
+    r, X = small_rbm()
+    mem = RBM(9, 5, seed=0, init_scale=0.1).fit(X, epochs=4, batch_size=8).history
+    with r.fit(X, epochs=4, batch_size=8, store=tmp_path / "fit.nc").history as disk:
+        assert disk["pseudo_likelihood"].variable._in_memory is False
+        xr.testing.assert_identical(disk.load(), mem)
+    assert mem.sizes["epoch"] == 4 and mem.epoch.values.tolist() == [1, 2, 3, 4]
+
+
+def test_sample_streams_to_disk(tmp_path, monkeypatch):
+    from neurosim import config
+    monkeypatch.setattr(config, "CHUNK_WORK", 3 * 5 * 4 * 6)       # chunks of 6 steps
+    r = random_rbm(5, 4, 3)
+    mem = RBM.from_dataset(r.to_dataset()).sample(steps=20, chains=3, every=3)
+    with RBM.from_dataset(r.to_dataset()).sample(steps=20, chains=3, every=3, store=tmp_path / "s.nc") as disk:
+        xr.testing.assert_identical(disk.load(), mem)
+    assert mem.sizes["step"] == 6
+
+
+FIT = """
+import numpy as np
+from neurosim.datasets.bars import bars_and_stripes
+from neurosim.energy.rbm import RBM
+ds = RBM(9, 5, seed=0).fit(bars_and_stripes(3, n=40, seed=0), epochs=5, batch_size=8).history
+"""
+
+SAMPLE = """
+from neurosim import config
+from neurosim.energy.rbm import RBM
+config.CHUNK_WORK = 3 * 5 * 4 * 10     # chunks of 10 steps
+ds = RBM(5, 4, seed=0, init_scale=1.0).sample(steps=40, chains=3, every=2)
+"""
+
+
+def test_ctrl_c_during_fit(tmp_path):
+    ds = interrupted_run(FIT, "setup", tmp_path)
+    assert ds.attrs["interrupted"] == 1 and ds.sizes["epoch"] == 0 and "pseudo_likelihood" in ds
+    ds = interrupted_run(FIT, "run", tmp_path)
+    assert ds.attrs["interrupted"] == 1 and ds.epoch.values.tolist() == [1]
+    assert np.isfinite(ds.reconstruction_error.values).all()
+
+
+def test_ctrl_c_during_sampling(tmp_path):
+    ds = interrupted_run(SAMPLE, "setup", tmp_path)
+    assert ds.attrs["interrupted"] == 1 and ds.v.shape == (3, 0, 5)
+    ds = interrupted_run(SAMPLE, "run", tmp_path)
+    assert ds.attrs["interrupted"] == 1 and ds.step.values.tolist() == [2, 4, 6, 8, 10]
+    full = RBM(5, 4, seed=0, init_scale=1.0).sample(steps=40, chains=3, every=2)
+    np.testing.assert_array_equal(ds.v.values, full.v.values[:, :5])
+
+
+def test_load_refuses_foreign_truncated_and_other_model_files(tmp_path):
+    from neurosim.energy.boltzmann import BoltzmannMachine
+    good = RBM(4, 3, seed=0).save(tmp_path / "rbm.nc")
+    assert RBM.load(good).n_hidden == 3
+    text = tmp_path / "notes.txt"
+    text.write_text("not a model")
+    with pytest.raises(ValueError, match="notes.txt is not a readable netCDF"):
+        RBM.load(text)
+    plain = tmp_path / "plain.nc"
+    xr.Dataset({"W": (("a", "b"), np.zeros((2, 2)))}).to_netcdf(plain)
+    with pytest.raises(ValueError, match="plain.nc holds no neurosim model"):
+        RBM.load(plain)
+    cut = tmp_path / "cut.nc"
+    cut.write_bytes(open(good, "rb").read()[:300])
+    with pytest.raises(ValueError, match="cut.nc is not a readable netCDF"):
+        RBM.load(cut)
+    bm = BoltzmannMachine(3, 1, seed=0).save(tmp_path / "bm.nc")
+    with pytest.raises(ValueError, match="bm.nc holds a BoltzmannMachine; RBM.load"):
+        RBM.load(bm)
+    part = tmp_path / "part.nc"
+    record.load(good).drop_vars("hidden_bias").to_netcdf(part)
+    with pytest.raises(ValueError, match="part.nc lacks 'hidden_bias'"):
+        RBM.load(part)
+
+
+def test_seed_sequences_round_trip_through_files(tmp_path):
+    r = RBM(4, 3, seed=rng.child(7, (2, 5)))
+    back = RBM.load(r.save(tmp_path / "r.nc"))
+    assert back.seed.entropy == 7 and back.seed.spawn_key == (2, 5)
+    same = RBM.from_dataset(r.to_dataset())
+    np.testing.assert_array_equal(back.sample(steps=5, chains=2, initial=np.zeros(4)).v.values,
+                                  same.sample(steps=5, chains=2, initial=np.zeros(4)).v.values)

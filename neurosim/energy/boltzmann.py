@@ -16,7 +16,7 @@ Example::
 import numpy as np
 from scipy.special import logsumexp
 
-from .. import checks, connect, record, rng
+from .. import checks, config, connect, record, rng
 from ..backend import SPIN
 from ..kernels import annealing as _k
 
@@ -59,7 +59,7 @@ class BoltzmannMachine:
         self._free = None  # persistent free-phase chains
 
     def _child(self, tag):
-        return np.random.SeedSequence(self._seq.entropy, spawn_key=(*self._seq.spawn_key, tag))
+        return rng.child(self._seq, tag)
 
     def _streams(self, n):
         self._calls += 1
@@ -68,9 +68,6 @@ class BoltzmannMachine:
     def _gen(self):
         self._calls += 1
         return np.random.default_rng(self._child(2000 + self._calls))
-
-    def _seed_attr(self):
-        return self.seed
 
     def _params(self):
         return {"n_visible": self.n_visible, "n_hidden": self.n_hidden, "temperature": self.temperature}
@@ -106,7 +103,7 @@ class BoltzmannMachine:
         nv, nh, T = self.n_visible, self.n_hidden, self.temperature
         H = ((np.arange(1 << nh)[:, None] >> np.arange(nh - 1, -1, -1)) & 1).astype(np.float64)
         out = np.empty(1 << nv)
-        step = max(1, (1 << 16) >> nh)
+        step = max(1, config.BM_ENUMERATE_ROWS >> nh)
         for start in range(0, 1 << nv, step):
             idx = np.arange(start, min(start + step, 1 << nv))
             V = ((idx[:, None] >> np.arange(nv - 1, -1, -1)) & 1).astype(np.float64)
@@ -131,29 +128,37 @@ class BoltzmannMachine:
 
     # ------------------------------------------------------------------ sampling
 
-    def _run(self, units, first, sweeps, burn_in, states, thin=1, kept=None):
+    def _run(self, units, first, sweeps, burn_in, states):
         """Sweeps on chains ``units`` (chains, n) int8 in place: ``burn_in`` sweeps, then
-        ``sweeps`` more whose mean ``x x^T`` is returned (None when ``sweeps`` is 0); states
-        after every ``thin``-th of those go to ``kept`` (chains, sweeps // thin, n) if given."""
+        ``sweeps`` more whose mean ``x x^T`` is returned."""
         fields = units.astype(np.float64) @ self.W + self.bias
-        beta = 1.0 / self.temperature
         chains = units.shape[0]
-        none3 = np.zeros((chains, 0, 0))
-        no_keep = np.zeros((chains, 0, self.n), dtype=SPIN)
         if burn_in:
-            _k.bm_sweeps(self.W, self.bias, beta, units, fields, np.int64(first), np.int64(burn_in), none3,
-                         np.int64(1), no_keep, states)
-        if not sweeps:
-            return None
-        corr = none3 if kept is not None else np.zeros((chains, self.n, self.n))
-        _k.bm_sweeps(self.W, self.bias, beta, units, fields, np.int64(first), np.int64(sweeps), corr,
-                     np.int64(thin), no_keep if kept is None else kept, states)
-        return None if kept is not None else corr.sum(0) / (chains * sweeps)
+            self._sweeps(units, fields, first, burn_in, states)
+        corr = np.zeros((chains, self.n, self.n))
+        self._sweeps(units, fields, first, sweeps, states, corr=corr)
+        return corr.sum(0) / (chains * sweeps)
 
-    def sample(self, samples=100, chains=10, *, burn_in=100, thin=1, clamp=None):
+    def _sweeps(self, units, fields, first, sweeps, states, *, corr=None, thin=1, kept=None):
+        """``sweeps`` heat-bath sweeps of the chains ``units`` (their ``fields`` kept in step),
+        adding ``x x^T`` to ``corr`` (chains, n, n) or keeping every ``thin``-th state in
+        ``kept`` (chains, sweeps // thin, n) when given."""
+        chains = units.shape[0]
+        _k.bm_sweeps(self.W, self.bias, 1.0 / self.temperature, units, fields, np.int64(first),
+                     np.int64(sweeps), np.zeros((chains, 0, 0)) if corr is None else corr, np.int64(thin),
+                     np.zeros((chains, 0, self.n), dtype=SPIN) if kept is None else kept, states)
+
+    def sample(self, samples=100, chains=10, *, burn_in=100, thin=1, clamp=None, progress=False,
+               store=None):
         """Gibbs samples: ``chains`` chains, ``burn_in`` sweeps, then ``samples`` states ``thin``
         sweeps apart. ``clamp`` (n_visible,) fixes the visible units (sampling ``p(h | v)``).
-        Returns a Dataset with ``x`` (chain, sample, unit) int8 and ``energy`` (chain, sample)."""
+        Returns a Dataset with ``x`` (chain, sample, unit) int8 and ``energy`` (chain, sample).
+
+        The samples are drawn in chunks of about ``config.CHUNK_WORK`` unit updates; Ctrl+C
+        stops after the current chunk (``attrs["interrupted"] = 1``, the samples so far).
+        ``store``: a netCDF path the samples are appended to chunk by chunk (the Dataset is
+        then opened lazily from it).
+        """
         samples = checks.integer(samples, "samples", low=1)
         chains = checks.integer(chains, "chains", low=1)
         burn_in = checks.integer(burn_in, "burn_in", low=0)
@@ -168,20 +173,31 @@ class BoltzmannMachine:
             units[:, :self.n_visible] = c[0]
             first = self.n_visible
         states = self._streams(chains)
-        out = np.zeros((chains, samples, self.n), dtype=SPIN)
-        self._run(units, first, samples * thin, burn_in, states, thin=thin, kept=out)
-        e = self.energy(out.reshape(-1, self.n).astype(float)).reshape(chains, samples)
-        return record.dataset(
-            {"x": (("chain", "sample", "unit"), out, {"long_name": "unit states (0/1), visible first"}),
-             "energy": (("chain", "sample"), e)},
-            {"chain": np.arange(chains), "sample": np.arange(samples), "unit": np.arange(self.n)},
+        run = record.Run(samples, work=chains * thin * max(self.n - first, 1) * self.n,
+                         sizes={"chain": chains, "unit": self.n}, grow=("sample",), progress=progress,
+                         desc="BM sample", unit="sample", store=store)
+        with run:
+            fields = units.astype(np.float64) @ self.W + self.bias
+            if burn_in:
+                self._sweeps(units, fields, first, burn_in, states)
+            run.track("x", ("chain", "sample", "unit"), SPIN, {"long_name": "unit states (0/1), visible first"})
+            run.track("energy", ("chain", "sample"), np.float64)
+            run.track("sample", ("sample",), np.int64)
+            for start, n in run:
+                kept = np.zeros((chains, n, self.n), dtype=SPIN)
+                self._sweeps(units, fields, first, n * thin, states, thin=thin, kept=kept)
+                e = self.energy(kept.reshape(-1, self.n).astype(float)).reshape(chains, n)
+                run.keep(x=kept, energy=e, sample=np.arange(start, start + n))
+        return run.dataset(
+            None, {"chain": np.arange(chains), "unit": np.arange(self.n)},
             family=self.family, model=type(self).__name__,
-            params={**self._params(), "burn_in": burn_in, "thin": thin}, seed=self._seed_attr())
+            params={**self._params(), "burn_in": burn_in, "thin": thin}, seed=self.seed)
 
     # ------------------------------------------------------------------ learning
 
     def fit(self, data, epochs=100, *, learning_rate=0.05, batch_size=None, clamped_sweeps=5,
-            free_chains=50, free_sweeps=5, burn_in=2, weight_decay=0.0, monitor=True, progress=False):
+            free_chains=50, free_sweeps=5, burn_in=2, weight_decay=0.0, monitor=True, progress=False,
+            store=None):
         """Learn from binary ``data`` (m, n_visible) by the Boltzmann rule with persistent free chains.
 
         Each epoch, per mini-batch (``batch_size`` rows; default all): the clamped phase runs
@@ -191,7 +207,8 @@ class BoltzmannMachine:
         ``W += learning_rate (<x x^T>_clamped - <x x^T>_free - weight_decay W)`` (zero diagonal) and
         ``b += learning_rate (<x>_clamped - <x>_free)``. With ``monitor`` (and at most
         ``MAX_ENUMERATE`` units) the exact mean log-likelihood of the data is recorded per epoch
-        in :attr:`history`. Returns self.
+        in :attr:`history` (``store``: a netCDF path it is appended to epoch by epoch). Ctrl+C
+        stops after the current epoch. Returns self.
         """
         X, _ = self._check_visible(data, "data")
         epochs = checks.integer(epochs, "epochs", low=1)
@@ -204,45 +221,47 @@ class BoltzmannMachine:
         burn_in = checks.integer(burn_in, "burn_in", low=0)
         decay = checks.scalar(weight_decay, "weight_decay", low=0)
         monitor = bool(monitor) and self.n <= MAX_ENUMERATE
-        g = self._gen()
-        if self._free is None or self._free.shape[0] != free_chains:
-            self._free = (g.random((free_chains, self.n)) < 0.5).astype(SPIN)
-        free_states = self._streams(free_chains)
-        clamp_states = self._streams(batch)
-        ll = []
-
-        def advance(start, n):
-            for _ in range(n):
-                order = g.permutation(m)
-                for s in range(0, m, batch):
-                    rows = X[order[s:s + batch]]
-                    units = np.empty((rows.shape[0], self.n), dtype=SPIN)
-                    units[:, :self.n_visible] = rows
-                    if self.n_hidden:
-                        units[:, self.n_visible:] = g.random((rows.shape[0], self.n_hidden)) < 0.5
-                        pos = self._run(units, self.n_visible, clamped_sweeps, burn_in, clamp_states)
-                    else:
-                        pos = rows.T @ rows / rows.shape[0]
-                    neg = self._run(self._free, 0, free_sweeps, burn_in, free_states)
-                    dW = pos - neg - decay * self.W
-                    np.fill_diagonal(dW, 0.0)
-                    self.W += lr * dW
-                    self.bias += lr * (np.diag(pos) - np.diag(neg))
+        run = record.Run(epochs, chunk=1, grow=("epoch",), progress=progress, desc="BM fit", unit="epoch",
+                         store=store)
+        with run:
+            g = self._gen()
+            if self._free is None or self._free.shape[0] != free_chains:
+                self._free = (g.random((free_chains, self.n)) < 0.5).astype(SPIN)
+            free_states = self._streams(free_chains)
+            clamp_states = self._streams(batch)
+            run.track("epoch", ("epoch",), np.int64)
+            if monitor:
+                run.track("log_likelihood", ("epoch",), np.float64,
+                          {"long_name": "mean exact log-likelihood", "units": "nats"})
+            for start, n in run:
+                ll = []
+                for _ in range(n):
+                    order = g.permutation(m)
+                    for s in range(0, m, batch):
+                        rows = X[order[s:s + batch]]
+                        units = np.empty((rows.shape[0], self.n), dtype=SPIN)
+                        units[:, :self.n_visible] = rows
+                        if self.n_hidden:
+                            units[:, self.n_visible:] = g.random((rows.shape[0], self.n_hidden)) < 0.5
+                            pos = self._run(units, self.n_visible, clamped_sweeps, burn_in, clamp_states)
+                        else:
+                            pos = rows.T @ rows / rows.shape[0]
+                        neg = self._run(self._free, 0, free_sweeps, burn_in, free_states)
+                        dW = pos - neg - decay * self.W
+                        np.fill_diagonal(dW, 0.0)
+                        self.W += lr * dW
+                        self.bias += lr * (np.diag(pos) - np.diag(neg))
+                    if monitor:
+                        ll.append(float(np.mean(self.log_likelihood(X))))
+                run.keep(epoch=np.arange(start + 1, start + n + 1))
                 if monitor:
-                    ll.append(float(np.mean(self.log_likelihood(X))))
-            return False
-
-        done, interrupted = record.run_chunks(advance, epochs, 1, progress=progress, desc="BM fit", unit="epoch")
-        data_vars = {}
-        if monitor:
-            data_vars["log_likelihood"] = ("epoch", np.array(ll), {"long_name": "mean exact log-likelihood",
-                                                                   "units": "nats"})
-        self.history = record.dataset(
-            data_vars, {"epoch": np.arange(1, done + 1)}, family=self.family, model=type(self).__name__,
+                    run.keep(log_likelihood=ll)
+        self.history = run.dataset(
+            family=self.family, model=type(self).__name__,
             params={**self._params(), "epochs": epochs, "learning_rate": lr, "batch_size": batch,
                     "clamped_sweeps": clamped_sweeps, "free_chains": free_chains, "free_sweeps": free_sweeps,
                     "burn_in": burn_in, "weight_decay": decay},
-            seed=self._seed_attr(), interrupted=interrupted)
+            seed=self.seed)
         return self
 
     # ------------------------------------------------------------------ files
@@ -251,16 +270,15 @@ class BoltzmannMachine:
         """Write the model (weights, biases, parameters) to netCDF."""
         ds = record.dataset({"W": (("unit", "unit_in"), self.W), "bias": ("unit", self.bias)},
                             family=self.family, model=type(self).__name__, params=self._params(),
-                            seed=self._seed_attr())
+                            seed=self.seed)
         return record.save(ds, path)
 
     @classmethod
     def load(cls, path):
-        """Read a model written by :meth:`save`."""
-        ds = record.load(path)
-        seed = ds.attrs.get("seed", "none")
+        """Read a model written by :meth:`save` (a ValueError naming the file if it is not one)."""
+        ds = record.open_model(path, cls.__name__, required=["W", "bias", "n_visible", "n_hidden", "temperature"])
         bm = cls(int(ds.attrs["n_visible"]), int(ds.attrs["n_hidden"]), temperature=float(ds.attrs["temperature"]),
-                 init_scale=0.0, seed=None if isinstance(seed, str) else int(seed))
+                 init_scale=0.0, seed=rng.from_attr(ds.attrs.get("seed", "none")))
         bm.W = np.ascontiguousarray(ds["W"].values, dtype=np.float64)
         bm.bias = np.ascontiguousarray(ds["bias"].values, dtype=np.float64)
         return bm

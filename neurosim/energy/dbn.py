@@ -111,39 +111,50 @@ class DBN:
         self.layers = [checks.integer(n, f"layers[{i}]", low=1) for i, n in enumerate(layers)]
         self.visible = visible
         self.seed = seed
-        seqs = rng.sequence(seed).spawn(len(self.layers) - 1)
+        seq = rng.sequence(seed)
         self.rbms = [RBM(self.layers[i], self.layers[i + 1], visible=visible if i == 0 else "bernoulli",
-                         sigma=sigma, seed=seqs[i]) for i in range(len(self.layers) - 1)]
+                         sigma=sigma, seed=rng.child(seq, i)) for i in range(len(self.layers) - 1)]
         self.classifier = None
         self.history = None
 
-    def _seed_attr(self):
-        return self.seed
-
     # ------------------------------------------------------------------ training
 
-    def pretrain(self, data, epochs=10, **fit_kwargs):
+    def pretrain(self, data, epochs=10, *, store=None, **fit_kwargs):
         """Greedy layer-wise training: RBM 0 on ``data`` (m, n_visible), RBM ``l`` on the hidden
         probabilities of RBM ``l - 1``. ``epochs`` and ``fit_kwargs`` go to :meth:`RBM.fit`
-        (an int, or a list with one value per layer for ``epochs``). Returns self."""
+        (an int, or a list with one value per layer for ``epochs``). :attr:`history` holds each
+        layer's records over ``epoch`` (NaN past a layer's last epoch); ``store``: a netCDF path
+        they are appended to layer by layer. Ctrl+C stops the layer being trained after its
+        current epoch and trains no further layer (``interrupted = 1``). Returns self."""
         epochs = list(epochs) if isinstance(epochs, (list, tuple)) else [epochs] * len(self.rbms)
         if len(epochs) != len(self.rbms):
             raise ValueError(f"epochs must be an int or a list of {len(self.rbms)} ints; got {epochs!r}")
-        x = data
-        recon, pl = [], []
         n_ep = max(epochs)
-        for rbm, ep in zip(self.rbms, epochs):
-            rbm.fit(x, ep, **fit_kwargs)
-            h = rbm.history
-            pad = lambda a: np.concatenate([a, np.full(n_ep - a.size, np.nan)])
-            recon.append(pad(h.reconstruction_error.values) if "reconstruction_error" in h else np.full(n_ep, np.nan))
-            pl.append(pad(h.pseudo_likelihood.values) if "pseudo_likelihood" in h else np.full(n_ep, np.nan))
-            x = rbm.transform(x)
-        self.history = record.dataset(
-            {"reconstruction_error": (("layer", "epoch"), np.array(recon)),
-             "pseudo_likelihood": (("layer", "epoch"), np.array(pl), {"units": "nats"})},
-            {"layer": np.arange(len(self.rbms)), "epoch": np.arange(1, n_ep + 1)},
-            family=self.family, model=type(self).__name__, params={"layers": self.layers}, seed=self._seed_attr())
+        run = record.Run(len(self.rbms), chunk=1, sizes={"epoch": n_ep}, grow=("layer",), desc="DBN pretrain",
+                         unit="layer", store=store)
+        x = data
+        with run:
+            run.track("reconstruction_error", ("layer", "epoch"), np.float64)
+            run.track("pseudo_likelihood", ("layer", "epoch"), np.float64, {"units": "nats"})
+            run.track("layer", ("layer",), np.int64)
+            for start, _ in run:   # one layer per chunk
+                rbm = self.rbms[start]
+                rbm.fit(x, epochs[start], **fit_kwargs)
+                h = rbm.history
+                rows = {}
+                for name in ("reconstruction_error", "pseudo_likelihood"):
+                    row = np.full(n_ep, np.nan)
+                    if name in h:
+                        row[:h.sizes["epoch"]] = h[name].values
+                    rows[name] = row[None, :]
+                run.keep(layer=[start], **rows)
+                if h.attrs["interrupted"]:   # Ctrl+C went to the layer's own run: stop here too
+                    run.interrupted = True
+                    run.stop()
+                else:
+                    x = rbm.transform(x)
+        self.history = run.dataset(None, {"epoch": np.arange(1, n_ep + 1)}, family=self.family,
+                                   model=type(self).__name__, params={"layers": self.layers}, seed=self.seed)
         return self
 
     def transform(self, v):
@@ -251,7 +262,7 @@ class DBN:
 
     # ------------------------------------------------------------------ generation
 
-    def generate(self, steps=1000, chains=16, *, every=10, betas=None, initial=None):
+    def generate(self, steps=1000, chains=16, *, every=10, betas=None, initial=None, progress=False, store=None):
         """Generate data: Gibbs chains in the top RBM, then a downward mean-field pass.
 
         ``initial`` (chains, n_visible) optional data to start from (passed up to the top RBM's
@@ -259,6 +270,9 @@ class DBN:
         Dataset with ``v`` (chain, step, visible): the data-space means after every ``every``-th
         step, ``top`` (chain, step, unit): the top RBM's visible samples, and ``top_mean``: their
         means given the top hidden sample, which are passed down.
+
+        Chunks, Ctrl+C and ``store`` (a netCDF path the records are appended to chunk by chunk)
+        as for :meth:`RBM.sample`; each chunk is passed down as it is drawn.
         """
         top = self.rbms[-1]
         init = initial
@@ -267,19 +281,26 @@ class DBN:
             for rbm in self.rbms[:-1]:
                 x = rbm.transform(x)
             init = (np.atleast_2d(x) > 0.5).astype(np.float64)  # binary states of the top RBM's visible layer
-        ds = top.sample(steps, chains, every=every, betas=betas, initial=init)
-        x = ds.v_mean.values.reshape(-1, top.n_visible)
-        for rbm in reversed(self.rbms[:-1]):
-            x = rbm.visible_means(x)
-        v = x.reshape(ds.sizes["chain"], ds.sizes["step"], self.layers[0])
-        return record.dataset(
-            {"v": (("chain", "step", "visible"), v, {"long_name": "generated data (means)"}),
-             "top": (("chain", "step", "unit"), ds.v.values, {"long_name": "top RBM visible samples"}),
-             "top_mean": (("chain", "step", "unit"), ds.v_mean.values,
-                          {"long_name": "top RBM visible means E[v | h], passed down"})},
-            {"chain": ds.chain.values, "step": ds.step.values},
-            family=self.family, model=type(self).__name__,
-            params={"layers": self.layers, "steps": steps, "chains": chains, "every": every}, seed=self._seed_attr())
+        steps, chains, every, b, v, states = top._chains(steps, chains, every, betas, init)
+        run = record.Run(steps, work=sum(r._gibbs_work(chains) for r in self.rbms), every=every,
+                         sizes={"chain": chains, "visible": self.layers[0], "unit": top.n_visible},
+                         grow=("step",), progress=progress, desc="DBN generate", unit="step", store=store)
+        with run:
+            run.track("v", ("chain", "step", "visible"), np.float64, {"long_name": "generated data (means)"})
+            run.track("top", ("chain", "step", "unit"), np.float64, {"long_name": "top RBM visible samples"})
+            run.track("top_mean", ("chain", "step", "unit"), np.float64,
+                      {"long_name": "top RBM visible means E[v | h], passed down"})
+            run.track("step", ("step",), np.int64)
+            for start, n in run:
+                rec, out_v, out_m = top._gibbs(v, b, every, states, start, n)
+                x = out_m.reshape(-1, top.n_visible)
+                if x.shape[0]:
+                    for rbm in reversed(self.rbms[:-1]):
+                        x = rbm.visible_means(x)
+                run.keep(v=x.reshape(chains, rec.size, self.layers[0]), top=out_v, top_mean=out_m, step=rec)
+        return run.dataset(
+            None, {"chain": np.arange(chains)}, family=self.family, model=type(self).__name__,
+            params={"layers": self.layers, "steps": steps, "chains": chains, "every": every}, seed=self.seed)
 
     # ------------------------------------------------------------------ files
 
@@ -297,17 +318,24 @@ class DBN:
             data["classifier_bias"] = ("class", self.classifier.bias)
             attrs["l2"] = self.classifier.l2
         ds = record.dataset(data, family=self.family, model=type(self).__name__,
-                            params={"layers": self.layers}, seed=self._seed_attr(), attrs=attrs)
+                            params={"layers": self.layers}, seed=self.seed, attrs=attrs)
         return record.save(ds, path)
 
     @classmethod
     def load(cls, path):
-        """Read a DBN written by :meth:`save`."""
-        ds = record.load(path)
+        """Read a DBN written by :meth:`save` (a ValueError naming the file if it is not one)."""
+        ds = record.open_model(path, cls.__name__, required=["layers", "visible", "sigma", "has_classifier"])
         layers = [int(x) for x in np.atleast_1d(ds.attrs["layers"])]
+        need = [f"{name}_{i}{end}" for i in range(len(layers) - 1)
+                for name, end in (("W", ""), ("bias", "_visible"), ("bias", "_hidden"))]
+        if int(ds.attrs["has_classifier"]):
+            need += ["classifier_W", "classifier_bias", "l2"]
+        missing = [v for v in need if v not in ds.variables and v not in ds.attrs]
+        if missing:
+            raise ValueError(f"{path} lacks {', '.join(map(repr, missing))}, which a {cls.__name__} file with "
+                             f"layers {layers} holds (truncated, or written by another version?)")
         dbn = cls(layers, visible=str(ds.attrs["visible"]), sigma=float(ds.attrs["sigma"]), seed=0)
-        seed = ds.attrs.get("seed", "none")
-        dbn.seed = None if isinstance(seed, str) else int(seed)
+        dbn.seed = rng.from_attr(ds.attrs.get("seed", "none"))
         for i, r in enumerate(dbn.rbms):
             r.W = np.ascontiguousarray(ds[f"W_{i}"].values, dtype=np.float64)
             r.visible_bias = np.ascontiguousarray(ds[f"bias_{i}_visible"].values, dtype=np.float64)

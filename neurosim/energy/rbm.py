@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from .. import checks, record, rng
+from .. import checks, config, record, rng
 from ..backend import blas_single_thread
 from ..kernels import rbm as _k
 
@@ -78,7 +78,7 @@ class RBM:
         init_scale = checks.scalar(init_scale, "init_scale", low=0)
         self.seed = seed
         self._seq = rng.sequence(seed)
-        g = np.random.default_rng(self._seq.spawn(1)[0])
+        g = np.random.default_rng(rng.child(self._seq, 0))
         self.W = g.normal(0.0, init_scale, (self.n_visible, self.n_hidden)) if init_scale > 0 else \
             np.zeros((self.n_visible, self.n_hidden))
         self.visible_bias = np.zeros(self.n_visible)
@@ -94,7 +94,7 @@ class RBM:
         return self.visible == "gaussian"
 
     def _child(self, tag):
-        return np.random.SeedSequence(self._seq.entropy, spawn_key=(*self._seq.spawn_key, tag))
+        return rng.child(self._seq, tag)
 
     def _streams(self, n):
         self._calls += 1
@@ -186,11 +186,12 @@ class RBM:
         if self.gaussian:
             const = 0.5 * self.n_visible * math.log(2 * math.pi * self.sigma ** 2)
             return const + _k.enumerate_log_sum(np.ascontiguousarray(self.W.T), self.hidden_bias,
-                                                self.visible_bias, 1, self.sigma, 64)
+                                                self.visible_bias, 1, self.sigma, config.RBM_ENUMERATE_BLOCKS)
         if small_h and (self.n_hidden <= self.n_visible or not small_v):
             return _k.enumerate_log_sum(np.ascontiguousarray(self.W.T), self.hidden_bias,
-                                        self.visible_bias, 0, 1.0, 64)
-        return _k.enumerate_log_sum(np.ascontiguousarray(self.W), self.visible_bias, self.hidden_bias, 0, 1.0, 64)
+                                        self.visible_bias, 0, 1.0, config.RBM_ENUMERATE_BLOCKS)
+        return _k.enumerate_log_sum(np.ascontiguousarray(self.W), self.visible_bias, self.hidden_bias, 0, 1.0,
+                                    config.RBM_ENUMERATE_BLOCKS)
 
     def ais(self, chains=100, betas=10000, base_bias=None):
         """Annealed importance sampling estimate of ``log Z`` (Bernoulli visible units).
@@ -235,7 +236,7 @@ class RBM:
 
     def fit(self, data, epochs=20, *, batch_size=10, learning_rate=0.05, method="cd", k=1,
             momentum=0.5, weight_decay=0.0, sparsity_target=0.1, sparsity_cost=0.0, shuffle=True,
-            monitor=256, callback=None, progress=False):
+            monitor=256, callback=None, progress=False, store=None):
         """Train on ``data`` (m, n_visible) by CD-k (``method="cd"``) or persistent CD (``"pcd"``).
 
         Mini-batches of ``batch_size`` rows, ``epochs`` passes (in a fresh random order each
@@ -244,9 +245,11 @@ class RBM:
         gradient; ``sparsity_cost > 0`` adds ``sparsity_cost (sparsity_target - mean p(h))`` to
         the hidden-bias gradient. After each epoch the reconstruction error (and for Bernoulli
         units the mean pseudo-log-likelihood) of the first ``monitor`` rows is recorded in
-        :attr:`history` (``monitor=0``: nothing). ``callback(epoch, rbm)``, if given, is called
-        after every epoch (e.g. to keep snapshots of the filters). Ctrl+C stops after the current
-        epoch. Returns ``self``.
+        :attr:`history` (``monitor=0``: nothing; ``store``: a netCDF path the records are
+        appended to epoch by epoch, :attr:`history` then opened lazily from it).
+        ``callback(epoch, rbm)``, if given, is called after every epoch (e.g. to keep snapshots
+        of the filters). Ctrl+C stops after the current epoch (``interrupted = 1`` in
+        :attr:`history`). Returns ``self``.
         """
         X, _ = self._check_visible(data, "data")
         epochs = checks.integer(epochs, "epochs", low=1)
@@ -263,57 +266,55 @@ class RBM:
             raise TypeError(f"callback must be callable as callback(epoch, rbm); got {type(callback).__name__}")
         m = X.shape[0]
         batch = min(batch, m)
-        states = self._streams(batch)
-        g = np.random.default_rng(self._child(2000 + self._calls))
-        dW = np.zeros_like(self.W)
-        db = np.zeros_like(self.visible_bias)
-        dc = np.zeros_like(self.hidden_bias)
-        chain_h = np.zeros((batch, self.n_hidden))
-        order = np.arange(m, dtype=np.int64)
         sub = X[:min(monitor, m)]
-        recon, pl = [], []
-
-        def advance(start, n):
-            for e in range(start, start + n):
-                o = g.permutation(m).astype(np.int64) if shuffle else order
-                _k.fit_epoch(self.W, self.visible_bias, self.hidden_bias, dW, db, dc, X, o, np.int64(batch),
-                             np.int64(k), method == "pcd", chain_h, lr, mom, decay, target, cost,
-                             self.gaussian, self.sigma, states)
+        run = record.Run(epochs, chunk=1, grow=("epoch",), progress=progress, desc="RBM fit", unit="epoch",
+                         store=store)
+        with run, blas_single_thread():
+            states = self._streams(batch)
+            g = np.random.default_rng(self._child(2000 + self._calls))
+            dW = np.zeros_like(self.W)
+            db = np.zeros_like(self.visible_bias)
+            dc = np.zeros_like(self.hidden_bias)
+            chain_h = np.zeros((batch, self.n_hidden))
+            order = np.arange(m, dtype=np.int64)
+            run.track("epoch", ("epoch",), np.int64)
+            if monitor:
+                run.track("reconstruction_error", ("epoch",), np.float64,
+                          {"long_name": "mean squared reconstruction error"})
+                if not self.gaussian:
+                    run.track("pseudo_likelihood", ("epoch",), np.float64,
+                              {"long_name": "mean pseudo-log-likelihood", "units": "nats"})
+            for start, n in run:
+                recon, pl = [], []
+                for e in range(start, start + n):
+                    o = g.permutation(m).astype(np.int64) if shuffle else order
+                    _k.fit_epoch(self.W, self.visible_bias, self.hidden_bias, dW, db, dc, X, o, np.int64(batch),
+                                 np.int64(k), method == "pcd", chain_h, lr, mom, decay, target, cost,
+                                 self.gaussian, self.sigma, states)
+                    if monitor:
+                        recon.append(self.reconstruction_error(sub))
+                        if not self.gaussian:
+                            pl.append(float(np.mean(self.pseudo_likelihood(sub))))
+                    if callback is not None:
+                        callback(e + 1, self)
+                run.keep(epoch=np.arange(start + 1, start + n + 1))
                 if monitor:
-                    recon.append(self.reconstruction_error(sub))
-                    pl.append(float(np.mean(self.pseudo_likelihood(sub))) if not self.gaussian else np.nan)
-                if callback is not None:
-                    callback(e + 1, self)
-            return False
-
-        with blas_single_thread():
-            done, interrupted = record.run_chunks(advance, epochs, 1, progress=progress, desc="RBM fit", unit="epoch")
-        data_vars = {}
-        if monitor:
-            data_vars["reconstruction_error"] = ("epoch", np.array(recon), {"long_name": "mean squared reconstruction error"})
-            if not self.gaussian:
-                data_vars["pseudo_likelihood"] = ("epoch", np.array(pl), {"long_name": "mean pseudo-log-likelihood",
-                                                                          "units": "nats"})
-        self.history = record.dataset(
-            data_vars, {"epoch": np.arange(1, done + 1)}, family=self.family, model=type(self).__name__,
+                    run.keep(reconstruction_error=recon)
+                    if not self.gaussian:
+                        run.keep(pseudo_likelihood=pl)
+        self.history = run.dataset(
+            family=self.family, model=type(self).__name__,
             params={**self._params(), "epochs": epochs, "batch_size": batch, "learning_rate": lr,
                     "method": method, "k": k, "momentum": mom, "weight_decay": decay,
                     "sparsity_target": target, "sparsity_cost": cost, "shuffle": shuffle, "monitor_rows": len(sub)},
-            seed=self.seed,
-            interrupted=interrupted)
+            seed=self.seed)
         return self
 
     # --------------------------------------------------------------------------- sampling
 
-    def sample(self, steps=1000, chains=10, *, every=1, betas=None, initial=None):
-        """Block Gibbs sampling of the model: ``chains`` chains of ``steps`` steps ``v -> h -> v``.
-
-        ``betas`` (steps,), optional: inverse temperatures per step for annealed sampling (each
-        in (0, 1]; default all 1, the model itself). ``initial`` (n_visible,) or
-        (chains, n_visible): start states (default: random binary, or ``N(b, sigma^2)``).
-        Returns a Dataset with ``v`` (chain, step, visible), the visible samples after every
-        ``every``-th step, and ``v_mean`` (same dims), ``E[v | h]`` at those steps.
-        """
+    def _chains(self, steps, chains, every, betas, initial):
+        """``sample``'s arguments checked and its chains started: ``(steps, chains, every,
+        betas, v, states)`` with ``betas`` float64 (steps,) and ``v`` (chains, n_visible)."""
         steps = checks.integer(steps, "steps", low=1)
         chains = checks.integer(chains, "chains", low=1)
         every = checks.integer(every, "every", low=1, high=steps)
@@ -334,17 +335,51 @@ class RBM:
                 raise ValueError(f"initial must have shape ({self.n_visible},) or ({chains}, {self.n_visible}); "
                                  f"got {np.shape(initial)}")
             v = np.array(np.broadcast_to(v0, (chains, self.n_visible)))
-        n_rec = steps // every
-        out_v = np.zeros((chains, n_rec, self.n_visible))
+        return steps, chains, every, np.ascontiguousarray(b, dtype=np.float64), v, states
+
+    def _gibbs_work(self, chains):
+        """Work units (weight visits) of one Gibbs step of ``chains`` chains: the chunk policy's."""
+        return chains * self.n_visible * self.n_hidden
+
+    def _gibbs(self, v, betas, every, states, start, n):
+        """Steps ``start + 1 .. start + n`` (1-based; ``start`` a multiple of ``every``) of the
+        chains ``v`` in place. Returns the recorded steps int64 (k,) (the multiples of
+        ``every``), the visible samples and the means ``E[v | h]`` at them (chains, k, n_visible)."""
+        rec = np.arange(start // every + 1, (start + n) // every + 1, dtype=np.int64) * every
+        out_v = np.zeros((v.shape[0], rec.size, self.n_visible))
         out_m = np.zeros_like(out_v)
-        _k.gibbs(self.W, self.visible_bias, self.hidden_bias, v, b, self.gaussian, self.sigma, np.int64(every),
-                 out_v, out_m, states)
-        rec_steps = np.arange(1, n_rec + 1) * every
-        return record.dataset(
-            {"v": (("chain", "step", "visible"), out_v, {"long_name": "visible sample"}),
-             "v_mean": (("chain", "step", "visible"), out_m, {"long_name": "E[v | h]"}),
-             "beta": (("step",), b[rec_steps - 1], {"long_name": "inverse temperature"})},
-            {"chain": np.arange(chains), "step": rec_steps, "visible": np.arange(self.n_visible)},
+        _k.gibbs(self.W, self.visible_bias, self.hidden_bias, v, betas[start:start + n], self.gaussian, self.sigma,
+                 np.int64(every), out_v, out_m, states)
+        return rec, out_v, out_m
+
+    def sample(self, steps=1000, chains=10, *, every=1, betas=None, initial=None, progress=False, store=None):
+        """Block Gibbs sampling of the model: ``chains`` chains of ``steps`` steps ``v -> h -> v``.
+
+        ``betas`` (steps,), optional: inverse temperatures per step for annealed sampling (each
+        in (0, 1]; default all 1, the model itself). ``initial`` (n_visible,) or
+        (chains, n_visible): start states (default: random binary, or ``N(b, sigma^2)``).
+        Returns a Dataset with ``v`` (chain, step, visible), the visible samples after every
+        ``every``-th step, and ``v_mean`` (same dims), ``E[v | h]`` at those steps.
+
+        The steps run in chunks of about ``config.CHUNK_WORK`` weight visits (a multiple of
+        ``every``); Ctrl+C stops after the current chunk (``interrupted = 1``, the samples so
+        far). ``store``: a netCDF path the samples are appended to chunk by chunk (the Dataset
+        is then opened lazily from it).
+        """
+        steps, chains, every, b, v, states = self._chains(steps, chains, every, betas, initial)
+        run = record.Run(steps, work=self._gibbs_work(chains), every=every,
+                         sizes={"chain": chains, "visible": self.n_visible}, grow=("step",),
+                         progress=progress, desc="RBM sample", unit="step", store=store)
+        with run:
+            run.track("v", ("chain", "step", "visible"), np.float64, {"long_name": "visible sample"})
+            run.track("v_mean", ("chain", "step", "visible"), np.float64, {"long_name": "E[v | h]"})
+            run.track("beta", ("step",), np.float64, {"long_name": "inverse temperature"})
+            run.track("step", ("step",), np.int64)
+            for start, n in run:
+                rec, out_v, out_m = self._gibbs(v, b, every, states, start, n)
+                run.keep(v=out_v, v_mean=out_m, beta=b[rec - 1], step=rec)
+        return run.dataset(
+            None, {"chain": np.arange(chains), "visible": np.arange(self.n_visible)},
             family=self.family, model=type(self).__name__,
             params={**self._params(), "steps": steps, "chains": chains, "every": every},
             seed=self.seed)
@@ -362,11 +397,9 @@ class RBM:
     @classmethod
     def from_dataset(cls, ds):
         """An RBM from :meth:`to_dataset`'s Dataset."""
-        seed = ds.attrs.get("seed", "none")
-        seed = None if seed == "none" or isinstance(seed, str) else int(seed)
         W = np.asarray(ds["W"].values, dtype=np.float64)
         rbm = cls(W.shape[0], W.shape[1], visible=str(ds.attrs["visible"]), sigma=float(ds.attrs["sigma"]),
-                  init_scale=0.0, seed=seed)
+                  init_scale=0.0, seed=rng.from_attr(ds.attrs.get("seed", "none")))
         rbm.W = np.ascontiguousarray(W)
         rbm.visible_bias = np.ascontiguousarray(ds["visible_bias"].values, dtype=np.float64)
         rbm.hidden_bias = np.ascontiguousarray(ds["hidden_bias"].values, dtype=np.float64)
@@ -378,5 +411,6 @@ class RBM:
 
     @classmethod
     def load(cls, path):
-        """Read a model written by :meth:`save`."""
-        return cls.from_dataset(record.load(path))
+        """Read a model written by :meth:`save` (a ValueError naming the file if it is not one)."""
+        return cls.from_dataset(record.open_model(path, cls.__name__,
+                                                  required=["W", "visible_bias", "hidden_bias", "visible", "sigma"]))
