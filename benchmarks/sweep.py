@@ -2,9 +2,9 @@
 
 Trivial points (``{"y": x + seed}``, microseconds of work) on a ``LocalCluster`` of 2 worker
 processes with one thread each, the same cluster for every method, alternating in one run:
-- ``neurosim.sweep`` unbatched (``batch=1``: one Dask task per point);
-- ``neurosim.sweep`` batched automatically (``batch=None``) and with ``batch=100``;
-- ``neurosim.sweep`` batched with a ``store`` (one netCDF file per point written as it comes back);
+- ``neurosim.sweeps.sweep`` unbatched (``batch=1``: one Dask task per point);
+- ``neurosim.sweeps.sweep`` batched automatically (``batch=None``) and with ``batch=100``;
+- ``neurosim.sweeps.sweep`` batched with a ``store`` (one netCDF file per point written as it comes back);
 - the peer: Dask alone, ``client.map`` over the points plus ``client.gather`` (one task each,
   no Dataset, no store): Dask's own per-task overhead.
 Each figure is the wall time per point (ms) over all points, median and min-max over repeats;
@@ -53,7 +53,7 @@ def main(argv=None):
     import dask
     import distributed
 
-    from neurosim.sweep import sweep
+    from neurosim.sweeps import sweep
 
     t0 = time.perf_counter()
     cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,

@@ -9,14 +9,12 @@ matplotlib.
 """
 import importlib
 import importlib.util
-import sys
-import types
 
 __version__ = "0.1.0"
 
 # submodules reachable as attributes (any other submodule is too, imported on first access)
 _SUBMODULES = ("backend", "checks", "connect", "datasets", "energy", "markov", "metrics",
-               "record", "reservoir", "rng", "som", "spiking", "viz")
+               "record", "reservoir", "rng", "som", "spiking", "sweeps", "viz")
 # re-exported names -> the module that defines them
 _EXPORTS = {
     "RBM": "energy", "DBN": "energy", "BoltzmannMachine": "energy",
@@ -26,7 +24,7 @@ _EXPORTS = {
     "ELM": "reservoir", "ESN": "reservoir",
     "SOM": "som",
     "LiquidStateMachine": "spiking", "Network": "spiking",
-    "sweep": "sweep",   # the function; the module stays importable by path (neurosim.sweep)
+    "sweep": "sweeps",  # the function (its package is neurosim.sweeps)
 }
 
 __all__ = sorted(set(_SUBMODULES) | set(_EXPORTS))
@@ -46,16 +44,3 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(__all__))
-
-
-class _Package(types.ModuleType):
-    """The package's module type: importing the submodule ``neurosim.sweep`` sets the package
-    attribute ``sweep``; keep the function there, as the eager package did."""
-
-    def __setattr__(self, name, value):
-        if name == "sweep" and isinstance(value, types.ModuleType):
-            value = value.sweep
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

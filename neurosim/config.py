@@ -60,3 +60,18 @@ BM_ENUMERATE_ROWS = 1 << 16
 #: Parallel blocks of the Gray-code walk over the small layer in ``RBM.log_partition("exact")``
 #: (at least the thread count; each block restarts its sums, so a change moves the last digit).
 RBM_ENUMERATE_BLOCKS = 64
+
+# -- sweeps (sweeps/engine.py) -------------------------------------------------------------------
+# A sweep is a Run of one step per point; these size its Dask tasks. None changes a result.
+
+#: Automatic batching (``batch=None``): about this many seconds of work per Dask task, from the
+#: measured run time of the points done so far (the scheduler's overhead is about 1-2 ms a task).
+SWEEP_TARGET_TASK_S = 0.25
+
+#: Dask tasks kept submitted per worker thread (enough to keep the workers busy while the
+#: client writes results; few enough that Ctrl+C has little queued work to cancel).
+SWEEP_IN_FLIGHT_PER_THREAD = 4
+
+#: The client's wait between looks for finished tasks, shortest and longest (s): it polls, so
+#: that Ctrl+C is seen while long points run, backing off from the shortest to the longest.
+SWEEP_POLL_S = (0.001, 0.05)

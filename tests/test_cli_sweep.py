@@ -1,15 +1,15 @@
 """The command line for experiments at scale: ``neurosim sweep`` (configs, bad input, a real
 local cluster), ``neurosim plot`` and ``neurosim animate``."""
-import importlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 
+import neurosim.sweeps as S
 from neurosim import cli, record
+from neurosim.sweeps import result as R
 
-S = importlib.import_module("neurosim.sweep")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -125,7 +125,7 @@ def capacity_like(seeds=(0, 1, 2)):
     for index in np.ndindex(3, 4, len(seeds)):
         results[index] = xr.Dataset({"overlap": ((), g.uniform()), "sweeps": ((), float(sum(index)))},
                                     attrs={"family": "HN", "rule": "hebbian"})
-    return S._combine(axes, list(seeds), results, {}, name="hopfield_capacity", fixed={}, store=None,
+    return R.combine(axes, list(seeds), results, {}, name="hopfield_capacity", fixed={}, store=None,
                       interrupted=False)
 
 
@@ -151,7 +151,7 @@ def test_one_dim_and_string_grids_draw_lines():
     line = ax.containers[0].lines[0]
     np.testing.assert_allclose(line.get_ydata(), ds.overlap.mean("seed").values[0])
     results = {(i, 0): xr.Dataset({"v": ((), float(i))}) for i in range(3)}
-    ds = S._combine([("rule", ["hebbian", "storkey", "pinv"])], [0], results, {}, name="f", fixed={},
+    ds = R.combine([("rule", ["hebbian", "storkey", "pinv"])], [0], results, {}, name="f", fixed={},
                     store=None, interrupted=False)
     ax = cli.figure(ds).axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["hebbian", "storkey", "pinv"]

@@ -37,9 +37,8 @@ def test_lists_match_the_examples_on_disk(gallery):
 
 def test_sweep_plot_variables_exist(gallery):
     """The variable each sweep's figure draws is one its experiment returns."""
-    import importlib
+    import neurosim.sweeps as S
 
-    S = importlib.import_module("neurosim.sweep")
     for config, (var, _) in gallery.SWEEPS.items():
         kw = S.read_config(ROOT / "examples" / "sweeps" / config)
         assert kw["fn"] in S.EXPERIMENTS

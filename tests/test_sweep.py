@@ -1,6 +1,7 @@
 """Sweeps on Dask: argument checks, combining points, the store, and a real LocalCluster of
 worker processes (results equal direct calls, batching, resume, failures, a killed worker, an
 interrupted client, an unreachable scheduler)."""
+import importlib
 import json
 import os
 import signal
@@ -13,9 +14,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import importlib
+import neurosim.sweeps as S
+from neurosim.sweeps import engine as E, grid as G, result as R
 
-S = importlib.import_module("neurosim.sweep")  # the module (neurosim.sweep may be the function)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -124,6 +125,25 @@ def test_bad_arguments_fail_before_any_work(tmp_path, kwargs, error, match):
     assert not (tmp_path / "store").exists()
 
 
+def test_neurosim_sweep_is_the_function_and_sweeps_its_package():
+    """``neurosim.sweep`` is the function, whatever was imported first (no module named
+    ``neurosim.sweep``, no module-class trick); importing the package loads neither Dask nor
+    matplotlib."""
+    code = ("import sys, types, importlib.util\n"
+            "import neurosim.sweeps.engine, neurosim.sweeps.result\n"
+            "import neurosim\n"
+            "from neurosim.sweeps import sweep\n"
+            "assert type(neurosim) is types.ModuleType\n"
+            "assert neurosim.sweep is sweep is neurosim.sweeps.sweep\n"
+            "assert importlib.util.find_spec('neurosim.sweep') is None\n"
+            "assert neurosim.sweeps.plot is neurosim.viz.sweep_figure\n"
+            "assert 'distributed' not in sys.modules and 'matplotlib' not in sys.modules\n"
+            "assert 'sweep' in dir(neurosim) and 'sweeps' in dir(neurosim)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0, done.stderr
+
+
 def test_fn_names_and_signatures():
     assert S.resolve("hopfield_capacity")[0] is S.hopfield_capacity
     assert S.resolve("test_sweep:affine")[0] is affine
@@ -200,7 +220,7 @@ def test_combine_matches_a_plain_reference():
         else:
             results[index] = xr.Dataset({"y": ("t", truth[index], {"units": "s"}), "n": ((), np.int64(sum(index)))},
                                         coords={"t": np.arange(4) * 0.5}, attrs={"family": "HN", "k": 1})
-    ds = S._combine(axes, seeds, results, errors, name="f", fixed={"c": 2}, store=None, interrupted=True)
+    ds = R.combine(axes, seeds, results, errors, name="f", fixed={"c": 2}, store=None, interrupted=True)
     assert ds.y.dims == ("a", "b", "seed", "t") and ds.y.attrs["units"] == "s"
     expect = truth.copy()
     expect[1, 1, 0] = np.nan
@@ -217,14 +237,14 @@ def test_combine_matches_a_plain_reference():
 
 def test_combine_aligns_ragged_points_on_their_coordinates():
     results = {(i, 0): ragged(n, 0) for i, n in enumerate([2, 4, 3])}
-    ds = S._combine([("n", [2, 4, 3])], [0], results, {}, name="f", fixed={}, store=None, interrupted=False)
+    ds = R.combine([("n", [2, 4, 3])], [0], results, {}, name="f", fixed={}, store=None, interrupted=False)
     np.testing.assert_array_equal(ds.k.values, [0, 1, 2, 3])
     expect = np.array([[1, 2, np.nan, np.nan], [1, 2, 3, 4], [1, 2, 3, np.nan]])
     np.testing.assert_array_equal(ds.x.values[:, 0], expect)
     assert ds.attrs["family"] == "XX" and ds.attrs["shared"] == 7 and "n" not in ds.attrs
     no_coord = {(0, 0): xr.Dataset({"x": ("k", np.zeros(2))}), (1, 0): xr.Dataset({"x": ("k", np.zeros(3))})}
     with pytest.raises(ValueError, match="no coordinate to align"):
-        S._combine([("n", [2, 3])], [0], no_coord, {}, name="f", fixed={}, store=None, interrupted=False)
+        R.combine([("n", [2, 3])], [0], no_coord, {}, name="f", fixed={}, store=None, interrupted=False)
 
 
 def _snapshot(folder):
@@ -234,7 +254,7 @@ def _snapshot(folder):
 def test_store_from_another_sweep_is_refused_and_untouched(tmp_path):
     store = tmp_path / "store"
     grid = {"a": [1, 2], "b": ["x"]}
-    manifest = {"format": S.FORMAT, "fn": S._fn_name(affine), "grid": [["a", [1, 2]], ["b", ["x"]]],
+    manifest = {"format": S.FORMAT, "fn": G.fn_name(affine), "grid": [["a", [1, 2]], ["b", ["x"]]],
                 "seeds": [0], "fixed": {}}
     disk = S.Store(store, manifest)
     disk.create()
@@ -260,12 +280,12 @@ def test_store_from_another_sweep_is_refused_and_untouched(tmp_path):
 def test_finished_store_returns_without_a_cluster(tmp_path):
     """Every point on disk: the sweep only reads them and starts no cluster."""
     store = tmp_path / "store"
-    manifest = {"format": S.FORMAT, "fn": S._fn_name(affine), "grid": [["a", [1, 2]], ["b", ["x"]]],
+    manifest = {"format": S.FORMAT, "fn": G.fn_name(affine), "grid": [["a", [1, 2]], ["b", ["x"]]],
                 "seeds": [0], "fixed": {}}
     disk = S.Store(store, manifest)
     disk.create()
     for i, a in enumerate([1, 2]):
-        disk.save_point(f"p{i}_0_0", S._as_dataset(affine(a, "x", 0), ()))
+        disk.save_point(f"p{i}_0_0", E._as_dataset(affine(a, "x", 0), ()))
     ds = S.sweep(affine, grid={"a": [1, 2], "b": ["x"]}, store=store, client=None, progress=False)
     np.testing.assert_array_equal(ds.v.values[:, 0, 0], [11.0, 21.0])
 
@@ -386,7 +406,7 @@ def test_interrupted_client_then_rerun_runs_only_missing_points(client, tmp_path
     client.wait_for_workers(2, timeout=60)  # a worker killed by another test may be restarting
     client.run(importlib.import_module, "test_sweep")  # warm: unpacking the first task imports it
     script = (
-        "from neurosim.sweep import sweep\n"
+        "from neurosim.sweeps import sweep\n"
         "from test_sweep import logged\n"
         f"ds = sweep(logged, grid={{'a': list(range(16))}}, fixed={{'log': {str(log)!r}, 'delay': 0.3}}, "
         f"client={client.scheduler.address!r}, store={str(store)!r}, batch=1, progress=False)\n"
@@ -427,6 +447,45 @@ def test_interrupted_client_then_rerun_runs_only_missing_points(client, tmp_path
     assert ds.attrs["n_missing"] == 0 and ds.attrs["interrupted"] == 0
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["setup", "run"])
+def test_real_ctrl_c_during_setup_or_the_first_point_then_resume(client, tmp_path, monkeypatch, when):
+    """SIGINT to a sweep in a subprocess (tests/interrupt.py) while it connects (setup) or while
+    it waits for its first point (run): no point is run or kept, the result says interrupted,
+    the store is left ready, and the same sweep run again completes it."""
+    from interrupt import interrupted_run
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
+    client.wait_for_workers(2, timeout=60)
+    body = (f"from neurosim.sweeps import sweep\n"
+            f"ds = sweep('test_sweep:affine', grid={{'a': [1, 2, 3], 'b': ['x']}}, seeds=2, "
+            f"client={client.scheduler.address!r}, store={str(store)!r}, batch=1, progress=False)\n")
+    ds = interrupted_run(body, when, tmp_path, timeout=120)
+    assert ds.attrs["interrupted"] == 1 and ds.attrs["n_missing"] == 6 and ds.attrs["n_failed"] == 0
+    assert (ds.error.values == "not run").all()
+    assert (store / "manifest.json").is_file() and not list((store / "points").glob("*.nc"))
+    again = S.sweep(affine, grid={"a": [1, 2, 3], "b": ["x"]}, seeds=2, client=client, store=store,
+                    progress=False)
+    assert again.attrs["interrupted"] == 0 and again.attrs["n_missing"] == 0
+    np.testing.assert_array_equal(again.v.values[:, 0], [[11, 12], [21, 22], [31, 32]])
+
+
+@pytest.mark.slow
+def test_ctrl_c_after_the_first_point_keeps_what_came_back(client, tmp_path, ctrl_c):
+    """The sweep is a Run of one step per point: Ctrl+C seen after the first point stops it;
+    the points already back are kept (in the result and the store), the rest are 'not run'."""
+    client.wait_for_workers(2, timeout=60)
+    store = tmp_path / "store"
+    ds = S.sweep(logged, grid={"a": list(range(8))}, fixed={"log": str(tmp_path / "log"), "delay": 0.2},
+                 client=client, batch=1, store=store, progress=False)
+    ok = ds.error.values[:, 0] == ""
+    assert ds.attrs["interrupted"] == 1 and 1 <= ok.sum() < 8
+    assert ds.attrs["n_missing"] == 8 - ok.sum() and (ds.error.values[~ok, 0] == "not run").all()
+    assert sorted(p.stem for p in (store / "points").glob("*.nc")) == [f"p{a}_0" for a in np.flatnonzero(ok)]
+    np.testing.assert_array_equal(ds.v.values[ok, 0], np.flatnonzero(ok))
+
+
 def test_workers_of_the_own_cluster_ignore_ctrl_c():
     """Terminal Ctrl+C reaches every process of the group: the sweep's own workers ignore it
     (the client stops the sweep cleanly) - set in the main thread, a no-op elsewhere."""
@@ -434,11 +493,11 @@ def test_workers_of_the_own_cluster_ignore_ctrl_c():
 
     previous = signal.getsignal(signal.SIGINT)
     try:
-        worker = threading.Thread(target=S._ignore_ctrl_c)
+        worker = threading.Thread(target=E._ignore_ctrl_c)
         worker.start()
         worker.join()
         assert signal.getsignal(signal.SIGINT) is previous
-        S._ignore_ctrl_c()
+        E._ignore_ctrl_c()
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)

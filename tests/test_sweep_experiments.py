@@ -2,14 +2,15 @@
 number of sweeps towards Parisi's -0.7633, about 0 at infinite temperature) and the ESN error
 map on Mackey-Glass (small, finite errors for sensible reservoirs, far below the naive
 persistence forecast); their sweep configs and the figure's reference line."""
-import importlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 
-S = importlib.import_module("neurosim.sweep")  # the module (neurosim.sweep may be the function)
+import neurosim.sweeps as S
+from neurosim.sweeps import result as R
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -114,7 +115,7 @@ def _combined(fn, axes, seeds, **fixed):
     for index in itertools.product(*[range(len(v)) for _, v in axes], range(len(seeds))):
         kw = {a: v[i] for (a, v), i in zip(axes, index)}
         results[index] = fn(**kw, seed=seeds[index[-1]], **fixed)
-    return S._combine(axes, seeds, results, {}, name=fn.__name__, fixed=fixed, store=None, interrupted=False)
+    return R.combine(axes, seeds, results, {}, name=fn.__name__, fixed=fixed, store=None, interrupted=False)
 
 
 def _hlines(fig, y):

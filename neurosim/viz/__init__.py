@@ -4,10 +4,14 @@
 any variable against its sweep (or step/epoch) dim; ``recall_grid`` summarises a recall;
 ``image_strip`` and ``animate_images`` show a sequence of images (samples per epoch, an
 interpolation, a traversal);
-``animate_recall`` and ``save_animation`` make and save a GIF. Library code never calls
-``plt.show``; pick a backend (e.g. Agg) in scripts.
+``animate_recall`` and ``save_animation`` make and save a GIF; ``sweep_figure`` draws a sweep
+result over its grid (:mod:`neurosim.viz.sweeps`) and ``default_figure`` picks a figure for any
+result Dataset (what ``neurosim plot`` draws). Library code never calls ``plt.show``; pick a
+backend (e.g. Agg) in scripts.
 """
 from .animate import animate_images, animate_recall, save_animation  # noqa: F401
 from .plots import (confusion_matrix, curve, energy_curve, image_strip, overlap_curve,  # noqa: F401
                     recall_grid, state_grid)
+from .sweeps import sweep_figure  # noqa: F401
+from .default import default_figure  # noqa: F401
 from . import reservoir  # noqa: F401,E402
