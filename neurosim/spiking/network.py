@@ -58,8 +58,9 @@ class Network:
 
     # ----------------------------------------------------------------------- building
     def _child(self):
-        # the parts are drawn in a fixed order (wiring, delays, initial state, Poisson
-        # streams): child k of the seed for the k-th part
+        # child k of the seed for the k-th random part, in the order they are made: each
+        # connect()'s wiring and delays as called, then the initial state and the Poisson
+        # streams when the network is built (keys 1, 2, ... as before rng.child existed)
         self._children += 1
         return _rng.child(self._ss, self._children)
 
