@@ -75,3 +75,25 @@ SWEEP_IN_FLIGHT_PER_THREAD = 4
 #: The client's wait between looks for finished tasks, shortest and longest (s): it polls, so
 #: that Ctrl+C is seen while long points run, backing off from the shortest to the longest.
 SWEEP_POLL_S = (0.001, 0.05)
+
+# -- Markov chains (markov/, kernels/markov.py) -------------------------------------------------
+# Simulation chunks follow CHUNK_WORK (work: chains per step; for a continuous-time chain
+# chains x (1 + the largest exit rate x dt) per grid point). The CSR rows sampled by a scan
+# rather than an alias table (kernels.markov.SCAN_MAX) are no tunable: the two samplers map a
+# draw to different states, so that switch would change the paths.
+
+#: Chains, recurrent classes and transient sets up to this many states are solved with dense
+#: linear algebra (stationary distributions by an exact solve, absorption with the fundamental
+#: matrix N, hitting by dense solves); larger ones with sparse LU, and ``stationary`` with
+#: ``method="auto"`` by power iteration. Results agree to rounding, but absorption's Dataset
+#: holds ``fundamental`` only on the dense side.
+MARKOV_DENSE_SOLVE_MAX = 3000
+
+#: ``MarkovChain.fit`` without smoothing gives a dense chain up to this many states and a
+#: sparse one beyond. This picks the chain's representation, and with it the simulation
+#: kernel, so the same seed draws other paths on either side of it.
+MARKOV_FIT_DENSE_MAX = 1000
+
+#: One dense chain of at least this many states runs the prefetching single-chain kernel
+#: (``run_dense_one``), fewer run the grouped kernel; the two give the same path, draw for draw.
+MARKOV_PREFETCH_MIN_STATES = 1

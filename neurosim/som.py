@@ -65,6 +65,8 @@ class SOM:
     init : ``"pca"``, ``"sample"`` or ``"random"``
         Initialisation used by :meth:`train` if :meth:`initialise` was not called.
     seed : int >= 0, SeedSequence or None
+        Seed of the initialisation and the sample order; None draws a fresh one, kept as
+        ``seed`` and recorded in the history.
     """
 
     family = _FAMILY
@@ -91,9 +93,10 @@ class SOM:
         self.learning_rate_end = (0.01 * self.learning_rate if learning_rate_end is None
                                   else checks.scalar(learning_rate_end, "learning_rate_end", low=0, low_open=True))
         self.init = checks.choice(init, "init", ("pca", "sample", "random"))
-        self._seq = rng.sequence(seed)
-        self.seed = int(seed) if isinstance(seed, (int, np.integer)) else str(self._seq.entropy)  # str: 128 bits
-        self._gen = rng.generator(self._seq)
+        self.seed = rng.fresh() if seed is None else seed  # recorded, so an unseeded map repeats
+        # the seed's first child stream (as rng.generator draws it from a fresh seed), named
+        # rather than spawned: a SeedSequence seed gives the same map however often it is used
+        self._gen = np.random.default_rng(rng.child(self.seed, 0))
         self.coords, self.period = self._grid()
         self.W = None
         self.history = None
@@ -179,7 +182,7 @@ class SOM:
 
     # ------------------------------------------------------------------ training
     def train(self, data, iterations=None, *, mode="online", epochs=None, checkpoints=10,
-              record_weights=False, progress=False):
+              record_weights=False, progress=False, chunk=None, store=None):
         """Train the map on ``data`` (n_samples, dim) and return the training history.
 
         ``mode="online"``: ``iterations`` single-sample updates (default ``10 * n_samples``),
@@ -193,74 +196,84 @@ class SOM:
         ``topographic_error``, ``sigma``, ``learning_rate`` and optionally ``weights``
         (epoch, row, col, feature). It is also kept as ``self.history``. The map is
         initialised first (``init``) if it has no weights; a second call continues from the
-        current weights with a fresh schedule. Ctrl+C stops after the current chunk and the
-        history says ``interrupted``.
+        current weights with a fresh schedule.
+
+        ``chunk``: updates (or epochs) per kernel call, default from ``config.CHUNK_WORK``
+        (work: units x dim per update; samples x units x dim per epoch); chunking does not
+        change the map. ``store``: a netCDF file the history is appended to checkpoint by
+        checkpoint (the Dataset is then read lazily from it). Ctrl+C (set-up included) stops
+        after the current chunk; the history then ends with a checkpoint where training
+        stopped and says ``interrupted``.
         """
         X = self._data(data)
         mode = checks.choice(mode, "mode", ("online", "batch"))
         checkpoints = checks.integer(checkpoints, "checkpoints", low=0)
-        if self.W is None:
-            self.initialise(X)
         if mode == "online":
             if epochs is not None:
                 raise ValueError("epochs is for mode='batch'; give iterations for online training")
             total = 10 * X.shape[0] if iterations is None else checks.integer(iterations, "iterations", low=1)
+            work = self.n_units * self.dim
         else:
             if iterations is not None:
                 raise ValueError("iterations is for mode='online'; give epochs for batch training")
             total = 20 if epochs is None else checks.integer(epochs, "epochs", low=1)
-        sig = _schedule(self.sigma, self.sigma_end, total, self.decay)
-        lr = (_schedule(self.learning_rate, self.learning_rate_end, total, self.decay) if mode == "online"
-              else np.full(total, np.nan))  # the batch algorithm has no learning rate
-        kind = _KINDS[self.neighbourhood]
-        marks = (np.unique(np.linspace(0, total, checkpoints + 1).round().astype(np.int64)[1:])
-                 if checkpoints else np.array([total]))
-        if mode == "online":
-            reps = -(-total // X.shape[0])
-            order = np.concatenate([self._gen.permutation(X.shape[0]) for _ in range(reps)])[:total].astype(np.int64)
-        rows = []
-        state = {"done": 0}
-
-        def checkpoint(t):
-            if not checkpoints:
-                return
-            row = {"iteration": t, "sigma": sig[t - 1], "learning_rate": lr[t - 1]}
-            first, second, dist = self._best_two(X)
-            row["quantization_error"] = dist.mean()
-            row["topographic_error"] = self._te_from(first, second)
-            if record_weights:
-                row["weights"] = self.weights.copy()
-            rows.append(row)
-
-        def advance(start, n):
+            work = (X.shape[0] + self.n_units) * self.n_units * self.dim
+        run = record.Run(total, chunk=chunk, work=work, sizes={"row": self.rows, "col": self.cols,
+                                                                "feature": self.dim},
+                         grow=("epoch",), progress=progress, desc="SOM",
+                         unit="it" if mode == "online" else "epoch", store=store)
+        with run:
+            if self.W is None:
+                self.initialise(X)
+            sig = _schedule(self.sigma, self.sigma_end, total, self.decay)
+            lr = (_schedule(self.learning_rate, self.learning_rate_end, total, self.decay) if mode == "online"
+                  else np.full(total, np.nan))  # the batch algorithm has no learning rate
+            kind = _KINDS[self.neighbourhood]
+            marks = np.unique(np.linspace(0, total, checkpoints + 1).round().astype(np.int64)[1:]) \
+                if checkpoints else np.zeros(0, dtype=np.int64)
             if mode == "online":
-                sl = slice(start, start + n)
-                _k.train_online(self.W, X, order[sl], sig[sl], lr[sl], np.int64(self.rows), np.int64(self.cols),
-                                self.topology == "hex", self.period, np.int64(kind))
-            else:
-                for e in range(start, start + n):
-                    self._batch_epoch(X, sig[e], kind)
-            state["done"] = start + n
-            if state["done"] in marks:
-                checkpoint(state["done"])
-            return False
-
-        # chunks end exactly at the checkpoints
-        bounds = np.concatenate([[0], marks])
-        interrupted = False
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            done, interrupted = self._run(advance, a, b - a, progress)
-            if interrupted:
-                break
-        if checkpoints and state["done"] and (not rows or rows[-1]["iteration"] != state["done"]):
-            checkpoint(state["done"])
-        self.history = self._history(rows, mode, total, state["done"], interrupted, record_weights)
+                reps = -(-total // X.shape[0])
+                order = np.concatenate([self._gen.permutation(X.shape[0])
+                                        for _ in range(reps)])[:total].astype(np.int64)
+            if checkpoints:
+                self._track_history(run, record_weights)
+            rows, kept = 0, 0  # checkpoints kept; iterations (epochs) at the last one
+            for first, n in run:
+                cuts = [first, *marks[(marks > first) & (marks < first + n)].tolist(), first + n]
+                for a, b in zip(cuts[:-1], cuts[1:]):  # pieces that end at the checkpoints
+                    if mode == "online":
+                        _k.train_online(self.W, X, order[a:b], sig[a:b], lr[a:b], np.int64(self.rows),
+                                        np.int64(self.cols), self.topology == "hex", self.period, np.int64(kind))
+                    else:
+                        for e in range(a, b):
+                            self._batch_epoch(X, sig[e], kind)
+                    if b in marks:
+                        self._checkpoint(run, X, rows, b, sig, lr, record_weights)
+                        rows, kept = rows + 1, b
+            if checkpoints and run.done and kept != run.done:  # stopped early: where it stopped
+                self._checkpoint(run, X, rows, run.done, sig, lr, record_weights)
+        self.history = run.dataset({}, None, family=_FAMILY, model="SOM", seed=self.seed,
+                                   params={**self._params(), "mode": mode, "planned": total, "done": run.done})
         return self.history
 
-    def _run(self, advance, start, n, progress):
-        chunk = max(1, min(n, 2000)) if progress else n
-        return record.run_chunks(lambda s, m: advance(start + s, m), n, chunk, progress=progress,
-                                 desc="SOM", unit="it")
+    def _track_history(self, run, record_weights):
+        run.track("epoch", "epoch", np.int64)
+        run.track("iteration", "epoch", np.int64, {"long_name": "online updates (or batch epochs) done"})
+        run.track("sigma", "epoch", np.float64, {"units": "grid units", "long_name": "neighbourhood radius"})
+        run.track("learning_rate", "epoch", np.float64)
+        run.track("quantization_error", "epoch", np.float64, {"units": "data units"})
+        run.track("topographic_error", "epoch", np.float64, {"units": "fraction of samples"})
+        if record_weights:
+            run.track("weights", ("epoch", "row", "col", "feature"), np.float64)
+
+    def _checkpoint(self, run, X, row, t, sig, lr, record_weights):
+        """Keep the history's checkpoint ``row``, after ``t`` updates (epochs)."""
+        first, second, dist = self._best_two(X)
+        row = {"epoch": [row], "iteration": [t], "sigma": [sig[t - 1]], "learning_rate": [lr[t - 1]],
+               "quantization_error": [dist.mean()], "topographic_error": [self._te_from(first, second)]}
+        if record_weights:
+            row["weights"] = self.weights[None]
+        run.keep(**row)
 
     def _batch_epoch(self, X, sigma, kind):
         first, _, _ = self._best_two(X)
@@ -273,23 +286,6 @@ class SOM:
         den = H @ counts
         ok = den > 1e-12
         self.W[ok] = num[ok] / den[ok, None]
-
-    def _history(self, rows, mode, total, done, interrupted, record_weights):
-        params = {**self._params(), "mode": mode, "planned": total, "done": done}
-        if not rows:
-            return record.dataset({}, None, family=_FAMILY, model="SOM", params=params, seed=self.seed,
-                                  interrupted=interrupted)
-        col = {k: np.array([r[k] for r in rows]) for k in
-               ("iteration", "sigma", "learning_rate", "quantization_error", "topographic_error")}
-        data = {"iteration": ("epoch", col["iteration"], {"long_name": "online updates (or batch epochs) done"}),
-                "sigma": ("epoch", col["sigma"], {"units": "grid units", "long_name": "neighbourhood radius"}),
-                "learning_rate": ("epoch", col["learning_rate"]),
-                "quantization_error": ("epoch", col["quantization_error"], {"units": "data units"}),
-                "topographic_error": ("epoch", col["topographic_error"], {"units": "fraction of samples"})}
-        if record_weights:
-            data["weights"] = (("epoch", "row", "col", "feature"), np.stack([r["weights"] for r in rows]))
-        return record.dataset(data, {"epoch": np.arange(len(rows))}, family=_FAMILY, model="SOM",
-                              params=params, seed=self.seed, interrupted=interrupted)
 
     # ------------------------------------------------------------------ mapping and errors
     def _best_two(self, X):
@@ -348,18 +344,23 @@ class SOM:
         """Write the weights and parameters to netCDF; read back with :meth:`load`."""
         self._trained()
         ds = record.dataset({"weights": (("row", "col", "feature"), self.weights)}, None,
-                            family=_FAMILY, model="SOM", params=self._params(), seed=str(self.seed))
+                            family=_FAMILY, model="SOM", params=self._params(), seed=self.seed)
         return record.save(ds, path)
 
     @classmethod
     def load(cls, path):
-        """Read a map written by :meth:`save`."""
-        ds = record.load(path)
+        """Read a map written by :meth:`save` (``ValueError`` naming the file for anything else)."""
+        ds = record.open_model(path, "SOM", required=["weights", "rows", "cols", "dim", "topology", "toroidal",
+                                                       "neighbourhood", "sigma", "learning_rate", "decay",
+                                                       "sigma_end", "learning_rate_end", "init"])
         a = ds.attrs
-        seed = int(a["seed"]) if str(a["seed"]).isdigit() else None
         som = cls(int(a["rows"]), int(a["cols"]), int(a["dim"]), topology=str(a["topology"]),
                   toroidal=bool(a["toroidal"]), neighbourhood=str(a["neighbourhood"]), sigma=float(a["sigma"]),
                   learning_rate=float(a["learning_rate"]), decay=str(a["decay"]), sigma_end=float(a["sigma_end"]),
-                  learning_rate_end=float(a["learning_rate_end"]), init=str(a["init"]), seed=seed)
+                  learning_rate_end=float(a["learning_rate_end"]), init=str(a["init"]),
+                  seed=rng.from_attr(a.get("seed", "none")))
+        if ds["weights"].shape != (som.rows, som.cols, som.dim):
+            raise ValueError(f"{path}: weights of shape {ds['weights'].shape} do not fit a "
+                             f"{som.rows} x {som.cols} map of dim {som.dim}")
         som.W = np.ascontiguousarray(ds["weights"].values.reshape(som.n_units, som.dim))
         return som

@@ -1,6 +1,7 @@
 """Markov chains (MC): sampling kernels against exact row probabilities, analysis against
 textbook formulas, CTMC against scipy's expm, and bad input."""
 import numba
+import xarray as xr
 import numpy as np
 import pytest
 import scipy.linalg
@@ -573,3 +574,197 @@ def test_unseeded_results_save_to_netcdf(tmp_path):
     ds = MarkovChain([[0.5, 0.5], [0.5, 0.5]]).simulate(5)
     record.save(ds, tmp_path / "run.nc")
     assert record.load(tmp_path / "run.nc").path.shape == (1, 6)
+
+
+# ----------------------------------------------------------------------------- the run contract
+
+from interrupt import interrupted_run  # noqa: E402
+
+from neurosim import config, graph, record, rng  # noqa: E402
+
+
+def _small_dense(seed=3):
+    return MarkovChain(random_chain(12, np.random.default_rng(30), zeros=0.3), labels=[f"s{i}" for i in range(12)],
+                       seed=seed)
+
+
+@pytest.mark.parametrize("kind, n_chains, every", [("dense", 1, 1), ("dense", 5, 3), ("csr", 4, 2)])
+def test_simulate_store_is_identical_to_memory(tmp_path, kind, n_chains, every):
+    P = random_chain(12, np.random.default_rng(31), zeros=0.3)
+    mc = MarkovChain(P if kind == "dense" else sp.csr_array(P), seed=8)
+    mem = mc.simulate(500, start=1, n_chains=n_chains, every=every, chunk=60)
+    with mc.simulate(500, start=1, n_chains=n_chains, every=every, chunk=60, store=tmp_path / "p.nc") as ds:
+        xr.testing.assert_identical(ds.load(), mem)
+    assert mem.sizes["step"] == 500 // every + 1 and mem.attrs["n_steps"] == 500
+    np.testing.assert_array_equal(mem.step.values, np.arange(0, 501, every))
+    whole = mc.simulate(500, start=1, n_chains=n_chains, every=every)  # one chunk
+    np.testing.assert_array_equal(mem.path.values, whole.path.values)
+
+
+def test_labelled_chain_store_is_identical_to_memory(tmp_path):
+    mc = _small_dense()
+    mem = mc.simulate(200, start="s2", n_chains=2, chunk=30)
+    with mc.simulate(200, start="s2", n_chains=2, chunk=30, store=tmp_path / "p.nc") as ds:
+        xr.testing.assert_identical(ds.load(), mem)
+
+
+def test_default_chunks_follow_config_and_do_not_change_the_path(monkeypatch):
+    mc = _small_dense()
+    whole = mc.simulate(300, start=0, n_chains=3)
+    monkeypatch.setattr(config, "CHUNK_WORK", 3 * 16)  # 16 steps a chunk for 3 chains
+    xr.testing.assert_identical(mc.simulate(300, start=0, n_chains=3), whole)
+
+
+def test_prefetch_switch_point_does_not_change_the_path(monkeypatch):
+    mc = _small_dense()
+    fast = mc.simulate(3000, start=4, every=2)
+    monkeypatch.setattr(config, "MARKOV_PREFETCH_MIN_STATES", 10 ** 9)  # the grouped kernel
+    xr.testing.assert_identical(mc.simulate(3000, start=4, every=2), fast)
+
+
+def test_dense_solve_switch_point(monkeypatch):
+    import neurosim.markov as markov
+    assert markov.DENSE_SOLVE_MAX == config.MARKOV_DENSE_SOLVE_MAX == 3000
+    N = 8
+    P = np.zeros((N + 1, N + 1))
+    P[0, 0] = P[N, N] = 1
+    for k in range(1, N):
+        P[k, k + 1], P[k, k - 1] = 0.4, 0.6
+    dense = MarkovChain(P).absorption()
+    monkeypatch.setattr(config, "MARKOV_DENSE_SOLVE_MAX", 2)  # sparse LU from 3 states on
+    sparse = MarkovChain(P).absorption()
+    assert "fundamental" in dense and "fundamental" not in sparse
+    np.testing.assert_allclose(sparse.absorption_probability, dense.absorption_probability, rtol=1e-12)
+    np.testing.assert_allclose(sparse.expected_steps, dense.expected_steps, rtol=1e-12)
+    np.testing.assert_allclose(MarkovChain(P).hitting_times([0, N])[1:N], dense.expected_steps, rtol=1e-10)
+
+
+def test_simulate_ctrl_c_during_set_up(tmp_path):
+    ds = interrupted_run("""
+        import numpy as np
+        from neurosim.markov import MarkovChain
+        ds = MarkovChain(np.full((4, 4), 0.25), seed=1).simulate(1000, start=2, n_chains=2, chunk=100)
+        """, "setup", tmp_path)
+    assert ds.attrs["interrupted"] == 1 and ds.attrs["n_steps"] == 0
+    assert ds.path.values.tolist() == [[2], [2]] and ds.step.values.tolist() == [0]
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_simulate_ctrl_c_mid_run_keeps_the_first_chunk(tmp_path, sparse):
+    ds = interrupted_run(f"""
+        import numpy as np, scipy.sparse as sp
+        from neurosim.markov import MarkovChain
+        P = np.full((4, 4), 0.25)
+        ds = MarkovChain(sp.csr_array(P) if {sparse} else P, seed=1).simulate(1000, start=2, n_chains=2,
+                                                                         every=5, chunk=100)
+        """, "run", tmp_path)
+    assert ds.attrs["interrupted"] == 1 and ds.attrs["n_steps"] == 100
+    np.testing.assert_array_equal(ds.step.values, np.arange(0, 101, 5))
+    P = np.full((4, 4), 0.25)
+    full = MarkovChain(sp.csr_array(P) if sparse else P, seed=1).simulate(1000, start=2, n_chains=2, every=5)
+    np.testing.assert_array_equal(ds.path.values, full.path.values[:, :21])
+
+
+def test_ctmc_chunks_and_store_do_not_change_the_run(tmp_path):
+    Q = random_rates(5, np.random.default_rng(32))
+    c = ContinuousMarkovChain(Q, seed=4)
+    whole = c.simulate(30.0, start=1, n_chains=6, dt=0.1)
+    for chunk in (1, 7, 64):
+        xr.testing.assert_identical(c.simulate(30.0, start=1, n_chains=6, dt=0.1, chunk=chunk), whole)
+    with c.simulate(30.0, start=1, n_chains=6, dt=0.1, chunk=50, store=tmp_path / "c.nc") as ds:
+        xr.testing.assert_identical(ds.load(), whole)
+    assert whole.sizes["time"] == 301 and whole.time.attrs["units"] == "s"
+    np.testing.assert_allclose(whole.occupancy.sum("state"), 30.0)
+
+
+def test_ctmc_ctrl_c_during_set_up_and_mid_run(tmp_path):
+    body = """
+        import numpy as np
+        from neurosim.markov import ContinuousMarkovChain
+        Q = np.array([[-1.0, 0.6, 0.4], [0.5, -1.0, 0.5], [0.2, 0.8, -1.0]])
+        ds = ContinuousMarkovChain(Q, seed=2).simulate(10.0, start=0, n_chains=3, dt=0.1, chunk=20)
+        """
+    setup = interrupted_run(body, "setup", tmp_path)
+    assert setup.attrs["interrupted"] == 1 and setup.sizes["time"] == 0 and setup.attrs["duration"] == 0
+    assert setup.occupancy.values.sum() == 0 and setup.jumps.values.sum() == 0
+    mid = interrupted_run(body, "run", tmp_path)
+    assert mid.attrs["interrupted"] == 1 and mid.sizes["time"] == 20
+    assert mid.attrs["duration"] == pytest.approx(1.9)
+    np.testing.assert_allclose(mid.occupancy.sum("state"), 1.9)  # time up to the last grid point
+    Q = np.array([[-1.0, 0.6, 0.4], [0.5, -1.0, 0.5], [0.2, 0.8, -1.0]])
+    full = ContinuousMarkovChain(Q, seed=2).simulate(10.0, start=0, n_chains=3, dt=0.1)
+    np.testing.assert_array_equal(mid.path.values, full.path.values[:, :20])
+    assert np.all(mid.jumps.values <= full.jumps.values)
+
+
+@pytest.mark.parametrize("seed", [2 ** 70, np.random.SeedSequence(9, spawn_key=(2, 5)), 123])
+def test_seeds_survive_save_load_and_attrs(tmp_path, seed):
+    mc = _small_dense(seed)
+    ds = mc.simulate(100, n_chains=3)
+    again = mc.simulate(100, n_chains=3, seed=rng.from_attr(ds.attrs["seed"]))
+    np.testing.assert_array_equal(again.path.values, ds.path.values)
+    record.save(ds, tmp_path / "run.nc")
+    mc.save(tmp_path / "mc.nc")
+    back = MarkovChain.load(tmp_path / "mc.nc")
+    np.testing.assert_array_equal(back.simulate(100, n_chains=3).path.values, ds.path.values)
+    c = ContinuousMarkovChain(random_rates(3, np.random.default_rng(0)), seed=seed)
+    c.save(tmp_path / "c.nc")
+    xr.testing.assert_identical(ContinuousMarkovChain.load(tmp_path / "c.nc").simulate(2.0, n_chains=2),
+                                c.simulate(2.0, n_chains=2))
+
+
+def test_unseeded_chain_records_a_seed_that_repeats_the_run():
+    mc = MarkovChain(np.full((3, 3), 1 / 3))
+    ds = mc.simulate(50, n_chains=2)
+    assert isinstance(ds.attrs["seed"], int) and ds.attrs["seed"] == mc.seed
+    again = MarkovChain(np.full((3, 3), 1 / 3), seed=ds.attrs["seed"]).simulate(50, n_chains=2)
+    np.testing.assert_array_equal(again.path.values, ds.path.values)
+
+
+def _foreign(path):
+    xr.Dataset({"x": ("a", np.arange(3.0))}).to_netcdf(path)
+
+
+def _truncated(path, model_file):
+    data = model_file.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("cls", [MarkovChain, ContinuousMarkovChain])
+def test_load_refuses_foreign_truncated_and_other_model_files(tmp_path, cls):
+    name = cls.__name__
+    good = tmp_path / "good.nc"
+    (MarkovChain(np.full((3, 3), 1 / 3), seed=0) if cls is MarkovChain
+     else ContinuousMarkovChain(random_rates(3, np.random.default_rng(0)), seed=0)).save(good)
+    _foreign(tmp_path / "foreign.nc")
+    with pytest.raises(ValueError, match=r"foreign\.nc holds no neurosim model"):
+        cls.load(tmp_path / "foreign.nc")
+    _truncated(tmp_path / "cut.nc", good)
+    with pytest.raises(ValueError, match=r"cut\.nc is not a readable netCDF file"):
+        cls.load(tmp_path / "cut.nc")
+    other = MarkovChain if cls is ContinuousMarkovChain else ContinuousMarkovChain
+    (MarkovChain(np.full((2, 2), 0.5), seed=0) if other is MarkovChain
+     else ContinuousMarkovChain([[-1.0, 1.0], [1.0, -1.0]], seed=0)).save(tmp_path / "other.nc")
+    with pytest.raises(ValueError, match=rf"other\.nc holds a {other.__name__}; {name}\.load"):
+        cls.load(tmp_path / "other.nc")
+    from neurosim.som import SOM
+    SOM(2, 2, 2, seed=0).initialise(np.random.default_rng(0).random((5, 2))).save(tmp_path / "som.nc")
+    with pytest.raises(ValueError, match=rf"som\.nc holds a SOM; {name}\.load"):
+        cls.load(tmp_path / "som.nc")
+    with pytest.raises(ValueError, match=r"missing\.nc: no such file"):
+        cls.load(tmp_path / "missing.nc")
+
+
+def test_graph_helper_components_periods_and_reach():
+    # 0 -> 1 -> 2 -> 0 (period 3), 2 -> 3, 3 <-> 4 (period 2, closed), 5 alone without a loop
+    A = sp.csr_array((np.ones(7), ([0, 1, 2, 2, 3, 4, 5], [1, 2, 0, 3, 4, 3, 4])), shape=(6, 6))
+    comp = graph.strong_components(A)
+    assert comp.tolist() == [0, 0, 0, 1, 1, 2]
+    assert graph.closed_components(A, comp).tolist() == [False, True, False]
+    assert [m.tolist() for m in graph.members(comp)] == [[0, 1, 2], [3, 4], [5]]
+    assert graph.periods(A, comp).tolist() == [3, 2, 0]
+    target = np.zeros(6, dtype=bool)
+    target[0] = True
+    assert graph.reaching(A, target).tolist() == [True, True, True, False, False, False]
+    with pytest.raises(ValueError, match="square scipy.sparse"):
+        graph.strong_components(np.eye(3))

@@ -238,3 +238,111 @@ def test_bad_input():
     with pytest.raises(ValueError, match="epochs"):
         som.train(np.random.default_rng(0).random((10, 4)), epochs=3)
 
+
+
+# ----------------------------------------------------------------------------- the run contract
+
+import xarray as xr  # noqa: E402
+from interrupt import interrupted_run  # noqa: E402
+
+from neurosim import config  # noqa: E402
+
+
+def _data(n=120, dim=3):
+    return np.random.default_rng(40).random((n, dim))
+
+
+@pytest.mark.parametrize("mode, kw", [("online", {"iterations": 900}), ("batch", {"epochs": 6})])
+def test_train_store_is_identical_to_memory(tmp_path, mode, kw):
+    X = _data()
+    a = SOM(4, 5, 3, sigma=1.5, seed=2)
+    mem = a.train(X, mode=mode, checkpoints=4, record_weights=True, chunk=2 if mode == "batch" else 100, **kw)
+    b = SOM(4, 5, 3, sigma=1.5, seed=2)
+    with b.train(X, mode=mode, checkpoints=4, record_weights=True, chunk=2 if mode == "batch" else 100,
+                 store=tmp_path / "h.nc", **kw) as ds:
+        xr.testing.assert_identical(ds.load(), mem)
+    np.testing.assert_array_equal(a.W, b.W)
+    assert mem.sizes["epoch"] == 4 and mem.attrs["done"] == mem.attrs["planned"]
+
+
+def test_chunks_do_not_change_the_map_or_the_history(monkeypatch):
+    X = _data()
+    ref = SOM(4, 5, 3, sigma=1.5, seed=3)
+    h = ref.train(X, iterations=1000, checkpoints=3)
+    for chunk in (1, 97, 333):
+        som = SOM(4, 5, 3, sigma=1.5, seed=3)
+        xr.testing.assert_identical(som.train(X, iterations=1000, checkpoints=3, chunk=chunk), h)
+        np.testing.assert_array_equal(som.W, ref.W)
+    monkeypatch.setattr(config, "CHUNK_WORK", 20 * 3 * 50)  # 50 updates a chunk by default
+    som = SOM(4, 5, 3, sigma=1.5, seed=3)
+    xr.testing.assert_identical(som.train(X, iterations=1000, checkpoints=3), h)
+    np.testing.assert_array_equal(som.W, ref.W)
+
+
+def test_no_checkpoints_gives_an_empty_history():
+    h = SOM(3, 3, 3, seed=0).train(_data(), iterations=50, checkpoints=0, chunk=10)
+    assert not h.data_vars and h.attrs["done"] == 50 and h.attrs["interrupted"] == 0
+
+
+TRAIN = """
+    import numpy as np
+    from neurosim.som import SOM
+    X = np.random.default_rng(40).random((120, 3))
+    ds = SOM(4, 5, 3, sigma=1.5, seed=2).train(X, iterations=1000, checkpoints=4, record_weights=True, chunk=100)
+    """
+
+
+def test_train_ctrl_c_during_set_up(tmp_path):
+    ds = interrupted_run(TRAIN, "setup", tmp_path)
+    assert ds.attrs["interrupted"] == 1 and ds.attrs["done"] == 0
+    assert ds.sizes["epoch"] == 0 and ds.weights.shape == (0, 4, 5, 3)
+
+
+def test_train_ctrl_c_mid_run_checkpoints_where_it_stopped(tmp_path):
+    ds = interrupted_run(TRAIN, "run", tmp_path)
+    assert ds.attrs["interrupted"] == 1 and ds.attrs["done"] == 100 and ds.attrs["planned"] == 1000
+    assert ds.iteration.values.tolist() == [100]
+    som = SOM(4, 5, 3, sigma=1.5, seed=2)
+    full = som.train(_data(), iterations=1000, checkpoints=10, record_weights=True)
+    # the same schedule as the full run: its first checkpoint (at 100) is the interrupted one
+    np.testing.assert_array_equal(ds.weights.values[0], full.weights.values[0])
+    assert ds.quantization_error.values[0] == full.quantization_error.values[0]
+
+
+@pytest.mark.parametrize("seed", [2 ** 70, np.random.SeedSequence(4, spawn_key=(1,)), 11])
+def test_seeds_survive_save_load(tmp_path, seed):
+    som = SOM(3, 4, 3, seed=seed, init="sample")
+    h = som.train(_data(), iterations=200, checkpoints=1)
+    som.save(tmp_path / "som.nc")
+    back = SOM.load(tmp_path / "som.nc")
+    fresh = SOM(3, 4, 3, seed=back.seed, init="sample")
+    xr.testing.assert_identical(fresh.train(_data(), iterations=200, checkpoints=1), h)
+    np.testing.assert_array_equal(back.W, som.W)
+
+
+def test_unseeded_map_records_a_seed_that_repeats_the_run():
+    h = SOM(3, 4, 3, init="random").train(_data(), iterations=100, checkpoints=1)
+    assert isinstance(h.attrs["seed"], int)
+    again = SOM(3, 4, 3, init="random", seed=h.attrs["seed"]).train(_data(), iterations=100, checkpoints=1)
+    xr.testing.assert_identical(again, h)
+
+
+def test_load_refuses_foreign_truncated_and_other_model_files(tmp_path):
+    som = SOM(2, 3, 2, seed=0).initialise(_data(dim=2))
+    som.save(tmp_path / "good.nc")
+    xr.Dataset({"x": ("a", np.arange(3.0))}).to_netcdf(tmp_path / "foreign.nc")
+    with pytest.raises(ValueError, match=r"foreign\.nc holds no neurosim model"):
+        SOM.load(tmp_path / "foreign.nc")
+    data = (tmp_path / "good.nc").read_bytes()
+    (tmp_path / "cut.nc").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"cut\.nc is not a readable netCDF file"):
+        SOM.load(tmp_path / "cut.nc")
+    from neurosim.markov import MarkovChain
+    MarkovChain(np.full((2, 2), 0.5), seed=0).save(tmp_path / "mc.nc")
+    with pytest.raises(ValueError, match=r"mc\.nc holds a MarkovChain; SOM\.load"):
+        SOM.load(tmp_path / "mc.nc")
+    ds = xr.open_dataset(tmp_path / "good.nc").load()
+    ds.attrs["cols"] = 4
+    ds.to_netcdf(tmp_path / "bad.nc")
+    with pytest.raises(ValueError, match=r"bad\.nc: weights of shape"):
+        SOM.load(tmp_path / "bad.nc")

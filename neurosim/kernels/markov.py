@@ -353,34 +353,51 @@ def power_stationary(indptr, indices, data, pi, tol, max_iter):
 
 
 @njit(parallel=True, cache=True)
-def gillespie(indptr, indices, cdf, prob, alias, rates, x, duration, grid_dt, states, grid,
-              occupancy, jumps):
-    """Event-driven (Gillespie) runs of a continuous-time chain over ``[0, duration]``.
+def gillespie(indptr, indices, cdf, prob, alias, rates, x, t_last, t_next, duration, grid_dt, k0,
+              n_grid, states, grid, occupancy, jumps):
+    """Event-driven (Gillespie) runs of a continuous-time chain over ``[0, duration]``, one
+    stretch of the time grid per call: grid points ``k0 .. k0 + grid.shape[1] - 1`` of
+    ``n_grid`` (point ``k`` at time ``k * grid_dt``).
 
     ``rates`` (n,) are the exit rates; the jump chain is a CSR matrix with tables from
-    :func:`csr_tables`. Chain ``c`` starts in ``x[c]``; it writes its state at times
-    ``k * grid_dt`` into ``grid[c, k]``, the time spent in each state into ``occupancy[c, :]``
-    and its number of jumps into ``jumps[c]``. ``x`` ends holding the states at ``duration``.
+    :func:`csr_tables`. Chain ``c`` is in state ``x[c]`` since its last jump at ``t_last[c]``,
+    its next jump drawn for ``t_next[c]`` (NaN: not drawn yet; start with NaN and 0). It writes
+    its state at the grid points into ``grid[c, :]``, adds the time spent in each state to
+    ``occupancy[c, :]`` and its jumps to ``jumps[c]``, and leaves ``x``, ``t_last``, ``t_next``
+    for the next call. A call stops a chain at the end of its stretch (every jump processed is
+    at or before the stretch's last grid point), so successive calls draw, jump and add up
+    exactly as one call over the whole grid does; the call holding the last grid point runs
+    each chain to ``duration``.
     """
-    n_grid = grid.shape[1]
+    k_end = k0 + grid.shape[1]
+    last = k_end >= n_grid
     for c in prange(x.shape[0]):
         s = x[c]
-        t = 0.0
-        k = 0
+        t = t_last[c]
+        t_nx = t_next[c]
+        k = k0
         while True:
-            q = rates[s]
-            if q > 0.0:
-                t_next = t - math.log(1.0 - uniform(states, c)) / q
-            else:
-                t_next = math.inf
-            while k < n_grid and k * grid_dt < t_next:
-                grid[c, k] = s
+            if math.isnan(t_nx):
+                q = rates[s]
+                t_nx = t - math.log(1.0 - uniform(states, c)) / q if q > 0.0 else math.inf
+            while k < k_end and k * grid_dt < t_nx:
+                grid[c, k - k0] = s
                 k += 1
-            if t_next >= duration:
+            if k == k_end and not last:
+                break  # the stretch is full; the drawn jump waits for the next call
+            if t_nx >= duration:
                 occupancy[c, s] += duration - t
+                while k < k_end:  # grid points beyond duration by rounding: the last state
+                    grid[c, k - k0] = s
+                    k += 1
+                t = duration
+                t_nx = math.inf
                 break
-            occupancy[c, s] += t_next - t
+            occupancy[c, s] += t_nx - t
             s = _step_csr(indptr, indices, cdf, prob, alias, s, states, c)
             jumps[c] += 1
-            t = t_next
+            t = t_nx
+            t_nx = math.nan
         x[c] = s
+        t_last[c] = t
+        t_next[c] = t_nx

@@ -1,0 +1,264 @@
+"""The discrete-time Markov chain: its matrix, simulation of its paths and its distribution
+over time; persistence.
+
+``MarkovChain(P)`` takes a row-stochastic transition matrix, dense or ``scipy.sparse``. It
+simulates one long chain or many chains in parallel (compiled, one random stream per chain, O(1)
+alias-table sampling per step) and propagates distributions exactly (``p_{t+1} = p_t P``, total
+variation to stationarity, the mixing time). Its graph structure, stationary distributions,
+absorption and hitting come from :class:`~neurosim.markov.structure.Structure`, estimation from
+data from :class:`~neurosim.markov.fit.Fitting`.
+"""
+import numpy as np
+import scipy.sparse as sp
+
+from .. import checks, config, record, rng
+from ..kernels import markov as _k
+from ._inputs import FAMILY, as_matrix, initial_states, starting_distributions, state_index, state_labels
+from .fit import Fitting
+from .structure import Structure
+
+__all__ = ["MarkovChain"]
+
+
+class MarkovChain(Structure, Fitting):
+    """Discrete-time Markov chain on ``n`` states.
+
+    Parameters
+    ----------
+    P : (n, n) array-like or scipy.sparse matrix
+        Transition probabilities, ``P[i, j] = Pr(X_{t+1} = j | X_t = i)``: non-negative, each
+        row summing to 1 within ``tol`` (rows are then renormalised exactly).
+    labels : sequence of n names, optional
+        State names; any method taking a state also takes its label.
+    seed : int >= 0, SeedSequence or None
+        Default seed of :meth:`simulate` (the same seed gives the same paths on any number of
+        threads); None draws a fresh one, kept as ``seed`` and recorded in results.
+    tol : float
+        Tolerance on row sums.
+    """
+
+    family = FAMILY
+
+    def __init__(self, P, labels=None, *, seed=None, tol=1e-8):
+        tol = checks.scalar(tol, "tol", low=0, low_open=True)
+        dense, csr = as_matrix(P, "P")
+        vals = dense if dense is not None else csr.data
+        if vals.size and vals.min() < 0:
+            where = tuple(int(i) for i in np.unravel_index(np.argmin(dense), dense.shape)) if dense is not None else None
+            at = f" at P[{where[0]}, {where[1]}]" if where is not None else ""
+            raise ValueError(f"P must be non-negative; smallest entry {vals.min():.6g}{at}")
+        rows = dense.sum(axis=1) if dense is not None else np.asarray(csr.sum(axis=1)).ravel()
+        err = np.abs(rows - 1.0)
+        worst = int(np.argmax(err))
+        if err[worst] > tol:
+            raise ValueError(f"P must be row-stochastic (rows summing to 1 within tol={tol:g}); "
+                             f"row {worst} sums to {rows[worst]:.12g}")
+        if dense is not None:
+            self._dense = dense / rows[:, None]
+            self._csr = sp.csr_array(self._dense)
+        else:
+            self._dense = None
+            self._csr = sp.csr_array(sp.diags_array(1.0 / rows) @ csr)
+            self._csr.eliminate_zeros()
+            self._csr.sort_indices()
+        self.n_states = int(self._csr.shape[0])
+        self.labels = state_labels(labels, self.n_states)
+        self.seed = rng.fresh() if seed is None else seed  # recorded, so an unseeded run repeats
+        self._seq = rng.sequence(self.seed)
+        self._tables = None
+        self._structure = None
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def is_sparse(self):
+        """True when the chain was given (and is simulated) as a sparse matrix."""
+        return self._dense is None
+
+    @property
+    def P(self):
+        """The transition matrix: a dense ``ndarray`` or a ``scipy.sparse.csr_array``."""
+        return self._dense if self._dense is not None else self._csr
+
+    def to_dense(self):
+        """The transition matrix as a dense (n, n) float64 array."""
+        return self._dense if self._dense is not None else self._csr.toarray()
+
+    def __repr__(self):
+        kind = "sparse" if self.is_sparse else "dense"
+        return f"MarkovChain(n_states={self.n_states}, {kind}, nnz={self._csr.nnz})"
+
+    def _state(self, x, name="start"):
+        return state_index(x, self.n_states, self.labels, name)
+
+    def _params(self):
+        return {"n_states": self.n_states, "sparse": self.is_sparse}
+
+    # ------------------------------------------------------------------ simulation
+    def _get_tables(self):
+        if self._tables is None:
+            n = self.n_states
+            if self._dense is not None:
+                prob = np.empty((n, n))
+                alias = np.empty((n, n), dtype=np.int32)
+                _k.dense_tables(self._dense, prob, alias)
+                table = np.empty((n, n), dtype=np.uint64)
+                _k.pack_dense(prob, alias, table)
+                self._tables = ("dense", table)
+            else:
+                c = self._csr
+                indptr = c.indptr.astype(np.int64)
+                indices = c.indices.astype(np.int64)
+                cdf = np.empty(c.nnz)
+                prob = np.empty(c.nnz)
+                alias = np.empty(c.nnz, dtype=np.int64)
+                _k.csr_tables(indptr, indices, c.data, cdf, prob, alias)
+                self._tables = ("csr", indptr, indices, cdf, prob, alias)
+        return self._tables
+
+    def simulate(self, n_steps, start=None, n_chains=1, *, initial=None, every=1, seed=None,
+                 progress=False, chunk=None, store=None):
+        """Simulate ``n_chains`` independent chains for ``n_steps`` steps each.
+
+        Parameters
+        ----------
+        n_steps : int >= 0
+            Steps per chain.
+        start : state, label or sequence of ``n_chains`` states, optional
+            Starting state(s). If neither ``start`` nor ``initial`` is given the starting states
+            are drawn uniformly.
+        n_chains : int >= 1
+            Independent chains, chain ``c`` drawing from random stream ``c`` (run in parallel).
+        initial : (n,) probability vector, optional
+            Distribution the starting states are drawn from.
+        every : int >= 1
+            Record the state every ``every`` steps (steps 0, every, 2 every, ...).
+        seed : optional
+            Overrides the chain's seed for this run.
+        progress, chunk :
+            Progress bar; steps per kernel call (default ``config.CHUNK_WORK // n_chains``;
+            Ctrl+C stops after the current chunk, and the Dataset says ``interrupted``).
+        store : path, optional
+            netCDF file the path is appended to chunk by chunk; the Dataset is then read
+            lazily from it.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``path`` (chain, step) int64 state numbers; ``step`` coordinate; ``state_label``
+            (state) when the chain has labels. Chunking, ``every`` and the thread count do not
+            change the path.
+        """
+        n_steps = checks.integer(n_steps, "n_steps", low=0)
+        n_chains = checks.integer(n_chains, "n_chains", low=1)
+        every = checks.integer(every, "every", low=1)
+        seed = self.seed if seed is None else seed
+        rng.sequence(seed)  # refused before the run, not in it
+        run = record.Run(n_steps, chunk=chunk, work=n_chains, every=every, sizes={"chain": n_chains},
+                         grow=("step",), progress=progress, desc="MarkovChain", unit="step", store=store)
+        with run:
+            states = rng.streams(seed, n_chains)
+            x = initial_states(self.n_states, self.labels, start, initial, n_chains, states)
+            tables = self._get_tables()
+            one = (tables[0] == "dense" and n_chains == 1
+                   and self.n_states >= config.MARKOV_PREFETCH_MIN_STATES)
+            run.track("path", ("chain", "step"), np.int64, {"long_name": "state number"})
+            run.track("step", "step", np.int64)
+            run.keep(path=x[:, None], step=[0])
+            for first, n in run:  # steps first + 1 .. first + n; chunks are multiples of every
+                path = np.empty((n_chains, n // every), dtype=np.int64)
+                if one:  # one chain: the prefetching kernel (the same path, faster)
+                    _k.run_dense_one(tables[1], x, np.int64(n), np.int64(every), states, path[0])
+                elif tables[0] == "dense":
+                    _k.run_dense(tables[1], x, np.int64(n), np.int64(every), states, path)
+                else:
+                    _k.run_csr(*tables[1:], x, np.int64(n), np.int64(every), states, path)
+                run.keep(path=path, step=first + every * np.arange(1, path.shape[1] + 1, dtype=np.int64))
+        coords = {"chain": np.arange(n_chains)}
+        if self.labels is not None:
+            coords["state_label"] = ("state", self.labels)
+        return run.dataset({}, coords, family=FAMILY, model="MarkovChain",
+                           params={**self._params(), "n_steps": run.done, "every": every,
+                                   "n_chains": n_chains}, seed=seed)
+
+    # ------------------------------------------------------------------ transient behaviour
+    def _propagate(self, M):
+        return M @ self._dense if self._dense is not None else (self._csr.T @ M.T).T
+
+    def distribution(self, n_steps, initial):
+        """Distributions ``p_t = p_0 P^t`` for ``t = 0 .. n_steps``.
+
+        ``initial`` is a state, a label or a probability vector (n,). Returns a Dataset with
+        ``probability`` (step, state).
+        """
+        n_steps = checks.integer(n_steps, "n_steps", low=0)
+        M = starting_distributions(initial, self.n_states, self.labels)
+        if M.shape[0] != 1:
+            raise ValueError("initial must be one state or one distribution")
+        out = np.empty((n_steps + 1, self.n_states))
+        out[0] = M[0]
+        for t in range(n_steps):
+            out[t + 1] = self._propagate(out[t:t + 1])[0]
+        return record.dataset({"probability": (("step", "state"), out)},
+                              {"step": np.arange(n_steps + 1), "state": np.arange(self.n_states)},
+                              family=FAMILY, model="MarkovChain", params=self._params())
+
+    def tv_distance(self, n_steps, starts=None):
+        """Total-variation distance to stationarity over time.
+
+        ``starts``: states (or labels) or probability vectors (k, n) to start from; all states
+        by default. Returns a Dataset with ``tv`` (start, step) ``||p_t - pi||_TV`` and ``worst``
+        (step) the maximum over starts, ``d(t)``.
+        """
+        n_steps = checks.integer(n_steps, "n_steps", low=0)
+        pi = self.stationary()
+        M = starting_distributions(starts, self.n_states, self.labels, "starts")
+        tv = np.empty((M.shape[0], n_steps + 1))
+        for t in range(n_steps + 1):
+            if t:
+                M = self._propagate(M)
+            tv[:, t] = 0.5 * np.abs(M - pi).sum(axis=1)
+        return record.dataset({"tv": (("start", "step"), tv), "worst": ("step", tv.max(axis=0))},
+                              {"start": np.arange(tv.shape[0]), "step": np.arange(n_steps + 1)},
+                              family=FAMILY, model="MarkovChain", params=self._params())
+
+    def mixing_time(self, eps=0.25, *, max_steps=100_000):
+        """Smallest ``t`` with ``max_x ||P^t(x, .) - pi||_TV <= eps`` (all start states).
+
+        Needs an irreducible aperiodic chain; ``RuntimeError`` when not reached in ``max_steps``.
+        """
+        eps = checks.scalar(eps, "eps", low=0, high=1, low_open=True, high_open=True)
+        max_steps = checks.integer(max_steps, "max_steps", low=1)
+        if not (self.is_irreducible and self.is_aperiodic):
+            raise ValueError("mixing_time needs an irreducible aperiodic chain")
+        pi = self.stationary()
+        M = np.eye(self.n_states)
+        for t in range(max_steps + 1):
+            if t:
+                M = self._propagate(M)
+            if 0.5 * np.abs(M - pi).sum(axis=1).max() <= eps:
+                return t
+        raise RuntimeError(f"total variation did not fall to eps={eps:g} within max_steps={max_steps}")
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path):
+        """Write the chain (matrix, labels, seed) to netCDF; read it back with :meth:`load`."""
+        c = self._csr
+        data = {"indptr": ("row_ptr", c.indptr.astype(np.int64)),
+                "indices": ("nonzero", c.indices.astype(np.int64)),
+                "data": ("nonzero", c.data)}
+        coords = {}
+        if self.labels is not None:
+            coords["state_label"] = ("state", self.labels.astype(str))
+        ds = record.dataset(data, coords, family=FAMILY, model="MarkovChain", params=self._params(),
+                            seed=self.seed)
+        return record.save(ds, path)
+
+    @classmethod
+    def load(cls, path):
+        """Read a chain written by :meth:`save` (``ValueError`` naming the file for anything else)."""
+        ds = record.open_model(path, "MarkovChain", required=["indptr", "indices", "data", "n_states", "sparse"])
+        n = int(ds.attrs["n_states"])
+        csr = sp.csr_array((ds["data"].values, ds["indices"].values, ds["indptr"].values), shape=(n, n))
+        labels = ds["state_label"].values if "state_label" in ds else None
+        P = csr if int(ds.attrs["sparse"]) else csr.toarray()
+        return cls(P, labels=labels, seed=rng.from_attr(ds.attrs.get("seed", "none")))
