@@ -63,10 +63,10 @@ def test_save_and_load(tmp_path):
     X = np.random.default_rng(0).standard_normal((3, 6, 4))
     options = dict(input_shape=(6, 4), outputs=2, positional="learned", pool=None)
     model = transformer_encoder(8, 2, 2, seed=0, **options)
-    model.save(tmp_path / "encoder.npz")
+    model.save(tmp_path / "encoder.nc")
     other = transformer_encoder(8, 2, 2, seed=1, **options)
     assert not np.allclose(other.predict(X), model.predict(X))
-    other.load(tmp_path / "encoder.npz")
+    other.load(tmp_path / "encoder.nc")
     np.testing.assert_array_equal(other.predict(X), model.predict(X))
 
 

@@ -37,9 +37,9 @@ def test_ae_beats_the_mean_image_on_held_out_digits(digits, output, loss, tmp_pa
     assert h.sizes == {"step": 470, "epoch": 10}
     assert ae.encode(Xte).shape == (297, 8) and ae.predict(Xte).shape == (297, 64)
     np.testing.assert_allclose(ae.decode(ae.encode(Xte[:3])), ae.reconstruct(Xte[:3]))
-    ae.save(tmp_path / "ae.npz")
+    ae.save(tmp_path / "ae.nc")
     twin = Autoencoder((64, 32, 8, 32, 64), output=output, loss=loss, seed=1)
-    np.testing.assert_array_equal(twin.load(tmp_path / "ae.npz").reconstruct(Xte),
+    np.testing.assert_array_equal(twin.load(tmp_path / "ae.nc").reconstruct(Xte),
                                   ae.reconstruct(Xte))
 
 

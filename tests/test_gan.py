@@ -109,9 +109,9 @@ def test_conv_gan_shapes_and_gradients(tmp_path):
     assert check_gradients(lambda q: gan.generator_loss(q), z) < 1e-7
     assert check_gradients(lambda r: gan.discriminator_loss(r, samples), X[:5]
                            .reshape(5, 1, 4, 4)) < 1e-7
-    gan.save(tmp_path / "gan.npz")
+    gan.save(tmp_path / "gan.nc")
     twin = conv_gan((1, 4, 4), latent=3, code=(2, 2, 2), channels=(2,), seed=1)
-    np.testing.assert_array_equal(twin.load(tmp_path / "gan.npz").sample(5, seed=0)[0],
+    np.testing.assert_array_equal(twin.load(tmp_path / "gan.nc").sample(5, seed=0)[0],
                                   gan.sample(5, seed=0)[0])
 
 
@@ -168,3 +168,38 @@ def test_bad_data_raises():
         conditional.fit(X, np.full(8, 2))
     with pytest.raises(ValueError, match="n must be >= 1"):
         gan.sample(0)
+
+
+def test_history_streamed_to_netcdf_is_the_in_memory_history(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import xarray as xr
+
+    from neurosim.deep import gan as gan_module
+    monkeypatch.setattr(gan_module, "time", SimpleNamespace(perf_counter=lambda: 0.0))
+    X = np.random.default_rng(0).uniform(size=(20, 3))
+    labels = np.arange(20) % 2
+
+    def run(store=None):
+        return tiny(classes=2).fit(X, labels, epochs=3, batch_size=4, d_steps=2, seed=1,
+                                   callbacks=[lambda gan, epoch, logs: epoch == 1], store=store)
+    mem = run()
+    with run(tmp_path / "gan.nc") as disk:
+        assert disk["d_loss"].variable._in_memory is False
+        xr.testing.assert_identical(disk.load(), mem)
+    assert mem.sizes == {"step": 6, "epoch": 2}               # 5 batches, 2 D steps per G step
+
+
+@pytest.mark.parametrize("when, steps, epochs", [("setup", 0, 0), ("run", 3, 1)])
+def test_real_ctrl_c_stops_the_game_with_what_was_recorded(tmp_path, when, steps, epochs):
+    from interrupt import interrupted_run
+
+    ds = interrupted_run("""
+        import numpy as np
+        from neurosim.deep import dense_gan
+        X = np.random.default_rng(0).uniform(size=(12, 3))
+        ds = dense_gan(3, latent=2, hidden=(4,), seed=0).fit(X, epochs=4, batch_size=4, seed=0)
+    """, when, tmp_path)
+    assert ds.attrs["interrupted"] == 1
+    assert ds.sizes["step"] == steps and ds.sizes["epoch"] == epochs
+    assert np.isfinite(ds.d_loss.values).all() and np.isfinite(ds.g_loss.values).all()

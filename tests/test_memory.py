@@ -118,8 +118,8 @@ def test_float32_machine():
 def test_saved_machine_loads_and_predicts_the_same(tmp_path):
     X = np.random.default_rng(0).random((3, 5, 3))
     model = small(seed=1)
-    model.save(tmp_path / "ntm.npz")
-    fresh = small(seed=2).load(tmp_path / "ntm.npz")
+    model.save(tmp_path / "ntm.nc")
+    fresh = small(seed=2).load(tmp_path / "ntm.nc")
     np.testing.assert_array_equal(fresh.predict(X), model.predict(X))
 
 

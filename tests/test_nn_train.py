@@ -2,6 +2,7 @@
 updates against the published formulas, and learning on the bundled digits."""
 import numpy as np
 import pytest
+import xarray as xr
 
 from neurosim import nn
 from neurosim.datasets import digits_split
@@ -173,16 +174,16 @@ def test_mlp_learns_digits_and_is_reproducible():
 def test_save_and_load_round_trip(tmp_path):
     m = Sequential(Dense(4, "relu"), BatchNorm(), Dropout(0.3), Dense(2), input_shape=(3,), seed=0)
     m.fit(R.standard_normal((20, 3)), R.integers(0, 2, 20), epochs=2, batch_size=5)
-    m.save(tmp_path / "m.npz")
+    m.save(tmp_path / "m.nc")
     twin = Sequential(Dense(4, "relu"), BatchNorm(), Dropout(0.3), Dense(2), input_shape=(3,), seed=9)
-    twin.load(tmp_path / "m.npz")
+    twin.load(tmp_path / "m.nc")
     X = R.standard_normal((5, 3))
     np.testing.assert_array_equal(m.predict(X), twin.predict(X))
     with pytest.raises(ValueError, match="missing"):
-        Sequential(Dense(4), Dense(2), input_shape=(3,)).load(tmp_path / "m.npz")
+        Sequential(Dense(4), Dense(2), input_shape=(3,)).load(tmp_path / "m.nc")
     with pytest.raises(ValueError, match="shape"):
         Sequential(Dense(5, "relu"), BatchNorm(), Dropout(0.3), Dense(2), input_shape=(3,)).load(
-            tmp_path / "m.npz")
+            tmp_path / "m.nc")
 
 
 def test_early_stopping_restores_the_best_epoch():
@@ -247,3 +248,68 @@ def test_ctrl_c_stops_after_the_current_epoch(ctrl_c):
     m = Sequential(Dense(2), input_shape=(3,), seed=0)
     h = m.fit(R.standard_normal((10, 3)), R.integers(0, 2, 10), epochs=20, batch_size=5, progress=True)
     assert h.attrs["interrupted"] and h.sizes == {"step": 2, "epoch": 1}
+
+
+
+def _history(store=None, **options):
+    """A short training run with validation, metrics, a callback that logs and early stopping."""
+    def logs_norm(model, epoch, logs):
+        logs["w_norm"] = float(np.linalg.norm(model.layers[0].params["W"].data))
+        return False
+    data = np.random.default_rng(7)
+    X, y = data.standard_normal((23, 4)), data.integers(0, 3, 23)
+    m = Sequential(Dense(6, "tanh"), Dense(3), input_shape=(4,), seed=0)
+    return m.fit(X, y, epochs=6, batch_size=5, seed=1, validation=(X[:7], y[:7]),
+                 metrics=["accuracy"], callbacks=[logs_norm], store=store, **options)
+
+
+@pytest.fixture
+def no_clock(monkeypatch):
+    """Epoch times of 0 s, so that two runs' histories can be identical."""
+    from types import SimpleNamespace
+
+    from neurosim.nn import train
+    monkeypatch.setattr(train, "time", SimpleNamespace(perf_counter=lambda: 0.0))
+
+
+@pytest.mark.parametrize("stop", [False, True])
+def test_history_streamed_to_netcdf_is_the_in_memory_history(tmp_path, no_clock, stop):
+    def run(store=None):
+        return _history(store, early_stopping=EarlyStopping(patience=1, min_delta=1.0)
+                        if stop else None)
+    mem = run()
+    with run(tmp_path / "h.nc") as disk:
+        assert disk["loss"].variable._in_memory is False       # opened from the file
+        xr.testing.assert_identical(disk.load(), mem)
+    assert mem.sizes["step"] == 5 * mem.sizes["epoch"] and "w_norm" in mem
+    assert mem.attrs["stopped_early"] == stop and mem.sizes["epoch"] == (2 if stop else 6)
+
+
+def test_a_diverged_history_streams_too(tmp_path, no_clock):
+    X = np.random.default_rng(0).standard_normal((64, 2)) * 1e3
+    histories = []
+    for store in (None, tmp_path / "d.nc"):
+        m = Sequential(Dense(1), input_shape=(2,), seed=0)
+        with pytest.raises(TrainingDiverged) as err:
+            m.fit(X, X[:, :1] * 1e3, loss="mse", optimizer="sgd", lr=10.0, epochs=50,
+                  batch_size=8, seed=0, store=store)
+        histories.append(err.value.history.load())
+    mem, disk = histories
+    xr.testing.assert_identical(disk, mem)
+    assert not np.isfinite(mem.loss.values[-1]) and np.isfinite(mem.loss.values[:-1]).all()
+    assert mem.step.values.tolist() == list(range(mem.sizes["step"]))
+
+
+@pytest.mark.parametrize("when, steps, epochs", [("setup", 0, 0), ("run", 4, 1)])
+def test_real_ctrl_c_stops_fit_with_what_was_recorded(tmp_path, when, steps, epochs):
+    from interrupt import interrupted_run
+
+    ds = interrupted_run("""
+        import numpy as np
+        from neurosim.deep import mlp
+        X = np.random.default_rng(0).standard_normal((20, 4))
+        ds = mlp((4, 8, 3), seed=0).fit(X, np.arange(20) % 3, epochs=5, batch_size=5, seed=0)
+    """, when, tmp_path)
+    assert ds.attrs["interrupted"] == 1
+    assert ds.sizes["step"] == steps and ds.sizes["epoch"] == epochs
+    assert np.isfinite(ds.loss.values).all() and ds.epoch.values.tolist() == list(range(epochs))

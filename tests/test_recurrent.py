@@ -68,9 +68,9 @@ def test_builder_shapes_save_and_errors(tmp_path):
     assert model.output_shape == (2,)
     X = np.random.default_rng(0).standard_normal((4, 7, 3))
     assert model.predict(X).shape == (4, 2)
-    model.save(tmp_path / "bilstm.npz")
+    model.save(tmp_path / "bilstm.nc")
     twin = recurrent_network("lstm", 5, input_shape=(7, 3), outputs=2, bidirectional=True,
-                             merge="sum", seed=2).load(tmp_path / "bilstm.npz")
+                             merge="sum", seed=2).load(tmp_path / "bilstm.nc")
     np.testing.assert_array_equal(twin.predict(X), model.predict(X))
     model = recurrent_network("rnn", 5, input_shape=(7, 3), return_sequences=True)
     assert model.output_shape == (7, 1)

@@ -173,8 +173,8 @@ class Autoencoder(Layer):
         """Train on ``X`` (n, sizes[0]) with the clean input as its own target.
 
         ``validation`` (m, sizes[0]) adds ``val_loss`` (:meth:`evaluate`) per epoch (and, for a
-        VAE, ``val_kl``, the KL term in nats per image); the other
-        options are those of :func:`neurosim.nn.train.fit` (``early_stopping``, ``progress``,
+        VAE, ``val_kl``, the KL term in nats per image); the other options are those of
+        :func:`neurosim.nn.train.fit` (``early_stopping``, ``progress``, ``store``,
         ``clip_norm``, ...). Returns the history Dataset: ``loss`` per step, ``epoch_loss``,
         ``val_loss`` and ``time`` (s) per epoch, in :attr:`loss_units`.
         """
@@ -186,12 +186,14 @@ class Autoencoder(Layer):
                 logs.update(self._validation_logs(X_val))
                 return False
             callbacks = [validate, *callbacks]
-        history = _fit(self, X, self._targets(X), loss=self.objective, optimizer=optimizer,
-                       lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
-                       callbacks=callbacks, **options)
-        history.attrs.update(family=self.family, loss=self.loss, loss_units=self.loss_units,
-                             sizes="-".join(map(str, self.sizes)))
-        return history
+        return _fit(self, X, self._targets(X), loss=self.objective, optimizer=optimizer, lr=lr,
+                    epochs=epochs, batch_size=batch_size, seed=seed, callbacks=callbacks,
+                    **options)
+
+    def history_attrs(self):
+        """The family, its loss and units, and the widths, in the training history's attrs."""
+        return {"family": self.family, "loss": self.loss, "loss_units": self.loss_units,
+                "sizes": "-".join(map(str, self.sizes))}
 
     def _targets(self, X):
         """The training targets :meth:`objective` gets, row for row with ``X``; None: ``X``."""

@@ -132,8 +132,8 @@ class CapsNet(Layer):
 
         ``validation`` (X_val, y_val) adds ``val_loss`` and ``val_accuracy`` (longest capsule)
         per epoch; the other options are those of :func:`neurosim.nn.train.fit`
-        (``early_stopping``, ``progress``, ``clip_norm``, ...). Returns the history Dataset:
-        ``loss`` per step, ``epoch_loss``, ``val_*`` and ``time`` (s) per epoch.
+        (``early_stopping``, ``progress``, ``store``, ``clip_norm``, ...). Returns the history
+        Dataset: ``loss`` per step, ``epoch_loss``, ``val_*`` and ``time`` (s) per epoch.
         """
         X = self._images(X, "X")
         targets = self._targets(X, y, "y")
@@ -149,13 +149,14 @@ class CapsNet(Layer):
                 logs["val_accuracy"] = float(np.mean(self._longest(capsules) == y_val))
                 return False
             callbacks = [validate, *callbacks]
-        history = _fit(self, X, targets, loss=self.objective, optimizer=optimizer, lr=lr,
-                       epochs=epochs, batch_size=batch_size, seed=seed, callbacks=callbacks,
-                       **options)
-        history.attrs.update(family=self.family, reconstruction_weight=self.reconstruction_weight,
-                             m_plus=self.m_plus, m_minus=self.m_minus,
-                             down_weight=self.down_weight)
-        return history
+        return _fit(self, X, targets, loss=self.objective, optimizer=optimizer, lr=lr,
+                    epochs=epochs, batch_size=batch_size, seed=seed, callbacks=callbacks,
+                    **options)
+
+    def history_attrs(self):
+        """The family and the loss's weights, in the training history's attrs."""
+        return {"family": self.family, "reconstruction_weight": self.reconstruction_weight,
+                "m_plus": self.m_plus, "m_minus": self.m_minus, "down_weight": self.down_weight}
 
     # ------------------------------------------------------------ use
     def capsules(self, X, batch_size=256):

@@ -26,7 +26,7 @@ from ..datasets import one_hot
 from ..nn import losses, ops, optim
 from ..nn.layers import Dense, Flatten, Layer, Sequential
 from ..nn.tensor import Tensor, no_grad
-from ..nn.train import TrainingDiverged
+from ..nn.train import TrainingDiverged, keep_epoch, keep_steps, track_steps
 from .autoencoder import _evaluation
 from .cnn import _image_shape, conv_stages
 from .deconv import upsampling_stages
@@ -163,7 +163,7 @@ class GAN(Layer):
 
     # ------------------------------------------------------------ training
     def fit(self, X, y=None, *, epochs=10, batch_size=64, lr=2e-4, betas=(0.5, 0.999),
-            d_steps=1, seed=None, callbacks=(), progress=False):
+            d_steps=1, seed=None, callbacks=(), progress=False, store=None):
         """Train on samples ``X`` (n, *sample_shape) (flat rows of images are reshaped).
 
         Parameters
@@ -184,7 +184,11 @@ class GAN(Layer):
         callbacks : sequence of callables
             ``callback(gan, epoch, logs) -> bool`` after every epoch; true stops training.
         progress : bool
-            A progress bar over epochs; Ctrl+C stops after the current epoch.
+            A progress bar over epochs. Ctrl+C (with or without it) stops after the current
+            epoch.
+        store : path, optional
+            A netCDF file: the history is appended to it epoch by epoch and returned opened
+            from it (the same Dataset as in memory).
 
         Returns
         -------
@@ -208,59 +212,50 @@ class GAN(Layer):
                                                                    low=0.0), betas=betas)
                 for name, net, rate in (("discriminator", self.discriminator, lr_d),
                                         ("generator", self.generator, lr_g))}
-        noise = rng.generator(seed)
         n = len(X)
         batches = -(-n // batch_size)
         steps = -(-batches // d_steps)
-        logs = {k: np.full(epochs * steps, np.nan) for k in ("d_loss", "g_loss", "d_real",
-                                                              "d_fake")}
-        epoch_logs, done = [], [0]
-
-        def history(interrupted=False):
-            last = done[0]
-            data = {k: ("step", v[:last]) for k, v in logs.items()}
-            for key in (epoch_logs[0] if epoch_logs else {}):
-                data[key] = ("epoch", np.array([e[key] for e in epoch_logs]))
-            ds = record.dataset(
-                data, {"step": np.arange(last), "epoch": np.arange(len(epoch_logs))},
-                family=self.family, model=type(self).__name__,
-                params={"latent": self.latent, "classes": self.classes, "loss": self.loss,
-                        "epochs": epochs, "batch_size": batch_size, "d_steps": d_steps,
-                        "lr_discriminator": lr_d, "lr_generator": lr_g},
-                seed=seed, interrupted=interrupted,
-                attrs={"loss_units": "nats", "time_units": "s"})
-            self.history = ds
-            return ds
-
-        def one_epoch(epoch, _):
-            start = time.perf_counter()
-            order = noise.permutation(n)
-            self.train()
-            for s in range(steps):
-                cycle = [order[b * batch_size:(b + 1) * batch_size]
-                         for b in range(s * d_steps, min((s + 1) * d_steps, batches))]
-                d_out = np.array([self._discriminator_step(X[rows], self._pick(labels, rows),
-                                                           noise, opts["discriminator"])
-                                  for rows in cycle])
-                g_loss = self._generator_step(len(cycle[-1]), labels, noise, opts["generator"])
-                k = epoch * steps + s
-                logs["d_loss"][k], logs["d_real"][k], logs["d_fake"][k] = d_out.mean(axis=0)
-                logs["g_loss"][k] = g_loss
-                done[0] += 1
-                if not np.isfinite(d_out).all() or not np.isfinite(g_loss):
-                    raise TrainingDiverged(f"a loss became NaN or infinite at epoch {epoch}, "
-                                           f"step {s}; the history so far is in .history (try "
-                                           "a smaller lr)", history())
-            span = slice(epoch * steps, (epoch + 1) * steps)
-            summary = {f"epoch_{k}": float(v[span].mean()) for k, v in logs.items()}
-            summary["time"] = time.perf_counter() - start
-            epoch_logs.append(summary)
-            return any(bool(cb(self, epoch, summary)) for cb in callbacks)
-
-        with blas_single_thread():
-            _, interrupted = record.run_chunks(one_epoch, epochs, 1, progress=progress,
-                                               desc="fit GAN", unit="epoch")
-        return history(interrupted)
+        meta = {"family": self.family, "model": type(self).__name__,
+                "params": {"latent": self.latent, "classes": self.classes, "loss": self.loss,
+                           "epochs": epochs, "batch_size": batch_size, "d_steps": d_steps,
+                           "lr_discriminator": lr_d, "lr_generator": lr_g},
+                "seed": seed, "attrs": {"loss_units": "nats", "time_units": "s"}}
+        run = record.Run(epochs, chunk=1, grow=("step", "epoch"), progress=progress,
+                         desc="fit GAN", unit="epoch", store=store)
+        with run, blas_single_thread():
+            noise = rng.generator(seed)
+            track_steps(run, ("d_loss", "g_loss", "d_real", "d_fake"))
+            names = None     # of the per-epoch records: the first epoch's summary
+            for epoch, _ in run:
+                start = time.perf_counter()
+                order = noise.permutation(n)
+                self.train()
+                logs = {k: np.empty(steps) for k in ("d_loss", "g_loss", "d_real", "d_fake")}
+                for s in range(steps):
+                    cycle = [order[b * batch_size:(b + 1) * batch_size]
+                             for b in range(s * d_steps, min((s + 1) * d_steps, batches))]
+                    d_out = np.array([self._discriminator_step(X[rows], self._pick(labels, rows),
+                                                               noise, opts["discriminator"])
+                                      for rows in cycle])
+                    g_loss = self._generator_step(len(cycle[-1]), labels, noise,
+                                                  opts["generator"])
+                    logs["d_loss"][s], logs["d_real"][s], logs["d_fake"][s] = d_out.mean(axis=0)
+                    logs["g_loss"][s] = g_loss
+                    if not np.isfinite(d_out).all() or not np.isfinite(g_loss):
+                        keep_steps(run, epoch * steps, **{k: v[:s + 1] for k, v in logs.items()})
+                        self.history = run.dataset(**meta)
+                        raise TrainingDiverged(f"a loss became NaN or infinite at epoch {epoch}, "
+                                               f"step {s}; the history so far is in .history "
+                                               "(try a smaller lr)", self.history)
+                keep_steps(run, epoch * steps, **logs)
+                summary = {f"epoch_{k}": float(v.mean()) for k, v in logs.items()}
+                summary["time"] = time.perf_counter() - start
+                stop = any(bool(cb(self, epoch, summary)) for cb in callbacks)
+                names = keep_epoch(run, epoch, summary, names)
+                if stop:
+                    run.stop()
+        self.history = run.dataset(**meta)
+        return self.history
 
     def _discriminator_step(self, real, labels, noise, opt):
         """One Adam step of the discriminator; returns its loss, mean D(x) and mean D(G(z))."""

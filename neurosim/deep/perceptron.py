@@ -59,7 +59,7 @@ class Perceptron:
         self.n_inputs = None if n_inputs is None else checks.integer(n_inputs, "n_inputs", low=1)
         self.learning_rate = checks.scalar(learning_rate, "learning_rate", low=0.0, low_open=True)
         self.seed = seed
-        rng.sequence(seed)  # a bad seed fails here, not at fit
+        rng.to_attr(seed)  # a bad seed (or one a file cannot hold) fails here, not at fit
         self.weights_ = self.bias_ = self.converged_ = self.history_ = None
 
     def _X(self, X):
@@ -118,8 +118,7 @@ class Perceptron:
         self.history_ = record.dataset(
             data, {"epoch": np.arange(done)}, family=self.family, model="Perceptron",
             params=params,
-            seed=self.seed if isinstance(self.seed, int) else None,
-            attrs={"converged": self.converged_})
+            seed=self.seed, attrs={"converged": self.converged_})
         return self
 
     def decision_function(self, X):
@@ -136,6 +135,35 @@ class Perceptron:
         """Fraction of the rows of ``X`` whose predicted label equals ``y`` (n,)."""
         p = self.predict(X)
         return float(np.mean(p == _labels(y, p.shape[0])))
+
+    def save(self, path):
+        """Write the fitted unit (``weights`` over ``feature``; ``bias``, ``converged`` and
+        the parameters as attrs) to the netCDF file ``path``; returns ``path``."""
+        if self.weights_ is None:
+            raise ValueError("the perceptron is not fitted yet; call fit first")
+        ds = record.dataset({"weights": ("feature", self.weights_)}, family=self.family,
+                            model="Perceptron", seed=self.seed,
+                            params={"n_inputs": self.n_inputs,
+                                    "learning_rate": self.learning_rate, "bias": self.bias_,
+                                    "converged": self.converged_})
+        return record.save(ds, path)
+
+    @classmethod
+    def load(cls, path):
+        """The perceptron that :meth:`save` wrote to ``path``; a file that is not one (not
+        netCDF, truncated, another model's) is a ``ValueError`` naming the file."""
+        ds = record.open_model(path, "Perceptron", required=["weights", "n_inputs", "bias",
+                                                            "learning_rate", "converged"])
+        n_inputs = int(ds.attrs["n_inputs"])
+        if ds["weights"].shape != (n_inputs,):
+            raise ValueError(f"{path}: weights of shape {ds['weights'].shape} for {n_inputs} "
+                             "inputs (a damaged Perceptron file)")
+        model = cls(n_inputs, learning_rate=float(ds.attrs["learning_rate"]),
+                    seed=rng.from_attr(ds.attrs["seed"]))
+        model.weights_ = ds["weights"].values.astype(np.float64)
+        model.bias_ = float(ds.attrs["bias"])
+        model.converged_ = bool(ds.attrs["converged"])
+        return model
 
 
 __all__ = ["Perceptron"]

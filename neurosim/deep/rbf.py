@@ -259,10 +259,11 @@ class RBFNetwork:
         self.neighbours = checks.integer(neighbours, "neighbours", low=1)
         self.ridge = checks.scalar(ridge, "ridge", low=0.0)
         self.iterations = checks.integer(iterations, "iterations", low=1)
-        rng.sequence(seed)  # a bad seed fails here, not at fit
+        rng.to_attr(seed)  # a bad seed (or one a file cannot hold) fails here, not at fit
         self.seed = seed
         self.centers_ = self.widths_ = self.weights_ = self.bias_ = self.classes_ = None
         self.inertia_ = None
+        self._flat = False
 
     @property
     def params(self):
@@ -352,8 +353,45 @@ class RBFNetwork:
         if self.classes_ is not None:
             data["classes"] = ("output", self.classes_)
         return record.dataset(data, family=self.family, model="RBFNetwork", params=self.params,
-                              seed=self.seed if isinstance(self.seed, int) else None,
-                              attrs={"inertia": self.inertia_})
+                              seed=self.seed, attrs={"inertia": self.inertia_})
+
+    def save(self, path):
+        """Write :meth:`to_dataset` (and ``flat``: 1 when fitted to 1-D values) to the netCDF
+        file ``path``; returns ``path``."""
+        ds = self.to_dataset()
+        ds.attrs["flat"] = int(self._flat)
+        return record.save(ds, path)
+
+    @classmethod
+    def load(cls, path):
+        """The fitted network that :meth:`save` wrote to ``path``; a file that is not one (not
+        netCDF, truncated, another model's) is a ``ValueError`` naming the file."""
+        ds = record.open_model(path, "RBFNetwork", required=[
+            "centers", "widths", "weights", "bias", "width", "neighbours", "ridge",
+            "iterations", "inertia", "flat"])
+        width = ds.attrs["width"]
+        net = cls(int(ds.attrs["centers"]), width=width if width == "nearest" else float(width),
+                  neighbours=int(ds.attrs["neighbours"]), ridge=float(ds.attrs["ridge"]),
+                  iterations=int(ds.attrs["iterations"]), seed=rng.from_attr(ds.attrs["seed"]))
+        k = net.centers
+        shapes = {"centers": (k, None), "widths": (k,), "weights": (k, None), "bias": (None,)}
+        for name, shape in shapes.items():
+            found = ds[name].shape
+            if len(found) != len(shape) or any(s is not None and s != f
+                                               for s, f in zip(shape, found)):
+                raise ValueError(f"{path}: {name} of shape {found} for {k} centers (a damaged "
+                                 "RBFNetwork file)")
+        net.centers_ = ds["centers"].values.astype(np.float64)
+        net.widths_ = ds["widths"].values.astype(np.float64)
+        net.weights_ = ds["weights"].values.astype(np.float64)
+        net.bias_ = ds["bias"].values.astype(np.float64)
+        if net.weights_.shape[1] != net.bias_.shape[0]:
+            raise ValueError(f"{path}: weights {net.weights_.shape} and bias "
+                             f"{net.bias_.shape} disagree (a damaged RBFNetwork file)")
+        net.classes_ = ds["classes"].values if "classes" in ds else None
+        net.inertia_ = float(ds.attrs["inertia"])
+        net._flat = bool(ds.attrs["flat"])
+        return net
 
 
 __all__ = ["RBFNetwork", "RBF", "kmeans", "nearest_widths", "rbf_features", "gaussian_rbf"]

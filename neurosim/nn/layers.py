@@ -6,9 +6,12 @@ creates its parameters from a seeded generator and returns its output shape, or 
 layer on a batch (batch, *input_shape) runs its forward ops on the autodiff tape. Images are
 (channels, height, width) per sample.
 """
+import os
+import zipfile
+
 import numpy as np
 
-from .. import checks, rng
+from .. import checks, record, rng
 from . import conv, norm, ops
 from .init import initialiser
 from .tensor import Tensor, as_tensor
@@ -118,13 +121,45 @@ class Layer:
             layer._assign({k[len(f"{i}."):]: v for k, v in state.items() if k.startswith(f"{i}.")})
 
     def save(self, path):
-        """Write parameters and buffers to an ``.npz`` file (no pickle)."""
-        np.savez(path, **self.state())
+        """Write the parameters and buffers to the netCDF file ``path``; returns ``path``.
+
+        One variable per entry of :meth:`state` (same name, its own dims ``<name>_0``, ...,
+        attr ``kind`` "parameter" or "buffer"); attrs ``model`` (the class name),
+        ``architecture`` (the model's repr) and ``family``. No pickle: the architecture is the
+        code that builds the model, so a file is read back into a model built the same way
+        (:meth:`load`).
+        """
+        trainable = {name for name, _ in self.parameters()}
+        data = {name: ([f"{name}_{k}" for k in range(np.ndim(value))], value,
+                       {"kind": "parameter" if name in trainable else "buffer"})
+                for name, value in self.state().items()}
+        ds = record.dataset(data, family=getattr(self, "family", "nn"),
+                            model=type(self).__name__, params={"architecture": repr(self)})
+        return record.save(ds, path)
 
     def load(self, path):
-        """Read parameters and buffers saved by :meth:`save` into this built model."""
-        with np.load(path, allow_pickle=False) as f:
-            return self.load_state({k: f[k] for k in f.files})
+        """Read the parameters and buffers that :meth:`save` wrote to ``path`` into this built
+        model (made as the saved one was); returns the model.
+
+        ``.npz`` files written by earlier versions are read too. A file that is not this
+        model's (not netCDF, truncated, another model class, other parameter names or shapes)
+        is a ``ValueError`` naming the file, and the model is left as it was.
+        """
+        name = os.fspath(path)
+        if _is_npz(name):
+            state = _read_npz(name)
+        else:
+            ds = record.open_model(name, type(self).__name__)
+            state = {key: ds[key].values for key in ds.data_vars}
+        try:
+            return self.load_state(state)
+        except ValueError as err:
+            raise ValueError(f"{name}: {err}") from None
+
+    def history_attrs(self):
+        """Attributes that :func:`neurosim.nn.train.fit` adds to this model's training history
+        (a family's abbreviation, its loss's units, ...); none by default."""
+        return {}
 
     def fit(self, X, y=None, **options):
         """Train by mini-batch gradient descent; see :func:`neurosim.nn.train.fit`."""
@@ -135,6 +170,25 @@ class Layer:
         """Outputs for ``X`` (n, *input_shape) in evaluation mode, as an array."""
         from .train import predict
         return predict(self, X, batch_size)
+
+
+def _is_npz(path):
+    """Whether ``path`` is a zip archive (an ``.npz`` state of an earlier version)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
+def _read_npz(path):
+    """``{name: array}`` from an ``.npz`` state file (no pickle); a damaged one is a
+    ValueError naming the file."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{path} is not a readable .npz state file (truncated?): {err}") from None
 
 
 def _image(shape, layer):

@@ -88,7 +88,7 @@ def _targets(y, n, name):
 
 def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, epochs=10,
         batch_size=32, shuffle=True, seed=None, validation=None, metrics=(), early_stopping=None,
-        callbacks=(), progress=False, blas_threads=None, **optimizer_options):
+        callbacks=(), progress=False, blas_threads=None, store=None, **optimizer_options):
     """Train ``model`` on ``X`` (n, *input_shape) against ``y`` by mini-batch gradient descent.
 
     Parameters
@@ -110,11 +110,14 @@ def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, ep
     callbacks : sequence of callables
         ``callback(model, epoch, logs) -> bool``; a true return stops training.
     progress : bool
-        A progress bar over epochs; Ctrl+C stops after the current epoch.
+        A progress bar over epochs. Ctrl+C (with or without it) stops after the current epoch.
     blas_threads : {None, 1, "all"}
         BLAS threads during training. None: one thread for models under a million parameters
         (their mini-batch products are too small to share, and extra threads only fight for the
         cores), all threads otherwise.
+    store : path, optional
+        A netCDF file: the history is appended to it epoch by epoch and returned opened from
+        it (the same Dataset as in memory).
 
     Returns
     -------
@@ -126,8 +129,6 @@ def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, ep
     dtype = getattr(model, "dtype", np.float64)
     X = checks.array(X, "X", dtype=dtype)
     n = len(X)
-    if not model.built:
-        model.build(X.shape[1:])
     Y = X if y is None else _targets(y, n, "y")
     loss_fn = losses.loss(loss)
     metric_fns = {m: METRICS[checks.choice(m, "metric", tuple(METRICS))] for m in metrics}
@@ -136,82 +137,107 @@ def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, ep
     if validation is not None:
         Xv = checks.array(validation[0], "validation X", dtype=dtype)
         Yv = Xv if validation[1] is None else _targets(validation[1], len(Xv), "validation y")
-    opt = (optimizer if isinstance(optimizer, optim.Optimizer) else
-           optim.optimizer(optimizer, model.parameters(), lr=lr, **optimizer_options))
-    generator = rng.generator(seed)
+    if blas_threads is not None:
+        checks.choice(blas_threads, "blas_threads", (1, "all"))
     steps_per_epoch = -(-n // batch_size)
-    step_loss = np.full(epochs * steps_per_epoch, np.nan)
-    step_lr = np.full(epochs * steps_per_epoch, np.nan)
-    epoch_logs, steps_done = [], [0]
-    if early_stopping is not None:
-        early_stopping.start()
-
-    def history(stopped=False, interrupted=False):
-        done, last = len(epoch_logs), steps_done[0]
-        data = {"loss": ("step", step_loss[:last]), "lr": ("step", step_lr[:last])}
-        for key in (epoch_logs[0] if epoch_logs else {}):
-            data[key] = ("epoch", np.array([log[key] for log in epoch_logs]))
-        ds = record.dataset(data, {"step": np.arange(last),
-                                   "epoch": np.arange(done)},
-                            family="nn", model=type(model).__name__,
-                            params={"epochs": epochs, "batch_size": batch_size,
-                                    "optimizer": type(opt).__name__,
-                                    "loss": loss if isinstance(loss, str) else loss.__name__},
-                            seed=seed, interrupted=interrupted,
-                            attrs={"stopped_early": stopped, "time_units": "s"})
-        model.history = ds
-        return ds
-
-    def evaluate(Xe, Ye):
-        out = predict(model, Xe)
-        with no_grad():
-            value = loss_fn(Tensor(out), Ye).item()
-        return value, {m: f(out, Ye) for m, f in metric_fns.items()}
-
-    stopped = [False]
-
-    def one_epoch(epoch, _):
-        start = time.perf_counter()
-        order = generator.permutation(n) if shuffle else np.arange(n)
-        Xs, Ys = X[order], Y[order]
-        model.train()
-        first = epoch * steps_per_epoch
-        for k in range(steps_per_epoch):
-            sl = slice(k * batch_size, (k + 1) * batch_size)
-            opt.zero_grad()
-            with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below
-                value = loss_fn(model(Xs[sl]), Ys[sl])
-            step_loss[first + k] = v = value.item()
-            step_lr[first + k] = opt.lr
-            steps_done[0] += 1
-            if not np.isfinite(v):
-                raise TrainingDiverged(f"the loss became {v} at epoch {epoch}, step {k}; the "
-                                       "history so far is in .history (try a smaller lr or "
-                                       "clip_norm)", history())
-            value.backward()
-            opt.step()
-        logs = {"epoch_loss": float(np.mean(step_loss[first:first + steps_per_epoch]))}
-        if metric_fns:
-            logs.update(evaluate(X, Y)[1])
-        if validation is not None:
-            val_loss, val_metrics = evaluate(Xv, Yv)
-            logs["val_loss"] = val_loss
-            logs.update({f"val_{m}": v for m, v in val_metrics.items()})
-        logs["time"] = time.perf_counter() - start
-        epoch_logs.append(logs)
-        stop = any(bool(cb(model, epoch, logs)) for cb in callbacks)
-        if early_stopping is not None and early_stopping(model, epoch, logs):
-            stop = stopped[0] = True
-        return stop
-
-    if blas_threads is None:
-        blas_threads = 1 if sum(p.size for _, p in model.parameters()) < 1_000_000 else "all"
-    limit = {1: blas_single_thread, "all": contextlib.nullcontext}[
-        checks.choice(blas_threads, "blas_threads", (1, "all"))]
-    with limit():
-        _, interrupted = record.run_chunks(one_epoch, epochs, 1, progress=progress, desc="fit",
-                                           unit="epoch")
+    run = record.Run(epochs, chunk=1, grow=("step", "epoch"), progress=progress, desc="fit",
+                     unit="epoch", store=store)
+    with run:
+        if not model.built:
+            model.build(X.shape[1:])
+        opt = (optimizer if isinstance(optimizer, optim.Optimizer) else
+               optim.optimizer(optimizer, model.parameters(), lr=lr, **optimizer_options))
+        meta = {"family": "nn", "model": type(model).__name__,
+                "params": {"epochs": epochs, "batch_size": batch_size,
+                           "optimizer": type(opt).__name__,
+                           "loss": loss if isinstance(loss, str) else loss.__name__},
+                "seed": seed, "attrs": {"stopped_early": False, "time_units": "s",
+                                        **model.history_attrs()}}
+        generator = rng.generator(seed)
+        if early_stopping is not None:
+            early_stopping.start()
+        if blas_threads is None:
+            blas_threads = 1 if sum(p.size for _, p in model.parameters()) < 1_000_000 else "all"
+        limit = blas_single_thread if blas_threads == 1 else contextlib.nullcontext
+        track_steps(run)
+        names = None     # of the per-epoch records: the first epoch's logs
+        with limit():
+            for epoch, _ in run:
+                start = time.perf_counter()
+                order = generator.permutation(n) if shuffle else np.arange(n)
+                Xs, Ys = X[order], Y[order]
+                model.train()
+                step_loss = np.empty(steps_per_epoch)
+                step_lr = np.empty(steps_per_epoch)
+                for k in range(steps_per_epoch):
+                    sl = slice(k * batch_size, (k + 1) * batch_size)
+                    opt.zero_grad()
+                    with np.errstate(over="ignore", invalid="ignore"):  # divergence: below
+                        value = loss_fn(model(Xs[sl]), Ys[sl])
+                    step_loss[k] = v = value.item()
+                    step_lr[k] = opt.lr
+                    if not np.isfinite(v):
+                        keep_steps(run, epoch * steps_per_epoch, loss=step_loss[:k + 1],
+                                   lr=step_lr[:k + 1])
+                        model.history = run.dataset(**meta)
+                        raise TrainingDiverged(
+                            f"the loss became {v} at epoch {epoch}, step {k}; the history so "
+                            "far is in .history (try a smaller lr or clip_norm)", model.history)
+                    value.backward()
+                    opt.step()
+                keep_steps(run, epoch * steps_per_epoch, loss=step_loss, lr=step_lr)
+                logs = {"epoch_loss": float(np.mean(step_loss))}
+                if metric_fns:
+                    logs.update(evaluate(model, loss_fn, metric_fns, X, Y)[1])
+                if validation is not None:
+                    val_loss, val_metrics = evaluate(model, loss_fn, metric_fns, Xv, Yv)
+                    logs["val_loss"] = val_loss
+                    logs.update({f"val_{m}": v for m, v in val_metrics.items()})
+                logs["time"] = time.perf_counter() - start
+                stop = any(bool(cb(model, epoch, logs)) for cb in callbacks)
+                names = keep_epoch(run, epoch, logs, names)
+                if early_stopping is not None and early_stopping(model, epoch, logs):
+                    stop = meta["attrs"]["stopped_early"] = True
+                if stop:
+                    run.stop()
     if early_stopping is not None and early_stopping.restore_best and \
             early_stopping.best_state is not None:
         model.load_state(early_stopping.best_state)
-    return history(stopped[0], interrupted)
+    model.history = run.dataset(**meta)
+    return model.history
+
+
+def evaluate(model, loss_fn, metric_fns, X, Y):
+    """``loss_fn`` and each of ``metric_fns`` of ``model``'s outputs for ``X`` against ``Y``
+    (evaluation mode): ``(loss, {name: value})``."""
+    out = predict(model, X)
+    with no_grad():
+        value = loss_fn(Tensor(out), Y).item()
+    return value, {m: f(out, Y) for m, f in metric_fns.items()}
+
+
+def track_steps(run, names=("loss", "lr")):
+    """Declare a training history's records on ``run``: ``names`` per ``step`` (float64),
+    and the ``step`` and ``epoch`` coordinates (the per-epoch logs follow at the first
+    :func:`keep_epoch`)."""
+    for name in names:
+        run.track(name, ("step",))
+    run.track("step", ("step",), np.int64)
+    run.track("epoch", ("epoch",), np.int64)
+
+
+def keep_steps(run, first, **values):
+    """Keep the per-step ``values`` (equal lengths) of the steps from ``first`` on."""
+    count = len(next(iter(values.values())))
+    run.keep(step=np.arange(first, first + count), **values)
+
+
+def keep_epoch(run, epoch, logs, names=None):
+    """Keep one epoch's ``logs`` (name -> number) under ``names`` and return them; without
+    ``names`` (the first epoch) the logs' names and dtypes become the per-epoch records."""
+    if names is None:
+        names = tuple(logs)
+        for name in names:
+            run.track(name, ("epoch",), np.asarray(logs[name]).dtype)
+    run.keep(epoch=[epoch], **{name: [logs[name]] for name in names})
+    return names
