@@ -97,3 +97,9 @@ MARKOV_FIT_DENSE_MAX = 1000
 #: One dense chain of at least this many states runs the prefetching single-chain kernel
 #: (``run_dense_one``), fewer run the grouped kernel; the two give the same path, draw for draw.
 MARKOV_PREFETCH_MIN_STATES = 1
+
+# -- gradient-trained families (nn/train.py, deep/) ---------------------------------------------
+#: ``fit(..., blas_threads=None)`` limits BLAS to one thread for models with fewer parameters
+#: than this: their mini-batch products are too small to share among threads, which then only
+#: fight for the cores; larger models use every BLAS thread.
+NN_BLAS_ONE_THREAD_BELOW = 1_000_000
