@@ -6,7 +6,7 @@ import time
 import numpy as np
 import xarray as xr
 
-from .. import checks, metrics, record, rng
+from .. import checks, config, metrics, record, rng
 from ..backend import blas_single_thread
 from . import losses, optim
 from .tensor import Tensor, no_grad
@@ -112,9 +112,9 @@ def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, ep
     progress : bool
         A progress bar over epochs. Ctrl+C (with or without it) stops after the current epoch.
     blas_threads : {None, 1, "all"}
-        BLAS threads during training. None: one thread for models under a million parameters
-        (their mini-batch products are too small to share, and extra threads only fight for the
-        cores), all threads otherwise.
+        BLAS threads during training. None: one thread for models under
+        ``config.NN_BLAS_ONE_THREAD_BELOW`` (a million) parameters (their mini-batch products
+        are too small to share, and extra threads only fight for the cores), all otherwise.
     store : path, optional
         A netCDF file: the history is appended to it epoch by epoch and returned opened from
         it (the same Dataset as in memory).
@@ -157,7 +157,8 @@ def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, ep
         if early_stopping is not None:
             early_stopping.start()
         if blas_threads is None:
-            blas_threads = 1 if sum(p.size for _, p in model.parameters()) < 1_000_000 else "all"
+            size = sum(p.size for _, p in model.parameters())
+            blas_threads = 1 if size < config.NN_BLAS_ONE_THREAD_BELOW else "all"
         limit = blas_single_thread if blas_threads == 1 else contextlib.nullcontext
         track_steps(run)
         names = None     # of the per-epoch records: the first epoch's logs
