@@ -8,9 +8,13 @@ import pytest
 import scipy.sparse as sp
 from scipy import stats
 
+import xarray as xr
+
+from neurosim import config, rng
 from neurosim.energy.annealing import IsingAnnealer, beta_schedule, sk_couplings
 from neurosim.kernels import rng as krng
-from neurosim import rng
+
+from interrupt import interrupted_run
 
 
 def random_instance(n, seed, density=1.0):
@@ -30,11 +34,12 @@ def naive_energy(J, h, s):
     return -0.5 * s @ J @ s - h @ s
 
 
-def naive_sweeps(J, h, spins, betas, method, states):
-    """Obviously-correct single-flip sweeps: fields from scratch, same draws as the kernel."""
+def naive_sweeps(J, h, spins, betas, method, states, after=None):
+    """Obviously-correct single-flip sweeps: fields from scratch, same draws as the kernel.
+    ``after`` (reads, len(betas), n), if given, receives the spins after every sweep."""
     spins = spins.copy().astype(float)
     for r in range(spins.shape[0]):
-        for beta in betas:
+        for k, beta in enumerate(betas):
             for i in range(J.shape[0]):
                 dE = 2 * spins[r, i] * (J[i] @ spins[r] + h[i])
                 x = beta * dE
@@ -54,6 +59,8 @@ def naive_sweeps(J, h, spins, betas, method, states):
                         flip = krng.uniform(states, r) * (1 + math.exp(x)) < 1
                 if flip:
                     spins[r, i] *= -1
+            if after is not None:
+                after[r, k] = spins[r]
     return spins.astype(np.int8)
 
 
@@ -72,6 +79,73 @@ def test_kernel_matches_naive_reference(method, sparse):
     np.testing.assert_allclose(ds.energy.values, e_ref, atol=1e-10)
     np.testing.assert_allclose(ds.energy_trace.values[:, -1], e_ref, atol=1e-10)
     np.testing.assert_allclose(ds.magnetisation.values[:, -1], ref.mean(axis=1))
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("sparse", [False, True])
+def test_records_of_several_chunks_match_naive_reference(monkeypatch, sparse):
+    """Chunks of 3 sweeps (chunk-sized buffers, offsets from each chunk's start): the trace and
+    the kept samples are those of the naive sweeps, whichever chunk a sample falls in."""
+    J, h = random_instance(7, 3, density=0.5 if sparse else 1.0)
+    reads, burn_in, thin, samples = 3, 4, 5, 4
+    monkeypatch.setattr(config, "CHUNK_WORK", 3 * config.ANNEAL_WORK_PER_SPIN * 7 * reads)
+    a = IsingAnnealer(sp.csr_matrix(J) if sparse else J, h, offset=0.25, seed=8)
+    init = np.where(np.random.default_rng(4).random((reads, 7)) < 0.5, -1, 1).astype(np.int8)
+    ds = a.sample(beta=0.7, samples=samples, reads=reads, burn_in=burn_in, thin=thin,
+                  method="metropolis", trace=True, initial=init)
+    total = burn_in + samples * thin
+    after = np.zeros((reads, total, 7))
+    naive_sweeps(J, h, init, np.full(total, 0.7), "metropolis", rng.streams(8, reads), after)
+    energies = np.array([[naive_energy(J, h, s) for s in r] for r in after]) + 0.25
+    kept = burn_in + thin * np.arange(1, samples + 1) - 1
+    np.testing.assert_array_equal(ds.samples.values, after[:, kept])
+    np.testing.assert_allclose(ds.sample_energy.values, energies[:, kept], atol=1e-10)
+    np.testing.assert_allclose(ds.energy_trace.values, energies, atol=1e-10)
+    np.testing.assert_allclose(ds.magnetisation.values, after.mean(axis=2))
+    assert ds.sweep.values.tolist() == list(range(total)) and (ds.beta.values == 0.7).all()
+
+
+@pytest.mark.parametrize("call", [
+    lambda a, **kw: a.anneal(sweeps=23, reads=3, trace=True, **kw),
+    lambda a, **kw: a.anneal(sweeps=23, reads=3, method="heat_bath", **kw),
+    lambda a, **kw: a.sample(beta=0.9, samples=6, reads=2, burn_in=3, thin=4, trace=True, **kw),
+    lambda a, **kw: a.sample(temperature=2.0, samples=9, reads=2, burn_in=0, **kw),
+])
+def test_streamed_to_disk_is_the_run_in_memory(monkeypatch, tmp_path, call):
+    monkeypatch.setattr(config, "CHUNK_WORK", 5 * config.ANNEAL_WORK_PER_SPIN * 8 * 3)  # 5 sweeps
+    J, h = random_instance(8, 5)
+    mem = call(IsingAnnealer(J, h, offset=1.5, seed=3))
+    with call(IsingAnnealer(J, h, offset=1.5, seed=3), store=tmp_path / "a.nc") as disk:
+        assert disk["beta"].variable._in_memory is False
+        xr.testing.assert_identical(disk.load(), mem)
+
+
+ANNEAL = """
+import numpy as np
+from neurosim import config
+from neurosim.energy.annealing import IsingAnnealer, sk_couplings
+config.CHUNK_WORK = 4 * config.ANNEAL_WORK_PER_SPIN * 12 * 3    # four sweeps per chunk
+ds = IsingAnnealer(sk_couplings(12, seed=0), seed=1).anneal(sweeps=40, reads=3, trace=True)
+"""
+
+
+@pytest.mark.parametrize("when, sweeps", [("setup", 0), ("run", 4)])
+def test_real_ctrl_c_during_set_up_and_mid_anneal(tmp_path, when, sweeps):
+    ds = interrupted_run(ANNEAL, when, tmp_path)
+    assert ds.attrs["interrupted"] == 1 and ds.attrs["sweeps"] == 40
+    assert ds.sweep.values.tolist() == list(range(sweeps))
+    assert ds.energy_trace.shape == (3, sweeps) and ds.beta.shape == (sweeps,)
+    assert ds.spins.shape == (3, 12)
+    if sweeps:   # the final state is the state after the last sweep that ran
+        np.testing.assert_array_equal(ds.energy.values, ds.energy_trace.values[:, -1])
+
+
+def test_ctrl_c_while_sampling_keeps_the_samples_so_far(monkeypatch, ctrl_c):
+    monkeypatch.setattr(config, "CHUNK_WORK", 4 * config.ANNEAL_WORK_PER_SPIN * 6 * 2)  # 4 sweeps
+    J, h = random_instance(6, 7)
+    ds = IsingAnnealer(J, h, seed=2).sample(beta=1.0, samples=10, reads=2, burn_in=1, thin=2)
+    assert ds.attrs["interrupted"] == 1 and ds.sizes["sweep"] == 4
+    assert ds.samples.shape == (2, 1, 6)   # sweeps 0-3 ran: the state after sweep 2 (burn-in 1, thin 2)
 
 
 @pytest.mark.parametrize("method", ["metropolis", "heat_bath"])
@@ -146,6 +220,14 @@ def test_same_result_whatever_thread_count():
     first = IsingAnnealer(J, seed=9).anneal(sweeps=50, reads=5, initial=one.spins.values[0] * 0 + 1)
     again = IsingAnnealer(J, seed=9).anneal(sweeps=50, reads=2, initial=np.ones(40))
     np.testing.assert_array_equal(first.spins.values[:2], again.spins.values)
+
+
+def test_a_run_without_seed_records_the_seed_it_drew():
+    J, h = random_instance(6, 1)
+    ds = IsingAnnealer(J, h).anneal(sweeps=20, reads=3)
+    again = IsingAnnealer(J, h, seed=rng.from_attr(ds.attrs["seed"])).anneal(sweeps=20, reads=3)
+    xr.testing.assert_identical(again, ds)
+    assert IsingAnnealer(J, h, seed=2**70).sample(1.0, samples=2).attrs["seed"] == str(2**70)
 
 
 def test_qubo_energies_match_enumeration():

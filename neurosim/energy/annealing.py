@@ -18,7 +18,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from .. import checks, record, rng
+from .. import checks, config, record, rng
 from ..backend import SPIN
 from ..kernels import annealing as _k
 
@@ -102,7 +102,8 @@ class IsingAnnealer:
     offset : float
         Constant added to every energy.
     seed : int, SeedSequence or None
-        Seed of the per-read random streams.
+        Seed of the per-read random streams and random start states (None: each run draws a
+        fresh seed and records it in ``attrs["seed"]``).
     """
 
     family = "BM"
@@ -177,9 +178,9 @@ class IsingAnnealer:
 
     # ----------------------------------------------------------------------------- running
 
-    def _initial(self, reads, initial, streams):
+    def _initial(self, reads, initial, seed):
         if initial is None:
-            g = rng.generator(self.seed)
+            g = rng.generator(seed)
             return np.where(g.random((reads, self.n)) < 0.5, -1, 1).astype(SPIN)
         s = checks.array(initial, "initial", ndim=(1, 2), dtype=None)
         s = np.broadcast_to(np.atleast_2d(s), (reads, self.n)) if s.ndim == 1 or s.shape[0] == 1 else s
@@ -189,48 +190,76 @@ class IsingAnnealer:
             raise ValueError("initial must hold only -1 and +1 spins")
         return np.array(s, dtype=SPIN, order="C")  # a copy: the kernel updates it in place
 
-    def _run(self, betas, reads, method, trace, skip, keep, initial, progress, desc):
+    def _run(self, betas, reads, method, trace, skip, keep, initial, progress, desc, params, store):
+        """Sweep ``reads`` chains through ``betas`` in chunks of a :class:`record.Run`: the
+        trace (``trace``) and the states after sweep ``skip + keep - 1`` and every ``keep``-th
+        after it (``keep > 0``) are kept per chunk; returns the run's Dataset. Without a seed,
+        a fresh one is drawn and recorded, so that the run can be repeated."""
+        seed = rng.fresh() if self.seed is None else self.seed
         method_code = METHODS[checks.choice(method, "method", tuple(METHODS))]
-        reads = checks.integer(reads, "reads", low=1)
-        states = rng.streams(self.seed, reads)
-        spins = self._initial(reads, initial, states)
-        fields = np.empty((reads, self.n))
-        if self._csr is None:
-            J, indptr, indices, data, sparse = self._dense, np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1), False
-            _k.local_fields_dense(J, self.h, spins, fields)
-        else:
-            J = np.zeros((1, 1))
-            indptr = self._csr.indptr.astype(np.int64)
-            indices = self._csr.indices.astype(np.int64)
-            data = self._csr.data.astype(np.float64)
-            sparse = True
-            _k.local_fields_csr(indptr, indices, data, self.h, spins, fields)
-        energy = _k.ising_energy(spins, fields, self.h)
-        total = betas.shape[0]
-        etr = np.zeros((reads, total if trace else 1))
-        mtr = np.zeros_like(etr)
-        n_keep = (total - skip) // keep if keep else 0
-        samples = np.zeros((reads, max(n_keep, 1), self.n if keep else 1), dtype=SPIN)
-        s_energy = np.zeros((reads, max(n_keep, 1)))
-        chunk = max(1, min(total, 4_000_000 // max(1, self.n * reads)))
-        threads = numba.get_num_threads()
-        block = np.int64(-(-reads // threads))  # one block of reads per thread
+        n, total = self.n, betas.shape[0]
+        grow = ("sweep", "sample") if keep else ("sweep",)
+        run = record.Run(total, work=config.ANNEAL_WORK_PER_SPIN * n * reads,
+                         sizes={"chain": reads, "unit": n}, grow=grow, progress=progress,
+                         desc=desc, unit="sweep", store=store)
+        with run:
+            states = rng.streams(seed, reads)
+            spins = self._initial(reads, initial, seed)
+            fields = np.empty((reads, n))
+            if self._csr is None:
+                J, data, sparse = self._dense, np.zeros(1), False
+                indptr = indices = np.zeros(1, np.int64)
+                _k.local_fields_dense(J, self.h, spins, fields)
+            else:
+                J = np.zeros((1, 1))
+                indptr = self._csr.indptr.astype(np.int64)
+                indices = self._csr.indices.astype(np.int64)
+                data = self._csr.data.astype(np.float64)
+                sparse = True
+                _k.local_fields_csr(indptr, indices, data, self.h, spins, fields)
+            energy = _k.ising_energy(spins, fields, self.h)
+            block = np.int64(-(-reads // numba.get_num_threads()))  # one block of reads per thread
+            run.track("sweep", ("sweep",), np.int64)
+            run.track("beta", ("sweep",), np.float64, {"long_name": "inverse temperature"})
+            if trace:
+                run.track("energy_trace", ("chain", "sweep"), np.float64,
+                          {"long_name": "energy after each sweep"})
+                run.track("magnetisation", ("chain", "sweep"), np.float64,
+                          {"long_name": "mean spin after each sweep"})
+            if keep:
+                run.track("samples", ("chain", "sample", "unit"), SPIN,
+                          {"long_name": "kept states (+-1)"})
+                run.track("sample_energy", ("chain", "sample"), np.float64,
+                          {"long_name": "energy of kept states"})
+            for start, steps in run:
+                stop = start + steps
+                etr = np.empty((reads, steps if trace else 0))
+                mtr = np.empty_like(etr)
+                kept = max(stop - skip, 0) // keep - max(start - skip, 0) // keep if keep else 0
+                samples = np.empty((reads, kept, n if keep else 0), dtype=SPIN)
+                s_energy = np.empty((reads, kept))
+                _k.anneal(J, indptr, indices, data, sparse, betas, np.int64(start), np.int64(stop),
+                          np.int64(method_code), spins, fields, energy, bool(trace), etr, mtr,
+                          np.int64(skip), np.int64(keep), samples, s_energy, states, block)
+                run.keep(sweep=np.arange(start, stop), beta=betas[start:stop])
+                if trace:
+                    run.keep(energy_trace=etr + self.offset, magnetisation=mtr)
+                if keep:
+                    run.keep(samples=samples, sample_energy=s_energy + self.offset)
 
-        def advance(start, n):
-            _k.anneal(J, indptr, indices, data, sparse, betas, np.int64(start), np.int64(start + n),
-                      np.int64(method_code), spins, fields, energy, bool(trace), etr, mtr,
-                      np.int64(skip), np.int64(keep), samples, s_energy, states, block)
-            return False
-
-        done, interrupted = record.run_chunks(advance, total, chunk, progress=progress, desc=desc, unit="sweep")
-        kept = max(0, (done - skip) // keep) if keep else 0
-        return dict(spins=spins, energy=energy + self.offset, etr=etr[:, :done] + self.offset,
-                    mtr=mtr[:, :done], samples=samples[:, :kept] if keep else None,
-                    s_energy=s_energy[:, :kept] + self.offset if keep else None,
-                    done=done, interrupted=interrupted, reads=reads)
+        data = {
+            "spins": (("chain", "unit"), spins, {"long_name": "final spins (+-1)"}),
+            "energy": (("chain",), energy + self.offset,
+                       {"long_name": "final energy", "units": "energy"}),
+        }
+        coords = {"chain": np.arange(reads), "unit": np.arange(n)}
+        p = {"n": n, "method": method, "sparse": self._csr is not None, "offset": self.offset}
+        p.update(params)
+        return run.dataset(data, coords, family=self.family, model=type(self).__name__, params=p,
+                           seed=seed)
 
     def anneal(self, sweeps=1000, reads=10, *, beta_range=None, schedule="geometric", betas=None,
-               method="metropolis", trace=False, initial=None, progress=False):
+               method="metropolis", trace=False, initial=None, progress=False, store=None):
         """Simulated annealing: ``reads`` independent runs of ``sweeps`` sweeps, cooling.
 
         Parameters
@@ -253,6 +282,9 @@ class IsingAnnealer:
             Start states (default: uniformly random).
         progress : bool
             Show a progress bar; Ctrl+C stops after the current chunk (``attrs["interrupted"]``).
+        store : path, optional
+            A netCDF file: the per-sweep records are appended to it chunk by chunk and the
+            Dataset is returned opened lazily from it (close it when done).
 
         Returns
         -------
@@ -270,20 +302,19 @@ class IsingAnnealer:
         else:
             br = self.default_beta_range() if beta_range is None else beta_range
             b = beta_schedule(br, sweeps, schedule)
-        out = self._run(np.ascontiguousarray(b, dtype=np.float64), reads, method, trace, 0, 0, initial,
-                        progress, "annealing")
-        return self._dataset(out, b, method, {"sweeps": int(b.shape[0]), "reads": out["reads"],
-                                              "beta_hot": float(b[0]), "beta_cold": float(b[-1]),
-                                              "schedule": "custom" if betas is not None else schedule},
-                             trace)
+        reads = checks.integer(reads, "reads", low=1)
+        params = {"sweeps": int(b.shape[0]), "reads": reads, "beta_hot": float(b[0]),
+                  "beta_cold": float(b[-1]), "schedule": "custom" if betas is not None else schedule}
+        return self._run(np.ascontiguousarray(b, dtype=np.float64), reads, method, trace, 0, 0, initial,
+                         progress, "annealing", params, store)
 
     def sample(self, beta=None, samples=1000, reads=1, *, temperature=None, burn_in=100, thin=1,
-               method="heat_bath", trace=False, initial=None, progress=False):
+               method="heat_bath", trace=False, initial=None, progress=False, store=None):
         """Samples from the Boltzmann distribution ``p(s) ~ exp(-beta E(s))`` at a fixed temperature.
 
         Give ``beta`` (> 0) or ``temperature`` (> 0, ``beta = 1/temperature``). Each of the
         ``reads`` chains runs ``burn_in`` sweeps, then keeps its state after every ``thin``-th
-        sweep until it has ``samples`` states.
+        sweep until it has ``samples`` states. ``store``: as for :meth:`anneal`.
 
         Returns an ``xarray.Dataset`` with ``samples`` (chain, sample, unit) int8 and
         ``sample_energy`` (chain, sample), plus ``spins`` and ``energy`` (the final state).
@@ -297,28 +328,8 @@ class IsingAnnealer:
         burn_in = checks.integer(burn_in, "burn_in", low=0)
         thin = checks.integer(thin, "thin", low=1)
         b = np.full(burn_in + samples * thin, beta)
-        out = self._run(b, reads, method, trace, burn_in, thin, initial, progress, "sampling")
-        return self._dataset(out, b, method, {"beta": beta, "temperature": 1.0 / beta, "samples": samples,
-                                              "reads": out["reads"], "burn_in": burn_in, "thin": thin},
-                             trace)
-
-    def _dataset(self, out, betas, method, params, trace):
-        done = out["done"]
-        data = {
-            "spins": (("chain", "unit"), out["spins"], {"long_name": "final spins (+-1)"}),
-            "energy": (("chain",), out["energy"], {"long_name": "final energy", "units": "energy"}),
-            "beta": (("sweep",), betas[:done], {"long_name": "inverse temperature"}),
-        }
-        if trace:
-            data["energy_trace"] = (("chain", "sweep"), out["etr"], {"long_name": "energy after each sweep"})
-            data["magnetisation"] = (("chain", "sweep"), out["mtr"], {"long_name": "mean spin after each sweep"})
-        if out["samples"] is not None:
-            data["samples"] = (("chain", "sample", "unit"), out["samples"], {"long_name": "kept states (+-1)"})
-            data["sample_energy"] = (("chain", "sample"), out["s_energy"], {"long_name": "energy of kept states"})
-        coords = {"chain": np.arange(out["reads"]), "unit": np.arange(self.n), "sweep": np.arange(done)}
-        p = {"n": self.n, "method": method, "sparse": self._csr is not None, "offset": self.offset}
-        p.update(params)
-        return record.dataset(data, coords, family=self.family, model=type(self).__name__, params=p,
-                              seed=self.seed,
-                              interrupted=out["interrupted"])
-
+        reads = checks.integer(reads, "reads", low=1)
+        params = {"beta": beta, "temperature": 1.0 / beta, "samples": samples, "reads": reads,
+                  "burn_in": burn_in, "thin": thin}
+        return self._run(b, reads, method, trace, burn_in, thin, initial, progress, "sampling", params,
+                         store)

@@ -86,11 +86,13 @@ def anneal(J, indptr, indices, data, sparse, betas, start, stop, method, spins, 
 
     ``J`` dense (n, n) is used when ``sparse`` is False, else the CSR triple. ``spins`` int8
     (reads, n), ``fields`` float64 (reads, n) and ``energy`` float64 (reads,) are updated in
-    place. With ``trace`` the energy and magnetisation per spin after sweep ``k`` go to
-    ``energy_trace[:, k]`` / ``magnet_trace[:, k]`` (reads, len(betas)). With ``keep > 0`` the
-    spins after sweep ``k >= skip`` with ``(k - skip + 1) % keep == 0`` go to
-    ``samples[:, t]`` (reads, kept, n), ``t = (k - skip + 1) // keep - 1``, their energies to
-    ``sample_energy[:, t]``.
+    place. The records go to buffers of this chunk, at offsets from its start: with ``trace``
+    the energy and magnetisation per spin after sweep ``k`` go to ``energy_trace[:, k - start]``
+    / ``magnet_trace[:, k - start]`` (reads, stop - start). With ``keep > 0`` the spins after
+    sweep ``k >= skip`` with ``(k - skip + 1) % keep == 0`` (sample ``t = (k - skip + 1) //
+    keep - 1`` of the run) go to ``samples[:, t - t0]`` (reads, samples in this chunk, n), with
+    ``t0 = max(start - skip, 0) // keep`` the samples kept before the chunk, their energies to
+    ``sample_energy[:, t - t0]``.
 
     Reads are processed in blocks of ``block`` (one block per parallel task); within a block
     the reads take turns spin by spin, so that row ``J[i]`` is read once from memory for all of
@@ -98,6 +100,7 @@ def anneal(J, indptr, indices, data, sparse, betas, start, stop, method, spins, 
     """
     reads, n = spins.shape
     n_blocks = (reads + block - 1) // block
+    t0 = max(start - skip, 0) // keep if keep > 0 else 0
     for blk in prange(n_blocks):
         r0 = blk * block
         r1 = min(reads, r0 + block)
@@ -119,13 +122,13 @@ def anneal(J, indptr, indices, data, sparse, betas, start, stop, method, spins, 
                                 fields[r, j] += d * J[i, j]
             for r in range(r0, r1):
                 if trace:
-                    energy_trace[r, k] = energy[r]
+                    energy_trace[r, k - start] = energy[r]
                     m = 0
                     for i in range(n):
                         m += spins[r, i]
-                    magnet_trace[r, k] = m / n
+                    magnet_trace[r, k - start] = m / n
                 if keep > 0 and k >= skip and (k - skip + 1) % keep == 0:
-                    t = (k - skip + 1) // keep - 1
+                    t = (k - skip + 1) // keep - 1 - t0
                     for i in range(n):
                         samples[r, t, i] = spins[r, i]
                     sample_energy[r, t] = energy[r]
