@@ -13,12 +13,15 @@ import importlib.util
 __version__ = "0.1.0"
 
 # submodules reachable as attributes (any other submodule is too, imported on first access)
-_SUBMODULES = ("backend", "checks", "connect", "datasets", "energy", "markov", "metrics",
-               "record", "reservoir", "rng", "som", "spiking", "sweeps", "viz")
+_SUBMODULES = ("backend", "checks", "connect", "datasets", "deep", "energy", "markov", "metrics",
+               "nn", "record", "reservoir", "rng", "som", "spiking", "sweeps", "viz")
 # re-exported names -> the module that defines them
 _EXPORTS = {
     "RBM": "energy", "DBN": "energy", "BoltzmannMachine": "energy",
     "HopfieldNetwork": "energy", "IsingAnnealer": "energy", "ModernHopfield": "energy",
+    "Autoencoder": "deep", "CapsNet": "deep", "DCIGN": "deep", "DenoisingAutoencoder": "deep",
+    "GAN": "deep", "NTM": "deep", "Perceptron": "deep", "RBFNetwork": "deep",
+    "SparseAutoencoder": "deep", "VariationalAutoencoder": "deep",
     "ContinuousMarkovChain": "markov", "MarkovChain": "markov",
     "Monitor": "record", "load": "record", "save": "record",
     "ELM": "reservoir", "ESN": "reservoir",

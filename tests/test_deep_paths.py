@@ -75,3 +75,17 @@ def test_zoo_points_at_the_new_modules():
         module = family.implementation.split(":")[0]
         assert module.startswith("neurosim.deep.") and module in MOVED.values()
         assert family.load() is getattr(deep, family.implementation.split(":")[1])
+
+
+def test_the_package_exports_the_deep_models_lazily():
+    import subprocess
+
+    code = ("import sys, neurosim\n"
+            "assert 'neurosim.deep' not in sys.modules\n"
+            "from neurosim import GAN, NTM, Perceptron, VariationalAutoencoder\n"
+            "import neurosim.deep as deep\n"
+            "assert GAN is deep.GAN and NTM is deep.NTM and neurosim.nn.train\n"
+            "assert 'deep' in dir(neurosim) and 'RBFNetwork' in dir(neurosim)\n")
+    done = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-c", code],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
