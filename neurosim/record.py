@@ -404,6 +404,11 @@ class Run:
         """End the run after the current chunk (converged, early stopping)."""
         self._stopped = True
 
+    def interrupt(self):
+        """End the run after the current chunk as interrupted (a nested run saw Ctrl+C)."""
+        self.interrupted = True
+        self._stopped = True
+
     def steps(self, start, n):
         """The recorded steps (multiples of ``every``) among ``start .. start + n - 1``."""
         first = -(-start // self.every) * self.every

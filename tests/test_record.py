@@ -285,3 +285,11 @@ def test_open_model_refuses_foreign_truncated_and_other_models(tmp_path):
     xr.Dataset({"w": ("i", np.arange(3.0))}).to_netcdf(plain)
     with pytest.raises(ValueError, match="no neurosim model"):
         record.open_model(plain, "Toy")
+
+
+def test_interrupt_ends_the_run_as_interrupted_even_on_its_last_chunk():
+    run = record.Run(4, chunk=2)
+    for start, n in run:
+        if start == 2:
+            run.interrupt()      # a nested run saw Ctrl+C during this (last) chunk
+    assert run.interrupted and run.done == 4

@@ -149,8 +149,7 @@ class DBN:
                     rows[name] = row[None, :]
                 run.keep(layer=[start], **rows)
                 if h.attrs["interrupted"]:   # Ctrl+C went to the layer's own run: stop here too
-                    run.interrupted = True
-                    run.stop()
+                    run.interrupt()
                 else:
                     x = rbm.transform(x)
         self.history = run.dataset(None, {"epoch": np.arange(1, n_ep + 1)}, family=self.family,
