@@ -20,13 +20,13 @@ method, so keep the call under ``if __name__ == "__main__":``.
 
 Rooms: :mod:`~neurosim.sweeps.engine` (:func:`sweep`, the Dask tasks and the client's loop),
 :mod:`~neurosim.sweeps.store` (the point store and its manifest), :mod:`~neurosim.sweeps.grid`
-(argument checks), :mod:`~neurosim.sweeps.config` (TOML sweep configs),
+(argument checks), :mod:`~neurosim.sweeps.configfile` (TOML sweep configs),
 :mod:`~neurosim.sweeps.result` (the points combined into one Dataset) and
 :mod:`~neurosim.sweeps.experiments` (the registered experiments, which hold the family
 knowledge). The figure of a sweep result, :func:`plot`, is :func:`neurosim.viz.sweep_figure`.
 """
 from ..viz.sweeps import ALPHA_C, grid_dims, sweep_figure as plot  # noqa: F401
-from .config import CONFIG_KEYS, read_config  # noqa: F401
+from .configfile import CONFIG_KEYS, read_config  # noqa: F401
 from .engine import run_points, sweep  # noqa: F401
 from .experiments import EXPERIMENTS, PARISI, esn_error, experiment, hopfield_capacity, sk_energy  # noqa: F401
 from .grid import RESERVED, check_grid, check_parameters, check_seeds, resolve  # noqa: F401

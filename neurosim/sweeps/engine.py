@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 
 from .. import checks, config, record
-from .config import read_config
+from .configfile import read_config
 from .grid import RESERVED, check_grid, check_parameters, check_seeds, plain_value, resolve
 from .result import combine
 from .store import FORMAT, Store, point_key
