@@ -14,17 +14,7 @@ import math
 
 from numba import cuda, int8, int64, uint64
 
-
-@cuda.jit(device=True, inline=True)
-def _uniform(streams, c):
-    """Uniform float64 in [0, 1) from stream ``c`` (``kernels.rng.uniform``'s draw)."""
-    s0 = streams[c, 0]
-    s1 = streams[c, 1]
-    result = s0 + s1
-    s1 ^= s0
-    streams[c, 0] = ((s0 << uint64(55)) | (s0 >> uint64(9))) ^ s1 ^ (s1 << uint64(14))
-    streams[c, 1] = (s1 << uint64(36)) | (s1 >> uint64(28))
-    return (result >> uint64(11)) * (1.0 / 9007199254740992.0)
+from .rng import shuffle, uniform
 
 
 @cuda.jit(device=True, inline=True)
@@ -32,7 +22,7 @@ def _decide(h, t, streams, c):
     if t == 0.0:
         return int8(1) if h >= 0.0 else int8(-1)
     p = 1.0 / (1.0 + math.exp(-2.0 * h / t))
-    return int8(1) if _uniform(streams, c) < p else int8(-1)
+    return int8(1) if uniform(streams, c) < p else int8(-1)
 
 
 @cuda.jit(device=True, inline=True)
@@ -71,13 +61,7 @@ def sweeps(W2T, XB, S, SB, H, Q, streams, order, n_sweeps, t, sync, converged, u
         else:
             for i in range(n):
                 order[c, i] = i
-            for a in range(n - 1, 0, -1):
-                j = int64(_uniform(streams, c) * (a + 1))
-                if j > a:
-                    j = a
-                tmp = order[c, a]
-                order[c, a] = order[c, j]
-                order[c, j] = tmp
+            shuffle(streams, c, order, c)
             for u in range(n):
                 i = order[c, u]
                 new = _decide(H[c, i], t, streams, c)
