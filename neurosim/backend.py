@@ -70,3 +70,20 @@ def blas_single_thread():
     threads, and on a busy or 2-core machine those threads fight Numba's for the cores.
     """
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def free_device_memory():
+    """Bytes free on the current CUDA device (``inf`` under the simulator)."""
+    from numba import cuda
+
+    return cuda.current_context().get_memory_info().free
+
+
+def check_device_memory(nbytes, what):
+    """Refuse a CUDA run that would not fit: ``ValueError`` naming ``what``, the bytes needed
+    and the bytes free, before anything is copied or launched (never a CUDA out-of-memory)."""
+    free = free_device_memory()
+    if nbytes > free:
+        raise ValueError(f"{what} needs {int(nbytes):,} bytes of GPU memory; {int(free):,} are "
+                         "free (use fewer chains/reads/neurons, a stride in the monitor, or the CPU)")
+    return int(nbytes)

@@ -74,3 +74,10 @@ def test_complex_input_is_refused_not_truncated():
         checks.array(np.array([1 + 2j, 3]), "x")
     with pytest.raises(TypeError, match="must be real"):
         checks.array(np.zeros(3, np.complex64), "x", dtype=None)
+
+
+def test_device_memory_check_names_bytes_needed_and_free(monkeypatch):
+    monkeypatch.setattr(backend, "free_device_memory", lambda: 1000)
+    assert backend.check_device_memory(999, "x") == 999
+    with pytest.raises(ValueError, match=r"annealing needs 2,000 bytes of GPU memory; 1,000 are free"):
+        backend.check_device_memory(2000, "annealing")
