@@ -27,7 +27,8 @@ import numpy as np  # noqa: E402
 
 from neurosim import record  # noqa: E402
 from neurosim.deep.transformer import (attention_maps, key_value_retrieval,  # noqa: E402
-                                per_step_cross_entropy, reverse_sequences, transformer_encoder)
+                                       per_step_cross_entropy, reverse_sequences,
+                                       transformer_encoder)
 
 STEPS, KEYS, VALUES, SYMBOLS, HEADS = 8, 12, 8, 6, 2
 

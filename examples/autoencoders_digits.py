@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 from neurosim import record  # noqa: E402
 from neurosim.datasets import digits_split  # noqa: E402
 from neurosim.deep import (Autoencoder, DenoisingAutoencoder,  # noqa: E402
-                                  SparseAutoencoder)
+                           SparseAutoencoder)
 from neurosim.nn import losses  # noqa: E402
 from neurosim.viz.plots import state_grid  # noqa: E402
 

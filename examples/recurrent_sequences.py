@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 
 from neurosim import record  # noqa: E402
 from neurosim.deep.rnn import (hidden_states, lookahead, recurrent_network,  # noqa: E402
-                                sequence_sum)
+                               sequence_sum)
 
 LENGTH, SHIFT = 20, 3
 

@@ -4,8 +4,9 @@ builder, the tasks and the attention-weight Dataset keep their promises."""
 import numpy as np
 import pytest
 
-from neurosim.deep.transformer import (attention_maps, key_value_retrieval, per_step_cross_entropy,
-                                reverse_sequences, transformer_encoder)
+from neurosim.deep.transformer import (attention_maps, key_value_retrieval,
+                                       per_step_cross_entropy, reverse_sequences,
+                                       transformer_encoder)
 from neurosim.deep import mlp
 from neurosim.nn import check_gradients
 from neurosim.deep.rnn import lookahead

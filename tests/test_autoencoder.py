@@ -9,7 +9,7 @@ import pytest
 
 from neurosim.datasets import digits_split
 from neurosim.deep import (Autoencoder, DenoisingAutoencoder, SparseAutoencoder,
-                                  VariationalAutoencoder)
+                           VariationalAutoencoder)
 from neurosim.nn import check_gradients, losses, ops
 from neurosim.nn.tensor import Tensor
 

@@ -7,8 +7,8 @@ import pytest
 import xarray as xr
 
 from neurosim import HopfieldNetwork
-from neurosim.deep import (DCIGN, NTM, Perceptron, RBFNetwork, VariationalAutoencoder, capsnet,
-                           dense_gan, mlp)
+from neurosim.deep import (DCIGN, NTM, Perceptron, RBFNetwork, VariationalAutoencoder,
+                           capsnet, dense_gan, mlp)
 from neurosim.nn.layers import BatchNorm, Dense, Sequential
 
 R = np.random.default_rng(0)

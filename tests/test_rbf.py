@@ -6,7 +6,7 @@ import pytest
 from neurosim import nn
 from neurosim.datasets import digits
 from neurosim.deep.rbf import (RBF, RBFNetwork, gaussian_rbf, kmeans, nearest_widths,
-                                      rbf_features)
+                               rbf_features)
 from neurosim.kernels import feedforward as K
 from neurosim.nn.layers import Dense, Sequential
 

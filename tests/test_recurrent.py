@@ -7,7 +7,7 @@ import pytest
 from neurosim.deep import mlp
 from neurosim.nn.layers import Dense, Sequential
 from neurosim.deep.rnn import (GRU, LSTM, hidden_states, lookahead, recurrent_network,
-                                sequence_sum)
+                               sequence_sum)
 
 
 def trained(cell, X, y, validation, **options):
