@@ -104,3 +104,54 @@ MARKOV_PREFETCH_MIN_STATES = 1
 #: than this: their mini-batch products are too small to share among threads, which then only
 #: fight for the cores; larger models use every BLAS thread.
 NN_BLAS_ONE_THREAD_BELOW = 1_000_000
+
+# -- linear readouts and reservoirs (readout.py, reservoir/, kernels/reservoir.py) -------------
+# ESN runs (run, generate, states, predict, fit_force) chunk by CHUNK_WORK (work: sequences x
+# (recurrent weights + units) per step).
+
+#: Bytes of rows that ``Ridge`` centres (and weighs) at a time while it sums the normal
+#: equations and refines: a copy this large is the most it adds to the data's own memory.
+#: The Gram matrix is summed block by block, so a change moves the last digit of a fit.
+READOUT_BLOCK_BYTES = 1 << 23
+
+#: Iterative refinement in ``Ridge.fit`` stops once a correction is below this (relative to
+#: the weights), once the corrections stop halving, or after READOUT_REFINE_STEPS passes (each:
+#: one matrix-vector product over the rows and back). On an ESN's states the first correction
+#: takes the Cholesky solution's error to the rounding floor (measured 4e-9 -> 2.6e-13
+#: relative at 500 units, 6e-8 -> 5.6e-13 at 2000), so a fit makes two passes.
+READOUT_REFINE_TOL = 1e-12
+READOUT_REFINE_STEPS = 6
+
+#: Least reciprocal condition number (LAPACK's estimate) of the regularised normal equations
+#: whose Cholesky solution ``Ridge.fit`` refines; below it (cond * eps above 0.2: refinement
+#: would creep, and a rank-deficient design has no unique solution to refine) the augmented
+#: system ``[Xc; sqrt(ridge) I]`` is solved instead, by QR (ridge > 0; 3-4x the time of the
+#: normal equations) or the SVD (ridge = 0: the least-norm solution). Measured: a design of
+#: condition 1e7 gives 3e-15 (refined to 3e-10 of the SVD's answer), an exactly repeated
+#: column 6e-16, condition 1e8 4e-17; an ESN's states with ridge 1e-7, 4e-11 to 3e-12.
+READOUT_MIN_RCOND = 1e-15
+
+#: Reservoir layout rule (moved from reservoir/esn.py; measured on a 2-core Cascade Lake, one
+#: thread, float64, 1 MiB L2): a dense matrix is read with SIMD dot products, a sparse one
+#: costs about three scalar loads per non-zero. Per step, at 10 % density: 128 units about
+#: equal; 256 units sparse 1.3x faster; 500 units sparse 2.2x (the dense 2 MiB streams from
+#: L3). At 30 % density dense wins at 500 units (1.3x) but not at 1000 (8 MiB). So: dense for
+#: n <= ESN_DENSE_MAX_UNITS, or for density >= ESN_DENSE_MIN_DENSITY while
+#: n <= ESN_DENSE_MAX_UNITS_DENSE; sparse otherwise. Both layouts give the same states up to
+#: rounding.
+ESN_DENSE_MAX_UNITS = 128
+ESN_DENSE_MIN_DENSITY = 0.25
+ESN_DENSE_MAX_UNITS_DENSE = 700
+
+#: float32 reservoirs: float32 halves the dense bytes and runs the dense product in 16 SIMD
+#: lanes (four rows at a time); the sparse cost (scalar loads per non-zero) does not shrink
+#: with the precision. Measured per step at 10 % density, float32: 256 and 384 units dense ~=
+#: sparse (dense 1.1x ahead at 384 with tanh excluded); 500 units sparse 1.6x faster (the 1 MB
+#: dense matrix no longer stays in the 1 MiB L2 once the recorded states stream through). At
+#: 30 % density: 500 units dense float32 1.6x faster than sparse (2.6x than dense float64),
+#: 1000 units about equal. So for float32 dense also up to ESN_DENSE32_MAX_UNITS units from
+#: density ESN_DENSE32_MIN_DENSITY on, and up to ESN_DENSE32_MAX_UNITS_DENSE units from
+#: ESN_DENSE_MIN_DENSITY on.
+ESN_DENSE32_MAX_UNITS = 384
+ESN_DENSE32_MIN_DENSITY = 0.1
+ESN_DENSE32_MAX_UNITS_DENSE = 1000

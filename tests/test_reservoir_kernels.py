@@ -105,13 +105,13 @@ def test_ridge_fast_path_equals_checked_path():
     X = g.normal(size=(300, 20))
     Y = X @ g.normal(size=(20, 2)) + 0.1 * g.normal(size=(300, 2))
     a = Ridge(1e-3).fit(X, Y)
-    b = Ridge(1e-3)._accumulate(X[:100], Y[:100])._accumulate(X[100:], Y[100:]).solve()
+    b = Ridge(1e-3).partial_fit(X[:100], Y[:100]).partial_fit(X[100:], Y[100:]).solve()
     Xc, Yc = X - X.mean(0), Y - Y.mean(0)
     Wt = np.linalg.solve(Xc.T @ Xc + 1e-3 * np.eye(20), Xc.T @ Yc)
     np.testing.assert_allclose(a.W, Wt.T, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(b.W, a.W, rtol=1e-10, atol=1e-13)
     with pytest.raises(ValueError, match="finite"), np.errstate(invalid="ignore"):
-        Ridge(1.0)._accumulate(np.full((5, 3), np.inf), np.zeros((5, 1))).solve()
+        Ridge(1.0)._fit_parts([np.full((5, 3), np.inf)], [np.zeros((5, 1))])
 
 
 # --- float32 reservoirs ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 from .. import checks, record, rng
 from ..kernels import reservoir as _k
 from .esn import ACTIVATIONS
-from .readout import Ridge
+from ..readout import Ridge
 
 
 class ELM:

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from .. import checks, connect, record, rng
 from ..kernels import reservoir as _k
-from .readout import RLS, Ridge
+from ..readout import RLS, Ridge
 
 ACTIVATIONS = {"tanh": _k.TANH, "identity": _k.IDENTITY, "sigmoid": _k.SIGMOID, "relu": _k.RELU}
 
@@ -359,11 +359,8 @@ class ESN:
         lam = self.ridge if ridge is None else checks.scalar(ridge, "ridge", low=0.0)
         x, y_prev = self._start(u.shape[0], reset, x0)
         states = self._run_states(u, self._teacher(y, y_prev), x)
-        if method == "ridge":  # sums of X'X (BLAS syrk) per sequence, no copy of the states
-            readout = Ridge(lam)
-            for b in range(states.shape[0]):
-                readout._accumulate(states[b, washout:], y[b, washout:])
-            readout.solve()
+        if method == "ridge":  # the states of each sequence read in place (no copy of them)
+            readout = Ridge(lam)._fit_parts(list(states[:, washout:]), list(y[:, washout:]))
         else:
             X = states[:, washout:].reshape(-1, self.units)
             Y = y[:, washout:].reshape(-1, self.n_outputs)

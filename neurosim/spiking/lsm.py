@@ -21,6 +21,7 @@ from .. import checks, connect
 from .. import record as _rec
 from .. import rng as _rng
 from ..kernels import spiking as _k
+from ..readout import Ridge
 from .inputs import SpikeGeneratorGroup
 from . import persist
 from .network import Network
@@ -34,19 +35,15 @@ def ridge(X, Y, alpha):
     """Ridge regression in closed form: weights (n_features + 1, n_targets), bias in the last row.
 
     X: (n_samples, n_features); Y: (n_samples,) or (n_samples, n_targets); alpha >= 0 (the bias
-    is not penalised). Solves ``(Xb^T Xb + alpha I') w = Xb^T Y`` with ``Xb = [X, 1]``.
+    is not penalised): the shared :class:`neurosim.readout.Ridge`, in the LSM's stacked layout.
     """
     X = checks.array(X, "X", ndim=2)
     Y = checks.array(Y, "Y", ndim=(1, 2))
     if Y.shape[0] != X.shape[0]:
         raise ValueError(f"Y must have one row per row of X ({X.shape[0]}); got {Y.shape[0]}")
-    alpha = checks.scalar(alpha, "alpha", low=0.0)
-    Xb = np.hstack([X, np.ones((X.shape[0], 1))])
-    A = Xb.T @ Xb
-    reg = np.full(A.shape[0], alpha)
-    reg[-1] = 0.0
-    A[np.diag_indices_from(A)] += reg
-    return np.linalg.lstsq(A, Xb.T @ Y, rcond=None)[0]
+    fit = Ridge(checks.scalar(alpha, "alpha", low=0.0)).fit(X, Y)
+    w = np.vstack([fit.W.T, fit.b])
+    return w[:, 0] if Y.ndim == 1 else w
 
 
 def _gamma(gen, mean, n, cv=0.5):
