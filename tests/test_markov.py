@@ -768,3 +768,16 @@ def test_graph_helper_components_periods_and_reach():
     assert graph.reaching(A, target).tolist() == [True, True, True, False, False, False]
     with pytest.raises(ValueError, match="square scipy.sparse"):
         graph.strong_components(np.eye(3))
+
+
+@pytest.mark.parametrize("seed, error", [("5", TypeError), (-1, ValueError), (1.5, TypeError),
+                                         (np.random.SeedSequence([1, 2]), ValueError)])
+def test_bad_or_unrecordable_seeds_are_refused_up_front(seed, error):
+    with pytest.raises(error, match="seed"):
+        MarkovChain(np.eye(2), seed=seed)
+    with pytest.raises(error, match="seed"):
+        MarkovChain(np.eye(2), seed=0).simulate(3, seed=seed)
+    with pytest.raises(error, match="seed"):
+        ContinuousMarkovChain([[-1.0, 1.0], [1.0, -1.0]], seed=seed)
+    with pytest.raises(error, match="seed"):
+        ContinuousMarkovChain([[-1.0, 1.0], [1.0, -1.0]], seed=0).simulate(1.0, seed=seed)

@@ -346,3 +346,10 @@ def test_load_refuses_foreign_truncated_and_other_model_files(tmp_path):
     ds.to_netcdf(tmp_path / "bad.nc")
     with pytest.raises(ValueError, match=r"bad\.nc: weights of shape"):
         SOM.load(tmp_path / "bad.nc")
+
+
+@pytest.mark.parametrize("seed, error", [("5", TypeError), (-1, ValueError),
+                                         (np.random.SeedSequence([1, 2]), ValueError)])
+def test_bad_or_unrecordable_seeds_are_refused_up_front(seed, error):
+    with pytest.raises(error, match="seed"):
+        SOM(2, 2, 2, seed=seed)

@@ -64,7 +64,7 @@ class MarkovChain(Structure, Fitting):
         self.n_states = int(self._csr.shape[0])
         self.labels = state_labels(labels, self.n_states)
         self.seed = rng.fresh() if seed is None else seed  # recorded, so an unseeded run repeats
-        self._seq = rng.sequence(self.seed)
+        rng.to_attr(rng.sequence(self.seed))  # bad or unrecordable: refused now
         self._tables = None
         self._structure = None
 
@@ -152,7 +152,7 @@ class MarkovChain(Structure, Fitting):
         n_chains = checks.integer(n_chains, "n_chains", low=1)
         every = checks.integer(every, "every", low=1)
         seed = self.seed if seed is None else seed
-        rng.sequence(seed)  # refused before the run, not in it
+        rng.to_attr(rng.sequence(seed))  # refused before the run, not after it
         run = record.Run(n_steps, chunk=chunk, work=n_chains, every=every, sizes={"chain": n_chains},
                          grow=("step",), progress=progress, desc="MarkovChain", unit="step", store=store)
         with run:
