@@ -146,3 +146,14 @@ def test_bad_input():
     p = Perceptron().fit(X, y)
     with pytest.raises(ValueError, match=r"X must have shape \(\*, 2\)"):
         p.predict(np.ones((3, 5)))
+
+
+@pytest.mark.parametrize("fixture, epochs", [("ctrl_c", 1), ("ctrl_c_setup", 0)])
+def test_ctrl_c_during_gradient_training_keeps_the_epochs_so_far(request, fixture, epochs):
+    request.getfixturevalue(fixture)
+    X = np.random.default_rng(0).standard_normal((40, 2))
+    xor = (X[:, 0] * X[:, 1] > 0).astype(int)                # never learnt: no early end
+    p = Perceptron(seed=0).fit(X, xor, epochs=50, rule="gradient")
+    h = p.history_
+    assert h.attrs["interrupted"] == 1 and h.sizes["epoch"] == epochs
+    assert p.converged_ is False and p.weights_.shape == (2,)

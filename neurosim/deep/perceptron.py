@@ -98,6 +98,7 @@ class Perceptron:
             done = _k.rosenblatt(X, y, w, self.learning_rate, epochs, bool(shuffle),
                                  rng.streams(self.seed, 1), errors)
             data = {"errors": ("epoch", errors[:done])}
+            interrupted = False      # one kernel call, over in milliseconds
         else:
             model = Sequential(Dense(1, init="zeros"), input_shape=(self.n_inputs,))
             hist = _nn_fit(model, X, y[:, None].astype(np.float64), loss="bce_logits",
@@ -107,18 +108,21 @@ class Perceptron:
             dense = model.layers[0]
             w = np.append(dense.params["W"].data[:, 0], dense.params["b"].data[0])
             done = hist.sizes["epoch"]
-            errors = np.rint((1.0 - hist["accuracy"].values) * X.shape[0]).astype(np.int64)
-            data = {"errors": ("epoch", errors), "loss": ("epoch", hist["epoch_loss"].values)}
+            interrupted = bool(hist.attrs["interrupted"])     # Ctrl+C: the epochs so far
+            accuracy, loss = ((hist["accuracy"].values, hist["epoch_loss"].values) if done
+                              else (np.zeros(0), np.zeros(0)))
+            errors = np.rint((1.0 - accuracy) * X.shape[0]).astype(np.int64)
+            data = {"errors": ("epoch", errors), "loss": ("epoch", loss)}
         self.weights_, self.bias_ = w[:-1], float(w[-1])
-        self.converged_ = bool(errors[done - 1] == 0)
+        self.converged_ = bool(done and errors[done - 1] == 0)
         params = {"n_inputs": self.n_inputs, "learning_rate": self.learning_rate, "rule": rule,
                   "epochs": epochs, "shuffle": bool(shuffle)}
         if rule == "gradient":
             params["batch_size"] = batch_size
         self.history_ = record.dataset(
             data, {"epoch": np.arange(done)}, family=self.family, model="Perceptron",
-            params=params,
-            seed=self.seed, attrs={"converged": self.converged_})
+            params=params, seed=self.seed, interrupted=interrupted,
+            attrs={"converged": self.converged_})
         return self
 
     def decision_function(self, X):
