@@ -108,5 +108,8 @@ def streams(seed, n, first=0):
 
 
 def generator(seed):
-    """A NumPy ``Generator`` for set-up work outside kernels (initial weights, patterns, wiring)."""
-    return np.random.default_rng(sequence(seed).spawn(1)[0])
+    """A NumPy ``Generator`` for set-up work outside kernels (initial weights, patterns, wiring).
+
+    Drawn from child 0 of ``seed`` (what ``spawn(1)[0]`` gives a fresh SeedSequence), so a
+    SeedSequence passed in twice gives the same generator twice."""
+    return np.random.default_rng(child(seed, 0))

@@ -164,3 +164,11 @@ def test_child_is_the_spawned_child_and_does_not_count():
         np.testing.assert_array_equal(rng.streams(rng.child(11, k), 2), rng.streams(spawned[k], 2))
     assert rng.child(rng.child(11, 2), 5).spawn_key == rng.child(11, (2, 5)).spawn_key == (2, 5)
     assert rng.child(11, 0).spawn_key == (0,)       # no hidden counter: same key every call
+
+
+def test_generator_does_not_depend_on_a_seed_sequences_spawn_counter():
+    ss = np.random.SeedSequence(3)
+    a = rng.generator(ss).random(4)
+    b = rng.generator(ss).random(4)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, np.random.default_rng(np.random.SeedSequence(3).spawn(1)[0]).random(4))
