@@ -155,3 +155,17 @@ ESN_DENSE_MAX_UNITS_DENSE = 700
 ESN_DENSE32_MAX_UNITS = 384
 ESN_DENSE32_MIN_DENSITY = 0.1
 ESN_DENSE32_MAX_UNITS_DENSE = 1000
+
+# -- CUDA annealing and Boltzmann sampling (kernels/cuda/annealing.py) --------------------------
+#: Threads per block of the CUDA annealer with dense couplings (one block per read): the block
+#: takes every decision of its read in step and splits the field update of a flip (n entries)
+#: among its threads. Past n / 8 threads a flip gives each fewer than 8 entries and the
+#: per-flip synchronisation dominates; 128 keeps several blocks (reads) on a multiprocessor.
+ANNEAL_CUDA_DENSE_THREADS = 128
+
+#: Threads per block of the CUDA annealer with sparse (CSR) couplings: one thread per read.
+ANNEAL_CUDA_SPARSE_THREADS = 64
+
+#: Threads per block of the CUDA Boltzmann machine sweeps (one block per chain, as the dense
+#: annealer): one warp, since machines of a few hundred units have short field rows.
+BM_CUDA_THREADS = 32
