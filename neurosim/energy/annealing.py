@@ -18,6 +18,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from .. import backend as _backend
 from .. import checks, config, record, rng
 from ..backend import SPIN
 from ..kernels import annealing as _k
@@ -51,6 +52,41 @@ def beta_schedule(beta_range, sweeps, schedule="geometric"):
     if schedule == "geometric":
         return np.geomspace(b0, b1, sweeps)
     return np.linspace(b0, b1, sweeps)
+
+
+class _Device:
+    """A kernel of ``kernels.annealing`` on one backend, called alike: the CPU kernel on host
+    arrays, or its CUDA twin in ``kernels.cuda.annealing`` (the same arguments in the same
+    order) on device copies, launched with ``grid`` blocks of ``threads``. ``check`` refuses a
+    CUDA run whose arrays would not fit (before anything is copied), ``put`` makes a kernel
+    argument of a host array, ``empty`` a new one, ``get`` the host array of an argument (on
+    the CPU, the array itself)."""
+
+    def __init__(self, backend, name, grid=1, threads=1):
+        self.cuda = None
+        if backend == "cpu":
+            self.kernel = getattr(_k, name)
+            return
+        from numba import cuda
+
+        from ..kernels.cuda import annealing as ck
+
+        self.cuda, self.kernel = cuda, getattr(ck, name)[grid, threads]
+
+    def check(self, nbytes, what):
+        if self.cuda is not None:
+            _backend.check_device_memory(nbytes, what)
+
+    def put(self, a):
+        return a if self.cuda is None else self.cuda.to_device(np.ascontiguousarray(a))
+
+    def empty(self, shape, dtype=np.float64):
+        return np.empty(shape, dtype) if self.cuda is None else self.cuda.device_array(shape, dtype)
+
+    def get(self, a):
+        if self.cuda is None:
+            return a
+        return a.copy_to_host() if a.size else np.empty(a.shape, a.dtype)
 
 
 def _couplings(J, name="J", symmetrize=False):
@@ -104,11 +140,16 @@ class IsingAnnealer:
     seed : int, SeedSequence or None
         Seed of the per-read random streams and random start states (None: each run draws a
         fresh seed and records it in ``attrs["seed"]``).
+    backend : {"cpu", "cuda", "auto"}
+        Where the sweeps run. CUDA: dense couplings a block of threads per read, sparse ones a
+        thread per read; the same spins, energies, traces and samples as the CPU for the same
+        seed. ``"cuda"`` without a GPU is a ``ValueError``; ``"auto"`` falls back to the CPU
+        with a warning.
     """
 
     family = "BM"
 
-    def __init__(self, J, h=None, *, offset=0.0, symmetrize=False, seed=None):
+    def __init__(self, J, h=None, *, offset=0.0, symmetrize=False, seed=None, backend="cpu"):
         dense, csr, diag = _couplings(J, symmetrize=symmetrize)
         self.n = int(diag.shape[0])
         self.h = np.zeros(self.n) if h is None else checks.array(h, "h", shape=(self.n,))
@@ -116,9 +157,10 @@ class IsingAnnealer:
         self._dense, self._csr = dense, csr
         rng.sequence(seed)  # validate now
         self.seed = seed
+        self.backend = _backend.resolve(backend)
 
     @classmethod
-    def from_qubo(cls, Q, *, offset=0.0, seed=None):
+    def from_qubo(cls, Q, *, offset=0.0, seed=None, backend="cpu"):
         """Annealer for the QUBO energy ``E(x) = x^T Q x + offset`` over ``x_i in {0, 1}``.
 
         ``Q`` (n, n) dense, any triangle. Spins map to bits by ``x = (s + 1) / 2``; use
@@ -132,7 +174,7 @@ class IsingAnnealer:
         np.fill_diagonal(J, 0.0)
         h = -0.5 * Qs.sum(axis=1)
         const = 0.25 * float(np.trace(Qs)) + 0.25 * float(Qs.sum())
-        return cls(J, h, offset=checks.scalar(offset, "offset") + const, seed=seed)
+        return cls(J, h, offset=checks.scalar(offset, "offset") + const, seed=seed, backend=backend)
 
     @staticmethod
     def to_bits(spins):
@@ -219,6 +261,14 @@ class IsingAnnealer:
                 _k.local_fields_csr(indptr, indices, data, self.h, spins, fields)
             energy = _k.ising_energy(spins, fields, self.h)
             block = np.int64(-(-reads // numba.get_num_threads()))  # one block of reads per thread
+            dev = self._device(sparse, reads)
+            steps = min(run.chunk, total)
+            per_chunk = (2 * reads * steps * 8 if trace else 0) + \
+                (reads * (steps // keep + 1) * (n + 8) if keep else 0)
+            dev.check(sum(a.nbytes for a in (J, indptr, indices, data, betas, spins, fields, energy,
+                                             states)) + per_chunk, "this annealing run")
+            d_J, d_indptr, d_indices, d_data, d_betas, d_spins, d_fields, d_energy, d_states = (
+                dev.put(a) for a in (J, indptr, indices, data, betas, spins, fields, energy, states))
             run.track("sweep", ("sweep",), np.int64)
             run.track("beta", ("sweep",), np.float64, {"long_name": "inverse temperature"})
             if trace:
@@ -233,19 +283,19 @@ class IsingAnnealer:
                           {"long_name": "energy of kept states"})
             for start, steps in run:
                 stop = start + steps
-                etr = np.empty((reads, steps if trace else 0))
-                mtr = np.empty_like(etr)
+                etr, mtr = dev.empty((reads, steps if trace else 0)), dev.empty((reads, steps if trace else 0))
                 kept = max(stop - skip, 0) // keep - max(start - skip, 0) // keep if keep else 0
-                samples = np.empty((reads, kept, n if keep else 0), dtype=SPIN)
-                s_energy = np.empty((reads, kept))
-                _k.anneal(J, indptr, indices, data, sparse, betas, np.int64(start), np.int64(stop),
-                          np.int64(method_code), spins, fields, energy, bool(trace), etr, mtr,
-                          np.int64(skip), np.int64(keep), samples, s_energy, states, block)
+                samples, s_energy = dev.empty((reads, kept, n if keep else 0), SPIN), dev.empty((reads, kept))
+                dev.kernel(d_J, d_indptr, d_indices, d_data, sparse, d_betas, np.int64(start),
+                           np.int64(stop), np.int64(method_code), d_spins, d_fields, d_energy,
+                           bool(trace), etr, mtr, np.int64(skip), np.int64(keep), samples, s_energy,
+                           d_states, block)
                 run.keep(sweep=np.arange(start, stop), beta=betas[start:stop])
                 if trace:
-                    run.keep(energy_trace=etr + self.offset, magnetisation=mtr)
+                    run.keep(energy_trace=dev.get(etr) + self.offset, magnetisation=dev.get(mtr))
                 if keep:
-                    run.keep(samples=samples, sample_energy=s_energy + self.offset)
+                    run.keep(samples=dev.get(samples), sample_energy=dev.get(s_energy) + self.offset)
+            spins, energy = dev.get(d_spins), dev.get(d_energy)
 
         data = {
             "spins": (("chain", "unit"), spins, {"long_name": "final spins (+-1)"}),
@@ -256,7 +306,15 @@ class IsingAnnealer:
         p = {"n": n, "method": method, "sparse": self._csr is not None, "offset": self.offset}
         p.update(params)
         return run.dataset(data, coords, family=self.family, model=type(self).__name__, params=p,
-                           seed=seed)
+                           seed=seed, backend=self.backend)
+
+    def _device(self, sparse, reads):
+        """The annealing kernel on this annealer's backend: on CUDA a block of threads per read
+        for dense couplings, a thread per read for sparse ones."""
+        if sparse:
+            threads = config.ANNEAL_CUDA_SPARSE_THREADS
+            return _Device(self.backend, "anneal", -(-reads // threads), threads)
+        return _Device(self.backend, "anneal", reads, config.ANNEAL_CUDA_DENSE_THREADS)
 
     def anneal(self, sweeps=1000, reads=10, *, beta_range=None, schedule="geometric", betas=None,
                method="metropolis", trace=False, initial=None, progress=False, store=None):

@@ -16,9 +16,10 @@ Example::
 import numpy as np
 from scipy.special import logsumexp
 
+from .. import backend as _backend
 from .. import checks, config, connect, record, rng
 from ..backend import SPIN
-from ..kernels import annealing as _k
+from .annealing import _Device
 
 MAX_ENUMERATE = 22
 
@@ -34,6 +35,10 @@ class BoltzmannMachine:
     init_scale : float
         Initial weights ``N(0, init_scale^2)``, symmetrised; biases start at zero.
     seed : int, SeedSequence or None
+    backend : {"cpu", "cuda", "auto"}
+        Where the Gibbs sweeps of :meth:`sample` and :meth:`fit` run. CUDA: a block of threads
+        per chain, the same states as the CPU for the same seed. ``"cuda"`` without a GPU is a
+        ``ValueError``; ``"auto"`` falls back to the CPU with a warning.
 
     Attributes
     ----------
@@ -42,7 +47,8 @@ class BoltzmannMachine:
 
     family = "BM"
 
-    def __init__(self, n_visible, n_hidden=0, *, temperature=1.0, init_scale=0.01, seed=None):
+    def __init__(self, n_visible, n_hidden=0, *, temperature=1.0, init_scale=0.01, seed=None,
+                 backend="cpu"):
         self.n_visible = checks.integer(n_visible, "n_visible", low=1)
         self.n_hidden = checks.integer(n_hidden, "n_hidden", low=0)
         self.n = self.n_visible + self.n_hidden
@@ -57,6 +63,7 @@ class BoltzmannMachine:
         self.history = None
         self._calls = 0
         self._free = None  # persistent free-phase chains
+        self.backend = _backend.resolve(backend)
 
     def _child(self, tag):
         return rng.child(self._seq, tag)
@@ -128,25 +135,39 @@ class BoltzmannMachine:
 
     # ------------------------------------------------------------------ sampling
 
+    def _device(self, chains, extra=0):
+        """The sweep kernel on this machine's backend (on CUDA a block per chain), its weights
+        and biases as kernel arguments; a CUDA run whose arrays (the model, ``chains`` chains'
+        units, fields and streams, plus ``extra`` bytes) would not fit is refused first."""
+        dev = _Device(self.backend, "bm_sweeps", chains, config.BM_CUDA_THREADS)
+        dev.check(self.W.nbytes + self.bias.nbytes + chains * (self.n * 9 + 16) + extra,
+                  "this Boltzmann machine run")
+        return dev, dev.put(self.W), dev.put(self.bias)
+
     def _run(self, units, first, sweeps, burn_in, states):
-        """Sweeps on chains ``units`` (chains, n) int8 in place: ``burn_in`` sweeps, then
-        ``sweeps`` more whose mean ``x x^T`` is returned."""
+        """Sweeps on chains ``units`` (chains, n) int8 in place (their streams ``states``
+        advanced in place): ``burn_in`` sweeps, then ``sweeps`` more whose mean ``x x^T`` is
+        returned."""
         fields = units.astype(np.float64) @ self.W + self.bias
         chains = units.shape[0]
-        if burn_in:
-            self._sweeps(units, fields, first, burn_in, states)
         corr = np.zeros((chains, self.n, self.n))
-        self._sweeps(units, fields, first, sweeps, states, corr=corr)
-        return corr.sum(0) / (chains * sweeps)
+        dev, W, b = self._device(chains, corr.nbytes)
+        d_units, d_fields, d_states, d_corr = (dev.put(a) for a in (units, fields, states, corr))
+        if burn_in:
+            self._sweeps(dev, W, b, d_units, d_fields, first, burn_in, d_states)
+        self._sweeps(dev, W, b, d_units, d_fields, first, sweeps, d_states, corr=d_corr)
+        units[...], states[...] = dev.get(d_units), dev.get(d_states)
+        return dev.get(d_corr).sum(0) / (chains * sweeps)
 
-    def _sweeps(self, units, fields, first, sweeps, states, *, corr=None, thin=1, kept=None):
-        """``sweeps`` heat-bath sweeps of the chains ``units`` (their ``fields`` kept in step),
-        adding ``x x^T`` to ``corr`` (chains, n, n) or keeping every ``thin``-th state in
-        ``kept`` (chains, sweeps // thin, n) when given."""
+    def _sweeps(self, dev, W, b, units, fields, first, sweeps, states, *, corr=None, thin=1, kept=None):
+        """``sweeps`` heat-bath sweeps (``dev.kernel`` on the arguments ``W``, ``b``, ...) of the
+        chains ``units`` (their ``fields`` kept in step), adding ``x x^T`` to ``corr`` (chains,
+        n, n) or keeping every ``thin``-th state in ``kept`` (chains, sweeps // thin, n) when
+        given."""
         chains = units.shape[0]
-        _k.bm_sweeps(self.W, self.bias, 1.0 / self.temperature, units, fields, np.int64(first),
-                     np.int64(sweeps), np.zeros((chains, 0, 0)) if corr is None else corr, np.int64(thin),
-                     np.zeros((chains, 0, self.n), dtype=SPIN) if kept is None else kept, states)
+        dev.kernel(W, b, 1.0 / self.temperature, units, fields, np.int64(first), np.int64(sweeps),
+                   dev.empty((chains, 0, 0)) if corr is None else corr, np.int64(thin),
+                   dev.empty((chains, 0, self.n), SPIN) if kept is None else kept, states)
 
     def sample(self, samples=100, chains=10, *, burn_in=100, thin=1, clamp=None, progress=False,
                store=None):
@@ -178,20 +199,24 @@ class BoltzmannMachine:
                          desc="BM sample", unit="sample", store=store)
         with run:
             fields = units.astype(np.float64) @ self.W + self.bias
+            dev, W, b = self._device(chains, chains * min(run.chunk, samples) * self.n)
+            units, fields, states = (dev.put(a) for a in (units, fields, states))
             if burn_in:
-                self._sweeps(units, fields, first, burn_in, states)
+                self._sweeps(dev, W, b, units, fields, first, burn_in, states)
             run.track("x", ("chain", "sample", "unit"), SPIN, {"long_name": "unit states (0/1), visible first"})
             run.track("energy", ("chain", "sample"), np.float64)
             run.track("sample", ("sample",), np.int64)
             for start, n in run:
-                kept = np.zeros((chains, n, self.n), dtype=SPIN)
-                self._sweeps(units, fields, first, n * thin, states, thin=thin, kept=kept)
+                kept = dev.empty((chains, n, self.n), SPIN)
+                self._sweeps(dev, W, b, units, fields, first, n * thin, states, thin=thin, kept=kept)
+                kept = dev.get(kept)
                 e = self.energy(kept.reshape(-1, self.n).astype(float)).reshape(chains, n)
                 run.keep(x=kept, energy=e, sample=np.arange(start, start + n))
         return run.dataset(
             None, {"chain": np.arange(chains), "unit": np.arange(self.n)},
             family=self.family, model=type(self).__name__,
-            params={**self._params(), "burn_in": burn_in, "thin": thin}, seed=self.seed)
+            params={**self._params(), "burn_in": burn_in, "thin": thin}, seed=self.seed,
+            backend=self.backend)
 
     # ------------------------------------------------------------------ learning
 
@@ -261,7 +286,7 @@ class BoltzmannMachine:
             params={**self._params(), "epochs": epochs, "learning_rate": lr, "batch_size": batch,
                     "clamped_sweeps": clamped_sweeps, "free_chains": free_chains, "free_sweeps": free_sweeps,
                     "burn_in": burn_in, "weight_decay": decay},
-            seed=self.seed)
+            seed=self.seed, backend=self.backend)
         return self
 
     # ------------------------------------------------------------------ files
@@ -270,15 +295,16 @@ class BoltzmannMachine:
         """Write the model (weights, biases, parameters) to netCDF."""
         ds = record.dataset({"W": (("unit", "unit_in"), self.W), "bias": ("unit", self.bias)},
                             family=self.family, model=type(self).__name__, params=self._params(),
-                            seed=self.seed)
+                            seed=self.seed, backend=self.backend)
         return record.save(ds, path)
 
     @classmethod
-    def load(cls, path):
-        """Read a model written by :meth:`save` (a ValueError naming the file if it is not one)."""
+    def load(cls, path, *, backend="cpu"):
+        """Read a model written by :meth:`save` (a ValueError naming the file if it is not one),
+        to sample on ``backend``."""
         ds = record.open_model(path, cls.__name__, required=["W", "bias", "n_visible", "n_hidden", "temperature"])
         bm = cls(int(ds.attrs["n_visible"]), int(ds.attrs["n_hidden"]), temperature=float(ds.attrs["temperature"]),
-                 init_scale=0.0, seed=rng.from_attr(ds.attrs.get("seed", "none")))
+                 init_scale=0.0, seed=rng.from_attr(ds.attrs.get("seed", "none")), backend=backend)
         bm.W = np.ascontiguousarray(ds["W"].values, dtype=np.float64)
         bm.bias = np.ascontiguousarray(ds["bias"].values, dtype=np.float64)
         return bm
