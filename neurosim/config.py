@@ -169,3 +169,9 @@ ANNEAL_CUDA_SPARSE_THREADS = 64
 #: Threads per block of the CUDA Boltzmann machine sweeps (one block per chain, as the dense
 #: annealer): one warp, since machines of a few hundred units have short field rows.
 BM_CUDA_THREADS = 32
+
+# -- Markov chains on CUDA (markov/_device.py, kernels/cuda/markov.py) ---------------------------
+#: Threads per block of the CUDA Markov kernels (``run_dense``, ``run_csr``, ``gillespie``: one
+#: thread per chain). 128 keeps 10^5 chains on ~800 blocks, enough to spread over every
+#: multiprocessor; the paths do not depend on it.
+MARKOV_CUDA_THREADS = 128

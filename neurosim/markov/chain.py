@@ -11,8 +11,10 @@ data from :class:`~neurosim.markov.fit.Fitting`.
 import numpy as np
 import scipy.sparse as sp
 
+from .. import backend as _backend
 from .. import checks, config, record, rng
 from ..kernels import markov as _k
+from ._device import Kernels, nbytes
 from ._inputs import FAMILY, as_matrix, initial_states, starting_distributions, state_index, state_labels
 from .fit import Fitting
 from .structure import Structure
@@ -35,12 +37,17 @@ class MarkovChain(Structure, Fitting):
         threads); None draws a fresh one, kept as ``seed`` and recorded in results.
     tol : float
         Tolerance on row sums.
+    backend : ``"cpu"``, ``"cuda"`` or ``"auto"``
+        Where :meth:`simulate` runs: ``"cuda"`` runs one GPU thread per chain (the same paths
+        as the CPU, state for state, from the same seed); ``"auto"`` takes the GPU when there
+        is one and falls back to the CPU with a warning. Analysis runs on the CPU.
     """
 
     family = FAMILY
 
-    def __init__(self, P, labels=None, *, seed=None, tol=1e-8):
+    def __init__(self, P, labels=None, *, seed=None, tol=1e-8, backend="cpu"):
         tol = checks.scalar(tol, "tol", low=0, low_open=True)
+        self.backend = _backend.resolve(backend)
         dense, csr = as_matrix(P, "P")
         vals = dense if dense is not None else csr.data
         if vals.size and vals.min() < 0:
@@ -85,7 +92,8 @@ class MarkovChain(Structure, Fitting):
 
     def __repr__(self):
         kind = "sparse" if self.is_sparse else "dense"
-        return f"MarkovChain(n_states={self.n_states}, {kind}, nnz={self._csr.nnz})"
+        on = "" if self.backend == "cpu" else f", backend={self.backend!r}"
+        return f"MarkovChain(n_states={self.n_states}, {kind}, nnz={self._csr.nnz}{on})"
 
     def _state(self, x, name="start"):
         return state_index(x, self.n_states, self.labels, name)
@@ -159,26 +167,29 @@ class MarkovChain(Structure, Fitting):
             states = rng.streams(seed, n_chains)
             x = initial_states(self.n_states, self.labels, start, initial, n_chains, states)
             tables = self._get_tables()
-            one = (tables[0] == "dense" and n_chains == 1
+            dev = Kernels(self.backend, n_chains)
+            # one dense chain on the CPU: the prefetching kernel (the same path, faster)
+            one = (dev.cuda is None and tables[0] == "dense" and n_chains == 1
                    and self.n_states >= config.MARKOV_PREFETCH_MIN_STATES)
+            kernel = dev["run_dense_one" if one else "run_" + tables[0]]
+            dev.check(nbytes(*tables[1:], x, states, ((n_chains, run.chunk // every), np.int64)),
+                      f"MarkovChain.simulate of {n_chains} chains")
+            args = [dev.put(a) for a in tables[1:]]
+            d_x, d_states = dev.put(x), dev.put(states)
             run.track("path", ("chain", "step"), np.int64, {"long_name": "state number"})
             run.track("step", "step", np.int64)
             run.keep(path=x[:, None], step=[0])
             for first, n in run:  # steps first + 1 .. first + n; chunks are multiples of every
-                path = np.empty((n_chains, n // every), dtype=np.int64)
-                if one:  # one chain: the prefetching kernel (the same path, faster)
-                    _k.run_dense_one(tables[1], x, np.int64(n), np.int64(every), states, path[0])
-                elif tables[0] == "dense":
-                    _k.run_dense(tables[1], x, np.int64(n), np.int64(every), states, path)
-                else:
-                    _k.run_csr(*tables[1:], x, np.int64(n), np.int64(every), states, path)
+                path = dev.empty((n_chains, n // every), np.int64)
+                kernel(*args, d_x, np.int64(n), np.int64(every), d_states, path[0] if one else path)
+                path = dev.get(path)
                 run.keep(path=path, step=first + every * np.arange(1, path.shape[1] + 1, dtype=np.int64))
         coords = {"chain": np.arange(n_chains)}
         if self.labels is not None:
             coords["state_label"] = ("state", self.labels)
         return run.dataset({}, coords, family=FAMILY, model="MarkovChain",
                            params={**self._params(), "n_steps": run.done, "every": every,
-                                   "n_chains": n_chains}, seed=seed)
+                                   "n_chains": n_chains}, seed=seed, backend=self.backend)
 
     # ------------------------------------------------------------------ transient behaviour
     def _propagate(self, M):
@@ -241,7 +252,8 @@ class MarkovChain(Structure, Fitting):
 
     # ------------------------------------------------------------------ persistence
     def save(self, path):
-        """Write the chain (matrix, labels, seed) to netCDF; read it back with :meth:`load`."""
+        """Write the chain (matrix, labels, seed; its backend in ``attrs``) to netCDF; read it
+        back with :meth:`load`."""
         c = self._csr
         data = {"indptr": ("row_ptr", c.indptr.astype(np.int64)),
                 "indices": ("nonzero", c.indices.astype(np.int64)),
@@ -250,15 +262,17 @@ class MarkovChain(Structure, Fitting):
         if self.labels is not None:
             coords["state_label"] = ("state", self.labels.astype(str))
         ds = record.dataset(data, coords, family=FAMILY, model="MarkovChain", params=self._params(),
-                            seed=self.seed)
+                            seed=self.seed, backend=self.backend)
         return record.save(ds, path)
 
     @classmethod
-    def load(cls, path):
-        """Read a chain written by :meth:`save` (``ValueError`` naming the file for anything else)."""
+    def load(cls, path, *, backend="cpu"):
+        """Read a chain written by :meth:`save` (``ValueError`` naming the file for anything else).
+
+        ``backend``: where the loaded chain simulates (a file does not choose the machine)."""
         ds = record.open_model(path, "MarkovChain", required=["indptr", "indices", "data", "n_states", "sparse"])
         n = int(ds.attrs["n_states"])
         csr = sp.csr_array((ds["data"].values, ds["indices"].values, ds["indptr"].values), shape=(n, n))
         labels = ds["state_label"].values if "state_label" in ds else None
         P = csr if int(ds.attrs["sparse"]) else csr.toarray()
-        return cls(P, labels=labels, seed=rng.from_attr(ds.attrs.get("seed", "none")))
+        return cls(P, labels=labels, seed=rng.from_attr(ds.attrs.get("seed", "none")), backend=backend)

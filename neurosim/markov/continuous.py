@@ -6,8 +6,9 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.stats
 
+from .. import backend as _backend
 from .. import checks, record, rng
-from ..kernels import markov as _k
+from ._device import Kernels, nbytes
 from ._inputs import FAMILY, as_matrix, initial_states, starting_distributions, state_labels
 from .chain import MarkovChain
 
@@ -20,12 +21,16 @@ class ContinuousMarkovChain:
     ``Q[i, j] >= 0`` (i != j) is the rate of jumping from ``i`` to ``j``; the diagonal is
     ``-sum_j Q[i, j]``. Given a diagonal that does not make rows sum to 0 (within ``tol`` times
     the largest rate) is an error; ``fill_diagonal=True`` sets it from the off-diagonal rates.
+    ``backend`` (``"cpu"``, ``"cuda"`` or ``"auto"``): where :meth:`simulate` runs its Gillespie
+    paths (one GPU thread per chain, the CPU's draws from the same seed; ``"auto"`` falls back
+    to the CPU with a warning when there is no GPU).
     """
 
     family = FAMILY
 
-    def __init__(self, Q, labels=None, *, seed=None, tol=1e-8, fill_diagonal=False):
+    def __init__(self, Q, labels=None, *, seed=None, tol=1e-8, fill_diagonal=False, backend="cpu"):
         tol = checks.scalar(tol, "tol", low=0, low_open=True)
+        self.backend = _backend.resolve(backend)
         dense, csr = as_matrix(Q, "Q")
         if dense is None:
             dense = csr.toarray()  # CTMCs here are dense-sized; the jump chain stays sparse
@@ -58,7 +63,8 @@ class ContinuousMarkovChain:
         return -np.diag(self.Q).copy()
 
     def __repr__(self):
-        return f"ContinuousMarkovChain(n_states={self.n_states})"
+        on = "" if self.backend == "cpu" else f", backend={self.backend!r}"
+        return f"ContinuousMarkovChain(n_states={self.n_states}{on})"
 
     def _params(self):
         return {"n_states": self.n_states}
@@ -72,7 +78,7 @@ class ContinuousMarkovChain:
         P[~stay] /= q[~stay, None]
         P[stay, :] = 0.0
         P[stay, np.flatnonzero(stay)] = 1.0
-        return MarkovChain(P, labels=self.labels, seed=self.seed)
+        return MarkovChain(P, labels=self.labels, seed=self.seed, backend=self.backend)
 
     def _uniformised(self):
         lam = float(self.exit_rates.max())
@@ -138,20 +144,28 @@ class ContinuousMarkovChain:
             if self._jump is None:
                 jc = self.jump_chain()
                 self._jump = jc._get_tables() if jc.is_sparse else MarkovChain(sp.csr_array(jc.P))._get_tables()
-            _, indptr, indices, cdf, prob, alias = self._jump
             states = rng.streams(seed, n_chains)
             x = initial_states(self.n_states, self.labels, start, initial, n_chains, states)
             t_last = np.zeros(n_chains)
             t_next = np.full(n_chains, np.nan)  # next jumps, drawn when first needed
             occ = np.zeros((n_chains, self.n_states))
             jumps = np.zeros(n_chains, dtype=np.int64)
+            dev = Kernels(self.backend, n_chains)
+            carried = (x, t_last, t_next, occ, jumps)  # each chain's state between chunks
+            dev.check(nbytes(*self._jump[1:], rates, states, *carried, ((n_chains, run.chunk), np.int64)),
+                      f"ContinuousMarkovChain.simulate of {n_chains} chains")
+            tables = [dev.put(a) for a in (*self._jump[1:], rates)]
+            d_states = dev.put(states)
+            d_x, d_t_last, d_t_next, d_occ, d_jumps = (dev.put(a) for a in carried)
+            kernel = dev["gillespie"]
             run.track("path", ("chain", "time"), np.int64, {"long_name": "state number"})
             run.track("time", "time", np.float64, {"units": "s"})
             for first, n in run:
-                grid = np.empty((n_chains, n), dtype=np.int64)
-                _k.gillespie(indptr, indices, cdf, prob, alias, rates, x, t_last, t_next, float(duration),
-                             float(dt), np.int64(first), np.int64(n_grid), states, grid, occ, jumps)
-                run.keep(path=grid, time=np.arange(first, first + n) * dt)
+                grid = dev.empty((n_chains, n), np.int64)
+                kernel(*tables, d_x, d_t_last, d_t_next, float(duration), float(dt), np.int64(first),
+                       np.int64(n_grid), d_states, grid, d_occ, d_jumps)
+                run.keep(path=dev.get(grid), time=np.arange(first, first + n) * dt)
+            x, t_last, occ, jumps = (dev.get(a) for a in (d_x, d_t_last, d_occ, d_jumps))
             if run.done < n_grid:  # stopped early: the time spent up to the last grid point reached
                 duration = (run.done - 1) * dt if run.done else 0.0
                 occ[np.arange(n_chains), x] += np.maximum(duration - t_last, 0.0)
@@ -159,21 +173,25 @@ class ContinuousMarkovChain:
         coords = {"chain": np.arange(n_chains), "state": np.arange(self.n_states)}
         return run.dataset(data, coords, family=FAMILY, model="ContinuousMarkovChain",
                            params={**self._params(), "duration": duration, "dt": dt, "n_chains": n_chains},
-                           seed=seed, attrs={"duration_units": "s"})
+                           seed=seed, backend=self.backend, attrs={"duration_units": "s"})
 
     def save(self, path):
-        """Write the rate matrix (and labels) to netCDF; read it back with :meth:`load`."""
+        """Write the rate matrix (and labels; the backend in ``attrs``) to netCDF; read it back
+        with :meth:`load`."""
         coords = {"state": np.arange(self.n_states), "to_state": np.arange(self.n_states)}
         if self.labels is not None:
             coords["state_label"] = ("state", self.labels.astype(str))
         ds = record.dataset({"Q": (("state", "to_state"), self.Q, {"units": "1/s"})}, coords,
                             family=FAMILY, model="ContinuousMarkovChain", params=self._params(),
-                            seed=self.seed)
+                            seed=self.seed, backend=self.backend)
         return record.save(ds, path)
 
     @classmethod
-    def load(cls, path):
-        """Read a chain written by :meth:`save` (``ValueError`` naming the file for anything else)."""
+    def load(cls, path, *, backend="cpu"):
+        """Read a chain written by :meth:`save` (``ValueError`` naming the file for anything else).
+
+        ``backend``: where the loaded chain simulates (a file does not choose the machine)."""
         ds = record.open_model(path, "ContinuousMarkovChain", required=["Q"])
         labels = ds["state_label"].values if "state_label" in ds else None
-        return cls(ds["Q"].values, labels=labels, seed=rng.from_attr(ds.attrs.get("seed", "none")))
+        return cls(ds["Q"].values, labels=labels, seed=rng.from_attr(ds.attrs.get("seed", "none")),
+                   backend=backend)
