@@ -244,3 +244,15 @@ def test_cuda_without_a_gpu_is_an_error_and_auto_falls_back(monkeypatch):
     with pytest.warns(RuntimeWarning):
         mc = MarkovChain(_dense(3), seed=0, backend="auto")
     assert mc.simulate(4, n_chains=2).attrs["backend"] == "cpu"
+    with pytest.raises(ValueError, match="no CUDA GPU is available"):
+        MarkovChain.fit([0, 1, 0, 2], backend="cuda")
+
+
+@on_gpu
+def test_fitted_chains_take_the_backend():
+    seqs = [[0, 1, 2, 1, 0, 2, 2, 1], [1, 1, 0, 2]]
+    cpu = MarkovChain.fit(seqs, seed=3).simulate(10, n_chains=3)
+    fitted = MarkovChain.fit(seqs, seed=3, backend="cuda")
+    assert fitted.backend == "cuda"
+    _same(cpu, fitted.simulate(10, n_chains=3))
+    assert MarkovChain.from_ngrams("abracadabra", 2, backend="cuda").backend == "cuda"

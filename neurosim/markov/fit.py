@@ -2,11 +2,12 @@
 of text, and text back from an n-gram chain's path.
 
 :class:`Fitting` is a mixin of :class:`neurosim.markov.MarkovChain` (its classmethods build the
-chain through ``cls(P, labels=..., seed=...)``).
+chain through ``cls(P, labels=..., seed=..., backend=...)``).
 """
 import numpy as np
 import scipy.sparse as sp
 
+from .. import backend as _backend
 from .. import checks, config
 
 __all__ = ["ngram_text"]
@@ -16,7 +17,7 @@ class Fitting:
     """Classmethods that estimate a chain: :meth:`fit` and :meth:`from_ngrams`."""
 
     @classmethod
-    def fit(cls, sequences, n_states=None, *, smoothing=0.0, labels=None, seed=None):
+    def fit(cls, sequences, n_states=None, *, smoothing=0.0, labels=None, seed=None, backend="cpu"):
         """Maximum-likelihood chain from observed sequences (transition counts + ``smoothing``).
 
         ``sequences``: one sequence (a list or 1-D array of states, or a string of characters)
@@ -25,9 +26,11 @@ class Fitting:
         become states in sorted order, kept as ``labels``. ``smoothing`` (>= 0) is added to
         every count (Laplace/Lidstone). Rows without any observed transition become uniform.
         The chain is dense with smoothing or up to ``config.MARKOV_FIT_DENSE_MAX`` (1000)
-        states, sparse beyond; it keeps the counts in ``counts`` (dense or sparse).
+        states, sparse beyond; it keeps the counts in ``counts`` (dense or sparse). ``seed`` and
+        ``backend`` are the chain's (see :class:`MarkovChain`).
         """
         smoothing = checks.scalar(smoothing, "smoothing", low=0)
+        backend = _backend.resolve(backend)  # refused (or fallen back) before the counting
         if isinstance(sequences, str) or (isinstance(sequences, np.ndarray) and sequences.ndim == 1) or (
                 len(sequences) and not isinstance(sequences[0], (list, tuple, np.ndarray))):
             sequences = [sequences]
@@ -79,12 +82,12 @@ class Fitting:
                                  (np.repeat(empty, n), np.tile(np.arange(n), empty.size))), shape=(n, n))
             safe = np.where(rows == 0, 1.0, rows)
             P = sp.csr_array(sp.diags_array(1.0 / safe) @ counts) + fill
-        chain = cls(P, labels=labels, seed=seed)
+        chain = cls(P, labels=labels, seed=seed, backend=backend)
         chain.counts = counts.toarray() if dense else counts
         return chain
 
     @classmethod
-    def from_ngrams(cls, tokens, order=1, *, smoothing=0.0, seed=None):
+    def from_ngrams(cls, tokens, order=1, *, smoothing=0.0, seed=None, backend="cpu"):
         """Order-``order`` n-gram chain: states are the observed runs of ``order`` tokens and a
         step appends one token. ``tokens``: a string (characters) or a sequence of words.
 
@@ -103,7 +106,7 @@ class Fitting:
         sep = "" if is_text else " "
         labels = np.array([sep.join(vocab[g]) for g in grams])
         chain = cls.fit([gram_ids.ravel().astype(np.int64)], n_states=grams.shape[0],
-                        smoothing=smoothing, seed=seed)
+                        smoothing=smoothing, seed=seed, backend=backend)
         chain.labels = labels
         chain.ngram = {"order": order, "sep": sep, "last": vocab[grams[:, -1]]}
         return chain
