@@ -178,3 +178,27 @@ def test_bad_input():
         RBF(3, width=[1.0, 2.0])
     with pytest.raises(ValueError, match="flat inputs"):
         Sequential(RBF(3), input_shape=(2, 2))
+
+
+@pytest.mark.parametrize("width, ridge", [(1.0, 1e-8), (3.0, 1e-8), (10.0, 1e-10), ("nearest", 0.0)])
+def test_readout_is_the_least_squares_solution_on_ill_conditioned_features(width, ridge):
+    """The read-out (neurosim.readout.Ridge) against least squares on the augmented system
+    [H - mean; sqrt(ridge) I] W = [T - mean; 0] by scipy.linalg.lstsq, the backward-stable
+    reference (the RBF network's own solve before the shared readout). Wide Gaussians make H
+    ill-conditioned (cond 1e5 here); both solves are then accurate to about cond x eps in the
+    weights, and far better in the fitted values, which the tolerances below allow."""
+    import scipy.linalg
+
+    g = np.random.default_rng(0)
+    x = np.sort(g.uniform(-3, 3, (200, 1)), axis=0)
+    T = np.column_stack([np.sin(2 * x[:, 0]), np.cos(x[:, 0])]) + 0.1 * g.standard_normal((200, 2))
+    net = RBFNetwork(30, width=width, ridge=ridge, seed=0).fit(x, T)
+    H = net.features(x)
+    A = np.vstack([H - H.mean(axis=0), np.sqrt(ridge) * np.eye(30)])
+    B = np.vstack([T - T.mean(axis=0), np.zeros((30, 2))])
+    W = scipy.linalg.lstsq(A, B)[0]
+    b = T.mean(axis=0) - H.mean(axis=0) @ W
+    cond = np.linalg.cond(A)
+    assert cond > 1e2 if width == "nearest" else cond > 1e4
+    np.testing.assert_allclose(net.predict(x), H @ W + b, rtol=0, atol=1e-10 * np.abs(T).max())
+    np.testing.assert_allclose(net.weights_, W, rtol=0, atol=100 * cond * 2.2e-16 * np.abs(W).max())

@@ -2,7 +2,8 @@
 and a linear read-out of them.
 
 The classic recipe is three steps, none of them by gradient: centres by k-means, widths from the
-spacing of the centres, and output weights by (ridge) least squares. The :class:`RBF` layer
+spacing of the centres, and output weights by ridge regression (:class:`neurosim.readout.Ridge`,
+the read-out the reservoir families share). The :class:`RBF` layer
 makes the same bumps a differentiable layer of :mod:`neurosim.nn`, with trainable centres and
 widths, so the whole network can also be trained (or fine-tuned) end to end.
 
@@ -10,13 +11,13 @@ A Gaussian unit with centre ``c`` (d,) and width ``s`` responds to ``x`` (d,) wi
 ``exp(-||x - c||^2 / (2 s^2))``.
 """
 import numpy as np
-import scipy.linalg
 
 from .. import checks, metrics, record, rng
 from ..kernels import feedforward as _k
 from ..nn.layers import Dense, Layer, Sequential
 from ..nn.tensor import as_tensor, record as _record
 from ..nn.train import fit as _nn_fit
+from ..readout import Ridge
 
 
 def kmeans(X, k, *, seed=None, iterations=100, tol=1e-4, init=None):
@@ -203,17 +204,6 @@ def _targets(y, n):
     return (T[:, None], None, True) if y.ndim == 1 else (T, None, False)
 
 
-def _ridge(H, T, ridge):
-    """Weights (k, m) and bias (m,) minimising ``||H W + b - T||^2 + ridge ||W||^2``, by least
-    squares on the centred, ridge-augmented system (no normal equations: they square the
-    condition number, which Gaussian features make large)."""
-    hm, tm = H.mean(axis=0), T.mean(axis=0)
-    A = np.vstack([H - hm, np.sqrt(ridge) * np.eye(H.shape[1])])
-    B = np.vstack([T - tm, np.zeros((H.shape[1], T.shape[1]))])
-    W = scipy.linalg.lstsq(A, B, check_finite=False)[0]
-    return W, tm - hm @ W
-
-
 class RBFNetwork:
     """Radial basis function network: k-means centres, Gaussian widths, least-squares read-out.
 
@@ -230,7 +220,9 @@ class RBFNetwork:
     neighbours : int
         See ``width``.
     ridge : float
-        Penalty on the output weights (the bias is not penalised).
+        Penalty on the output weights (the bias is not penalised); solved by
+        :class:`neurosim.readout.Ridge`, whose accuracy Gaussian features (often
+        ill-conditioned) need.
     iterations : int
         The most Lloyd iterations of the k-means.
     seed : int, optional
@@ -288,7 +280,8 @@ class RBFNetwork:
                                                  iterations=self.iterations)
         self.widths_ = (nearest_widths(self.centers_, self.neighbours) if self.width == "nearest"
                         else np.full(self.centers, float(self.width)))
-        self.weights_, self.bias_ = _ridge(self.features(X), T, self.ridge)
+        readout = Ridge(self.ridge).fit(self.features(X), T)
+        self.weights_, self.bias_ = np.ascontiguousarray(readout.W.T), readout.b
         return self
 
     def features(self, X):
