@@ -283,7 +283,8 @@ class IsingAnnealer:
                           {"long_name": "energy of kept states"})
             for start, steps in run:
                 stop = start + steps
-                etr, mtr = dev.empty((reads, steps if trace else 0)), dev.empty((reads, steps if trace else 0))
+                width = steps if trace else 0
+                etr, mtr = dev.empty((reads, width)), dev.empty((reads, width))
                 kept = max(stop - skip, 0) // keep - max(start - skip, 0) // keep if keep else 0
                 samples, s_energy = dev.empty((reads, kept, n if keep else 0), SPIN), dev.empty((reads, kept))
                 dev.kernel(d_J, d_indptr, d_indices, d_data, sparse, d_betas, np.int64(start),
