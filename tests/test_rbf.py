@@ -191,7 +191,8 @@ def test_readout_is_the_least_squares_solution_on_ill_conditioned_features(width
 
     g = np.random.default_rng(0)
     x = np.sort(g.uniform(-3, 3, (200, 1)), axis=0)
-    T = np.column_stack([np.sin(2 * x[:, 0]), np.cos(x[:, 0])]) + 0.1 * g.standard_normal((200, 2))
+    T = np.column_stack([np.sin(2 * x[:, 0]), np.cos(x[:, 0])])
+    T += 0.1 * g.standard_normal((200, 2))
     net = RBFNetwork(30, width=width, ridge=ridge, seed=0).fit(x, T)
     H = net.features(x)
     A = np.vstack([H - H.mean(axis=0), np.sqrt(ridge) * np.eye(30)])
