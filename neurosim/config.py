@@ -159,8 +159,9 @@ ESN_DENSE32_MAX_UNITS_DENSE = 1000
 # -- CUDA annealing and Boltzmann sampling (kernels/cuda/annealing.py) --------------------------
 #: Threads per block of the CUDA annealer with dense couplings (one block per read): the block
 #: takes every decision of its read in step and splits the field update of a flip (n entries)
-#: among its threads. Past n / 8 threads a flip gives each fewer than 8 entries and the
-#: per-flip synchronisation dominates; 128 keeps several blocks (reads) on a multiprocessor.
+#: among its threads: 128 gives each 8 entries at n = 1024 and keeps several blocks (reads) on
+#: a multiprocessor. Not yet measured on a GPU (the benchmark tries 32 to 256); results do not
+#: depend on it.
 ANNEAL_CUDA_DENSE_THREADS = 128
 
 #: Threads per block of the CUDA annealer with sparse (CSR) couplings: one thread per read.
