@@ -1,0 +1,100 @@
+"""GPU twins against the CPU kernels on all cores, at sizes where a GPU matters (issue 14).
+
+Each case builds a family twice, ``backend="cpu"`` and ``backend="cuda"``, runs the same call on
+the same seed (one compiling call first, then the best of ``--repeats``; the CPU on all of
+Numba's threads), and reports both wall times, the ratio and how the results agree (``identical``
+where the arithmetic is discrete or in the same order; a statistic otherwise). Rows:
+
+- ``sk``: SK annealing, N=1024, 1024 reads (Metropolis, default geometric schedule);
+- ``rbm``: RBM Gibbs sampling, 10^4 chains;
+- ``markov``: 10^5 chains on 1000 states (dense), and a CSR chain;
+- ``cuba``: CUBA-like networks of 10^5 and 10^6 neurons (80 synapses each), 1 s of biological
+  time (goal: 10^6 neurons in at most 1 s of wall time), and 10^5 neurons with 1000 synapses;
+- ``esn``: a batch of 256 reservoirs of 1000 units.
+
+Goals on one H100-class GPU: the 10^6-neuron CUBA second within one second of wall time; every
+other row at least 30x the CPU kernels on 2 cores. Without a GPU every row reports
+``"skipped": "no GPU"`` (``NUMBA_ENABLE_CUDASIM=1 ... --quick`` runs tiny sizes in the simulator,
+to check the script itself).
+
+``python benchmarks/gpu.py [--cases sk rbm markov cuba esn] [--repeats 3] [--quick]``
+"""
+import argparse
+import json
+import platform
+import time
+
+import numba
+import numpy as np
+
+from neurosim import backend
+
+
+def best(call, repeats):
+    """Seconds of the fastest of ``repeats`` calls after one warm-up (compiling) call, and the
+    last result."""
+    call()
+    times, out = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = call()
+        times.append(time.perf_counter() - t)
+    return min(times), out
+
+
+def side_by_side(make, run, agree, repeats, cpu_repeats=1):
+    """Time ``run(make(backend))`` on the CPU and on CUDA; ``agree(cpu_result, gpu_result)``
+    says how the results compare (a dict)."""
+    t_cpu, r_cpu = best(lambda: run(make("cpu")), cpu_repeats)
+    row = {"cpu_s": t_cpu, "cpu_threads": numba.get_num_threads()}
+    if not backend.cuda_available():
+        return {**row, "skipped": "no GPU"}
+    t_gpu, r_gpu = best(lambda: run(make("cuda")), repeats)
+    return {**row, "gpu_s": t_gpu, "ratio": t_cpu / t_gpu, **agree(r_cpu, r_gpu)}
+
+
+def identical(a, b):
+    return {"identical": bool(a.drop_attrs().identical(b.drop_attrs()))}
+
+
+def sk(quick, repeats):
+    from neurosim.energy import IsingAnnealer, sk_couplings
+
+    n, reads, sweeps = (16, 4, 5) if quick else (1024, 1024, 100)
+    J = sk_couplings(n, seed=0)
+    row = side_by_side(lambda b: IsingAnnealer(J, seed=1, backend=b),
+                       lambda a: a.anneal(sweeps=sweeps, reads=reads, method="metropolis"),
+                       identical, repeats)
+    return {"case": f"SK N={n}, {reads} reads x {sweeps} sweeps", **row,
+            "spin_updates": n * reads * sweeps}
+
+
+CASES = {"sk": sk}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (checks the script)")
+    args = parser.parse_args()
+    out = {"benchmark": "gpu", "machine": platform.processor() or platform.machine(),
+           "gpu": _gpu_name(), "rows": []}
+    for name in args.cases:
+        for row in np.atleast_1d(CASES[name](args.quick, args.repeats)):
+            out["rows"].append({"family": name, **row})
+            print(json.dumps(out["rows"][-1]), flush=True)
+    print(json.dumps(out, indent=1))
+
+
+def _gpu_name():
+    if not backend.cuda_available():
+        return None
+    from numba import cuda
+
+    name = getattr(cuda.get_current_device(), "name", "CUDA simulator")
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+if __name__ == "__main__":
+    main()
