@@ -79,3 +79,27 @@ def test_bad_input():
     m.fit(np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 2)
     with pytest.raises(ValueError, match="X"):
         m.predict(np.zeros((3, 5)))
+
+
+def test_load_refuses_foreign_truncated_and_other_model_files(tmp_path):
+    import xarray as xr
+
+    from neurosim.reservoir import ESN
+
+    X, y = digits()
+    m = ELM(20, seed=2 ** 70).fit(X[:100] / 16.0, y[:100])
+    good = m.save(tmp_path / "elm.nc")
+    back = ELM.load(good)
+    assert back.seed == 2 ** 70 and m.evaluate(X[:10] / 16.0, y[:10]).attrs["seed"] == str(2 ** 70)
+    np.testing.assert_array_equal(back.predict(X[100:150] / 16.0), m.predict(X[100:150] / 16.0))
+    foreign = tmp_path / "foreign.nc"
+    xr.Dataset({"a": ("x", np.arange(3.0))}).to_netcdf(foreign)
+    truncated = tmp_path / "truncated.nc"
+    truncated.write_bytes(good.read_bytes()[:200])
+    esn = ESN(10, seed=0).fit(np.sin(np.arange(50.0)), np.cos(np.arange(50.0))).save(tmp_path / "esn.nc")
+    for path, msg in [(foreign, "no neurosim model"), (truncated, "not a readable netCDF"), (esn, "holds a ESN")]:
+        with pytest.raises(ValueError, match=msg) as err:
+            ELM.load(path)
+        assert str(path) in str(err.value)
+    with pytest.raises(ValueError, match="seed"):
+        ELM(10, seed=np.random.SeedSequence([1, 2]))

@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from neurosim import connect, metrics, rng
 from neurosim.datasets import timeseries as ts
@@ -379,3 +380,146 @@ def test_batched_generation_and_run_dataset():
         esn.run(s[400:450])
     run = esn.run(s[400:450], reset=True, record={"every": 10})
     assert run["output"].shape == (5, 1) and run.attrs["mode"] == "open_loop"
+
+
+# --- the run contract: chunks, streaming to disk, Ctrl+C, seeds, model files ---------------------
+def small_fitted(**kw):
+    s = ts.sine(400, period=25.0)
+    return ESN(40, leak=0.5, spectral_radius=0.9, input_connectivity=1.0, seed=2, **kw).fit(s[:300], s[1:301],
+                                                                                          washout=20), s
+
+
+RUNS = {
+    "run": lambda esn, s, **kw: esn.run(s[300:400], record={"every": 3, "index": [0, 4, 9]}, **kw),
+    "run_batched": lambda esn, s, **kw: esn.run(np.stack([s[:90], s[100:190]]), reset=True, **kw),
+    "generate": lambda esn, s, **kw: esn.generate(60, **kw),
+    "generate_context": lambda esn, s, **kw: esn.generate(40, context=np.stack([s[:80], s[50:130]]),
+                                                           record={"every": 4}, **kw),
+    "states": lambda esn, s, **kw: esn.states(s[:100], record={"index": [1, 2]}, **kw),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_chunks_and_store_give_the_in_memory_dataset(name, tmp_path):
+    """Chunks of 7 steps (several per run) give the one-chunk numbers to the bit; with store=
+    the records stream to netCDF and the Dataset read back is identical."""
+    esn, s = small_fitted(noise=1e-3)
+    whole = RUNS[name](esn, s, chunk=10 ** 6)
+    esn, s = small_fitted(noise=1e-3)
+    chunked = RUNS[name](esn, s, chunk=7)
+    xr.testing.assert_identical(chunked, whole)
+    esn, s = small_fitted(noise=1e-3)
+    stored = RUNS[name](esn, s, chunk=7, store=tmp_path / "x.nc")
+    try:
+        assert stored["state"].encoding.get("source", "").endswith("x.nc")   # opened from the file
+        xr.testing.assert_identical(stored.load(), whole)
+    finally:
+        stored.close()
+    assert whole.attrs["interrupted"] == 0 and whole.attrs["seed"] == 2
+
+
+def test_fit_force_in_chunks_and_stored(tmp_path):
+    def force(**kw):
+        with pytest.warns(EchoStateWarning):
+            esn = ESN(60, leak=1.0, spectral_radius=1.2, feedback_scaling=1.0, input_scaling=0.0, seed=3)
+        s = 0.8 * ts.sine(500, period=40.0)
+        return esn, esn.fit_force(np.zeros((500, 1)), s, every=2, **kw)
+
+    a, whole = force()
+    b, chunked = force(chunk=45)   # rounded down to 44: chunks start on an RLS update
+    xr.testing.assert_identical(chunked, whole)
+    np.testing.assert_array_equal(a.Wout, b.Wout)
+    _, stored = force(chunk=45, store=tmp_path / "force.nc")
+    with stored:
+        xr.testing.assert_identical(stored.load(), whole)
+
+
+def test_predict_and_run_agree_and_do_not_depend_on_the_chunk():
+    esn, s = small_fitted()
+    start = esn.state_.copy(), esn.output_.copy()
+    p1 = esn.predict(s[300:400], chunk=3)
+    end = esn.state_.copy()
+    esn.state_, esn.output_ = start
+    p2 = esn.predict(s[300:400])
+    np.testing.assert_array_equal(p1, p2)
+    np.testing.assert_array_equal(esn.state_, end)
+    esn.state_, esn.output_ = start
+    np.testing.assert_array_equal(esn.run(s[300:400], chunk=11)["output"].values, p1)
+
+
+def test_ctrl_c_stops_predict_and_runs_keep_their_state(ctrl_c):
+    esn, s = small_fitted()
+    before = esn.state_.copy()
+    with pytest.raises(KeyboardInterrupt, match="after 10 of 100"):
+        esn.predict(s[300:400], chunk=10)
+    np.testing.assert_array_equal(esn.state_, before)   # nothing partial stored
+    ds = esn.generate(50, chunk=20)
+    assert ds.attrs["interrupted"] == 1 and list(ds["time"].values) == list(range(20))
+    ds = esn.states(s[:100], chunk=30)
+    assert ds.attrs["interrupted"] == 1 and ds["input"].shape == (30, 1)
+    esn.reset()
+    np.testing.assert_array_equal(ds["state"].values[-1], esn.run_states(s[:30])[-1])
+
+
+def test_ctrl_c_during_set_up_and_during_a_run(tmp_path):
+    """A real SIGINT (tests/interrupt.py) while ESN.run sets up: no step; during its first chunk:
+    that chunk's 50 steps, then the run stops."""
+    from interrupt import interrupted_run
+
+    body = """
+        import numpy as np
+        from neurosim.reservoir import ESN
+        s = np.sin(np.arange(400) / 4.0)
+        esn = ESN(30, seed=1).fit(s[:200], s[1:201])
+        ds = esn.run(s[200:400], chunk=50)
+    """
+    setup = interrupted_run(body, "setup", tmp_path)
+    assert setup.attrs["interrupted"] == 1 and setup.sizes["time"] == 0
+    assert setup["output"].dims == ("time", "output") and setup["state"].shape == (0, 30)
+    run = interrupted_run(body, "run", tmp_path)
+    assert run.attrs["interrupted"] == 1 and list(run["time"].values) == list(range(50))
+    s = np.sin(np.arange(400) / 4.0)
+    full = ESN(30, seed=1).fit(s[:200], s[1:201]).run(s[200:400], chunk=50)
+    np.testing.assert_array_equal(run["output"].values, full["output"].values[:50])
+
+
+def test_seeds_are_recorded_losslessly_and_noise_continues_after_load(tmp_path):
+    u = np.sin(np.arange(60) / 5)[:, None]
+    big = ESN(20, noise=0.01, seed=2 ** 70)
+    back = ESN.load(big.save(tmp_path / "big.nc"))
+    assert back.seed == 2 ** 70 and big.states(u).attrs["seed"] == str(2 ** 70)
+    # a reloaded model draws the noise its original drew on its first run (not a fresh stream)
+    np.testing.assert_array_equal(back.run_states(u), ESN(20, noise=0.01, seed=2 ** 70).run_states(u))
+    child = np.random.SeedSequence(7, spawn_key=(3,))
+    a = ESN(15, seed=child)
+    back = ESN.load(a.save(tmp_path / "child.nc"))
+    assert back.seed.entropy == 7 and back.seed.spawn_key == (3,)
+    assert (back.W != ESN(15, seed=child).W).nnz == 0   # no hidden spawn counter: same reservoir
+    with pytest.raises(ValueError, match="seed"):
+        ESN(10, seed=np.random.SeedSequence([1, 2]))   # refused up front, not after a run
+
+
+def test_load_refuses_foreign_truncated_and_other_model_files(tmp_path):
+    from neurosim.reservoir import ELM
+
+    esn, s = small_fitted()
+    good = esn.save(tmp_path / "esn.nc")
+    foreign = tmp_path / "foreign.nc"
+    xr.Dataset({"a": ("x", np.arange(3.0))}).to_netcdf(foreign)
+    truncated = tmp_path / "truncated.nc"
+    truncated.write_bytes(good.read_bytes()[:300])
+    text = tmp_path / "notes.nc"
+    text.write_text("not netCDF")
+    other = ELM(10, seed=0).fit(np.random.default_rng(0).normal(size=(30, 2)), np.arange(30) % 2).save(
+        tmp_path / "elm.nc")
+    for path, msg in [(foreign, "no neurosim model"), (truncated, "not a readable netCDF"),
+                      (text, "not a readable netCDF"), (other, "holds a ELM"),
+                      (tmp_path / "missing.nc", "no such file")]:
+        with pytest.raises(ValueError, match=msg) as err:
+            ESN.load(path)
+        assert str(path) in str(err.value)
+    partial = tmp_path / "partial.nc"
+    xr.open_dataset(good).load().drop_vars("W_data").to_netcdf(partial)
+    with pytest.raises(ValueError, match="W_data"):
+        ESN.load(partial)
+    np.testing.assert_array_equal(ESN.load(good).predict(s[:50]), esn.predict(s[:50]))

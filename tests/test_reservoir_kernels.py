@@ -188,3 +188,43 @@ def test_float32_layout_choice_and_bad_dtype():
             ESN(10, dtype=bad)
     with pytest.raises(ValueError, match="dtype"):
         sell_layout(W, bounds, "float16")
+
+
+# --- chunk invariance and tunables ------------------------------------------------------------
+@pytest.mark.kernel
+def test_runs_in_chunks_equal_one_call_to_the_bit():
+    """The input term and the readout are summed in the kernels in a fixed order, so a run cut in
+    chunks (as record.Run cuts it) gives the states and outputs of one call, for any widths."""
+    n = 37
+    W, bounds, _, bias = _random_system(n, 0.2, (0, 16, 37), 4)
+    g = np.random.default_rng(2)
+    Win, U = g.normal(size=(n, 3)), g.normal(size=(2, 60, 3))
+    m = sell_layout(W, bounds)
+    x = np.zeros((2, n))
+    whole = np.empty((2, 60, n))
+    K.run(m, bounds, Win, np.zeros((n, 0)), bias, U, np.zeros((2, 60, 0)), x, 0.3, 0, 0.0,
+          np.zeros((2, 2), np.uint64), whole)
+    xc = np.zeros((2, n))
+    for s0, s1 in ((0, 1), (1, 8), (8, 45), (45, 60)):
+        part = np.empty((2, s1 - s0, n))
+        K.run(m, bounds, Win, np.zeros((n, 0)), bias, np.ascontiguousarray(U[:, s0:s1]),
+              np.zeros((2, s1 - s0, 0)), xc, 0.3, 0, 0.0, np.zeros((2, 2), np.uint64), part)
+        np.testing.assert_array_equal(part, whole[:, s0:s1])
+    np.testing.assert_array_equal(xc, x)
+    wout, wb = g.normal(size=(2, n)), g.normal(size=2)
+    out = np.empty((2, 60, 2))
+    K.readout(whole, wout, wb, out)
+    np.testing.assert_allclose(out, whole @ wout.T + wb, rtol=1e-13, atol=1e-13)
+    part = np.empty((2, 13, 2))
+    K.readout(np.ascontiguousarray(whole[:, 20:33]), wout, wb, part)
+    np.testing.assert_array_equal(part, out[:, 20:33])
+
+
+def test_layout_switch_points_are_read_from_config(monkeypatch):
+    from neurosim import config
+
+    W = sp.random_array((200, 200), density=0.1, format="csr", random_state=0)
+    bounds = np.array([0, 200])
+    assert reservoir_layout(W, bounds)[7].size == 0   # sparse at 200 units by default
+    monkeypatch.setattr(config, "ESN_DENSE_MAX_UNITS", 256)
+    assert reservoir_layout(W, bounds)[7].shape == (200, 200)

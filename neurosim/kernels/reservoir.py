@@ -11,7 +11,7 @@ The reservoir matrix ``W[post, pre]`` comes in one of two layouts, the tuple ``m
   row's sum still runs in CSR order, so results equal a plain CSR loop's. ``dense`` is (0, 0).
 - dense: ``dense`` (n, n) holds W and the SELL arrays are empty; row sums by SIMD dot products
   (their order differs from CSR's only by rounding). Cheaper where the matrix fits the cache or
-  is not sparse (see :func:`neurosim.reservoir.esn.reservoir_layout`).
+  is not sparse (see :func:`neurosim.reservoir.layout.reservoir_layout`).
 
 ``lslice[l]:lslice[l+1]`` are layer ``l``'s slices and ``bounds[l]:bounds[l+1]`` its units (a
 shallow ESN has one layer). Layers update in order within a step, so a row of layer ``l`` that
@@ -22,8 +22,10 @@ units ``i`` of a layer::
     z_i = sum_j W_ij x_j + (sum_k Win_ik u_k + bias_i) + sum_m Wfb_im fb_m
     x_i <- (1 - leak) x_i + leak f(z_i) + noise * N(0, 1)
 
-When the inputs are known in advance (:func:`run`) the input term ``U Win'`` of all steps is one
-BLAS product, written into the state buffer and overwritten step by step. Activation codes
+The input term ``Win u`` is summed in the step, in a fixed order, as is the readout (:func:`readout`,
+:func:`run_readout`): a sequence run in chunks (``record.Run``) gives the same states and
+outputs, to the bit, as in one call, whatever the chunk size (a BLAS product over the steps of a
+call would round by the call's length). Activation codes
 ``act``: 0 tanh, 1 identity, 2 logistic sigmoid, 3 ReLU; tanh is a branch-free polynomial form
 (:func:`tanh`, within 2 ulp of libm) that vectorises. Sequences of a batch are independent
 (``prange`` over the batch); sequence ``b`` draws its noise from stream ``b``.
@@ -216,20 +218,18 @@ def run(mat, bounds, win, wfb, bias, inputs, feedback, x, leak, act, noise, rng,
 
     inputs (B, T, n_in), feedback (B, T, n_fb) (the teacher's previous output at each step, or
     n_fb = 0), x (B, n) start states, updated in place to the end states; out (B, T, n) receives
-    the state after each step (it first holds the input term of all steps, one BLAS product).
+    the state after each step.
     """
     n_batch, n_steps = inputs.shape[0], inputs.shape[1]
     n = x.shape[1]
-    win_t = np.ascontiguousarray(win.T)
     for b in prange(n_batch):
         z = np.empty(n, bias.dtype)
+        drive = np.empty(n)
         xb = x[b]
-        ob = out[b]
-        np.dot(inputs[b], win_t, ob)
         for t in range(n_steps):
-            ot = ob[t]
-            step(mat, bounds, ot, bias, wfb, feedback[b, t], xb, z, leak, act, noise, rng, b)
-            ot[:] = xb
+            _input_term(win, inputs[b, t], drive)
+            step(mat, bounds, drive, bias, wfb, feedback[b, t], xb, z, leak, act, noise, rng, b)
+            out[b, t, :] = xb
 
 
 @njit(cache=True, inline="always")
@@ -248,6 +248,17 @@ def _readout(wout, wbias, x, y):
         for i in range(wout.shape[1]):
             acc += wout[o, i] * x[i]
         y[o] = acc
+
+
+@njit(parallel=True, cache=True)
+def readout(states, wout, wbias, out):
+    """The readout ``out[b, t] = wout @ states[b, t] + wbias`` of recorded states (B, T, n) into
+    out (B, T, n_out), each row summed as :func:`run_readout` sums it."""
+    n_batch, n_steps = states.shape[0], states.shape[1]
+    for r in prange(n_batch * n_steps):
+        b = r // n_steps
+        t = r - b * n_steps
+        _readout(wout, wbias, states[b, t], out[b, t])
 
 
 @njit(parallel=True, cache=True)

@@ -31,6 +31,8 @@ class ELM:
         self.bias_scale = checks.scalar(bias_scale, "bias_scale", low=0.0)
         self.ridge = checks.scalar(ridge, "ridge", low=0.0)
         self.task = checks.choice(task, "task", ("auto", "classification", "regression"))
+        rng.sequence(seed)
+        rng.to_attr(seed)   # a seed that a saved file could not hold is refused now, not at save
         self.seed = seed
         self.Win = self.b = self.Wout = self.bout = self.classes_ = None
 
@@ -112,7 +114,7 @@ class ELM:
         data = {"prediction": (dims, p), "target": (dims, y.reshape(p.shape))}
         score = self.score(X, y)
         return record.dataset(data, {"sample": np.arange(p.shape[0])}, family=self.family, model="ELM",
-                              params=self.params, seed=self.seed if isinstance(self.seed, int) else None,
+                              params=self.params, seed=self.seed,
                               attrs={"score": score,
                                      "score_name": "accuracy" if self.classes_ is not None else "r2"})
 
@@ -124,20 +126,19 @@ class ELM:
                 "Wout": (("output", "hidden"), self.Wout), "bout": ("output", self.bout)}
         if self.classes_ is not None:
             data["classes"] = ("output", self.classes_)
-        ds = record.dataset(data, family=self.family, model="ELM", params=self.params,
-                            seed=self.seed if isinstance(self.seed, int) else None,
+        ds = record.dataset(data, family=self.family, model="ELM", params=self.params, seed=self.seed,
                             attrs={"flat": getattr(self, "_flat", False)})
         return record.save(ds, path)
 
     @classmethod
     def load(cls, path):
-        """Read a model written by :meth:`save`."""
-        ds = record.load(path)
+        """Read a model written by :meth:`save`; a file that is not one (another model's, not
+        netCDF, cut short) is a ValueError naming the file."""
+        ds = record.open_model(path, "ELM", required=("Win", "b", "Wout", "bout", "n_hidden", "activation",
+                                                      "weight_scale", "bias_scale", "ridge", "task", "seed"))
         a = ds.attrs
-        seed = a.get("seed")
         m = cls(int(a["n_hidden"]), activation=a["activation"], weight_scale=a["weight_scale"],
-                bias_scale=a["bias_scale"], ridge=a["ridge"], task=a["task"],
-                seed=None if seed == "none" else int(seed))
+                bias_scale=a["bias_scale"], ridge=a["ridge"], task=a["task"], seed=rng.from_attr(a["seed"]))
         m.Win, m.b = ds["Win"].values.copy(), ds["b"].values.copy()
         m.Wout, m.bout = np.ascontiguousarray(ds["Wout"].values), ds["bout"].values.copy()
         m.classes_ = ds["classes"].values.copy() if "classes" in ds else None

@@ -7,125 +7,27 @@ State update, for input ``u[t]`` and (optional) fed-back output ``y[t-1]``::
     y[t] = Wout x[t] + b
 
 ``W`` is sparse (a fraction ``connectivity`` of pairs, normal weights) scaled to the given
-spectral radius; a deep ESN stacks layers, each driven by the one below in the same step. The
-whole sequence (and a batch of sequences) runs in one compiled call.
+spectral radius; a deep ESN stacks layers, each driven by the one below in the same step. A
+batch of sequences runs in compiled calls, one per chunk of steps: the recording runs
+(:meth:`ESN.run`, :meth:`ESN.generate`, :meth:`ESN.states`, :meth:`ESN.fit_force`) and
+:meth:`ESN.predict` iterate a :class:`neurosim.record.Run` (chunk size from
+``config.CHUNK_WORK``, progress bar, Ctrl+C between chunks, records in memory or streamed to
+netCDF with ``store=``); the kernels sum in a fixed order, so the chunking changes no digit.
+The readout is :class:`neurosim.readout.Ridge` (or ``RLS``), shared with the other families;
+the matrix layouts are in :mod:`neurosim.reservoir.layout`.
 """
 import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
-from .. import checks, connect, record, rng
+from .. import checks, connect, rng
+from .. import record as _rec
 from ..kernels import reservoir as _k
 from ..readout import RLS, Ridge
+from .layout import LAYOUTS, dense_layout, precision, reservoir_layout, sell_layout  # noqa: F401
 
 ACTIVATIONS = {"tanh": _k.TANH, "identity": _k.IDENTITY, "sigmoid": _k.SIGMOID, "relu": _k.RELU}
-
-
-#: Layout rule (measured on a 2-core Cascade Lake, one thread, float64, 1 MiB L2): a dense
-#: matrix is read with SIMD dot products, a sparse one costs about three scalar loads per
-#: non-zero. Per step, at 10 % density: 128 units about equal; 256 units sparse 1.3x faster;
-#: 500 units sparse 2.2x (the dense 2 MiB streams from L3). At 30 % density dense wins at 500
-#: units (1.3x) but not at 1000 (8 MiB). So: dense for n <= DENSE_MAX_UNITS, or for density
-#: >= DENSE_MIN_DENSITY while n <= DENSE_MAX_UNITS_DENSE; sparse otherwise.
-DENSE_MAX_UNITS = 128
-DENSE_MIN_DENSITY = 0.25
-DENSE_MAX_UNITS_DENSE = 700
-#: float32 halves the dense bytes and runs the dense product in 16 SIMD lanes (four rows at a
-#: time); the sparse cost (scalar loads per non-zero) does not shrink with the precision. Measured
-#: per step at 10 % density, float32: 256 and 384 units dense ~= sparse (dense 1.1x ahead at
-#: 384 with tanh excluded); 500 units sparse 1.6x faster (the 1 MB dense matrix no longer stays
-#: in the 1 MiB L2 once the recorded states stream through). At 30 % density: 500 units dense
-#: float32 1.6x faster than sparse (2.6x than dense float64), 1000 units about equal. So for
-#: float32 dense also up to DENSE32_MAX_UNITS units from density DENSE32_MIN_DENSITY on, and up
-#: to DENSE32_MAX_UNITS_DENSE units from DENSE_MIN_DENSITY on.
-DENSE32_MAX_UNITS = 384
-DENSE32_MIN_DENSITY = 0.1
-DENSE32_MAX_UNITS_DENSE = 1000
-LAYOUTS = ("auto", "sparse", "dense")
-DTYPES = ("float64", "float32")
-
-
-def _dtype(dtype):
-    """The precision name ("float64" or "float32") of ``dtype`` (a name or NumPy dtype)."""
-    try:
-        name = np.dtype(dtype).name
-    except (TypeError, ValueError):
-        name = None
-    if name not in DTYPES:
-        raise ValueError(f"dtype must be one of {DTYPES} (or the NumPy dtypes); got {dtype!r}")
-    return name
-
-
-def _csr(W):
-    W = sp.csr_array(W, copy=True)
-    W.sort_indices()
-    return W
-
-
-def sell_layout(W, bounds, dtype="float64"):
-    """The kernels' SELL-8-sigma form of the square sparse matrix ``W`` with layers cut at
-    ``bounds`` (see :mod:`neurosim.kernels.reservoir`): the tuple (sptr, slen, rows, scount,
-    lslice, idx, data, dense) with ``dense`` empty and ``data`` of ``dtype`` (float64 or
-    float32). Each layer's rows are sorted by length, longest first, before they are cut into
-    slices of 8, so little padding is needed. Column indices are uint16 where the matrix is
-    small enough (less data to stream)."""
-    dtype = np.dtype(_dtype(dtype))
-    W = _csr(W)
-    lengths = np.diff(W.indptr)
-    lanes = _k.LANES
-    rows, scount, slen, lslice = [], [], [], [0]
-    for r0, r1 in zip(bounds[:-1], bounds[1:]):
-        order = r0 + np.argsort(-lengths[r0:r1], kind="stable")
-        n_slices = -(-(r1 - r0) // lanes)
-        padded = np.full(n_slices * lanes, r0, dtype=np.int64)
-        padded[:order.size] = order
-        rows.append(padded)
-        counts = np.full(n_slices, lanes, dtype=np.int64)
-        if n_slices:
-            counts[-1] = (r1 - r0) - lanes * (n_slices - 1)
-        scount.append(counts)
-        slen.append(lengths[padded[::lanes]] if n_slices else np.zeros(0, np.int64))  # longest row first
-        lslice.append(lslice[-1] + n_slices)
-    rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    scount = np.concatenate(scount).astype(np.int64)
-    slen = np.concatenate(slen).astype(np.uint64)
-    sptr = np.zeros(scount.size + 1, dtype=np.uint64)
-    sptr[1:] = np.cumsum(lanes * slen)
-    idx_type = np.uint16 if W.shape[1] <= np.iinfo(np.uint16).max + 1 else np.uint32
-    idx = np.zeros(int(sptr[-1]), dtype=idx_type)
-    data = np.zeros(int(sptr[-1]), dtype=dtype)
-    _k.sell_pack(W.indptr.astype(np.int64), W.indices.astype(np.int64), W.data.astype(np.float64), rows, scount,
-                 sptr.astype(np.int64), idx, data)
-    return sptr, slen, rows, scount, np.asarray(lslice, dtype=np.int64), idx, data, np.zeros((0, 0), dtype)
-
-
-def dense_layout(W, bounds, dtype="float64"):
-    """The kernels' dense form of ``W`` in ``dtype`` (same tuple as :func:`sell_layout`, SELL
-    parts empty)."""
-    dtype = np.dtype(_dtype(dtype))
-    W = sp.csr_array(W)
-    return (np.zeros(1, np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64),
-            np.zeros(len(bounds), np.int64), np.zeros(0, np.uint16), np.zeros(0, dtype),
-            np.ascontiguousarray(W.toarray(), dtype=dtype))
-
-
-def reservoir_layout(W, bounds, layout="auto", dtype="float64"):
-    """The kernels' form of ``W`` with weights in ``dtype``: "sparse" (:func:`sell_layout`),
-    "dense" (:func:`dense_layout`) or "auto": dense when ``n <= DENSE_MAX_UNITS``, or when the
-    density is at least ``DENSE_MIN_DENSITY`` and ``n <= DENSE_MAX_UNITS_DENSE``, or (float32
-    only) when the density is at least ``DENSE32_MIN_DENSITY`` and ``n <= DENSE32_MAX_UNITS``
-    or at least ``DENSE_MIN_DENSITY`` and ``n <= DENSE32_MAX_UNITS_DENSE``; else sparse. Both layouts give the same states up to rounding."""
-    dtype = _dtype(dtype)
-    if layout == "auto":
-        n = W.shape[0]
-        density = W.nnz / max(n * W.shape[1], 1)
-        dense = n <= DENSE_MAX_UNITS or (density >= DENSE_MIN_DENSITY and n <= DENSE_MAX_UNITS_DENSE)
-        if dtype == "float32":
-            dense = (dense or (density >= DENSE32_MIN_DENSITY and n <= DENSE32_MAX_UNITS)
-                     or (density >= DENSE_MIN_DENSITY and n <= DENSE32_MAX_UNITS_DENSE))
-        layout = "dense" if dense else "sparse"
-    return dense_layout(W, bounds, dtype) if layout == "dense" else sell_layout(W, bounds, dtype)
 
 
 class EchoStateWarning(RuntimeWarning):
@@ -151,9 +53,11 @@ class ESN:
     biases, 0 for none); ``activation`` ("tanh", "identity", "sigmoid", "relu"); ``noise`` (std
     of Gaussian state noise per step); ``feedback_scaling`` (scale of uniform(-1, 1) output
     feedback weights, 0 for none); ``inter_scaling`` (std of the weights from a layer to the
-    next, deep ESNs); ``ridge`` (default readout regularisation); ``seed``; ``layout`` of the
-    recurrent matrix in the kernels ("auto", "sparse" or "dense", see :func:`reservoir_layout`;
-    a choice of speed only: the states agree up to rounding); ``dtype`` of the reservoir,
+    next, deep ESNs); ``ridge`` (default readout regularisation); ``seed`` (an int, a
+    ``SeedSequence`` or None; recorded losslessly in every Dataset and file); ``layout`` of the
+    recurrent matrix in the kernels ("auto", "sparse" or "dense", see
+    :func:`neurosim.reservoir.layout.reservoir_layout`; a choice of speed only: the states agree
+    up to rounding); ``dtype`` of the reservoir,
     "float64" (default) or "float32": then the recurrent matrix, the bias, the running state and
     the recurrent sums are float32 (half the bytes per step, 16-lane SIMD in the dense layout),
     while the input term, the readout (trained in float64) and the returned states are float64.
@@ -184,16 +88,20 @@ class ESN:
         self.feedback_scaling = checks.scalar(feedback_scaling, "feedback_scaling")
         self.inter_scaling = checks.scalar(inter_scaling, "inter_scaling")
         self.ridge = checks.scalar(ridge, "ridge", low=0.0)
+        self._seq = rng.sequence(seed)
+        rng.to_attr(seed)   # a seed that a saved file could not hold is refused now, not after a run
         self.seed = seed
         self.layout = checks.choice(layout, "layout", LAYOUTS)
-        self.dtype = _dtype(dtype)
-        self._seq = rng.sequence(seed)
+        self.dtype = precision(dtype)
         if self.spectral_radius >= 1.0:
             warnings.warn(f"spectral_radius={self.spectral_radius} >= 1: the echo state property may not hold "
                           "(the reservoir may keep a memory of its initial state or become chaotic)",
                           EchoStateWarning, stacklevel=2)
         self.units = int(sum(self.sizes))
         self.bounds = np.cumsum([0] + self.sizes).astype(np.int64)
+        # child streams of the seed: 0 .. 2 layers + 2 build the reservoir (see _draw), the
+        # next ones are the noise of successive runs (each run draws fresh noise)
+        self._noise_key = 2 * len(self.sizes) + 3
         if _weights is None:
             self._draw()
         else:
@@ -205,7 +113,7 @@ class ESN:
     # --- construction -------------------------------------------------------------------------
     def _draw(self):
         n, sizes = self.units, self.sizes
-        seeds = self._seq.spawn(2 * len(sizes) + 3)
+        seeds = [rng.child(self._seq, k) for k in range(2 * len(sizes) + 3)]
         blocks = [[None] * len(sizes) for _ in sizes]
         for layer, m in enumerate(sizes):
             Wl = connect.random(m, p=self.connectivity, self_loops=True, weights="normal", seed=seeds[layer])
@@ -282,7 +190,11 @@ class ESN:
                 np.array(np.broadcast_to(self.output_, (n_batch, self.n_outputs))))
 
     def _streams(self, n_batch):
-        return rng.streams(self._seq.spawn(1)[0], n_batch) if self.noise > 0 else np.zeros((n_batch, 2), np.uint64)
+        """Noise streams of one run (each run draws fresh noise: the next child of the seed)."""
+        if self.noise == 0:
+            return np.zeros((n_batch, 2), np.uint64)
+        self._noise_key += 1
+        return rng.streams(rng.child(self._seq, self._noise_key - 1), n_batch)
 
     def _kernel_args(self):
         W = self.W
@@ -296,17 +208,48 @@ class ESN:
         """The kernels' running state: ``x`` itself (float64) or a float32 copy."""
         return x if self.dtype == "float64" else x.astype(np.float32)
 
-    def _run_states(self, u, fb, x):
-        """Kernel call: states (B, T, n) for inputs u (B, T, n_in), teacher feedback fb; x updated."""
+    def _run_states(self, u, fb, x, streams):
+        """Kernel call: states (B, T, n) for inputs u (B, T, n_in), teacher feedback fb (or
+        None), noise ``streams``; x updated."""
         B, T = u.shape[:2]
         out = np.empty((B, T, self.units))
         if fb is None:
             fb = np.zeros((B, T, self.Wfb.shape[1]))
         xk = self._kernel_state(x)
-        _k.run(*self._kernel_args(), u, fb, xk, self.leak, ACTIVATIONS[self.activation], self.noise,
-               self._streams(B), out)
+        _k.run(*self._kernel_args(), u, fb, xk, self.leak, ACTIVATIONS[self.activation], self.noise, streams, out)
         x[...] = xk
         return out
+
+    def _run_readout(self, u, x, y, closed, n_steps, streams):
+        """Kernel call with the readout in the loop: (states (B, T, n), outputs (B, T, n_out));
+        x and y (the last output) updated."""
+        B = x.shape[0]
+        out_x = np.empty((B, n_steps, self.units))
+        out_y = np.empty((B, n_steps, self.n_outputs))
+        if u is None:
+            u = np.zeros((B, 1, self.n_inputs))
+        xk = self._kernel_state(x)
+        _k.run_readout(*self._kernel_args(), self.Wout, self.bout, u, closed, xk, y, self.leak,
+                       ACTIVATIONS[self.activation], self.noise, streams, out_x, out_y)
+        x[...] = xk
+        return out_x, out_y
+
+    def _advance(self, u, fb, x, y, mode, n, streams):
+        """One chunk of ``n`` steps from the state x (B, units) and last output y (B, n_out),
+        both updated in place. u (B, n, n_inputs) (None in closed loop), fb the teacher's
+        feedback (mode "states" only, or None). mode: "states" (no readout), "open" (the readout
+        of each state; in the loop when it is fed back) or "closed" (the output is the next
+        input). Returns (states (B, n, units), outputs (B, n, n_out) or None). Compiled sums in
+        a fixed order: chunks give the same numbers as one call."""
+        if mode == "states":
+            return self._run_states(u, fb, x, streams), None
+        if self.feedback or mode == "closed":
+            return self._run_readout(u, x, y, mode == "closed", n, streams)
+        xs = self._run_states(u, None, x, streams)
+        ys = np.empty(xs.shape[:2] + (self.n_outputs,))
+        _k.readout(xs, self.Wout, self.bout, ys)
+        y[...] = ys[:, -1]
+        return xs, ys
 
     def _teacher(self, y, y_prev):
         """Feedback sequence (B, T, n_out): the previous target at each step."""
@@ -317,24 +260,31 @@ class ESN:
         fb[:, 0] = y_prev
         return fb
 
+    def _forced(self, u, targets, y_prev, caller):
+        """(teacher feedback, targets (B, T, n_out)) for a run driven by ``u``; (None, None)
+        without output feedback."""
+        if not self.feedback:
+            return None, None
+        if targets is None:
+            raise ValueError(f"this ESN feeds its output back: {caller} needs targets (teacher forcing)")
+        y, _ = self._series(targets, "targets", self.n_outputs)
+        if y.shape[:2] != u.shape[:2]:
+            raise ValueError(f"targets must cover the same steps as inputs: {u.shape[:2]}; got {y.shape[:2]}")
+        return self._teacher(y, y_prev), y
+
     # --- science -------------------------------------------------------------------------------
     def run_states(self, inputs, *, targets=None, reset=True, x0=None):
         """Reservoir states (B, T, units), or (T, units) for one sequence, driven by ``inputs``
         (T, n_inputs) or (B, T, n_inputs). With output feedback, ``targets`` (same leading shape,
         n_outputs wide) are fed back shifted by one step (teacher forcing). Starts from zero
-        (``reset``), from ``x0``, or from the stored state; stores the end state."""
+        (``reset``), from ``x0``, or from the stored state; stores the end state. One kernel
+        call, every state in memory (:meth:`states` records a selection, in chunks)."""
         u, batched = self._series(inputs, "inputs", self.n_inputs)
         x, y_prev = self._start(u.shape[0], reset, x0)
-        fb = None
-        if self.feedback:
-            if targets is None:
-                raise ValueError("this ESN feeds its output back: run_states needs targets (teacher forcing)")
-            y, _ = self._series(targets, "targets", self.n_outputs)
-            if y.shape[:2] != u.shape[:2]:
-                raise ValueError(f"targets must cover the same steps as inputs: {u.shape[:2]}; got {y.shape[:2]}")
-            fb = self._teacher(y, y_prev)
+        fb, y = self._forced(u, targets, y_prev, "run_states")
+        if y is not None:
             self.output_ = y[:, -1].copy()
-        states = self._run_states(u, fb, x)
+        states = self._run_states(u, fb, x, self._streams(u.shape[0]))
         self.state_ = x
         return states if batched else states[0]
 
@@ -343,9 +293,9 @@ class ESN:
 
         inputs (T, n_inputs) or (B, T, n_inputs); targets (T, n_outputs) or (B, T, n_outputs).
         The first ``washout`` states of each sequence are discarded. ``method`` "ridge" (closed
-        form, penalty ``ridge``, default the model's) or "rls" (online recursive least squares,
-        ``P0 = I / ridge``, forgetting factor ``forget``). The end state is kept, so
-        :meth:`predict` continues the sequence.
+        form, penalty ``ridge``, default the model's: :class:`neurosim.readout.Ridge`) or "rls"
+        (online recursive least squares, ``P0 = I / ridge``, forgetting factor ``forget``). The
+        end state is kept, so :meth:`predict` continues the sequence.
         """
         checks.choice(method, "method", ("ridge", "rls"))
         u, _ = self._series(inputs, "inputs", self.n_inputs)
@@ -358,7 +308,7 @@ class ESN:
             raise ValueError(f"washout ({washout}) must be shorter than the sequences ({u.shape[1]} steps)")
         lam = self.ridge if ridge is None else checks.scalar(ridge, "ridge", low=0.0)
         x, y_prev = self._start(u.shape[0], reset, x0)
-        states = self._run_states(u, self._teacher(y, y_prev), x)
+        states = self._run_states(u, self._teacher(y, y_prev), x, self._streams(u.shape[0]))
         if method == "ridge":  # the states of each sequence read in place (no copy of them)
             readout = Ridge(lam)._fit_parts(list(states[:, washout:]), list(y[:, washout:]))
         else:
@@ -371,7 +321,8 @@ class ESN:
         self.output_ = y[:, -1].copy()
         return self
 
-    def fit_force(self, inputs, targets, *, delta=1.0, every=1, reset=True, x0=None):
+    def fit_force(self, inputs, targets, *, delta=1.0, every=1, reset=True, x0=None, store=None, chunk=None,
+                  progress=False):
         """FORCE learning (Sussillo and Abbott 2009) of the readout of an ESN with output feedback.
 
         The reservoir runs on its *own* fed-back output while recursive least squares
@@ -379,6 +330,8 @@ class ESN:
         (T, n_outputs), so it learns to be stable in closed loop. One sequence; inputs
         (T, n_inputs). Returns a Dataset with ``output`` and ``target`` (time, output): the
         learning curve. The end state is kept for :meth:`predict` / :meth:`generate`.
+        ``chunk``, ``store``, ``progress``: as for :meth:`run` (chunks are whole multiples of
+        ``every``); Ctrl+C keeps what was learnt up to the end of the current chunk.
         """
         if not self.feedback:
             raise ValueError("FORCE learning needs output feedback: build the ESN with feedback_scaling != 0")
@@ -391,57 +344,59 @@ class ESN:
         delta = checks.scalar(delta, "delta", low=0.0, low_open=True)
         every = checks.integer(every, "every", low=1)
         x, y_prev = self._start(1, reset, x0)
-        if self.Wout is None:
-            w, wb = np.zeros((self.n_outputs, self.units)), np.zeros(self.n_outputs)
-        else:
-            w, wb = self.Wout.copy(), self.bout.copy()
-        P = np.eye(self.units + 1) / delta
-        out = np.empty((u.shape[1], self.n_outputs))
-        xb, yb = self._kernel_state(x[0]), y_prev[0]
-        mat, bounds, Win, Wfb, bias = self._kernel_args()
-        _k.force(mat, bounds, Win, Wfb, bias, u[0], y[0], xb, yb, w, wb, P, self.leak,
-                 ACTIVATIONS[self.activation], self.noise, self._streams(1), every, out)
-        self.Wout, self.bout = w, wb
+        run = _rec.Run(u.shape[1], chunk=chunk, work=self.W.nnz + self.units + (self.units + 1) ** 2 // every,
+                       every=every, sizes={"output": self.n_outputs}, grow=("time",), progress=progress,
+                       desc="ESN FORCE", store=store)
+        with run:
+            fitted = self.Wout is not None
+            w = self.Wout.copy() if fitted else np.zeros((self.n_outputs, self.units))
+            wb = self.bout.copy() if fitted else np.zeros(self.n_outputs)
+            P = np.eye(self.units + 1) / delta
+            xb, yb = self._kernel_state(x[0]), y_prev[0]
+            args, streams = self._kernel_args(), self._streams(1)
+            run.track("time", ("time",), np.int64, {"units": "step"})
+            run.track("output", ("time", "output"), attrs={"units": "1"})
+            run.track("target", ("time", "output"), attrs={"units": "1"})
+            for start, n in run:
+                out = np.empty((n, self.n_outputs))
+                _k.force(*args, u[0, start:start + n], y[0, start:start + n], xb, yb, w, wb, P, self.leak,
+                         ACTIVATIONS[self.activation], self.noise, streams, every, out)
+                run.keep(time=np.arange(start, start + n), output=out, target=y[0, start:start + n])
+        if run.done or fitted:
+            self.Wout, self.bout = w, wb
         self.state_, self.output_ = xb[None].astype(np.float64), yb[None].copy()
-        data_vars = {"output": (("time", "output"), out, {"units": "1"}),
-                     "target": (("time", "output"), y[0], {"units": "1"})}
-        return record.dataset(data_vars, {"time": ("time", np.arange(out.shape[0]), {"units": "step"})},
-                              family=self.family, model=type(self).__name__, params=self.params,
-                              seed=self.seed if isinstance(self.seed, (int, np.integer)) else None,
-                              attrs={"mode": "force", "delta": delta, "every": every})
+        return self._finish(run, None, {"mode": "force", "delta": delta, "every": every})
 
     def _check_fitted(self):
         if self.Wout is None:
             raise ValueError("the ESN has no trained readout yet; call fit first")
 
-    def predict(self, inputs, *, reset=False, x0=None):
+    def _work(self, n_batch):
+        """Work units per step of a run of ``n_batch`` sequences (for the chunk size)."""
+        return n_batch * (self.W.nnz + self.units * (1 + self.n_inputs + self.n_outputs))
+
+    def predict(self, inputs, *, reset=False, x0=None, chunk=None, progress=False):
         """Readout (T, n_outputs) (or (B, T, n_outputs)) for ``inputs``, continuing from the
         stored state unless ``reset`` (zero state) or ``x0``. With feedback, the ESN's own
-        outputs are fed back."""
+        outputs are fed back. Runs in chunks of ``chunk`` steps (default from
+        ``config.CHUNK_WORK``): only a chunk's states are held. Ctrl+C raises
+        ``KeyboardInterrupt`` at the end of a chunk (an array has no partial form; the stored
+        state is left as it was)."""
         self._check_fitted()
         u, batched = self._series(inputs, "inputs", self.n_inputs)
-        x, y_prev = self._start(u.shape[0], reset, x0)
-        if self.feedback:
-            states, out = self._run_readout(u, x, y_prev, closed=False, n_steps=u.shape[1])
-        else:
-            states = self._run_states(u, None, x)
-            out = states @ self.Wout.T + self.bout
-            y_prev = out[:, -1].copy()
+        x, y = self._start(u.shape[0], reset, x0)
+        out = np.empty(u.shape[:2] + (self.n_outputs,))
+        run = _rec.Run(u.shape[1], chunk=chunk, work=self._work(u.shape[0]), progress=progress, desc="ESN predict")
+        with run:
+            streams = self._streams(u.shape[0])
+            for start, n in run:
+                uc = np.ascontiguousarray(u[:, start:start + n])
+                out[:, start:start + n] = self._advance(uc, None, x, y, "open", n, streams)[1]
+        if run.interrupted:
+            raise KeyboardInterrupt(f"ESN.predict interrupted after {run.done} of {u.shape[1]} steps")
         self.state_ = x
-        self.output_ = y_prev
+        self.output_ = y
         return out if batched else out[0]
-
-    def _run_readout(self, u, x, y, closed, n_steps):
-        B = x.shape[0]
-        out_x = np.empty((B, n_steps, self.units))
-        out_y = np.empty((B, n_steps, self.n_outputs))
-        if u is None:
-            u = np.zeros((B, 1, self.n_inputs))
-        xk = self._kernel_state(x)
-        _k.run_readout(*self._kernel_args(), self.Wout, self.bout, u, closed, xk, y, self.leak,
-                       ACTIVATIONS[self.activation], self.noise, self._streams(B), out_x, out_y)
-        x[...] = xk
-        return out_x, out_y
 
     def warmup(self, context, *, reset=True):
         """Run the reservoir over ``context`` (T, n_inputs) (or batched) to set its state before
@@ -450,7 +405,14 @@ class ESN:
         self.predict(context, reset=reset)
         return self
 
-    def generate(self, n_steps, *, context=None, record=None):
+    def _warm(self, u):
+        """:meth:`warmup` on checked inputs u (B, T, n_inputs), in one kernel call (set-up work
+        of :meth:`generate`, inside its Ctrl+C protection)."""
+        x, y = self._start(u.shape[0], True, None)
+        self._advance(u, None, x, y, "open", u.shape[1], self._streams(u.shape[0]))
+        self.state_, self.output_ = x, y
+
+    def generate(self, n_steps, *, context=None, record=None, store=None, chunk=None, progress=False):
         """Closed-loop generation: the ESN runs on its own predictions for ``n_steps``.
 
         Needs ``n_inputs == n_outputs`` unless the ESN has output feedback and no driving input
@@ -458,7 +420,7 @@ class ESN:
         :meth:`predict` or :meth:`warmup`), or warms up on ``context`` first. Returns a Dataset
         with ``prediction`` (time, output) (``sample`` first when batched) and ``state``
         (time, unit), recorded at the steps and units of ``record`` (a Monitor, dict or None:
-        every step, all units).
+        every step, all units). ``chunk``, ``store``, ``progress``: as for :meth:`run`.
         The first value fed back is the readout of the current state; ``prediction[k]`` is the
         output after k + 1 autonomous steps (after :meth:`fit` on ``X[:T] -> X[1:T+1]`` it
         predicts ``X[T + 1 + k]``).
@@ -469,64 +431,111 @@ class ESN:
         if not closed and not self.feedback:
             raise ValueError(f"closed-loop generation needs n_inputs == n_outputs (the output becomes the next "
                              f"input) or output feedback; got n_inputs={self.n_inputs}, n_outputs={self.n_outputs}")
-        batched = False
-        if context is not None:
-            batched = np.ndim(context) == 3
-            self.warmup(context)
-        x, _ = self._start(self.state_.shape[0], False, None)
-        y = x @ self.Wout.T + self.bout  # the first value fed back: the readout of the current state
-        xs, ys = self._run_readout(None, x, y, closed, n_steps)
+        ctx, batched = (None, False) if context is None else self._series(context, "context", self.n_inputs)
+        n_batch = self.state_.shape[0] if ctx is None else ctx.shape[0]
+        batched = batched or n_batch > 1
+        run, units, coords = self._new_run(n_steps, n_batch, batched, record, store, chunk, progress,
+                                           "ESN generate", "prediction")
+        with run:
+            if ctx is not None:
+                self._warm(ctx)
+            x, _ = self._start(n_batch, False, None)
+            y = x @ self.Wout.T + self.bout  # the first value fed back: the readout of the current state
+            self._recorded(run, units, None, None, x, y, "closed", "prediction", batched)
         self.state_, self.output_ = x, y
-        return self._dataset(xs, ys, batched or xs.shape[0] > 1, record, "prediction",
-                             {"mode": "closed_loop"})
+        return self._finish(run, coords, {"mode": "closed_loop"})
 
-    def run(self, inputs, *, reset=False, x0=None, record=None):
+    def run(self, inputs, *, reset=False, x0=None, record=None, store=None, chunk=None, progress=False):
         """Open-loop run as a Dataset: ``output`` (time, output) and ``state`` (time, unit)
         (``sample`` first when batched), recorded as ``record`` (Monitor, dict or None: every
-        step, all units); :meth:`predict` gives the outputs alone as an array."""
+        step, all units); :meth:`predict` gives the outputs alone as an array.
+
+        The run goes in chunks of ``chunk`` steps (default: ``config.CHUNK_WORK`` work units
+        per chunk), so besides the records only a chunk's states are in memory; the numbers do
+        not depend on the chunk size. ``store``: a netCDF path; the records are appended to it
+        chunk by chunk and the Dataset is returned opened lazily from it (close it when done).
+        ``progress``: a progress bar. Ctrl+C stops at the end of the current chunk: the Dataset
+        holds the steps run so far (attr ``interrupted`` = 1) and the state reached is kept.
+        """
         self._check_fitted()
         u, batched = self._series(inputs, "inputs", self.n_inputs)
         x, y = self._start(u.shape[0], reset, x0)
-        if self.feedback:
-            xs, ys = self._run_readout(u, x, y, False, u.shape[1])
-        else:
-            xs = self._run_states(u, None, x)
-            ys = xs @ self.Wout.T + self.bout
-            y = ys[:, -1].copy()
+        run, units, coords = self._new_run(u.shape[1], u.shape[0], batched, record, store, chunk, progress,
+                                           "ESN run", "output")
+        with run:
+            self._recorded(run, units, u, None, x, y, "open", "output", batched)
         self.state_, self.output_ = x, y
-        return self._dataset(xs, ys, batched, record, "output", {"mode": "open_loop"})
+        return self._finish(run, coords, {"mode": "open_loop"})
 
-    def states(self, inputs, *, targets=None, reset=True, x0=None, record=None):
+    def states(self, inputs, *, targets=None, reset=True, x0=None, record=None, store=None, chunk=None,
+               progress=False):
         """Reservoir states as a Dataset: ``state`` (time, unit) (``sample`` first when batched)
-        and ``input``; see :meth:`run_states`."""
-        xs = self.run_states(inputs, targets=targets, reset=reset, x0=x0)
-        batched = xs.ndim == 3
-        xs3 = xs if batched else xs[None]
-        u, _ = self._series(inputs, "inputs", self.n_inputs)
-        ds = self._dataset(xs3, None, batched, record, None, {"mode": "states"})
-        lead = ("sample",) if batched else ()
-        u = u[:, ds["time"].values]
-        ds["input"] = (lead + ("time", "channel"), u if batched else u[0], {"units": "1"})
-        return ds
+        and ``input``; see :meth:`run_states`. ``chunk``, ``store``, ``progress``: as for
+        :meth:`run`."""
+        u, batched = self._series(inputs, "inputs", self.n_inputs)
+        x, y_prev = self._start(u.shape[0], reset, x0)
+        fb, y = self._forced(u, targets, y_prev, "states")
+        run, units, coords = self._new_run(u.shape[1], u.shape[0], batched, record, store, chunk, progress,
+                                           "ESN states", None, inputs=True)
+        with run:
+            self._recorded(run, units, u, fb, x, None, "states", None, batched, inputs=True)
+        self.state_ = x
+        if y is not None:
+            self.output_ = y[:, run.done - 1].copy() if run.done else y_prev
+        return self._finish(run, coords, {"mode": "states"})
 
-    def _dataset(self, xs, ys, batched, monitor, yname, attrs):
-        mon = record.as_monitor(monitor)
-        steps = mon.steps(xs.shape[1])
+    # --- recorded runs -------------------------------------------------------------------------
+    def _new_run(self, n_steps, n_batch, batched, monitor, store, chunk, progress, desc, yname, inputs=False):
+        """The :class:`record.Run` of a recorded run, the recorded units and the fixed coords."""
+        mon = _rec.as_monitor(monitor)
         units = mon.units(self.units)
+        sizes = {"unit": units.size}
+        sizes.update({"sample": n_batch} if batched else {})
+        sizes.update({"output": self.n_outputs} if yname else {})
+        sizes.update({"channel": self.n_inputs} if inputs else {})
+        run = _rec.Run(n_steps, chunk=chunk, work=self._work(n_batch), every=mon.every, sizes=sizes,
+                       grow=("time",), progress=progress, desc=desc, store=store)
+        coords = {"unit": units, "layer": ("unit", np.searchsorted(self.bounds, units, side="right") - 1)}
+        return run, units, coords
+
+    def _recorded(self, run, units, u, fb, x, y, mode, yname, batched, inputs=False):
+        """The chunk loop of :meth:`run`, :meth:`generate` and :meth:`states`: advance (see
+        :meth:`_advance`) and keep the recorded steps and units."""
         lead = ("sample",) if batched else ()
-        sel = xs[:, steps][:, :, units]
-        data = {"state": (lead + ("time", "unit"), sel if batched else sel[0],
-                          {"long_name": "reservoir state", "units": "1"})}
-        coords = {"time": ("time", steps, {"units": "step"}), "unit": units,
-                  "layer": ("unit", np.searchsorted(self.bounds, units, side="right") - 1)}
-        if ys is not None:
-            sel = ys[:, steps]
-            data[yname] = (lead + ("time", "output"), sel if batched else sel[0], {"units": "1"})
-        return record.dataset(data, coords, family=self.family, model=type(self).__name__, params=self.params,
-                              seed=self.seed if isinstance(self.seed, (int, np.integer)) else None,
-                              attrs=attrs)
+        run.track("time", ("time",), np.int64, {"units": "step"})
+        run.track("state", lead + ("time", "unit"), np.float64, {"long_name": "reservoir state", "units": "1"})
+        if yname:
+            run.track(yname, lead + ("time", "output"), np.float64, {"units": "1"})
+        if inputs:
+            run.track("input", lead + ("time", "channel"), np.float64, {"units": "1"})
+        streams = self._streams(x.shape[0])
+        for start, n in run:
+            uc = None if u is None else np.ascontiguousarray(u[:, start:start + n])
+            fc = None if fb is None else np.ascontiguousarray(fb[:, start:start + n])
+            xs, ys = self._advance(uc, fc, x, y, mode, n, streams)
+            steps = run.steps(start, n)
+            rows = steps - start
+            keep = {"time": steps, "state": xs[:, rows][:, :, units]}
+            if yname:
+                keep[yname] = ys[:, rows]
+            if inputs:
+                keep["input"] = uc[:, rows]
+            run.keep(**{k: v if k == "time" or batched else v[0] for k, v in keep.items()})
+
+    def _finish(self, run, coords, attrs):
+        """The run's Dataset. From a store, netCDF reads ``output`` (on dims time, output) as a
+        coordinate, a variable named after one of its dims: it goes back to the data variables,
+        as in memory."""
+        ds = run.dataset(None, coords, family=self.family, model=type(self).__name__, params=self.params,
+                         seed=self.seed, attrs=attrs)
+        return ds.reset_coords("output") if "output" in ds.coords and ds["output"].dims != ("output",) else ds
 
     # --- persistence ---------------------------------------------------------------------------
+    _REQUIRED = ("W_indptr", "W_indices", "W_data", "Win", "Wfb", "bias_res", "sizes", "state", "last_output",
+                 "units", "n_inputs", "n_outputs", "leak", "spectral_radius", "input_scaling", "connectivity",
+                 "input_connectivity", "bias", "activation", "noise", "feedback_scaling", "inter_scaling",
+                 "ridge", "seed")
+
     def save(self, path):
         """Write the model (weights, readout, state, parameters) to netCDF; returns ``path``."""
         W = self.W
@@ -538,19 +547,18 @@ class ESN:
         if self.Wout is not None:
             data["Wout"] = (("output", "unit"), self.Wout)
             data["bout"] = ("output", self.bout)
-        ds = record.dataset(data, family=self.family, model=type(self).__name__, params=self.params,
-                            seed=self.seed if isinstance(self.seed, (int, np.integer)) else None)
-        return record.save(ds, path)
+        ds = _rec.dataset(data, family=self.family, model=type(self).__name__, params=self.params, seed=self.seed)
+        return _rec.save(ds, path)
 
     @classmethod
     def load(cls, path):
-        """Read a model written by :meth:`save`."""
-        ds = record.load(path)
+        """Read a model written by :meth:`save`; a file that is not one (another model's, not
+        netCDF, cut short) is a ValueError naming the file."""
+        ds = _rec.open_model(path, cls.__name__, required=cls._REQUIRED)
         a = ds.attrs
         n = int(a["units"])
         W = sp.csr_array((ds["W_data"].values, ds["W_indices"].values.astype(np.int32),
                           ds["W_indptr"].values.astype(np.int32)), shape=(n, n))
-        seed = a.get("seed")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EchoStateWarning)
             model = cls([int(s) for s in ds["sizes"].values], n_inputs=int(a["n_inputs"]),
@@ -559,7 +567,7 @@ class ESN:
                         input_connectivity=a["input_connectivity"], bias=a["bias"], activation=a["activation"],
                         noise=a["noise"], feedback_scaling=a["feedback_scaling"],
                         inter_scaling=a["inter_scaling"], ridge=a["ridge"], dtype=a.get("dtype", "float64"),
-                        seed=None if seed == "none" else int(seed),
+                        seed=rng.from_attr(a["seed"]),
                         _weights=(W, ds["Win"].values.copy(), ds["Wfb"].values.copy(), ds["bias_res"].values.copy()))
         if "Wout" in ds:
             model.Wout = np.ascontiguousarray(ds["Wout"].values)
