@@ -11,12 +11,14 @@ from ..kernels import markov as _k
 class Kernels:
     """``kernels[name]`` is the kernel to call (a CUDA twin already given its launch grid of
     one thread per chain); ``put`` makes a kernel argument of a host array, ``empty`` a new
-    one, ``get`` the host array of an argument (on the CPU, the array itself); ``check``
-    refuses, before anything is copied, a CUDA run whose arrays would not fit on the GPU."""
+    one, ``record`` a chunk's record buffer, ``get`` the host array of an argument (on the
+    CPU, the array itself); ``check`` refuses, before anything is copied, a CUDA run whose
+    arrays would not fit on the GPU."""
 
     def __init__(self, backend, n_chains):
         self.cuda = None
         self.backend = backend
+        self._record = None
         if backend == "cpu":
             return
         from numba import cuda
@@ -41,6 +43,16 @@ class Kernels:
 
     def empty(self, shape, dtype):
         return np.empty(shape, dtype) if self.cuda is None else self.cuda.device_array(shape, dtype)
+
+    def record(self, shape, dtype):
+        """The buffer a kernel writes one chunk's records into: the previous chunk's when it has
+        the same shape (``record.Run.keep`` keeps a copy), so a run allocates at most two (the
+        last chunk may be shorter) and holds one at a time on the device."""
+        buf = self._record
+        if buf is None or buf.shape != tuple(shape) or buf.dtype != np.dtype(dtype):
+            self._record = None  # (let the old one go before the new one is made)
+            buf = self._record = self.empty(shape, dtype)
+        return buf
 
     def get(self, a):
         if self.cuda is None:

@@ -180,7 +180,7 @@ class MarkovChain(Structure, Fitting):
             run.track("step", "step", np.int64)
             run.keep(path=x[:, None], step=[0])
             for first, n in run:  # steps first + 1 .. first + n; chunks are multiples of every
-                path = dev.empty((n_chains, n // every), np.int64)
+                path = dev.record((n_chains, n // every), np.int64)
                 kernel(*args, d_x, np.int64(n), np.int64(every), d_states, path[0] if one else path)
                 path = dev.get(path)
                 run.keep(path=path, step=first + every * np.arange(1, path.shape[1] + 1, dtype=np.int64))

@@ -161,7 +161,7 @@ class ContinuousMarkovChain:
             run.track("path", ("chain", "time"), np.int64, {"long_name": "state number"})
             run.track("time", "time", np.float64, {"units": "s"})
             for first, n in run:
-                grid = dev.empty((n_chains, n), np.int64)
+                grid = dev.record((n_chains, n), np.int64)
                 kernel(*tables, d_x, d_t_last, d_t_next, float(duration), float(dt), np.int64(first),
                        np.int64(n_grid), d_states, grid, d_occ, d_jumps)
                 run.keep(path=dev.get(grid), time=np.arange(first, first + n) * dt)
