@@ -176,3 +176,12 @@ BM_CUDA_THREADS = 32
 #: thread per chain). 128 keeps 10^5 chains on ~800 blocks, enough to spread over every
 #: multiprocessor; the paths do not depend on it.
 MARKOV_CUDA_THREADS = 128
+
+# -- CUDA RBM Gibbs sampling and CD/PCD epochs (kernels/cuda/rbm.py) -----------------------------
+#: Threads per block of the CUDA RBM's element-wise kernels: the stream draws (a thread per
+#: chain or mini-batch row, each drawing its row's numbers in the CPU's order), the bias steps
+#: (a thread per unit), and in 2-D blocks of 32 x (this / 32) the weight step, the mini-batch
+#: gather and the copy W^T. The product kernels' blocks are fixed by their tiles (32 units x
+#: 32 chains per block, 128 threads: compile-time shared-memory shapes in that module). No
+#: result depends on it.
+RBM_CUDA_THREADS = 128

@@ -16,6 +16,7 @@ import numpy as np
 import scipy.optimize as so
 from scipy.special import log_softmax
 
+from .. import backend as _backend
 from .. import checks, record, rng
 from ..backend import blas_single_thread
 from .rbm import RBM
@@ -96,6 +97,10 @@ class DBN:
         Standard deviation of Gaussian data units.
     seed : int, SeedSequence or None
         Seed of every layer's weights and streams.
+    backend : ``"cpu"``, ``"cuda"`` or ``"auto"``
+        Backend of every layer (see :class:`RBM`): on CUDA the layers' CD/PCD epochs and the
+        top-level Gibbs chain of :meth:`generate` run on the GPU; the mean-field passes, the
+        classifier and fine-tuning stay on the CPU.
 
     Attributes
     ----------
@@ -105,15 +110,17 @@ class DBN:
 
     family = "DBN"
 
-    def __init__(self, layers, *, visible="bernoulli", sigma=1.0, seed=None):
+    def __init__(self, layers, *, visible="bernoulli", sigma=1.0, seed=None, backend="cpu"):
         if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__") or len(layers) < 2:
             raise ValueError(f"layers must be a sequence of at least two sizes [n_visible, n_hidden, ...]; got {layers!r}")
         self.layers = [checks.integer(n, f"layers[{i}]", low=1) for i, n in enumerate(layers)]
         self.visible = visible
         self.seed = seed
         seq = rng.sequence(seed)
+        self.backend = _backend.resolve(backend)
         self.rbms = [RBM(self.layers[i], self.layers[i + 1], visible=visible if i == 0 else "bernoulli",
-                         sigma=sigma, seed=rng.child(seq, i)) for i in range(len(self.layers) - 1)]
+                         sigma=sigma, seed=rng.child(seq, i), backend=self.backend)
+                     for i in range(len(self.layers) - 1)]
         self.classifier = None
         self.history = None
 
@@ -153,7 +160,8 @@ class DBN:
                 else:
                     x = rbm.transform(x)
         self.history = run.dataset(None, {"epoch": np.arange(1, n_ep + 1)}, family=self.family,
-                                   model=type(self).__name__, params={"layers": self.layers}, seed=self.seed)
+                                   model=type(self).__name__, params={"layers": self.layers}, seed=self.seed,
+                                   backend=self.backend)
         return self
 
     def transform(self, v):
@@ -285,13 +293,14 @@ class DBN:
                          sizes={"chain": chains, "visible": self.layers[0], "unit": top.n_visible},
                          grow=("step",), progress=progress, desc="DBN generate", unit="step", store=store)
         with run:
+            gibbs = top._gibbs(v, b, every, states, run.chunk)
             run.track("v", ("chain", "step", "visible"), np.float64, {"long_name": "generated data (means)"})
             run.track("top", ("chain", "step", "unit"), np.float64, {"long_name": "top RBM visible samples"})
             run.track("top_mean", ("chain", "step", "unit"), np.float64,
                       {"long_name": "top RBM visible means E[v | h], passed down"})
             run.track("step", ("step",), np.int64)
             for start, n in run:
-                rec, out_v, out_m = top._gibbs(v, b, every, states, start, n)
+                rec, out_v, out_m = gibbs.run(start, n)
                 x = out_m.reshape(-1, top.n_visible)
                 if x.shape[0]:
                     for rbm in reversed(self.rbms[:-1]):
@@ -299,7 +308,8 @@ class DBN:
                 run.keep(v=x.reshape(chains, rec.size, self.layers[0]), top=out_v, top_mean=out_m, step=rec)
         return run.dataset(
             None, {"chain": np.arange(chains)}, family=self.family, model=type(self).__name__,
-            params={"layers": self.layers, "steps": steps, "chains": chains, "every": every}, seed=self.seed)
+            params={"layers": self.layers, "steps": steps, "chains": chains, "every": every}, seed=self.seed,
+            backend=self.backend)
 
     # ------------------------------------------------------------------ files
 
@@ -317,12 +327,13 @@ class DBN:
             data["classifier_bias"] = ("class", self.classifier.bias)
             attrs["l2"] = self.classifier.l2
         ds = record.dataset(data, family=self.family, model=type(self).__name__,
-                            params={"layers": self.layers}, seed=self.seed, attrs=attrs)
+                            params={"layers": self.layers}, seed=self.seed, backend=self.backend, attrs=attrs)
         return record.save(ds, path)
 
     @classmethod
-    def load(cls, path):
-        """Read a DBN written by :meth:`save` (a ValueError naming the file if it is not one)."""
+    def load(cls, path, *, backend="cpu"):
+        """Read a DBN written by :meth:`save` (a ValueError naming the file if it is not one),
+        on ``backend``."""
         ds = record.open_model(path, cls.__name__, required=["layers", "visible", "sigma", "has_classifier"])
         layers = [int(x) for x in np.atleast_1d(ds.attrs["layers"])]
         need = [f"{name}_{i}{end}" for i in range(len(layers) - 1)
@@ -333,7 +344,7 @@ class DBN:
         if missing:
             raise ValueError(f"{path} lacks {', '.join(map(repr, missing))}, which a {cls.__name__} file with "
                              f"layers {layers} holds (truncated, or written by another version?)")
-        dbn = cls(layers, visible=str(ds.attrs["visible"]), sigma=float(ds.attrs["sigma"]), seed=0)
+        dbn = cls(layers, visible=str(ds.attrs["visible"]), sigma=float(ds.attrs["sigma"]), seed=0, backend=backend)
         dbn.seed = rng.from_attr(ds.attrs.get("seed", "none"))
         for i, r in enumerate(dbn.rbms):
             r.W = np.ascontiguousarray(ds[f"W_{i}"].values, dtype=np.float64)

@@ -13,6 +13,11 @@ reconstruction errors, the exact log partition function by enumerating the small
 most ``MAX_ENUMERATE`` units) or an annealed-importance-sampling estimate, Gibbs and annealed
 sampling, and hidden probabilities as features (``transform``).
 
+``backend="cuda"`` runs the Gibbs chains of :meth:`RBM.sample` (and a DBN's top-level chain) and
+the epochs of :meth:`RBM.fit` on the GPU through the CUDA twins in ``kernels.cuda.rbm``, from
+the same streams: samples identical to the CPU's, fits equal to rounding (see that module).
+Free energies, likelihoods, AIS and the monitors of a fit stay on the CPU.
+
 Example::
 
     X, y = datasets.digits()
@@ -24,6 +29,7 @@ import math
 
 import numpy as np
 
+from .. import backend as _backend
 from .. import checks, config, record, rng
 from ..backend import blas_single_thread
 from ..kernels import rbm as _k
@@ -46,6 +52,68 @@ def _logmeanexp(x):
     return float(m + np.log(np.mean(np.exp(x - m))))
 
 
+class _Device:
+    """The RBM's kernels on one backend, called alike: ``kernels.rbm`` on host arrays, or the
+    CUDA twins ``kernels.cuda.rbm`` (the same names and arguments) on device copies. ``put``
+    makes a kernel argument of a host array, ``empty`` a new one, ``get`` brings one back
+    (into ``out`` if given; on the CPU the argument is the host array itself), ``check``
+    refuses a device run that would not fit before anything is copied."""
+
+    def __init__(self, backend):
+        self.cuda, self.kernels = None, _k
+        if backend == "cuda":
+            from numba import cuda
+
+            from ..kernels.cuda import rbm as ck
+
+            self.cuda, self.kernels = cuda, ck
+
+    def check(self, nbytes, what):
+        if self.cuda is not None:
+            _backend.check_device_memory(nbytes, what)
+
+    def put(self, a):
+        return a if self.cuda is None else self.cuda.to_device(np.ascontiguousarray(a))
+
+    def empty(self, shape):
+        return np.zeros(shape) if self.cuda is None else self.cuda.device_array(shape, np.float64)
+
+    def get(self, a, out=None):
+        if self.cuda is None or a.size == 0:
+            if out is not None and out is not a:
+                out[...] = a
+            return a if out is None else out
+        return a.copy_to_host() if out is None else a.copy_to_host(out)
+
+
+class _Chains:
+    """The Gibbs chains of one sampling call, on the RBM's backend: the weights, the chains
+    ``v`` (chains, n_visible), the schedule ``betas`` and the ``states`` live on the kernel's
+    side between chunks of at most ``chunk`` steps (a multiple of ``every``)."""
+
+    def __init__(self, rbm, v, betas, every, states, chunk):
+        self.rbm, self.every = rbm, every
+        self.dev = _Device(rbm.backend)
+        if self.dev.cuda is not None:
+            chains, (nv, nh) = v.shape[0], rbm.W.shape
+            self.dev.check(self.dev.kernels.gibbs_bytes(nv, nh, chains, chains * (chunk // every) * nv)
+                           + betas.nbytes, f"RBM Gibbs sampling ({chains} chains, {nv} x {nh} units)")
+        self.args = [self.dev.put(a) for a in (rbm.W, rbm.visible_bias, rbm.hidden_bias, v)]
+        self.betas, self.states = self.dev.put(betas), self.dev.put(states)
+
+    def run(self, start, n):
+        """Steps ``start + 1 .. start + n`` (1-based; ``start`` a multiple of ``every``).
+        Returns the recorded steps int64 (k,) (the multiples of ``every``), the visible samples
+        and the means ``E[v | h]`` at them (chains, k, n_visible), on the host."""
+        r, every = self.rbm, self.every
+        rec = np.arange(start // every + 1, (start + n) // every + 1, dtype=np.int64) * every
+        shape = (self.args[3].shape[0], rec.size, r.n_visible)
+        out_v, out_m = self.dev.empty(shape), self.dev.empty(shape)
+        self.dev.kernels.gibbs(*self.args, self.betas[start:start + n], r.gaussian, r.sigma, np.int64(every),
+                               out_v, out_m, self.states)
+        return rec, self.dev.get(out_v), self.dev.get(out_m)
+
+
 class RBM:
     """Restricted Boltzmann machine with ``n_visible`` visible and ``n_hidden`` binary hidden units.
 
@@ -61,6 +129,9 @@ class RBM:
         Initial weights are ``N(0, init_scale^2)``; biases start at zero.
     seed : int, SeedSequence or None
         Seed for the initial weights and every sampling stream.
+    backend : ``"cpu"``, ``"cuda"`` or ``"auto"``
+        Where :meth:`sample` and :meth:`fit` run their chains (CUDA: the same samples as the
+        CPU from the same streams; fits equal to rounding).
 
     Attributes
     ----------
@@ -70,7 +141,8 @@ class RBM:
 
     family = "RBM"
 
-    def __init__(self, n_visible, n_hidden, *, visible="bernoulli", sigma=1.0, init_scale=0.01, seed=None):
+    def __init__(self, n_visible, n_hidden, *, visible="bernoulli", sigma=1.0, init_scale=0.01, seed=None,
+                 backend="cpu"):
         self.n_visible = checks.integer(n_visible, "n_visible", low=1)
         self.n_hidden = checks.integer(n_hidden, "n_hidden", low=1)
         self.visible = checks.choice(visible, "visible", VISIBLE)
@@ -78,6 +150,7 @@ class RBM:
         init_scale = checks.scalar(init_scale, "init_scale", low=0)
         self.seed = seed
         self._seq = rng.sequence(seed)
+        self.backend = _backend.resolve(backend)
         g = np.random.default_rng(rng.child(self._seq, 0))
         self.W = g.normal(0.0, init_scale, (self.n_visible, self.n_hidden)) if init_scale > 0 else \
             np.zeros((self.n_visible, self.n_hidden))
@@ -269,14 +342,19 @@ class RBM:
         sub = X[:min(monitor, m)]
         run = record.Run(epochs, chunk=1, grow=("epoch",), progress=progress, desc="RBM fit", unit="epoch",
                          store=store)
+        dev = _Device(self.backend)
         with run, blas_single_thread():
             states = self._streams(batch)
             g = np.random.default_rng(self._child(2000 + self._calls))
-            dW = np.zeros_like(self.W)
-            db = np.zeros_like(self.visible_bias)
-            dc = np.zeros_like(self.hidden_bias)
-            chain_h = np.zeros((batch, self.n_hidden))
-            order = np.arange(m, dtype=np.int64)
+            if dev.cuda is not None:
+                dev.check(dev.kernels.fit_epoch_bytes(self.n_visible, self.n_hidden, m, batch, k, method == "pcd"),
+                          f"RBM fit ({m} rows, batch {batch}, {self.n_visible} x {self.n_hidden} units)")
+            # velocities, data, chains and streams on the kernel's side for the whole fit; the
+            # parameters for each epoch (a callback may change them), then back (on the CPU:
+            # the arrays themselves, updated in place)
+            velocities = [dev.put(np.zeros_like(a)) for a in (self.W, self.visible_bias, self.hidden_bias)]
+            data, chain_h, states = dev.put(X), dev.put(np.zeros((batch, self.n_hidden))), dev.put(states)
+            order = dev.put(np.arange(m, dtype=np.int64))
             run.track("epoch", ("epoch",), np.int64)
             if monitor:
                 run.track("reconstruction_error", ("epoch",), np.float64,
@@ -287,10 +365,12 @@ class RBM:
             for start, n in run:
                 recon, pl = [], []
                 for e in range(start, start + n):
-                    o = g.permutation(m).astype(np.int64) if shuffle else order
-                    _k.fit_epoch(self.W, self.visible_bias, self.hidden_bias, dW, db, dc, X, o, np.int64(batch),
-                                 np.int64(k), method == "pcd", chain_h, lr, mom, decay, target, cost,
-                                 self.gaussian, self.sigma, states)
+                    o = dev.put(g.permutation(m).astype(np.int64)) if shuffle else order
+                    params = [dev.put(a) for a in (self.W, self.visible_bias, self.hidden_bias)]
+                    dev.kernels.fit_epoch(*params, *velocities, data, o, np.int64(batch), np.int64(k), method == "pcd",
+                                          chain_h, lr, mom, decay, target, cost, self.gaussian, self.sigma, states)
+                    for a, host in zip(params, (self.W, self.visible_bias, self.hidden_bias)):
+                        dev.get(a, host)
                     if monitor:
                         recon.append(self.reconstruction_error(sub))
                         if not self.gaussian:
@@ -307,7 +387,7 @@ class RBM:
             params={**self._params(), "epochs": epochs, "batch_size": batch, "learning_rate": lr,
                     "method": method, "k": k, "momentum": mom, "weight_decay": decay,
                     "sparsity_target": target, "sparsity_cost": cost, "shuffle": shuffle, "monitor_rows": len(sub)},
-            seed=self.seed)
+            seed=self.seed, backend=self.backend)
         return self
 
     # --------------------------------------------------------------------------- sampling
@@ -341,16 +421,10 @@ class RBM:
         """Work units (weight visits) of one Gibbs step of ``chains`` chains: the chunk policy's."""
         return chains * self.n_visible * self.n_hidden
 
-    def _gibbs(self, v, betas, every, states, start, n):
-        """Steps ``start + 1 .. start + n`` (1-based; ``start`` a multiple of ``every``) of the
-        chains ``v`` in place. Returns the recorded steps int64 (k,) (the multiples of
-        ``every``), the visible samples and the means ``E[v | h]`` at them (chains, k, n_visible)."""
-        rec = np.arange(start // every + 1, (start + n) // every + 1, dtype=np.int64) * every
-        out_v = np.zeros((v.shape[0], rec.size, self.n_visible))
-        out_m = np.zeros_like(out_v)
-        _k.gibbs(self.W, self.visible_bias, self.hidden_bias, v, betas[start:start + n], self.gaussian, self.sigma,
-                 np.int64(every), out_v, out_m, states)
-        return rec, out_v, out_m
+    def _gibbs(self, v, betas, every, states, chunk):
+        """The chains ``v`` (chains, n_visible) with schedule ``betas`` and ``states`` on this
+        RBM's backend, run in chunks of at most ``chunk`` steps by ``.run(start, n)``."""
+        return _Chains(self, v, betas, every, states, chunk)
 
     def sample(self, steps=1000, chains=10, *, every=1, betas=None, initial=None, progress=False, store=None):
         """Block Gibbs sampling of the model: ``chains`` chains of ``steps`` steps ``v -> h -> v``.
@@ -371,18 +445,19 @@ class RBM:
                          sizes={"chain": chains, "visible": self.n_visible}, grow=("step",),
                          progress=progress, desc="RBM sample", unit="step", store=store)
         with run:
+            gibbs = self._gibbs(v, b, every, states, run.chunk)
             run.track("v", ("chain", "step", "visible"), np.float64, {"long_name": "visible sample"})
             run.track("v_mean", ("chain", "step", "visible"), np.float64, {"long_name": "E[v | h]"})
             run.track("beta", ("step",), np.float64, {"long_name": "inverse temperature"})
             run.track("step", ("step",), np.int64)
             for start, n in run:
-                rec, out_v, out_m = self._gibbs(v, b, every, states, start, n)
+                rec, out_v, out_m = gibbs.run(start, n)
                 run.keep(v=out_v, v_mean=out_m, beta=b[rec - 1], step=rec)
         return run.dataset(
             None, {"chain": np.arange(chains), "visible": np.arange(self.n_visible)},
             family=self.family, model=type(self).__name__,
             params={**self._params(), "steps": steps, "chains": chains, "every": every},
-            seed=self.seed)
+            seed=self.seed, backend=self.backend)
 
     # --------------------------------------------------------------------------- files
 
@@ -392,14 +467,14 @@ class RBM:
             {"W": (("visible", "hidden"), self.W), "visible_bias": ("visible", self.visible_bias),
              "hidden_bias": ("hidden", self.hidden_bias)},
             family=self.family, model=type(self).__name__, params=self._params(),
-            seed=self.seed)
+            seed=self.seed, backend=self.backend)
 
     @classmethod
-    def from_dataset(cls, ds):
-        """An RBM from :meth:`to_dataset`'s Dataset."""
+    def from_dataset(cls, ds, *, backend="cpu"):
+        """An RBM from :meth:`to_dataset`'s Dataset, on ``backend``."""
         W = np.asarray(ds["W"].values, dtype=np.float64)
         rbm = cls(W.shape[0], W.shape[1], visible=str(ds.attrs["visible"]), sigma=float(ds.attrs["sigma"]),
-                  init_scale=0.0, seed=rng.from_attr(ds.attrs.get("seed", "none")))
+                  init_scale=0.0, seed=rng.from_attr(ds.attrs.get("seed", "none")), backend=backend)
         rbm.W = np.ascontiguousarray(W)
         rbm.visible_bias = np.ascontiguousarray(ds["visible_bias"].values, dtype=np.float64)
         rbm.hidden_bias = np.ascontiguousarray(ds["hidden_bias"].values, dtype=np.float64)
@@ -410,7 +485,9 @@ class RBM:
         return record.save(self.to_dataset(), path)
 
     @classmethod
-    def load(cls, path):
-        """Read a model written by :meth:`save` (a ValueError naming the file if it is not one)."""
+    def load(cls, path, *, backend="cpu"):
+        """Read a model written by :meth:`save` (a ValueError naming the file if it is not one),
+        on ``backend``."""
         return cls.from_dataset(record.open_model(path, cls.__name__,
-                                                  required=["W", "visible_bias", "hidden_bias", "visible", "sigma"]))
+                                                  required=["W", "visible_bias", "hidden_bias", "visible", "sigma"]),
+                                backend=backend)
