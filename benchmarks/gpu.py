@@ -69,7 +69,47 @@ def sk(quick, repeats):
             "spin_updates": n * reads * sweeps}
 
 
-CASES = {"sk": sk}
+def _paths_identical(a, b):
+    return {"identical": bool(np.array_equal(a.path.values, b.path.values))}
+
+
+def markov(quick, repeats):
+    """10^5 chains x 1000 steps on 1000 states, dense and CSR (32 non-zeros a row: alias rows),
+    recording every state and every 100th; Gillespie paths of 10^4 chains on 100 states."""
+    import scipy.sparse as sp
+
+    from neurosim.markov import ContinuousMarkovChain, MarkovChain
+
+    n, chains, steps = (40, 50, 200) if quick else (1000, 100_000, 1000)
+    g = np.random.default_rng(0)
+    P = g.random((n, n))
+    P /= P.sum(axis=1, keepdims=True)
+    k = 20 if quick else 32
+    cols = np.concatenate([g.choice(n, k, replace=False) for _ in range(n)])
+    S = sp.csr_array((g.random(n * k) + 0.01, (np.repeat(np.arange(n), k), cols)), shape=(n, n))
+    S = sp.csr_array(sp.diags_array(1.0 / S.sum(axis=1)) @ S)
+    rows = []
+    for kind, M in (("dense", P), (f"CSR {k} nnz/row", S)):
+        for every in (1, 100):
+            row = side_by_side(lambda b: MarkovChain(M, seed=1, backend=b),
+                               lambda c: c.simulate(steps, n_chains=chains, every=every),
+                               _paths_identical, repeats)
+            rows.append({"case": f"{kind}, {n} states, {chains} chains x {steps} steps, "
+                                 f"every={every}", **row, "steps": chains * steps})
+    nq, cq, duration = (6, 8, 5.0) if quick else (100, 10_000, 100.0)
+    Q = g.random((nq, nq)) * (g.random((nq, nq)) < 0.3)
+
+    def agree(a, b):
+        return {**_paths_identical(a, b),
+                "occupancy_max_rel_diff": float(abs(a.occupancy - b.occupancy).max() / duration)}
+
+    row = side_by_side(lambda b: ContinuousMarkovChain(Q, seed=2, fill_diagonal=True, backend=b),
+                       lambda c: c.simulate(duration, n_chains=cq, dt=0.1), agree, repeats)
+    rows.append({"case": f"Gillespie, {nq} states, {cq} chains, {duration} s", **row})
+    return rows
+
+
+CASES = {"sk": sk, "markov": markov}
 
 
 def main():
