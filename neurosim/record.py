@@ -488,7 +488,12 @@ class Run:
         self._file.close()
         self._file = None
         fixed.to_netcdf(self.store, mode="a")
-        return xr.open_dataset(self.store)
+        ds = xr.open_dataset(self.store)
+        # netCDF reads a variable named after one of its dims (but not only that dim) back as a
+        # coordinate; in memory it is a data variable
+        named = [v for v in ds.coords if v in fixed.data_vars or
+                 (v in self._records and self._records[v][0] != (v,))]
+        return ds.reset_coords(named) if named else ds
 
 
 def _store_path(store):

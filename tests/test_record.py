@@ -293,3 +293,17 @@ def test_interrupt_ends_the_run_as_interrupted_even_on_its_last_chunk():
         if start == 2:
             run.interrupt()      # a nested run saw Ctrl+C during this (last) chunk
     assert run.interrupted and run.done == 4
+
+
+def test_a_record_named_after_one_of_its_dims_stays_a_data_variable_when_streamed(tmp_path):
+    def toy(store=None):
+        run = record.Run(4, chunk=2, sizes={"output": 2}, grow=("time",), store=store)
+        with run:
+            run.track("output", ("time", "output"))
+            for start, n in run:
+                run.keep(output=np.ones((n, 2)) * start)
+        return run.dataset({"gain": (("output", "time"), np.zeros((2, 4)))}, None,
+                           family="X", model="Toy")
+    mem = toy()
+    with toy(tmp_path / "o.nc") as disk:
+        xr.testing.assert_identical(disk.load(), mem)

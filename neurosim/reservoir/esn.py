@@ -523,12 +523,9 @@ class ESN:
             run.keep(**{k: v if k == "time" or batched else v[0] for k, v in keep.items()})
 
     def _finish(self, run, coords, attrs):
-        """The run's Dataset. From a store, netCDF reads ``output`` (on dims time, output) as a
-        coordinate, a variable named after one of its dims: it goes back to the data variables,
-        as in memory."""
-        ds = run.dataset(None, coords, family=self.family, model=type(self).__name__, params=self.params,
-                         seed=self.seed, attrs=attrs)
-        return ds.reset_coords("output") if "output" in ds.coords and ds["output"].dims != ("output",) else ds
+        """The run's Dataset."""
+        return run.dataset(None, coords, family=self.family, model=type(self).__name__, params=self.params,
+                           seed=self.seed, attrs=attrs)
 
     # --- persistence ---------------------------------------------------------------------------
     _REQUIRED = ("W_indptr", "W_indices", "W_data", "Win", "Wfb", "bias_res", "sizes", "state", "last_output",
