@@ -521,11 +521,3 @@ def _temporary(desc):
     os.close(fd)
     return path
 
-
-def run_chunks(advance, total, chunk, *, progress=False, desc=None, unit="step"):
-    """Deprecated interim form of :class:`Run` (removed once every family iterates a Run)."""
-    run = Run(total, chunk=chunk, progress=progress, desc=desc, unit=unit)
-    for start, n in run:
-        if advance(start, n):
-            run.stop()
-    return run.done, run.interrupted
