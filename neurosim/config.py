@@ -177,6 +177,29 @@ BM_CUDA_THREADS = 32
 #: multiprocessor; the paths do not depend on it.
 MARKOV_CUDA_THREADS = 128
 
+# -- spiking networks on CUDA (spiking/stepper.py, kernels/cuda/spiking.py) --------------------
+#: Threads per block of the neuron pass (a thread per neuron, Poisson source and one for the
+#: generators; spikers reserve their places in the spike lists once per block) and of the
+#: state monitor. 256: 8 warps, so a block's one atomic reservation serves 256 neurons.
+SPIKING_CUDA_THREADS = 256
+
+#: Delivery: threads per block, and threads per spiking neuron (lanes; they stride together
+#: over its outgoing synapses, so reads of the synapse tables coalesce). A warp per spiker
+#: suits fan-outs from tens to thousands (80 synapses: 3 passes of a warp; 1000: 32).
+SPIKING_CUDA_DELIVERY_THREADS = 256
+SPIKING_CUDA_LANES = 32
+
+#: Most blocks of the delivery launch: the spikers of a step are taken grid-stride, and the
+#: host does not know their number before the launch. 1024 blocks of 256 threads fill an
+#: H100 (132 multiprocessors x 8 such blocks) with 8192 spikers in flight; a network with
+#: fewer possible spikers gets fewer blocks.
+SPIKING_CUDA_DELIVERY_BLOCKS = 1024
+
+#: Launch the spiking kernels with the arguments Numba marshalled for a call's first step
+#: (cuda.core's launch, a few microseconds) instead of through Numba's dispatcher each step
+#: (tens of microseconds for twenty-odd arrays). False: always the dispatcher (same results).
+SPIKING_CUDA_PREPARED_LAUNCH = True
+
 # -- CUDA RBM Gibbs sampling and CD/PCD epochs (kernels/cuda/rbm.py) -----------------------------
 #: Threads per block of the CUDA RBM's element-wise kernels: the stream draws (a thread per
 #: chain or mini-batch row, each drawing its row's numbers in the CPU's order), the bias steps

@@ -65,12 +65,13 @@ class LiquidStateMachine:
     ``p_in`` with mean weight ``w_in`` (A; half onto inhibitory neurons). tau_readout: the
     low-pass filter of the liquid state (s). alpha: ridge penalty. dt: step (s). w_scale: factor
 on the recurrent weights (see the module docstring). seed: fixes the liquid (types, wiring,
-weights, background currents, initial potentials).
+weights, background currents, initial potentials). backend: where the liquid runs, as for
+:class:`Network` (``"cpu"``, ``"cuda"``, ``"auto"``; the readout is fitted on the CPU).
     """
 
     def __init__(self, n_inputs=4, shape=(15, 3, 3), *, frac_inh=0.2, lam=2.0, C=None, W=None,
                  w_scale=0.15, p_in=0.3, w_in=18e-9, tau_readout=30e-3, alpha=1e-1, dt=1e-4,
-                 seed=None):
+                 seed=None, backend="cpu"):
         self.n_inputs = checks.integer(n_inputs, "n_inputs", low=1)
         pos = connect.grid(shape)
         self.shape = tuple(int(s) for s in np.atleast_1d(np.asarray(shape)))
@@ -104,7 +105,8 @@ weights, background currents, initial potentials).
         self.n_liquid = n
         kw = dict(tau_m=30e-3, v_rest=0.0, v_th=15e-3, v_reset=13.5e-3, R=1e6, tau_e=3e-3,
                   tau_i=6e-3, v0=(13.5e-3, 15e-3))
-        net = Network(self.dt, seed=_rng.child(ss, 1))
+        net = Network(self.dt, seed=_rng.child(ss, 1), backend=backend)
+        self.backend = net.backend
         groups = {}
         groups["E"] = net.add(LIF(self.n_exc, t_ref=3e-3, name="exc",
                                   I=gen.uniform(13.5e-9, 14.5e-9, self.n_exc), **kw))
@@ -161,9 +163,12 @@ weights, background currents, initial potentials).
         stepper = Stepper(net, n_steps, n_steps, _EMPTY, _EMPTY,
                           np.ones(self.n_liquid, dtype=bool))
         st, si = [], []
-        for steps, neurons in stepper.advance(n_steps):
-            st.append(steps - net._stored["step"])
-            si.append(neurons.copy())
+        try:
+            for steps, neurons in stepper.advance(n_steps):
+                st.append(steps - net._stored["step"])
+                si.append(neurons.copy())
+        finally:
+            stepper.close()
         return np.concatenate(st), np.concatenate(si)
 
     def states(self, samples, duration, readout_times=None):
@@ -285,7 +290,7 @@ weights, background currents, initial potentials).
             {"r2": ("delay", r2, {"units": "1", "long_name": "squared correlation of recall"})},
             {"delay": ("delay", np.arange(max_delay + 1), {"units": "bins"})},
             family="LSM", model="LiquidStateMachine", params=self.params(),
-            seed=seed,
+            seed=seed, backend=self.backend,
             attrs={"bin": bin, "bin_units": "s", "n_bins": n_bins, "input_rate_max": rate,
                    "memory_capacity": float(r2.sum())})
 
@@ -309,12 +314,15 @@ weights, background currents, initial potentials).
         return persist.write(net, path, model="LiquidStateMachine", extra=extra, attrs=attrs)
 
     @classmethod
-    def load(cls, path):
-        """A machine saved by :meth:`save` (liquid, initial state and readout). A file that
-        is not a saved LiquidStateMachine (another model, truncated, not netCDF) is a
-        ValueError."""
+    def load(cls, path, *, backend="cpu"):
+        """A machine saved by :meth:`save` (liquid, initial state and readout), its liquid to
+        run on ``backend``. A file that is not a saved LiquidStateMachine (another model,
+        truncated, not netCDF) is a ValueError."""
         import json
 
+        from .. import backend as _backend
+
+        backend = _backend.resolve(backend)
         ds = persist.open_network(path, "LiquidStateMachine", required=("positions", "lsm_json"))
         meta = json.loads(ds.attrs["lsm_json"])
         self = cls.__new__(cls)
@@ -324,7 +332,8 @@ weights, background currents, initial potentials).
         self.shape = tuple(meta["shape"])
         self.seed = persist.seed_from_attr(meta["seed"])
         self.positions = ds["positions"].values
-        self.network = persist.read(Network, ds)
+        self.network = persist.read(Network, ds, backend=backend)
+        self.backend = backend
         self.inputs = next(s for s in self.network.sources if s.name == "input")
         self.network.store()
         self.readout = None
@@ -378,6 +387,6 @@ def jitter_curve(jitters, *, n_train=100, n_test=100, n_templates=2, n_channels=
          "train_accuracy": ("jitter", np.array(tr), {"units": "1"})},
         {"jitter": ("jitter", jitters, {"units": "s"})},
         family="LSM", model="LiquidStateMachine", params=lsm.params(),
-        seed=seed,
+        seed=seed, backend=lsm.backend,
         attrs={"chance": 1.0 / n_templates, "n_train": n_train, "n_test": n_test,
                "duration": duration, "input_rate": rate})

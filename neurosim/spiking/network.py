@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
+from .. import backend as _backend
 from .. import checks, config, connect
 from .. import record as _rec
 from .. import rng as _rng
@@ -42,12 +43,20 @@ class Network:
     dt: time step (s), > 0. seed: int >= 0, SeedSequence or None; it fixes the initial states
     drawn from ranges, random wiring made by :meth:`connect`, delays and Poisson spikes. The
     same seed gives the same spikes whatever the number of threads.
+    backend: ``"cpu"``, ``"cuda"`` or ``"auto"``. CUDA runs a thread per neuron and delivers
+    spikes by atomic adds (:mod:`neurosim.kernels.cuda.spiking`); the network is built on the
+    host, its wiring stays on the GPU between runs and its state comes back after each run.
+    Same Poisson draws and state arithmetic as the CPU: the spikes are the CPU's wherever the
+    order of the adds into a synaptic variable in one step cannot matter (one input per
+    variable per step, or equal weights per channel as in CUBA); otherwise they agree until
+    rounding differences grow (the same statistics).
     """
 
-    def __init__(self, dt=1e-4, *, seed=None):
+    def __init__(self, dt=1e-4, *, seed=None, backend="cpu"):
         self.dt = checks.scalar(dt, "dt", low=0.0, low_open=True)
         _rng.to_attr(seed)   # a seed that results could not record is refused now
         self.seed = seed
+        self.backend = _backend.resolve(backend)
         self._ss = _rng.sequence(seed)
         self._children = 0
         self.groups = []        # neuron groups, in the order added
@@ -292,11 +301,13 @@ class Network:
         return persist.write(self, path, extra=extra, attrs=attrs)
 
     @classmethod
-    def load(cls, path):
-        """A network saved by :meth:`save`, ready to run on from where it stopped. A file that
-        is not a saved Network (another model, truncated, not netCDF) is a ValueError."""
+    def load(cls, path, *, backend="cpu"):
+        """A network saved by :meth:`save` (on either backend), ready to run on from where it
+        stopped on ``backend``. A file that is not a saved Network (another model, truncated,
+        not netCDF) is a ValueError."""
+        backend = _backend.resolve(backend)
         ds = persist.open_network(path, "Network")
-        return persist.read(cls, ds)
+        return persist.read(cls, ds, backend=backend)
 
     @property
     def t(self):
@@ -416,20 +427,24 @@ class Network:
             run.track("spike_time", "spike", np.float64, {"units": "s", "long_name": "spike time"})
             run.track("spike_neuron", "spike", np.int64,
                       {"long_name": "index of the neuron that spiked"})
-            for start, n in run:
-                for steps, neurons in stepper.advance(n):
-                    run.keep(spike_time=steps * self.dt, spike_neuron=neurons)
-                rec, counts = stepper.records(n)
-                run.keep(time=(t0_step + run.steps(start, n)) * self.dt,
-                         rate=counts / (sizes * every * self.dt),
-                         **{name: rec[:, a, :] for a, name in enumerate(variables)})
+            try:
+                for start, n in run:
+                    for steps, neurons in stepper.advance(n):
+                        run.keep(spike_time=steps * self.dt, spike_neuron=neurons)
+                    rec, counts = stepper.records(n)
+                    run.keep(time=(t0_step + run.steps(start, n)) * self.dt,
+                             rate=counts / (sizes * every * self.dt),
+                             **{name: rec[:, a, :] for a, name in enumerate(variables)})
+            finally:
+                stepper.close()     # the state back in the host arrays (CUDA)
         params = {"dt": self.dt, "n_neurons": N, "n_synapses": self.n_synapses,
                   "t_start": t0_step * self.dt, "every": every}
         for g, name in zip(self.groups, pop):
             params.update({f"{name}_{k}": v for k, v in g.params().items()})
         params["duration"] = run.done * self.dt
         return run.dataset(data_vars, {"neuron": rec_idx, "population": pop}, family="LSM",
-                           model=model, params=params, seed=self.seed, attrs=attrs)
+                           model=model, params=params, seed=self.seed, backend=self.backend,
+                           attrs=attrs)
 
 
 def _monitor(rec, n):
@@ -453,14 +468,16 @@ def mean_rate(ds, n_neurons=None):
     return ds.sizes["spike"] / n / float(ds.attrs["duration"])
 
 
-def cuba(n=4000, *, p=None, dt=1e-4, seed=None):
+def cuba(n=4000, *, p=None, dt=1e-4, seed=None, backend="cpu"):
     """The Vogels and Abbott (2005) CUBA network as Brian2's ``examples/CUBA.py`` defines it.
 
     n neurons (80% excitatory, named "exc" and "inh"), each source connected with probability
     ``p`` (default ``80 / n``: 80 synapses per neuron on average), taum 20 ms, taue 5 ms,
     taui 10 ms, Vt -50 mV, Vr -60 mV, El -49 mV, we = 60*0.27/10 mV, wi = -20*4.5/10 mV (as jumps
     of ``R * I``; here R = 100 Mohm and the weights are amperes), refractory 5 ms, v0 uniform in
-    [Vr, Vt]. Returns the :class:`Network` (run it with ``net.run(1.0)``).
+    [Vr, Vt]. backend: as for :class:`Network`. Returns the :class:`Network` (run it with
+    ``net.run(1.0)``). All excitatory weights are equal, and all inhibitory ones: the order in
+    which a step's spikes reach a neuron cannot change the sums, so CUDA gives the CPU's spikes.
     """
     n = checks.integer(n, "n", low=5)
     p = 80.0 / n if p is None else checks.scalar(p, "p", low=0.0, high=1.0)
@@ -468,7 +485,7 @@ def cuba(n=4000, *, p=None, dt=1e-4, seed=None):
     n_e = int(round(0.8 * n))
     kw = dict(tau_m=20e-3, v_rest=-49e-3, v_th=-50e-3, v_reset=-60e-3, t_ref=5e-3, R=R,
               tau_e=5e-3, tau_i=10e-3, v0=(-60e-3, -50e-3))
-    net = Network(dt, seed=seed)
+    net = Network(dt, seed=seed, backend=backend)
     exc = net.add(LIF(n_e, name="exc", **kw))
     inh = net.add(LIF(n - n_e, name="inh", **kw))
     we = 60 * 0.27 / 10 * 1e-3 / R

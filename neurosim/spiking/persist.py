@@ -62,9 +62,10 @@ def write(net, path, *, model="Network", extra=None, attrs=None):
     return path
 
 
-def read(cls, ds):
-    """The network of class ``cls`` held by ``ds`` (checked by ``record.open_model``)."""
-    net = cls(float(ds.attrs["dt"]), seed=seed_from_attr(ds.attrs["seed"]))
+def read(cls, ds, backend="cpu"):
+    """The network of class ``cls`` held by ``ds`` (checked by ``record.open_model``), to run
+    on ``backend``."""
+    net = cls(float(ds.attrs["dt"]), seed=seed_from_attr(ds.attrs["seed"]), backend=backend)
     for spec in json.loads(ds.attrs["groups_json"]):
         kind, n, name = spec["kind"], spec["n"], spec["name"]
         if kind == "LIF":
