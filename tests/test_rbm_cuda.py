@@ -43,15 +43,16 @@ def random_rbm(nv, nh, seed, visible="bernoulli", sigma=1.0, backend="cpu"):
 
 
 def same_samples(gpu, cpu, means=("v_mean",)):
-    """Identical Datasets under the simulator; on a GPU identical samples and means within a
-    few ulp (see the module notes)."""
+    """Identical Datasets under the simulator; on a GPU the same except ``means``, within a few
+    ulp (see the module notes: Bernoulli means through libdevice's exp, Gaussian samples
+    through its log and cos)."""
     assert cpu.attrs["backend"] == "cpu" and gpu.attrs["backend"] == "cuda"
     if SIM:
         assert gpu.drop_attrs().identical(cpu.drop_attrs())
         return
     for name in cpu.data_vars:   # pragma: no cover - needs a GPU
         if name in means:
-            np.testing.assert_allclose(gpu[name].values, cpu[name].values, rtol=1e-14, atol=1e-300)
+            np.testing.assert_allclose(gpu[name].values, cpu[name].values, rtol=1e-13, atol=1e-13)
         else:
             np.testing.assert_array_equal(gpu[name].values, cpu[name].values, err_msg=name)
 
@@ -89,7 +90,7 @@ def test_gibbs_twin_takes_the_cpu_kernels_arguments(gaussian):
         if name == "out_mean" and not SIM and not gaussian:   # pragma: no cover - needs a GPU
             np.testing.assert_allclose(got, want, rtol=1e-14)
         elif name == "v" and not SIM and gaussian:             # pragma: no cover - needs a GPU
-            np.testing.assert_allclose(got, want, rtol=1e-13)
+            np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
         elif isinstance(want, np.ndarray):
             np.testing.assert_array_equal(got, want, err_msg=name)
     assert np.ptp(cpu[3]) > 0 and np.ptp(cpu[9]) > 0
@@ -122,7 +123,10 @@ def test_device_logistic_is_the_cpu_polynomial():
     want = x.copy()
     logistic_rows(want, np.empty_like(want))
     # values where the unfused formula (two roundings per Horner step) misses the CPU's bits
-    x = np.concatenate([x[[_unfused_logistic(t) for t in x] != want][:30], g.normal(0, 300, 20),
+    differ = np.array([_unfused_logistic(t) for t in x]) != want
+    if not differ.any():   # pragma: no cover - a host without FMA, or NUMBA_CPU_NAME=generic
+        pytest.skip("this host's CPU kernel fuses no multiply-add; the device port follows FMA hosts")
+    x = np.concatenate([x[differ][:30], g.normal(0, 300, 20),
                         [0.0, -0.0, 708.5, -708.5, 745.0, -800.0, 1e300, -1e300, 36.7, -36.7]])
     assert x.size == 60
     want = x.copy()
@@ -160,6 +164,40 @@ def test_fit_epoch_twin_takes_the_cpu_kernels_arguments(persistent, k, gaussian)
     assert not np.allclose(cpu[0], args[0])
 
 
+def test_twins_compile_for_a_gpu():
+    """The simulator does not type-check: compile every kernel for a GPU of compute capability
+    9.0 where libNVVM is installed (no GPU or driver needed). The products' multiplies are
+    ``mul.rn`` (never fused into the following add) and the stream state stays in registers
+    while a row draws (one load and one store of it)."""
+    if SIM:
+        pytest.skip("the CUDA simulator compiles nothing")
+    from numba import boolean, float64, int64, uint64
+
+    try:
+        from numba.cuda import compile_ptx
+
+        from neurosim.kernels.cuda import rbm as ck
+    except ImportError as err:   # pragma: no cover - no numba-cuda
+        pytest.skip(f"no numba-cuda: {err}")
+    A1, A2, A3, S, I1 = float64[::1], float64[:, ::1], float64[:, :, ::1], uint64[:, ::1], int64[::1]
+    sigs = {"_up": (A2, A2, A1, float64, A1, int64, A2, int64, A2, A2),
+            "_down": (A2, A2, A1, boolean, float64, A1, int64, A2, int64, A2, A3, A3, int64),
+            "_draws": (S, A2, int64, int64, int64, int64, boolean, boolean),
+            "_transpose": (A2, A2), "_gather": (A2, I1, int64, A2),
+            "_update_weights": (A2, A2, A2, A2, A2, A2, A2, float64, float64, float64, float64),
+            "_update_biases": (A2, A2, A2, A2, A1, A1, A1, A1, float64, float64, float64, float64, float64)}
+    ptx = {}
+    for name, sig in sigs.items():
+        try:
+            ptx[name] = compile_ptx(getattr(ck, name).py_func, sig, cc=(9, 0))[0]
+        except Exception as err:  # no libNVVM on this machine
+            if "NVVM" not in str(err):
+                raise
+            pytest.skip(f"cannot compile for a GPU here: {err}")
+    assert "mul.rn.f64" in ptx["_up"] and "mul.rn.f64" in ptx["_down"]
+    assert ptx["_draws"].count("ld.global.u64") == 2 and ptx["_draws"].count("st.global.u64") == 2
+
+
 # ------------------------------------------------------------------ the families
 
 @needs_cuda
@@ -168,7 +206,7 @@ def test_sample_matches_the_cpu(visible):
     kw = dict(steps=4, chains=3, every=2, betas=np.linspace(0.5, 1.0, 4))
     cpu = random_rbm(7, 5, 3, visible, 0.8).sample(**kw)
     gpu = random_rbm(7, 5, 3, visible, 0.8, backend="cuda").sample(**kw)
-    same_samples(gpu, cpu)
+    same_samples(gpu, cpu, ("v_mean",) if visible == "bernoulli" else ("v",))
     assert gpu.v.shape == (3, 2, 7)
 
 

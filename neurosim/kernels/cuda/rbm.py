@@ -23,12 +23,17 @@ Same arithmetic: each thread sums its unit's terms in the CPU's order (ascending
 the sum started from the hidden bias, units that are 0 skipped), with every multiply written
 ``dmul_rn`` so that the compiler cannot contract ``acc + a * w`` into a fused multiply-add the
 CPU does not do. The hidden probabilities use a port of ``kernels.scalar.logistic_rows`` (the
-polynomial ``exp``) with a fused multiply-add where LLVM fuses one on the CPU (the host's
-``contract`` flag, on every x86-64 with FMA and on ARM64; checked bit for bit on 2e5 values),
-so the probabilities, and with them the samples, equal the CPU's. The visible means use
+polynomial ``exp``) with a fused multiply-add where LLVM fuses one on the CPU (its
+``contract`` flag on a host with FMA: x86-64 since Haswell, ARM64; checked bit for bit on 2e5
+values), so the probabilities, and with them the samples, equal the CPU's. (On a host whose
+CPU kernel fuses nothing, e.g. with ``NUMBA_CPU_NAME=generic``, a probability may differ in
+its last bit, and a sample only if its uniform falls inside that bit.) The visible means use
 ``math.exp`` as the CPU kernel does: on a GPU that is libdevice's ``exp`` (within 1 ulp of the
 C library's), so a Bernoulli ``v_mean`` may differ in its last bit, never a sample unless a
-uniform falls in that ulp. Under the CUDA simulator everything is bit-identical.
+uniform falls in that ulp; Gaussian samples take their normals from libdevice's ``log`` and
+``cos`` (Box-Muller, ``kernels.cuda.rng``), so on a GPU they may differ in their last bits
+(their means given the hidden samples do not). Under the CUDA simulator everything is
+bit-identical.
 
 The CD/PCD epoch keeps ``W``, ``W^T``, the biases and the velocities on the device for the
 whole epoch (one mini-batch is about eight launches; moving ``W`` to the host and back per
@@ -41,7 +46,7 @@ from fractions import Fraction
 
 import numpy as np
 from numba import config as _nbconfig
-from numba import cuda, float64, int64
+from numba import cuda, float64, int64, uint64
 
 from ... import config
 from .rng import normal, uniform
@@ -210,23 +215,29 @@ def _draws(states, U, rows, n_hidden, n_visible, k, persistent, gaussian):
     """Row ``r < rows`` of ``U`` from stream ``r``, in the order the CPU kernels draw: unless
     ``persistent``, ``n_hidden`` uniforms; then ``k`` times ``n_visible`` uniforms (normals for
     Gaussian units) followed, except after the last unless ``persistent``, by ``n_hidden``
-    uniforms. (``k = 1``, not persistent: one Gibbs step.) One thread per row."""
+    uniforms. (``k = 1``, not persistent: one Gibbs step.) One thread per row; the row's state
+    is held in a local copy (registers) while it draws, and written back at the end."""
     r = cuda.grid(1)
     if r >= rows:
         return
+    st = cuda.local.array((1, 2), uint64)
+    st[0, 0] = states[r, 0]
+    st[0, 1] = states[r, 1]
     p = 0
     if not persistent:
         for j in range(n_hidden):
-            U[r, p] = uniform(states, r)
+            U[r, p] = uniform(st, 0)
             p += 1
     for s in range(k):
         for i in range(n_visible):
-            U[r, p] = normal(states, r) if gaussian else uniform(states, r)
+            U[r, p] = normal(st, 0) if gaussian else uniform(st, 0)
             p += 1
         if s < k - 1 or persistent:
             for j in range(n_hidden):
-                U[r, p] = uniform(states, r)
+                U[r, p] = uniform(st, 0)
                 p += 1
+    states[r, 0] = st[0, 0]
+    states[r, 1] = st[0, 1]
 
 
 @cuda.jit
