@@ -69,6 +69,47 @@ def sk(quick, repeats):
             "spin_updates": n * reads * sweeps}
 
 
+def rbm(quick, repeats):
+    """RBM Gibbs sampling, 10^4 chains x 100 steps (annealed betas 0.5 -> 1, the last step
+    recorded) of a 784 x 500 Bernoulli RBM (MNIST-sized) and of a 64 x 256 one; and one CD-1
+    epoch of 10^4 rows in mini-batches of 100 (784 x 500; the CPU kernel is serial)."""
+    from neurosim.energy.rbm import RBM
+
+    sizes = [(12, 9, 40, 4)] if quick else [(64, 256, 10_000, 100), (784, 500, 10_000, 100)]
+    rows = []
+    for nv, nh, chains, steps in sizes:
+        g = np.random.default_rng(0)
+        W, bv, bh = g.normal(0, 0.05, (nv, nh)), g.normal(-1, 0.5, nv), g.normal(-0.5, 0.5, nh)
+
+        def make(b, nv=nv, nh=nh, W=W, bv=bv, bh=bh):
+            r = RBM(nv, nh, seed=1, backend=b)
+            r.W, r.visible_bias, r.hidden_bias = W.copy(), bv.copy(), bh.copy()
+            return r
+
+        def agree(a, b):
+            return {"samples_identical": bool(np.array_equal(a.v.values, b.v.values)),
+                    "v_mean_max_abs_diff": float(abs(a.v_mean - b.v_mean).max())}
+
+        betas = np.linspace(0.5, 1.0, steps)
+        row = side_by_side(make, lambda r: r.sample(steps=steps, chains=chains, every=steps,
+                                                    betas=betas), agree, repeats)
+        rows.append({"case": f"Gibbs {nv}x{nh}, {chains} chains x {steps} steps", **row,
+                     "chain_steps": chains * steps})
+    nv, nh, m, batch = (12, 9, 60, 10) if quick else (784, 500, 10_000, 100)
+    X = (np.random.default_rng(1).random((m, nv)) < 0.15).astype(np.float64)
+
+    def agree_fit(a, b):
+        return {"W_max_abs_diff": float(abs(a.W - b.W).max()),
+                "recon_rel_diff": float(abs(a.history.reconstruction_error.values[-1]
+                                            / b.history.reconstruction_error.values[-1] - 1))}
+
+    row = side_by_side(lambda b: RBM(nv, nh, seed=2, backend=b),
+                       lambda r: r.fit(X, epochs=1, batch_size=batch, learning_rate=0.05,
+                                       monitor=100), agree_fit, repeats)
+    rows.append({"case": f"CD-1 epoch {nv}x{nh}, {m} rows, batch {batch}", **row})
+    return rows
+
+
 def _paths_identical(a, b):
     return {"identical": bool(np.array_equal(a.path.values, b.path.values))}
 
@@ -109,7 +150,7 @@ def markov(quick, repeats):
     return rows
 
 
-CASES = {"sk": sk, "markov": markov}
+CASES = {"sk": sk, "rbm": rbm, "markov": markov}
 
 
 def main():
