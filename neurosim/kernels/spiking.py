@@ -26,6 +26,9 @@ Layout (all float64 unless said):
   (n_pre + 1,) int64, ``out_code`` int32 ``channel * N + post`` (an index into ``syn``),
   ``out_w``, ``out_d`` int64 delay steps. ``ring`` (L, 2N) holds input in flight, row ``s % L``.
 
+CUDA: :func:`neurosim.kernels.cuda.spiking.run_steps` is the twin of :func:`run_steps` (the same
+arguments on device arrays; a thread per neuron, atomic delivery), with the same arithmetic.
+
 Compile time: :func:`run_steps` takes the features a network may not use (other neuron kinds,
 external current, Poisson sources, generators, delays, state monitors) as arguments that are
 None when unused; Numba prunes those branches before typing, so a network compiles (and

@@ -3,8 +3,9 @@
 Neuron groups (:class:`LIF`, :class:`Izhikevich`; current or conductance synapses), spike
 sources (:class:`PoissonGroup`, :class:`SpikeGeneratorGroup`), a :class:`Network` that wires
 them with :mod:`neurosim.connect` (delays included) and runs them clock-driven with
-event-driven delivery, the :func:`cuba` benchmark network, and the
-:class:`LiquidStateMachine`. All quantities in SI units: s, V, A, S, ohm, F.
+event-driven delivery (on the CPU, or a GPU with ``backend="cuda"``), the :func:`cuba`
+benchmark network, and the :class:`LiquidStateMachine`. All quantities in SI units: s, V, A, S,
+ohm, F.
 """
 from ..record import NetCDFAppender  # noqa: F401  (moved to neurosim.record; kept importable)
 from .inputs import PoissonGroup, SpikeGeneratorGroup  # noqa: F401

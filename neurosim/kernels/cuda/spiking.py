@@ -349,12 +349,20 @@ class _Launch:
     """
 
     def __init__(self, configured, args):
-        self.configured, self.args, self.fast, self.first = configured, args, None, True
+        self.configured, self.args = configured, args
+        self.fast, self.first, self.tried = None, True, False
 
     def __call__(self):
         if self.fast is not None:
-            self.fast()
-            return
+            if self.tried:
+                self.fast()
+                return
+            self.tried = True
+            try:                # a launch refused before it is queued: back to the dispatcher
+                self.fast()
+                return
+            except Exception:
+                self.fast = None
         self.configured(*self.args)
         if self.first:
             self.first = False
