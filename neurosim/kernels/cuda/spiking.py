@@ -21,7 +21,9 @@ number of steps done. Brian2's schedule, as on the CPU:
    ``out_code``/``out_w``) and add the weight atomically into ``syn``, or into ring-buffer row
    ``(s + d) % L`` for a delay of ``d`` steps. Work ~ spikes x fan-out, as on the CPU; a
    post-synaptic gather (a thread per neuron scanning its incoming synapses for spikers) would
-   read every synapse every step, N x fan-in, 100x more at 10 Hz and dt = 0.1 ms.
+   read every synapse every step, N x fan-in: 1 / (rate x dt) times more work, 1000x at
+   10 Hz and dt = 0.1 ms. The atomics' contention is low: a step's few spikes hit scattered
+   neurons.
 
 Control words (``ctl``, int64 on the device): ``[go0, go1, count0, count1, done, kk0, kk1]``.
 The launches of step ``s`` read the words of parity ``s & 1``: ``go`` (0: run the step),
@@ -42,6 +44,9 @@ is the order of the atomic adds into one synaptic variable (or ring slot) in one
 input per variable per step, or equal weights per channel (CUBA), the sums are the CPU's. The
 exponential of the conductance LIF's state-dependent step is the GPU's ``exp`` (at most 1 ulp
 from glibc's). Under the simulator every product is plain Python float arithmetic.
+
+The kernels compile once per signature and GPU model and are cached on disk (``cache=True``);
+after editing ``kernels/cuda/rng.py``, clear ``__pycache__`` (see docs/architecture.md).
 """
 import math
 
@@ -181,7 +186,7 @@ def _step(ctl, cfg, par):
     return cfg[C_STEP0] + kk, cfg[C_KOFF] + kk
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _record(ctl, cfg, par, v, u, syn, rec_idx, rec_vars, rec_buf):
     """The state at the start of the step: a thread per (variable, recorded neuron)."""
     t = cuda.grid(1)
@@ -204,7 +209,7 @@ def _record(ctl, cfg, par, v, u, syn, rec_idx, rec_vars, rec_buf):
             rec_buf[row, a, b] = syn[N + i]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _spikes(ctl, cfg, par, dt, g_lo, g_kind, g_eu, g_par, v, u, syn, ref, I_ext, rates, pstate,
             gen_step, gen_idx, gen_ptr, ring, spk_mask, spk_step, spk_idx, n_spk, rate_buf,
             fired):
@@ -280,7 +285,7 @@ def _spikes(ctl, cfg, par, dt, g_lo, g_kind, g_eu, g_par, v, u, syn, ref, I_ext,
         spk_idx[sh[3] + rpos] = i
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _deliver(ctl, cfg, par, n_spk, fired, out_ptr, out_code, out_w, out_d, ring, syn):
     """This step's spikes along their outgoing synapses (atomic adds); then the control words
     of the next step (thread 0)."""
