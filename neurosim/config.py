@@ -208,3 +208,18 @@ SPIKING_CUDA_PREPARED_LAUNCH = True
 #: 32 chains per block, 128 threads: compile-time shared-memory shapes in that module). No
 #: result depends on it.
 RBM_CUDA_THREADS = 128
+
+# -- ESN reservoirs on CUDA (reservoir/_device.py, kernels/cuda/reservoir.py) -------------------
+#: Threads per block of the CUDA reservoir runs (a block per sequence, or per reservoir and
+#: sequence in a batch of reservoirs): a multiple of 8 (a sparse slice's 8 rows go to 8
+#: consecutive threads), at most 1024. 256 gives each thread about 4 rows of a 1000-unit
+#: reservoir and keeps a few blocks on a multiprocessor. Not yet measured on a GPU; no result
+#: depends on it beyond the order of the readout's sum in closed loop (rounding).
+ESN_CUDA_THREADS = 256
+
+#: Records per kernel call of a CUDA reservoir run (bytes of states and outputs, all sequences
+#: and reservoirs together): a GPU does a CPU chunk's CHUNK_WORK in well under a millisecond, so
+#: its chunks are sized by what comes back to the host instead. 64 MiB: a few ms over PCIe,
+#: tens of ms of work for 1000-unit reservoirs; the launch and copy overheads are amortised and
+#: the progress bar and Ctrl+C stay prompt. The numbers do not depend on it.
+ESN_CUDA_CHUNK_BYTES = 64 << 20

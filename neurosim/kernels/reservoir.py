@@ -296,6 +296,80 @@ def run_readout(mat, bounds, win, wfb, bias, wout, wbias, inputs, closed, x, y, 
 
 
 @njit(cache=True, inline="always")
+def member(mats, soff, r):
+    """The layout tuple of reservoir ``r`` of a stacked batch (see
+    :func:`neurosim.reservoir.layout.stack_layouts`): views of the stacked arrays, so that
+    :func:`step` runs it exactly as the reservoir's own layout."""
+    sptr, slen, rows, scount, lslice, idx, data, dense = mats
+    s0 = soff[r]
+    s1 = soff[r + 1]
+    return (sptr[s0:s1 + 1], slen[s0:s1], rows[LANES * s0:LANES * s1], scount[s0:s1], lslice[r], idx, data,
+            dense[r])
+
+
+@njit(parallel=True, cache=True)
+def run_many(mats, soff, bounds, win, wfb, bias, inputs, feedback, x, leak, act, noise, rng, out):
+    """:func:`run` for R reservoirs of the same size over the same sequences, in parallel over
+    (reservoir, sequence) pairs.
+
+    mats, soff: the stacked layouts (:func:`member` gives reservoir r's); win (R, n, n_in),
+    wfb (R, n, n_fb), bias (R, n); inputs (B, T, n_in) and feedback (B, T, n_fb), shared by all
+    reservoirs; x (R, B, n) start states, updated in place; leak (R,), noise (R,); reservoir
+    ``r``'s sequence ``b`` draws its noise from stream ``r * B + b`` of ``rng``; out (R, B, T, n).
+    Each reservoir's numbers are those :func:`run` gives for it alone (the same step, in the
+    same order).
+    """
+    n_res, n_batch = x.shape[0], x.shape[1]
+    n_steps = inputs.shape[1]
+    n = x.shape[2]
+    for k in prange(n_res * n_batch):
+        r = k // n_batch
+        b = k - r * n_batch
+        m = member(mats, soff, r)
+        z = np.empty(n, bias.dtype)
+        drive = np.empty(n)
+        xb = x[r, b]
+        for t in range(n_steps):
+            _input_term(win[r], inputs[b, t], drive)
+            step(m, bounds, drive, bias[r], wfb[r], feedback[b, t], xb, z, leak[r], act, noise[r], rng, k)
+            out[r, b, t, :] = xb
+
+
+@njit(parallel=True, cache=True)
+def run_readout_many(mats, soff, bounds, win, wfb, bias, wout, wbias, inputs, closed, x, y, leak, act, noise,
+                     rng, out_x, out_y):
+    """:func:`run_readout` for R reservoirs at once (arguments as for :func:`run_many`; wout
+    (R, n_out, n), wbias (R, n_out), y (R, B, n_out), out_x (R, B, T, n), out_y (R, B, T, n_out)).
+    Each reservoir's numbers are those :func:`run_readout` gives for it alone."""
+    n_res, n_batch = x.shape[0], x.shape[1]
+    n_steps = out_y.shape[2]
+    n = x.shape[2]
+    n_fb = wfb.shape[2]
+    for k in prange(n_res * n_batch):
+        r = k // n_batch
+        b = k - r * n_batch
+        m = member(mats, soff, r)
+        z = np.empty(n, bias.dtype)
+        drive = np.empty(n)
+        xb = x[r, b]
+        yb = y[r, b]
+        fb = np.zeros(n_fb)
+        u = np.empty(win.shape[2])
+        for t in range(n_steps):
+            if closed:
+                u[:] = yb
+            else:
+                u[:] = inputs[b, t]
+            if n_fb > 0:
+                fb[:] = yb
+            _input_term(win[r], u, drive)
+            step(m, bounds, drive, bias[r], wfb[r], fb, xb, z, leak[r], act, noise[r], rng, k)
+            _readout(wout[r], wbias[r], xb, yb)
+            out_x[r, b, t, :] = xb
+            out_y[r, b, t, :] = yb
+
+
+@njit(cache=True, inline="always")
 def _rls_gain(P, phi, k, forget):
     """RLS gain in place: ``k = P phi / (forget + phi' P phi)``; returns the denominator."""
     m = phi.shape[0]

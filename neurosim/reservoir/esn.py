@@ -21,10 +21,12 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
+from .. import backend as _backend
 from .. import checks, connect, rng
 from .. import record as _rec
 from ..kernels import reservoir as _k
 from ..readout import RLS, Ridge
+from . import _device
 from .layout import LAYOUTS, dense_layout, precision, reservoir_layout, sell_layout  # noqa: F401
 
 ACTIVATIONS = {"tanh": _k.TANH, "identity": _k.IDENTITY, "sigmoid": _k.SIGMOID, "relu": _k.RELU}
@@ -63,6 +65,12 @@ class ESN:
     while the input term, the readout (trained in float64) and the returned states are float64.
     float32 states differ from float64 ones by about 1e-5 relative (rounding, amplified by the
     dynamics); the one-step NRMSE on Mackey-Glass is unchanged (see benchmarks/esn.py).
+    ``backend``: "cpu", "cuda" or "auto" (CUDA runs :meth:`run`, :meth:`states`,
+    :meth:`run_states`, the state harvesting of :meth:`fit`, :meth:`predict` and
+    :meth:`generate` on the GPU, a block of threads per sequence; the readout's solve and
+    :meth:`fit_force` stay on the CPU). GPU states agree with the CPU's to rounding (within
+    1e-12 over 50 steps; closed-loop runs diverge slowly, as any two roundings of a chaotic
+    system do); every Dataset says where it ran in ``attrs["backend"]``.
 
     A spectral radius >= 1 warns (:class:`EchoStateWarning`): the echo state property may fail.
     """
@@ -72,7 +80,7 @@ class ESN:
     def __init__(self, units=100, *, n_inputs=1, n_outputs=1, leak=1.0, spectral_radius=0.9,
                  input_scaling=1.0, connectivity=0.1, input_connectivity=0.1, bias=0.0,
                  activation="tanh", noise=0.0, feedback_scaling=0.0, inter_scaling=1.0,
-                 ridge=1e-7, seed=None, layout="auto", dtype="float64", _weights=None):
+                 ridge=1e-7, seed=None, layout="auto", dtype="float64", backend="cpu", _weights=None):
         self.sizes = _units(units)
         self.n_inputs = checks.integer(n_inputs, "n_inputs", low=1)
         self.n_outputs = checks.integer(n_outputs, "n_outputs", low=1)
@@ -93,6 +101,7 @@ class ESN:
         self.seed = seed
         self.layout = checks.choice(layout, "layout", LAYOUTS)
         self.dtype = precision(dtype)
+        self.backend = _backend.resolve(backend)
         if self.spectral_radius >= 1.0:
             warnings.warn(f"spectral_radius={self.spectral_radius} >= 1: the echo state property may not hold "
                           "(the reservoir may keep a memory of its initial state or become chaotic)",
@@ -208,48 +217,35 @@ class ESN:
         """The kernels' running state: ``x`` itself (float64) or a float32 copy."""
         return x if self.dtype == "float64" else x.astype(np.float32)
 
-    def _run_states(self, u, fb, x, streams):
-        """Kernel call: states (B, T, n) for inputs u (B, T, n_in), teacher feedback fb (or
-        None), noise ``streams``; x updated."""
-        B, T = u.shape[:2]
-        out = np.empty((B, T, self.units))
-        if fb is None:
-            fb = np.zeros((B, T, self.Wfb.shape[1]))
-        xk = self._kernel_state(x)
-        _k.run(*self._kernel_args(), u, fb, xk, self.leak, ACTIVATIONS[self.activation], self.noise, streams, out)
-        x[...] = xk
-        return out
+    def _session(self, x, y, streams, steps, what):
+        """The kernels' arrays of one run on the ESN's backend (see
+        :class:`neurosim.reservoir._device.Session`): start states x (B, units), last outputs
+        y (B, n_out) (None: no readout in this run), noise ``streams``, at most ``steps`` steps
+        a call; on a GPU the memory is checked first (a ValueError naming ``what``)."""
+        return _device.Session(_device.Kernels(self.backend), self._kernel_args(), x, y, streams, leak=self.leak,
+                               act=ACTIVATIONS[self.activation], noise=self.noise,
+                               wout=None if y is None else self.Wout, bout=None if y is None else self.bout,
+                               dtype=self.dtype, many=False, steps=steps, n_inputs=self.n_inputs,
+                               n_fb=self.Wfb.shape[1], what=what)
 
-    def _run_readout(self, u, x, y, closed, n_steps, streams):
-        """Kernel call with the readout in the loop: (states (B, T, n), outputs (B, T, n_out));
-        x and y (the last output) updated."""
-        B = x.shape[0]
-        out_x = np.empty((B, n_steps, self.units))
-        out_y = np.empty((B, n_steps, self.n_outputs))
-        if u is None:
-            u = np.zeros((B, 1, self.n_inputs))
-        xk = self._kernel_state(x)
-        _k.run_readout(*self._kernel_args(), self.Wout, self.bout, u, closed, xk, y, self.leak,
-                       ACTIVATIONS[self.activation], self.noise, streams, out_x, out_y)
-        x[...] = xk
-        return out_x, out_y
+    def _chunk(self, chunk, n_batch):
+        """Steps per kernel call: the user's ``chunk``; else on a GPU about
+        ``config.ESN_CUDA_CHUNK_BYTES`` of records a call, on the CPU None (``record.Run``'s
+        rule, ``config.CHUNK_WORK``)."""
+        if chunk is not None or self.backend == "cpu":
+            return chunk
+        return _device.cuda_chunk(n_batch, self.units + self.n_outputs)
 
-    def _advance(self, u, fb, x, y, mode, n, streams):
-        """One chunk of ``n`` steps from the state x (B, units) and last output y (B, n_out),
-        both updated in place. u (B, n, n_inputs) (None in closed loop), fb the teacher's
-        feedback (mode "states" only, or None). mode: "states" (no readout), "open" (the readout
-        of each state; in the loop when it is fed back) or "closed" (the output is the next
-        input). Returns (states (B, n, units), outputs (B, n, n_out) or None). Compiled sums in
-        a fixed order: chunks give the same numbers as one call."""
-        if mode == "states":
-            return self._run_states(u, fb, x, streams), None
-        if self.feedback or mode == "closed":
-            return self._run_readout(u, x, y, mode == "closed", n, streams)
-        xs = self._run_states(u, None, x, streams)
-        ys = np.empty(xs.shape[:2] + (self.n_outputs,))
-        _k.readout(xs, self.Wout, self.bout, ys)
-        y[...] = ys[:, -1]
-        return xs, ys
+    def _states(self, u, fb, x, what):
+        """All states (B, T, units) for inputs u (B, T, n_in) and teacher feedback fb (or
+        None), x advanced in place: one kernel call on the CPU, calls of a bounded chunk on a
+        GPU (the kernels sum in a fixed order: the same numbers)."""
+        T = u.shape[1]
+        steps = T if self.backend == "cpu" else min(self._chunk(None, u.shape[0]), T)
+        sess = self._session(x, None, self._streams(u.shape[0]), steps, what)
+        states = sess.states(u, fb, steps)
+        sess.finish(x)
+        return states
 
     def _teacher(self, y, y_prev):
         """Feedback sequence (B, T, n_out): the previous target at each step."""
@@ -284,7 +280,7 @@ class ESN:
         fb, y = self._forced(u, targets, y_prev, "run_states")
         if y is not None:
             self.output_ = y[:, -1].copy()
-        states = self._run_states(u, fb, x, self._streams(u.shape[0]))
+        states = self._states(u, fb, x, "ESN run_states")
         self.state_ = x
         return states if batched else states[0]
 
@@ -308,7 +304,7 @@ class ESN:
             raise ValueError(f"washout ({washout}) must be shorter than the sequences ({u.shape[1]} steps)")
         lam = self.ridge if ridge is None else checks.scalar(ridge, "ridge", low=0.0)
         x, y_prev = self._start(u.shape[0], reset, x0)
-        states = self._run_states(u, self._teacher(y, y_prev), x, self._streams(u.shape[0]))
+        states = self._states(u, self._teacher(y, y_prev), x, "ESN fit")
         if method == "ridge":  # the states of each sequence read in place (no copy of them)
             readout = Ridge(lam)._fit_parts(list(states[:, washout:]), list(y[:, washout:]))
         else:
@@ -335,6 +331,7 @@ class ESN:
         """
         if not self.feedback:
             raise ValueError("FORCE learning needs output feedback: build the ESN with feedback_scaling != 0")
+        # (the RLS updates are sequential: FORCE runs on the CPU kernel whatever the backend)
         u, batched = self._series(inputs, "inputs", self.n_inputs)
         y, _ = self._series(targets, "targets", self.n_outputs)
         if batched or u.shape[0] != 1:
@@ -365,7 +362,7 @@ class ESN:
         if run.done or fitted:
             self.Wout, self.bout = w, wb
         self.state_, self.output_ = xb[None].astype(np.float64), yb[None].copy()
-        return self._finish(run, None, {"mode": "force", "delta": delta, "every": every})
+        return self._finish(run, None, {"mode": "force", "delta": delta, "every": every}, backend="cpu")
 
     def _check_fitted(self):
         if self.Wout is None:
@@ -386,12 +383,14 @@ class ESN:
         u, batched = self._series(inputs, "inputs", self.n_inputs)
         x, y = self._start(u.shape[0], reset, x0)
         out = np.empty(u.shape[:2] + (self.n_outputs,))
-        run = _rec.Run(u.shape[1], chunk=chunk, work=self._work(u.shape[0]), progress=progress, desc="ESN predict")
+        run = _rec.Run(u.shape[1], chunk=self._chunk(chunk, u.shape[0]), work=self._work(u.shape[0]),
+                       progress=progress, desc="ESN predict")
         with run:
-            streams = self._streams(u.shape[0])
+            sess = self._session(x, y, self._streams(u.shape[0]), run.chunk, "ESN predict")
             for start, n in run:
                 uc = np.ascontiguousarray(u[:, start:start + n])
-                out[:, start:start + n] = self._advance(uc, None, x, y, "open", n, streams)[1]
+                out[:, start:start + n] = sess.get(sess.advance(uc, None, "open", n)[1])
+            sess.finish(x, y)
         if run.interrupted:
             raise KeyboardInterrupt(f"ESN.predict interrupted after {run.done} of {u.shape[1]} steps")
         self.state_ = x
@@ -409,7 +408,12 @@ class ESN:
         """:meth:`warmup` on checked inputs u (B, T, n_inputs), in one kernel call (set-up work
         of :meth:`generate`, inside its Ctrl+C protection)."""
         x, y = self._start(u.shape[0], True, None)
-        self._advance(u, None, x, y, "open", u.shape[1], self._streams(u.shape[0]))
+        T = u.shape[1]
+        steps = min(self._chunk(None, u.shape[0]) or T, T)
+        sess = self._session(x, y, self._streams(u.shape[0]), steps, "ESN warm-up")
+        for start in range(0, T, steps):
+            sess.advance(np.ascontiguousarray(u[:, start:start + steps]), None, "open", min(steps, T - start))
+        sess.finish(x, y)
         self.state_, self.output_ = x, y
 
     def generate(self, n_steps, *, context=None, record=None, store=None, chunk=None, progress=False):
@@ -493,39 +497,22 @@ class ESN:
         sizes.update({"sample": n_batch} if batched else {})
         sizes.update({"output": self.n_outputs} if yname else {})
         sizes.update({"channel": self.n_inputs} if inputs else {})
-        run = _rec.Run(n_steps, chunk=chunk, work=self._work(n_batch), every=mon.every, sizes=sizes,
-                       grow=("time",), progress=progress, desc=desc, store=store)
+        run = _rec.Run(n_steps, chunk=self._chunk(chunk, n_batch), work=self._work(n_batch), every=mon.every,
+                       sizes=sizes, grow=("time",), progress=progress, desc=desc, store=store)
         coords = {"unit": units, "layer": ("unit", np.searchsorted(self.bounds, units, side="right") - 1)}
         return run, units, coords
 
     def _recorded(self, run, units, u, fb, x, y, mode, yname, batched, inputs=False):
-        """The chunk loop of :meth:`run`, :meth:`generate` and :meth:`states`: advance (see
-        :meth:`_advance`) and keep the recorded steps and units."""
-        lead = ("sample",) if batched else ()
-        run.track("time", ("time",), np.int64, {"units": "step"})
-        run.track("state", lead + ("time", "unit"), np.float64, {"long_name": "reservoir state", "units": "1"})
-        if yname:
-            run.track(yname, lead + ("time", "output"), np.float64, {"units": "1"})
-        if inputs:
-            run.track("input", lead + ("time", "channel"), np.float64, {"units": "1"})
-        streams = self._streams(x.shape[0])
-        for start, n in run:
-            uc = None if u is None else np.ascontiguousarray(u[:, start:start + n])
-            fc = None if fb is None else np.ascontiguousarray(fb[:, start:start + n])
-            xs, ys = self._advance(uc, fc, x, y, mode, n, streams)
-            steps = run.steps(start, n)
-            rows = steps - start
-            keep = {"time": steps, "state": xs[:, rows][:, :, units]}
-            if yname:
-                keep[yname] = ys[:, rows]
-            if inputs:
-                keep["input"] = uc[:, rows]
-            run.keep(**{k: v if k == "time" or batched else v[0] for k, v in keep.items()})
+        """The chunk loop of :meth:`run`, :meth:`generate` and :meth:`states` (see
+        :func:`record_chunks`); x and y advanced in place."""
+        sess = self._session(x, y, self._streams(x.shape[0]), run.chunk, run.desc)
+        record_chunks(run, sess, units, u, fb, mode, yname, (), batched, inputs)
+        sess.finish(x, y)
 
-    def _finish(self, run, coords, attrs):
-        """The run's Dataset."""
+    def _finish(self, run, coords, attrs, backend=None):
+        """The run's Dataset (``backend``: where it ran, by default the ESN's)."""
         return run.dataset(None, coords, family=self.family, model=type(self).__name__, params=self.params,
-                           seed=self.seed, attrs=attrs)
+                           seed=self.seed, backend=backend or self.backend, attrs=attrs)
 
     # --- persistence ---------------------------------------------------------------------------
     _REQUIRED = ("W_indptr", "W_indices", "W_data", "Win", "Wfb", "bias_res", "sizes", "state", "last_output",
@@ -544,13 +531,16 @@ class ESN:
         if self.Wout is not None:
             data["Wout"] = (("output", "unit"), self.Wout)
             data["bout"] = ("output", self.bout)
-        ds = _rec.dataset(data, family=self.family, model=type(self).__name__, params=self.params, seed=self.seed)
+        ds = _rec.dataset(data, family=self.family, model=type(self).__name__, params=self.params, seed=self.seed,
+                          backend=self.backend)
         return _rec.save(ds, path)
 
     @classmethod
-    def load(cls, path):
-        """Read a model written by :meth:`save`; a file that is not one (another model's, not
-        netCDF, cut short) is a ValueError naming the file."""
+    def load(cls, path, *, backend="cpu"):
+        """Read a model written by :meth:`save`, to run on ``backend`` (the file records the
+        one it was saved from, in ``attrs["backend"]``; the weights are the same on either); a
+        file that is not one (another model's, not netCDF, cut short) is a ValueError naming
+        the file."""
         ds = _rec.open_model(path, cls.__name__, required=cls._REQUIRED)
         a = ds.attrs
         n = int(a["units"])
@@ -564,7 +554,7 @@ class ESN:
                         input_connectivity=a["input_connectivity"], bias=a["bias"], activation=a["activation"],
                         noise=a["noise"], feedback_scaling=a["feedback_scaling"],
                         inter_scaling=a["inter_scaling"], ridge=a["ridge"], dtype=a.get("dtype", "float64"),
-                        seed=rng.from_attr(a["seed"]),
+                        seed=rng.from_attr(a["seed"]), backend=backend,
                         _weights=(W, ds["Win"].values.copy(), ds["Wfb"].values.copy(), ds["bias_res"].values.copy()))
         if "Wout" in ds:
             model.Wout = np.ascontiguousarray(ds["Wout"].values)
@@ -576,6 +566,39 @@ class ESN:
     def __repr__(self):
         return (f"ESN(units={self.sizes if len(self.sizes) > 1 else self.units}, leak={self.leak}, "
                 f"spectral_radius={self.spectral_radius}, fitted={self.Wout is not None})")
+
+
+def record_chunks(run, sess, units, u, fb, mode, yname, outer, batched, inputs=False):
+    """The chunk loop of a recorded run: advance the session ``sess`` (see
+    :meth:`neurosim.reservoir._device.Session.advance`; inputs u and teacher feedback fb
+    (B, T, width) or None) and keep the recorded steps and ``units`` of ``state``, the outputs
+    as ``yname`` (None: none) and, with ``inputs``, the inputs. ``outer``: the records' dims
+    before ``sample`` (``("reservoir",)`` for a batch of reservoirs); ``batched``: keep the
+    ``sample`` dim (else the one sequence's records drop it)."""
+    lead = outer + (("sample",) if batched else ())
+    run.track("time", ("time",), np.int64, {"units": "step"})
+    run.track("state", lead + ("time", "unit"), np.float64, {"long_name": "reservoir state", "units": "1"})
+    if yname:
+        run.track(yname, lead + ("time", "output"), np.float64, {"units": "1"})
+    if inputs:
+        run.track("input", (("sample",) if batched else ()) + ("time", "channel"), np.float64, {"units": "1"})
+    axis = len(outer)  # where the sample dim is dropped for one sequence
+
+    def one(v, axis):
+        return v if batched else v.reshape(v.shape[:axis] + v.shape[axis + 1:])
+
+    for start, n in run:
+        uc = None if u is None else np.ascontiguousarray(u[:, start:start + n])
+        fc = None if fb is None else np.ascontiguousarray(fb[:, start:start + n])
+        xs, ys = sess.advance(uc, fc, mode, n)
+        steps = run.steps(start, n)
+        rows = steps - start
+        keep = {"time": steps, "state": one(sess.take(xs, rows, units), axis)}
+        if yname:
+            keep[yname] = one(sess.take(ys, rows, None), axis)
+        if inputs:
+            keep["input"] = one(uc[:, rows], 0)
+        run.keep(**keep)
 
 
 def memory_capacity(esn, max_delay=None, *, n_steps=4000, washout=500, ridge=1e-9, seed=0):

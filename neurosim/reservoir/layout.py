@@ -100,3 +100,35 @@ def reservoir_layout(W, bounds, layout="auto", dtype="float64"):
         n = W.shape[0]
         layout = "dense" if dense_is_faster(n, W.nnz / max(n * W.shape[1], 1), dtype) else "sparse"
     return dense_layout(W, bounds, dtype) if layout == "dense" else sell_layout(W, bounds, dtype)
+
+
+def stack_layouts(layouts):
+    """One layout for R reservoirs of the same size and layers, from their own layouts (all
+    sparse or all dense, of one dtype): ``(mats, soff)`` for the kernels ``run_many`` and
+    ``run_readout_many`` of :mod:`neurosim.kernels.reservoir`, whose ``member(mats, soff, r)``
+    gives back reservoir r's layout as views.
+
+    Sparse: the SELL arrays concatenated, reservoir r's slices at ``soff[r]:soff[r+1]``, its
+    ``sptr`` entries shifted to index the concatenated ``idx``/``data`` (a reservoir's last
+    entry is the next one's first), ``lslice`` (R, layers + 1) and ``dense`` (R, 0, 0). Dense:
+    ``dense`` (R, n, n), the SELL parts empty and ``soff`` zero."""
+    layouts = list(layouts)
+    if not layouts:
+        raise ValueError("stack_layouts needs at least one layout")
+    dense = [m[7] for m in layouts]
+    if len({d.shape for d in dense}) != 1 or len({m[6].dtype for m in layouts}) != 1:
+        raise ValueError("stack_layouts: the reservoirs must share one size, one layout and one dtype")
+    n_slices = np.array([m[3].size for m in layouts], np.int64)
+    soff = np.zeros(len(layouts) + 1, np.int64)
+    soff[1:] = np.cumsum(n_slices)
+    shift = np.cumsum([0] + [int(m[0][-1]) for m in layouts[:-1]]).astype(np.uint64)
+    sptr = np.concatenate([m[0][:-1] + s for m, s in zip(layouts, shift)]
+                          + [np.array([shift[-1] + layouts[-1][0][-1]], np.uint64)]).astype(np.uint64)
+    idx_type = np.result_type(*[m[5].dtype for m in layouts])
+    return ((sptr, np.concatenate([m[1] for m in layouts]).astype(np.uint64),
+             np.concatenate([m[2] for m in layouts]).astype(np.int64),
+             np.concatenate([m[3] for m in layouts]).astype(np.int64),
+             np.ascontiguousarray(np.stack([m[4] for m in layouts]), dtype=np.int64),
+             np.concatenate([m[5] for m in layouts]).astype(idx_type),
+             np.concatenate([m[6] for m in layouts]),
+             np.ascontiguousarray(np.stack(dense))), soff)
