@@ -4,6 +4,7 @@ Dtype policy: real-valued state, weights and records are ``float64`` unless a fa
 ``dtype="float32"`` to halve memory; binary units are ``int8`` (+-1 or 0/1); indices ``int64``.
 """
 import functools
+import importlib
 import warnings
 
 import numpy as np
@@ -87,3 +88,84 @@ def check_device_memory(nbytes, what):
         raise ValueError(f"{what} needs {int(nbytes):,} bytes of GPU memory; {int(free):,} are "
                          "free (use fewer chains/reads/neurons, a stride in the monitor, or the CPU)")
     return int(nbytes)
+
+
+class Device:
+    """One run's arrays and kernels on one backend, handled alike by a family.
+
+    On ``"cpu"`` the kernels are those of ``neurosim.kernels.<module>`` and every array is the
+    host array itself; on ``"cuda"`` they are the twins in ``neurosim.kernels.cuda.<module>``
+    (the same names and arguments) and arrays are device copies. So a family writes its run once:
+    ``dev.check(nbytes, what)`` (before anything is copied), ``a = dev.put(host)``,
+    ``dev.kernel(name, blocks, threads)(a, ...)``, ``dev.get(a)``.
+    """
+
+    def __init__(self, backend, module):
+        self.backend = backend
+        self.cuda = None
+        self.kernels = importlib.import_module(f"neurosim.kernels.{module}")
+        if backend == "cuda":
+            from numba import cuda
+
+            self.cuda = cuda
+            self.kernels = importlib.import_module(f"neurosim.kernels.cuda.{module}")
+
+    def kernel(self, name, blocks=1, threads=1):
+        """Kernel ``name``: the CPU function, or the CUDA twin launched on ``blocks`` x
+        ``threads`` (a plain function for twins that launch themselves from the host)."""
+        k = getattr(self.kernels, name)
+        return k[blocks, threads] if self.cuda is not None and hasattr(k, "configure") else k
+
+    def check(self, nbytes, what):
+        """Refuse a CUDA run needing ``nbytes`` (see :func:`check_device_memory`); a no-op on
+        the CPU."""
+        if self.cuda is not None:
+            check_device_memory(nbytes, what)
+
+    def put(self, a):
+        """A kernel argument from ``a``: a host array (a device copy on CUDA), a tuple of them,
+        or anything else (None, scalars, device arrays) as it is."""
+        if isinstance(a, tuple):
+            return tuple(self.put(v) for v in a)
+        if self.cuda is None or not isinstance(a, np.ndarray):
+            return a
+        if a.size == 0:
+            return self.cuda.device_array(a.shape, a.dtype)
+        return self.cuda.to_device(np.ascontiguousarray(a))
+
+    def empty(self, shape, dtype=np.float64):
+        """A new uninitialised kernel argument."""
+        return np.empty(shape, dtype) if self.cuda is None else self.cuda.device_array(shape, dtype)
+
+    def zeros(self, shape, dtype=np.float64):
+        """A new kernel argument of zeros."""
+        return np.zeros(shape, dtype) if self.cuda is None else self.cuda.to_device(np.zeros(shape, dtype))
+
+    def get(self, a, out=None):
+        """The host array of kernel argument ``a`` (on the CPU, ``a`` itself), into ``out`` if
+        given."""
+        if self.cuda is not None and not isinstance(a, np.ndarray):
+            if a.size == 0:
+                host = np.empty(a.shape, a.dtype)
+            else:
+                return a.copy_to_host() if out is None else a.copy_to_host(out)
+        else:
+            host = a
+        if out is None or out is host:
+            return host
+        out[...] = host
+        return out
+
+    @staticmethod
+    def nbytes(*arrays):
+        """Bytes of host arrays, ``(shape, dtype)`` pairs and ints (bytes) that a run puts on
+        the device (None and device arrays count nothing)."""
+        total = 0
+        for a in arrays:
+            if isinstance(a, tuple):
+                total += int(np.prod(a[0], dtype=np.int64)) * np.dtype(a[1]).itemsize
+            elif isinstance(a, (int, np.integer)):
+                total += int(a)
+            elif isinstance(a, np.ndarray):
+                total += a.nbytes
+        return total

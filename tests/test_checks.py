@@ -81,3 +81,17 @@ def test_device_memory_check_names_bytes_needed_and_free(monkeypatch):
     assert backend.check_device_memory(999, "x") == 999
     with pytest.raises(ValueError, match=r"annealing needs 2,000 bytes of GPU memory; 1,000 are free"):
         backend.check_device_memory(2000, "annealing")
+
+
+def test_device_on_the_cpu_is_the_host_arrays_and_kernels():
+    from neurosim.kernels import markov
+
+    dev = backend.Device("cpu", "markov")
+    a = np.arange(3.0)
+    assert dev.put(a) is a and dev.get(a) is a and dev.put((a, None)) == (a, None)
+    assert dev.kernel("run_dense", 4, 32) is markov.run_dense
+    out = np.empty(3)
+    assert dev.get(a, out) is out and np.array_equal(out, a)
+    assert dev.zeros((2,), np.int64).tolist() == [0, 0] and dev.empty((2, 3)).shape == (2, 3)
+    assert backend.Device.nbytes(a, ((2, 3), np.int32), 10, None) == 24 + 24 + 10
+    dev.check(10 ** 30, "anything")            # the CPU has no device memory to check
