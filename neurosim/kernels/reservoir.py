@@ -30,6 +30,14 @@ call would round by the call's length). Activation codes
 (:func:`tanh`, within 2 ulp of libm) that vectorises. Sequences of a batch are independent
 (``prange`` over the batch); sequence ``b`` draws its noise from stream ``b``.
 
+Many reservoirs at once (:func:`run_many`, :func:`run_readout_many`): R reservoirs of the same
+size and layers, their layouts stacked (:func:`neurosim.reservoir.layout.stack_layouts`; reservoir
+``r``'s is ``member(mats, soff, r)``, views), their ``win``, ``wfb``, ``bias``, ``leak`` and
+``noise`` given per reservoir, the same inputs for all; ``prange`` over (reservoir, sequence)
+pairs, each running the single-reservoir :func:`step`, so each reservoir's numbers are its own
+ESN's to the bit. The CUDA twins of all five run kernels are in
+:mod:`neurosim.kernels.cuda.reservoir`.
+
 Precision: float64 throughout by default. The kernels also take a float32 reservoir (the
 ``data``/``dense`` weights, the state ``x`` and the ``bias``): the recurrent sums then run in
 float32 SIMD lanes (the scratch ``z`` takes ``bias``'s dtype, so a float64 ``bias`` gives float64

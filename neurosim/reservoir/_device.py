@@ -143,17 +143,12 @@ class Session:
             buf = self._buffers[name] = self.k.empty(shape, dtype)
         return buf
 
-    def _input(self, a, name, n, width):
+    def _input(self, a, n, width):
         """The kernel argument of the chunk's inputs ``a`` (B, n, width) (None: zeros)."""
         if a is None:
             a = np.zeros((self._B, n, width))
-        if self.k.cuda is None:
-            return a
-        if a.size == 0:
-            return self._buffer(name, a.shape)
-        buf = self._buffer(name, a.shape)
-        buf.copy_to_device(np.ascontiguousarray(a))
-        return buf
+        return self.k.put(a)  # (a new device array: small, and copy_to_device into a reused
+        #                        one refuses a slice whose unit axis has a zero stride)
 
     # -- steps ----------------------------------------------------------------------------
     def advance(self, u, fb, mode, n):
@@ -166,21 +161,21 @@ class Session:
         k, lead = self.k, self.lead
         out = self._buffer("x", lead + (n, self.units))
         if mode == "states":
-            f = self._input(fb, "fb", n, self.n_fb)
+            f = self._input(fb, n, self.n_fb)
             k.launch("run_many" if self.many else "run", self._blocks)(
-                *self.static, self._input(u, "u", n, self.n_inputs), f, self.x, self.leak, self.act, self.noise,
+                *self.static, self._input(u, n, self.n_inputs), f, self.x, self.leak, self.act, self.noise,
                 self.streams, out)
             return out, None
         ys = self._buffer("y", lead + (n, self.n_out))
         closed = mode == "closed"
         if self.many or self.feedback or closed:
-            uu = self._input(u if not closed else None, "u", n if not closed else 1, self.n_inputs)
+            uu = self._input(None if closed else u, 1 if closed else n, self.n_inputs)
             k.launch("run_readout_many" if self.many else "run_readout", self._blocks)(
                 *self.static, self.wout, self.bout, uu, closed, self.x, self.y, self.leak, self.act, self.noise,
                 self.streams, out, ys)
             return out, ys
-        f = self._input(None, "fb", n, self.n_fb)
-        k.launch("run", self._blocks)(*self.static, self._input(u, "u", n, self.n_inputs), f, self.x, self.leak,
+        f = self._input(None, n, self.n_fb)
+        k.launch("run", self._blocks)(*self.static, self._input(u, n, self.n_inputs), f, self.x, self.leak,
                                       self.act, self.noise, self.streams, out)
         if k.cuda is None:
             _k.readout(out, self.wout, self.bout, ys)

@@ -21,7 +21,8 @@ eight rows of a slice and read its entries column by column, so a group's loads 
 ``idx`` are eight consecutive words, and each row's sum runs in CSR order as on the CPU. Dense
 layout: a thread per row, the row read from the L1 cache line by line (the CPU sums the row in
 SIMD lanes, another order). The readout in the loop (``run_readout``: output feedback and
-closed-loop generation) is a tree reduction over the block (a fixed order, not the CPU's).
+closed-loop generation) is a reduction over the block: a partial sum per thread, added up in
+thread order by thread 0 (a fixed order, not the CPU's).
 
 Memory layout: the CPU's arrays. The state ``x`` (B, n) is updated in place in global memory
 (cached in L1 where the step gathers it), and the row of ``out`` (or ``out_x``) of the current
@@ -164,28 +165,24 @@ def _step(mat, bounds, win, wfb, bias, u, fb, n_fb, x, zs, leak, act, noise, rng
 
 @cuda.jit(device=True, inline=True)
 def _readout_block(wout, wbias, x, y, out_y, red):
-    """y = wout @ x + wbias by the whole block (a tree over the threads' partial sums in
-    ``red``); y and the record row ``out_y`` written by thread 0, visible to all on return."""
+    """y = wout @ x + wbias by the whole block: each thread sums its units (every nth-th),
+    thread 0 adds the threads' sums in order (two barriers an output: fewer than a tree's
+    log2(threads), for a sum of a few hundred terms); y and the record row ``out_y`` written
+    by thread 0, visible to all on return."""
     tid = cuda.threadIdx.x
     nth = cuda.blockDim.x
-    top = 1
-    while top < nth:
-        top *= 2
     for o in range(wout.shape[0]):
         acc = 0.0
         for i in range(tid, x.shape[0], nth):
             acc += wout[o, i] * x[i]
         red[tid] = acc
         cuda.syncthreads()
-        s = top // 2
-        while s > 0:
-            if tid < s and tid + s < nth:
-                red[tid] += red[tid + s]
-            cuda.syncthreads()
-            s //= 2
         if tid == 0:
-            y[o] = wbias[o] + red[0]
-            out_y[o] = y[o]
+            total = wbias[o]
+            for j in range(nth):
+                total += red[j]
+            y[o] = total
+            out_y[o] = total
         cuda.syncthreads()
 
 
