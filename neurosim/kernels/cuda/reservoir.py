@@ -27,9 +27,10 @@ thread order by thread 0 (a fixed order, not the CPU's).
 Memory layout: the CPU's arrays. The state ``x`` (B, n) is updated in place in global memory
 (cached in L1 where the step gathers it), and the row of ``out`` (or ``out_x``) of the current
 step serves as the block's scratch for ``z`` and the noise before it receives the state, so
-the kernels need no memory beyond the CPU kernels' arguments. Noise: thread 0 of a block draws
-its sequence's normals in the CPU's order from stream ``b`` (``r B + b`` in the batch), as the
-CPU kernel does.
+the kernels need no memory beyond the CPU kernels' arguments. Noise: the CPU's normals, in its
+order, from stream ``b`` (``r B + b`` in the batch): thread 0 of the block draws the uniforms
+(the serial part of a stream, a few integer operations a draw) into the record row, and the
+threads turn them into normals (Box-Muller) for their own units.
 
 Arithmetic: the same operations in the same precision as the CPU (float32 reservoirs round
 where the CPU's float32 scratch rounds, ``tanh`` is the CPU's polynomial form); differences are
@@ -42,9 +43,9 @@ simulator (Python's libm, no FMA) the sparse states of ``run`` are the CPU's to 
 import math
 
 import numpy as np
-from numba import cuda, float64, int64
+from numba import cuda, float64, int64, uint64
 
-from .rng import normal
+from .rng import normal, uniform
 
 LANES = 8
 MAX_THREADS = 1024
@@ -153,14 +154,44 @@ def _step(mat, bounds, win, wfb, bias, u, fb, n_fb, x, zs, leak, act, noise, rng
             zs[i] = x[i]
         if noise > 0.0:
             cuda.syncthreads()
-            if tid == 0:  # the stream's draws in the CPU's order, one unit after another
-                for i in range(r0, r1):
-                    zs[i] = normal(rng, c)
-            cuda.syncthreads()
-            for i in range(r0 + tid, r1, nth):
-                x[i] += float64(noise) * zs[i]
-                zs[i] = x[i]
+            _noise(x, zs, r0, r1, noise, rng, c, tid, nth)
         cuda.syncthreads()  # the layer's new values are visible to the next layer and step
+    if noise > 0.0:  # the record row held the draws: the state again
+        for i in range(tid, n, nth):
+            zs[i] = x[i]
+        cuda.syncthreads()
+
+
+@cuda.jit(device=True, inline=True)
+def _noise(x, zs, r0, r1, noise, rng, c, tid, nth):
+    """x[i] += noise N(0, 1) for the units r0 <= i < r1, the normals of stream ``c`` in the
+    CPU's order: thread 0 draws the uniforms (two a unit, the stream held in registers) into
+    ``zs``, up to len(zs) / 2 units at a time, and every thread turns its units' pairs into
+    normals (Box-Muller, as ``rng.normal``), so only the cheap part of a draw is serial."""
+    cap = zs.shape[0] // 2
+    if cap == 0:  # a one-unit reservoir
+        if tid == 0:
+            for i in range(r0, r1):
+                x[i] += float64(noise) * normal(rng, c)
+        cuda.syncthreads()
+        return
+    st = cuda.local.array((1, 2), uint64)
+    for k0 in range(r0, r1, cap):
+        k1 = min(k0 + cap, r1)
+        if tid == 0:
+            st[0, 0] = rng[c, 0]
+            st[0, 1] = rng[c, 1]
+            for j in range(2 * (k1 - k0)):
+                zs[j] = uniform(st, 0)
+            rng[c, 0] = st[0, 0]
+            rng[c, 1] = st[0, 1]
+        cuda.syncthreads()
+        for i in range(k0 + tid, k1, nth):
+            j = 2 * (i - k0)
+            u1 = 1.0 - zs[j]
+            u2 = zs[j + 1]
+            x[i] += float64(noise) * (math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2))
+        cuda.syncthreads()
 
 
 @cuda.jit(device=True, inline=True)
