@@ -162,6 +162,10 @@ def test_output_feedback_teacher_forced_and_fed_back():
     gpu.Wout, gpu.bout = cpu.Wout.copy(), cpu.bout.copy()
     V = inputs(T=10, seed=6)
     np.testing.assert_allclose(gpu.predict(V, reset=True), cpu.predict(V, reset=True), rtol=0, atol=TOL)
+    # FORCE (sequential RLS updates) runs on the CPU kernel whatever the backend, and says so
+    a, b = cpu.fit_force(U[0], Y[0]), gpu.fit_force(U[0], Y[0])
+    assert a.attrs["backend"] == b.attrs["backend"] == "cpu"
+    np.testing.assert_array_equal(a.output, b.output)
 
 
 @needs_cuda

@@ -111,12 +111,14 @@ class Session:
         self.units = x.shape[-1]
         self.n_out = 0 if y is None else y.shape[-1]
         B = self.lead[-1]
-        seqs = int(np.prod(self.lead))
+        seqs = self.lead[0] * (self.lead[1] if len(self.lead) > 1 else 1)
         # weights still on the host, states, last outputs and streams, readout; per step of a
         # chunk: the records (states, outputs, and as much again for the gathered ones) and
         # the inputs and teacher feedback of the B sequences
-        kernels.check(nbytes(static, wout, bout) + seqs * (np.dtype(dtype).itemsize * self.units + 8 * self.n_out + 16)
-                      + int(steps) * (16 * seqs * (self.units + self.n_out) + 8 * B * (n_inputs + n_fb)), what)
+        if kernels.cuda is not None:
+            kernels.check(nbytes(static, wout, bout) + seqs * (np.dtype(dtype).itemsize * self.units
+                                                               + 8 * self.n_out + 16)
+                          + int(steps) * (16 * seqs * (self.units + self.n_out) + 8 * B * (n_inputs + n_fb)), what)
         self.feedback = tuple(static[-2].shape)[-1] > 0  # wfb's columns
         self.static = kernels.put(static)
         self.leak, self.act, self.noise = leak, act, noise
