@@ -14,59 +14,32 @@ from .. import config
 from ..kernels import reservoir as _k
 
 
-class Kernels:
-    """``launch(name, blocks)`` is the kernel to call: the CPU kernel, or its CUDA twin given
-    its grid (``blocks`` blocks of ``config.ESN_CUDA_THREADS`` threads: a block per sequence,
-    or per reservoir and sequence); ``items(name, n)`` a twin over ``n`` items, a thread each.
-    ``put`` makes a kernel argument of a host array (tuples too), ``empty`` a new one, ``get``
-    the host array of an argument (on the CPU, the array itself); ``check`` refuses, before
-    anything is copied, a CUDA run whose arrays would not fit on the GPU."""
+class Kernels(_backend.Device):
+    """:class:`neurosim.backend.Device` of the reservoir kernels, with their launch grids:
+    ``launch(name, blocks)`` is the kernel to call, the CPU kernel or its CUDA twin on
+    ``blocks`` blocks of ``config.ESN_CUDA_THREADS`` threads (a block per sequence, or per
+    reservoir and sequence); ``items(name, n)`` a twin over ``n`` items, a thread each."""
 
     def __init__(self, backend):
-        self.cuda = None
-        if backend == "cpu":
+        super().__init__(backend, "reservoir")
+        if self.cuda is None:
             return
-        from numba import cuda
-
-        from ..kernels.cuda import reservoir as ck
-
+        lanes, most = self.kernels.LANES, self.kernels.MAX_THREADS
         threads = int(config.ESN_CUDA_THREADS)
-        if threads < ck.LANES or threads % ck.LANES or threads > ck.MAX_THREADS:
-            raise ValueError(f"config.ESN_CUDA_THREADS must be a multiple of {ck.LANES} between {ck.LANES} and "
-                             f"{ck.MAX_THREADS}; got {config.ESN_CUDA_THREADS}")
-        self.cuda, self._twins, self.threads = cuda, ck, threads
+        if threads < lanes or threads % lanes or threads > most:
+            raise ValueError(f"config.ESN_CUDA_THREADS must be a multiple of {lanes} between {lanes} and {most}; "
+                             f"got {config.ESN_CUDA_THREADS}")
+        self.threads = threads
 
     def launch(self, name, blocks):
-        if self.cuda is None:
-            return getattr(_k, name)
-        return getattr(self._twins, name)[max(int(blocks), 1), self.threads]
+        k = getattr(self.kernels, name)
+        # (configured here rather than by Device.kernel, which leaves the simulator's kernels,
+        # that have no ``configure``, without a grid)
+        return k if self.cuda is None else k[max(int(blocks), 1), self.threads]
 
     def items(self, name, n):
         threads = self.threads
-        return getattr(self._twins, name)[max((int(n) + threads - 1) // threads, 1), threads]
-
-    def check(self, nbytes, what):
-        if self.cuda is not None:
-            _backend.check_device_memory(nbytes, what)
-
-    def put(self, a):
-        if self.cuda is None or a is None:
-            return a
-        if isinstance(a, tuple):
-            return tuple(self.put(v) for v in a)
-        if not isinstance(a, np.ndarray):
-            return a
-        if a.size == 0:
-            return self.cuda.device_array(a.shape, a.dtype)
-        return self.cuda.to_device(np.ascontiguousarray(a))
-
-    def empty(self, shape, dtype):
-        return np.empty(shape, dtype) if self.cuda is None else self.cuda.device_array(shape, dtype)
-
-    def get(self, a):
-        if self.cuda is None:
-            return a
-        return a.copy_to_host() if a.size else np.empty(a.shape, a.dtype)
+        return getattr(self.kernels, name)[max((int(n) + threads - 1) // threads, 1), threads]
 
 
 def nbytes(*arrays):
