@@ -116,10 +116,11 @@ def test_states_agree_with_the_cpu_over_50_steps(noise, steps):
 
 
 @needs_cuda
-def test_dense_float32_states_and_chunks(monkeypatch):
-    """The dense layout (another order of the row sums) and a float32 reservoir agree to their
-    precision; a run cut into chunks gives the same states as one call."""
-    cpu, gpu = pair(16, layout="dense", dtype="float32")
+def test_deep_dense_float32_states_and_chunks(monkeypatch):
+    """A deep ESN (layers in order within a step), the dense layout (another order of the row
+    sums) and a float32 reservoir agree to their precision; a run cut into chunks gives the
+    same states as one call."""
+    cpu, gpu = pair([10, 6], layout="dense", dtype="float32")
     U = inputs(B=1, T=20)
     a = cpu.run_states(U)
     b = gpu.run_states(U)
@@ -321,8 +322,10 @@ def test_cuda_batch_agrees_with_the_cpu_batch():
     kw = {"connectivity": 0.3, "layout": "sparse", **{k: v[:2] for k, v in SWEEP.items()}}
     cpu, gpu = ESNBatch(16, **kw), ESNBatch(16, backend="cuda", **kw)
     U = inputs(B=1, T=20)
-    a, b = cpu.states(U[0]), gpu.states(U[0])
+    mon = {"every": 2, "index": [1, 4, 9]}
+    a, b = cpu.states(U[0], record=mon), gpu.states(U[0], record=mon)
     assert b.attrs["backend"] == "cuda" and b.state.dims == ("reservoir", "time", "unit")
+    assert b.state.shape == (2, 10, 3)
     assert np.abs(a.state.values - b.state.values).max() <= TOL
     if SIM:
         np.testing.assert_array_equal(a.state.values, b.state.values)

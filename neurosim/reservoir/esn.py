@@ -14,7 +14,9 @@ batch of sequences runs in compiled calls, one per chunk of steps: the recording
 ``config.CHUNK_WORK``, progress bar, Ctrl+C between chunks, records in memory or streamed to
 netCDF with ``store=``); the kernels sum in a fixed order, so the chunking changes no digit.
 The readout is :class:`neurosim.readout.Ridge` (or ``RLS``), shared with the other families;
-the matrix layouts are in :mod:`neurosim.reservoir.layout`.
+the matrix layouts are in :mod:`neurosim.reservoir.layout`. ``backend="cuda"`` runs the same
+loops on the CUDA twins of the kernels (:mod:`neurosim.kernels.cuda.reservoir`, through
+:mod:`neurosim.reservoir._device`); many reservoirs at once: :class:`neurosim.reservoir.ESNBatch`.
 """
 import warnings
 
