@@ -114,7 +114,7 @@ class Device:
         """Kernel ``name``: the CPU function, or the CUDA twin launched on ``blocks`` x
         ``threads`` (a plain function for twins that launch themselves from the host)."""
         k = getattr(self.kernels, name)
-        return k[blocks, threads] if self.cuda is not None and hasattr(k, "configure") else k
+        return k[blocks, threads] if self.cuda is not None and hasattr(k, "__getitem__") else k
 
     def check(self, nbytes, what):
         """Refuse a CUDA run needing ``nbytes`` (see :func:`check_device_memory`); a no-op on
