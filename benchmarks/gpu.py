@@ -23,6 +23,7 @@ import argparse
 import json
 import platform
 import time
+import warnings
 
 import numba
 import numpy as np
@@ -159,6 +160,66 @@ def cuba(quick, repeats):
 
 
 
+def esn(quick, repeats):
+    """A batch of 256 reservoirs of 1000 units (10 % connectivity: the sparse SELL layout; seeds
+    0..255, spectral radius 0.7-1.1 and leak 0.1-1 varied over the batch), driven by 1000 steps
+    of Mackey-Glass: (1) the states, 10 units a reservoir recorded (the reservoir kernel and
+    little transfer); (2) the sweep end to end: every state harvested (2 GB back to the host),
+    256 ridge readouts solved on the CPU, 1000 steps predicted, NRMSE per reservoir; (3) one
+    1000-unit reservoir over a batch of 256 input sequences (10 units recorded). The build
+    (weights drawn on the host, once per backend) is timed apart."""
+    from neurosim import config, metrics
+    from neurosim.datasets import timeseries as ts
+    from neurosim.reservoir import ESN, ESNBatch
+
+    R, n, T = (4, 16, 40) if quick else (256, 1000, 1000)
+    if quick:   # the simulator runs a Python thread per GPU thread
+        config.ESN_CUDA_THREADS = 8
+    x = np.ravel(ts.mackey_glass(2 * T + 1))
+    x = 2 * (x - x.min()) / (x.max() - x.min()) - 1
+    grid = {"seed": list(range(R)), "spectral_radius": np.linspace(0.7, 1.1, R),
+            "leak": np.resize([0.1, 0.3, 0.6, 1.0], R)}
+    backends = ("cpu", "cuda") if backend.cuda_available() else ("cpu",)
+    batches, build = {}, {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # spectral radius >= 1: EchoStateWarning
+        for b in backends:
+            t = time.perf_counter()
+            batches[b] = ESNBatch(n, input_scaling=0.5, backend=b, **grid)
+            build[f"{b}_build_s"] = time.perf_counter() - t
+    mon = {"index": np.arange(10)}
+    rows = []
+
+    def states_agree(a, b):
+        return {"max_abs_diff": float(abs(a.state - b.state).max())}
+
+    row = side_by_side(lambda b: batches[b], lambda m: m.states(x[:T], record=mon), states_agree, repeats)
+    rows.append({"case": f"ESNBatch {R} reservoirs x {n} units, {T} steps, states (10 units recorded)",
+                 **build, **row, "unit_updates": R * n * T})
+
+    truth = x[T + 1:2 * T + 1]
+
+    def sweep(m):
+        m.fit(x[:T], x[1:T + 1], washout=T // 10)
+        return m.predict(x[T:2 * T], reset=False)[..., 0]
+
+    def nrmse_agree(a, b):
+        ea = np.array([metrics.nrmse(truth, p) for p in a])
+        eb = np.array([metrics.nrmse(truth, p) for p in b])
+        return {"nrmse_median": float(np.median(ea)), "nrmse_max_rel_diff": float(np.max(abs(ea - eb) / ea)),
+                "prediction_max_abs_diff": float(abs(a - b).max())}
+
+    row = side_by_side(lambda b: batches[b], sweep, nrmse_agree, repeats)
+    rows.append({"case": f"ESNBatch {R} reservoirs x {n} units: fit on {T} steps (ridge on the CPU) and "
+                         f"predict {T}", **row})
+
+    U = np.random.default_rng(0).uniform(-1, 1, (R, T, 1))
+    row = side_by_side(lambda b: ESN(n, seed=0, backend=b), lambda e: e.states(U, record=mon), states_agree,
+                       repeats)
+    rows.append({"case": f"ESN {n} units, {R} sequences x {T} steps, states (10 units recorded)", **row})
+    return rows
+
+
 def _paths_identical(a, b):
     return {"identical": bool(np.array_equal(a.path.values, b.path.values))}
 
@@ -199,7 +260,7 @@ def markov(quick, repeats):
     return rows
 
 
-CASES = {"sk": sk, "rbm": rbm, "markov": markov, "cuba": cuba}
+CASES = {"sk": sk, "rbm": rbm, "markov": markov, "cuba": cuba, "esn": esn}
 
 
 def main():
