@@ -98,11 +98,16 @@ class Device:
     (the same names and arguments) and arrays are device copies. So a family writes its run once:
     ``dev.check(nbytes, what)`` (before anything is copied), ``a = dev.put(host)``,
     ``dev.kernel(name, blocks, threads)(a, ...)``, ``dev.get(a)``.
+
+    ``cache``: the dict in which :meth:`const` keeps device copies of constant arrays, by name;
+    a model passes its own to keep them on the device between runs (default: this Device's).
     """
 
-    def __init__(self, backend, module):
+    def __init__(self, backend, module, cache=None):
         self.backend = backend
         self.cuda = None
+        self._buffers = {}
+        self._consts = {} if cache is None else cache
         self.kernels = importlib.import_module(f"neurosim.kernels.{module}")
         if backend == "cuda":
             from numba import cuda
@@ -115,6 +120,12 @@ class Device:
         ``threads`` (a plain function for twins that launch themselves from the host)."""
         k = getattr(self.kernels, name)
         return k[blocks, threads] if self.cuda is not None and hasattr(k, "__getitem__") else k
+
+    def items(self, name, n, threads):
+        """Kernel ``name`` over ``n`` items, a thread each: the CPU function, or the CUDA twin
+        on as many blocks of ``threads`` as ``n`` needs (at least one)."""
+        threads = int(threads)
+        return self.kernel(name, max(-(-int(n) // threads), 1), threads)
 
     def check(self, nbytes, what):
         """Refuse a CUDA run needing ``nbytes`` (see :func:`check_device_memory`); a no-op on
@@ -141,6 +152,42 @@ class Device:
         """A new kernel argument of zeros."""
         return np.zeros(shape, dtype) if self.cuda is None else self.cuda.to_device(np.zeros(shape, dtype))
 
+    def clear(self, a):
+        """Set kernel argument ``a`` to zeros in place."""
+        if self.cuda is None:
+            a[...] = 0
+        else:
+            a.copy_to_device(np.zeros(a.shape, a.dtype))
+
+    def buffer(self, name, shape, dtype=np.float64, *, host=True):
+        """A kernel output kept under ``name``: the previous call's when it has the same shape
+        and dtype, so a chunked run allocates at most two (the last chunk may be shorter) and
+        holds one at a time on the device (``record.Run.keep`` copies what it keeps). With
+        ``host=False`` a CPU call gets a new array each time (results kept without a copy)."""
+        if self.cuda is None and not host:
+            return np.empty(shape, dtype)
+        buf = self._buffers.get(name)
+        if buf is None or tuple(buf.shape) != tuple(shape) or buf.dtype != np.dtype(dtype):
+            self._buffers.pop(name, None)  # (let the old one go before the new one is made)
+            buf = self._buffers[name] = self.empty(shape, dtype)
+        return buf
+
+    def cached(self, name, a):
+        """True when :meth:`const` holds a device copy of this very array ``a`` under ``name``."""
+        hit = self._consts.get(name)
+        return hit is not None and hit[0] is a
+
+    def const(self, name, a):
+        """The kernel argument of a host array ``a`` that no kernel changes (None stays None),
+        kept under ``name``: on CUDA the copy made earlier of this very array object (identity,
+        not value: a new array under the name is copied again), else a new copy kept for next
+        time; on the CPU ``a`` itself."""
+        if self.cuda is None or a is None:
+            return a
+        if not self.cached(name, a):
+            self._consts[name] = (a, self.put(a))
+        return self._consts[name][1]
+
     def get(self, a, out=None):
         """The host array of kernel argument ``a`` (on the CPU, ``a`` itself), into ``out`` if
         given."""
@@ -158,12 +205,16 @@ class Device:
 
     @staticmethod
     def nbytes(*arrays):
-        """Bytes of host arrays, ``(shape, dtype)`` pairs and ints (bytes) that a run puts on
-        the device (None and device arrays count nothing)."""
+        """Bytes of host arrays, ``(shape, dtype)`` pairs, ints (bytes) and tuples of these
+        (a kernel's argument groups) that a run puts on the device (None and device arrays
+        count nothing)."""
         total = 0
         for a in arrays:
-            if isinstance(a, tuple):
+            if isinstance(a, tuple) and len(a) == 2 and isinstance(a[1], (type, np.dtype)) \
+                    and not isinstance(a[0], np.ndarray):
                 total += int(np.prod(a[0], dtype=np.int64)) * np.dtype(a[1]).itemsize
+            elif isinstance(a, tuple):
+                total += Device.nbytes(*a)
             elif isinstance(a, (int, np.integer)):
                 total += int(a)
             elif isinstance(a, np.ndarray):

@@ -95,3 +95,52 @@ def test_device_on_the_cpu_is_the_host_arrays_and_kernels():
     assert dev.zeros((2,), np.int64).tolist() == [0, 0] and dev.empty((2, 3)).shape == (2, 3)
     assert backend.Device.nbytes(a, ((2, 3), np.int32), 10, None) == 24 + 24 + 10
     dev.check(10 ** 30, "anything")            # the CPU has no device memory to check
+
+
+def test_device_buffers_are_reused_by_shape_and_dtype():
+    dev = backend.Device("cpu", "markov")
+    a = dev.buffer("rec", (2, 3), np.int64)
+    assert dev.buffer("rec", (2, 3), np.int64) is a                  # same shape: the same array
+    b = dev.buffer("rec", (2, 1), np.int64)                          # a shorter last chunk: a new one
+    assert b is not a and b.shape == (2, 1) and dev.buffer("rec", (2, 1), np.float64).dtype == np.float64
+    assert dev.buffer("other", (2, 1), np.int64) is not b             # one buffer per name
+    kept = dev.buffer("x", (3,), host=False)                          # results kept without a copy
+    assert dev.buffer("x", (3,), host=False) is not kept
+
+
+def test_device_consts_and_items_on_the_cpu():
+    from neurosim.kernels import markov
+
+    cache = {}
+    dev = backend.Device("cpu", "markov", cache)
+    a = np.arange(4)
+    assert dev.const("a", a) is a and dev.const("none", None) is None and not cache
+    assert dev.items("run_dense", 1000, 64) is markov.run_dense
+    z = np.ones(3)
+    dev.clear(z)
+    assert z.tolist() == [0, 0, 0]
+    assert backend.Device.nbytes((a, None, ((3,), np.int8)), (a, a)) == 32 + 3 + 64  # argument groups
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not backend.cuda_available(), reason="no CUDA GPU and no CUDA simulator")
+def test_device_on_cuda_copies_once_and_brings_back():
+    cache = {}
+    dev = backend.Device("cuda", "markov", cache)
+    a = np.arange(6.0).reshape(2, 3)
+    d = dev.const("a", a)
+    assert dev.cached("a", a) and dev.const("a", a) is d               # the same host array: kept
+    assert backend.Device("cuda", "markov", cache).const("a", a) is d  # and by another Device
+    b = a.copy()
+    assert not dev.cached("a", b) and dev.const("a", b) is not d       # identity, not value
+    assert np.array_equal(dev.get(d), a) and dev.const("none", None) is None
+    out = np.empty((2, 3))
+    assert dev.get(dev.put(a), out) is out and np.array_equal(out, a)
+    dev.clear(d)
+    assert not dev.get(d).any() and dev.get(dev.put(np.empty((0, 2)))).shape == (0, 2)
+    buf = dev.buffer("rec", (2, 3))
+    assert dev.buffer("rec", (2, 3)) is buf and dev.buffer("rec", (2, 3), host=False) is buf
+    assert dev.get(dev.zeros((2,), np.int64)).tolist() == [0, 0]
+    k = dev.items("run_dense", 70, 32)                                 # 3 blocks of 32 threads
+    grid, block = (getattr(k, "grid_dim", None) or k.griddim), (getattr(k, "block_dim", None) or k.blockdim)
+    assert tuple(grid)[0] == 3 and tuple(block)[0] == 32
