@@ -62,36 +62,6 @@ def _run_seed(seed, own):
     return seed
 
 
-class _Sweeps:
-    """The recall sweeps on one backend, called alike: the CPU kernel ``kernels.hopfield.sweeps``
-    on host arrays, or its CUDA twin (the same arguments in the same order) on device copies.
-    ``put`` makes a kernel argument of a host array, ``empty`` a new one, ``get`` the host
-    array of an argument (on the CPU, the array itself)."""
-
-    def __init__(self, backend, m):
-        self.cuda = None
-        if backend == "cpu":
-            self.kernel = _k.sweeps
-            return
-        from numba import cuda
-
-        from ..kernels.cuda import hopfield as ck
-
-        threads = config.HOPFIELD_CUDA_THREADS
-        self.cuda, self.kernel = cuda, ck.sweeps[(m + threads - 1) // threads, threads]
-
-    def put(self, a):
-        return a if self.cuda is None else self.cuda.to_device(np.ascontiguousarray(a))
-
-    def empty(self, shape, dtype):
-        return np.empty(shape, dtype) if self.cuda is None else self.cuda.device_array(shape, dtype)
-
-    def get(self, a):
-        if self.cuda is None:
-            return a
-        return a.copy_to_host() if a.size else np.empty(a.shape, a.dtype)
-
-
 # ---------------------------------------------------------------------------------- classical
 class HopfieldNetwork:
     """Classical Hopfield network of ``n_units`` binary units.
@@ -273,7 +243,8 @@ class HopfieldNetwork:
         P = self._X.shape[0]
         t = temperature / self._scale
         sync = mode == "sync"
-        dev = _Sweeps(self.backend, m)
+        dev = _backend.Device(self.backend, "hopfield")
+        kernel = dev.items("sweeps", m, config.HOPFIELD_CUDA_THREADS)  # a thread per cue on CUDA
 
         run = _rec.Run(max_sweeps, work=m * n, every=mon.every,
                        sizes={"cue": m, "unit": idx.size, "pattern": P}, grow=("sweep",),
@@ -298,7 +269,7 @@ class HopfieldNetwork:
             for start, nsw in run:
                 rec = (dev.empty((m, nsw, rec_idx.size), np.int8), dev.empty((m, nsw), np.float64),
                        dev.empty((m, nsw, P), np.int64))
-                dev.kernel(*args, nsw, t, sync, d_conv, d_used, d_idx, *rec)
+                kernel(*args, nsw, t, sync, d_conv, d_used, d_idx, *rec)
                 S, Q, converged, used = (dev.get(a) for a in (args[2], args[5], d_conv, d_used))
                 rec_S, rec_E, rec_Q = (dev.get(a) for a in rec)
                 # A cue that ran in this chunk: its energy now; one that stopped: carried forward.
