@@ -112,7 +112,8 @@ def test_twin_takes_the_cpu_kernels_arguments(small_grid, sparse):
     cpu = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     K.anneal(*cpu)
     gpu = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
-    IsingAnnealer(Jm, h, backend="cuda")._device(sparse, reads).kernel(*gpu)
+    _, kernel = IsingAnnealer(Jm, h, backend="cuda")._device(sparse, reads)
+    kernel(*gpu)
     for name, c, g in zip(names, cpu, gpu):
         if isinstance(c, np.ndarray):
             np.testing.assert_array_equal(g.copy_to_host(), c, err_msg=name)

@@ -54,41 +54,6 @@ def beta_schedule(beta_range, sweeps, schedule="geometric"):
     return np.linspace(b0, b1, sweeps)
 
 
-class _Device:
-    """A kernel of ``kernels.annealing`` on one backend, called alike: the CPU kernel on host
-    arrays, or its CUDA twin in ``kernels.cuda.annealing`` (the same arguments in the same
-    order) on device copies, launched with ``grid`` blocks of ``threads``. ``check`` refuses a
-    CUDA run whose arrays would not fit (before anything is copied), ``put`` makes a kernel
-    argument of a host array, ``empty`` a new one, ``get`` the host array of an argument (on
-    the CPU, the array itself)."""
-
-    def __init__(self, backend, name, grid=1, threads=1):
-        self.cuda = None
-        if backend == "cpu":
-            self.kernel = getattr(_k, name)
-            return
-        from numba import cuda
-
-        from ..kernels.cuda import annealing as ck
-
-        self.cuda, self.kernel = cuda, getattr(ck, name)[grid, threads]
-
-    def check(self, nbytes, what):
-        if self.cuda is not None:
-            _backend.check_device_memory(nbytes, what)
-
-    def put(self, a):
-        return a if self.cuda is None else self.cuda.to_device(np.ascontiguousarray(a))
-
-    def empty(self, shape, dtype=np.float64):
-        return np.empty(shape, dtype) if self.cuda is None else self.cuda.device_array(shape, dtype)
-
-    def get(self, a):
-        if self.cuda is None:
-            return a
-        return a.copy_to_host() if a.size else np.empty(a.shape, a.dtype)
-
-
 def _couplings(J, name="J", symmetrize=False):
     """Validated couplings: (dense, csr_or_None, diagonal). Diagonal is split off (constant)."""
     if sp.issparse(J):
@@ -261,12 +226,12 @@ class IsingAnnealer:
                 _k.local_fields_csr(indptr, indices, data, self.h, spins, fields)
             energy = _k.ising_energy(spins, fields, self.h)
             block = np.int64(-(-reads // numba.get_num_threads()))  # one block of reads per thread
-            dev = self._device(sparse, reads)
+            dev, kernel = self._device(sparse, reads)
             steps = min(run.chunk, total)
             per_chunk = (2 * reads * steps * 8 if trace else 0) + \
                 (reads * (steps // keep + 1) * (n + 8) if keep else 0)
-            dev.check(sum(a.nbytes for a in (J, indptr, indices, data, betas, spins, fields, energy,
-                                             states)) + per_chunk, "this annealing run")
+            dev.check(dev.nbytes(J, indptr, indices, data, betas, spins, fields, energy, states, per_chunk),
+                      "this annealing run")
             d_J, d_indptr, d_indices, d_data, d_betas, d_spins, d_fields, d_energy, d_states = (
                 dev.put(a) for a in (J, indptr, indices, data, betas, spins, fields, energy, states))
             run.track("sweep", ("sweep",), np.int64)
@@ -287,10 +252,10 @@ class IsingAnnealer:
                 etr, mtr = dev.empty((reads, width)), dev.empty((reads, width))
                 kept = max(stop - skip, 0) // keep - max(start - skip, 0) // keep if keep else 0
                 samples, s_energy = dev.empty((reads, kept, n if keep else 0), SPIN), dev.empty((reads, kept))
-                dev.kernel(d_J, d_indptr, d_indices, d_data, sparse, d_betas, np.int64(start),
-                           np.int64(stop), np.int64(method_code), d_spins, d_fields, d_energy,
-                           bool(trace), etr, mtr, np.int64(skip), np.int64(keep), samples, s_energy,
-                           d_states, block)
+                kernel(d_J, d_indptr, d_indices, d_data, sparse, d_betas, np.int64(start),
+                       np.int64(stop), np.int64(method_code), d_spins, d_fields, d_energy,
+                       bool(trace), etr, mtr, np.int64(skip), np.int64(keep), samples, s_energy,
+                       d_states, block)
                 run.keep(sweep=np.arange(start, stop), beta=betas[start:stop])
                 if trace:
                     run.keep(energy_trace=dev.get(etr) + self.offset, magnetisation=dev.get(mtr))
@@ -310,12 +275,13 @@ class IsingAnnealer:
                            seed=seed, backend=self.backend)
 
     def _device(self, sparse, reads):
-        """The annealing kernel on this annealer's backend: on CUDA a block of threads per read
-        for dense couplings, a thread per read for sparse ones."""
+        """This annealer's backend (a :class:`neurosim.backend.Device`) and its annealing kernel:
+        on CUDA a block of threads per read for dense couplings, a thread per read for sparse
+        ones."""
+        dev = _backend.Device(self.backend, "annealing")
         if sparse:
-            threads = config.ANNEAL_CUDA_SPARSE_THREADS
-            return _Device(self.backend, "anneal", -(-reads // threads), threads)
-        return _Device(self.backend, "anneal", reads, config.ANNEAL_CUDA_DENSE_THREADS)
+            return dev, dev.items("anneal", reads, config.ANNEAL_CUDA_SPARSE_THREADS)
+        return dev, dev.kernel("anneal", reads, config.ANNEAL_CUDA_DENSE_THREADS)
 
     def anneal(self, sweeps=1000, reads=10, *, beta_range=None, schedule="geometric", betas=None,
                method="metropolis", trace=False, initial=None, progress=False, store=None):

@@ -13,13 +13,14 @@ Example::
     bm.log_likelihood(data).mean()       # exact (enumeration) for small machines
 """
 
+import functools
+
 import numpy as np
 from scipy.special import logsumexp
 
 from .. import backend as _backend
 from .. import checks, config, connect, record, rng
 from ..backend import SPIN
-from .annealing import _Device
 
 MAX_ENUMERATE = 22
 
@@ -136,13 +137,14 @@ class BoltzmannMachine:
     # ------------------------------------------------------------------ sampling
 
     def _device(self, chains, extra=0):
-        """The sweep kernel on this machine's backend (on CUDA a block per chain), its weights
-        and biases as kernel arguments; a CUDA run whose arrays (the model, ``chains`` chains'
-        units, fields and streams, plus ``extra`` bytes) would not fit is refused first."""
-        dev = _Device(self.backend, "bm_sweeps", chains, config.BM_CUDA_THREADS)
-        dev.check(self.W.nbytes + self.bias.nbytes + chains * (self.n * 9 + 16) + extra,
-                  "this Boltzmann machine run")
-        return dev, dev.put(self.W), dev.put(self.bias)
+        """This machine's backend (a :class:`neurosim.backend.Device`) and its sweep kernel (on
+        CUDA a block per chain) with the weights and biases bound as its first arguments; a
+        CUDA run whose arrays (the model, ``chains`` chains' units, fields and streams, plus
+        ``extra`` bytes) would not fit is refused first."""
+        dev = _backend.Device(self.backend, "annealing")
+        dev.check(dev.nbytes(self.W, self.bias, chains * (self.n * 9 + 16), extra), "this Boltzmann machine run")
+        kernel = dev.kernel("bm_sweeps", chains, config.BM_CUDA_THREADS)
+        return dev, functools.partial(kernel, dev.put(self.W), dev.put(self.bias))
 
     def _run(self, units, first, sweeps, burn_in, states):
         """Sweeps on chains ``units`` (chains, n) int8 in place (their streams ``states``
@@ -151,23 +153,23 @@ class BoltzmannMachine:
         fields = units.astype(np.float64) @ self.W + self.bias
         chains = units.shape[0]
         corr = np.zeros((chains, self.n, self.n))
-        dev, W, b = self._device(chains, corr.nbytes)
+        dev, kernel = self._device(chains, corr.nbytes)
         d_units, d_fields, d_states, d_corr = (dev.put(a) for a in (units, fields, states, corr))
         if burn_in:
-            self._sweeps(dev, W, b, d_units, d_fields, first, burn_in, d_states)
-        self._sweeps(dev, W, b, d_units, d_fields, first, sweeps, d_states, corr=d_corr)
+            self._sweeps(dev, kernel, d_units, d_fields, first, burn_in, d_states)
+        self._sweeps(dev, kernel, d_units, d_fields, first, sweeps, d_states, corr=d_corr)
         units[...], states[...] = dev.get(d_units), dev.get(d_states)
         return dev.get(d_corr).sum(0) / (chains * sweeps)
 
-    def _sweeps(self, dev, W, b, units, fields, first, sweeps, states, *, corr=None, thin=1, kept=None):
-        """``sweeps`` heat-bath sweeps (``dev.kernel`` on the arguments ``W``, ``b``, ...) of the
-        chains ``units`` (their ``fields`` kept in step), adding ``x x^T`` to ``corr`` (chains,
+    def _sweeps(self, dev, kernel, units, fields, first, sweeps, states, *, corr=None, thin=1, kept=None):
+        """``sweeps`` heat-bath sweeps (``kernel`` of :meth:`_device` on ``dev``) of the chains
+        ``units`` (their ``fields`` kept in step), adding ``x x^T`` to ``corr`` (chains,
         n, n) or keeping every ``thin``-th state in ``kept`` (chains, sweeps // thin, n) when
         given."""
         chains = units.shape[0]
-        dev.kernel(W, b, 1.0 / self.temperature, units, fields, np.int64(first), np.int64(sweeps),
-                   dev.empty((chains, 0, 0)) if corr is None else corr, np.int64(thin),
-                   dev.empty((chains, 0, self.n), SPIN) if kept is None else kept, states)
+        kernel(1.0 / self.temperature, units, fields, np.int64(first), np.int64(sweeps),
+               dev.empty((chains, 0, 0)) if corr is None else corr, np.int64(thin),
+               dev.empty((chains, 0, self.n), SPIN) if kept is None else kept, states)
 
     def sample(self, samples=100, chains=10, *, burn_in=100, thin=1, clamp=None, progress=False,
                store=None):
@@ -199,16 +201,16 @@ class BoltzmannMachine:
                          desc="BM sample", unit="sample", store=store)
         with run:
             fields = units.astype(np.float64) @ self.W + self.bias
-            dev, W, b = self._device(chains, chains * min(run.chunk, samples) * self.n)
+            dev, kernel = self._device(chains, chains * min(run.chunk, samples) * self.n)
             units, fields, states = (dev.put(a) for a in (units, fields, states))
             if burn_in:
-                self._sweeps(dev, W, b, units, fields, first, burn_in, states)
+                self._sweeps(dev, kernel, units, fields, first, burn_in, states)
             run.track("x", ("chain", "sample", "unit"), SPIN, {"long_name": "unit states (0/1), visible first"})
             run.track("energy", ("chain", "sample"), np.float64)
             run.track("sample", ("sample",), np.int64)
             for start, n in run:
                 kept = dev.empty((chains, n, self.n), SPIN)
-                self._sweeps(dev, W, b, units, fields, first, n * thin, states, thin=thin, kept=kept)
+                self._sweeps(dev, kernel, units, fields, first, n * thin, states, thin=thin, kept=kept)
                 kept = dev.get(kept)
                 e = self.energy(kept.reshape(-1, self.n).astype(float)).reshape(chains, n)
                 run.keep(x=kept, energy=e, sample=np.arange(start, start + n))
