@@ -52,40 +52,6 @@ def _logmeanexp(x):
     return float(m + np.log(np.mean(np.exp(x - m))))
 
 
-class _Device:
-    """The RBM's kernels on one backend, called alike: ``kernels.rbm`` on host arrays, or the
-    CUDA twins ``kernels.cuda.rbm`` (the same names and arguments) on device copies. ``put``
-    makes a kernel argument of a host array, ``empty`` a new one, ``get`` brings one back
-    (into ``out`` if given; on the CPU the argument is the host array itself), ``check``
-    refuses a device run that would not fit before anything is copied."""
-
-    def __init__(self, backend):
-        self.cuda, self.kernels = None, _k
-        if backend == "cuda":
-            from numba import cuda
-
-            from ..kernels.cuda import rbm as ck
-
-            self.cuda, self.kernels = cuda, ck
-
-    def check(self, nbytes, what):
-        if self.cuda is not None:
-            _backend.check_device_memory(nbytes, what)
-
-    def put(self, a):
-        return a if self.cuda is None else self.cuda.to_device(np.ascontiguousarray(a))
-
-    def empty(self, shape):
-        return np.zeros(shape) if self.cuda is None else self.cuda.device_array(shape, np.float64)
-
-    def get(self, a, out=None):
-        if self.cuda is None or a.size == 0:
-            if out is not None and out is not a:
-                out[...] = a
-            return a if out is None else out
-        return a.copy_to_host() if out is None else a.copy_to_host(out)
-
-
 class _Chains:
     """The Gibbs chains of one sampling call, on the RBM's backend: the weights, the chains
     ``v`` (chains, n_visible), the schedule ``betas`` and the ``states`` live on the kernel's
@@ -93,7 +59,7 @@ class _Chains:
 
     def __init__(self, rbm, v, betas, every, states, chunk):
         self.rbm, self.every = rbm, every
-        self.dev = _Device(rbm.backend)
+        self.dev = _backend.Device(rbm.backend, "rbm")
         if self.dev.cuda is not None:
             chains, (nv, nh) = v.shape[0], rbm.W.shape
             self.dev.check(self.dev.kernels.gibbs_bytes(nv, nh, chains, chains * (chunk // every) * nv)
@@ -342,7 +308,7 @@ class RBM:
         sub = X[:min(monitor, m)]
         run = record.Run(epochs, chunk=1, grow=("epoch",), progress=progress, desc="RBM fit", unit="epoch",
                          store=store)
-        dev = _Device(self.backend)
+        dev = _backend.Device(self.backend, "rbm")
         with run, blas_single_thread():
             states = self._streams(batch)
             g = np.random.default_rng(self._child(2000 + self._calls))
