@@ -20,6 +20,8 @@ class Kernels(_backend.Device):
     ``blocks`` blocks of ``config.ESN_CUDA_THREADS`` threads (a block per sequence, or per
     reservoir and sequence); ``items(name, n)`` a twin over ``n`` items, a thread each."""
 
+    threads = 1   # (the CPU kernels take no grid)
+
     def __init__(self, backend):
         super().__init__(backend, "reservoir")
         if self.cuda is None:
@@ -32,26 +34,10 @@ class Kernels(_backend.Device):
         self.threads = threads
 
     def launch(self, name, blocks):
-        k = getattr(self.kernels, name)
-        # (configured here rather than by Device.kernel, which leaves the simulator's kernels,
-        # that have no ``configure``, without a grid)
-        return k if self.cuda is None else k[max(int(blocks), 1), self.threads]
+        return self.kernel(name, max(int(blocks), 1), self.threads)
 
-    def items(self, name, n):
-        threads = self.threads
-        return getattr(self.kernels, name)[max((int(n) + threads - 1) // threads, 1), threads]
-
-
-def nbytes(*arrays):
-    """Bytes of the host arrays among ``arrays`` (and in tuples of them); anything else (a
-    device array already in place, a scalar, None) counts nothing."""
-    total = 0
-    for a in arrays:
-        if isinstance(a, tuple):
-            total += nbytes(*a)
-        elif isinstance(a, np.ndarray):
-            total += a.nbytes
-    return total
+    def items(self, name, n, threads=None):
+        return super().items(name, n, threads or self.threads)
 
 
 def cuda_chunk(lead, width):
@@ -89,7 +75,7 @@ class Session:
         # chunk: the records (states, outputs, and as much again for the gathered ones) and
         # the inputs and teacher feedback of the B sequences
         if kernels.cuda is not None:
-            kernels.check(nbytes(static, wout, bout) + seqs * (np.dtype(dtype).itemsize * self.units
+            kernels.check(kernels.nbytes(static, wout, bout) + seqs * (np.dtype(dtype).itemsize * self.units
                                                                + 8 * self.n_out + 16)
                           + int(steps) * (16 * seqs * (self.units + self.n_out) + 8 * B * (n_inputs + n_fb)), what)
         self.feedback = tuple(static[-2].shape)[-1] > 0  # wfb's columns
@@ -103,20 +89,13 @@ class Session:
         self.wout, self.bout = kernels.put(wout), kernels.put(bout)
         self.n_inputs, self.n_fb = n_inputs, n_fb
         self._blocks = seqs
-        self._buffers = {}
         self._B = B
 
     # -- buffers --------------------------------------------------------------------------
     def _buffer(self, name, shape, dtype=np.float64):
         """A kernel output of this shape: new on the CPU (the records may keep it), reused on
         the GPU from the previous chunk of the same shape (one chunk's records at a time)."""
-        if self.k.cuda is None:
-            return np.empty(shape, dtype)
-        buf = self._buffers.get(name)
-        if buf is None or buf.shape != tuple(shape):
-            self._buffers.pop(name, None)
-            buf = self._buffers[name] = self.k.empty(shape, dtype)
-        return buf
+        return self.k.buffer(name, shape, dtype, host=False)
 
     def _input(self, a, n, width):
         """The kernel argument of the chunk's inputs ``a`` (B, n, width) (None: zeros)."""
