@@ -1,6 +1,7 @@
 """Argument checks shared by every family: each raises a ``TypeError`` or ``ValueError`` that
 names the argument, what was expected and what was given."""
 import numbers
+import os
 
 import numpy as np
 
@@ -11,6 +12,9 @@ def array(x, name, *, ndim=None, shape=None, dtype=np.float64, finite=True):
     ``ndim`` may be an int or a tuple of allowed ranks; ``shape`` a tuple with ``None`` for
     free axes. Non-numeric or complex input is a ``TypeError``; NaN or inf (when ``finite``) a ``ValueError``.
     """
+    if type(x).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"{name} must be a dense array; got a scipy.sparse {type(x).__name__} (sparse input "
+                        "is not supported: convert it with .toarray())")
     try:
         a = np.asarray(x)
     except Exception as err:  # ragged nested lists and the like
@@ -69,3 +73,35 @@ def choice(x, name, options):
     if x not in options:
         raise ValueError(f"{name} must be one of {tuple(options)}; got {x!r}")
     return x
+
+
+def available_memory():
+    """Bytes of memory available now: ``MemAvailable`` of ``/proc/meminfo`` (free memory and
+    what the kernel can reclaim without swapping), else the free pages; where neither can be
+    read, a large number (nothing is refused)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - neither Linux nor POSIX
+        return 1 << 62
+
+
+def memory(nbytes, what):
+    """``nbytes`` (an estimate of what ``what`` allocates) after checking that it fits in the
+    memory available now: else a ``ValueError`` naming ``what``, the bytes needed and the bytes
+    available, raised before anything is allocated (never a ``MemoryError`` minutes later).
+
+    Families count the arrays a model or a run holds at once (weights, states, one chunk of
+    records), not a run's whole records: :class:`neurosim.record.Run` streams those to disk
+    when they would not fit."""
+    nbytes = int(nbytes)
+    free = available_memory()
+    if nbytes > free:
+        raise ValueError(f"{what} needs about {nbytes:,} bytes of memory; {free:,} are available")
+    return nbytes

@@ -104,6 +104,7 @@ def dataset(data_vars, coords=None, *, family, model, params=None, seed=None, ba
                  "interrupted": interrupted})
     meta.update(attrs or {})
     ds = _assemble(data_vars, coords or {})
+    _check_names(ds)
     ds.attrs.update({k: _attr_value(v) for k, v in meta.items()})
     return ds
 
@@ -134,6 +135,17 @@ def _assemble(data_vars, coords):
                 raise ValueError(f"conflicting sizes for dimension {dim!r}: {name!r} has length "
                                  f"{size}, an earlier variable {sizes[dim]}")
     return xr.Dataset._construct_direct(variables, set(coord_vars), sizes, {}, indexes)
+
+
+def _check_names(ds):
+    """Refuse a data variable named after a dimension (other than a 1-D variable along its own
+    name, which is that dimension's coordinate): netCDF reads it back as a coordinate, so the
+    Dataset would not survive a save and load, and ``xarray.merge`` with it fails."""
+    for name, var in ds.data_vars.items():
+        if name in ds.dims and var.dims != (name,):
+            raise ValueError(f"data variable {name!r} {var.dims} has the name of a dimension: saved and "
+                             f"loaded back it would become a coordinate; rename the variable or the "
+                             f"dimension")
 
 
 def _dims_of(dims):
@@ -426,11 +438,17 @@ class Run:
         unknown = [d for d in dims if d not in self.sizes and d not in self.grow + self.events]
         if unknown:
             raise ValueError(f"record {name!r}: no size given for dims {unknown}")
+        if dims != (name,) and (name in self.sizes or name in self.grow + self.events):
+            raise ValueError(f"record {name!r} {dims} has the name of a dimension: saved and loaded back it "
+                             f"would become a coordinate; rename the record or the dimension")
         self._records[name] = (dims, axis[0], np.dtype(dtype), dict(attrs or {}), [])
         if self.store is None and self._estimate() > _available() * config.RECORD_MEMORY_FRACTION:
+            _check_disk(tempfile.gettempdir(), self._estimate(), "more than the memory available, and ")
             self.store = _temporary(self.desc)
             warnings.warn(f"the records of this run would not fit in memory ({self._estimate()} "
                           f"bytes); streaming them to {self.store}", RuntimeWarning, stacklevel=2)
+        elif self.store is not None and self._file is None:
+            _check_disk(os.path.dirname(self.store), self._estimate())
         if self.store is not None:   # (records kept in memory so far move to the file too)
             appender = self._appender()
             for other, (o_dims, _, o_dtype, o_attrs, chunks) in self._records.items():
@@ -488,12 +506,7 @@ class Run:
         self._file.close()
         self._file = None
         fixed.to_netcdf(self.store, mode="a")
-        ds = xr.open_dataset(self.store)
-        # netCDF reads a variable named after one of its dims (but not only that dim) back as a
-        # coordinate; in memory it is a data variable
-        named = [v for v in ds.coords if v in fixed.data_vars or
-                 (v in self._records and self._records[v][0] != (v,))]
-        return ds.reset_coords(named) if named else ds
+        return xr.open_dataset(self.store)
 
 
 def _store_path(store):
@@ -509,11 +522,22 @@ def _store_path(store):
 
 
 def _available():
-    """Bytes of memory available now (Linux; elsewhere a large number: never stream)."""
+    """Bytes of memory available now (:func:`neurosim.checks.available_memory`)."""
+    return checks.available_memory()
+
+
+def _check_disk(folder, nbytes, why=""):
+    """Refuse records of ``nbytes`` that the disk holding ``folder`` could not take."""
+    import shutil
+
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not Linux
-        return 1 << 62
+        free = shutil.disk_usage(folder).free
+    except OSError:  # pragma: no cover - the folder was checked when the Run was made
+        return
+    if nbytes > free:
+        raise ValueError(f"the records of this run need about {nbytes:,} bytes, {why}{folder} has "
+                         f"{free:,} bytes free: record fewer steps (a stride, every=) or units "
+                         f"(index=), or run fewer steps")
 
 
 def _temporary(desc):

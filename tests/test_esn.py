@@ -282,7 +282,7 @@ def test_force_learns_a_sine_on_its_own_feedback():
     with pytest.warns(EchoStateWarning):  # FORCE works from the chaotic regime (g > 1)
         esn = ESN(200, leak=1.0, spectral_radius=1.2, feedback_scaling=1.0, input_scaling=0.0, seed=3)
     ds = esn.fit_force(np.zeros((2500, 1)), s[:2500], delta=1.0)
-    assert ds["output"].dims == ("time", "output")
+    assert ds["prediction"].dims == ("time", "output")
     pred = esn.predict(np.zeros((300, 1)))
     assert metrics.nrmse(s[2500:2800], pred) < 0.05  # measured 2e-3
 
@@ -379,7 +379,7 @@ def test_batched_generation_and_run_dataset():
     with pytest.raises(ValueError, match="stored state holds 2"):
         esn.run(s[400:450])
     run = esn.run(s[400:450], reset=True, record={"every": 10})
-    assert run["output"].shape == (5, 1) and run.attrs["mode"] == "open_loop"
+    assert run["prediction"].shape == (5, 1) and run.attrs["mode"] == "open_loop"
 
 
 # --- the run contract: chunks, streaming to disk, Ctrl+C, seeds, model files ---------------------
@@ -444,7 +444,7 @@ def test_predict_and_run_agree_and_do_not_depend_on_the_chunk():
     np.testing.assert_array_equal(p1, p2)
     np.testing.assert_array_equal(esn.state_, end)
     esn.state_, esn.output_ = start
-    np.testing.assert_array_equal(esn.run(s[300:400], chunk=11)["output"].values, p1)
+    np.testing.assert_array_equal(esn.run(s[300:400], chunk=11)["prediction"].values, p1)
 
 
 def test_ctrl_c_stops_predict_and_runs_keep_their_state(ctrl_c):
@@ -475,12 +475,12 @@ def test_ctrl_c_during_set_up_and_during_a_run(tmp_path):
     """
     setup = interrupted_run(body, "setup", tmp_path)
     assert setup.attrs["interrupted"] == 1 and setup.sizes["time"] == 0
-    assert setup["output"].dims == ("time", "output") and setup["state"].shape == (0, 30)
+    assert setup["prediction"].dims == ("time", "output") and setup["state"].shape == (0, 30)
     run = interrupted_run(body, "run", tmp_path)
     assert run.attrs["interrupted"] == 1 and list(run["time"].values) == list(range(50))
     s = np.sin(np.arange(400) / 4.0)
     full = ESN(30, seed=1).fit(s[:200], s[1:201]).run(s[200:400], chunk=50)
-    np.testing.assert_array_equal(run["output"].values, full["output"].values[:50])
+    np.testing.assert_array_equal(run["prediction"].values, full["prediction"].values[:50])
 
 
 def test_seeds_are_recorded_losslessly_and_noise_continues_after_load(tmp_path):

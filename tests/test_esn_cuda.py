@@ -146,7 +146,7 @@ def test_fit_harvests_on_the_gpu_and_predict_run_generate_agree():
     assert b.state.dims == ("sample", "time", "unit") and b.sizes == a.sizes
     np.testing.assert_array_equal(b.time, a.time)
     np.testing.assert_allclose(b.state, a.state, rtol=0, atol=TOL)
-    np.testing.assert_allclose(b.output, a.output, rtol=0, atol=TOL)
+    np.testing.assert_allclose(b.prediction, a.prediction, rtol=0, atol=TOL)
     g_cpu, g_gpu = cpu.generate(8), gpu.generate(8)   # closed loop: the readout's sum in another order
     assert g_gpu.attrs["backend"] == "cuda"
     np.testing.assert_allclose(g_gpu.prediction, g_cpu.prediction, rtol=0, atol=TOL)
@@ -166,7 +166,7 @@ def test_output_feedback_teacher_forced_and_fed_back():
     # FORCE (sequential RLS updates) runs on the CPU kernel whatever the backend, and says so
     a, b = cpu.fit_force(U[0], Y[0]), gpu.fit_force(U[0], Y[0])
     assert a.attrs["backend"] == b.attrs["backend"] == "cpu"
-    np.testing.assert_array_equal(a.output, b.output)
+    np.testing.assert_array_equal(a.prediction, b.prediction)
 
 
 @needs_cuda
@@ -196,7 +196,7 @@ def test_store_streams_a_cuda_run_to_disk(tmp_path):
     with gpu.run(V, reset=True, record={"index": [2, 3]}, store=tmp_path / "run.nc", chunk=4) as disk:
         assert disk.attrs["backend"] == "cuda"
         np.testing.assert_array_equal(disk.state.values, mem.state.values)
-        np.testing.assert_array_equal(disk.output.values, mem.output.values)
+        np.testing.assert_array_equal(disk.prediction.values, mem.prediction.values)
 
 
 @needs_cuda
@@ -310,7 +310,7 @@ def test_batch_api_checks_and_one_sequence():
     u = np.sin(np.arange(30) / 4)
     batch.fit(u[:-1], u[1:], washout=5)
     ds = batch.run(u[:10], reset=True, record={"every": 2, "index": [0, 5]})
-    assert ds.output.dims == ("reservoir", "time", "output") and ds.state.shape == (2, 5, 2)
+    assert ds.prediction.dims == ("reservoir", "time", "output") and ds.state.shape == (2, 5, 2)
     assert ds.attrs["seed"] == 0 and ds.attrs["reservoirs"] == 2
     assert batch.predict(u[:10]).shape == (2, 10, 1)
     with pytest.raises(ValueError, match="ridge must be one value or one per reservoir"):

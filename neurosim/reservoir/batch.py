@@ -297,16 +297,16 @@ class ESNBatch:
         return self._finish(run, coords, {"mode": "states"})
 
     def run(self, inputs, *, reset=False, x0=None, record=None, store=None, chunk=None, progress=False):
-        """Open-loop run of every reservoir as a Dataset: ``output`` and ``state``
+        """Open-loop run of every reservoir as a Dataset: ``prediction`` and ``state``
         (reservoir, [sample,] time, ...), as :meth:`ESN.run`."""
         self._check_fitted()
         u, batched = self._series(inputs, "inputs", self.n_inputs)
         x, y = self._start(u.shape[0], reset, x0)
         run, units, coords = self._new_run(u.shape[1], u.shape[0], batched, record, store, chunk, progress,
-                                           "ESNBatch run", "output")
+                                           "ESNBatch run", "prediction")
         with run:
             sess = self._session(x, y, u.shape[0], run.chunk, run.desc)
-            record_chunks(run, sess, units, u, None, "open", "output", ("reservoir",), batched)
+            record_chunks(run, sess, units, u, None, "open", "prediction", ("reservoir",), batched)
             sess.finish(x, y)
         self.state_, self.output_ = x, y
         return self._finish(run, coords, {"mode": "open_loop"})

@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from .. import backend as _backend
 from .. import checks, connect, rng
 from .. import record as _rec
+from ..estimator import Estimator
 from ..kernels import reservoir as _k
 from ..readout import RLS, Ridge
 from . import _device
@@ -47,7 +48,7 @@ def _units(units):
     return [checks.integer(units, "units", low=1)]
 
 
-class ESN:
+class ESN(Estimator):
     """Echo state network: reservoir of ``units`` leaky units (a list of sizes for a deep ESN).
 
     Parameters: ``n_inputs`` input width; ``n_outputs`` output width (needed up front only for
@@ -75,9 +76,21 @@ class ESN:
     system do); every Dataset says where it ran in ``attrs["backend"]``.
 
     A spectral radius >= 1 warns (:class:`EchoStateWarning`): the echo state property may fail.
+
+    A scikit-learn regressor over one time series: ``fit(X, y)`` with X (T, n_inputs) and y
+    (T, n_outputs) or (T,), ``predict(X)`` and ``score(X, y)`` (R^2) continue from the state
+    where the last call ended, so a later segment of the same series (as
+    ``TimeSeriesSplit`` cuts it) is scored as it follows; ``set_params`` draws a new reservoir
+    (see :mod:`neurosim.estimator`).
     """
 
     family = "ESN"
+    _estimator_kind, _fitted_attr = "regressor", "Wout"
+
+    @property
+    def n_features_in_(self):
+        """Number of input features: ``n_inputs``."""
+        return self.n_inputs
 
     def __init__(self, units=100, *, n_inputs=1, n_outputs=1, leak=1.0, spectral_radius=0.9,
                  input_scaling=1.0, connectivity=0.1, input_connectivity=0.1, bias=0.0,
@@ -326,8 +339,8 @@ class ESN:
         The reservoir runs on its *own* fed-back output while recursive least squares
         (``P0 = I / delta``) updates the readout every ``every`` steps toward ``targets``
         (T, n_outputs), so it learns to be stable in closed loop. One sequence; inputs
-        (T, n_inputs). Returns a Dataset with ``output`` and ``target`` (time, output): the
-        learning curve. The end state is kept for :meth:`predict` / :meth:`generate`.
+        (T, n_inputs). Returns a Dataset with ``prediction`` (the output the network fed back
+        while learning) and ``target`` (time, output): the learning curve. The end state is kept for :meth:`predict` / :meth:`generate`.
         ``chunk``, ``store``, ``progress``: as for :meth:`run` (chunks are whole multiples of
         ``every``); Ctrl+C keeps what was learnt up to the end of the current chunk.
         """
@@ -354,17 +367,22 @@ class ESN:
             xb, yb = self._kernel_state(x[0]), y_prev[0]
             args, streams = self._kernel_args(), self._streams(1)
             run.track("time", ("time",), np.int64, {"units": "step"})
-            run.track("output", ("time", "output"), attrs={"units": "1"})
+            run.track("prediction", ("time", "output"), attrs={"units": "1"})
             run.track("target", ("time", "output"), attrs={"units": "1"})
             for start, n in run:
                 out = np.empty((n, self.n_outputs))
                 _k.force(*args, u[0, start:start + n], y[0, start:start + n], xb, yb, w, wb, P, self.leak,
                          ACTIVATIONS[self.activation], self.noise, streams, every, out)
-                run.keep(time=np.arange(start, start + n), output=out, target=y[0, start:start + n])
+                run.keep(time=np.arange(start, start + n), prediction=out, target=y[0, start:start + n])
         if run.done or fitted:
             self.Wout, self.bout = w, wb
         self.state_, self.output_ = xb[None].astype(np.float64), yb[None].copy()
         return self._finish(run, None, {"mode": "force", "delta": delta, "every": every}, backend="cpu")
+
+    def score(self, inputs, targets):
+        """R^2 of :meth:`predict` on ``inputs`` (continuing from the stored state) against
+        ``targets`` (T, n_outputs) or (T,), over all outputs."""
+        return self._score(inputs, targets)
 
     def _check_fitted(self):
         if self.Wout is None:
@@ -452,7 +470,7 @@ class ESN:
         return self._finish(run, coords, {"mode": "closed_loop"})
 
     def run(self, inputs, *, reset=False, x0=None, record=None, store=None, chunk=None, progress=False):
-        """Open-loop run as a Dataset: ``output`` (time, output) and ``state`` (time, unit)
+        """Open-loop run as a Dataset: ``prediction`` (time, output) and ``state`` (time, unit)
         (``sample`` first when batched), recorded as ``record`` (Monitor, dict or None: every
         step, all units); :meth:`predict` gives the outputs alone as an array.
 
@@ -467,9 +485,9 @@ class ESN:
         u, batched = self._series(inputs, "inputs", self.n_inputs)
         x, y = self._start(u.shape[0], reset, x0)
         run, units, coords = self._new_run(u.shape[1], u.shape[0], batched, record, store, chunk, progress,
-                                           "ESN run", "output")
+                                           "ESN run", "prediction")
         with run:
-            self._recorded(run, units, u, None, x, y, "open", "output", batched)
+            self._recorded(run, units, u, None, x, y, "open", "prediction", batched)
         self.state_, self.output_ = x, y
         return self._finish(run, coords, {"mode": "open_loop"})
 
