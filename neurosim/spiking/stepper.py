@@ -7,9 +7,10 @@ and spike-count rows of those steps; ``close()`` leaves the network's state in i
 
 One code path for both backends: the CPU kernel ``kernels.spiking.run_steps`` runs on the
 network's own arrays; its CUDA twin ``kernels.cuda.spiking.run_steps`` (the same arguments in
-the same order) on device copies, which a :class:`_Device` makes (the wiring and parameters
-are kept on the device between runs while the network's arrays stay the same objects) and
-copies back (the state, once per run: no transfer per step or per chunk but the records').
+the same order) on device copies, which a :class:`_Runner` (a :class:`neurosim.backend.Device`)
+makes (the wiring and parameters are kept on the device between runs while the network's
+arrays stay the same objects) and copies back (the state, once per run: no transfer per step
+or per chunk but the records').
 """
 import numpy as np
 
@@ -18,98 +19,51 @@ from .. import config
 from ..kernels import spiking as _k
 
 
-class _Host:
-    """The CPU kernel on the host arrays themselves."""
-
-    kernel = staticmethod(_k.run_steps)
-
-    def need(self, arrays):
-        pass
-
-    def const(self, name, a):
-        return a
-
-    def state(self, name, a):
-        return a
-
-    def zeros(self, shape, dtype):
-        return np.zeros(shape, dtype)
-
-    def empty(self, shape, dtype):
-        return np.empty(shape, dtype)
-
-    def clear(self, a):
-        a[...] = 0
-
-    def count(self, n_spk):
-        return int(n_spk[0])
-
-    def spikes(self, steps, neurons, m):
-        return steps[:m], neurons[:m]
-
-    def get(self, a):
-        return a
-
-    def close(self):
-        pass
-
-
-class _Device:
-    """The CUDA twin on device copies of the network ``net``'s arrays."""
+class _Runner(_backend.Device):
+    """:class:`neurosim.backend.Device` of the spiking kernel ``run_steps`` for the network
+    ``net``, with what only spiking runs need: the state copied to the device and back once a
+    run (:meth:`state`, :meth:`close`), the wiring and parameters kept there between runs
+    while the network's arrays stay the same objects (``const``, in the network's cache), and
+    a call's spikes brought back in the CPU's order (:meth:`spikes`). On the CPU the kernel
+    runs on the network's arrays themselves."""
 
     def __init__(self, net):
-        from numba import cuda
-
-        from ..kernels.cuda import spiking as ck
-
-        self.cuda, self.kernel, self.net = cuda, ck.run_steps, net
+        backend = getattr(net, "backend", "cpu")
         # wiring and parameters kept on the device, by name: (host array, device array)
-        self.cache = net.__dict__.setdefault("_device_arrays", {})
+        cache = net.__dict__.setdefault("_device_arrays", {}) if backend == "cuda" else None
+        super().__init__(backend, "spiking", cache)
+        self.net = net
+        self.run_steps = self.kernel("run_steps")
         self.copies = []        # (device, host) pairs of state to copy back
-
-    def _cached(self, name, a):
-        hit = self.cache.get(name)
-        return hit is not None and hit[0] is a
 
     def need(self, arrays):
         """Refuse a run that would not fit (``arrays``: name -> host array or bytes), before
         anything is copied or launched; arrays already on the device count nothing."""
-        nbytes = sum(a if isinstance(a, (int, np.integer)) else
-                     0 if self._cached(name, a) else a.nbytes for name, a in arrays.items())
         net = self.net
-        _backend.check_device_memory(
-            nbytes, f"a spiking network of {net.n_neurons} neurons and {net.n_synapses} "
-                    "synapses (state, synapses, ring buffer, spike buffer, records)")
+        self.check(self.nbytes(*(0 if self.cached(name, a) else a for name, a in arrays.items())),
+                   f"a spiking network of {net.n_neurons} neurons and {net.n_synapses} "
+                   "synapses (state, synapses, ring buffer, spike buffer, records)")
 
-    def const(self, name, a):
-        if a is None:
-            return None
-        if not self._cached(name, a):
-            self.cache[name] = (a, self.cuda.to_device(np.ascontiguousarray(a)))
-        return self.cache[name][1]
-
-    def state(self, name, a):
-        d = self.cuda.to_device(np.ascontiguousarray(a))
+    def state(self, a):
+        """The kernel argument of the state array ``a`` (changed by the kernel): on CUDA a copy
+        that :meth:`close` brings back into ``a``."""
+        if self.cuda is None:
+            return a
+        d = self.put(a)
         self.copies.append((d, a))
         return d
 
-    def zeros(self, shape, dtype):
-        return self.cuda.to_device(np.zeros(shape, dtype))
-
-    def empty(self, shape, dtype):
-        return self.cuda.device_array(shape, dtype)
-
-    def clear(self, a):
-        a.copy_to_device(np.zeros(a.shape, a.dtype))
-
     def count(self, n_spk):
-        return int(n_spk.copy_to_host()[0])
+        """The number of spikes recorded by the last call."""
+        return int(self.get(n_spk)[0])
 
     def spikes(self, steps, neurons, m):
         """The first ``m`` recorded spikes, in the CPU's order (step, then neuron)."""
+        if self.cuda is None:
+            return steps[:m], neurons[:m]
         if m == 0:
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        st, si = steps[:m].copy_to_host(), neurons[:m].copy_to_host()
+        st, si = self.get(steps[:m]), self.get(neurons[:m])
         s0, N = int(st.min()), int(self.net.n_neurons)
         if (int(st.max()) - s0 + 1) * N >= 2 ** 62:
             order = np.lexsort((si, st))
@@ -117,12 +71,10 @@ class _Device:
         key = np.sort((st - s0) * N + si)      # one int64 key: 20x faster than lexsort
         return key // N + s0, key % N
 
-    def get(self, a):
-        return a.copy_to_host() if a.size else np.empty(a.shape, a.dtype)
-
     def close(self):
+        """Bring the state back into the network's arrays (CUDA)."""
         for d, a in self.copies:
-            a[...] = d.copy_to_host().reshape(a.shape)
+            a[...] = self.get(d).reshape(a.shape)
         self.copies = []
 
 
@@ -139,7 +91,7 @@ class Stepper:
     def __init__(self, net, chunk, every, rec_idx, rec_vars, spk_mask):
         N = net.n_neurons
         self.net, self.every = net, int(every)
-        self.on = on = _Device(net) if getattr(net, "backend", "cpu") == "cuda" else _Host()
+        self.on = on = _Runner(net)
         rows = -(-int(chunk) // self.every)
         cap = max(4 * N + 1024, int(config.SPIKING_SPIKE_BUFFER))
         if net.out_code.dtype != np.int32 and 2 * N < 2 ** 31:   # e.g. a network saved before
@@ -173,19 +125,19 @@ class Stepper:
         self.g_lo = on.const("g_lo", net.g_lo)
         self.g_kind = None if g_kind is None else on.const("g_kind", g_kind)
         self.g_par = on.const("g_par", net.g_par)
-        self.v = on.state("v", net.v)
-        self.u = on.state("u", net.u)
-        self.syn = on.state("syn", net.syn.reshape(-1))   # (2N,) e then i: a view on the CPU
-        self.ref = on.state("ref", net.ref)
+        self.v = on.state(net.v)
+        self.u = on.state(net.u)
+        self.syn = on.state(net.syn.reshape(-1))   # (2N,) e then i: a view on the CPU
+        self.ref = on.state(net.ref)
         self.I_ext = on.const("I_ext", I_ext)
         self.poisson = ((on.const("rates", net.rates), np.int64(net.rate_stride),
-                         on.state("pstate", net.pstate)) if uses_poisson else None)
+                         on.state(net.pstate)) if uses_poisson else None)
         self.generators = ((on.const("gen_step", net.gen_step), on.const("gen_idx", net.gen_idx),
-                            on.state("gen_ptr", net.gen_ptr)) if uses_gen else None)
+                            on.state(net.gen_ptr)) if uses_gen else None)
         self.out_ptr = on.const("out_ptr", net.out_ptr)
         self.out_code = on.const("out_code", net.out_code)
         self.out_w = on.const("out_w", net.out_w)
-        self.delays = (on.const("out_d", net.out_d), on.state("ring", net.ring)) if uses_ring \
+        self.delays = (on.const("out_d", net.out_d), on.state(net.ring)) if uses_ring \
             else None
         self.rec_buf = on.zeros((rows, len(rec_vars), len(rec_idx)), np.float64)
         self.rate_buf = on.zeros((rows, len(net.groups)), np.int64)
@@ -206,7 +158,7 @@ class Stepper:
         done = 0
         while done < n:
             on.clear(self.n_spk)
-            got = on.kernel(np.int64(net.step), np.int64(done), np.int64(n - done),
+            got = on.run_steps(np.int64(net.step), np.int64(done), np.int64(n - done),
                             float(net.dt), self.g_lo, self.g_kind, self.g_par,
                             self.v, self.u, self.syn, self.ref,
                             self.I_ext, np.int64(net.I_stride), self.poisson, self.generators,
