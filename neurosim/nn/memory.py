@@ -100,6 +100,30 @@ def _sharpen_backward(cache, g):
     return d_weighting, (d_powered * powered * log_w).sum(-1)
 
 
+def leave_one_out(factors):
+    """Products of ``factors`` (batch, H, ...) over the heads axis 1: the whole product
+    (batch, ...) and, per head, the product of the other heads' factors (batch, H, ...), by
+    prefix and suffix products (no division, so zero factors are fine)."""
+    ones = np.ones_like(factors[:, :1])
+    before = np.cumprod(np.concatenate([ones, factors[:, :-1]], 1), axis=1)
+    after = np.cumprod(np.concatenate([ones, factors[:, :0:-1]], 1), axis=1)[:, ::-1]
+    others = before * after
+    return others[:, -1] * factors[:, -1], others
+
+
+def _write_forward(memory, w, e, a):
+    keep = 1 - w[..., None] * e[:, :, None, :]                  # (B, H, N, W)
+    kept, others = leave_one_out(keep)
+    return memory * kept + w.transpose(0, 2, 1) @ a, (memory, w, e, a, kept, others)
+
+
+def _write_backward(cache, g):
+    memory, w, e, a, kept, others = cache
+    d_keep = -(g * memory)[:, None] * others                    # (B, H, N, W)
+    return (g * kept, (d_keep * e[:, :, None, :]).sum(-1) + a @ g.transpose(0, 2, 1),
+            (d_keep * w[..., None]).sum(2), w @ g)
+
+
 # ---------------------------------------------------------------- checks
 def _checked(op, memory, **heads):
     """Tensors of ``memory`` (batch, N, W) and of each head argument after checking shapes;
@@ -244,17 +268,4 @@ def write(memory, weighting, erase, add):
     """
     memory, weighting, erase, add = _checked("write", memory, weighting=(weighting, ("N",)),
                                              erase=(erase, ("W",)), add=(add, ("W",)))
-    w, e, a = weighting.data, erase.data, add.data
-    keep = 1 - w[..., None] * e[:, :, None, :]                  # (B, H, N, W)
-    ones = np.ones_like(keep[:, :1])
-    before = np.cumprod(np.concatenate([ones, keep[:, :-1]], 1), axis=1)
-    after = np.cumprod(np.concatenate([ones, keep[:, :0:-1]], 1), axis=1)[:, ::-1]
-    others = before * after                                     # prod over the other heads
-    kept = others[:, -1] * keep[:, -1]
-    out = memory.data * kept + w.transpose(0, 2, 1) @ a
-
-    def backward(g):
-        d_keep = -(g * memory.data)[:, None] * others           # (B, H, N, W)
-        return (g * kept, (d_keep * e[:, :, None, :]).sum(-1) + a @ g.transpose(0, 2, 1),
-                (d_keep * w[..., None]).sum(2), w @ g)
-    return record(out, (memory, weighting, erase, add), backward)
+    return _stage_op(_write_forward, _write_backward, (memory, weighting, erase, add))
