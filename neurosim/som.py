@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from . import checks, record, rng
+from .estimator import Transformer
 from .kernels import som as _k
 
 __all__ = ["SOM"]
@@ -40,8 +41,13 @@ def _schedule(start, end, n, decay):
     return start * (end / start) ** (t / max(n - 1, 1))
 
 
-class SOM:
+class SOM(Transformer):
     """Kohonen self-organising map.
+
+    Also a scikit-learn clusterer and transformer (see :mod:`neurosim.estimator`):
+    :meth:`fit` trains and returns the map, :meth:`predict` gives best-matching units,
+    :meth:`transform` the distances to every unit's weights, :meth:`score` minus the
+    quantisation error.
 
     Parameters
     ----------
@@ -70,6 +76,12 @@ class SOM:
     """
 
     family = _FAMILY
+    _estimator_kind, _fitted_attr = "clusterer", "W"
+
+    @property
+    def n_features_in_(self):
+        """Number of input features: ``dim``."""
+        return self.dim
 
     def __init__(self, rows, cols, dim, *, topology="rect", toroidal=False, neighbourhood="gaussian",
                  sigma=1.0, learning_rate=0.5, decay="asymptotic", sigma_end=None,
@@ -310,6 +322,27 @@ class SOM:
     def bmu(self, data):
         """Best-matching unit (n_samples,) int64 of each row of ``data``, numbered row-major."""
         return self._best_two(self._data(data))[0]
+
+    # ------------------------------------------------------------------ scikit-learn's names
+    def fit(self, X, y=None, **train_kwargs):
+        """:meth:`train` on ``X`` (n_samples, dim) (``train_kwargs`` go to it; ``y`` is
+        ignored); returns ``self``."""
+        self.train(X, **train_kwargs)
+        return self
+
+    predict = bmu
+
+    def transform(self, X):
+        """Euclidean distance (n_samples, rows * cols) from each row of ``X`` to every unit's
+        weights (units numbered row-major)."""
+        self._trained()
+        X = self._data(X, "X")
+        d2 = (X ** 2).sum(1)[:, None] - 2.0 * X @ self.W.T + (self.W ** 2).sum(1)[None, :]
+        return np.sqrt(np.maximum(d2, 0.0))
+
+    def score(self, X, y=None):
+        """Minus the quantisation error on ``X`` (higher is better, as sklearn's scores)."""
+        return -self.quantization_error(X)
 
     def winners(self, data):
         """Grid position (n_samples, 2) int64 ``(row, col)`` of each sample's best-matching unit."""

@@ -130,7 +130,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="finite"):
         Perceptron().fit(np.where(X == 1, np.nan, X), y)
     with pytest.raises(ValueError, match="labels 0 and 1"):
-        Perceptron().fit(X, 2 * y - 1)
+        Perceptron().fit(X, np.array([0, 1, 2, 1]))      # any two labels, not three
     with pytest.raises(ValueError, match="y must have 4 labels"):
         Perceptron().fit(X, y[:3])
     with pytest.raises(ValueError, match="epochs must be >= 1"):

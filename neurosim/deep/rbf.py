@@ -12,7 +12,8 @@ A Gaussian unit with centre ``c`` (d,) and width ``s`` responds to ``x`` (d,) wi
 """
 import numpy as np
 
-from .. import checks, metrics, record, rng
+from .. import checks, record, rng
+from ..estimator import Estimator, decision_scores, readout_targets
 from ..kernels import feedforward as _k
 from ..nn.layers import Dense, Layer, Sequential
 from ..nn.tensor import as_tensor, record as _record
@@ -191,24 +192,12 @@ class RBF(Layer):
         return f"RBF({self.units})"
 
 
-def _targets(y, n):
-    """Targets (n, outputs), class labels (or None) and whether ``y`` was 1-D values."""
-    y = np.asarray(y)
-    if y.shape[:1] != (n,) or y.ndim > 2:
-        raise ValueError(f"y must have shape ({n},) or ({n}, outputs), a row per row of X; got "
-                         f"{y.shape}")
-    if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
-        classes, codes = np.unique(y, return_inverse=True)
-        return np.eye(classes.size)[codes], classes, False
-    T = checks.array(y, "y")
-    return (T[:, None], None, True) if y.ndim == 1 else (T, None, False)
-
-
-class RBFNetwork:
+class RBFNetwork(Estimator):
     """Radial basis function network: k-means centres, Gaussian widths, least-squares read-out.
 
     Regression when ``y`` holds floats ((n,) or (n, outputs)); classification when ``y`` holds
-    integer labels (n,): the read-out fits one-hot targets and :meth:`predict` takes the argmax.
+    integer labels (n,): the read-out fits one-hot targets and :meth:`predict` takes the argmax
+    (``task`` may say which, as for :class:`neurosim.reservoir.ELM`).
 
     Parameters
     ----------
@@ -225,6 +214,8 @@ class RBFNetwork:
         ill-conditioned) need.
     iterations : int
         The most Lloyd iterations of the k-means.
+    task : "auto", "classification" or "regression"
+        ``"auto"``: integer labels (n,) are classes, anything else values.
     seed : int, optional
         Seed of the k-means++ seeding.
 
@@ -238,12 +229,19 @@ class RBFNetwork:
         The class labels (column order of the outputs) when classifying.
     inertia_ : float
         The k-means inertia of the centres on the training rows.
+    n_features_in_ : int
+        Number of features seen by :meth:`fit`.
     """
 
     family = "RBF"
+    _fitted_attr = "weights_"
+    centers_ = widths_ = weights_ = bias_ = classes_ = inertia_ = None   # until fit
+
+    def _kind(self):
+        return {"classification": "classifier", "regression": "regressor"}.get(self.task)
 
     def __init__(self, centers=20, *, width="nearest", neighbours=2, ridge=1e-8, iterations=100,
-                 seed=None):
+                 task="auto", seed=None):
         self.centers = checks.integer(centers, "centers", low=1)
         if width != "nearest":
             checks.scalar(width, 'width (a float or "nearest")', low=0.0, low_open=True)
@@ -251,17 +249,16 @@ class RBFNetwork:
         self.neighbours = checks.integer(neighbours, "neighbours", low=1)
         self.ridge = checks.scalar(ridge, "ridge", low=0.0)
         self.iterations = checks.integer(iterations, "iterations", low=1)
+        self.task = checks.choice(task, "task", ("auto", "classification", "regression"))
         rng.to_attr(seed)  # a bad seed (or one a file cannot hold) fails here, not at fit
         self.seed = seed
-        self.centers_ = self.widths_ = self.weights_ = self.bias_ = self.classes_ = None
-        self.inertia_ = None
         self._flat = False
 
     @property
     def params(self):
         """Scalar parameters (Dataset attrs)."""
         return {"centers": self.centers, "width": self.width, "neighbours": self.neighbours,
-                "ridge": self.ridge, "iterations": self.iterations}
+                "ridge": self.ridge, "iterations": self.iterations, "task": self.task}
 
     def _X(self, X):
         if self.centers_ is None:
@@ -274,14 +271,15 @@ class RBFNetwork:
         X = checks.array(X, "X", ndim=2)
         if self.centers > X.shape[0]:
             raise ValueError(f"centers ({self.centers}) must be at most the number of rows of X "
-                             f"({X.shape[0]})")
-        T, self.classes_, self._flat = _targets(y, X.shape[0])
+                             f"(n_samples={X.shape[0]})")
+        T, self.classes_, self._flat = readout_targets(y, X.shape[0], self.task)
         self.centers_, _, self.inertia_ = kmeans(X, self.centers, seed=self.seed,
                                                  iterations=self.iterations)
         self.widths_ = (nearest_widths(self.centers_, self.neighbours) if self.width == "nearest"
                         else np.full(self.centers, float(self.width)))
         readout = Ridge(self.ridge).fit(self.features(X), T)
         self.weights_, self.bias_ = np.ascontiguousarray(readout.W.T), readout.b
+        self.n_features_in_ = X.shape[1]
         return self
 
     def features(self, X):
@@ -290,23 +288,25 @@ class RBFNetwork:
             raise ValueError("the RBF network is not fitted yet; call fit first")
         return rbf_features(self._X(X), self.centers_, self.widths_)
 
-    def decision_function(self, X):
+    def _readout(self, X):
         """Read-out (n, outputs): one column per class when classifying."""
         return self.features(X) @ self.weights_ + self.bias_
 
+    def decision_function(self, X):
+        """Read-out (n, outputs): one column per class when classifying; for two classes, as
+        sklearn's binary classifiers, one score (n,), positive for ``classes_[1]``."""
+        return decision_scores(self._readout(X), self.classes_)
+
     def predict(self, X):
         """Labels (n,) when classifying, else values (n,) or (n, outputs) like ``y``."""
-        out = self.decision_function(X)
+        out = self._readout(X)
         if self.classes_ is not None:
             return self.classes_[np.argmax(out, axis=1)]
         return out[:, 0] if self._flat else out
 
     def score(self, X, y):
         """Accuracy (classification) or R^2 (regression) on ``X``, ``y``."""
-        p = self.predict(X)
-        if self.classes_ is not None:
-            return metrics.accuracy(np.asarray(y), p)
-        return metrics.rsquare(np.asarray(y, dtype=float).reshape(p.shape), p)
+        return self._score(X, y)
 
     def fine_tune(self, X, y, epochs=100, lr=1e-3, batch_size=32):
         """Train centres, widths and read-out together by gradient (Adam on the squared error
@@ -320,7 +320,7 @@ class RBFNetwork:
         if self.centers_ is None:
             raise ValueError("the RBF network is not fitted yet; call fit first")
         X = self._X(X)
-        T, classes, _ = _targets(y, X.shape[0])
+        T, classes, _ = readout_targets(y, X.shape[0], self.task)
         if T.shape[1] != self.weights_.shape[1] or not np.array_equal(classes, self.classes_):
             raise ValueError("y must be like the y given to fit: the same classes, or the same "
                              "number of outputs")
@@ -365,7 +365,8 @@ class RBFNetwork:
         width = ds.attrs["width"]
         net = cls(int(ds.attrs["centers"]), width=width if width == "nearest" else float(width),
                   neighbours=int(ds.attrs["neighbours"]), ridge=float(ds.attrs["ridge"]),
-                  iterations=int(ds.attrs["iterations"]), seed=rng.from_attr(ds.attrs["seed"]))
+                  iterations=int(ds.attrs["iterations"]), task=str(ds.attrs.get("task", "auto")),
+                  seed=rng.from_attr(ds.attrs["seed"]))
         k = net.centers
         shapes = {"centers": (k, None), "widths": (k,), "weights": (k, None), "bias": (None,)}
         for name, shape in shapes.items():
@@ -384,6 +385,7 @@ class RBFNetwork:
         net.classes_ = ds["classes"].values if "classes" in ds else None
         net.inertia_ = float(ds.attrs["inertia"])
         net._flat = bool(ds.attrs["flat"])
+        net.n_features_in_ = net.centers_.shape[1]
         return net
 
 

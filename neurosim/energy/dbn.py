@@ -19,6 +19,7 @@ from scipy.special import log_softmax
 from .. import backend as _backend
 from .. import checks, record, rng
 from ..backend import blas_single_thread
+from ..estimator import Transformer
 from .rbm import RBM
 
 
@@ -84,7 +85,7 @@ class SoftmaxRegression:
         return float(np.mean(self.predict(X) == self._labels(y, X.shape[0])))
 
 
-class DBN:
+class DBN(Transformer):
     """Deep belief network with layer sizes ``layers`` (visible first, at least two).
 
     Parameters
@@ -106,15 +107,41 @@ class DBN:
     ----------
     rbms : list of RBM, bottom first. classifier : SoftmaxRegression or None.
     history : xarray.Dataset over ``layer`` and ``epoch`` after :meth:`pretrain`.
+
+    A scikit-learn classifier (with labels) and transformer (the top-level features); see
+    :mod:`neurosim.estimator`. ``classes_`` are ``0 .. n_classes - 1`` once it has a
+    classifier.
     """
 
     family = "DBN"
+    _estimator_kind = "classifier"
+
+    def __sklearn_is_fitted__(self):
+        """True once pre-trained or given a classifier."""
+        return self.history is not None or self.classifier is not None
+
+    def _sklearn_tags(self, tags):
+        tags.target_tags.required = False     # fit(data) alone pre-trains
+        return tags
+
+    @property
+    def n_features_in_(self):
+        """Number of input features: ``layers[0]``."""
+        return self.layers[0]
+
+    @property
+    def classes_(self):
+        """The class labels ``0 .. n_classes - 1`` of the classifier (AttributeError without one)."""
+        if self.classifier is None:
+            raise AttributeError("this DBN has no classifier yet, hence no classes_")
+        return np.arange(self.classifier.n_classes)
 
     def __init__(self, layers, *, visible="bernoulli", sigma=1.0, seed=None, backend="cpu"):
         if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__") or len(layers) < 2:
             raise ValueError(f"layers must be a sequence of at least two sizes [n_visible, n_hidden, ...]; got {layers!r}")
         self.layers = [checks.integer(n, f"layers[{i}]", low=1) for i, n in enumerate(layers)]
         self.visible = visible
+        self.sigma = sigma
         self.seed = seed
         seq = rng.sequence(seed)
         self.backend = _backend.resolve(backend)

@@ -32,6 +32,7 @@ import numpy as np
 from .. import backend as _backend
 from .. import checks, config, record, rng
 from ..backend import blas_single_thread
+from ..estimator import Transformer
 from ..kernels import rbm as _k
 
 MAX_ENUMERATE = 24
@@ -80,7 +81,7 @@ class _Chains:
         return rec, self.dev.get(out_v), self.dev.get(out_m)
 
 
-class RBM:
+class RBM(Transformer):
     """Restricted Boltzmann machine with ``n_visible`` visible and ``n_hidden`` binary hidden units.
 
     Parameters
@@ -103,9 +104,21 @@ class RBM:
     ----------
     W : float64 (n_visible, n_hidden); visible_bias (n_visible,); hidden_bias (n_hidden,)
     history : xarray.Dataset over ``epoch`` after :meth:`fit`.
+
+    A scikit-learn transformer (``get_params``, ``set_params``, ``transform``,
+    ``fit_transform``; see :mod:`neurosim.estimator`), usable as built (it can be sampled before
+    it is trained). Unlike sklearn's ``BernoulliRBM``, :meth:`fit` continues from the current
+    weights, and its second positional argument is ``epochs`` (pass ``y`` nowhere: sklearn's
+    ``Pipeline`` calls ``fit_transform``, which leaves ``y`` out).
     """
 
     family = "RBM"
+    _estimator_kind = "transformer"
+
+    @property
+    def n_features_in_(self):
+        """Number of input features: ``n_visible``."""
+        return self.n_visible
 
     def __init__(self, n_visible, n_hidden, *, visible="bernoulli", sigma=1.0, init_scale=0.01, seed=None,
                  backend="cpu"):
@@ -113,7 +126,7 @@ class RBM:
         self.n_hidden = checks.integer(n_hidden, "n_hidden", low=1)
         self.visible = checks.choice(visible, "visible", VISIBLE)
         self.sigma = checks.scalar(sigma, "sigma", low=0, low_open=True)
-        init_scale = checks.scalar(init_scale, "init_scale", low=0)
+        self.init_scale = init_scale = checks.scalar(init_scale, "init_scale", low=0)
         self.seed = seed
         self._seq = rng.sequence(seed)
         self.backend = _backend.resolve(backend)

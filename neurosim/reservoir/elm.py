@@ -7,21 +7,31 @@ weights by regularised least squares, in one solve.
 import numpy as np
 
 from .. import checks, record, rng
+from ..estimator import Estimator, decision_scores, readout_targets
 from ..kernels import reservoir as _k
 from .esn import ACTIVATIONS
 from ..readout import Ridge
 
 
-class ELM:
+class ELM(Estimator):
     """Extreme learning machine with ``n_hidden`` random units.
 
     ``activation`` ("tanh", "sigmoid", "relu", "identity"), ``weight_scale`` and ``bias_scale``
     set the random layer, ``ridge`` the readout's penalty, ``task`` "classification" (integer
     labels, one-hot targets, argmax prediction), "regression", or "auto" (integer 1-D targets
-    are classes). Input weights are drawn from ``seed`` at the first :meth:`fit`.
+    are classes). Input weights are drawn from ``seed`` at the first :meth:`fit` (and again
+    when a later fit has another number of features).
+
+    After :meth:`fit`: ``n_features_in_``, and ``classes_`` (the labels, in the order of the
+    readout's columns) when classifying, else None.
     """
 
     family = "ELM"
+    _fitted_attr = "Wout"
+    Win = b = Wout = bout = classes_ = None   # until fit
+
+    def _kind(self):
+        return {"classification": "classifier", "regression": "regressor"}.get(self.task)
 
     def __init__(self, n_hidden=500, *, activation="tanh", weight_scale=1.0, bias_scale=1.0, ridge=1e-6,
                  task="auto", seed=None):
@@ -34,7 +44,6 @@ class ELM:
         rng.sequence(seed)
         rng.to_attr(seed)   # a seed that a saved file could not hold is refused now, not at save
         self.seed = seed
-        self.Win = self.b = self.Wout = self.bout = self.classes_ = None
 
     @property
     def params(self):
@@ -59,52 +68,40 @@ class ELM:
     def fit(self, X, y):
         """Fit on inputs X (N, n_features) and targets y: labels (N,) for classification, values
         (N,) or (N, n_outputs) for regression. Returns self."""
-        X = self._X(X)
-        y = np.asarray(y)
-        if y.shape[:1] != X.shape[:1]:
-            raise ValueError(f"y must have {X.shape[0]} rows, one per row of X; got shape {y.shape}")
-        classify = self.task == "classification" or (
-            self.task == "auto" and y.ndim == 1 and np.issubdtype(y.dtype, np.integer))
-        if self.Win is None:
+        X = checks.array(X, "X", ndim=2)
+        T, self.classes_, self._flat = readout_targets(y, X.shape[0], self.task)
+        if self.Win is None or self.Win.shape[0] != X.shape[1]:
             g = rng.generator(self.seed)
             d = X.shape[1]
             self.Win = g.normal(0.0, self.weight_scale / np.sqrt(d), size=(d, self.n_hidden))
             self.b = g.uniform(-self.bias_scale, self.bias_scale, size=self.n_hidden)
-        if classify:
-            if y.ndim != 1:
-                raise ValueError(f"classification needs 1-D labels y (N,); got shape {y.shape}")
-            self.classes_, codes = np.unique(y, return_inverse=True)
-            T = np.zeros((y.size, self.classes_.size))
-            T[np.arange(y.size), codes] = 1.0
-        else:
-            self.classes_ = None
-            T = checks.array(y, "y", ndim=(1, 2))
-            T = T[:, None] if T.ndim == 1 else T
-            self._flat = y.ndim == 1
         readout = Ridge(self.ridge).fit(self.hidden(X), T)
         self.Wout, self.bout = readout.W, readout.b
+        self.n_features_in_ = X.shape[1]
         return self
 
-    def decision_function(self, X):
+    def _readout(self, X):
         """Raw readout (N, n_outputs) (one column per class when classifying)."""
         if self.Wout is None:
             raise ValueError("the ELM is not fitted yet; call fit first")
         return self.hidden(X) @ self.Wout.T + self.bout
 
+    def decision_function(self, X):
+        """The readout (N, n_outputs): one column per class when classifying; for two
+        classes, as sklearn's binary classifiers, one score (N,), positive for ``classes_[1]``
+        (the second column minus the first)."""
+        return decision_scores(self._readout(X), self.classes_)
+
     def predict(self, X):
         """Predicted labels (N,) when classifying, else values (N,) or (N, n_outputs)."""
-        out = self.decision_function(X)
+        out = self._readout(X)
         if self.classes_ is not None:
             return self.classes_[np.argmax(out, axis=1)]
         return out[:, 0] if getattr(self, "_flat", False) else out
 
     def score(self, X, y):
         """Accuracy (classification) or R^2 (regression) on X, y."""
-        from .. import metrics
-        p = self.predict(X)
-        if self.classes_ is not None:
-            return metrics.accuracy(np.asarray(y), p)
-        return metrics.rsquare(np.asarray(y, dtype=float).reshape(p.shape), p)
+        return self._score(X, y)
 
     def evaluate(self, X, y):
         """Predictions and score as a Dataset: ``prediction`` and ``target`` along ``sample``."""
@@ -143,4 +140,5 @@ class ELM:
         m.Wout, m.bout = np.ascontiguousarray(ds["Wout"].values), ds["bout"].values.copy()
         m.classes_ = ds["classes"].values.copy() if "classes" in ds else None
         m._flat = bool(a.get("flat", 0))
+        m.n_features_in_ = m.Win.shape[0]
         return m

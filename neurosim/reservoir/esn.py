@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from .. import backend as _backend
 from .. import checks, connect, rng
 from .. import record as _rec
+from ..estimator import Estimator
 from ..kernels import reservoir as _k
 from ..readout import RLS, Ridge
 from . import _device
@@ -47,7 +48,7 @@ def _units(units):
     return [checks.integer(units, "units", low=1)]
 
 
-class ESN:
+class ESN(Estimator):
     """Echo state network: reservoir of ``units`` leaky units (a list of sizes for a deep ESN).
 
     Parameters: ``n_inputs`` input width; ``n_outputs`` output width (needed up front only for
@@ -75,9 +76,21 @@ class ESN:
     system do); every Dataset says where it ran in ``attrs["backend"]``.
 
     A spectral radius >= 1 warns (:class:`EchoStateWarning`): the echo state property may fail.
+
+    A scikit-learn regressor over one time series: ``fit(X, y)`` with X (T, n_inputs) and y
+    (T, n_outputs) or (T,), ``predict(X)`` and ``score(X, y)`` (R^2) continue from the state
+    where the last call ended, so a later segment of the same series (as
+    ``TimeSeriesSplit`` cuts it) is scored as it follows; ``set_params`` draws a new reservoir
+    (see :mod:`neurosim.estimator`).
     """
 
     family = "ESN"
+    _estimator_kind, _fitted_attr = "regressor", "Wout"
+
+    @property
+    def n_features_in_(self):
+        """Number of input features: ``n_inputs``."""
+        return self.n_inputs
 
     def __init__(self, units=100, *, n_inputs=1, n_outputs=1, leak=1.0, spectral_radius=0.9,
                  input_scaling=1.0, connectivity=0.1, input_connectivity=0.1, bias=0.0,
@@ -365,6 +378,11 @@ class ESN:
             self.Wout, self.bout = w, wb
         self.state_, self.output_ = xb[None].astype(np.float64), yb[None].copy()
         return self._finish(run, None, {"mode": "force", "delta": delta, "every": every}, backend="cpu")
+
+    def score(self, inputs, targets):
+        """R^2 of :meth:`predict` on ``inputs`` (continuing from the stored state) against
+        ``targets`` (T, n_outputs) or (T,), over all outputs."""
+        return self._score(inputs, targets)
 
     def _check_fitted(self):
         if self.Wout is None:
