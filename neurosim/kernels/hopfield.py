@@ -34,7 +34,7 @@ device arrays) and gives the same values bit for bit.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint64
 
 from .rng import shuffle, uniform
 
@@ -155,8 +155,8 @@ def sweeps(W2T, XB, S, SB, H, Q, streams, order, n_sweeps, t, sync, converged, u
     matrix product), and the overlap counts are recounted from the bits once per sweep
     (O(P n / 64)). See the module docstring for the arrays; all are updated in place.
     """
-    for c in prange(S.shape[0]):
-        _sweeps_cue(c, W2T, XB, S, SB, H, Q, streams, order, n_sweeps, t, sync, converged, used,
+    for c in prange(S.shape[0]):  # c as uint64, its type in the parallel loop: one compile, not two
+        _sweeps_cue(uint64(c), W2T, XB, S, SB, H, Q, streams, order, n_sweeps, t, sync, converged, used,
                     rec_idx, rec_S, rec_E, rec_Q)
 
 

@@ -236,8 +236,18 @@ def run(mat, bounds, win, wfb, bias, inputs, feedback, x, leak, act, noise, rng,
         xb = x[b]
         for t in range(n_steps):
             _input_term(win, inputs[b, t], drive)
-            step(mat, bounds, drive, bias, wfb, feedback[b, t], xb, z, leak, act, noise, rng, b)
-            out[b, t, :] = xb
+            step(mat, bounds, drive, bias, wfb, feedback[b, t], xb, z, leak, act, noise, rng, uint64(b))
+            _copy(xb, out[b, t])
+
+
+@njit(cache=True, inline="always")
+def _copy(src, dst):
+    """``dst[:] = src`` for 1-D arrays of one length, as a loop. (Numba compiles an array
+    assigned to a slice together with its shape-mismatch error message: about 2 s on a cold
+    cache, once per process. The prange index is passed to :func:`step` as uint64, its type
+    inside the parallel loop, so that ``step`` compiles once, not once more for int64.)"""
+    for i in range(dst.shape[0]):
+        dst[i] = src[i]
 
 
 @njit(cache=True, inline="always")
@@ -290,17 +300,14 @@ def run_readout(mat, bounds, win, wfb, bias, wout, wbias, inputs, closed, x, y, 
         fb = np.zeros(n_fb)
         u = np.empty(win.shape[1])
         for t in range(n_steps):
-            if closed:
-                u[:] = yb
-            else:
-                u[:] = inputs[b, t]
+            _copy(yb if closed else inputs[b, t], u)
             if n_fb > 0:
-                fb[:] = yb
+                _copy(yb, fb)
             _input_term(win, u, drive)
-            step(mat, bounds, drive, bias, wfb, fb, xb, z, leak, act, noise, rng, b)
+            step(mat, bounds, drive, bias, wfb, fb, xb, z, leak, act, noise, rng, uint64(b))
             _readout(wout, wbias, xb, yb)
-            out_x[b, t, :] = xb
-            out_y[b, t, :] = yb
+            _copy(xb, out_x[b, t])
+            _copy(yb, out_y[b, t])
 
 
 @njit(cache=True, inline="always")
@@ -339,8 +346,8 @@ def run_many(mats, soff, bounds, win, wfb, bias, inputs, feedback, x, leak, act,
         xb = x[r, b]
         for t in range(n_steps):
             _input_term(win[r], inputs[b, t], drive)
-            step(m, bounds, drive, bias[r], wfb[r], feedback[b, t], xb, z, leak[r], act, noise[r], rng, k)
-            out[r, b, t, :] = xb
+            step(m, bounds, drive, bias[r], wfb[r], feedback[b, t], xb, z, leak[r], act, noise[r], rng, uint64(k))
+            _copy(xb, out[r, b, t])
 
 
 @njit(parallel=True, cache=True)
@@ -364,17 +371,14 @@ def run_readout_many(mats, soff, bounds, win, wfb, bias, wout, wbias, inputs, cl
         fb = np.zeros(n_fb)
         u = np.empty(win.shape[2])
         for t in range(n_steps):
-            if closed:
-                u[:] = yb
-            else:
-                u[:] = inputs[b, t]
+            _copy(yb if closed else inputs[b, t], u)
             if n_fb > 0:
-                fb[:] = yb
+                _copy(yb, fb)
             _input_term(win[r], u, drive)
-            step(m, bounds, drive, bias[r], wfb[r], fb, xb, z, leak[r], act, noise[r], rng, k)
+            step(m, bounds, drive, bias[r], wfb[r], fb, xb, z, leak[r], act, noise[r], rng, uint64(k))
             _readout(wout[r], wbias[r], xb, yb)
-            out_x[r, b, t, :] = xb
-            out_y[r, b, t, :] = yb
+            _copy(xb, out_x[r, b, t])
+            _copy(yb, out_y[r, b, t])
 
 
 @njit(cache=True, inline="always")
@@ -418,7 +422,7 @@ def rls(states, targets, w, wbias, P, forget):
     k = np.empty(m)
     err = np.empty((n_steps, n_out))
     for t in range(n_steps):
-        phi[:n] = states[t]
+        _copy(states[t], phi[:n])
         phi[n] = 1.0
         # k = P phi / (forget + phi' P phi)
         denom = _rls_gain(P, phi, k, forget)
@@ -454,14 +458,14 @@ def force(mat, bounds, win, wfb, bias, inputs, targets, x, y, w, wbias, P, leak,
     z = np.empty(n, bias.dtype)
     for t in range(n_steps):
         if fb.shape[0] > 0:
-            fb[:] = y
+            _copy(y, fb)
         _input_term(win, inputs[t], drive)
-        step(mat, bounds, drive, bias, wfb, fb, x, z, leak, act, noise, rng, 0)
+        step(mat, bounds, drive, bias, wfb, fb, x, z, leak, act, noise, rng, uint64(0))
         _readout(w, wbias, x, y)
-        out_y[t, :] = y
+        _copy(y, out_y[t])
         if t % every != 0:
             continue
-        phi[:n] = x
+        _copy(x, phi[:n])
         phi[n] = 1.0
         denom = _rls_gain(P, phi, k, 1.0)
         for o in range(n_out):
@@ -518,7 +522,7 @@ def mackey_glass(history, n_delay, dt, sub, a, b, p, out):
     n_grid = (n_out - 1) * sub + 1
     buf = np.empty(n_delay + n_grid)
     der = np.empty(n_delay + n_grid)
-    buf[:n_delay + 1] = history
+    _copy(history, buf[:n_delay + 1])
     out[0] = buf[n_delay]
     for s in range(n_grid - 1):
         i = n_delay + s  # current grid index

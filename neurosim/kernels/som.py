@@ -163,7 +163,10 @@ def train_online(W, X, order, sigmas, rates, rows, cols, hexagonal, period, kind
     exr = np.empty(cols)
     rect_table = (not hexagonal) and kind != BUBBLE
     hs = np.empty(n_units)
-    nx[:] = X[order[0]]
+    # rows copied by loops: Numba compiles an array assigned to a slice with a shape-mismatch
+    # error message (about 2 s on a cold cache)
+    for k in range(dim):
+        nx[k] = X[order[0], k]
     b = 0
     best = 1e300
     for j in range(n_units):
@@ -172,8 +175,11 @@ def train_online(W, X, order, sigmas, rates, rows, cols, hexagonal, period, kind
             best = d
             b = j
     for t in range(n_iter):
-        x[:] = nx
-        nx[:] = X[order[t + 1]] if t + 1 < n_iter else x
+        for k in range(dim):
+            x[k] = nx[k]
+        if t + 1 < n_iter:  # (after the last sample nx stays x)
+            for k in range(dim):
+                nx[k] = X[order[t + 1], k]
         s = sigmas[t]
         s2 = s * s
         lr = rates[t]
