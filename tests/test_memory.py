@@ -165,3 +165,63 @@ def test_learns_to_copy_with_weightings_in_order():
     assert np.mean(in_order) > 0.9    # each vector read back from where it was written, in turn
     X4, Y4 = copy_task(100, max_length=4, min_length=4, bits=4, seed=2)
     assert bit_errors(model, X4, Y4) < 1     # one vector longer than trained: of 16 bits
+
+
+# ---------------------------------------------------------------- the LSTM controller
+def test_lstm_step_returns_pytorchs_hidden_and_cell_states():
+    """The per-step LSTM op with return_state: h and c after each step, and the gradients of
+    a loss on both through three steps, equal torch.nn.LSTMCell's from the same weights."""
+    torch = pytest.importorskip("torch")
+    from neurosim.nn import recurrent
+    r = np.random.default_rng(0)
+    x, h0, c0 = r.standard_normal((3, 2, 4)), r.standard_normal((2, 5)), r.standard_normal((2, 5))
+    W, U, b = r.standard_normal((4, 20)) / 2, r.standard_normal((5, 20)) / 2, r.standard_normal(20)
+    weights = [Tensor(a, requires_grad=True) for a in (W, U, b)]
+    h, c, loss = h0, c0, 0
+    for t in range(3):
+        _, h, c = recurrent.lstm(x[t][:, None], *weights, h, c, return_sequences=False,
+                                 return_state=True)
+        loss = loss + (h * h).sum() + (c * np.arange(5)).sum()
+    loss.backward()
+    cell = torch.nn.LSTMCell(4, 5, dtype=torch.float64)
+    with torch.no_grad():
+        cell.weight_ih.copy_(torch.from_numpy(W.T))
+        cell.weight_hh.copy_(torch.from_numpy(U.T))
+        cell.bias_ih.copy_(torch.from_numpy(b))
+        cell.bias_hh.zero_()
+    th, tc, tloss = torch.from_numpy(h0), torch.from_numpy(c0), 0
+    for t in range(3):
+        th, tc = cell(torch.from_numpy(x[t]), (th, tc))
+        tloss = tloss + (th * th).sum() + (tc * torch.arange(5.0, dtype=torch.float64)).sum()
+    tloss.backward()
+    np.testing.assert_allclose(h.data, th.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(c.data, tc.detach().numpy(), rtol=1e-12)
+    for ours, theirs in zip(weights, (cell.weight_ih.grad.T, cell.weight_hh.grad.T,
+                                      cell.bias_ih.grad)):
+        np.testing.assert_allclose(ours.grad, theirs.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_lstm_controller_gradients_and_parameters():
+    model = small(read_heads=2, cell="lstm")
+    names = [name for name, _ in model.parameters()]
+    assert {"0.W_controller", "0.U_controller", "0.b_controller"} <= set(names)
+    b = dict(model.parameters())["0.b_controller"].data
+    np.testing.assert_array_equal(b[5:10], 1.0)                          # forget bias
+    assert dict(model.parameters())["0.W_controller"].shape == (3 + 2 * 3, 20)
+    assert "cell='lstm'" in repr(model) and "cell=" not in repr(small())
+    x = np.random.default_rng(3).standard_normal((2, 5, 3))
+    assert check_gradients(model, x) < 1e-6
+    assert memory_trace(model, x).attrs["cell"] == "lstm"
+    with pytest.raises(ValueError, match="cell must be one of"):
+        NTM(2, cell="gru")
+
+
+def test_lstm_controller_learns_to_copy():
+    X, Y = copy_task(1600, max_length=3, bits=4, seed=0)
+    Xt, Yt = copy_task(100, max_length=3, bits=4, seed=1)
+    model = Sequential(NTM(4, locations=12, width=6, controller=32, cell="lstm"),
+                       input_shape=X.shape[1:], seed=0)
+    before = bit_errors(model, Xt, Yt)
+    model.fit(X, Y, loss=copy_loss, epochs=8, batch_size=16, lr=cosine(0.01, 800, 0.001),
+              clip_norm=10, seed=0)
+    assert before > 2 and bit_errors(model, Xt, Yt) < 0.1

@@ -1,12 +1,15 @@
 """Memory-augmented networks: the neural Turing machine (NTM; Graves, Wayne and Danihelka 2014),
 its copy task, and the read and write weightings of a trained machine over time as a Dataset.
 
-The NTM here has a feed-forward controller (the paper's second variant, whose use of memory is
-the easiest to read): at step t a tanh layer sees the input ``x_t`` and the previous step's
-read vectors, and emits every head's addressing parameters; the write heads erase and add, then
-the read heads read the new memory; the output is a dense map of the controller's state and the
-new read vectors (logits for the copy task). The addressing and the memory ops are those of
+The NTM's controller is a feed-forward tanh layer (``cell="feedforward"``, the paper's second
+variant, whose use of memory is the easiest to read) or an LSTM (``cell="lstm"``, the paper's
+first): at step t it sees the input ``x_t`` and the previous step's read vectors, and emits
+every head's addressing parameters; the write heads erase and add, then the read heads read the
+new memory; the output is a dense map of the controller's state and the new read vectors
+(logits for the copy task). The addressing and the memory ops are those of
 :mod:`neurosim.nn.memory`. The memory starts at zero, every head's weighting on location 0.
+:class:`MemoryMachine` is the base the NTM shares with the DNC (:mod:`neurosim.deep.dnc`): the
+controller, one step at a time, and the checks of input sequences.
 """
 import numpy as np
 
@@ -16,7 +19,11 @@ from ..nn import ops
 from ..nn.init import initialiser
 from ..nn.layers import Layer
 from ..nn.losses import binary_cross_entropy_with_logits
+from ..nn.recurrent import lstm, orthogonal
 from ..nn.tensor import Tensor, no_grad
+
+CELLS = ("feedforward", "lstm")
+"""The controllers a memory machine may have."""
 
 
 def _head_parameters(raw, width, shifts, writes):
@@ -35,9 +42,55 @@ def _head_parameters(raw, width, shifts, writes):
                      ops.tanh(raw[:, :, end + width:end + 2 * width]))
 
 
-class NTM(Layer):
-    """Neural Turing machine with a feed-forward controller: (batch, time, features) ->
-    (batch, time, outputs).
+class MemoryMachine(Layer):
+    """Base of the memory-augmented machines (:class:`NTM`, :class:`~neurosim.deep.dnc.DNC`):
+    a controller of ``controller`` units, a tanh layer (``cell="feedforward"``) or an LSTM
+    (``cell="lstm"``; forget bias 1, recurrent weights orthogonal), run one step at a time on
+    the input and the previous reads; ``family`` names the zoo family."""
+
+    family = None
+
+    def __init__(self, controller, cell, init):
+        super().__init__()
+        self.controller = checks.integer(controller, "controller", low=1)
+        self.cell = checks.choice(cell, "cell", CELLS)
+        self.init = initialiser(init)
+
+    def _add_controller(self, fan_in, generator, dtype):
+        """The controller's parameters: ``W_controller`` (fan_in, G units), for the LSTM
+        ``U_controller`` (units, 4 units), and ``b_controller``."""
+        units = self.controller
+        width = units if self.cell == "feedforward" else 4 * units
+        self.add_param("W_controller", self.init(generator, (fan_in, width), fan_in, width), dtype)
+        bias = np.zeros(width)
+        if self.cell == "lstm":
+            self.add_param("U_controller", np.hstack([orthogonal(generator, (units, units), units,
+                                                                 units) for _ in range(4)]), dtype)
+            bias[units:2 * units] = 1.0
+        self.add_param("b_controller", bias, dtype)
+
+    def _control(self, inputs, state):
+        """One controller step: inputs (batch, features) and the previous state (None at the
+        start) -> (output (batch, units), new state)."""
+        p = self.params
+        if self.cell == "feedforward":
+            return ops.tanh(ops.dense(inputs, p["W_controller"], p["b_controller"])), None
+        h, c = (None, None) if state is None else state
+        _, h, c = lstm(inputs.reshape(len(inputs), 1, -1), p["W_controller"], p["U_controller"],
+                       p["b_controller"], h, c, return_sequences=False, return_state=True)
+        return h, (h, c)
+
+    def _run(self, x):
+        """Outputs (batch, time, outputs) Tensor, the trace of every step (arrays) and the final
+        memory."""
+        raise NotImplementedError
+
+    def _cell_repr(self):
+        return "" if self.cell == "feedforward" else f", cell={self.cell!r}"
+
+
+class NTM(MemoryMachine):
+    """Neural Turing machine: (batch, time, features) -> (batch, time, outputs).
 
     Parameters
     ----------
@@ -46,33 +99,35 @@ class NTM(Layer):
     locations, width : int
         Memory size N x W.
     controller : int
-        Units of the controller's tanh layer.
+        Units of the controller.
     read_heads, write_heads : int
     shift_range : int
         R: the heads shift by -R..R locations per step.
+    cell : "feedforward" or "lstm"
+        The controller: a tanh layer or an LSTM (see :class:`MemoryMachine`).
     init : str or callable
-        Initialiser of the weight matrices (biases start at zero).
+        Initialiser of the input weight matrices (biases start at zero).
     """
 
+    family = "NTM"
+
     def __init__(self, outputs, *, locations=16, width=8, controller=64, read_heads=1,
-                 write_heads=1, shift_range=1, init="glorot_uniform"):
-        super().__init__()
+                 write_heads=1, shift_range=1, cell="feedforward", init="glorot_uniform"):
+        super().__init__(controller, cell, init)
         self.outputs = checks.integer(outputs, "outputs", low=1)
         self.locations = checks.integer(locations, "locations", low=1)
         self.width = checks.integer(width, "width", low=1)
-        self.controller = checks.integer(controller, "controller", low=1)
         self.read_heads = checks.integer(read_heads, "read_heads", low=1)
         self.write_heads = checks.integer(write_heads, "write_heads", low=1)
         self.shift_range = checks.integer(shift_range, "shift_range", low=0,
                                           high=(self.locations - 1) // 2)
-        self.init = initialiser(init)
 
     def _build(self, shape, generator, dtype):
         if len(shape) != 2:
             raise ValueError(f"input shape must be (time, features); got {shape}")
         shifts, reads = 2 * self.shift_range + 1, self.read_heads * self.width
-        sizes = {"controller": (shape[1] + reads, self.controller),
-                 "read_heads": (self.controller, self.read_heads * (self.width + 3 + shifts)),
+        self._add_controller(shape[1] + reads, generator, dtype)
+        sizes = {"read_heads": (self.controller, self.read_heads * (self.width + 3 + shifts)),
                  "write_heads": (self.controller,
                                  self.write_heads * (3 * self.width + 3 + shifts)),
                  "output": (self.controller + reads, self.outputs)}
@@ -93,10 +148,9 @@ class NTM(Layer):
         w_write = np.broadcast_to(start, (batch, self.write_heads, self.locations))
         w_read = np.broadcast_to(start, (batch, self.read_heads, self.locations))
         reads = np.zeros((batch, self.read_heads * self.width), dtype)
-        features, trace = [], {"write": [], "read": []}
+        features, trace, control = [], {"write": [], "read": []}, None
         for t in range(steps):
-            state = ops.tanh(ops.dense(ops.concatenate([x[:, t], reads], axis=1),
-                                       p["W_controller"], p["b_controller"]))
+            state, control = self._control(ops.concatenate([x[:, t], reads], axis=1), control)
             raw = ops.dense(state, p["W_write_heads"], p["b_write_heads"])
             address, (erase, add) = _head_parameters(
                 raw.reshape(batch, self.write_heads, -1), self.width, shifts, True)
@@ -119,7 +173,8 @@ class NTM(Layer):
     def __repr__(self):
         return (f"NTM({self.outputs}, locations={self.locations}, width={self.width}, "
                 f"controller={self.controller}, read_heads={self.read_heads}, "
-                f"write_heads={self.write_heads}, shift_range={self.shift_range})")
+                f"write_heads={self.write_heads}, shift_range={self.shift_range}"
+                f"{self._cell_repr()})")
 
 
 def copy_task(n, max_length=5, bits=4, *, min_length=1, seed=None):
@@ -175,18 +230,28 @@ def bit_errors(model, X, Y):
     scored entries of ``Y``, those >= 0, count). ``X`` may have any number of steps (e.g.
     sequences longer than in training): see :func:`memory_trace`."""
     Y = checks.array(Y, "Y", ndim=3)
-    outputs = memory_trace(model, X).output.values
+    outputs = run_machine(model, X, MemoryMachine)[2].data
     if outputs.shape != Y.shape:
         raise ValueError(f"Y must have shape {outputs.shape} (the outputs'); got {Y.shape}")
     wrong = (outputs > 0) != (Y > 0.5)
     return float((wrong & (Y >= 0)).sum() / len(Y))
 
 
-def _machine(model):
-    for layer in [model] + list(model.layers):
-        if isinstance(layer, NTM):
-            return layer
-    raise ValueError(f"model has no NTM layer: {model!r}")
+def run_machine(model, X, kind):
+    """Run the first ``kind`` layer of ``model`` (the model itself or one of its layers) on
+    ``X`` (n, time, features), any number of steps, without gradients: ``(machine, X checked,
+    outputs, trace, final memory)`` (the machine's ``_run``)."""
+    for machine in [model] + list(model.layers):
+        if isinstance(machine, kind):
+            break
+    else:
+        raise ValueError(f"model has no {kind.family or 'memory machine'} layer: {model!r}")
+    X = checks.array(X, "X", ndim=3, dtype=getattr(model, "dtype", np.float64))
+    if X.shape[2] != machine.input_shape[1]:
+        raise ValueError(f"X must have {machine.input_shape[1]} features (any number of steps); "
+                         f"got shape {X.shape}")
+    with no_grad():
+        return (machine, X) + tuple(machine._run(Tensor(X)))
 
 
 def memory_trace(model, X):
@@ -206,13 +271,7 @@ def memory_trace(model, X):
         (sample, step, read_head, location) and ``memory`` (sample, location, slot) after the
         last step; attrs family "NTM" and the machine's sizes.
     """
-    machine = _machine(model)
-    X = checks.array(X, "X", ndim=3, dtype=getattr(model, "dtype", np.float64))
-    if X.shape[2] != machine.input_shape[1]:
-        raise ValueError(f"X must have {machine.input_shape[1]} features (any number of steps); "
-                         f"got shape {X.shape}")
-    with no_grad():
-        out, trace, memory = machine._run(Tensor(X))
+    machine, X, out, trace, memory = run_machine(model, X, NTM)
     steps = np.arange(X.shape[1])
     return record.dataset(
         {"input": (("sample", "step", "input_channel"), X),
@@ -223,7 +282,8 @@ def memory_trace(model, X):
         {"sample": np.arange(len(X)), "step": steps},
         family="NTM", model=repr(machine),
         params={"locations": machine.locations, "width": machine.width,
-                "controller": machine.controller, "shift_range": machine.shift_range})
+                "controller": machine.controller, "shift_range": machine.shift_range,
+                "cell": machine.cell})
 
 
-__all__ = ["NTM", "copy_task", "copy_loss", "bit_errors", "memory_trace"]
+__all__ = ["MemoryMachine", "NTM", "copy_task", "copy_loss", "bit_errors", "memory_trace"]

@@ -64,9 +64,11 @@ def _time_major(a, reverse, dtype):
 
 
 def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, return_sequences=True,
-              reverse=False):
+              reverse=False, return_cell=False):
     """The op behind :func:`rnn`, :func:`lstm` and :func:`gru` (``op`` names it in errors):
-    the whole sequence is one tape node whose backward runs BPTT in one kernel call."""
+    the whole sequence is one tape node whose backward runs BPTT in one kernel call. With
+    ``return_cell`` (LSTM) the node's output is the outputs and the last cell state packed
+    along axis 1: (batch, time + 1, units), or (batch, 2, units) without ``return_sequences``."""
     parents, units = _checked(op, cell, x, W, U, b, b_hn, h0, c0)
     x = parents[0]
     dtype = x.dtype
@@ -85,14 +87,19 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, return_sequence
         out = np.ascontiguousarray((hs[:0:-1] if reverse else hs[1:]).transpose(1, 0, 2))
     else:
         out = hs[-1].copy()
+    if return_cell:
+        out = np.concatenate([out if return_sequences else out[:, None], cs[-1][:, None]], 1)
 
     def backward(g):
         g = g.astype(dtype, copy=False)
+        dc = np.zeros((n, units), dtype)
+        if return_cell:
+            dc[...] = g[:, -1]
+            g = g[:, :-1] if return_sequences else g[:, 0]
         if return_sequences:
             dH, dh = _time_major(g, reverse, dtype), np.zeros((n, units), dtype)
         else:
             dH, dh = np.empty((0, n, units), dtype), np.array(g, dtype)
-        dc = np.zeros((n, units), dtype)
         dP = np.empty((steps, n, Ud.shape[1]), dtype)
         dA = np.empty_like(dP) if cell == kr.GRU else dP
         kr.recurrent_backward(cell, dH, np.ascontiguousarray(Ud.T), hs, cs, gates, dP, dA, dh,
@@ -134,7 +141,17 @@ def rnn(x, W, U, b, h0=None, *, return_sequences=True, reverse=False):
                      reverse=reverse)
 
 
-def lstm(x, W, U, b, h0=None, c0=None, *, return_sequences=True, reverse=False):
+def _take(packed, index):
+    """``packed[:, index]`` (a basic index) as an op whose backward scatters by assignment."""
+    def backward(g):
+        out = np.zeros_like(packed.data)
+        out[:, index] = g
+        return (out,)
+    return record(packed.data[:, index], (packed,), backward)
+
+
+def lstm(x, W, U, b, h0=None, c0=None, *, return_sequences=True, reverse=False,
+         return_state=False):
     """Long short-term memory over whole sequences, one op (gates input, forget, cell, output).
 
     Parameters
@@ -145,13 +162,26 @@ def lstm(x, W, U, b, h0=None, c0=None, *, return_sequences=True, reverse=False):
         Initial hidden and cell states (zeros by default).
     return_sequences, reverse : bool
         As for :func:`rnn`.
+    return_state : bool
+        Also return the final hidden and cell states, differentiable (a step-by-step
+        controller, as the NTM's and the DNC's, carries both from one call to the next).
 
     Returns
     -------
-    Tensor, (batch, time, units) or (batch, units): the hidden states ``h_t``.
+    Tensor, (batch, time, units) or (batch, units): the hidden states ``h_t``; with
+    ``return_state`` a triple ``(outputs, h_T, c_T)``, the states (batch, units) after the last
+    step run (``h_T`` is ``outputs`` itself without ``return_sequences``).
     """
-    return _sequence(kr.LSTM, "lstm", x, W, U, b, h0=h0, c0=c0,
-                     return_sequences=return_sequences, reverse=reverse)
+    options = dict(h0=h0, c0=c0, return_sequences=return_sequences, reverse=reverse)
+    if not return_state:
+        return _sequence(kr.LSTM, "lstm", x, W, U, b, **options)
+    packed = _sequence(kr.LSTM, "lstm", x, W, U, b, **options, return_cell=True)
+    steps = packed.shape[1] - 1
+    cell = _take(packed, steps)
+    if not return_sequences:
+        out = _take(packed, 0)
+        return out, out, cell
+    return _take(packed, slice(0, steps)), _take(packed, 0 if reverse else steps - 1), cell
 
 
 def gru(x, W, U, b, b_hn, h0=None, *, return_sequences=True, reverse=False):
