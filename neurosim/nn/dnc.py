@@ -32,6 +32,9 @@ state (:func:`state_layout`), its backward chaining the stages'. The allocation 
 running product, sequential along the free list) and the O(N^2) link update are compiled
 kernels (:mod:`neurosim.kernels.dnc`); the rest are whole-array NumPy expressions.
 """
+import functools
+import math
+
 import numpy as np
 
 from ..kernels import dnc as kd
@@ -48,12 +51,13 @@ def _layout(blocks):
     """{name: (slice, shape)} of consecutive blocks given as (name, shape) pairs."""
     out, start = {}, 0
     for name, shape in blocks:
-        size = int(np.prod(shape, dtype=int))
+        size = math.prod(shape)
         out[name] = (slice(start, start + size), shape)
         start += size
     return out
 
 
+@functools.lru_cache(maxsize=64)
 def interface_layout(width, read_heads):
     """Where each interface parameter lies in the controller's emission (batch, I): a dict of
     name -> (slice, per-sample shape), in the paper's order; ``I = interface_size(...)``."""
@@ -69,6 +73,7 @@ def interface_size(width, read_heads):
     return read_heads * width + 3 * width + 5 * read_heads + 3
 
 
+@functools.lru_cache(maxsize=64)
 def state_layout(locations, width, read_heads):
     """Where each part of a DNC's state lies in the packed state (batch, S) that :func:`access`
     takes and returns: name -> (slice, per-sample shape); ``S = state_size(...)``."""
@@ -91,17 +96,22 @@ def views(packed, layout):
 
 
 # ---------------------------------------------------------------- stages: forward and backward
+@functools.lru_cache(maxsize=64)
+def _activated(width, heads):
+    """Column indices of the interface's sigmoid parts and of its oneplus parts."""
+    layout = interface_layout(width, heads)
+    return tuple(np.concatenate([np.arange(layout[name][0].start, layout[name][0].stop)
+                                 for name in names])
+                 for names in (("erase", "free_gates", "allocation_gate", "write_gate"),
+                               ("read_strengths", "write_strength")))
+
+
 def _interface_forward(raw, width, heads):
     layout = interface_layout(width, heads)
     s = kn.sigmoid(raw)
     y = raw.copy()
-    gated = np.zeros(raw.shape[1], bool)
-    for name in ("erase", "free_gates", "allocation_gate", "write_gate"):
-        gated[layout[name][0]] = True
+    gated, oneplus = _activated(width, heads)
     y[:, gated] = s[:, gated]
-    oneplus = np.zeros_like(gated)
-    for name in ("read_strengths", "write_strength"):
-        oneplus[layout[name][0]] = True
     y[:, oneplus] = 1 + kn.softplus(raw[:, oneplus])
     modes = views(y, layout)["read_modes"]
     modes -= modes.max(-1, keepdims=True)
