@@ -3,6 +3,7 @@ convention, ground states against dimod's ExactSolver, dwave-samplers' keyword a
 import subprocess
 import sys
 import unittest
+import warnings
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ dimod = pytest.importorskip("dimod")
 
 from neurosim import backend, config  # noqa: E402
 from neurosim.energy import IsingAnnealer  # noqa: E402
-from neurosim.energy.ocean import AnnealingSampler, ising_arrays  # noqa: E402
+from neurosim.energy.ocean import AnnealingSampler, default_beta_range, ising_arrays  # noqa: E402
 
 
 def _random_bqm(n, vartype, seed, labels=None, p=0.6):
@@ -221,3 +222,32 @@ def test_cuda_backend_gives_the_cpu_samples(monkeypatch):
     assert gpu.info["backend"] == "cuda"
     np.testing.assert_array_equal(gpu.record.sample, cpu.record.sample)
     np.testing.assert_array_equal(gpu.record.energy, cpu.record.energy)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: dimod.generators.gnp_random_bqm(15, 0.5, "BINARY", random_state=0),
+    lambda: dimod.generators.ran_r(2, 15, seed=1),
+    lambda: _random_bqm(9, "SPIN", seed=4),
+    lambda: dimod.BinaryQuadraticModel({"a": 0.0, "b": 0.0}, {}, 0.0, "SPIN"),
+])
+def test_default_beta_range_is_dwave_samplers(make):
+    rule = getattr(pytest.importorskip("dwave.samplers.sa.sampler"), "_default_ising_beta_range",
+                   None)
+    if rule is None:
+        pytest.skip("this dwave-samplers has no _default_ising_beta_range")
+    bqm = make()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")         # dwave-samplers warns on a model without biases
+        theirs = rule(bqm.spin.linear, bqm.spin.quadratic)
+    np.testing.assert_allclose(default_beta_range(bqm), theirs, rtol=1e-12)
+    ss = AnnealingSampler().sample(bqm, num_sweeps=3, seed=0)
+    np.testing.assert_allclose(ss.info["beta_range"], theirs, rtol=1e-12)
+
+
+def test_finely_spaced_energies_reach_the_ground_state():
+    """A QUBO with uniform random biases: the default cold end (the smallest bias) settles
+    every read into the ground state that dimod's ExactSolver finds."""
+    bqm = dimod.generators.gnp_random_bqm(14, 0.5, "BINARY", random_state=3)
+    ground = dimod.ExactSolver().sample(bqm).first.energy
+    ss = AnnealingSampler().sample(bqm, num_reads=20, num_sweeps=500, seed=2)
+    assert np.mean(ss.record.energy < ground + 1e-9) > 0.9

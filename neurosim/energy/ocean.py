@@ -28,6 +28,7 @@ energies, ``x = (s + 1) / 2``) and its samples are returned as 0/1.
 dimod is optional: ``import neurosim`` never imports this module (``pip install
 neurosim[ocean]``).
 """
+import math
 import numbers
 
 import numpy as np
@@ -43,12 +44,40 @@ except ImportError as err:  # pragma: no cover - exercised only without dimod
     raise ImportError("neurosim.energy.ocean needs dimod (pip install dimod, or "
                       "pip install neurosim[ocean])") from err
 
-__all__ = ["AnnealingSampler", "ising_arrays"]
+__all__ = ["AnnealingSampler", "default_beta_range", "ising_arrays"]
 
 #: dwave-samplers' acceptance criteria -> IsingAnnealer methods
 CRITERIA = {"metropolis": "metropolis", "gibbs": "heat_bath"}
 #: couplings at least this dense (fraction of all pairs) go to the dense kernel
 DENSE_FRACTION = 0.25
+
+
+def default_beta_range(bqm):
+    """``(hot, cold)``: dwave-samplers' default inverse temperatures for ``bqm`` (in spin form).
+
+    Hot: the largest field a spin can feel, ``max_i (|a_i| + sum_j |b_ij|)``, is overcome with
+    probability 1/2 by a Metropolis flip. Cold: the smallest nonzero bias ``m`` (over all ``a_i``
+    and ``b_ij``) sets the smallest excitation ``2 m``; at the cold end the ``k`` variables that
+    have it flip up with total probability 1/100 (``beta = log(100 k) / (2 m)``). A model with no
+    bias at all gets ``(0.1, 1.0)``. Cold enough for a QUBO's finely spaced energies, where
+    :meth:`IsingAnnealer.default_beta_range` (made for spin glasses) stops warmer.
+    """
+    spin = bqm.spin
+    order = list(spin.variables)
+    lin, (row, col, quad), _ = spin.to_numpy_vectors(variable_order=order)
+    lin, quad = np.abs(np.asarray(lin, float)), np.abs(np.asarray(quad, float))
+    field = lin.copy()
+    np.add.at(field, row, quad)
+    np.add.at(field, col, quad)
+    weakest = np.where(lin > 0, lin, np.inf)
+    nonzero = quad > 0
+    for ends in (row, col):
+        np.minimum.at(weakest, ends[nonzero], quad[nonzero])
+    if not np.isfinite(weakest).any():
+        return 0.1, 1.0
+    m = weakest.min()
+    hot = math.log(2.0) / (2.0 * field.max())
+    return hot, max(math.log(100.0 * np.count_nonzero(weakest == m)) / (2.0 * m), hot)
 
 
 def ising_arrays(bqm, variables=None):
@@ -128,8 +157,7 @@ class AnnealingSampler(dimod.Sampler, dimod.Initialized):
             Sweeps at each inverse temperature of the schedule.
         beta_range : (float, float), optional
             ``(hot, cold)`` inverse temperatures, ``0 < hot <= cold``; default
-            :meth:`IsingAnnealer.default_beta_range` (a hot end where every flip is accepted
-            with probability >= 1/2, a cold end where the weakest term resists with 99 %).
+            :func:`default_beta_range`, dwave-samplers' rule.
         beta_schedule_type : {"geometric", "linear", "custom"}
             Spacing of the ``num_sweeps / num_sweeps_per_beta`` betas in ``beta_range``, or
             ``"custom"``: the betas of ``beta_schedule`` (> 0, non-decreasing).
@@ -172,19 +200,18 @@ class AnnealingSampler(dimod.Sampler, dimod.Initialized):
         _rng.sequence(seed)     # type and sign checked, naming seed
         states, variables, num_reads = self._starts(bqm, num_reads, initial_states,
                                                     initial_states_generator, seed)
-        annealer = None
-        if variables:
-            J, h, offset = ising_arrays(bqm, variables)
-            annealer = IsingAnnealer(J, h, offset=offset, seed=seed, backend=self.backend)
+        arrays = ising_arrays(bqm, variables) if variables else None   # checks the biases
         betas, schedule = _schedule(num_sweeps, num_sweeps_per_beta, beta_range,
                                     beta_schedule_type, beta_schedule,
-                                    (0.1, 1.0) if annealer is None else annealer.default_beta_range)
+                                    lambda: default_beta_range(bqm))
         info = {"beta_range": [float(betas[0]), float(betas[-1])], "beta_schedule_type": schedule,
                 "num_sweeps": int(betas.size), "seed": _rng.to_attr(seed), "backend": self.backend}
-        if annealer is None:    # nothing to anneal: every read is the empty sample
+        if arrays is None:      # nothing to anneal: every read is the empty sample
             return dimod.SampleSet.from_samples((np.empty((num_reads, 0), np.int8), []),
                                                 vartype=bqm.vartype, info=info,
                                                 energy=np.full(num_reads, float(bqm.offset)))
+        J, h, offset = arrays
+        annealer = IsingAnnealer(J, h, offset=offset, seed=seed, backend=self.backend)
         ds = annealer.anneal(reads=num_reads, betas=betas, method=method, initial=states)
         info["backend"] = ds.attrs["backend"]
         out = dimod.SampleSet.from_samples((ds.spins.values, variables), vartype=dimod.SPIN,
@@ -213,8 +240,8 @@ class AnnealingSampler(dimod.Sampler, dimod.Initialized):
 
 
 def _schedule(num_sweeps, per_beta, beta_range, schedule_type, custom, default_range):
-    """(the betas of every sweep, the schedule type); ``default_range``: the beta range when
-    none is given, or a function that returns it."""
+    """(the betas of every sweep, the schedule type); ``default_range()``: the beta range when
+    none is given."""
     per_beta = checks.integer(per_beta, "num_sweeps_per_beta", low=1)
     if schedule_type not in SCHEDULES + ("custom",):
         raise ValueError(f"beta_schedule_type must be one of {SCHEDULES + ('custom',)}; got "
@@ -241,7 +268,7 @@ def _schedule(num_sweeps, per_beta, beta_range, schedule_type, custom, default_r
         raise ValueError(f"num_sweeps ({num_sweeps}) must be a multiple of num_sweeps_per_beta "
                          f"({per_beta})")
     if beta_range is None:
-        beta_range = default_range() if callable(default_range) else default_range
+        beta_range = default_range()
     if not isinstance(beta_range, (tuple, list, np.ndarray)) or len(beta_range) != 2 or \
             not all(isinstance(b, numbers.Real) for b in beta_range):
         raise ValueError(f"beta_range must be a pair (hot, cold); got {beta_range!r}")
