@@ -424,35 +424,3 @@ def test_imported_network_on_cuda(monkeypatch):
     assert runs[0].sizes["spike"] > 3
     np.testing.assert_array_equal(runs[1].spike_time.values, runs[0].spike_time.values)
     np.testing.assert_allclose(runs[1].v.values, runs[0].v.values, rtol=0, atol=1e-12)
-
-
-def test_generated_node_names_never_overwrite_a_group():
-    net = Network(DT)
-    src = net.add(SpikeGeneratorGroup(2, [1e-3, 2e-3], [0, 1], name="b_syn_e"))
-    a = net.add(LIF(2, t_ref=0.0, name="a_out"))
-    b = net.add(LIF(2, t_ref=0.0, tau_i=7e-3, name="b"))
-    c = net.add(LIF(2, t_ref=0.0, name="a"))
-    d = net.add(LIF(2, t_ref=0.0, name="a"))            # the same name twice
-    net.connect(src, b, np.eye(2) * 1e-9)
-    net.connect(c, b, np.eye(2) * 1e-9, channel="i")
-    net.connect(src, a, np.eye(2) * 1e-9)
-    net.connect(d, a, np.eye(2) * 1e-9)
-    graph = to_nir(net)
-    assert type(graph.nodes["b_syn_e"]) is nir.Input and type(graph.nodes["a_out"]) is nir.CubaLIF
-    assert type(graph.nodes["b_syn_e_2"]) is nir.LI and type(graph.nodes["a_2"]) is nir.LIF   # no input
-    assert sum(isinstance(v, nir.Output) for v in graph.nodes.values()) == 4
-    assert len(graph.nodes) == 5 + 2 + 4 + 4           # groups, LI channels, Linear, Output
-    back = from_nir(graph, dt=DT)
-    assert [g.name for g in back.groups] == ["a_out", "b", "a", "a_2"]
-
-
-def test_export_refuses_plastic_synapses():
-    import neurosim.spiking as spiking
-    if not hasattr(spiking, "STDP"):
-        pytest.skip("this neurosim has no plasticity")
-    net = Network(DT)
-    src = net.add(SpikeGeneratorGroup(3, [], np.empty(0, dtype=np.int64)))
-    post = net.add(LIF(2, t_ref=0.0))
-    net.connect(src, post, np.full((2, 3), 1e-10), plasticity=spiking.STDP(w_max=1e-9))
-    with pytest.raises(ValueError, match="plastic"):
-        to_nir(net)

@@ -9,6 +9,8 @@ One call advances a whole network by many steps of ``dt``. Each step follows Bri
 4. delivery: synaptic input whose delay ends now is taken from the ring buffer, and this step's
    spikes are sent along their outgoing synapses only (work ~ spikes x fan-out); a synapse with
    delay ``d`` steps adds its weight ``d`` steps later (``d = 0``: before the next update).
+   Synapses with plasticity (STDP, short-term plasticity) are delivered one by one on arrival
+   by :func:`neurosim.kernels.plasticity.deliver`, then the postsynaptic spikes update them.
 
 Layout (all float64 unless said):
 
@@ -42,6 +44,7 @@ import math
 import numpy as np
 from numba import njit
 
+from . import plasticity as _kp
 from .rng import uniform
 
 LIF = 0
@@ -243,15 +246,19 @@ def _deliver_delayed(s, fired, n_fired, out_ptr, out_code, out_w, out_d, syn, ri
 
 @njit(cache=True)
 def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, g_par, v, u, syn, ref, I_ext, I_stride,
-              poisson, generators, out_ptr, out_code, out_w, delays,
-              rec_every, rec, rate_buf, spk_mask, spk_step, spk_idx, n_spk, fired):
+              poisson, generators, out_ptr, out_code, out_w, delays, dynamic,
+              rec_every, rec, wrec, rate_buf, spk_mask, spk_step, spk_idx, n_spk, fired):
     """Advance the network by up to ``n_steps`` steps from global step ``step0``.
 
     g_kind: None when every group is LIF with current synapses, else int64 (n_groups,) of
     ``2 * model + synapse``. syn: (2N,) the synaptic variables, excitatory then inhibitory.
     The optional parts are None when unused, and Numba then compiles nothing for them:
     poisson ``(rates, rate_stride, pstate)``, generators ``(gen_step, gen_idx, gen_ptr)``,
-    delays ``(out_d, ring)`` (None: every delay is 0), rec ``(rec_idx, rec_vars, rec_buf)``.
+    delays ``(out_d, ring)`` (None: every delay is 0), rec ``(rec_idx, rec_vars, rec_buf)``;
+    dynamic: the synapses with plasticity, the arguments of
+    :func:`neurosim.kernels.plasticity.deliver` after ``syn`` (None: none), and wrec ``(w,
+    w_idx, s0, every, w_buf, w_n)`` their weight monitor
+    (:func:`neurosim.kernels.plasticity.record_weights`).
     fired: int64 scratch, at least n_pre + the largest number of generator events in a step.
 
     Records: at chunk step ``k`` (counted from ``k_off``; ``k % rec_every == 0``) row
@@ -279,6 +286,8 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, g_par, v, u, syn, ref, I_
         if rec is not None:
             if k % rec_every == 0:
                 _record(row, v, u, syn, rec[0], rec[1], rec[2])
+        if wrec is not None:
+            _kp.record_weights(s, wrec[0], wrec[1], wrec[2], wrec[3], wrec[4], wrec[5])
         if I_ext is None:
             I_now = syn_e           # not read (I_ext is None only if every group is LIF_CURRENT)
         else:
@@ -348,6 +357,7 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, g_par, v, u, syn, ref, I_
                                        n_fired)
             if n_fired > before:
                 rate_buf[row, g] += n_fired - before
+        n_neur = n_fired
         # record this step's neuron spikes
         for a in range(n_fired):
             i = fired[a]
@@ -374,6 +384,8 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, g_par, v, u, syn, ref, I_
         else:
             _deliver_delayed(s, fired, n_fired, out_ptr, out_code, out_w, delays[0], syn,
                              delays[1])
+        if dynamic is not None:
+            _kp.deliver(s, N, fired, n_fired, n_neur, syn, *dynamic)
     n_spk[0] = ns
     return n_steps
 

@@ -2,7 +2,8 @@
 
 Neuron groups (:class:`LIF`, :class:`Izhikevich`; current or conductance synapses), spike
 sources (:class:`PoissonGroup`, :class:`SpikeGeneratorGroup`), a :class:`Network` that wires
-them with :mod:`neurosim.connect` (delays included) and runs them clock-driven with
+them with :mod:`neurosim.connect` (delays included; synaptic plasticity :class:`STDP` and
+:class:`STP` on any projection) and runs them clock-driven with
 event-driven delivery (on the CPU, or a GPU with ``backend="cuda"``), the :func:`cuba`
 benchmark network, and the :class:`LiquidStateMachine`. All quantities in SI units: s, V, A, S,
 ohm, F.
@@ -12,7 +13,8 @@ from .inputs import PoissonGroup, SpikeGeneratorGroup  # noqa: F401
 from .lsm import LiquidStateMachine, jitter_curve, ridge  # noqa: F401
 from .network import Network, cuba, mean_rate, silent_fraction  # noqa: F401
 from .neurons import LIF, Izhikevich  # noqa: F401
+from .plasticity import STDP, STP  # noqa: F401
 
-__all__ = ["LIF", "Izhikevich", "PoissonGroup", "SpikeGeneratorGroup", "Network", "cuba",
-           "mean_rate", "silent_fraction", "NetCDFAppender", "LiquidStateMachine",
+__all__ = ["LIF", "Izhikevich", "STDP", "STP", "PoissonGroup", "SpikeGeneratorGroup", "Network",
+           "cuba", "mean_rate", "silent_fraction", "NetCDFAppender", "LiquidStateMachine",
            "jitter_curve", "ridge"]

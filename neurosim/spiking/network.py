@@ -24,6 +24,8 @@ from .. import record as _rec
 from .. import rng as _rng
 from ..kernels import spiking as _k
 from . import persist
+from . import plasticity as _plasticity
+from . import synapses as _synapses
 from .inputs import PoissonGroup, SpikeGeneratorGroup
 from .neurons import LIF, NeuronGroup, check_dt
 from .stepper import Stepper
@@ -33,8 +35,9 @@ CHANNELS = {"e": 0, "i": 1}
 
 
 class _Projection:
-    def __init__(self, pre, post, W, channel, D):
+    def __init__(self, pre, post, W, channel, D, index, stdp=None, stp=None):
         self.pre, self.post, self.W, self.channel, self.D = pre, post, W, channel, D
+        self.index, self.stdp, self.stp = index, stdp, stp
 
 
 class Network:
@@ -94,7 +97,7 @@ class Network:
             raise ValueError(f"{name} is not a group of this network (add it first)")
 
     def connect(self, pre, post, W=None, *, p=None, k=None, weights=1.0, channel="e",
-                delay=None, self_loops=False, loc=0.0, scale=1.0):
+                delay=None, self_loops=False, loc=0.0, scale=1.0, plasticity=None):
         """Synapses from group ``pre`` onto neuron group ``post``; returns ``W`` (csr_array).
 
         W: a weight matrix (n_post, n_pre), dense or sparse (e.g. from :mod:`neurosim.connect`),
@@ -106,11 +109,26 @@ class Network:
         (s, uniform per synapse), or a matrix of delays in steps with W's sparsity pattern (from
         :func:`neurosim.connect.delays`). Delays in seconds are rounded to whole steps,
         ``rint(delay / dt)``.
+        plasticity: None (static synapses), an :class:`~neurosim.spiking.STDP`, an
+        :class:`~neurosim.spiking.STP`, or a tuple of one of each. A plastic synapse's
+        events happen when the spike arrives (after its delay), and it delivers its weight at
+        that time; a zero weight is no synapse (as everywhere in W), so start plastic weights
+        above zero. Read the weights with :meth:`weights`, record them with ``run(...,
+        weights=Monitor(...))``.
         """
         if self._built:
             raise RuntimeError("cannot connect groups after the network has run")
         self._check_member(pre, "pre")
         self._check_member(post, "post")
+        stdp, stp = _plasticity.rules(plasticity)
+        if plasticity is not None:
+            if not isinstance(post, NeuronGroup):
+                raise ValueError("post must be a neuron group for plasticity: STDP needs the "
+                                 "postsynaptic spikes and trace of a neuron group; got a "
+                                 f"{type(post).__name__}")
+            if self.backend == "cuda":
+                raise ValueError("plasticity (STDP, STP) has no CUDA twin yet: build this "
+                                 "network with backend='cpu'")
         if not isinstance(post, NeuronGroup):
             raise TypeError("post must be a neuron group (sources receive no synapses)")
         checks.choice(channel, "channel", tuple(CHANNELS))
@@ -118,12 +136,6 @@ class Network:
             if (p is None) == (k is None):
                 raise ValueError("give W, or exactly one of p and k")
             same = pre is post
-            if p is not None:
-                p = checks.scalar(p, "p", low=0.0, high=1.0)
-                _check_synapses(p * post.n * pre.n, f"Network.connect with p={p} ({post.n} x {pre.n} pairs)")
-            else:
-                k = checks.integer(k, "k", low=0)
-                _check_synapses(k * post.n, f"Network.connect with k={k} (onto {post.n} neurons)")
             W = connect.random(post.n, None if same else pre.n, p=p, k=k, weights=weights,
                                self_loops=self_loops, seed=self._child(), loc=loc, scale=scale)
         else:
@@ -150,8 +162,34 @@ class Network:
                                 f"of steps; got {type(delay).__name__}")
             if D is not None:
                 connect.outgoing(W, D)   # validates pattern, integers and signs
-        self.projections.append(_Projection(pre, post, W, CHANNELS[channel], D))
+        for rule in (stdp, stp):
+            if rule is not None:
+                rule.check(W, post.synapse)
+        self.projections.append(_Projection(pre, post, W, CHANNELS[channel], D,
+                                            len(self.projections), stdp, stp))
         return W
+
+    def weights(self, projection):
+        """The current weights of a plastic projection as a csr_array (n_post, n_pre):
+        ``projection`` is the ``W`` that :meth:`connect` returned or its number in connect
+        order (0, 1, ...). A static projection's weights are its ``W``."""
+        k = None
+        for pr in self.projections:
+            if projection is pr.W:
+                k = pr.index
+        if k is None:
+            k = checks.integer(projection, "projection", low=0)
+        if not self._built:
+            pr = next((p for p in self.projections if p.index == k), None)
+            if pr is None:
+                raise ValueError(f"projection must be one of the network's {len(self.projections)} "
+                                 f"projections; got {k}")
+            return pr.W.copy()
+        static = next((p for p in self.projections if p.index == k and p.stdp is None
+                       and p.stp is None), None)
+        if static is not None:
+            return static.W.copy()
+        return _synapses.weights(self, k)
 
     def indices(self, group):
         """Global neuron numbers (int64 array) of a neuron group, as used in results."""
@@ -238,7 +276,7 @@ class Network:
         # Poisson sources are numbered before generators in the presynaptic space
         self.sources = pois + [s for s in self.sources if isinstance(s, SpikeGeneratorGroup)]
         self._set_generators()
-        self._build_synapses()
+        _synapses.build(self)
         self._built = True
 
     def _steps(self, x, name):
@@ -260,42 +298,12 @@ class Network:
         # skip events already in the past
         self.gen_ptr[0] = np.searchsorted(self.gen_step, self.step)
 
-    def _build_synapses(self):
-        n_pre = self.n_neurons + sum(s.n for s in self.sources)
-        pres, codes, ws, ds = [], [], [], []
-        for pr in self.projections:
-            out = connect.outgoing(pr.W, pr.D)
-            indptr, targets, w = out[:3]
-            d = out[3] if pr.D is not None else np.zeros(w.shape[0], dtype=np.int64)
-            pre_local = np.repeat(np.arange(pr.pre.n, dtype=np.int64), np.diff(indptr))
-            pres.append(pre_local + self._pre_start(pr.pre))
-            codes.append(pr.channel * self.n_neurons + targets + self.indices(pr.post)[0])
-            ws.append(w)
-            ds.append(d)
-        if pres:
-            pre = np.concatenate(pres)
-            order = np.argsort(pre, kind="stable")
-            code = np.concatenate(codes)[order]
-            # int32 targets (half the memory traffic of delivery) wherever 2N fits
-            self.out_code = code.astype(np.int32) if 2 * self.n_neurons < 2 ** 31 else code
-            self.out_w = np.concatenate(ws)[order]
-            self.out_d = np.concatenate(ds)[order]
-            counts = np.bincount(pre, minlength=n_pre)
-        else:
-            self.out_code = np.empty(0, dtype=np.int32)
-            self.out_w = np.empty(0)
-            self.out_d = np.empty(0, dtype=np.int64)
-            counts = np.zeros(n_pre, dtype=np.int64)
-        self.out_ptr = np.zeros(n_pre + 1, dtype=np.int64)
-        np.cumsum(counts, out=self.out_ptr[1:])
-        L = int(self.out_d.max()) + 1 if self.out_d.size else 1
-        self.ring = np.zeros((L, 2 * self.n_neurons))
-
     @property
     def n_synapses(self):
         """Number of synapses."""
         if self._built:
-            return int(self.out_w.shape[0])
+            dyn = 0 if getattr(self, "dyn_w", None) is None else self.dyn_w.shape[0]
+            return int(self.out_w.shape[0]) + int(dyn)
         return sum(int(pr.W.nnz) for pr in self.projections)
 
     # ------------------------------------------------------------------ save / load
@@ -321,13 +329,15 @@ class Network:
         return self.step * self.dt
 
     # ------------------------------------------------------------------- snapshots
-    _STATE = ("v", "u", "syn", "ref", "ring", "pstate", "gen_ptr")
+    _STATE = ("v", "u", "syn", "ref", "ring", "pstate", "gen_ptr") + _synapses.STATE
 
     def store(self):
-        """Snapshot the state (neurons, synapses in flight, random streams, time) in memory."""
+        """Snapshot the state (neurons, synapses in flight, plastic weights and their traces,
+        random streams, time) in memory."""
         if not self._built:
             self._build()
-        self._stored = {k: getattr(self, k).copy() for k in self._STATE}
+        self._stored = {k: getattr(self, k).copy() for k in self._STATE
+                        if getattr(self, k, None) is not None}
         self._stored["step"] = self.step
 
     def restore(self):
@@ -335,7 +345,13 @@ class Network:
         if not hasattr(self, "_stored"):
             raise RuntimeError("restore() needs a store() first")
         for k in self._STATE:
-            getattr(self, k)[...] = self._stored[k]
+            if k not in self._stored:
+                continue
+            a, b = getattr(self, k), self._stored[k]
+            if a.shape != b.shape:          # a buffer grown since (the spike history)
+                a[...] = 0
+                a = a[tuple(slice(0, n) for n in b.shape)]
+            a[...] = b
         self.step = self._stored["step"]
 
     def set_spikes(self, group, times, indices):
@@ -349,8 +365,8 @@ class Network:
             self._set_generators()
 
     # --------------------------------------------------------------------- running
-    def run(self, duration, *, record=None, variables=("v",), spikes=True, chunk=None,
-            progress=False, store=None, stream=None):
+    def run(self, duration, *, record=None, variables=("v",), spikes=True, weights=None,
+            chunk=None, progress=False, store=None, stream=None):
         """Simulate ``duration`` seconds from the current state; returns an ``xarray.Dataset``.
 
         record: a :class:`neurosim.record.Monitor` (``every`` in steps, ``index`` of neurons) for
@@ -359,15 +375,21 @@ class Network:
         ``"syn_e"``, ``"syn_i"`` (A for current synapses, S for conductance synapses); states
         are those at the start of each recorded step (time ``step * dt``), as Brian2 records.
         spikes: True (all neurons), False, or the neuron numbers / a boolean mask to record.
-        chunk: steps per compiled call (default ``config.SPIKING_CHUNK_TIME`` = 0.1 s of
-        simulated time). progress: tqdm bar. store: a path; records go to that netCDF file
-        chunk by chunk (bounded memory) and the file is returned opened lazily with
-        ``xarray.open_dataset`` (close it when done). stream: deprecated name of ``store``.
+        weights: a :class:`neurosim.record.Monitor` of the plastic synapses (``every`` in steps,
+        ``index`` into the plastic synapses: projections with plasticity in connect order,
+        each in the order of its ``W.data``), or None. chunk: steps per compiled call (default
+        ``config.SPIKING_CHUNK_TIME`` = 0.1 s of simulated time). progress: tqdm bar. store: a
+        path; records go to that netCDF file chunk by chunk (bounded memory) and the file is
+        returned opened lazily with ``xarray.open_dataset`` (close it when done). stream:
+        deprecated name of ``store``.
 
         Dataset: ``v`` etc. (time, neuron); ``rate`` (time, population) in Hz, each group's
         spikes in the ``every`` steps from that time; ``spike_time`` (s) and ``spike_neuron``
-        along ``spike``. Ctrl+C (also while the network is built) stops after the current
-        chunk (attr ``interrupted`` = 1) with what was recorded so far.
+        along ``spike``. With ``weights``: ``weight`` (weight_time, synapse) in the weights' unit
+        (their value at the start of each recorded step) and, along ``synapse``,
+        ``synapse_projection`` (connect order), ``synapse_pre`` and ``synapse_post`` (neuron
+        indices within the pre and post groups). Ctrl+C (also while the network is built) stops
+        after the current chunk (attr ``interrupted`` = 1) with what was recorded so far.
         """
         if stream is not None:
             warnings.warn("Network.run(stream=...) is deprecated; use store=...",
@@ -376,10 +398,15 @@ class Network:
                 raise TypeError("give store= only (stream= is its deprecated name)")
             store = stream
         return self._run(duration, record=record, variables=variables, spikes=spikes,
-                         chunk=chunk, progress=progress, store=store)
+                         weights=weights, chunk=chunk, progress=progress, store=store)
+
+    def _n_plastic(self):
+        if self._built:
+            return 0 if getattr(self, "pl_dyn", None) is None else int(self.pl_dyn.shape[0])
+        return sum(int(pr.W.nnz) for pr in self.projections if pr.stdp or pr.stp)
 
     def _run(self, duration, *, record, variables, spikes, chunk, progress, store,
-             model="Network", data_vars=None):
+             model="Network", data_vars=None, weights=None):
         """:meth:`run`, with more ``data_vars`` and another ``model`` attr for models built on
         a network (they go into the file too when the run is stored)."""
         duration = checks.scalar(duration, "duration", low=0.0, low_open=True)
@@ -416,14 +443,30 @@ class Network:
                  "time_units": "s", "dt_units": "s",
                  "spike_time_convention": "start of the step in which v crossed threshold"}
 
+        w_mon = w_idx = None
+        if weights is not None:
+            w_mon = _rec.as_monitor(weights)
+            n_pl = self._n_plastic()
+            if n_pl == 0:
+                raise ValueError("weights: the network has no plastic synapses to record "
+                                 "(connect(..., plasticity=STDP(...)))")
+            w_idx = w_mon.units(n_pl)
         t0_step = self.step
-        run = _rec.Run(n_steps, chunk=chunk, every=every, progress=progress,
-                       sizes={"neuron": len(rec_idx), "population": len(pop)}, grow=("time",),
+        sizes_rec = {"neuron": len(rec_idx), "population": len(pop)}
+        if w_mon is not None:
+            sizes_rec["synapse"] = len(w_idx)
+        run = _rec.Run(n_steps, chunk=chunk, every=every, progress=progress, sizes=sizes_rec,
+                       grow=("time",) if w_mon is None else ("time", "weight_time"),
                        events=("spike",), desc="spiking network", unit="step", store=store)
         with run:
             if not self._built:
                 self._build()
-            stepper = Stepper(self, run.chunk, every, rec_idx, rec_vars, spk_mask)
+            wrec = None if w_mon is None else (w_idx, w_mon.every, t0_step)
+            stepper = Stepper(self, run.chunk, every, rec_idx, rec_vars, spk_mask, wrec)
+            if w_mon is not None:
+                run.track("weight_time", "weight_time", np.float64, {"units": "s"})
+                run.track("weight", ("weight_time", "synapse"), np.float64,
+                          {"units": syn_unit, "long_name": "synaptic weight"})
             run.track("time", "time", np.float64, {"units": "s"})
             for name in variables:
                 run.track(name, ("time", "neuron"), np.float64,
@@ -437,6 +480,9 @@ class Network:
                 for start, n in run:
                     for steps, neurons in stepper.advance(n):
                         run.keep(spike_time=steps * self.dt, spike_neuron=neurons)
+                    if w_mon is not None:
+                        w_steps, w_rows = stepper.weight_records(start, n)
+                        run.keep(weight_time=(t0_step + w_steps) * self.dt, weight=w_rows)
                     rec, counts = stepper.records(n)
                     run.keep(time=(t0_step + run.steps(start, n)) * self.dt,
                              rate=counts / (sizes * every * self.dt),
@@ -448,7 +494,13 @@ class Network:
         for g, name in zip(self.groups, pop):
             params.update({f"{name}_{k}": v for k, v in g.params().items()})
         params["duration"] = run.done * self.dt
-        return run.dataset(data_vars, {"neuron": rec_idx, "population": pop}, family="LSM",
+        coords = {"neuron": rec_idx, "population": pop}
+        if w_mon is not None:
+            data_vars = dict(data_vars or {})
+            coords["synapse"] = w_idx
+            for k, name in (("projection", "pl_proj"), ("pre", "pl_pre"), ("post", "pl_post")):
+                data_vars[f"synapse_{k}"] = ("synapse", getattr(self, name)[w_idx])
+        return run.dataset(data_vars, coords, family="LSM",
                            model=model, params=params, seed=self.seed, backend=self.backend,
                            attrs=attrs)
 
@@ -466,16 +518,6 @@ def silent_fraction(ds, n_neurons=None):
     """Fraction of neurons with no spike in a run's Dataset (``n_neurons``: default attr)."""
     n = int(n_neurons if n_neurons is not None else ds.attrs["n_neurons"])
     return 1.0 - np.unique(ds["spike_neuron"].values).size / n
-
-
-#: bytes a synapse takes while it is drawn (indices, draws, weights) and in the built network
-#: (its outgoing list: target, weight, delay)
-SYNAPSE_BYTES = 48
-
-
-def _check_synapses(count, what):
-    """Refuse wiring whose ``count`` synapses (expected) would not fit in memory."""
-    checks.memory(SYNAPSE_BYTES * count, what)
 
 
 def mean_rate(ds, n_neurons=None):
@@ -497,8 +539,6 @@ def cuba(n=4000, *, p=None, dt=1e-4, seed=None, backend="cpu"):
     """
     n = checks.integer(n, "n", low=5)
     p = 80.0 / n if p is None else checks.scalar(p, "p", low=0.0, high=1.0)
-    checks.memory(SYNAPSE_BYTES * p * n * n + 64 * n, f"cuba(n={n}, p={p:.3g}) ({n} neurons, about "
-                  f"{p * n * n:.3g} synapses)")
     R = 1e8
     n_e = int(round(0.8 * n))
     kw = dict(tau_m=20e-3, v_rest=-49e-3, v_th=-50e-3, v_reset=-60e-3, t_ref=5e-3, R=R,

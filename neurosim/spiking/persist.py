@@ -2,8 +2,10 @@
 
 The file holds the built network whole: wiring as the kernel's outgoing tables, parameters,
 neuron and synapse state, spikes in flight, random streams, the step count; the groups'
-constructor arguments as JSON in ``groups_json``. Models built on a network (the liquid state
-machine) add their own variables and attributes and their own ``model`` name.
+constructor arguments as JSON in ``groups_json``; plastic synapses (weights, traces, STP
+state, the rules as JSON in ``plastic_json``) where the network has some. Models built on a
+network (the liquid state machine) add their own variables and attributes and their own
+``model`` name.
 """
 import json
 
@@ -12,6 +14,7 @@ import xarray as xr
 
 from .. import record as _rec
 from .. import rng as _rng
+from . import synapses as _synapses
 from .inputs import PoissonGroup, SpikeGeneratorGroup
 from .neurons import LIF, Izhikevich
 
@@ -40,9 +43,10 @@ def write(net, path, *, model="Network", extra=None, attrs=None):
     if not net._built:
         net._build()
     data = {}
-    for name in ARRAYS:
-        a = getattr(net, name)
-        data[name] = ([f"{name}_{k}" for k in range(a.ndim)], a)
+    for name in ARRAYS + _synapses.ARRAYS:     # plastic synapses' arrays where there are some
+        a = getattr(net, name, None)
+        if a is not None:
+            data[name] = ([f"{name}_{k}" for k in range(a.ndim)], a)
     groups = []
     for g in net.groups:
         kind = type(g).__name__
@@ -57,6 +61,7 @@ def write(net, path, *, model="Network", extra=None, attrs=None):
     ds.attrs.update({"dt": net.dt, "step": net.step, "I_stride": net.I_stride,
                      "rate_stride": net.rate_stride, "n_poisson": net.n_poisson,
                      "groups_json": json.dumps(groups), "seed": _rng.to_attr(net.seed),
+                     "plastic_json": json.dumps(getattr(net, "plastic", [])),
                      "model": model, "family": "LSM"})
     ds.to_netcdf(path)
     return path
@@ -81,6 +86,12 @@ def read(cls, ds, backend="cpu"):
         net.add(g)
     for name in ARRAYS:
         setattr(net, name, np.ascontiguousarray(ds[name].values))
+    for name in _synapses.ARRAYS:
+        setattr(net, name, np.ascontiguousarray(ds[name].values) if name in ds else None)
+    net.plastic = json.loads(ds.attrs.get("plastic_json", "[]"))
+    if net.plastic and backend == "cuda":
+        raise ValueError("this network has plastic synapses (STDP, STP), which have no CUDA "
+                         "twin yet: load it with backend='cpu'")
     net.step = int(ds.attrs["step"])
     net.I_stride = int(ds.attrs["I_stride"])
     net.rate_stride = int(ds.attrs["rate_stride"])

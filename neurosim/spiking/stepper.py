@@ -17,6 +17,7 @@ import numpy as np
 from .. import backend as _backend
 from .. import config
 from ..kernels import spiking as _k
+from . import synapses as _synapses
 
 
 class _Runner(_backend.Device):
@@ -82,13 +83,15 @@ class Stepper:
     """Kernel arguments for runs of the built network ``net`` in chunks of up to ``chunk`` steps.
 
     every: record stride (steps); rec_idx, rec_vars: recorded neurons and variable codes;
-    spk_mask: (n_neurons,) bool, the neurons whose spikes are recorded. The spike buffer holds
+    spk_mask: (n_neurons,) bool, the neurons whose spikes are recorded. wrec: None, or
+    ``(index, every, s0)``: record the plastic synapses ``index`` (user numbering, see
+    :mod:`.synapses`) every ``every`` steps from step ``s0``. The spike buffer holds
     ``max(4 * n_neurons + 1024, config.SPIKING_SPIKE_BUFFER)`` spikes per kernel call. On a
     network with ``backend == "cuda"`` the kernel's arrays live on the device from here until
     :meth:`close` (device memory checked first: a run that would not fit is a ValueError).
     """
 
-    def __init__(self, net, chunk, every, rec_idx, rec_vars, spk_mask):
+    def __init__(self, net, chunk, every, rec_idx, rec_vars, spk_mask, wrec=None):
         N = net.n_neurons
         self.net, self.every = net, int(every)
         self.on = on = _Runner(net)
@@ -109,6 +112,10 @@ class Stepper:
         # no external current into LIF-current groups only: None (one array less to read)
         I_ext = None if g_kind is None and not net.I_ext.any() else net.I_ext
         n_fired = net.out_ptr.shape[0] - 1 + net.gen_step.size
+        dynamic = _synapses.kernel_args(net, n_fired)
+        if dynamic is not None and on.cuda is not None:
+            raise ValueError("synaptic plasticity (STDP, STP) has no CUDA twin yet: run this "
+                             "network with backend='cpu'")
         rec_idx = np.asarray(rec_idx, dtype=np.int64)
         rec_vars = np.asarray(rec_vars, dtype=np.int64)
         # device memory: everything below, before any of it is made
@@ -148,6 +155,15 @@ class Stepper:
         self.spk_idx = on.empty(cap, np.int64)
         self.n_spk = on.zeros(1, np.int64)
         self.fired = on.empty(n_fired, np.int64)
+        self.dynamic = dynamic
+        self.wrec = None
+        if wrec is not None:
+            w_idx, w_every, s0 = wrec
+            self.w_every, self.w_s0 = int(w_every), int(s0)
+            self.w_buf = np.zeros((-(-int(chunk) // self.w_every) + 1, len(w_idx)))
+            self.w_n = np.zeros(1, dtype=np.int64)
+            self.wrec = (net.dyn_w, net.pl_dyn[w_idx], np.int64(s0), np.int64(w_every),
+                         self.w_buf, self.w_n)
 
     def advance(self, n):
         """Run ``n`` steps (at most ``chunk``); yield ``(steps, neurons)`` of the recorded spikes
@@ -155,6 +171,8 @@ class Stepper:
         are absolute step numbers."""
         net, on = self.net, self.on
         on.clear(self.rate_buf)
+        if self.wrec is not None:
+            self.w_n[0] = 0
         done = 0
         while done < n:
             on.clear(self.n_spk)
@@ -162,8 +180,8 @@ class Stepper:
                             float(net.dt), self.g_lo, self.g_kind, self.g_par,
                             self.v, self.u, self.syn, self.ref,
                             self.I_ext, np.int64(net.I_stride), self.poisson, self.generators,
-                            self.out_ptr, self.out_code, self.out_w, self.delays,
-                            np.int64(self.every), self.rec, self.rate_buf,
+                            self.out_ptr, self.out_code, self.out_w, self.delays, self.dynamic,
+                            np.int64(self.every), self.rec, self.wrec, self.rate_buf,
                             self.spk_mask, self.spk_step, self.spk_idx, self.n_spk, self.fired)
             net.step += int(got)
             done += int(got)
@@ -174,6 +192,13 @@ class Stepper:
         ``n`` steps just advanced (host arrays)."""
         rows = -(-int(n) // self.every)
         return self.on.get(self.rec_buf[:rows]), self.on.get(self.rate_buf[:rows])
+
+    def weight_records(self, start, n):
+        """Steps (from the run's first) and rows (rows, n_index) of the weights recorded in the
+        ``n`` steps from run step ``start`` just advanced."""
+        first = -(-int(start) // self.w_every) * self.w_every
+        steps = np.arange(first, start + n, self.w_every, dtype=np.int64)
+        return steps, self.w_buf[:self.w_n[0]].copy()
 
     def close(self):
         """Leave the state in the network's arrays (a CUDA run copies it back; on the CPU the

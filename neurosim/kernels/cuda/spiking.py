@@ -403,12 +403,16 @@ def _prepared(configured, args):
 
 
 def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, g_par, v, u, syn, ref, I_ext, I_stride,
-              poisson, generators, out_ptr, out_code, out_w, delays,
-              rec_every, rec, rate_buf, spk_mask, spk_step, spk_idx, n_spk, fired):
+              poisson, generators, out_ptr, out_code, out_w, delays, dynamic,
+              rec_every, rec, wrec, rate_buf, spk_mask, spk_step, spk_idx, n_spk, fired):
     """The CPU kernel's ``run_steps`` on device arrays (see its docstring for the arguments):
     advances by up to ``n_steps`` steps and returns the number done, stopping before a step
     whose spikes might not fit in the spike buffer. Spikes of one step are recorded in no
-    particular order."""
+    particular order. Synaptic plasticity (``dynamic``, ``wrec``) has no twin yet: a
+    ValueError (the network refuses it before anything runs)."""
+    if dynamic is not None or wrec is not None:
+        raise ValueError("synaptic plasticity (STDP, STP) has no CUDA twin yet: run this "
+                         "network with backend='cpu'")
     N = int(v.shape[0])
     n_groups = int(g_lo.shape[0]) - 1
     step0, k_off, n_steps, every = int(step0), int(k_off), int(n_steps), int(rec_every)
