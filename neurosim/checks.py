@@ -6,19 +6,24 @@ import os
 import numpy as np
 
 
-def array(x, name, *, ndim=None, shape=None, dtype=np.float64, finite=True):
+def array(x, name, *, ndim=None, shape=None, dtype=np.float64, finite=True, empty=False):
     """``x`` as a C-contiguous array of ``dtype`` after checking its rank, shape and values.
 
     ``ndim`` may be an int or a tuple of allowed ranks; ``shape`` a tuple with ``None`` for
-    free axes. Non-numeric or complex input is a ``TypeError``; NaN or inf (when ``finite``) a ``ValueError``.
+    free axes. Non-numeric or complex input is a ``TypeError``; NaN or inf (when ``finite``) a
+    ``ValueError``, and so is an empty array unless ``empty`` (an empty list is then float64).
     """
     if type(x).__module__.startswith("scipy.sparse"):
         raise TypeError(f"{name} must be a dense array; got a scipy.sparse {type(x).__name__} (sparse input "
                         "is not supported: convert it with .toarray())")
+    if x is None:
+        raise TypeError(f"{name} must be an array; got None")
     try:
         a = np.asarray(x)
     except Exception as err:  # ragged nested lists and the like
         raise ValueError(f"{name} must be an array; could not convert it: {err}") from err
+    if empty and a.size == 0 and a.dtype == object:  # [] or [[], []]
+        a = a.astype(np.float64)
     if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise TypeError(f"{name} must be numeric; got an array of dtype {a.dtype}")
     if np.iscomplexobj(a):
@@ -31,15 +36,29 @@ def array(x, name, *, ndim=None, shape=None, dtype=np.float64, finite=True):
             raise ValueError(f"{name} must be {want}; got shape {a.shape}")
     if shape is not None:
         if a.ndim != len(shape) or any(s is not None and s != t for s, t in zip(shape, a.shape)):
-            want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+            want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
             raise ValueError(f"{name} must have shape {want}; got {a.shape}")
-    if a.size == 0:
+    if a.size == 0 and not empty:
         raise ValueError(f"{name} must not be empty; got shape {a.shape}")
     if finite and np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
         raise ValueError(f"{name} must be finite; it holds NaN or inf")
     if dtype is not None:
         a = a.astype(dtype, copy=False)
     return np.ascontiguousarray(a)
+
+
+def labels(y, name, n=None):
+    """Class labels ``y`` as int64 (k,): integers, booleans or floats that are whole numbers
+    (``2.0`` is class 2, as labels read from a float array are); any other float is a
+    ``ValueError`` naming ``name``. ``n``: the number of samples the labels must match."""
+    a = array(y, name, ndim=1, dtype=None)
+    if n is not None and a.shape[0] != n:
+        raise ValueError(f"{name} must hold one label per sample ({n}); got {a.shape[0]}")
+    if a.dtype.kind == "f":
+        whole = a == np.rint(a)
+        if not whole.all():
+            raise ValueError(f"{name} must hold class labels (whole numbers); got {a[~whole][0].item()!r}")
+    return a.astype(np.int64)
 
 
 def scalar(x, name, *, low=None, high=None, low_open=False, high_open=False):
@@ -105,3 +124,11 @@ def memory(nbytes, what):
     if nbytes > free:
         raise ValueError(f"{what} needs about {nbytes:,} bytes of memory; {free:,} are available")
     return nbytes
+
+
+def sparse_real(M, name):
+    """``M`` (a scipy.sparse matrix) after checking that it holds real numbers: a complex or
+    non-numeric one is a ``TypeError`` (converting it would drop the imaginary part)."""
+    if not (np.issubdtype(M.dtype, np.number) or M.dtype == bool) or np.issubdtype(M.dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers; got a sparse matrix of dtype {M.dtype}")
+    return M

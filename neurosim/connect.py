@@ -20,6 +20,7 @@ Weights, for every builder that takes ``weights``:
 
 The same ``seed`` gives the same matrix, dense or sparse.
 """
+import math
 import numbers
 
 import numpy as np
@@ -117,7 +118,7 @@ def _as_csr(W, name, square=False):
     if sp.issparse(W):
         if W.ndim != 2:
             raise ValueError(f"{name} must be 2-D; got shape {W.shape}")
-        A = sp.csr_array(W, dtype=FLOAT, copy=True)
+        A = sp.csr_array(checks.sparse_real(W, name), dtype=FLOAT, copy=True)
         A.sum_duplicates()
         A.sort_indices()
         if not np.all(np.isfinite(A.data)):
@@ -402,6 +403,7 @@ def grid(shape):
     if not isinstance(shape, (tuple, list)) or not 1 <= len(shape) <= 3:
         raise ValueError(f"shape must be an int or a tuple of 1 to 3 ints; got {shape!r}")
     shape = tuple(checks.integer(v, f"shape[{i}]", low=1) for i, v in enumerate(shape))
+    checks.memory(16 * len(shape) * math.prod(shape), f"grid(shape={shape})")
     return np.indices(shape, dtype=INDEX).reshape(len(shape), -1).T.copy()
 
 

@@ -198,6 +198,15 @@ class Transformer(Estimator):
         return self.fit(X, **fit_params).transform(X)
 
 
+def _targets_array(y):
+    """``y`` as an array, or a ValueError naming ``y`` (ragged nested lists and the like)."""
+    try:
+        return np.asarray(y)
+    except ValueError as err:
+        raise ValueError(f"y must be an array, one label or target row per row of X; could not "
+                         f"convert it: {err}") from None
+
+
 def class_labels(y, n):
     """``(classes, codes)`` of the class labels ``y`` given for ``n`` rows of X: the sorted
     distinct labels and each row's index among them (int64 (n,)). Any labels that sort (ints,
@@ -205,7 +214,7 @@ def class_labels(y, n):
     if y is None:
         raise ValueError("y must hold one label per row of X: this model requires y to be passed, "
                          "but the target y is None")
-    y = np.asarray(y)
+    y = _targets_array(y)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D, one label per row of X; got shape {y.shape}")
     if y.shape[0] != n:
@@ -229,7 +238,7 @@ def readout_targets(y, n, task="auto"):
     (``classes`` None, ``flat`` True when ``y`` was 1-D)."""
     if y is None:
         raise ValueError("y must be given: this model requires y to be passed, but the target y is None")
-    y = np.asarray(y)
+    y = _targets_array(y)
     if y.shape[:1] != (n,) or y.ndim > 2:
         raise ValueError(f"y must have shape ({n},) or ({n}, outputs), one of its rows per row of X; "
                          f"got {y.shape}")

@@ -235,9 +235,27 @@ def save(ds, path):
 
 
 def load(path):
-    """Read a Dataset written by :func:`save` fully into memory and close the file."""
-    with xr.open_dataset(path) as ds:
-        return ds.load()
+    """Read a Dataset written by :func:`save` fully into memory and close the file; a file
+    that is missing, not netCDF or cut short is a ``ValueError`` naming it."""
+    return _read(path, "a Dataset written by neurosim.save")
+
+
+def _read(path, what):
+    """The netCDF file ``path`` read into memory, or a ValueError naming it (``what``: what
+    it should have been)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file name or path; got {type(path).__name__}")
+    name = os.fspath(path)
+    if os.path.isdir(name):
+        raise ValueError(f"{name} is a folder, not a file ({what})")
+    if not os.path.isfile(name):
+        raise ValueError(f"{name}: no such file ({what})")
+    try:
+        with xr.open_dataset(name) as ds:
+            return ds.load()
+    except Exception as err:  # netCDF4, h5py and scipy raise a zoo of types for a bad file
+        raise ValueError(f"{name} is not a readable netCDF file (truncated, or another format): "
+                         f"{err}") from None
 
 
 def open_model(path, model, required=()):
@@ -247,15 +265,8 @@ def open_model(path, model, required=()):
     ``model`` attribute) or lacks one of the ``required`` variables is a ``ValueError`` that
     names the file and what is wrong: every ``Model.load`` starts here.
     """
+    ds = _read(path, f"a {model} saved with {model}.save")
     name = os.fspath(path)
-    if not os.path.isfile(name):
-        raise ValueError(f"{name}: no such file (a {model} saved with {model}.save)")
-    try:
-        with xr.open_dataset(name) as ds:
-            ds = ds.load()
-    except Exception as err:  # netCDF4, h5py and scipy raise a zoo of types for a bad file
-        raise ValueError(f"{name} is not a readable netCDF file (truncated, or another format): "
-                         f"{err}") from None
     found = ds.attrs.get("model")
     if found != model:
         what = f"a {found}" if found is not None else "no neurosim model (no 'model' attribute)"
@@ -535,7 +546,7 @@ def _check_disk(folder, nbytes, why=""):
     except OSError:  # pragma: no cover - the folder was checked when the Run was made
         return
     if nbytes > free:
-        raise ValueError(f"the records of this run need about {nbytes:,} bytes, {why}{folder} has "
+        raise ValueError(f"the records of this run need at least {nbytes:,} bytes, {why}{folder} has "
                          f"{free:,} bytes free: record fewer steps (a stride, every=) or units "
                          f"(index=), or run fewer steps")
 

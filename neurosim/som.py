@@ -69,7 +69,9 @@ class SOM(Transformer):
         Schedule of both over training; the last two run to ``sigma_end`` and
         ``learning_rate_end`` (defaults 0.5 and 0.01 x learning_rate).
     init : ``"pca"``, ``"sample"`` or ``"random"``
-        Initialisation used by :meth:`train` if :meth:`initialise` was not called.
+        Initialisation used by :meth:`train` if the map has no weights yet. To start from
+        given weights instead, build the map with :meth:`SOM.from_weights` or assign
+        :attr:`weights` (both checked against the grid and ``dim``).
     seed : int >= 0, SeedSequence or None
         Seed of the initialisation and the sample order; None draws a fresh one, kept as
         ``seed`` and recorded in the history.
@@ -110,6 +112,9 @@ class SOM(Transformer):
         # the seed's first child stream (as rng.generator draws it from a fresh seed), named
         # rather than spawned: a SeedSequence seed gives the same map however often it is used
         self._gen = np.random.default_rng(rng.child(self.seed, 0))
+        # the weights, the grid's coordinates and their construction
+        checks.memory(self.rows * self.cols * (8 * self.dim + 56),
+                      f"SOM(rows={self.rows}, cols={self.cols}, dim={self.dim})")
         self.coords, self.period = self._grid()
         self.W = None
         self.history = None
@@ -139,8 +144,38 @@ class SOM(Transformer):
 
     @property
     def weights(self):
-        """Weights as (rows, cols, dim) float64 (a view), or None before initialisation."""
+        """Weights as (rows, cols, dim) float64 (a view), or None before initialisation.
+
+        Assigning an array of shape (rows, cols, dim) (or (rows * cols, dim), units row-major)
+        sets them (a checked copy): :meth:`train` then starts from these weights instead of
+        ``init``; see also :meth:`from_weights`."""
         return None if self.W is None else self.W.reshape(self.rows, self.cols, self.dim)
+
+    @weights.setter
+    def weights(self, weights):
+        W = checks.array(weights, "weights", ndim=(2, 3))
+        if W.shape not in ((self.rows, self.cols, self.dim), (self.n_units, self.dim)):
+            raise ValueError(f"weights must have shape ({self.rows}, {self.cols}, {self.dim}) (or "
+                             f"({self.n_units}, {self.dim})) to fit this map; got {W.shape}")
+        self.W = np.array(W.reshape(self.n_units, self.dim))
+
+    @classmethod
+    def from_weights(cls, weights, **options):
+        """A map that starts from the given ``weights`` (rows, cols, dim): the grid's size and
+        the data width come from their shape; ``options`` are the other parameters of
+        :class:`SOM` (``topology``, ``sigma``, ``learning_rate``, ``seed``, ...). :meth:`train`
+        continues from these weights (a copy), e.g. from another map's, or from a layout of
+        one's own::
+
+            som = SOM.from_weights(np.random.default_rng(0).random((10, 10, 3)), sigma=2.0)
+        """
+        W = checks.array(weights, "weights", ndim=3)
+        if W.shape[0] * W.shape[1] < 2:
+            raise ValueError(f"weights must hold a grid of at least 2 units, shape (rows, cols, dim); "
+                             f"got {W.shape}")
+        som = cls(*W.shape, **options)
+        som.weights = W
+        return som
 
     def _params(self):
         return {"rows": self.rows, "cols": self.cols, "dim": self.dim, "topology": self.topology,
@@ -231,6 +266,9 @@ class SOM(Transformer):
                 raise ValueError("iterations is for mode='online'; give epochs for batch training")
             total = 20 if epochs is None else checks.integer(epochs, "epochs", low=1)
             work = (X.shape[0] + self.n_units) * self.n_units * self.dim
+            checks.memory(8 * self.n_units * (self.n_units + 2 * self.dim + 2),
+                          f"batch training (mode='batch') of a {self.rows} x {self.cols} map (its "
+                          f"neighbourhood matrix has (rows * cols)^2 entries)")
         run = record.Run(total, chunk=chunk, work=work, sizes={"row": self.rows, "col": self.cols,
                                                                 "feature": self.dim},
                          grow=("epoch",), progress=progress, desc="SOM",

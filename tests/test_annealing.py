@@ -272,6 +272,26 @@ def test_dataset_roundtrip(tmp_path):
     np.testing.assert_array_equal(back.spins.values, ds.spins.values)
 
 
+def test_an_initial_state_of_the_wrong_width_is_refused_not_broadcast():
+    # found by the fuzz tests: initial=np.ones(1) was broadcast to every spin of every read
+    J, _ = random_instance(4, 0)
+    a = IsingAnnealer(J, seed=0)
+    for bad in (np.ones(1), np.ones((1, 1)), np.ones((1, 3))):
+        with pytest.raises(ValueError, match=r"initial must have shape \(4,\) or \(2, 4\)"):
+            a.anneal(5, 2, initial=bad)
+    assert a.anneal(5, 2, initial=np.ones((1, 4))).spins.shape == (2, 4)
+
+
+def test_absurd_sizes_are_refused_from_an_estimate_naming_the_bytes():
+    a = IsingAnnealer(random_instance(4, 0)[0], seed=0)
+    with pytest.raises(ValueError, match=r"annealing with reads=10000000000 of 4 spins needs about [\d,]+ bytes"):
+        a.anneal(10, reads=10 ** 10)
+    with pytest.raises(ValueError, match=r"sweeps=1000000000000 .* needs about [\d,]+ bytes"):
+        a.anneal(sweeps=10 ** 12)
+    with pytest.raises(ValueError, match=r"samples \* thin = .* needs about [\d,]+ bytes"):
+        a.sample(1.0, samples=10 ** 12)
+
+
 def test_bad_input():
     J, h = random_instance(4, 0)
     A = J.copy()
@@ -289,8 +309,10 @@ def test_bad_input():
         IsingAnnealer(B)
     with pytest.raises(ValueError, match="square"):
         IsingAnnealer(np.zeros((3, 4)))
-    with pytest.raises(ValueError, match=r"h must have shape \(4\)"):
+    with pytest.raises(ValueError, match=r"h must have shape \(4,\)"):
         IsingAnnealer(J, np.zeros(3))
+    with pytest.raises(TypeError, match="J must hold real numbers; got a sparse matrix of dtype complex128"):
+        IsingAnnealer(sp.csr_matrix(J.astype(complex)))     # used to drop the imaginary part
     a = IsingAnnealer(J, h)
     with pytest.raises(ValueError, match="temperature must be > 0"):
         a.sample(temperature=0.0)

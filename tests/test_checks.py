@@ -144,3 +144,88 @@ def test_device_on_cuda_copies_once_and_brings_back():
     k = dev.items("run_dense", 70, 32)                                 # 3 blocks of 32 threads
     grid, block = (getattr(k, "grid_dim", None) or k.griddim), (getattr(k, "block_dim", None) or k.blockdim)
     assert tuple(grid)[0] == 3 and tuple(block)[0] == 32
+
+
+def test_memory_refuses_what_would_not_fit_naming_bytes_needed_and_available(monkeypatch):
+    assert checks.available_memory() > 0
+    monkeypatch.setattr(checks, "available_memory", lambda: 1000)
+    assert checks.memory(999, "x") == 999
+    with pytest.raises(ValueError, match=r"^RBM\(n_visible=9\) needs about 2,000 bytes of memory; "
+                                         r"1,000 are available$"):
+        checks.memory(2000.0, "RBM(n_visible=9)")
+
+
+def test_available_memory_reads_memavailable(tmp_path, monkeypatch):
+    import builtins
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       100 kB\nMemFree:         10 kB\nMemAvailable:    42 kB\n")
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda f, *a, **k: real_open(meminfo if f == "/proc/meminfo" else f, *a, **k))
+    assert checks.available_memory() == 42 * 1024
+
+
+def test_labels_accept_whole_numbers_and_refuse_the_rest():
+    np.testing.assert_array_equal(checks.labels([0.0, 2.0, 1.0], "y"), [0, 2, 1])
+    assert checks.labels(np.array([True, False]), "y").dtype == np.int64
+    with pytest.raises(ValueError, match=r"y must hold class labels \(whole numbers\); got 0.5"):
+        checks.labels([0.0, 0.5], "y")
+    with pytest.raises(ValueError, match=r"y must hold one label per sample \(3\); got 2"):
+        checks.labels([0, 1], "y", n=3)
+    with pytest.raises(TypeError, match="y must be real"):
+        checks.labels(np.array([1j]), "y")
+    with pytest.raises(ValueError, match="y must be 1-D"):
+        checks.labels([[0, 1]], "y")
+
+
+def test_array_none_empty_and_shape_messages():
+    with pytest.raises(TypeError, match="x must be an array; got None"):
+        checks.array(None, "x")
+    assert checks.array([], "t", ndim=1, empty=True).shape == (0,)
+    with pytest.raises(ValueError, match="empty"):
+        checks.array([], "t", ndim=1)
+    with pytest.raises(ValueError, match=r"h must have shape \(8,\); got \(7,\)"):
+        checks.array(np.zeros(7), "h", shape=(8,))
+
+
+def test_sparse_matrices_must_be_real():
+    import scipy.sparse as sp
+
+    M = sp.csr_matrix(np.eye(2))
+    assert checks.sparse_real(M, "P") is M
+    with pytest.raises(TypeError, match="P must hold real numbers; got a sparse matrix of dtype complex128"):
+        checks.sparse_real(M.astype(complex), "P")
+
+
+def _complex_calls():
+    """Each entry point the issue names, called with one argument complex (its imaginary parts
+    zero: converting would only hide the bug): {entry: (argument, call)}."""
+    import scipy.sparse as sp
+
+    from neurosim import ESN, RBM, SOM, IsingAnnealer, MarkovChain
+    from neurosim.deep import mlp
+
+    def z(a):
+        return np.asarray(a, dtype=complex)
+
+    return {
+        "IsingAnnealer": ("J", lambda: IsingAnnealer(z(np.eye(3)))),
+        "IsingAnnealer sparse": ("J", lambda: IsingAnnealer(sp.csr_matrix(z(np.eye(3))))),
+        "ESN.fit": ("inputs", lambda: ESN(10, seed=0).fit(z(np.ones((20, 1))), np.ones((20, 1)))),
+        "ESN.fit targets": ("targets", lambda: ESN(10, seed=0).fit(np.ones((20, 1)), z(np.ones((20, 1))))),
+        "MarkovChain": ("P", lambda: MarkovChain(z(np.eye(2)))),
+        "MarkovChain sparse": ("P", lambda: MarkovChain(sp.csr_matrix(z(np.eye(2))))),
+        "mlp fit X": ("X", lambda: mlp([2, 3], seed=0).fit(z(np.ones((4, 2))), np.zeros(4, int), epochs=1)),
+        "mlp fit y": ("y", lambda: mlp([2, 3], seed=0).fit(np.ones((4, 2)), z(np.zeros(4)), epochs=1)),
+        "SOM.train": ("data", lambda: SOM(2, 2, 2, seed=0).train(z(np.ones((5, 2))))),
+        "RBM.fit": ("data", lambda: RBM(3, 2, seed=0).fit(z(np.ones((5, 3))), epochs=1)),
+    }
+
+
+@pytest.mark.parametrize("entry", ["IsingAnnealer", "IsingAnnealer sparse", "ESN.fit", "ESN.fit targets",
+                                   "MarkovChain", "MarkovChain sparse", "mlp fit X", "mlp fit y", "SOM.train",
+                                   "RBM.fit"])
+def test_complex_input_is_refused_at_each_entry_point(entry):
+    name, call = _complex_calls()[entry]
+    with pytest.raises(TypeError, match=rf"^{name} must (be|hold) real"):
+        call()

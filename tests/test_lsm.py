@@ -216,3 +216,20 @@ def test_load_refuses_foreign_truncated_and_other_model_files(tmp_path):
         ds.load().drop_vars("positions").to_netcdf(tmp_path / "partial.nc")
     with pytest.raises(ValueError, match="positions"):
         LiquidStateMachine.load(tmp_path / "partial.nc")
+
+
+def test_lsm_labels_and_samples_are_checked_before_the_liquid_runs(lsm):
+    sample = (np.array([0.01, 0.02]), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"labels must hold class labels \(whole numbers\); got 0.5"):
+        lsm.fit([sample, sample], [0.5, 1.5])      # used to be truncated to 0 and 1
+    with pytest.raises(TypeError, match=r"samples\[0\] times must be real"):
+        lsm.fit([(np.array([0.01j]), np.array([0])), sample], [0, 1])
+    with pytest.raises(ValueError, match=r"samples\[1\] times must be finite"):
+        lsm.states([sample, (np.array([np.nan]), np.array([0]))], 0.1)
+    with pytest.raises(ValueError, match=r"samples\[0\] must be a pair"):
+        lsm.fit([np.ones(3), sample], [0, 1])     # used to fail unpacking, in the default duration
+    with pytest.raises(TypeError, match=r"samples\[0\] channels must be integers"):
+        lsm.states([(np.array([0.01]), np.array([0.5]))], 0.1)
+    with pytest.raises(ValueError, match="samples must hold at least one"):
+        lsm.states([], 0.1)
+    assert lsm.states([sample, ([], [])], 0.05).shape[0] == 2     # no spikes is an input too

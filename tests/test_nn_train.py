@@ -221,9 +221,9 @@ def test_divergence_stops_with_the_history():
 def test_fit_bad_input():
     m = Sequential(Dense(3), input_shape=(2,))
     X = np.zeros((4, 2))
-    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"y must hold class labels in \[0, 3\) \(the model has 3 outputs\)"):
         m.fit(X, np.array([0, 1, 3, 1]))
-    with pytest.raises(ValueError, match="2 rows but the inputs have 4"):
+    with pytest.raises(ValueError, match=r"y must have one row per row of the inputs \(4\); got shape \(2,\)"):
         m.fit(X, np.array([0, 1]))
     with pytest.raises(TypeError, match="numeric"):
         m.fit(np.array([["a", "b"]] * 4), np.array([0, 1, 2, 1]))
@@ -235,6 +235,38 @@ def test_fit_bad_input():
         m.fit(X, np.array([0, 1, 2, 1]), metrics=["f1"])
     with pytest.raises(ValueError, match="val_loss"):
         m.fit(X, np.array([0, 1, 2, 1]), early_stopping=EarlyStopping())
+
+
+def test_whole_number_float_labels_train_as_the_integers_they_are():
+    X, y = np.random.default_rng(5).standard_normal((24, 4)), np.arange(24) % 3
+
+    def trained(labels):
+        m = Sequential(Dense(5, "relu"), Dense(3), input_shape=(4,), seed=0)
+        return m.fit(X, labels, epochs=3, seed=1).loss.values
+
+    np.testing.assert_array_equal(trained(y.astype(float)), trained(y))
+    np.testing.assert_array_equal(trained(y.astype(np.float32)), trained(y))
+
+
+def test_labels_and_targets_that_cannot_be_meant_are_refused_naming_y():
+    m = Sequential(Dense(3), input_shape=(2,), seed=0)
+    X = np.zeros((4, 2))
+    with pytest.raises(ValueError, match=r"^y must hold class labels \(whole numbers\); got 0.5"):
+        m.fit(X, np.array([0.0, 0.5, 1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"^y must hold class labels in \[0, 3\)"):
+        m.fit(X, np.array([-1, 0, 1, 2]))
+    with pytest.raises(TypeError, match="^y must be real"):
+        m.fit(X, np.zeros(4, complex))
+    with pytest.raises(ValueError, match="^y must be finite"):
+        m.fit(X, np.array([0.0, np.nan, 1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"^y is None, so the targets are X .* outputs are \(n, 3\)"):
+        m.fit(X)
+    with pytest.raises(ValueError, match=r"^y has shape \(4, 2\), but the model's outputs are \(n, 3\)"):
+        m.fit(X, np.full((4, 2), 0.5), loss="mse")
+    with pytest.raises(ValueError, match=r"^validation y must hold class labels \(whole numbers\)"):
+        m.fit(X, np.arange(4) % 3, validation=(X, np.full(4, 0.5)))
+    with pytest.raises(ValueError, match=r"^X must have shape \(n, 2\) \(the model's inputs\); got \(4, 5\)"):
+        m.fit(np.zeros((4, 5)), np.arange(4) % 3)
 
 
 def test_float32_model_trains_in_float32():

@@ -325,3 +325,34 @@ def test_records_streamed_to_disk_load_back_identical(tmp_path):
         xr.testing.assert_identical(disk.load(), mem)
     record.save(mem, tmp_path / "m.nc")
     xr.testing.assert_identical(record.load(tmp_path / "m.nc"), mem)
+
+
+def test_load_names_a_file_that_is_not_a_dataset(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not netCDF")
+    with pytest.raises(ValueError, match="notes.txt is not a readable netCDF file"):
+        record.load(text)
+    with pytest.raises(ValueError, match="missing.nc: no such file"):
+        record.load(tmp_path / "missing.nc")
+    with pytest.raises(ValueError, match="is a folder, not a file"):
+        record.load(tmp_path)
+    with pytest.raises(TypeError, match="path must be a file name or path; got int"):
+        record.load(3)
+
+
+def test_records_that_fit_neither_memory_nor_disk_are_refused_before_the_run(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: usage(10 ** 6, 0, 10 ** 6))
+    run = record.Run(10 ** 6, sizes={"chain": 2}, grow=("step",), store=tmp_path / "big.nc")
+    with pytest.raises(ValueError, match=r"the records of this run need at least 16,000,016 bytes, "
+                                         rf"{tmp_path} has 1,000,000 bytes free"):
+        run.track("path", ("chain", "step"), np.int64)
+    assert not (tmp_path / "big.nc").exists()
+    monkeypatch.setattr(record, "_available", lambda: 1000)       # and no memory either
+    run = record.Run(10 ** 6, sizes={"chain": 2}, grow=("step",))
+    with pytest.raises(ValueError, match="more than the memory available, and .* has 1,000,000 bytes free"):
+        run.track("path", ("chain", "step"), np.int64)
+    assert run.store is None                                       # no temporary file was made

@@ -353,3 +353,52 @@ def test_load_refuses_foreign_truncated_and_other_model_files(tmp_path):
 def test_bad_or_unrecordable_seeds_are_refused_up_front(seed, error):
     with pytest.raises(error, match="seed"):
         SOM(2, 2, 2, seed=seed)
+
+
+# ----------------------------------------------------------------------------- given weights
+
+def test_a_map_starts_from_given_weights():
+    rng = np.random.default_rng(3)
+    W0 = rng.random((4, 5, 3))
+    x = rng.random((1, 3))
+    som = SOM.from_weights(W0, sigma=1.5, learning_rate=0.4, seed=0)
+    assert (som.rows, som.cols, som.dim, som.sigma) == (4, 5, 3, 1.5)
+    np.testing.assert_array_equal(som.weights, W0)
+    given = W0.copy()
+    W0[0, 0, 0] = 9.0                       # the map holds a copy, not the caller's array
+    assert som.weights[0, 0, 0] == given[0, 0, 0]
+    # one online update from the given weights is the textbook one (plain NumPy reference)
+    som.train(x, iterations=1, checkpoints=0)
+    want = naive_online(given.reshape(20, 3), x, [0], [1.5], [0.4], som.coords, som.period, "gaussian")
+    np.testing.assert_allclose(som.weights.reshape(20, 3), want, rtol=0, atol=1e-15)
+
+
+def test_weights_set_to_the_data_quantise_it_exactly():
+    X = np.random.default_rng(4).random((12, 2))
+    som = SOM(3, 4, 2, seed=0)
+    som.weights = X                          # (rows * cols, dim), units row-major
+    assert som.quantization_error(X) == 0.0
+    np.testing.assert_array_equal(som.bmu(X), np.arange(12))
+    np.testing.assert_array_equal(som.weights, X.reshape(3, 4, 2))
+
+
+def test_given_weights_are_checked():
+    som = SOM(3, 4, 2, seed=0)
+    with pytest.raises(ValueError, match=r"weights must have shape \(3, 4, 2\).*got \(4, 3, 2\)"):
+        som.weights = np.zeros((4, 3, 2))
+    with pytest.raises(TypeError, match="weights must be real"):
+        som.weights = np.zeros((3, 4, 2), complex)
+    with pytest.raises(ValueError, match="weights must be finite"):
+        som.weights = np.full((12, 2), np.nan)
+    with pytest.raises(ValueError, match="weights must be 3-D"):
+        SOM.from_weights(np.zeros((12, 2)))
+    with pytest.raises(ValueError, match="at least 2 units"):
+        SOM.from_weights(np.zeros((1, 1, 2)))
+    assert som.W is None                     # nothing was set by the refused assignments
+
+
+def test_absurd_maps_are_refused_from_an_estimate():
+    with pytest.raises(ValueError, match=r"SOM\(rows=100000, cols=100000, dim=3\) needs about [\d,]+ bytes"):
+        SOM(10 ** 5, 10 ** 5, 3)
+    with pytest.raises(ValueError, match=r"mode='batch'.*needs about [\d,]+ bytes"):
+        SOM(400, 400, 2, seed=0).train(np.zeros((5, 2)), mode="batch", epochs=1)

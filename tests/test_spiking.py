@@ -647,3 +647,32 @@ def test_network_load_refuses_foreign_truncated_and_other_model_files(tmp_path):
         ds.load().drop_vars("out_w").to_netcdf(tmp_path / "partial.nc")
     with pytest.raises(ValueError, match="out_w"):
         Network.load(tmp_path / "partial.nc")
+
+
+def test_initial_states_and_spike_times_are_checked_when_given():
+    # v0 used to be checked only when the network was first built and run
+    with pytest.raises(ValueError, match=r"v0 must have shape \(3,\); got \(2,\)"):
+        LIF(3, v0=np.zeros(2))
+    with pytest.raises(TypeError, match="v0 must be real"):
+        LIF(3, v0=np.zeros(3, complex))
+    with pytest.raises(ValueError, match=r"v0\[1\] must be >= -0.06"):
+        LIF(3, v0=(-0.06, -0.07))
+    with pytest.raises(ValueError, match="u0 must be finite"):
+        Izhikevich(3, u0=np.array([0.0, np.nan, 0.0]))
+    with pytest.raises(TypeError, match="times must be real"):
+        SpikeGeneratorGroup(2, np.array([0.01j]), [0])
+    g = SpikeGeneratorGroup(2, [], [])
+    assert g.times.shape == (0,) and g.indices.dtype == np.int64
+
+
+def test_absurd_networks_are_refused_from_an_estimate_naming_the_bytes():
+    from neurosim.spiking import cuba
+
+    with pytest.raises(ValueError, match=r"cuba\(n=100000000, .* needs about [\d,]+ bytes"):
+        cuba(10 ** 8)
+    net = Network(1e-4, seed=0)
+    g = net.add(LIF(10 ** 6))
+    with pytest.raises(ValueError, match=r"Network.connect with p=0.5 .* needs about [\d,]+ bytes"):
+        net.connect(g, g, p=0.5)
+    with pytest.raises(ValueError, match=r"LIF\(n=100000000000\) needs about [\d,]+ bytes"):
+        LIF(10 ** 11)

@@ -30,6 +30,10 @@ def mlp(sizes, activation="relu", *, output="identity", dropout=0.0, init="gloro
     if isinstance(sizes, (int, np.integer)) or len(sizes) < 2:
         raise ValueError(f"sizes must list at least the input and output widths; got {sizes!r}")
     sizes = [checks.integer(s, "sizes", low=1) for s in sizes]
+    dropout = checks.scalar(dropout, "dropout", low=0.0, high=1.0, high_open=True)
+    weights = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    # each parameter, its gradient and an optimiser's two moments (Adam), in float64 at most
+    checks.memory(32 * weights, f"mlp(sizes={sizes}) ({weights} parameters)")
     layers = []
     for width in sizes[1:-1]:
         layers.append(Dense(width, activation, init=init))

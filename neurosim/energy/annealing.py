@@ -40,6 +40,7 @@ def beta_schedule(beta_range, sweeps, schedule="geometric"):
     """Inverse temperatures for ``sweeps`` sweeps from ``beta_range[0]`` (hot) to
     ``beta_range[1]`` (cold): ``"geometric"`` or ``"linear"`` spacing. float64 (sweeps,)."""
     sweeps = checks.integer(sweeps, "sweeps", low=1)
+    checks.memory(8 * sweeps, f"a schedule of sweeps={sweeps} inverse temperatures")
     schedule = checks.choice(schedule, "schedule", SCHEDULES)
     if not isinstance(beta_range, (tuple, list, np.ndarray)) or len(beta_range) != 2:
         raise ValueError(f"beta_range must be a pair (beta_hot, beta_cold); got {beta_range!r}")
@@ -57,7 +58,7 @@ def beta_schedule(beta_range, sweeps, schedule="geometric"):
 def _couplings(J, name="J", symmetrize=False):
     """Validated couplings: (dense, csr_or_None, diagonal). Diagonal is split off (constant)."""
     if sp.issparse(J):
-        J = sp.csr_matrix(J, dtype=np.float64)
+        J = sp.csr_matrix(checks.sparse_real(J, name), dtype=np.float64)
         if J.shape[0] != J.shape[1] or J.shape[0] < 1:
             raise ValueError(f"{name} must be square (n, n); got shape {J.shape}")
         if not np.all(np.isfinite(J.data)):
@@ -190,7 +191,8 @@ class IsingAnnealer:
             g = rng.generator(seed)
             return np.where(g.random((reads, self.n)) < 0.5, -1, 1).astype(SPIN)
         s = checks.array(initial, "initial", ndim=(1, 2), dtype=None)
-        s = np.broadcast_to(np.atleast_2d(s), (reads, self.n)) if s.ndim == 1 or s.shape[0] == 1 else s
+        if s.shape[-1] == self.n and (s.ndim == 1 or s.shape[0] == 1):
+            s = np.broadcast_to(np.atleast_2d(s), (reads, self.n))
         if s.shape != (reads, self.n):
             raise ValueError(f"initial must have shape ({self.n},) or ({reads}, {self.n}); got {np.shape(initial)}")
         if not np.all(np.abs(s) == 1):
@@ -209,6 +211,12 @@ class IsingAnnealer:
         run = record.Run(total, work=config.ANNEAL_WORK_PER_SPIN * n * reads,
                          sizes={"chain": reads, "unit": n}, grow=grow, progress=progress,
                          desc=desc, unit="sweep", store=store)
+        steps = min(run.chunk, total)
+        per_chunk = (2 * reads * steps * 8 if trace else 0) + \
+            (reads * (steps // keep + 1) * (n + 8) if keep else 0)
+        # spins (int8), fields, energies, streams and the random start states' draws of every
+        # read, and one chunk's records
+        checks.memory(reads * (17 * n + 40) + per_chunk, f"{desc} with reads={reads} of {n} spins")
         with run:
             states = rng.streams(seed, reads)
             spins = self._initial(reads, initial, seed)
@@ -227,9 +235,6 @@ class IsingAnnealer:
             energy = _k.ising_energy(spins, fields, self.h)
             block = np.int64(-(-reads // numba.get_num_threads()))  # one block of reads per thread
             dev, kernel = self._device(sparse, reads)
-            steps = min(run.chunk, total)
-            per_chunk = (2 * reads * steps * 8 if trace else 0) + \
-                (reads * (steps // keep + 1) * (n + 8) if keep else 0)
             dev.check(dev.nbytes(J, indptr, indices, data, betas, spins, fields, energy, states, per_chunk),
                       "this annealing run")
             d_J, d_indptr, d_indices, d_data, d_betas, d_spins, d_fields, d_energy, d_states = (
@@ -352,6 +357,8 @@ class IsingAnnealer:
         samples = checks.integer(samples, "samples", low=1)
         burn_in = checks.integer(burn_in, "burn_in", low=0)
         thin = checks.integer(thin, "thin", low=1)
+        checks.memory(8 * (burn_in + samples * thin),
+                      f"the inverse temperatures of burn_in + samples * thin = {burn_in + samples * thin} sweeps")
         b = np.full(burn_in + samples * thin, beta)
         reads = checks.integer(reads, "reads", low=1)
         params = {"beta": beta, "temperature": 1.0 / beta, "samples": samples, "reads": reads,

@@ -53,6 +53,8 @@ class BoltzmannMachine:
         self.n_visible = checks.integer(n_visible, "n_visible", low=1)
         self.n_hidden = checks.integer(n_hidden, "n_hidden", low=0)
         self.n = self.n_visible + self.n_hidden
+        # the weights and their construction (a mask, a triangle, the sum): four n x n arrays
+        checks.memory(32 * self.n ** 2, f"BoltzmannMachine(n_visible={self.n_visible}, n_hidden={self.n_hidden})")
         self.temperature = checks.scalar(temperature, "temperature", low=0, low_open=True)
         init_scale = checks.scalar(init_scale, "init_scale", low=0)
         self.seed = seed
@@ -186,6 +188,8 @@ class BoltzmannMachine:
         chains = checks.integer(chains, "chains", low=1)
         burn_in = checks.integer(burn_in, "burn_in", low=0)
         thin = checks.integer(thin, "thin", low=1)
+        # the chains' units (their draws), fields and streams
+        checks.memory(chains * (17 * self.n + 16), f"BoltzmannMachine.sample with chains={chains}")
         g = self._gen()
         units = (g.random((chains, self.n)) < 0.5).astype(SPIN)
         first = 0
@@ -248,6 +252,10 @@ class BoltzmannMachine:
         burn_in = checks.integer(burn_in, "burn_in", low=0)
         decay = checks.scalar(weight_decay, "weight_decay", low=0)
         monitor = bool(monitor) and self.n <= MAX_ENUMERATE
+        # the statistics x x^T, an n x n sum per chain (of a batch, or the free chains)
+        checks.memory(8 * self.n ** 2 * max(batch if self.n_hidden else 0, free_chains),
+                      f"BoltzmannMachine.fit with batch_size={batch} and free_chains={free_chains} "
+                      f"(an n x n sum per chain, n = {self.n})")
         run = record.Run(epochs, chunk=1, grow=("epoch",), progress=progress, desc="BM fit", unit="epoch",
                          store=store)
         with run:

@@ -41,11 +41,11 @@ class SoftmaxRegression:
         return checks.array(X, name, shape=(None, self.n_features))
 
     def _labels(self, y, m):
-        y = checks.array(y, "y", shape=(m,), dtype=None)
-        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= self.n_classes:
-            raise ValueError(f"y must hold integer class labels in [0, {self.n_classes}); got dtype {y.dtype}, "
-                             f"values from {y.min()} to {y.max()}")
-        return y.astype(np.int64)
+        y = checks.labels(y, "y", n=m)
+        if y.min() < 0 or y.max() >= self.n_classes:
+            raise ValueError(f"y must hold class labels in [0, {self.n_classes}); got values from {y.min()} "
+                             f"to {y.max()}")
+        return y
 
     def fit(self, X, y, *, max_iter=500):
         """Fit to features ``X`` (m, n_features) and labels ``y`` (m,) in [0, n_classes). Returns self."""
@@ -83,6 +83,14 @@ class SoftmaxRegression:
         """Accuracy (fraction of correct predictions) on ``X``, ``y``."""
         X = self._check(X)
         return float(np.mean(self.predict(X) == self._labels(y, X.shape[0])))
+
+
+def _class_labels(labels, m):
+    """``labels`` of ``m`` rows as int64 class labels >= 0 (whole-number floats accepted)."""
+    y = checks.labels(labels, "labels", n=m)
+    if y.min() < 0:
+        raise ValueError(f"labels must be class labels >= 0; got {y.min()}")
+    return y
 
 
 class DBN(Transformer):
@@ -201,15 +209,15 @@ class DBN(Transformer):
     def fit_classifier(self, data, labels, *, n_classes=None, l2=1e-3):
         """Fit a softmax regression from the top-level features of ``data`` to ``labels`` (m,)."""
         F = np.atleast_2d(self.transform(data))
-        y = checks.array(labels, "labels", shape=(F.shape[0],), dtype=None)
-        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
-            raise ValueError(f"labels must be integers >= 0; got dtype {y.dtype}")
+        y = _class_labels(labels, F.shape[0])
         k = int(y.max()) + 1 if n_classes is None else checks.integer(n_classes, "n_classes", low=2)
         self.classifier = SoftmaxRegression(F.shape[1], max(k, 2), l2=l2).fit(F, y)
         return self
 
     def fit(self, data, labels=None, epochs=10, *, l2=1e-3, **fit_kwargs):
         """:meth:`pretrain`, then :meth:`fit_classifier` when ``labels`` are given. Returns self."""
+        if labels is not None:    # checked before the pretraining, not after it
+            labels = _class_labels(labels, np.atleast_2d(checks.array(data, "data", ndim=(1, 2))).shape[0])
         self.pretrain(data, epochs, **fit_kwargs)
         if labels is not None:
             self.fit_classifier(data, labels, l2=l2)

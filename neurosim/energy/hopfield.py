@@ -38,7 +38,7 @@ def _spins(x, name, n_units, units, ndim=(1, 2)):
         raise ValueError(f"{name} must have shape {want} (one value per unit); got {a.shape}")
     allowed = (-1, 1) if units == "bipolar" else (0, 1)
     if not np.all((a == allowed[0]) | (a == allowed[1])):
-        bad = a[(a != allowed[0]) & (a != allowed[1])].ravel()[0]
+        bad = a[(a != allowed[0]) & (a != allowed[1])].ravel()[0].item()
         raise ValueError(f"{name} must hold only {allowed[0]} and {allowed[1]} (units={units!r}); "
                          f"found {bad!r}")
     s = a.astype(np.int8)
@@ -84,6 +84,8 @@ class HopfieldNetwork:
 
     def __init__(self, n_units, *, rule="hebbian", units="bipolar", seed=None, backend="cpu"):
         self.n_units = checks.integer(n_units, "n_units", low=2)
+        # the weights, their copy in kernel units and store()'s temporary: three n x n float64
+        checks.memory(24 * self.n_units ** 2, f"HopfieldNetwork(n_units={self.n_units})")
         self.rule = checks.choice(rule, "rule", RULES)
         self.units = checks.choice(units, "units", UNITS)
         rng.sequence(seed)  # validate now, not at the first recall

@@ -124,6 +124,9 @@ class RBM(Transformer):
                  backend="cpu"):
         self.n_visible = checks.integer(n_visible, "n_visible", low=1)
         self.n_hidden = checks.integer(n_hidden, "n_hidden", low=1)
+        # the weights, and in fit their velocities and gradients: three (n_visible, n_hidden)
+        checks.memory(24 * self.n_visible * self.n_hidden,
+                      f"RBM(n_visible={self.n_visible}, n_hidden={self.n_hidden})")
         self.visible = checks.choice(visible, "visible", VISIBLE)
         self.sigma = checks.scalar(sigma, "sigma", low=0, low_open=True)
         self.init_scale = init_scale = checks.scalar(init_scale, "init_scale", low=0)
@@ -377,6 +380,9 @@ class RBM(Transformer):
         steps = checks.integer(steps, "steps", low=1)
         chains = checks.integer(chains, "chains", low=1)
         every = checks.integer(every, "every", low=1, high=steps)
+        # the schedule, and the chains' visible units (their draws), hidden units and streams
+        checks.memory(8 * steps + chains * (16 * self.n_visible + 8 * self.n_hidden + 16),
+                      f"RBM sampling of steps={steps} with chains={chains}")
         if betas is None:
             b = np.ones(steps)
         else:

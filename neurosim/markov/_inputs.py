@@ -17,9 +17,7 @@ def as_matrix(M, name):
             raise ValueError(f"{name} must be a square matrix; got shape {M.shape}")
         if M.shape[0] == 0:
             raise ValueError(f"{name} must not be empty; got shape {M.shape}")
-        if not np.issubdtype(M.dtype, np.number) or np.issubdtype(M.dtype, np.complexfloating):
-            raise TypeError(f"{name} must hold real numbers; got dtype {M.dtype}")
-        csr = sp.csr_array(M, dtype=np.float64)
+        csr = sp.csr_array(checks.sparse_real(M, name), dtype=np.float64)
         csr.sum_duplicates()
         csr.sort_indices()
         if not np.all(np.isfinite(csr.data)):

@@ -163,6 +163,9 @@ class MarkovChain(Structure, Fitting):
         rng.to_attr(rng.sequence(seed))  # refused before the run, not after it
         run = record.Run(n_steps, chunk=chunk, work=n_chains, every=every, sizes={"chain": n_chains},
                          grow=("step",), progress=progress, desc="MarkovChain", unit="step", store=store)
+        # each chain's stream and state, and one chunk of its path
+        checks.memory(n_chains * (24 + 8 * (run.chunk // every + 1)),
+                      f"MarkovChain.simulate with n_chains={n_chains}")
         with run:
             states = rng.streams(seed, n_chains)
             x = initial_states(self.n_states, self.labels, start, initial, n_chains, states)

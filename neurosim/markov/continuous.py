@@ -140,6 +140,9 @@ class ContinuousMarkovChain:
         run = record.Run(n_grid, chunk=chunk, work=n_chains * (1 + math.ceil(rates.max() * dt)),
                          sizes={"chain": n_chains}, grow=("time",), progress=progress,
                          desc="ContinuousMarkovChain", unit="point", store=store)
+        # each chain's stream, state, times, jumps, occupancy (per state) and one chunk of its path
+        checks.memory(n_chains * (48 + 8 * self.n_states + 8 * run.chunk),
+                      f"ContinuousMarkovChain.simulate with n_chains={n_chains}")
         with run:
             if self._jump is None:
                 jc = self.jump_chain()

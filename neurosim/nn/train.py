@@ -9,6 +9,7 @@ import xarray as xr
 from .. import checks, config, metrics, record, rng
 from ..backend import blas_single_thread
 from . import losses, optim
+from .layers import Sequential
 from .tensor import Tensor, no_grad
 
 
@@ -76,14 +77,37 @@ def predict(model, X, batch_size=256):
 
 
 def _targets(y, n, name):
+    """Targets ``y`` checked (real, finite, one row per input row): integer labels as they
+    are, anything else float64."""
     if y is None:
         return None
-    y = np.asarray(y)
-    if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
-        raise TypeError(f"{name} must be numeric; got dtype {y.dtype}")
-    if len(y) != n:
-        raise ValueError(f"{name} has {len(y)} rows but the inputs have {n}")
+    y = checks.array(y, name, dtype=None)
+    if y.ndim == 0 or len(y) != n:
+        raise ValueError(f"{name} must have one row per row of the inputs ({n}); got shape {y.shape}")
     return y if np.issubdtype(y.dtype, np.integer) else y.astype(np.float64)
+
+
+def _fitted_targets(model, loss, X, Y, y, name):
+    """``Y`` as the model will be trained on it, checked against the (built) model's output
+    shape for the losses named in :data:`neurosim.nn.losses.LOSSES`: for ``"cross_entropy"``
+    1-D targets are class labels in ``[0, classes)`` (whole-number floats such as 2.0 are read
+    as labels), others must have the outputs' shape; a ``ValueError`` naming ``name``."""
+    out = getattr(model, "output_shape", None)
+    if not isinstance(loss, str) or Y is None or out is None:
+        return Y
+    if loss == "cross_entropy" and Y.ndim == 1:
+        Y = checks.labels(Y, name)
+        k = out[-1]
+        if Y.min() < 0 or Y.max() >= k:
+            raise ValueError(f"{name} must hold class labels in [0, {k}) (the model has {k} outputs); got "
+                             f"values from {Y.min()} to {Y.max()}")
+        return Y
+    if Y.shape[1:] != tuple(out):
+        given = f"{name} is None, so the targets are X (as for an autoencoder), of shape" if y is None else \
+            f"{name} has shape"
+        want = f"(n, {', '.join(map(str, out))})" + (" or class labels (n,)" if loss == "cross_entropy" else "")
+        raise ValueError(f"{given} {Y.shape}, but the model's outputs are {want} for loss={loss!r}")
+    return Y
 
 
 def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, epochs=10,
@@ -145,6 +169,12 @@ def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, ep
     with run:
         if not model.built:
             model.build(X.shape[1:])
+        elif isinstance(model, Sequential) and X.shape[1:] != model.input_shape:
+            raise ValueError(f"X must have shape (n, {', '.join(map(str, model.input_shape))}) (the model's "
+                             f"inputs); got {X.shape}")
+        Y = _fitted_targets(model, loss, X, Y, y, "y")
+        if validation is not None:
+            Yv = _fitted_targets(model, loss, Xv, Yv, validation[1], "validation y")
         opt = (optimizer if isinstance(optimizer, optim.Optimizer) else
                optim.optimizer(optimizer, model.parameters(), lr=lr, **optimizer_options))
         meta = {"family": "nn", "model": type(model).__name__,

@@ -70,6 +70,9 @@ class ELM(Estimator):
         (N,) or (N, n_outputs) for regression. Returns self."""
         X = checks.array(X, "X", ndim=2)
         T, self.classes_, self._flat = readout_targets(y, X.shape[0], self.task)
+        (N, d), h = X.shape, self.n_hidden
+        # the input weights, the hidden activity and the readout's Gram matrix and its factor
+        checks.memory(8 * h * (d + N + 2 * h + 4), f"ELM(n_hidden={h}).fit on X of shape {X.shape}")
         if self.Win is None or self.Win.shape[0] != X.shape[1]:
             g = rng.generator(self.seed)
             d = X.shape[1]

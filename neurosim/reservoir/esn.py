@@ -30,7 +30,7 @@ from ..estimator import Estimator
 from ..kernels import reservoir as _k
 from ..readout import RLS, Ridge
 from . import _device
-from .layout import LAYOUTS, dense_layout, precision, reservoir_layout, sell_layout  # noqa: F401
+from .layout import LAYOUTS, dense_is_faster, dense_layout, precision, reservoir_layout, sell_layout  # noqa: F401
 
 ACTIVATIONS = {"tanh": _k.TANH, "identity": _k.IDENTITY, "sigmoid": _k.SIGMOID, "relu": _k.RELU}
 
@@ -127,6 +127,7 @@ class ESN(Estimator):
         # next ones are the noise of successive runs (each run draws fresh noise)
         self._noise_key = 2 * len(self.sizes) + 3
         if _weights is None:
+            self._check_memory()
             self._draw()
         else:
             self.W, self.Win, self.Wfb, self.b_res = _weights
@@ -135,6 +136,17 @@ class ESN(Estimator):
         self.reset()
 
     # --- construction -------------------------------------------------------------------------
+    def _check_memory(self):
+        """Refuse a reservoir whose weights would not fit in memory, before drawing them: each
+        expected weight takes its index, its draw and its value while drawn, then the matrix
+        and the kernels' layout (dense, n x n, for the small reservoirs that use it)."""
+        sizes, n = self.sizes, self.units
+        nnz = sum(self.connectivity * m * m for m in sizes) + \
+            sum(self.input_connectivity * m * k for k, m in zip(sizes[:-1], sizes[1:]))
+        dense = 8 * n * n if dense_is_faster(n, self.connectivity, self.dtype) else 0
+        checks.memory(48 * nnz + dense + 8 * n * (self.n_inputs + self.n_outputs + 8),
+                      f"ESN(units={self.sizes if len(sizes) > 1 else n}) (about {nnz:.3g} reservoir weights)")
+
     def _draw(self):
         n, sizes = self.units, self.sizes
         seeds = [rng.child(self._seq, k) for k in range(2 * len(sizes) + 3)]

@@ -56,14 +56,12 @@ class SpikeGeneratorGroup:
 
     def __init__(self, n, times, indices, *, name=None):
         self.n = checks.integer(n, "n", low=1)
-        t = np.asarray(times, dtype=float)
-        i = np.asarray(indices)
-        if t.ndim != 1 or i.ndim != 1 or t.shape != i.shape:
+        t = checks.array(times, "times", ndim=1, empty=True)
+        i = checks.array(indices, "indices", ndim=1, dtype=None, empty=True)
+        if t.shape != i.shape:
             raise ValueError(f"times and indices must be 1-D of equal length; got shapes "
                              f"{t.shape} and {i.shape}")
         if t.size:
-            if not np.all(np.isfinite(t)):
-                raise ValueError("times must be finite; they hold NaN or inf")
             if t.min() < 0:
                 raise ValueError(f"times must be >= 0 s; got minimum {t.min()}")
             if i.dtype.kind not in "iu":

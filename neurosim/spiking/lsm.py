@@ -15,6 +15,8 @@ paper's weights make the liquid's activity self-sustaining at ~140 Hz once start
 answers four 20 Hz inputs at ~25 Hz, falls silent when the input ends and is silent without
 input).
 """
+import math
+
 import numpy as np
 
 from .. import checks, connect
@@ -24,7 +26,7 @@ from ..kernels import spiking as _k
 from ..readout import Ridge
 from .inputs import SpikeGeneratorGroup
 from . import persist
-from .network import Network
+from .network import SYNAPSE_BYTES, Network
 from .neurons import LIF
 from .stepper import Stepper
 
@@ -90,6 +92,11 @@ weights, background currents, initial potentials). backend: where the liquid run
             checks.scalar(C[key], f"C['{key}']", low=0.0, high=1.0)
             checks.scalar(W[key], f"W['{key}']")
         _rng.to_attr(seed)   # a seed that could not be saved is refused now
+        # the neurons and their synapses: on a grid, a neuron's expected in-degree is at most
+        # C (1 + sqrt(pi) lam)^d (the sum of exp(-k^2 / lam^2) over each axis), plus its inputs
+        fan_in = min(n, max(C.values()) * (1 + math.sqrt(math.pi) * self.lam) ** pos.shape[1])
+        checks.memory(n * (88 + SYNAPSE_BYTES * (fan_in + self.p_in * self.n_inputs)),
+                      f"LiquidStateMachine(shape={self.shape}) ({n} neurons, about {n * fan_in:.3g} synapses)")
         self.C, self.W, self.seed = C, W, seed
         ss = _rng.sequence(seed)
         # child 0: cell types, weights, wiring seeds, currents; child 1: the network's own
@@ -140,22 +147,44 @@ weights, background currents, initial potentials). backend: where the liquid run
         self.readout = None
 
     # ------------------------------------------------------------------- simulation
-    def _check_sample(self, sample, k):
+    def _check_sample(self, sample, name):
+        """One input ``(times, channels)`` checked: (times float64 >= 0, channels int64 in
+        ``[0, n_inputs)``), of equal length (no spikes is an input too)."""
         if not (isinstance(sample, (tuple, list)) and len(sample) == 2):
-            raise ValueError(f"samples[{k}] must be a pair (times, channels); got "
-                             f"{type(sample).__name__}")
-        times, chans = (np.asarray(x) for x in sample)
-        if times.size and chans.size and chans.dtype.kind in "iu" and chans.max() >= self.n_inputs:
-            raise ValueError(f"samples[{k}] channels must lie in [0, {self.n_inputs}); got "
-                             f"{chans.max()}")
-        return times, chans
+            raise ValueError(f"{name} must be a pair (times, channels); got {type(sample).__name__}")
+        times = checks.array(sample[0], f"{name} times", ndim=1, empty=True)
+        chans = checks.array(sample[1], f"{name} channels", ndim=1, dtype=None, empty=True)
+        if times.shape != chans.shape:
+            raise ValueError(f"{name} times and channels must have the same length; got "
+                             f"{times.shape[0]} and {chans.shape[0]}")
+        if chans.size:
+            if chans.dtype.kind not in "iub":
+                raise TypeError(f"{name} channels must be integers; got dtype {chans.dtype}")
+            if chans.min() < 0 or chans.max() >= self.n_inputs:
+                raise ValueError(f"{name} channels must lie in [0, {self.n_inputs}); got values "
+                                 f"from {chans.min()} to {chans.max()}")
+            if times.min() < 0:
+                raise ValueError(f"{name} times must be >= 0 s; got {times.min()}")
+        return times, chans.astype(np.int64)
+
+    def _samples(self, samples):
+        """A sequence of inputs ``(times, channels)`` checked, as a list of checked pairs."""
+        if isinstance(samples, (str, bytes, np.ndarray)) or not hasattr(samples, "__len__"):
+            raise TypeError(f"samples must be a sequence of (times, channels) pairs; got "
+                            f"{type(samples).__name__}")
+        if not len(samples):
+            raise ValueError("samples must hold at least one (times, channels) pair")
+        return [self._check_sample(s, f"samples[{k}]") for k, s in enumerate(samples)]
 
     def liquid_spikes(self, sample, duration):
         """Spikes of the liquid for one input ``(times, channels)`` over ``duration`` s, from
         the liquid's fixed initial state: (steps int64, neurons int64)."""
+        return self._spikes(*self._check_sample(sample, "sample"), duration)
+
+    def _spikes(self, times, chans, duration):
+        """:meth:`liquid_spikes` of a checked input."""
         net = self.network
         net.restore()
-        times, chans = self._check_sample(sample, 0)
         net.set_spikes(self.inputs, times, chans)
         n_steps = int(np.rint(duration / self.dt))
         # one kernel call (more if the spike buffer fills): a sample is short, and a fit runs
@@ -175,17 +204,17 @@ weights, background currents, initial potentials). backend: where the liquid run
         """Liquid states: low-pass-filtered spike trains (exponential kernel ``tau_readout``)
         read at ``readout_times`` (s, default ``[duration]``): array (n_samples, n_times *
         n_liquid)."""
+        samples = self._samples(samples)
         duration = checks.scalar(duration, "duration", low=0.0, low_open=True)
-        rt = np.atleast_1d(np.asarray([duration] if readout_times is None else readout_times,
-                                      dtype=float))
+        rt = np.atleast_1d(np.array([duration]) if readout_times is None
+                           else checks.array(readout_times, "readout_times", ndim=(0, 1)))
         if np.any(rt <= 0) or np.any(rt > duration + 1e-12):
             raise ValueError(f"readout_times must lie in (0, duration = {duration}]; got {rt}")
         steps = np.rint(rt / self.dt).astype(np.int64) - 1
         decay = np.exp(-self.dt / self.tau_readout)
         out = np.empty((len(samples), rt.size * self.n_liquid))
-        for k, sample in enumerate(samples):
-            self._check_sample(sample, k)
-            st, si = self.liquid_spikes(sample, duration)
+        for k, (times, chans) in enumerate(samples):
+            st, si = self._spikes(times, chans, duration)
             out[k] = _k.filtered_counts(st, si, self.n_liquid, steps, decay).ravel()
         return out
 
@@ -194,10 +223,8 @@ weights, background currents, initial potentials). backend: where the liquid run
         """Train the ridge readout to classify ``samples`` (list of ``(times, channels)``) into
         integer ``labels`` (one-hot targets). duration: s (default: the last input spike,
         rounded up to 10 ms). Returns self."""
-        labels = checks.array(labels, "labels", ndim=1, dtype=np.int64)
-        if labels.shape[0] != len(samples):
-            raise ValueError(f"labels must have one entry per sample ({len(samples)}); got "
-                             f"{labels.shape[0]}")
+        samples = self._samples(samples)
+        labels = checks.labels(labels, "labels", n=len(samples))
         if labels.min() < 0:
             raise ValueError("labels must be integers >= 0")
         self.classes_ = np.unique(labels)
@@ -223,7 +250,7 @@ weights, background currents, initial potentials). backend: where the liquid run
 
     def score(self, samples, labels):
         """Fraction of ``samples`` classified as ``labels``."""
-        labels = checks.array(labels, "labels", ndim=1, dtype=np.int64)
+        labels = checks.labels(labels, "labels", n=len(self._samples(samples)))
         return float(np.mean(self.predict(samples) == labels))
 
     # ------------------------------------------------------------------- experiments
@@ -235,7 +262,7 @@ weights, background currents, initial potentials). backend: where the liquid run
         (attr ``interrupted`` = 1)."""
         net = self.network
         net.restore()
-        times, chans = self._check_sample(sample, 0)
+        times, chans = self._check_sample(sample, "sample")
         net.set_spikes(self.inputs, times, chans)
         inputs = {"input_time": ("input_spike", np.asarray(times, dtype=float), {"units": "s"}),
                   "input_channel": ("input_spike", np.asarray(chans, dtype=np.int64))}

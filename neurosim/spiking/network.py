@@ -136,6 +136,12 @@ class Network:
             if (p is None) == (k is None):
                 raise ValueError("give W, or exactly one of p and k")
             same = pre is post
+            if p is not None:
+                p = checks.scalar(p, "p", low=0.0, high=1.0)
+                _check_synapses(p * post.n * pre.n, f"Network.connect with p={p} ({post.n} x {pre.n} pairs)")
+            else:
+                k = checks.integer(k, "k", low=0)
+                _check_synapses(k * post.n, f"Network.connect with k={k} (onto {post.n} neurons)")
             W = connect.random(post.n, None if same else pre.n, p=p, k=k, weights=weights,
                                self_loops=self_loops, seed=self._child(), loc=loc, scale=scale)
         else:
@@ -520,6 +526,16 @@ def silent_fraction(ds, n_neurons=None):
     return 1.0 - np.unique(ds["spike_neuron"].values).size / n
 
 
+#: bytes a synapse takes while it is drawn (indices, draws, weights) and in the built network
+#: (its outgoing list: target, weight, delay)
+SYNAPSE_BYTES = 48
+
+
+def _check_synapses(count, what):
+    """Refuse wiring whose ``count`` synapses (expected) would not fit in memory."""
+    checks.memory(SYNAPSE_BYTES * count, what)
+
+
 def mean_rate(ds, n_neurons=None):
     """Mean firing rate (Hz): spikes / neurons / duration."""
     n = int(n_neurons if n_neurons is not None else ds.attrs["n_neurons"])
@@ -539,6 +555,8 @@ def cuba(n=4000, *, p=None, dt=1e-4, seed=None, backend="cpu"):
     """
     n = checks.integer(n, "n", low=5)
     p = 80.0 / n if p is None else checks.scalar(p, "p", low=0.0, high=1.0)
+    checks.memory(SYNAPSE_BYTES * p * n * n + 64 * n, f"cuba(n={n}, p={p:.3g}) ({n} neurons, about "
+                  f"{p * n * n:.3g} synapses)")
     R = 1e8
     n_e = int(round(0.8 * n))
     kw = dict(tau_m=20e-3, v_rest=-49e-3, v_th=-50e-3, v_reset=-60e-3, t_ref=5e-3, R=R,

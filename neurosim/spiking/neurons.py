@@ -25,15 +25,25 @@ from ..kernels import spiking as _k
 SYNAPSES = ("current", "conductance")
 
 
-def _initial(x, name, n, gen):
-    """Initial values (n,): a float, an array (n,), or a pair ``(low, high)`` drawn uniformly."""
+def _initial_spec(x, name, n):
+    """Initial values as given, checked (when the group is made, not when it first runs): a
+    float, a pair ``(low, high)`` or an array (n,)."""
     if isinstance(x, tuple) and len(x) == 2:
         low = checks.scalar(x[0], f"{name}[0]")
-        high = checks.scalar(x[1], f"{name}[1]", low=low)
-        return low + (high - low) * gen.random(n)
+        return low, checks.scalar(x[1], f"{name}[1]", low=low)
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
-        return np.full(n, checks.scalar(x, name))
-    return checks.array(x, name, shape=(n,)).copy()
+        return checks.scalar(x, name)
+    return checks.array(x, name, shape=(n,))
+
+
+def _initial(x, name, n, gen):
+    """Initial values (n,): a float, an array (n,), or a pair ``(low, high)`` drawn uniformly."""
+    x = _initial_spec(x, name, n)
+    if isinstance(x, tuple):
+        return x[0] + (x[1] - x[0]) * gen.random(n)
+    if isinstance(x, float):
+        return np.full(n, x)
+    return x.copy()
 
 
 def _current(I, n, name="I"):
@@ -55,6 +65,8 @@ class NeuronGroup:
 
     def __init__(self, n, name, synapse, tau_e, tau_i, E_e, E_i, t_ref, I, I_dt):
         self.n = checks.integer(n, "n", low=1)
+        # the state of each neuron in a network: potentials, synaptic variables, currents...
+        checks.memory(64 * self.n, f"{type(self).__name__}(n={self.n})")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string or None; got {type(name).__name__}")
         self.name = name
@@ -121,7 +133,7 @@ class LIF(NeuronGroup):
         self.R = checks.scalar(R, "R", low=0.0, low_open=True)
         if self.v_reset >= self.v_th:
             raise ValueError(f"v_reset must be below v_th ({self.v_th}); got {self.v_reset}")
-        self.v0 = self.v_rest if v0 is None else v0
+        self.v0 = self.v_rest if v0 is None else _initial_spec(v0, "v0", self.n)
 
     def time_constants(self):
         """The group's time constants (s), for the check of dt."""
@@ -180,8 +192,8 @@ class Izhikevich(NeuronGroup):
         self.C = checks.scalar(C, "C", low=0.0, low_open=True)
         if self.c >= self.v_peak:
             raise ValueError(f"c (reset, V) must be below v_peak ({self.v_peak}); got {self.c}")
-        self.v0 = v0
-        self.u0 = u0
+        self.v0 = _initial_spec(v0, "v0", self.n)
+        self.u0 = None if u0 is None else _initial_spec(u0, "u0", self.n)
 
     def time_constants(self):
         """The group's time constants (s), for the check of dt."""
