@@ -304,6 +304,7 @@ class SOM(Transformer):
             if checkpoints and run.done and kept != run.done:  # stopped early: where it stopped
                 self._checkpoint(run, X, rows, run.done, sig, lr, record_weights)
         self.history = run.dataset({}, None, family=_FAMILY, model="SOM", seed=self.seed,
+                                   attrs={"main": "quantization_error topographic_error"},
                                    params={**self._params(), "mode": mode, "planned": total, "done": run.done})
         return self.history
 

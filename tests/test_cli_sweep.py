@@ -97,6 +97,18 @@ def test_sweep_command_errors_are_one_line_with_status_2(tmp_path, capsys):
     assert not (out / "points").exists()
 
 
+def test_sweep_without_dask_names_the_extra(tmp_path, capsys, monkeypatch):
+    """The README's plain install has no Dask: one line naming the extra, status 2, nothing written."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    out = tmp_path / "run"
+    assert cli.main(["sweep", str(write(tmp_path, GOOD)), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neurosim sweep: error:") and err.count("\n") == 1
+    assert 'pip install "neurosim[dist]"' in err and not out.exists()
+
+
 def test_sweep_command_refuses_a_store_of_another_grid(tmp_path, capsys):
     store = tmp_path / "points"
     manifest = {"format": S.FORMAT, "fn": "hopfield_capacity", "grid": [["n_units", [50]], ["alpha", [0.1]]],

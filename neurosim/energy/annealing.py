@@ -277,7 +277,8 @@ class IsingAnnealer:
         p = {"n": n, "method": method, "sparse": self._csr is not None, "offset": self.offset}
         p.update(params)
         return run.dataset(data, coords, family=self.family, model=type(self).__name__, params=p,
-                           seed=seed, backend=self.backend)
+                           seed=seed, backend=self.backend,
+                           attrs={"main": "energy_trace energy" if trace else "energy"})
 
     def _device(self, sparse, reads):
         """This annealer's backend (a :class:`neurosim.backend.Device`) and its annealing kernel:

@@ -222,7 +222,7 @@ class BoltzmannMachine:
             None, {"chain": np.arange(chains), "unit": np.arange(self.n)},
             family=self.family, model=type(self).__name__,
             params={**self._params(), "burn_in": burn_in, "thin": thin}, seed=self.seed,
-            backend=self.backend)
+            backend=self.backend, attrs={"main": "energy"})
 
     # ------------------------------------------------------------------ learning
 

@@ -301,7 +301,7 @@ class HopfieldNetwork:
                   "temperature": temperature, "max_sweeps": max_sweeps, "n_patterns": P,
                   "record": record_kind, "every": mon.every}
         return run.dataset(data, coords, family="HN", model="HopfieldNetwork", params=params,
-                           seed=seed, backend=self.backend)
+                           seed=seed, backend=self.backend, attrs={"main": "energy overlap"})
 
     def _keep(self, run, record_kind, sweeps, states, energies, counts):
         """Keep the recorded ``sweeps`` of a chunk: states (cue, sweep, unit) bipolar, energies
@@ -441,7 +441,7 @@ class ModernHopfield:
                   "pattern": np.arange(P)}
         params = {"n_units": n, "n_patterns": P, "beta": self.beta, "max_steps": max_steps, "tol": tol}
         return _rec.dataset(data, coords, family="HN", model="ModernHopfield", params=params,
-                            seed=self.seed, backend="cpu")
+                            seed=self.seed, backend="cpu", attrs={"main": "energy overlap"})
 
     def save(self, path):
         """Write ``beta`` and the patterns to a netCDF file; returns ``path``."""

@@ -192,7 +192,7 @@ class MarkovChain(Structure, Fitting):
             coords["state_label"] = ("state", self.labels)
         return run.dataset({}, coords, family=FAMILY, model="MarkovChain",
                            params={**self._params(), "n_steps": run.done, "every": every,
-                                   "n_chains": n_chains}, seed=seed, backend=self.backend)
+                                   "n_chains": n_chains}, seed=seed, backend=self.backend, attrs={"main": "path"})
 
     # ------------------------------------------------------------------ transient behaviour
     def _propagate(self, M):

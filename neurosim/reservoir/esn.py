@@ -389,7 +389,8 @@ class ESN(Estimator):
         if run.done or fitted:
             self.Wout, self.bout = w, wb
         self.state_, self.output_ = xb[None].astype(np.float64), yb[None].copy()
-        return self._finish(run, None, {"mode": "force", "delta": delta, "every": every}, backend="cpu")
+        return self._finish(run, None, {"mode": "force", "delta": delta, "every": every,
+                                        "main": "target+prediction"}, backend="cpu")
 
     def score(self, inputs, targets):
         """R^2 of :meth:`predict` on ``inputs`` (continuing from the stored state) against
@@ -479,7 +480,7 @@ class ESN(Estimator):
             y = x @ self.Wout.T + self.bout  # the first value fed back: the readout of the current state
             self._recorded(run, units, None, None, x, y, "closed", "prediction", batched)
         self.state_, self.output_ = x, y
-        return self._finish(run, coords, {"mode": "closed_loop"})
+        return self._finish(run, coords, {"mode": "closed_loop", "main": "prediction"})
 
     def run(self, inputs, *, reset=False, x0=None, record=None, store=None, chunk=None, progress=False):
         """Open-loop run as a Dataset: ``prediction`` (time, output) and ``state`` (time, unit)
@@ -501,7 +502,7 @@ class ESN(Estimator):
         with run:
             self._recorded(run, units, u, None, x, y, "open", "prediction", batched)
         self.state_, self.output_ = x, y
-        return self._finish(run, coords, {"mode": "open_loop"})
+        return self._finish(run, coords, {"mode": "open_loop", "main": "prediction"})
 
     def states(self, inputs, *, targets=None, reset=True, x0=None, record=None, store=None, chunk=None,
                progress=False):
@@ -518,7 +519,7 @@ class ESN(Estimator):
         self.state_ = x
         if y is not None:
             self.output_ = y[:, run.done - 1].copy() if run.done else y_prev
-        return self._finish(run, coords, {"mode": "states"})
+        return self._finish(run, coords, {"mode": "states", "main": "state"})
 
     # --- recorded runs -------------------------------------------------------------------------
     def _new_run(self, n_steps, n_batch, batched, monitor, store, chunk, progress, desc, yname, inputs=False):

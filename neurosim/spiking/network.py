@@ -447,7 +447,8 @@ class Network:
         attrs = {"groups": ", ".join(f"{name}: {type(g).__name__}({g.n}, {g.synapse})"
                                      for g, name in zip(self.groups, pop)),
                  "time_units": "s", "dt_units": "s",
-                 "spike_time_convention": "start of the step in which v crossed threshold"}
+                 "spike_time_convention": "start of the step in which v crossed threshold",
+                 "main": "spike_time rate"}
 
         w_mon = w_idx = None
         if weights is not None:

@@ -74,7 +74,8 @@ def _distributed():
     try:
         import distributed
     except ImportError:  # pragma: no cover - dask is in the dist and test extras
-        raise ImportError("neurosim.sweeps needs Dask distributed: pip install 'dask[distributed]'") from None
+        raise ImportError("neurosim.sweeps runs on Dask distributed, which is not installed: "
+                          "pip install \"neurosim[dist]\"") from None
     return distributed
 
 

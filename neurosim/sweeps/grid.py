@@ -158,3 +158,8 @@ def check_parameters(func, grid_names, fixed, name="fn"):
                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in given]
     if missing:
         raise ValueError(f"{name} needs parameter(s) {missing}: give them in grid or fixed")
+    for k, v in fixed.items():  # checked here, before a cluster starts, not at every point
+        kind = _kind(params[k].default) if k in params else "other"
+        if kind != "other" and _kind(v) != kind:
+            raise TypeError(f"fixed {k} must be a {kind} like {name}'s default {k}={params[k].default!r}; "
+                            f"got {v!r}")
