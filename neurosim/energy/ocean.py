@@ -7,7 +7,10 @@ keyword arguments are those of ``dwave.samplers.SimulatedAnnealingSampler`` wher
 same (``num_reads``, ``num_sweeps``, ``num_sweeps_per_beta``, ``beta_range``,
 ``beta_schedule_type``, ``beta_schedule``, ``seed``, ``initial_states``,
 ``initial_states_generator``, ``proposal_acceptance_criteria``), so either sampler can stand in
-for the other::
+for the other. Without ``beta_range`` it takes dwave-samplers' default
+(:func:`default_beta_range`). What differs: ``seed`` is any neurosim seed (an int >= 0, a
+``SeedSequence``, None), ``num_sweeps`` is at least 1, ``beta_schedule`` must not heat, and
+``randomize_order``/``interrupt_function`` are accepted at their defaults only::
 
     import dimod
     from neurosim.energy.ocean import AnnealingSampler
