@@ -66,8 +66,8 @@ def main(argv=None):
                 p[a, b, c] = np.mean(ss.record.energy < ground + 1e-9)
         print(f"{name}: ground energy {ground:g}; P(ground) at {sweeps[-1]} sweeps: "
               + ", ".join(f"{k} {p[a, b, -1]:.2f}" for b, k in enumerate(samplers)))
-    ds = xr.Dataset({"p_ground": (("problem", "sampler", "num_sweeps"), p,
-                                  {"long_name": "fraction of reads in a ground state", "units": "1"})},
+    attrs = {"long_name": "fraction of reads in a ground state", "units": "1"}
+    ds = xr.Dataset({"p_ground": (("problem", "sampler", "num_sweeps"), p, attrs)},
                     coords={"problem": list(bqms), "sampler": list(samplers), "num_sweeps": sweeps},
                     attrs={"n": args.n, "num_reads": args.reads, "seed": args.seed})
     ds.to_netcdf(out / "ocean_ground_states.nc")

@@ -151,7 +151,8 @@ def test_snntorch_conventions():
     _drive(net, "input", [3])
     ds = _run(net, 1e-3, variables=("v", "syn_e"))
     lif = ds.v.values[:, 0]
-    assert lif[5] == pytest.approx(W * np.exp(-DT / tau), rel=1e-12)   # jumped by W, one step of decay
+    # jumped by W, then one step of decay
+    assert lif[5] == pytest.approx(W * np.exp(-DT / tau), rel=1e-12)
     assert ds.syn_e.values[5, 1] == pytest.approx(W * np.exp(-DT / tau_s), rel=1e-12)
     assert net.groups[1].tau_e == tau_s and net.groups[0].tau_e == FAST * DT
 
@@ -160,7 +161,8 @@ def test_heterogeneous_r_w_in_v_leak_and_bias():
     """Per-neuron r, w_in, v_leak and Affine biases become row factors and currents: each
     neuron follows its own closed form (no input spikes: v relaxes to v_leak + r w_in b)."""
     n = 3
-    r, w_in, v_leak, b = _a(1e7, 2e7, 5e6), _a(1.0, 0.5, 2.0), _a(-0.07, -0.065, -0.06), _a(1e-10, -2e-10, 3e-10)
+    r, w_in = _a(1e7, 2e7, 5e6), _a(1.0, 0.5, 2.0)
+    v_leak, b = _a(-0.07, -0.065, -0.06), _a(1e-10, -2e-10, 3e-10)
     tau_m = 10e-3
     graph = _graph({"in": nir.Input(input_type={"input": np.array([1])}),
                     "w": nir.Affine(weight=np.zeros((n, 1)), bias=b),
@@ -340,7 +342,8 @@ IN = {"in": nir.Input(input_type={"input": np.array([2])})}
     ({**IN, "c": nir.Conv1d(input_shape=2, weight=np.ones((1, 1, 1)), stride=1, padding=0,
                             dilation=1, groups=1, bias=np.zeros(1))}, [("in", "c")], "Conv1d"),
     ({**IN, "t": nir.Threshold(threshold=np.ones(2))}, [("in", "t")], "Threshold"),
-    ({**IN, "w": nir.Linear(weight=np.eye(2)), "out": nir.Output(output_type={"output": np.array([2])})},
+    ({**IN, "w": nir.Linear(weight=np.eye(2)),
+      "out": nir.Output(output_type={"output": np.array([2])})},
      [("in", "w"), ("w", "out")], "Output node 'out' reads 'w'"),
     ({**IN, "n": _lif(tau=_a(1e-2, 2e-2))}, [("in", "n")], "tau differs"),
     ({**IN, "n": _lif(v_threshold=_a(1.0, 2.0))}, [("in", "n")], "v_threshold differs"),
@@ -424,3 +427,36 @@ def test_imported_network_on_cuda(monkeypatch):
     assert runs[0].sizes["spike"] > 3
     np.testing.assert_array_equal(runs[1].spike_time.values, runs[0].spike_time.values)
     np.testing.assert_allclose(runs[1].v.values, runs[0].v.values, rtol=0, atol=1e-12)
+
+
+def test_generated_node_names_never_overwrite_a_group():
+    net = Network(DT)
+    src = net.add(SpikeGeneratorGroup(2, [1e-3, 2e-3], [0, 1], name="b_syn_e"))
+    a = net.add(LIF(2, t_ref=0.0, name="a_out"))
+    b = net.add(LIF(2, t_ref=0.0, tau_i=7e-3, name="b"))
+    c = net.add(LIF(2, t_ref=0.0, name="a"))
+    d = net.add(LIF(2, t_ref=0.0, name="a"))            # the same name twice
+    net.connect(src, b, np.eye(2) * 1e-9)
+    net.connect(c, b, np.eye(2) * 1e-9, channel="i")
+    net.connect(src, a, np.eye(2) * 1e-9)
+    net.connect(d, a, np.eye(2) * 1e-9)
+    graph = to_nir(net)
+    assert type(graph.nodes["b_syn_e"]) is nir.Input and type(graph.nodes["a_out"]) is nir.CubaLIF
+    assert type(graph.nodes["b_syn_e_2"]) is nir.LI
+    assert type(graph.nodes["a_2"]) is nir.LIF            # no input: no synapse
+    assert sum(isinstance(v, nir.Output) for v in graph.nodes.values()) == 4
+    assert len(graph.nodes) == 5 + 2 + 4 + 4           # groups, LI channels, Linear, Output
+    back = from_nir(graph, dt=DT)
+    assert [g.name for g in back.groups] == ["a_out", "b", "a", "a_2"]
+
+
+def test_export_refuses_plastic_synapses():
+    import neurosim.spiking as spiking
+    if not hasattr(spiking, "STDP"):
+        pytest.skip("this neurosim has no plasticity")
+    net = Network(DT)
+    src = net.add(SpikeGeneratorGroup(3, [], np.empty(0, dtype=np.int64)))
+    post = net.add(LIF(2, t_ref=0.0))
+    net.connect(src, post, np.full((2, 3), 1e-10), plasticity=spiking.STDP(w_max=1e-9))
+    with pytest.raises(ValueError, match="plastic"):
+        to_nir(net)

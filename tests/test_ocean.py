@@ -29,7 +29,8 @@ def test_sampler_api():
     dimod.testing.assert_sampler_api(AnnealingSampler())
     assert isinstance(AnnealingSampler(), dimod.Initialized)
     assert "num_reads" in AnnealingSampler().parameters
-    assert AnnealingSampler().properties["beta_schedule_options"] == ("geometric", "linear", "custom")
+    options = AnnealingSampler().properties["beta_schedule_options"]
+    assert options == ("geometric", "linear", "custom")
 
 
 @dimod.testing.load_sampler_bqm_tests(AnnealingSampler)
@@ -154,8 +155,8 @@ def test_sample_ising_and_qubo():
     s = AnnealingSampler()
     ss = s.sample_ising({"x": 1.0, "y": -2.0}, {("x", "y"): -0.5}, num_reads=3, seed=1)
     assert ss.first.sample == {"x": -1, "y": 1}
-    assert ss.first.energy == pytest.approx(dimod.ising_energy(ss.first.sample, {"x": 1.0, "y": -2.0},
-                                                               {("x", "y"): -0.5}))
+    energy = dimod.ising_energy(ss.first.sample, {"x": 1.0, "y": -2.0}, {("x", "y"): -0.5})
+    assert ss.first.energy == pytest.approx(energy)
     Q = {(0, 0): -1.0, (1, 1): -1.0, (0, 1): 2.0, (2, 2): 0.5}
     ss = s.sample_qubo(Q, num_reads=4, seed=2)
     assert ss.first.energy == pytest.approx(-1.0) and ss.first.sample[2] == 0
