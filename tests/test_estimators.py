@@ -44,7 +44,8 @@ EXPECTED_FAILURES = {
     "check_fit2d_predict1d": _WORDING + " ('Reshape your data')",
     "check_estimators_empty_data_messages": _WORDING + " ('0 feature(s) (shape=(12, 0))')",
     "check_complex_data": "complex X is a TypeError (a wrong type), where sklearn expects a ValueError",
-    "check_dtype_object": "object arrays are refused (a TypeError naming X), not converted element by element",
+    "check_dtype_object": "object arrays are refused (a TypeError naming X), not converted element by "
+                          "element",
     "check_supervised_y_2d": "a column y (n, 1) is refused as labels, or kept as one output of a regression "
                              "(predictions keep its shape); never raveled with a DataConversionWarning",
 }

@@ -6,7 +6,9 @@ any variable against its sweep (or step/epoch) dim; ``recall_grid`` summarises a
 interpolation, a traversal);
 ``animate_recall`` and ``save_animation`` make and save a GIF; ``sweep_figure`` draws a sweep
 result over its grid (:mod:`neurosim.viz.sweeps`) and ``default_figure`` picks a figure for any
-result Dataset (what ``neurosim plot`` draws). Library code never calls ``plt.show``; pick a
+result Dataset (what ``neurosim plot`` draws); ``node_map`` draws a built model in the Zoo
+poster's notation and ``zoo_poster`` the poster from a small model of every family
+(:mod:`neurosim.viz.nodemap`). Library code never calls ``plt.show``; pick a
 backend (e.g. Agg) in scripts.
 """
 from .animate import animate_images, animate_recall, save_animation  # noqa: F401
@@ -14,4 +16,5 @@ from .plots import (confusion_matrix, curve, energy_curve, image_strip, overlap_
                     recall_grid, state_grid)
 from .sweeps import sweep_figure  # noqa: F401
 from .default import default_figure  # noqa: F401
+from .nodemap import node_map, zoo_poster  # noqa: F401
 from . import reservoir  # noqa: F401,E402
