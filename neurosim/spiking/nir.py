@@ -126,6 +126,7 @@ def to_nir(network, *, spikes="pulse", time_unit=1.0):
     dt = network.dt
     a = _area(spikes, dt, time_unit)
     names = _node_names(network)
+    taken = set(names.values())       # generated node names keep clear of the groups'
     nodes, edges, inlets = {}, [], {}
     for src in network.sources:
         if isinstance(src, PoissonGroup):
@@ -135,7 +136,8 @@ def to_nir(network, *, spikes="pulse", time_unit=1.0):
         nodes[names[id(src)]] = nir.Input(input_type={"input": np.array([src.n])})
     for g in network.groups:
         used = sorted({pr.channel for pr in network.projections if pr.post is g})
-        g_nodes, g_edges, inlets[id(g)] = _export_group(g, names[id(g)], used, dt, a, time_unit)
+        g_nodes, g_edges, inlets[id(g)] = _export_group(g, names[id(g)], used, dt, a, time_unit,
+                                                        taken)
         nodes.update(g_nodes)
         edges += g_edges
     for k, pr in enumerate(network.projections):
@@ -152,20 +154,32 @@ def to_nir(network, *, spikes="pulse", time_unit=1.0):
             sel = steps == d
             W = np.zeros((pr.post.n, pr.pre.n))
             W[out[1][sel], pres[sel]] = out[2][sel] * scale
-            lin = f"{pre}_to_{post}_{k}" + (f"_d{d}" if d else "")
+            lin = _unique(taken, f"{pre}_to_{post}_{k}" + (f"_d{d}" if d else ""))
             nodes[lin] = nir.Linear(weight=W)
             if d:
-                nodes[lin + "_delay"] = nir.Delay(delay=_full(pr.pre.n, d * dt / time_unit))
-                edges += [(pre, lin + "_delay"), (lin + "_delay", lin)]
+                delay = _unique(taken, lin + "_delay")
+                nodes[delay] = nir.Delay(delay=_full(pr.pre.n, d * dt / time_unit))
+                edges += [(pre, delay), (delay, lin)]
             else:
                 edges.append((pre, lin))
             edges.append((lin, inlet))
     for g in network.groups:
         name = names[id(g)]
-        nodes[name + "_out"] = nir.Output(output_type={"output": np.array([g.n])})
-        edges.append((name, name + "_out"))
+        sink = _unique(taken, name + "_out")
+        nodes[sink] = nir.Output(output_type={"output": np.array([g.n])})
+        edges.append((name, sink))
     meta = {"generator": "neurosim", "dt": dt, "spikes": spikes, "time_unit": time_unit}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=False)
+
+
+def _unique(taken, base):
+    """``base``, or ``base_2``, ``base_3``... if that name is taken; added to ``taken``."""
+    name, k = base, 1
+    while name in taken:
+        k += 1
+        name = f"{base}_{k}"
+    taken.add(name)
+    return name
 
 
 def _node_names(network):
@@ -174,19 +188,14 @@ def _node_names(network):
     members = [(g, f"group{k}") for k, g in enumerate(network.groups)] + \
         [(s, f"source{k}") for k, s in enumerate(network.sources)]
     for g, default in members:
-        base = g.name or default
-        name, k = base, 1
-        while name in taken:
-            k += 1
-            name = f"{base}_{k}"
-        taken.add(name)
-        names[id(g)] = name
+        names[id(g)] = _unique(taken, g.name or default)
     return names
 
 
-def _export_group(g, name, used, dt, a, tu):
+def _export_group(g, name, used, dt, a, tu, taken):
     """(nodes, edges, inlets) of neuron group ``g``; ``inlets[channel]`` is the node a
-    projection on that channel feeds and the factor from neurosim's weights to NIR's."""
+    projection on that channel feeds and the factor from neurosim's weights to NIR's; new node
+    names are kept clear of ``taken``."""
     if not isinstance(g, LIF):
         raise ValueError(f"group {name!r} is {type(g).__name__}: NIR has no such neuron "
                          "(it describes LIF, IF and leaky integrators)")
@@ -229,7 +238,7 @@ def _export_group(g, name, used, dt, a, tu):
     for c in delta:   # v jumps by R tau_s w / (tau_m - tau_s) = r W a / tau
         inlets[c] = (name, taus[c] * g.tau_m / ((g.tau_m - taus[c]) * tu * a))
     for c in filtered:
-        syn = f"{name}_syn_{'ei'[c]}"
+        syn = _unique(taken, f"{name}_syn_{'ei'[c]}")
         nodes[syn] = nir.LI(tau=_full(n, taus[c] / tu), r=_full(n, taus[c] / tu / a),
                             v_leak=np.zeros(n))
         edges.append((syn, name))
@@ -471,8 +480,8 @@ class _Reader:
             return [(name, None, np.zeros(n), np.zeros(n))], np.zeros(n)
         if isinstance(node, NEURONS):
             raise ValueError(f"node {name!r} ({type(node).__name__}) puts out its membrane "
-                             "signal, not spikes, and it feeds more than one neuron's input; "
-                             "neurosim's synapses carry spikes")
+                             "signal, not spikes, and neurosim's synapses carry spikes (an LI "
+                             "node may feed one neuron directly, as its synaptic current)")
         if not self.preds[name]:
             raise ValueError(f"node {name!r} ({type(node).__name__}) has no input")
         if name in self.visiting:
