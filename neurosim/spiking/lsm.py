@@ -8,12 +8,17 @@ low-pass-filtered liquid spike trains (the liquid state).
 >>> samples, labels, _ = datasets.jittered_templates(200, jitter=4e-3, seed=1)
 >>> lsm.fit(samples[:150], labels[:150]).score(samples[150:], labels[150:])
 
-Simplifications against the paper: static synapses (no short-term dynamics), weights drawn
-from a gamma distribution with the paper's means and a coefficient of variation of 0.5, and a
-global scale ``w_scale`` on the recurrent weights (default 0.15: without synaptic depression the
-paper's weights make the liquid's activity self-sustaining at ~140 Hz once started; at 0.15 it
-answers four 20 Hz inputs at ~25 Hz, falls silent when the input ends and is silent without
-input).
+Synapses: static by default; ``dynamic=True`` gives the recurrent synapses the paper's
+short-term dynamics (:class:`~neurosim.spiking.STP`, Markram et al. 1998) with the paper's
+mean U, D, F per connection type (EE 0.5, 1.1 s, 0.05 s; EI 0.05, 0.125 s, 1.2 s; IE 0.25,
+0.7 s, 0.02 s; II 0.32, 0.144 s, 0.06 s; the paper draws them per synapse from Gaussians of
+SD half the mean, here each type has its mean), and the input synapses stay static.
+Simplifications against the paper: weights drawn from a gamma distribution with the paper's
+means and a coefficient of variation of 0.5, and a global scale ``w_scale`` on the recurrent
+weights (default 0.15 with static synapses: without synaptic depression the paper's weights
+make the liquid's activity self-sustaining at ~140 Hz once started; at 0.15 it answers four
+20 Hz inputs at ~25 Hz, falls silent when the input ends and is silent without input; default
+1.0, the paper's weights, with dynamic synapses).
 """
 import math
 
@@ -28,7 +33,12 @@ from .inputs import SpikeGeneratorGroup
 from . import persist
 from .network import SYNAPSE_BYTES, Network
 from .neurons import LIF
+from .plasticity import STP
 from .stepper import Stepper
+
+#: Maass et al. (2002): mean (U, D = tau_rec, F = tau_facil) of the dynamic synapses per type
+MAASS_STP = {"EE": (0.5, 1.1, 0.05), "EI": (0.05, 0.125, 1.2), "IE": (0.25, 0.7, 0.02),
+             "II": (0.32, 0.144, 0.06)}
 
 _EMPTY = np.empty(0, dtype=np.int64)
 
@@ -66,20 +76,26 @@ class LiquidStateMachine:
     3 ms (excitatory) and 6 ms (inhibitory). Inputs reach each liquid neuron with probability
     ``p_in`` with mean weight ``w_in`` (A; half onto inhibitory neurons). tau_readout: the
     low-pass filter of the liquid state (s). alpha: ridge penalty. dt: step (s). w_scale: factor
-on the recurrent weights (see the module docstring). seed: fixes the liquid (types, wiring,
+on the recurrent weights (default 0.15 static, 1.0 dynamic; see the module docstring).
+dynamic: True for the paper's dynamic (short-term plastic) recurrent synapses. seed: fixes the liquid (types, wiring,
 weights, background currents, initial potentials). backend: where the liquid runs, as for
 :class:`Network` (``"cpu"``, ``"cuda"``, ``"auto"``; the readout is fitted on the CPU).
     """
 
     def __init__(self, n_inputs=4, shape=(15, 3, 3), *, frac_inh=0.2, lam=2.0, C=None, W=None,
-                 w_scale=0.15, p_in=0.3, w_in=18e-9, tau_readout=30e-3, alpha=1e-1, dt=1e-4,
-                 seed=None, backend="cpu"):
+                 w_scale=None, p_in=0.3, w_in=18e-9, tau_readout=30e-3, alpha=1e-1, dt=1e-4,
+                 dynamic=False, seed=None, backend="cpu"):
         self.n_inputs = checks.integer(n_inputs, "n_inputs", low=1)
         pos = connect.grid(shape)
         self.shape = tuple(int(s) for s in np.atleast_1d(np.asarray(shape)))
         n = pos.shape[0]
         self.frac_inh = checks.scalar(frac_inh, "frac_inh", low=0.0, high=1.0, high_open=True)
         self.lam = checks.scalar(lam, "lam", low=0.0, low_open=True)
+        if not isinstance(dynamic, (bool, np.bool_)):
+            raise ValueError(f"dynamic must be True or False; got {dynamic!r}")
+        self.dynamic = bool(dynamic)
+        if w_scale is None:
+            w_scale = 1.0 if self.dynamic else 0.15
         self.w_scale = checks.scalar(w_scale, "w_scale", low=0.0)
         self.p_in = checks.scalar(p_in, "p_in", low=0.0, high=1.0)
         self.w_in = checks.scalar(w_in, "w_in")
@@ -132,8 +148,10 @@ weights, background currents, initial potentials). backend: where the liquid run
                     continue
                 Wm.data[:] = self.w_scale * _gamma(gen, W[key], Wm.nnz)
                 d = 1.5e-3 if key == "EE" else 0.8e-3
+                stp = STP(**dict(zip(("U", "tau_rec", "tau_facil"), MAASS_STP[key]))) \
+                    if self.dynamic else None
                 net.connect(groups[a], groups[b], Wm, channel="e" if a == "E" else "i",
-                            delay=d)
+                            delay=d, plasticity=stp)
         for b, scale in (("E", 1.0), ("I", 0.5)):
             if b in groups:
                 Win = connect.random(groups[b].n, self.n_inputs, p=self.p_in,
@@ -356,6 +374,7 @@ weights, background currents, initial potentials). backend: where the liquid run
         for key in ("n_inputs", "n_liquid", "n_exc", "n_inh", "lam", "w_scale", "p_in", "w_in",
                     "tau_readout", "alpha", "dt", "frac_inh", "C", "W"):
             setattr(self, key, meta[key])
+        self.dynamic = bool(meta.get("dynamic", 0))
         self.shape = tuple(meta["shape"])
         self.seed = persist.seed_from_attr(meta["seed"])
         self.positions = ds["positions"].values
@@ -377,7 +396,7 @@ weights, background currents, initial potentials). backend: where the liquid run
         return {"n_inputs": self.n_inputs, "n_liquid": self.n_liquid, "n_exc": self.n_exc,
                 "n_inh": self.n_inh, "lam": self.lam, "w_scale": self.w_scale,
                 "p_in": self.p_in, "w_in": self.w_in, "tau_readout": self.tau_readout,
-                "alpha": self.alpha, "dt": self.dt}
+                "alpha": self.alpha, "dt": self.dt, "dynamic": int(self.dynamic)}
 
 
 def _default_duration(samples):
