@@ -45,7 +45,7 @@ def _remember_arguments(init):
         bound = signature.bind(self, *args, **kwargs)
         bound.apply_defaults()
         self._init_record = {name: (value, self.__dict__.get(name, _MISSING))
-                             for name, value in list(bound.arguments.items())[1:]}
+                             for name, value in list(bound.arguments.items())[1:] if not name.startswith("_")}
 
     return wrapper
 
