@@ -137,7 +137,7 @@ def test_memory_trace_dataset():
         memory_trace(model, X[..., :2])
     with pytest.raises(ValueError, match="Y must have shape"):
         bit_errors(model, X, np.zeros((3, 5, 2)))
-    with pytest.raises(ValueError, match="no NTM layer"):
+    with pytest.raises(ValueError, match="no NTM or DNC layer"):
         memory_trace(Sequential(input_shape=(5, 3)), X)
 
 

@@ -20,6 +20,8 @@ module             families
 ``rnn``            RNN, LSTM, GRU, BiRNN: :func:`recurrent_network`, :func:`hidden_states`
 ``transformer``    AN: :func:`transformer_encoder`, :func:`attention_maps`
 ``ntm``            NTM: :class:`NTM`, :func:`copy_task`, :func:`memory_trace`
+``dnc``            DNC: :class:`DNC`, :func:`repeat_copy_task`,
+                   :func:`associative_recall_task` (``memory_trace`` traces a DNC too)
 =================  =====================================================================
 
 As before in ``neurosim.feedforward``, the attributes ``neurosim.deep.mlp`` and
@@ -42,9 +44,10 @@ from .capsnet import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
 from .ntm import *  # noqa: F401,F403
+from .dnc import *  # noqa: F401,F403
 
 MODULES = ("perceptron", "mlp", "rbf", "cnn", "deconv", "residual", "autoencoder", "gan",
-           "dcign", "capsnet", "rnn", "transformer", "ntm")
+           "dcign", "capsnet", "rnn", "transformer", "ntm", "dnc")
 
 
 def _public():

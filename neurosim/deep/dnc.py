@@ -13,11 +13,11 @@ and weightings start at zero.
 """
 import numpy as np
 
-from .. import checks, record, rng
+from .. import checks, rng
 from ..nn import dnc as nd
 from ..nn import ops
 from ..nn.recurrent import _take
-from .ntm import MemoryMachine, run_machine
+from .ntm import MemoryMachine, memory_trace  # noqa: F401  (memory_trace traces a DNC too)
 
 
 class DNC(MemoryMachine):
@@ -91,61 +91,44 @@ class DNC(MemoryMachine):
     def forward(self, x):
         return self._run(x, keep=False)[0]
 
+    def trace_variables(self, trace):
+        """The DNC's variables in :func:`~neurosim.deep.ntm.memory_trace`, after each step's
+        write: ``usage``, ``allocation``, ``write_weighting`` and ``precedence`` (sample, step,
+        location); ``link`` (sample, step, location, predecessor), the degree to which
+        ``location`` was written right after ``predecessor``; ``read_weighting`` (sample,
+        step, read_head, location); ``read_modes`` (sample, step, read_head, mode) over the
+        modes backward, content, forward (coordinate ``mode``); ``write_gate`` and
+        ``allocation_gate`` (sample, step); ``free_gates`` (sample, step, read_head)."""
+        interface = trace["interface"]                                   # (n, time, I)
+        face = nd.views(interface.reshape(-1, interface.shape[-1]),
+                        nd.interface_layout(self.width, self.read_heads))
+
+        def per_step(a):
+            return a.reshape(interface.shape[:2] + a.shape[1:])
+        seq, loc = ("sample", "step"), ("sample", "step", "location")
+        heads = seq + ("read_head",)
+        data = {"link": (loc + ("predecessor",), trace["link"]),
+                "read_weighting": (heads + ("location",), trace["read_weighting"]),
+                "read_modes": (heads + ("mode",), per_step(face["read_modes"])),
+                "free_gates": (heads, per_step(face["free_gates"]))}
+        for name in ("usage", "allocation", "write_weighting", "precedence"):
+            data[name] = (loc, trace[name])
+        for name in ("write_gate", "allocation_gate"):
+            data[name] = (seq, per_step(face[name]))
+        return data
+
+    def trace_attrs(self):
+        """The number of read heads."""
+        return {"read_heads": self.read_heads}
+
+    def trace_coords(self):
+        """The read modes."""
+        return {"mode": list(nd.MODES)}
+
     def __repr__(self):
         return (f"DNC({self.outputs}, locations={self.locations}, width={self.width}, "
                 f"read_heads={self.read_heads}, controller={self.controller}"
                 f"{'' if self.cell == 'lstm' else f', cell={self.cell!r}'})")
-
-
-def memory_trace(model, X):
-    """A DNC's memory at work on ``X``: usage, allocation, links and weightings at every step.
-
-    Parameters
-    ----------
-    model : DNC or Sequential holding one
-    X : array_like, (n, time, features)
-        Any number of steps.
-
-    Returns
-    -------
-    xarray.Dataset
-        ``input`` (sample, step, input_channel) and ``output`` (sample, step, output_channel);
-        after each step's write: ``usage``, ``allocation``, ``write_weighting`` and
-        ``precedence`` (sample, step, location), ``link`` (sample, step, location,
-        predecessor): the degree to which ``location`` was written right after
-        ``predecessor``; ``read_weighting`` (sample, step, read_head, location), ``read_modes``
-        (sample, step, read_head, mode) over the modes backward, content, forward;
-        ``write_gate`` and ``allocation_gate`` (sample, step), ``free_gates`` (sample, step,
-        read_head); ``memory`` (sample, location, slot) after the last step. Attrs: family
-        "DNC" and the machine's sizes.
-    """
-    machine, X, out, trace, memory = run_machine(model, X, DNC)
-    interface = trace.pop("interface")                                    # (n, time, I)
-    face = nd.views(interface.reshape(-1, interface.shape[-1]),
-                    nd.interface_layout(machine.width, machine.read_heads))
-    n, steps = X.shape[:2]
-
-    def per_step(a):
-        return a.reshape((n, steps) + a.shape[1:])
-    seq, loc = ("sample", "step"), ("sample", "step", "location")
-    heads = ("sample", "step", "read_head")
-    data = {"input": (seq + ("input_channel",), X),
-            "output": (seq + ("output_channel",), out.data),
-            "link": (loc + ("predecessor",), trace["link"]),
-            "read_weighting": (heads + ("location",), trace["read_weighting"]),
-            "read_modes": (heads + ("mode",), per_step(face["read_modes"])),
-            "free_gates": (heads, per_step(face["free_gates"])),
-            "memory": (("sample", "location", "slot"), memory)}
-    for name in ("usage", "allocation", "write_weighting", "precedence"):
-        data[name] = (loc, trace[name])
-    for name in ("write_gate", "allocation_gate"):
-        data[name] = (seq, per_step(face[name]))
-    return record.dataset(
-        data, {"sample": np.arange(n), "step": np.arange(steps), "mode": list(nd.MODES)},
-        family="DNC", model=repr(machine),
-        params={"locations": machine.locations, "width": machine.width,
-                "read_heads": machine.read_heads, "controller": machine.controller,
-                "cell": machine.cell})
 
 
 # ---------------------------------------------------------------- tasks
@@ -229,4 +212,4 @@ def associative_recall_task(n, max_items=4, item_length=2, bits=4, *, min_items=
     return X, Y
 
 
-__all__ = ["DNC", "memory_trace", "repeat_copy_task", "associative_recall_task"]
+__all__ = ["DNC", "repeat_copy_task", "associative_recall_task"]

@@ -85,6 +85,19 @@ class MemoryMachine(Layer):
         memory."""
         raise NotImplementedError
 
+    def trace_variables(self, trace):
+        """The Dataset variables of :func:`memory_trace` from the trace of :meth:`_run`:
+        name -> (dims, values)."""
+        raise NotImplementedError
+
+    def trace_attrs(self):
+        """The machine's own sizes for the attrs of :func:`memory_trace`."""
+        return {}
+
+    def trace_coords(self):
+        """Coordinates of the dims of :meth:`trace_variables` beyond sample and step."""
+        return {}
+
     def _cell_repr(self):
         return "" if self.cell == "feedforward" else f", cell={self.cell!r}"
 
@@ -170,6 +183,16 @@ class NTM(MemoryMachine):
     def forward(self, x):
         return self._run(x)[0]
 
+    def trace_variables(self, trace):
+        """``write_weighting`` (sample, step, write_head, location) and ``read_weighting``
+        (sample, step, read_head, location)."""
+        return {"write_weighting": (("sample", "step", "write_head", "location"), trace["write"]),
+                "read_weighting": (("sample", "step", "read_head", "location"), trace["read"])}
+
+    def trace_attrs(self):
+        """The shift range."""
+        return {"shift_range": self.shift_range}
+
     def __repr__(self):
         return (f"NTM({self.outputs}, locations={self.locations}, width={self.width}, "
                 f"controller={self.controller}, read_heads={self.read_heads}, "
@@ -245,7 +268,7 @@ def run_machine(model, X, kind):
         if isinstance(machine, kind):
             break
     else:
-        raise ValueError(f"model has no {kind.family or 'memory machine'} layer: {model!r}")
+        raise ValueError(f"model has no {kind.family or 'NTM or DNC'} layer: {model!r}")
     X = checks.array(X, "X", ndim=3, dtype=getattr(model, "dtype", np.float64))
     if X.shape[2] != machine.input_shape[1]:
         raise ValueError(f"X must have {machine.input_shape[1]} features (any number of steps); "
@@ -255,35 +278,33 @@ def run_machine(model, X, kind):
 
 
 def memory_trace(model, X):
-    """A trained NTM's read and write weightings at every step, its outputs and final memory.
+    """A trained memory machine's weightings at every step, its outputs and final memory.
 
     Parameters
     ----------
-    model : NTM or Sequential holding one
+    model : NTM, DNC or a Sequential holding one (the first is traced)
     X : array_like, (n, time, features)
         Any number of steps (e.g. sequences longer than in training).
 
     Returns
     -------
     xarray.Dataset
-        ``input`` (sample, step, input_channel), ``output`` (sample, step, output_channel),
-        ``write_weighting`` (sample, step, write_head, location), ``read_weighting``
-        (sample, step, read_head, location) and ``memory`` (sample, location, slot) after the
-        last step; attrs family "NTM" and the machine's sizes.
+        ``input`` (sample, step, input_channel), ``output`` (sample, step, output_channel) and
+        ``memory`` (sample, location, slot) after the last step, attrs family ("NTM" or
+        "DNC") and the machine's sizes; for the NTM ``write_weighting`` (sample, step,
+        write_head, location) and ``read_weighting`` (sample, step, read_head, location); for
+        the DNC the variables of :meth:`neurosim.deep.dnc.DNC.trace_variables`.
     """
-    machine, X, out, trace, memory = run_machine(model, X, NTM)
-    steps = np.arange(X.shape[1])
-    return record.dataset(
-        {"input": (("sample", "step", "input_channel"), X),
-         "output": (("sample", "step", "output_channel"), out.data),
-         "write_weighting": (("sample", "step", "write_head", "location"), trace["write"]),
-         "read_weighting": (("sample", "step", "read_head", "location"), trace["read"]),
-         "memory": (("sample", "location", "slot"), memory)},
-        {"sample": np.arange(len(X)), "step": steps},
-        family="NTM", model=repr(machine),
-        params={"locations": machine.locations, "width": machine.width,
-                "controller": machine.controller, "shift_range": machine.shift_range,
-                "cell": machine.cell})
+    machine, X, out, trace, memory = run_machine(model, X, MemoryMachine)
+    data = {"input": (("sample", "step", "input_channel"), X),
+            "output": (("sample", "step", "output_channel"), out.data),
+            "memory": (("sample", "location", "slot"), memory)}
+    data.update(machine.trace_variables(trace))
+    params = {"locations": machine.locations, "width": machine.width,
+              "controller": machine.controller, "cell": machine.cell}
+    params.update(machine.trace_attrs())
+    coords = {"sample": np.arange(len(X)), "step": np.arange(X.shape[1])}
+    return record.dataset(data, coords | machine.trace_coords(), family=machine.family, model=repr(machine), params=params)
 
 
 __all__ = ["MemoryMachine", "NTM", "copy_task", "copy_loss", "bit_errors", "memory_trace"]
