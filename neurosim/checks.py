@@ -36,7 +36,8 @@ def array(x, name, *, ndim=None, shape=None, dtype=np.float64, finite=True, empt
             raise ValueError(f"{name} must be {want}; got shape {a.shape}")
     if shape is not None:
         if a.ndim != len(shape) or any(s is not None and s != t for s, t in zip(shape, a.shape)):
-            want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+            axes = ["*" if s is None else str(s) for s in shape]
+            want = "(" + ", ".join(axes) + ("," if len(axes) == 1 else "") + ")"
             raise ValueError(f"{name} must have shape {want}; got {a.shape}")
     if a.size == 0 and not empty:
         raise ValueError(f"{name} must not be empty; got shape {a.shape}")
@@ -129,6 +130,7 @@ def memory(nbytes, what):
 def sparse_real(M, name):
     """``M`` (a scipy.sparse matrix) after checking that it holds real numbers: a complex or
     non-numeric one is a ``TypeError`` (converting it would drop the imaginary part)."""
-    if not (np.issubdtype(M.dtype, np.number) or M.dtype == bool) or np.issubdtype(M.dtype, np.complexfloating):
+    real = np.issubdtype(M.dtype, np.number) or M.dtype == bool
+    if not real or np.issubdtype(M.dtype, np.complexfloating):
         raise TypeError(f"{name} must hold real numbers; got a sparse matrix of dtype {M.dtype}")
     return M

@@ -260,6 +260,8 @@ class SOM(Transformer):
             if epochs is not None:
                 raise ValueError("epochs is for mode='batch'; give iterations for online training")
             total = 10 * X.shape[0] if iterations is None else checks.integer(iterations, "iterations", low=1)
+            # the two schedules and the sample order, one value each per update
+            checks.memory(40 * total, f"online training with iterations={total}")
             work = self.n_units * self.dim
         else:
             if iterations is not None:
@@ -280,7 +282,7 @@ class SOM(Transformer):
             lr = (_schedule(self.learning_rate, self.learning_rate_end, total, self.decay) if mode == "online"
                   else np.full(total, np.nan))  # the batch algorithm has no learning rate
             kind = _KINDS[self.neighbourhood]
-            marks = np.unique(np.linspace(0, total, checkpoints + 1).round().astype(np.int64)[1:]) \
+            marks = np.unique(np.linspace(0, total, min(checkpoints, total) + 1).round().astype(np.int64)[1:]) \
                 if checkpoints else np.zeros(0, dtype=np.int64)
             if mode == "online":
                 reps = -(-total // X.shape[0])

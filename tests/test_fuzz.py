@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -22,7 +23,7 @@ import pytest
 
 CASE_SECONDS = 20          # one case's timer inside the subprocess
 BATCH_SECONDS = 240        # a whole family's subprocess
-ABSURD_SECONDS = 3.0       # an absurd size is refused from an estimate: at once (1 s asked; slack for load)
+ABSURD_SECONDS = 3.0       # an absurd size is refused at once, from an estimate (slack: busy cores)
 ADDRESS_SPACE = 12 << 30   # bytes of address space per subprocess: an allocation that escaped its
                            # check fails there instead of eating the machine
 
@@ -42,7 +43,7 @@ def alarm(signum, frame):
 
 signal.signal(signal.SIGALRM, alarm)
 warnings.simplefilter("ignore")
-space = {}
+space = {"tmp": job["tmp"]}
 exec(job["setup"], space)
 for label, code in job["cases"]:
     env = dict(space)
@@ -65,12 +66,10 @@ for label, code in job["cases"]:
 '''
 
 COMMON = '''
-import os, tempfile
+import os
 import numpy as np
 import scipy.sparse as sp
 import neurosim as ns
-
-tmp = tempfile.mkdtemp(prefix="neurosim-fuzz-")
 
 
 def nan(a):
@@ -122,10 +121,11 @@ def accept(code):
     return ("accept", code, ())
 
 
-def bad_arrays(call, name, good, *, optional=False, skip=()):
+def bad_arrays(call, name, good, *, optional=False, skip=(), prefix=""):
     """The dtype and value classes of bad input for one array argument: ``call`` has ``{}``
     where the argument goes, ``good`` is an expression for a valid value; ``optional``: None
-    is a valid value (the default)."""
+    is a valid value (the default); ``skip``: classes the argument accepts; ``prefix``: of the
+    cases' labels."""
     cases = [
         ("complex", f"{good}.astype(complex)"),
         ("object", f"np.asarray({good}).astype(object)"),
@@ -135,7 +135,8 @@ def bad_arrays(call, name, good, *, optional=False, skip=()):
         ("ragged", "[[1.0, 2.0], [3.0]]"),
         ("empty", f"np.asarray({good})[:0]"),
     ] + ([] if optional else [("None", "None")])
-    return {f"{name} {what}": refuse(call.format(expr), name) for what, expr in cases if what not in skip}
+    return {f"{prefix}{name} {what}": refuse(call.format(expr), name)
+            for what, expr in cases if what not in skip}
 
 
 # --------------------------------------------------------------------------------- families
@@ -160,7 +161,8 @@ net = HopfieldNetwork(16, seed=0).store(X)
     "patterns shapes": accept("shapes_refused(net.store, 'patterns', lambda s: len(s) in (1, 2) "
                               "and s[-1] == 16)"),
     **bad_arrays("net.recall({})", "cues", "X"),
-    "cues shapes": accept("shapes_refused(net.recall, 'cues', lambda s: len(s) in (1, 2) and s[-1] == 16)"),
+    "cues shapes": accept("shapes_refused(net.recall, 'cues', "
+                          "lambda s: len(s) in (1, 2) and s[-1] == 16)"),
     "mode": refuse("net.recall(X, mode='random')", "mode"),
     "temperature -1": refuse("net.recall(X, temperature=-1.0)", "temperature"),
     "temperature NaN": refuse("net.recall(X, temperature=float('nan'))", "temperature"),
@@ -168,7 +170,7 @@ net = HopfieldNetwork(16, seed=0).store(X)
     "record": refuse("net.recall(X, record='all')", "record"),
     **bad_arrays("net.energy({})", "states", "X"),
     "modern beta": refuse("ModernHopfield(beta=-1.0)", "beta"),
-    **{f"modern {k}": v for k, v in bad_arrays("ModernHopfield().store({})", "patterns", "X").items()},
+    **bad_arrays("ModernHopfield().store({})", "patterns", "X", prefix="modern "),
 })
 
 GROUPS["annealing"] = ("""
@@ -177,7 +179,8 @@ J = sk_couplings(8, seed=0)
 ann = IsingAnnealer(J, seed=1)
 """, {
     **bad_arrays("IsingAnnealer({})", "J", "J"),
-    "J shapes": accept("shapes_refused(IsingAnnealer, 'J', lambda s: len(s) == 2 and s[0] == s[1])"),
+    "J shapes": accept("shapes_refused(IsingAnnealer, 'J', "
+                       "lambda s: len(s) == 2 and s[0] == s[1])"),
     "J not symmetric": refuse("IsingAnnealer(np.triu(J))", "J"),
     "J sparse complex": refuse("IsingAnnealer(sp.csr_matrix(J.astype(complex)))", "J"),
     "J sparse NaN": refuse("IsingAnnealer(sp.csr_matrix(nan(J)))", "J"),
@@ -209,6 +212,7 @@ ann = IsingAnnealer(J, seed=1)
     "thin 0": refuse("ann.sample(beta=1.0, thin=0)", "thin"),
     **bad_arrays("ann.energy({})", "spins", "np.ones(8)"),
     "schedule sweeps absurd": absurd("beta_schedule((0.1, 1.0), 10**12)", "sweeps"),
+    "sk_couplings absurd": absurd("sk_couplings(10**7)", "n"),
 })
 
 GROUPS["boltzmann"] = ("""
@@ -223,9 +227,10 @@ labels = np.arange(20) % 2
     "BM n_hidden -1": refuse("BoltzmannMachine(4, -1)", "n_hidden"),
     "BM absurd": absurd("BoltzmannMachine(10**6, 10**6)", "bytes"),
     "BM temperature": refuse("BoltzmannMachine(4, temperature=0.0)", "temperature"),
-    **{f"BM {k}": v for k, v in bad_arrays("bm.fit({}, epochs=1)", "data", "V").items()},
+    **bad_arrays("bm.fit({}, epochs=1)", "data", "V", prefix="BM "),
     "BM data not binary": refuse("bm.fit(V * 3, epochs=1)", "data"),
-    "BM data shapes": accept("shapes_refused(lambda a: bm.fit(a, epochs=1), 'data', lambda s: len(s) in (1, 2) and s[-1] == 6, values=1.0, examples=15)"),
+    "BM data shapes": accept("shapes_refused(lambda a: bm.fit(a, epochs=1), 'data', "
+                             "lambda s: len(s) in (1, 2) and s[-1] == 6, examples=15)"),
     "BM epochs 0": refuse("bm.fit(V, epochs=0)", "epochs"),
     "BM samples 0": refuse("bm.sample(samples=0)", "samples"),
     "BM chains absurd": absurd("bm.sample(samples=1, chains=10**11)", "chains"),
@@ -234,22 +239,27 @@ labels = np.arange(20) % 2
     "RBM absurd": absurd("RBM(10**6, 10**6)", "bytes"),
     "RBM visible": refuse("RBM(6, 4, visible='poisson')", "visible"),
     "RBM sigma": refuse("RBM(6, 4, sigma=-1.0)", "sigma"),
-    **{f"RBM {k}": v for k, v in bad_arrays("rbm.fit({}, epochs=1)", "data", "V").items()},
-    "RBM data shapes": accept("shapes_refused(lambda a: rbm.fit(a, epochs=1), 'data', lambda s: len(s) in (1, 2) and s[-1] == 6, examples=15)"),
+    **bad_arrays("rbm.fit({}, epochs=1)", "data", "V", prefix="RBM "),
+    "RBM data shapes": accept("shapes_refused(lambda a: rbm.fit(a, epochs=1), 'data', "
+                              "lambda s: len(s) in (1, 2) and s[-1] == 6, examples=15)"),
     "RBM data out of range": refuse("rbm.fit(V * 3, epochs=1)", "data"),
     "RBM method": refuse("rbm.fit(V, epochs=1, method='cd-k')", "method"),
     "RBM k 0": refuse("rbm.fit(V, epochs=1, k=0)", "k"),
     "RBM batch_size 0": refuse("rbm.fit(V, epochs=1, batch_size=0)", "batch_size"),
-    "RBM learning_rate NaN": refuse("rbm.fit(V, epochs=1, learning_rate=float('nan'))", "learning_rate"),
+    "RBM learning_rate NaN": refuse("rbm.fit(V, epochs=1, learning_rate=float('nan'))",
+                                    "learning_rate"),
     "RBM steps -1": refuse("rbm.sample(steps=-1)", "steps"),
     "RBM chains absurd": absurd("rbm.sample(steps=1, chains=10**11)", "chains"),
-    **{f"RBM hidden_probs {k}": v for k, v in bad_arrays("rbm.hidden_probs({})", "v", "V").items()},
+    "RBM ais chains absurd": absurd("rbm.ais(chains=10**11)", "chains"),
+    "RBM ais betas absurd": absurd("rbm.ais(betas=10**12)", "betas"),
+    **bad_arrays("rbm.hidden_probs({})", "v", "V", prefix="RBM hidden_probs "),
     "DBN layers short": refuse("DBN([6])", "layers"),
     "DBN layers 0": refuse("DBN([6, 0])", "layers"),
     "DBN layers string": refuse("DBN('64')", "layers"),
     "DBN absurd": absurd("DBN([10**6, 10**6, 10])", "bytes"),
-    **{f"DBN {k}": v for k, v in bad_arrays("dbn.pretrain({}, epochs=1)", "data", "V").items()},
-    **{f"DBN labels {k}": v for k, v in bad_arrays("dbn.fit(V, {}, epochs=1)", "labels", "labels", optional=True).items()},
+    **bad_arrays("dbn.pretrain({}, epochs=1)", "data", "V", prefix="DBN "),
+    **bad_arrays("dbn.fit(V, {}, epochs=1)", "labels", "labels", optional=True,
+                 prefix="DBN labels "),
     "DBN labels floats": refuse("dbn.fit(V, labels + 0.5, epochs=1)", "labels"),
     "DBN labels length": refuse("dbn.fit(V, labels[:5], epochs=1)", "labels"),
 })
@@ -273,11 +283,11 @@ sample = (np.array([0.01, 0.02]), np.array([0, 1]))
     "LIF n 0": refuse("LIF(0)", "n"),
     "LIF n absurd": absurd("net.add(LIF(10**11))", "n"),
     "LIF tau_m": refuse("LIF(10, tau_m=0.0)", "tau_m"),
-    **{f"LIF {k}": v for k, v in bad_arrays("LIF(3, I={})", "I", "np.full(3, 1e-9)").items()},
-    **{f"LIF v0 {k}": v for k, v in bad_arrays("LIF(3, v0={})", "v0", "np.zeros(3)", optional=True).items()},
+    **bad_arrays("LIF(3, I={})", "I", "np.full(3, 1e-9)", prefix="LIF "),
+    **bad_arrays("LIF(3, v0={})", "v0", "np.zeros(3)", optional=True, prefix="LIF v0 "),
     "connect p": refuse("net.connect(g, g, p=1.5)", "p"),
     "connect W shape": refuse("net.connect(g, g, np.ones((3, 3)))", "W"),
-    **{f"connect {k}": v for k, v in bad_arrays("net.connect(g, g, {})", "W", "np.ones((10, 10))").items()},
+    **bad_arrays("net.connect(g, g, {})", "W", "np.ones((10, 10))", prefix="connect "),
     "connect channel": refuse("net.connect(g, g, p=0.1, channel='x')", "channel"),
     "connect absurd": absurd("big.connect(huge, huge, p=0.5)", "p"),
     "connect k absurd": absurd("big.connect(huge, huge, k=10**5)", "k"),
@@ -293,14 +303,17 @@ sample = (np.array([0.01, 0.02]), np.array([0, 1]))
     "LSM labels complex": refuse("lsm.fit([sample, sample], np.array([0, 1], complex))", "labels"),
     "LSM labels length": refuse("lsm.fit([sample, sample], [0])", "labels"),
     "LSM sample not pair": refuse("lsm.fit([np.ones(3), sample], [0, 1])", "samples"),
-    "LSM sample channels": refuse("lsm.fit([(np.array([0.01]), np.array([5])), sample], [0, 1])", "samples"),
-    "LSM sample times NaN": refuse("lsm.fit([(np.array([np.nan]), np.array([0])), sample], [0, 1])", "samples"),
-    "LSM sample times complex": refuse("lsm.fit([(np.array([0.01j]), np.array([0])), sample], [0, 1])", "samples"),
+    "LSM sample channels": refuse("lsm.fit([(np.array([0.01]), np.array([5])), sample], [0, 1])",
+                                  "samples"),
+    "LSM sample times NaN": refuse("lsm.fit([(np.array([np.nan]), np.array([0])), sample], [0, 1])",
+                                   "samples"),
+    "LSM sample times complex": refuse("lsm.fit([(np.array([1j]), np.array([0])), sample], [0, 1])",
+                                       "samples"),
     "LSM duration": refuse("lsm.states([sample], -1.0)", "duration"),
 })
 
 GROUPS["reservoir"] = ("""
-from neurosim.reservoir import ESN, ELM
+from neurosim.reservoir import ESN, ELM, memory_capacity
 u = np.sin(np.arange(60) / 5.0)[:, None]
 esn = ESN(20, seed=0).fit(u[:-1], u[1:])
 X = np.random.default_rng(0).random((30, 4))
@@ -319,19 +332,21 @@ elm = ELM(10, seed=0)
     "ESN activation": refuse("ESN(10, activation='softmax')", "activation"),
     "ESN dtype": refuse("ESN(10, dtype='int8')", "dtype"),
     "ESN layout": refuse("ESN(10, layout='csr')", "layout"),
-    **{f"ESN fit {k}": v for k, v in bad_arrays("ESN(10, seed=0).fit({}, u)", "inputs", "u").items()},
-    **{f"ESN fit targets {k}": v for k, v in bad_arrays("ESN(10, seed=0).fit(u, {})", "targets", "u").items()},
-    "ESN fit inputs shapes": accept("shapes_refused(lambda a: ESN(10, seed=0).fit(a, np.ones(a.shape)), 'inputs', "
-                                    "lambda s: len(s) in (1, 2, 3) and (len(s) == 1 or s[-1] == 1))"),
+    **bad_arrays("ESN(10, seed=0).fit({}, u)", "inputs", "u", prefix="ESN fit "),
+    **bad_arrays("ESN(10, seed=0).fit(u, {})", "targets", "u", prefix="ESN fit targets "),
+    "ESN fit inputs shapes": accept("shapes_refused(lambda a: ESN(10, seed=0).fit(a, a), "
+                                    "'inputs', lambda s: len(s) in (1, 2, 3) "
+                                    "and (len(s) == 1 or s[-1] == 1))"),
     "ESN fit targets length": refuse("esn.fit(u, u[:-3])", "targets"),
     "ESN fit washout": refuse("esn.fit(u, u, washout=100)", "washout"),
     "ESN fit method": refuse("esn.fit(u, u, method='lasso')", "method"),
-    **{f"ESN run {k}": v for k, v in bad_arrays("esn.run({})", "inputs", "u").items()},
+    **bad_arrays("esn.run({})", "inputs", "u", prefix="ESN run "),
     "ESN run x0": refuse("esn.run(u, x0=np.ones(3))", "x0"),
     "ESN run record": refuse("esn.run(u, record={'every': 0})", "every"),
     "ESN predict width": refuse("esn.predict(np.ones((5, 2)))", "inputs"),
     "ESN generate 0": refuse("esn.generate(0)", "n_steps"),
     "ESN generate absurd": absurd("esn.generate(10**13)", "bytes"),
+    "memory_capacity absurd": absurd("memory_capacity(esn, n_steps=10**12)", "n_steps"),
     "ESN run roundtrip": accept(
         "import xarray as xr\n"
         "ds = esn.run(u); p = os.path.join(tmp, 'run.nc'); ns.save(ds, p)\n"
@@ -340,10 +355,11 @@ elm = ELM(10, seed=0)
     "ELM n_hidden absurd": absurd("ELM(10**12).fit(X, y)", "bytes"),
     "ELM activation": refuse("ELM(10, activation='gelu')", "activation"),
     "ELM task": refuse("ELM(10, task='ranking')", "task"),
-    **{f"ELM {k}": v for k, v in bad_arrays("elm.fit({}, y)", "X", "X").items()},
-    **{f"ELM y {k}": v for k, v in bad_arrays("elm.fit(X, {})", "y", "y").items()},
+    **bad_arrays("elm.fit({}, y)", "X", "X", prefix="ELM "),
+    **bad_arrays("elm.fit(X, {})", "y", "y", prefix="ELM y "),
     "ELM y length": refuse("elm.fit(X, y[:5])", "y"),
-    "ELM X shapes": accept("shapes_refused(lambda a: ELM(5, seed=0).fit(a, np.zeros(len(a)) if a.ndim else 0), 'X', "
+    "ELM X shapes": accept("shapes_refused(lambda a: ELM(5, seed=0).fit(a, np.zeros(len(a)) "
+                           "if a.ndim else 0), 'X', "
                            "lambda s: len(s) == 2)"),
 })
 
@@ -372,9 +388,12 @@ cmc = ContinuousMarkovChain(Q, seed=0)
     "start label": refuse("mc.simulate(10, start='x')", "start"),
     "start complex": refuse("mc.simulate(10, start=1j)", "start"),
     "every 0": refuse("mc.simulate(10, every=0)", "every"),
-    **{f"initial {k}": v for k, v in bad_arrays("mc.simulate(10, initial={})", "initial", "np.array([0.5, 0.5])", optional=True).items()},
+    **bad_arrays("mc.simulate(10, initial={})", "initial", "np.array([0.5, 0.5])", optional=True,
+                 prefix="initial "),
     "initial not a distribution": refuse("mc.simulate(10, initial=[0.7, 0.7])", "initial"),
     "distribution n_steps": refuse("mc.distribution(-1, 0)", "n_steps"),
+    "distribution absurd": absurd("mc.distribution(10**13, 0)", "n_steps"),
+    "tv_distance absurd": absurd("mc.tv_distance(10**13)", "n_steps"),
     **bad_arrays("ContinuousMarkovChain({})", "Q", "Q"),
     "Q rows": refuse("ContinuousMarkovChain(np.ones((2, 2)))", "Q"),
     "Q shapes": accept("shapes_refused(ContinuousMarkovChain, 'Q', lambda s: False)"),
@@ -405,17 +424,23 @@ som = SOM(4, 5, 3, seed=0)
     "sigma": refuse("SOM(4, 5, 3, sigma=0.0)", "sigma"),
     "decay": refuse("SOM(4, 5, 3, decay='cosine')", "decay"),
     "init": refuse("SOM(4, 5, 3, init='zeros')", "init"),
-    **{f"train {k}": v for k, v in bad_arrays("som.train({})", "data", "X").items()},
-    "train data shapes": accept("shapes_refused(lambda a: SOM(4, 5, 3, seed=0).train(a, iterations=5), 'data', "
+    **bad_arrays("som.train({})", "data", "X", prefix="train "),
+    "train data shapes": accept("shapes_refused(lambda a: SOM(4, 5, 3).train(a, iterations=5), "
+                                "'data', "
                                 "lambda s: len(s) == 2 and s[1] == 3)"),
     "iterations 0": refuse("som.train(X, iterations=0)", "iterations"),
     "mode": refuse("som.train(X, mode='minibatch')", "mode"),
     "checkpoints -1": refuse("som.train(X, checkpoints=-1)", "checkpoints"),
-    **{f"weights {k}": v for k, v in bad_arrays("SOM.from_weights({})", "weights", "np.ones((4, 5, 3))").items()},
-    "weights shapes": accept("shapes_refused(SOM.from_weights, 'weights', lambda s: len(s) == 3 and s[0] * s[1] >= 2)"),
+    "iterations absurd": absurd("som.train(X, iterations=10**12)", "iterations"),
+    "checkpoints many": accept("assert som.train(X, iterations=30, checkpoints=10**12)"
+                               ".sizes['epoch'] == 30"),
+    **bad_arrays("SOM.from_weights({})", "weights", "np.ones((4, 5, 3))", prefix="weights "),
+    "weights shapes": accept("shapes_refused(SOM.from_weights, 'weights', "
+                             "lambda s: len(s) == 3 and s[0] * s[1] >= 2)"),
     "weights setter shape": refuse("setattr(som, 'weights', np.ones((5, 4, 3)))", "weights"),
-    "weights setter complex": refuse("setattr(som, 'weights', np.ones((4, 5, 3), complex))", "weights"),
-    **{f"bmu {k}": v for k, v in bad_arrays("som.train(X, iterations=5) and som.bmu({})", "data", "X").items()},
+    "weights setter complex": refuse("setattr(som, 'weights', np.ones((4, 5, 3), complex))",
+                                     "weights"),
+    **bad_arrays("som.train(X, iterations=5) and som.bmu({})", "data", "X", prefix="bmu "),
 })
 
 GROUPS["deep"] = ("""
@@ -429,11 +454,12 @@ S = rng.random((6, 5, 2))
 """, {
     "P n_inputs 0": refuse("Perceptron(0)", "n_inputs"),
     "P learning_rate": refuse("Perceptron(learning_rate=0.0)", "learning_rate"),
-    **{f"P {k}": v for k, v in bad_arrays("Perceptron().fit({}, yb)", "X", "X").items()},
-    **{f"P y {k}": v for k, v in bad_arrays("Perceptron().fit(X, {})", "y", "yb", skip=("object", "strings")).items()},
+    **bad_arrays("Perceptron().fit({}, yb)", "X", "X", prefix="P "),
+    **bad_arrays("Perceptron().fit(X, {})", "y", "yb", skip=("object", "strings"), prefix="P y "),
     "P y three classes": refuse("Perceptron().fit(X, y)", "y"),
     "P rule": refuse("Perceptron().fit(X, yb, rule='hebb')", "rule"),
-    "P X shapes": accept("shapes_refused(lambda a: Perceptron().fit(a, np.arange(len(a)) % 2 if a.ndim else 0), 'X', "
+    "P X shapes": accept("shapes_refused(lambda a: Perceptron().fit(a, np.arange(len(a)) % 2 "
+                         "if a.ndim else 0), 'X', "
                          "lambda s: len(s) == 2)"),
     "mlp sizes short": refuse("mlp([4])", "sizes"),
     "mlp sizes 0": refuse("mlp([4, 0])", "sizes"),
@@ -441,8 +467,8 @@ S = rng.random((6, 5, 2))
     "mlp absurd": absurd("mlp([10**6, 10**6, 10])", "bytes"),
     "mlp activation": refuse("mlp([4, 8, 3], 'swishy')", "activation"),
     "mlp dropout": refuse("mlp([4, 8, 3], dropout=1.5)", "dropout"),
-    **{f"mlp fit {k}": v for k, v in bad_arrays("net.fit({}, y, epochs=1)", "X", "X").items()},
-    **{f"mlp fit y {k}": v for k, v in bad_arrays("net.fit(X, {}, epochs=1)", "y", "y").items()},
+    **bad_arrays("net.fit({}, y, epochs=1)", "X", "X", prefix="mlp fit "),
+    **bad_arrays("net.fit(X, {}, epochs=1)", "y", "y", prefix="mlp fit y "),
     "mlp fit y whole floats": accept("net.fit(X, y.astype(float), epochs=1)"),
     "mlp fit y halves": refuse("net.fit(X, y + 0.5, epochs=1)", "y"),
     "mlp fit y out of range": refuse("net.fit(X, y + 5, epochs=1)", "y"),
@@ -457,13 +483,14 @@ S = rng.random((6, 5, 2))
     "RBF centers 0": refuse("RBFNetwork(0)", "centers"),
     "RBF width": refuse("RBFNetwork(3, width=-1.0)", "width"),
     "RBF centers > rows": refuse("RBFNetwork(50).fit(X, y)", "centers"),
-    **{f"RBF {k}": v for k, v in bad_arrays("RBFNetwork(3, seed=0).fit({}, y)", "X", "X").items()},
-    **{f"RBF y {k}": v for k, v in bad_arrays("RBFNetwork(3, seed=0).fit(X, {})", "y", "y").items()},
+    **bad_arrays("RBFNetwork(3, seed=0).fit({}, y)", "X", "X", prefix="RBF "),
+    **bad_arrays("RBFNetwork(3, seed=0).fit(X, {})", "y", "y", prefix="RBF y "),
     "AE sizes": refuse("Autoencoder([4, 2])", "sizes"),
-    **{f"AE fit {k}": v for k, v in bad_arrays("Autoencoder([4, 2, 4], seed=0).fit({}, epochs=1)", "X", "X").items()},
+    **bad_arrays("Autoencoder([4, 2, 4], seed=0).fit({}, epochs=1)", "X", "X", prefix="AE fit "),
     "RNN cell": refuse("recurrent_network('transformer', 4, input_shape=(5, 2))", "cell"),
     "RNN units 0": refuse("recurrent_network('lstm', 0, input_shape=(5, 2))", "units"),
-    **{f"RNN fit {k}": v for k, v in bad_arrays("recurrent_network('gru', 4, input_shape=(5, 2), seed=0).fit({}, np.ones((6, 1)), loss='mse', epochs=1)", "X", "S").items()},
+    **bad_arrays("recurrent_network('gru', 4, input_shape=(5, 2), seed=0)"
+                 ".fit({}, np.ones((6, 1)), loss='mse', epochs=1)", "X", "S", prefix="RNN fit "),
     "CNN input_shape": refuse("lenet((1, 0, 8))", "input_shape"),
     "CNN classes": refuse("lenet(classes=0)", "classes"),
 })
@@ -495,8 +522,9 @@ files["truncated"] = os.path.join(tmp, "truncated.nc")
 open(files["truncated"], "wb").write(open(good, "rb").read()[:300])
 """, {
     f"{loader} {kind}": refuse(f"{loader}(files['{kind}'])", FILES[kind])
-    for loader in ("ns.load", "HopfieldNetwork.load", "RBM.load", "BoltzmannMachine.load", "DBN.load",
-                   "ModernHopfield.load", "ESN.load", "ELM.load", "ContinuousMarkovChain.load", "SOM.load",
+    for loader in ("ns.load", "HopfieldNetwork.load", "RBM.load", "BoltzmannMachine.load",
+                   "DBN.load", "ModernHopfield.load", "ESN.load", "ELM.load",
+                   "ContinuousMarkovChain.load", "SOM.load",
                    "Network.load", "LiquidStateMachine.load", "Perceptron.load", "RBFNetwork.load",
                    "mlp([2, 2], seed=0).load")
     for kind in ("text", "empty", "png", "missing", "folder", "other", "truncated")
@@ -508,24 +536,26 @@ open(files["truncated"], "wb").write(open(good, "rb").read()[:300])
 def _run_group(group):
     """The outcome of each case of ``group`` (label -> dict), from one subprocess."""
     setup, cases = GROUPS[group]
-    job = {"setup": textwrap.dedent(COMMON) + textwrap.dedent(setup), "seconds": CASE_SECONDS,
-           "cases": [[label, code] for label, (_, code, _) in cases.items()]}
-    env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", HYPOTHESIS_PROFILE="default")
-    try:
-        proc = subprocess.run([sys.executable, "-c", RUNNER, str(ADDRESS_SPACE)], input=json.dumps(job),
-                              capture_output=True, text=True, timeout=BATCH_SECONDS, env=env)
-        out, err, why = proc.stdout, proc.stderr, f"exit status {proc.returncode}"
-    except subprocess.TimeoutExpired as exc:
-        out, err, why = exc.stdout or "", exc.stderr or "", f"timed out after {BATCH_SECONDS} s"
-        out, err = (x.decode() if isinstance(x, bytes) else x for x in (out, err))
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    with tempfile.TemporaryDirectory(prefix="neurosim-fuzz-") as tmp:   # the cases' files
+        job = {"setup": textwrap.dedent(COMMON) + textwrap.dedent(setup), "seconds": CASE_SECONDS,
+               "tmp": tmp, "cases": [[label, code] for label, (_, code, _) in cases.items()]}
+        try:
+            proc = subprocess.run([sys.executable, "-c", RUNNER, str(ADDRESS_SPACE)],
+                                  input=json.dumps(job), capture_output=True, text=True,
+                                  timeout=BATCH_SECONDS, env=env)
+            out, err, why = proc.stdout, proc.stderr, f"exit status {proc.returncode}"
+        except subprocess.TimeoutExpired as exc:
+            out, err, why = exc.stdout or "", exc.stderr or "", f"timed out after {BATCH_SECONDS} s"
+            out, err = (x.decode() if isinstance(x, bytes) else x for x in (out, err))
     results = {}
     for line in out.splitlines():
         if line.startswith("{"):
             row = json.loads(line)
             results[row["label"]] = row
     for label in cases:
-        results.setdefault(label, {"outcome": "lost", "message": f"the subprocess ended ({why}) before "
-                                                                 f"this case: {err[-1500:]}"})
+        lost = f"the subprocess ended ({why}) before this case: {err[-1500:]}"
+        results.setdefault(label, {"outcome": "lost", "message": lost})
     return results
 
 
@@ -541,12 +571,13 @@ def _results():
         return dict(zip(GROUPS, pool.map(_run_group, GROUPS)))
 
 
-@pytest.mark.parametrize("group, label", [(g, label) for g, (_, cases) in GROUPS.items() for label in cases])
+@pytest.mark.parametrize("group, label",
+                         [(g, label) for g, (_, cases) in GROUPS.items() for label in cases])
 def test_bad_input_is_refused_naming_the_argument(group, label):
     kind, code, names = GROUPS[group][1][label]
     got = _results()[group][label]
-    said = f"{code}\n -> {got.get('outcome')}: {got.get('types', [''])[0]}: {got.get('message', '')} " \
-           f"(at {got.get('where')}, {got.get('seconds', 0):.2f} s)"
+    said = (f"{code}\n -> {got.get('outcome')}: {got.get('types', [''])[0]}: "
+            f"{got.get('message', '')} (at {got.get('where')}, {got.get('seconds', 0):.2f} s)")
     if kind == "accept":
         assert got["outcome"] == "returned", said
         return

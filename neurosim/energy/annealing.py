@@ -31,6 +31,7 @@ def sk_couplings(n, seed=None):
     """Sherrington-Kirkpatrick couplings: symmetric float64 (n, n), ``J_ij ~ N(0, 1/n)`` for
     ``i < j``, zero diagonal. The ground-state energy per spin tends to -0.7633 (Parisi)."""
     n = checks.integer(n, "n", low=2)
+    checks.memory(24 * n * n, f"sk_couplings(n={n})")   # the draws, their triangle, the sum
     g = rng.generator(seed)
     a = np.triu(g.standard_normal((n, n)) / math.sqrt(n), 1)
     return a + a.T

@@ -262,13 +262,17 @@ class RBM(Transformer):
                              "is exact by enumerating the hidden layer (log_partition('exact'))")
         chains = checks.integer(chains, "chains", low=1)
         if isinstance(betas, (int, np.integer)) and not isinstance(betas, bool):
-            betas = np.linspace(0.0, 1.0, checks.integer(betas, "betas", low=2))
+            betas = checks.integer(betas, "betas", low=2)
+            checks.memory(8 * betas, f"ais with betas={betas} inverse temperatures")
+            betas = np.linspace(0.0, 1.0, betas)
         else:
             betas = checks.array(betas, "betas", ndim=1)
             if betas.shape[0] < 2 or betas[0] != 0.0 or betas[-1] != 1.0 or np.any(np.diff(betas) < 0):
                 raise ValueError("betas must rise from 0 to 1 (non-decreasing, at least 2 values)")
         base = self.visible_bias.copy() if base_bias is None else checks.array(base_bias, "base_bias",
                                                                                 shape=(self.n_visible,))
+        # each chain's stream, visible and hidden units and weight
+        checks.memory(chains * (24 + 8 * (self.n_visible + self.n_hidden)), f"ais with chains={chains}")
         logw = _k.ais_bernoulli(self.W, self.visible_bias, self.hidden_bias, base, betas, chains,
                                 self._streams(chains))
         log_z0 = float(_softplus(base).sum() + self.n_hidden * math.log(2.0))

@@ -205,6 +205,8 @@ class MarkovChain(Structure, Fitting):
         ``probability`` (step, state).
         """
         n_steps = checks.integer(n_steps, "n_steps", low=0)
+        checks.memory(8 * (n_steps + 1) * (self.n_states + 1), f"distribution(n_steps={n_steps}) of "
+                      f"{self.n_states} states")
         M = starting_distributions(initial, self.n_states, self.labels)
         if M.shape[0] != 1:
             raise ValueError("initial must be one state or one distribution")
@@ -226,6 +228,8 @@ class MarkovChain(Structure, Fitting):
         n_steps = checks.integer(n_steps, "n_steps", low=0)
         pi = self.stationary()
         M = starting_distributions(starts, self.n_states, self.labels, "starts")
+        checks.memory(8 * (n_steps + 1) * (M.shape[0] + 2), f"tv_distance(n_steps={n_steps}) from "
+                      f"{M.shape[0]} starts")
         tv = np.empty((M.shape[0], n_steps + 1))
         for t in range(n_steps + 1):
             if t:

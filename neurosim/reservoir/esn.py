@@ -646,6 +646,8 @@ def memory_capacity(esn, max_delay=None, *, n_steps=4000, washout=500, ridge=1e-
     washout = checks.integer(washout, "washout", low=max_delay)
     if washout >= n_steps:
         raise ValueError(f"washout ({washout}) must be shorter than n_steps ({n_steps})")
+    # the input, the states and the delayed targets
+    checks.memory(8 * n_steps * (1 + esn.units + max_delay), f"memory_capacity with n_steps={n_steps}")
     u = rng.generator(seed).uniform(-1, 1, size=n_steps)
     X = esn.run_states(u[:, None], reset=True)[washout:]
     delays = np.arange(1, max_delay + 1)
