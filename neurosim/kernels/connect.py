@@ -30,7 +30,7 @@ def heapsort(a):
         _sift_down(a, root, n)
     for end in range(n - 1, 0, -1):
         a[0], a[end] = a[end], a[0]
-        _sift_down(a, 0, end)
+        _sift_down(a, np.int64(0), end)  # an int64, not the literal 0: one compile
 
 
 @njit(cache=True)

@@ -28,7 +28,9 @@ outputs, to the bit, as in one call, whatever the chunk size (a BLAS product ove
 call would round by the call's length). Activation codes
 ``act``: 0 tanh, 1 identity, 2 logistic sigmoid, 3 ReLU; tanh is a branch-free polynomial form
 (:func:`tanh`, within 2 ulp of libm) that vectorises. Sequences of a batch are independent
-(``prange`` over the batch); sequence ``b`` draws its noise from stream ``b``.
+(``prange`` over the batch); sequence ``b`` draws its noise from stream ``b``. A single sequence
+runs through :func:`run_serial` and :func:`run_readout_serial` (CPU only): the same per-sequence
+function without a parallel loop, which Numba compiles in about half the time.
 
 Many reservoirs at once (:func:`run_many`, :func:`run_readout_many`): R reservoirs of the same
 size and layers, their layouts stacked (:func:`neurosim.reservoir.layout.stack_layouts`; reservoir
@@ -228,16 +230,32 @@ def run(mat, bounds, win, wfb, bias, inputs, feedback, x, leak, act, noise, rng,
     n_fb = 0), x (B, n) start states, updated in place to the end states; out (B, T, n) receives
     the state after each step.
     """
-    n_batch, n_steps = inputs.shape[0], inputs.shape[1]
-    n = x.shape[1]
-    for b in prange(n_batch):
-        z = np.empty(n, bias.dtype)
-        drive = np.empty(n)
-        xb = x[b]
-        for t in range(n_steps):
-            _input_term(win, inputs[b, t], drive)
-            step(mat, bounds, drive, bias, wfb, feedback[b, t], xb, z, leak, act, noise, rng, uint64(b))
-            _copy(xb, out[b, t])
+    for b in prange(inputs.shape[0]):
+        _run_sequence(mat, bounds, win, wfb, bias, inputs[b], feedback[b], x[b], leak, act, noise, rng,
+                      uint64(b), out[b])
+
+
+@njit(cache=True)
+def run_serial(mat, bounds, win, wfb, bias, inputs, feedback, x, leak, act, noise, rng, out):
+    """:func:`run` in one thread, for one sequence: the same numbers, and Numba compiles it in
+    about half the time of the parallel kernel (no parallel loop to outline), which is most of
+    a first ``fit`` on a cold cache."""
+    for b in range(inputs.shape[0]):
+        _run_sequence(mat, bounds, win, wfb, bias, inputs[b], feedback[b], x[b], leak, act, noise, rng,
+                      uint64(b), out[b])
+
+
+@njit(cache=True)
+def _run_sequence(mat, bounds, win, wfb, bias, inputs, feedback, x, leak, act, noise, rng, b, out):
+    """Sequence ``b`` of :func:`run`: inputs (T, n_in), feedback (T, n_fb), x (n,), out (T, n).
+    (``b`` is uint64 in both callers, its type in a parallel loop, so this compiles once.)"""
+    n = x.shape[0]
+    z = np.empty(n, bias.dtype)
+    drive = np.empty(n)
+    for t in range(inputs.shape[0]):
+        _input_term(win, inputs[t], drive)
+        step(mat, bounds, drive, bias, wfb, feedback[t], x, z, leak, act, noise, rng, b)
+        _copy(x, out[t])
 
 
 @njit(cache=True, inline="always")
@@ -289,25 +307,40 @@ def run_readout(mat, bounds, win, wfb, bias, wout, wbias, inputs, closed, x, y, 
     y (B, n_out) are the start state and the last output (updated in place); out_x (B, T, n) and
     out_y (B, T, n_out) receive the state and the readout after each step.
     """
-    n_batch, n_steps = out_y.shape[0], out_y.shape[1]
-    n = x.shape[1]
+    for b in prange(out_y.shape[0]):
+        _run_readout_sequence(mat, bounds, win, wfb, bias, wout, wbias, inputs[b], closed, x[b], y[b], leak, act,
+                              noise, rng, uint64(b), out_x[b], out_y[b])
+
+
+@njit(cache=True)
+def run_readout_serial(mat, bounds, win, wfb, bias, wout, wbias, inputs, closed, x, y, leak, act, noise, rng,
+                       out_x, out_y):
+    """:func:`run_readout` in one thread, for one sequence (see :func:`run_serial`)."""
+    for b in range(out_y.shape[0]):
+        _run_readout_sequence(mat, bounds, win, wfb, bias, wout, wbias, inputs[b], closed, x[b], y[b], leak, act,
+                              noise, rng, uint64(b), out_x[b], out_y[b])
+
+
+@njit(cache=True)
+def _run_readout_sequence(mat, bounds, win, wfb, bias, wout, wbias, inputs, closed, x, y, leak, act, noise, rng,
+                          b, out_x, out_y):
+    """Sequence ``b`` (uint64) of :func:`run_readout`: inputs (T, n_in), x (n,), y (n_out,),
+    out_x (T, n), out_y (T, n_out)."""
+    n = x.shape[0]
     n_fb = wfb.shape[1]
-    for b in prange(n_batch):
-        z = np.empty(n, bias.dtype)
-        drive = np.empty(n)
-        xb = x[b]
-        yb = y[b]
-        fb = np.zeros(n_fb)
-        u = np.empty(win.shape[1])
-        for t in range(n_steps):
-            _copy(yb if closed else inputs[b, t], u)
-            if n_fb > 0:
-                _copy(yb, fb)
-            _input_term(win, u, drive)
-            step(mat, bounds, drive, bias, wfb, fb, xb, z, leak, act, noise, rng, uint64(b))
-            _readout(wout, wbias, xb, yb)
-            _copy(xb, out_x[b, t])
-            _copy(yb, out_y[b, t])
+    z = np.empty(n, bias.dtype)
+    drive = np.empty(n)
+    fb = np.zeros(n_fb)
+    u = np.empty(win.shape[1])
+    for t in range(out_y.shape[0]):
+        _copy(y if closed else inputs[t], u)
+        if n_fb > 0:
+            _copy(y, fb)
+        _input_term(win, u, drive)
+        step(mat, bounds, drive, bias, wfb, fb, x, z, leak, act, noise, rng, b)
+        _readout(wout, wbias, x, y)
+        _copy(x, out_x[t])
+        _copy(y, out_y[t])
 
 
 @njit(cache=True, inline="always")

@@ -106,7 +106,7 @@ def seed_streams(state, seed, first):
     state[0, 0] = z
     state[0, 1] = z
     for _ in range(first):
-        _jump(state, 0)
+        _jump(state, np.int64(0))  # an int64, not the literal 0: one compile of _jump
     for k in range(1, state.shape[0]):
         state[k, 0] = state[k - 1, 0]
         state[k, 1] = state[k - 1, 1]
