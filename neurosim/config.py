@@ -13,6 +13,10 @@ CHUNK_WORK = 20_000_000
 #: streamed to a temporary netCDF file instead of being held in memory (with a warning).
 RECORD_MEMORY_FRACTION = 0.5
 
+#: Records smaller than this (bytes) are kept in memory without asking how much is available
+#: (reading /proc/meminfo costs ~0.1 ms, a tenth of a small Hopfield recall).
+RECORD_MEMORY_FLOOR = 64 << 20
+
 # -- Hopfield networks (energy/hopfield.py, kernels/hopfield.py, kernels/cuda/hopfield.py) -----
 # Recall chunks follow CHUNK_WORK (work: cues x units per sweep). The weights' and fields' integer
 # dtypes (int8/int16 weights, int16/int32 fields for Hebbian counts) are not tunables: each is

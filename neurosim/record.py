@@ -141,9 +141,10 @@ def _check_names(ds):
     """Refuse a data variable named after a dimension (other than a 1-D variable along its own
     name, which is that dimension's coordinate): netCDF reads it back as a coordinate, so the
     Dataset would not survive a save and load, and ``xarray.merge`` with it fails."""
-    for name, var in ds.data_vars.items():
-        if name in ds.dims and var.dims != (name,):
-            raise ValueError(f"data variable {name!r} {var.dims} has the name of a dimension: saved and "
+    for name in ds.data_vars:  # (keys only: building each DataArray would cost ~0.1 ms)
+        dims = ds.variables[name].dims
+        if name in ds.dims and dims != (name,):
+            raise ValueError(f"data variable {name!r} {dims} has the name of a dimension: saved and "
                              f"loaded back it would become a coordinate; rename the variable or the "
                              f"dimension")
 
@@ -375,6 +376,7 @@ class Run:
         self._previous = None
         self._records = {}      # name -> (dims, axis, dtype, attrs, list of chunks)
         self._file = None
+        self._free = None       # memory available (bytes), read at the first track
 
     # -- Ctrl+C ---------------------------------------------------------------------------
     def __enter__(self):
@@ -453,10 +455,12 @@ class Run:
             raise ValueError(f"record {name!r} {dims} has the name of a dimension: saved and loaded back it "
                              f"would become a coordinate; rename the record or the dimension")
         self._records[name] = (dims, axis[0], np.dtype(dtype), dict(attrs or {}), [])
-        if self.store is None and self._estimate() > _available() * config.RECORD_MEMORY_FRACTION:
+        estimate = self._estimate()
+        if self.store is None and estimate > config.RECORD_MEMORY_FLOOR and \
+                estimate > self._available() * config.RECORD_MEMORY_FRACTION:
             _check_disk(tempfile.gettempdir(), self._estimate(), "more than the memory available, and ")
             self.store = _temporary(self.desc)
-            warnings.warn(f"the records of this run would not fit in memory ({self._estimate()} "
+            warnings.warn(f"the records of this run would not fit in memory ({estimate} "
                           f"bytes); streaming them to {self.store}", RuntimeWarning, stacklevel=2)
         elif self.store is not None and self._file is None:
             _check_disk(os.path.dirname(self.store), self._estimate())
@@ -490,11 +494,21 @@ class Run:
         return np.zeros(shape, dtype=dtype)
 
     def _estimate(self):
+    def _available(self):
+        """The memory available when the run began tracking (read once: /proc is slow)."""
+        if self._free is None:
+            self._free = _available()
+        return self._free
+
         rows = self.total // self.every + 1
+        """Bytes the step-growing records would take in memory at the end of the run."""
         total = 0
         for dims, axis, dtype, _, _ in self._records.values():
             if dims[axis] in self.grow:
-                total += rows * dtype.itemsize * int(np.prod([self.sizes[d] for d in dims if d != dims[axis]]))
+                size = rows * dtype.itemsize
+                for d in dims:
+                    size *= self.sizes[d] if d != dims[axis] else 1
+                total += size
         return total
 
     def _appender(self):

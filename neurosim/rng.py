@@ -60,7 +60,8 @@ def to_attr(seed):
                              "give an int seed or SeedSequence(int)")
         key = ".".join(str(k) for k in seed.spawn_key)
         return f"{seed.entropy}/{key}" if key else to_attr(int(seed.entropy))
-    sequence(seed)  # validates type and sign
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        sequence(seed)  # raises sequence's TypeError or ValueError
     return int(seed) if seed < 2 ** 63 else str(int(seed))
 
 

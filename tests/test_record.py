@@ -240,6 +240,7 @@ def test_records_streamed_to_disk_give_the_same_dataset(tmp_path):
 
 def test_records_that_would_not_fit_in_memory_stream_to_a_temporary_file(monkeypatch):
     monkeypatch.setattr(record, "_available", lambda: 100)
+    monkeypatch.setattr(record.config, "RECORD_MEMORY_FLOOR", 0)
     with pytest.warns(RuntimeWarning, match="streaming them to"):
         ds = _recorded_run()
     try:
@@ -352,6 +353,7 @@ def test_records_that_fit_neither_memory_nor_disk_are_refused_before_the_run(tmp
         run.track("path", ("chain", "step"), np.int64)
     assert not (tmp_path / "big.nc").exists()
     monkeypatch.setattr(record, "_available", lambda: 1000)       # and no memory either
+    monkeypatch.setattr(record.config, "RECORD_MEMORY_FLOOR", 0)
     run = record.Run(10 ** 6, sizes={"chain": 2}, grow=("step",))
     with pytest.raises(ValueError, match="more than the memory available, and .* has 1,000,000 bytes free"):
         run.track("path", ("chain", "step"), np.int64)
