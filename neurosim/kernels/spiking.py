@@ -44,36 +44,19 @@ import math
 import numpy as np
 from numba import njit
 
+from . import neurons as _kn
 from . import plasticity as _kp
+from .neurons import (ADEX, CONDUCTANCE, CURRENT, CUSTOM, HH, IZHIKEVICH, LIF,  # noqa: F401
+                      N_PAR, P_D, P_DE, P_DECAY, P_DI, P_DTTAU, P_EE, P_EI, P_KE, P_KI,
+                      P_NREF, P_R, P_RESET, P_REST, P_TH)
 from .rng import uniform
 
-LIF = 0
-IZHIKEVICH = 1
-CURRENT = 0
-CONDUCTANCE = 1
-
-# parameter slots of g_par
-P_DECAY = 0      # LIF: exp(-dt/tau_m);  Izhikevich: a (1/s)
-P_REST = 1       # LIF: v_rest (V);      Izhikevich: b (1/s)
-P_TH = 2         # threshold / v_peak (V)
-P_RESET = 3      # reset potential (V)
-P_NREF = 4       # updates skipped after a spike step (float holding an integer)
-P_R = 5          # LIF: membrane resistance (ohm); Izhikevich: 1/C (1/F)
-P_DE = 6         # exp(-dt/tau_e)
-P_DI = 7         # exp(-dt/tau_i)
-P_KE = 8         # LIF current synapses: volts on v per ampere of I_e over one step
-P_KI = 9         # same for I_i
-P_EE = 10        # excitatory reversal potential (V)
-P_EI = 11        # inhibitory reversal potential (V)
-P_DTTAU = 12     # LIF: dt / tau_m;  Izhikevich: dt (s)
-P_D = 13         # Izhikevich: u increment at reset (V/s)
-N_PAR = 14
-
-# codes of recordable variables
+# codes of recordable variables (then VAR_AUX + k: column k of aux)
 VAR_V = 0
 VAR_U = 1
 VAR_SYN_E = 2
 VAR_SYN_I = 3
+VAR_AUX = 4
 
 
 # group kinds handed to run_steps: 2 * model + synapse
@@ -81,6 +64,12 @@ LIF_CURRENT = 2 * LIF + CURRENT
 LIF_CONDUCTANCE = 2 * LIF + CONDUCTANCE
 IZH_CURRENT = 2 * IZHIKEVICH + CURRENT
 IZH_CONDUCTANCE = 2 * IZHIKEVICH + CONDUCTANCE
+ADEX_CURRENT = 2 * ADEX + CURRENT
+ADEX_CONDUCTANCE = 2 * ADEX + CONDUCTANCE
+HH_CURRENT = 2 * HH + CURRENT
+HH_CONDUCTANCE = 2 * HH + CONDUCTANCE
+CUSTOM_CURRENT = 2 * CUSTOM + CURRENT
+CUSTOM_CONDUCTANCE = 2 * CUSTOM + CONDUCTANCE
 
 # neurons per block of the fused LIF pass: a block is rescanned for spikers only when its
 # vectorised update saw one, so the scalar work per step is ~ (blocks with a spike) x BLOCK
@@ -154,9 +143,18 @@ def _update_izhikevich(v, u, ref, syn_e, syn_i, I_ext, p, conductance):
 
 
 @njit(cache=True)
-def _other_group(kind, v, u, ref, syn_e, syn_i, I, lo, hi, p, fired, n_fired):
+def _other_group(kind, v, u, ref, aux, syn_e, syn_i, I, lo, hi, p, fired, n_fired):
     """State update, threshold and reset of neurons ``lo .. hi-1`` of a group that is not
-    LIF with current synapses; appends spikers to ``fired`` and returns the new count."""
+    LIF with current synapses nor a user model; appends spikers to ``fired`` and returns the
+    new count."""
+    if kind >= ADEX_CURRENT:
+        conductance = kind % 2 == CONDUCTANCE
+        if kind < HH_CURRENT:
+            return _kn.adex(v, u, ref, syn_e, syn_i, I, lo, hi, p, conductance, fired, n_fired)
+        if aux is not None:
+            return _kn.hh(v, u, aux, ref, syn_e, syn_i, I, lo, hi, p, conductance, fired,
+                          n_fired)
+        return n_fired
     th = p[P_TH]
     reset = p[P_RESET]
     nref = np.int32(p[P_NREF])
@@ -185,7 +183,7 @@ def _other_group(kind, v, u, ref, syn_e, syn_i, I, lo, hi, p, fired, n_fired):
 
 
 @njit(cache=True)
-def _record(row, v, u, syn, rec_idx, rec_vars, rec_buf):
+def _record(row, v, u, syn, aux, rec_idx, rec_vars, rec_buf):
     N = v.shape[0]
     for a in range(rec_vars.shape[0]):
         code = rec_vars[a]
@@ -197,8 +195,10 @@ def _record(row, v, u, syn, rec_idx, rec_vars, rec_buf):
                 rec_buf[row, a, b] = u[i]
             elif code == VAR_SYN_E:
                 rec_buf[row, a, b] = syn[i]
-            else:
+            elif code == VAR_SYN_I:
                 rec_buf[row, a, b] = syn[N + i]
+            elif aux is not None:
+                rec_buf[row, a, b] = aux[i, code - VAR_AUX]
 
 
 @njit(cache=True)
@@ -244,14 +244,17 @@ def _deliver_delayed(s, fired, n_fired, out_ptr, out_code, out_w, out_d, syn, ri
                 ring[(s + d) % L, out_code[q]] += out_w[q]
 
 
-@njit(cache=True)
-def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, g_par, v, u, syn, ref, I_ext, I_stride,
-              poisson, generators, out_ptr, out_code, out_w, delays, dynamic,
+def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, custom, g_par, v, u, syn, ref, aux,
+              I_ext, I_stride, poisson, generators, out_ptr, out_code, out_w, delays, dynamic,
               rec_every, rec, wrec, rate_buf, spk_mask, spk_step, spk_idx, n_spk, fired):
     """Advance the network by up to ``n_steps`` steps from global step ``step0``.
 
     g_kind: None when every group is LIF with current synapses, else int64 (n_groups,) of
-    ``2 * model + synapse``. syn: (2N,) the synaptic variables, excitatory then inhibitory.
+    ``2 * model + synapse``. custom: None, or the user model's step function (a Numba
+    function; see :func:`neurosim.kernels.neurons.custom`; the kernel is then
+    :data:`run_steps_custom`, compiled without the disk cache). syn: (2N,) the synaptic
+    variables, excitatory then inhibitory. aux: (N, K) the state variables beyond v and u
+    (Hodgkin-Huxley, user models), or None.
     The optional parts are None when unused, and Numba then compiles nothing for them:
     poisson ``(rates, rate_stride, pstate)``, generators ``(gen_step, gen_idx, gen_ptr)``,
     delays ``(out_d, ring)`` (None: every delay is 0), rec ``(rec_idx, rec_vars, rec_buf)``;
@@ -285,7 +288,7 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, g_par, v, u, syn, ref, I_
         # 1. state monitors, at the start of the step
         if rec is not None:
             if k % rec_every == 0:
-                _record(row, v, u, syn, rec[0], rec[1], rec[2])
+                _record(row, v, u, syn, aux, rec[0], rec[1], rec[2])
         if wrec is not None:
             _kp.record_weights(s, wrec[0], wrec[1], wrec[2], wrec[3], wrec[4], wrec[5])
         if I_ext is None:
@@ -353,8 +356,12 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, g_par, v, u, syn, ref, I_
                                 fired[n_fired] = b0 + i
                                 n_fired += 1
             elif g_kind is not None:
-                n_fired = _other_group(kind, v, u, ref, syn_e, syn_i, I_now, lo, hi, p, fired,
-                                       n_fired)
+                if kind < CUSTOM_CURRENT:
+                    n_fired = _other_group(kind, v, u, ref, aux, syn_e, syn_i, I_now, lo, hi, p,
+                                           fired, n_fired)
+                elif custom is not None:
+                    n_fired = _kn.custom(custom, v, u, aux, ref, syn_e, syn_i, I_now, lo, hi, p,
+                                         kind == CUSTOM_CONDUCTANCE, dt, fired, n_fired)
             if n_fired > before:
                 rate_buf[row, g] += n_fired - before
         n_neur = n_fired
@@ -388,6 +395,12 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, g_par, v, u, syn, ref, I_
             _kp.deliver(s, N, fired, n_fired, n_neur, syn, *dynamic)
     n_spk[0] = ns
     return n_steps
+
+
+#: :func:`run_steps` for networks with a user model, whose step function becomes part of the
+#: compiled code (a new function each session: not cached on disk)
+run_steps_custom = njit(run_steps)
+run_steps = njit(cache=True)(run_steps)
 
 
 @njit(cache=True)

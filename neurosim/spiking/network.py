@@ -77,13 +77,23 @@ class Network:
         return _rng.child(self._ss, self._children)
 
     def add(self, group):
-        """Add a neuron group (:class:`LIF`, :class:`Izhikevich`) or a source
-        (:class:`PoissonGroup`, :class:`SpikeGeneratorGroup`); returns it."""
+        """Add a neuron group (:class:`LIF`, :class:`Izhikevich`, :class:`AdEx`,
+        :class:`HodgkinHuxley`, :class:`CustomNeurons`) or a source (:class:`PoissonGroup`,
+        :class:`SpikeGeneratorGroup`); returns it."""
         if self._built:
             raise RuntimeError("cannot add groups after the network has run")
         if any(group is g for g in self.groups + self.sources):
             raise ValueError("this group is already in the network")
         if isinstance(group, NeuronGroup):
+            if self.backend == "cuda" and group.model not in (_k.LIF, _k.IZHIKEVICH):
+                raise ValueError(f"group: {type(group).__name__} neurons have no CUDA twin yet "
+                                 "(LIF and Izhikevich have): build this network with "
+                                 "backend='cpu'")
+            steps = {id(g.step) for g in self.groups if g.step is not None}
+            if group.step is not None and steps and id(group.step) not in steps:
+                raise ValueError("group: a network runs one user step function (groups may "
+                                 "share it with different parameters); this group brings a "
+                                 "second one")
             self.groups.append(group)
         elif isinstance(group, (PoissonGroup, SpikeGeneratorGroup)):
             self.sources.append(group)
@@ -232,10 +242,23 @@ class Network:
         self.g_model = np.array([g.model for g in self.groups], dtype=np.int64)
         self.g_syn = np.array([0 if g.synapse == "current" else 1 for g in self.groups],
                               dtype=np.int64)
-        self.g_par = np.stack([g.parameters(dt) for g in self.groups])
+        for g in self.groups:
+            if g.step is not None:
+                g.check_step(dt)
+        rows = [g.parameters(dt) for g in self.groups]
+        self.g_par = np.zeros((len(rows), max(r.size for r in rows)))
+        for r, row in zip(self.g_par, rows):
+            r[:row.size] = row
         vs, us = zip(*(g.initial_state(gen) for g in self.groups))
         self.v = np.concatenate(vs)
         self.u = np.concatenate(us)
+        K = max(g.n_aux for g in self.groups)
+        # (a user model's kernel takes aux whatever its number of variables)
+        self.aux = np.zeros((N, K)) if K or any(g.step is not None for g in self.groups) \
+            else None
+        for g, lo in zip(self.groups, self.g_lo):
+            if g.n_aux:
+                self.aux[lo:lo + g.n, :g.n_aux] = g.initial_aux(gen)
         self.syn = np.zeros((2, N))
         self.ref = np.zeros(N, dtype=np.int32)  # int32: the update loop vectorises better
         # external currents: one table (rows, N) with a common stride in steps
@@ -335,7 +358,7 @@ class Network:
         return self.step * self.dt
 
     # ------------------------------------------------------------------- snapshots
-    _STATE = ("v", "u", "syn", "ref", "ring", "pstate", "gen_ptr") + _synapses.STATE
+    _STATE = ("v", "u", "aux", "syn", "ref", "ring", "pstate", "gen_ptr") + _synapses.STATE
 
     def store(self):
         """Snapshot the state (neurons, synapses in flight, plastic weights and their traces,
@@ -406,6 +429,18 @@ class Network:
         return self._run(duration, record=record, variables=variables, spikes=spikes,
                          weights=weights, chunk=chunk, progress=progress, store=store)
 
+    def _variables(self):
+        """Recordable state variables: name -> kernel code, and name -> units (the groups'
+        own names: v, u or w, m, h, n, a user model's; and syn_e, syn_i)."""
+        codes, units = dict(VARIABLES), {"v": "V", "u": "V/s"}
+        for g in self.groups:
+            for k, name in enumerate(g.state_names):
+                code = (_k.VAR_V, _k.VAR_U)[k] if k < 2 else _k.VAR_AUX + k - 2
+                # a name held in different slots by different groups cannot be recorded
+                codes[name] = code if codes.get(name, code) == code else None
+                units[name] = g.state_units.get(name, "1")
+        return codes, units
+
     def _n_plastic(self):
         if self._built:
             return 0 if getattr(self, "pl_dyn", None) is None else int(self.pl_dyn.shape[0])
@@ -427,9 +462,13 @@ class Network:
         rec_idx = mon.units(N)
         if isinstance(variables, str):
             variables = (variables,)
+        codes, units = self._variables()
         for name in variables:
-            checks.choice(name, "variables", tuple(VARIABLES))
-        rec_vars = np.array([VARIABLES[x] for x in variables], dtype=np.int64)
+            checks.choice(name, "variables", tuple(codes))
+            if codes[name] is None:
+                raise ValueError(f"variables: {name!r} is a different state variable in "
+                                 "different groups; it cannot be recorded as one variable")
+        rec_vars = np.array([codes[x] for x in variables], dtype=np.int64)
         spk_mask = np.zeros(N, dtype=bool)
         if spikes is True:
             spk_mask[:] = True
@@ -440,7 +479,6 @@ class Network:
         every = mon.every
         pop = [g.name or f"group{i}" for i, g in enumerate(self.groups)]
         sizes = np.array([g.n for g in self.groups], dtype=float)
-        units = {"v": "V", "u": "V/s"}
         syn_types = {g.synapse for g in self.groups}
         syn_unit = "A" if syn_types == {"current"} else "S" if syn_types == {"conductance"} \
             else "A (current synapses) or S (conductance synapses)"

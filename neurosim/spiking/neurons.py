@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 from .. import checks
+from ..kernels import neurons as _kn
 from ..kernels import spiking as _k
 
 SYNAPSES = ("current", "conductance")
@@ -58,10 +59,26 @@ def _current(I, n, name="I"):
 
 
 class NeuronGroup:
-    """Base of neuron-group descriptions (see :class:`LIF`, :class:`Izhikevich`)."""
+    """Base of neuron-group descriptions (see :class:`LIF`, :class:`Izhikevich`, :class:`AdEx`,
+    :class:`HodgkinHuxley`, :class:`~neurosim.spiking.CustomNeurons`)."""
 
     model = None
     kind = "neurons"
+    #: the model's state variables in the kernel's order (v, u, then the columns of aux) and
+    #: their units, for monitors
+    state_names = ("v", "u")
+    state_units = {"v": "V", "u": "V/s"}
+    #: the kernel step function of a user model (None: a built-in model)
+    step = None
+
+    @property
+    def n_aux(self):
+        """State variables beyond v and u."""
+        return max(len(self.state_names) - 2, 0)
+
+    def initial_aux(self, gen):
+        """Initial values of the state beyond v and u: (n, n_aux)."""
+        return np.zeros((self.n, self.n_aux))
 
     def __init__(self, n, name, synapse, tau_e, tau_i, E_e, E_i, t_ref, I, I_dt):
         self.n = checks.integer(n, "n", low=1)
@@ -217,6 +234,178 @@ class Izhikevich(NeuronGroup):
         v = _initial(self.v0, "v0", self.n, gen)
         u = self.b * 1e3 * v if self.u0 is None else _initial(self.u0, "u0", self.n, gen)
         return v, u
+
+
+class AdEx(NeuronGroup):
+    """Adaptive exponential integrate-and-fire neurons (Brette and Gerstner 2005).
+
+    ``C dv/dt = -g_L (v - E_L) + g_L Delta_T exp((v - V_T) / Delta_T) - w + I_syn + I`` and
+    ``tau_w dw/dt = a (v - E_L) - w``; when ``v > v_peak``: ``v = v_reset``, ``w += b`` (v then
+    held at the reset for ``t_ref``). Defaults: the paper's (C 281 pF, g_L 30 nS, E_L -70.6 mV,
+    V_T -50.4 mV, Delta_T 2 mV, tau_w 144 ms, a 4 nS, b 80.5 pA, v_reset = E_L, v_peak 20 mV);
+    :data:`ADEX_PATTERNS` holds the parameter sets of the firing patterns of Naud et al. (2008).
+    Integration: exponential Euler (v relaxes exactly towards its steady state with the
+    exponential, w and the input held; w exactly with v held), so a step never overshoots
+    the stiff upswing; the spike is cut at v_peak.
+
+    C (F), g_L (S), E_L, V_T, Delta_T, v_reset, v_peak (V), tau_w (s), a (S), b (A), t_ref
+    (s). Synapses, I, I_dt, name: as for :class:`LIF`. v0 (default E_L), w0 (A, default 0).
+    The adaptation current is recorded as ``"w"``.
+    """
+
+    model = _k.ADEX
+    state_names = ("v", "w")
+    state_units = {"v": "V", "w": "A"}
+
+    def __init__(self, n, *, C=281e-12, g_L=30e-9, E_L=-70.6e-3, V_T=-50.4e-3, Delta_T=2e-3,
+                 tau_w=144e-3, a=4e-9, b=80.5e-12, v_reset=None, v_peak=20e-3, t_ref=0.0,
+                 synapse="current", tau_e=5e-3, tau_i=10e-3, E_e=0.0, E_i=-80e-3, v0=None,
+                 w0=0.0, I=0.0, I_dt=None, name=None):
+        super().__init__(n, name, synapse, tau_e, tau_i, E_e, E_i, t_ref, I, I_dt)
+        self.C = checks.scalar(C, "C", low=0.0, low_open=True)
+        self.g_L = checks.scalar(g_L, "g_L", low=0.0, low_open=True)
+        self.E_L = checks.scalar(E_L, "E_L")
+        self.V_T = checks.scalar(V_T, "V_T")
+        self.Delta_T = checks.scalar(Delta_T, "Delta_T", low=0.0, low_open=True)
+        self.tau_w = checks.scalar(tau_w, "tau_w", low=0.0, low_open=True)
+        self.a = checks.scalar(a, "a")
+        self.b = checks.scalar(b, "b")
+        self.v_reset = self.E_L if v_reset is None else checks.scalar(v_reset, "v_reset")
+        self.v_peak = checks.scalar(v_peak, "v_peak")
+        if not self.v_reset < self.v_peak:
+            raise ValueError(f"v_reset must be below v_peak ({self.v_peak}); got {self.v_reset}")
+        if not self.V_T < self.v_peak:
+            raise ValueError(f"V_T must be below v_peak ({self.v_peak}); got {self.V_T}")
+        self.v0 = self.E_L if v0 is None else _initial_spec(v0, "v0", self.n)
+        self.w0 = _initial_spec(w0, "w0", self.n)
+
+    def time_constants(self):
+        """The group's time constants (s), for the check of dt."""
+        return [self.C / self.g_L, self.tau_w] + super().time_constants()
+
+    def parameters(self, dt):
+        """Kernel parameter row (float64, N_PAR) for time step ``dt``."""
+        par = np.zeros(_k.N_PAR)
+        self._syn_par(par, dt)
+        par[_k.P_REST] = self.E_L
+        par[_k.P_TH] = self.v_peak
+        par[_k.P_RESET] = self.v_reset
+        par[_k.P_DTTAU] = dt
+        par[_k.P_D] = self.b
+        par[_kn.P_C] = self.C
+        par[_kn.P_GL] = self.g_L
+        par[_kn.P_VT] = self.V_T
+        par[_kn.P_DELTA] = self.Delta_T
+        par[_kn.P_A] = self.a
+        par[_kn.P_EW] = math.exp(-dt / self.tau_w)
+        return par
+
+    def initial_state(self, gen):
+        """(v (n,) volts, w (n,) amperes)."""
+        return _initial(self.v0, "v0", self.n, gen), _initial(self.w0, "w0", self.n, gen)
+
+
+#: AdEx parameters of the firing patterns of Naud, Marcille, Clopath and Gerstner (2008),
+#: Table 1 (with the step current ``I`` that shows each), in SI units
+ADEX_PATTERNS = {
+    name: dict(C=C * 1e-12, g_L=gL * 1e-9, E_L=EL * 1e-3, V_T=-50e-3, Delta_T=2e-3, a=a * 1e-9,
+               tau_w=tw * 1e-3, b=b * 1e-12, v_reset=vr * 1e-3, I=I * 1e-12)
+    for name, (C, gL, EL, a, tw, b, vr, I) in {
+        "tonic": (200, 10, -70, 2, 30, 0, -58, 500),
+        "adapting": (200, 12, -70, 2, 300, 60, -58, 500),
+        "initial_burst": (130, 18, -58, 4, 150, 120, -50, 400),
+        "bursting": (200, 10, -58, 2, 120, 100, -46, 210),
+        "irregular": (100, 12, -60, -11, 130, 30, -48, 160),
+        "transient": (100, 10, -65, 10, 90, 100, -47, 180),
+        "delayed": (200, 12, -70, -10, 300, 0, -58, 300),
+    }.items()}
+
+
+class HodgkinHuxley(NeuronGroup):
+    """Hodgkin-Huxley neurons with the Traub and Miles (1991) rates, as Brian2's COBAHH
+    benchmark (Brette et al. 2007, benchmark 3) defines them.
+
+    ``C dv/dt = g_L (E_L - v) - g_Na m^3 h (v - E_Na) - g_K n^4 (v - E_K) + I_syn + I``, each
+    gate ``dx/dt = alpha_x (1 - x) - beta_x x`` with Traub-Miles rates around ``V_T``. A spike
+    is counted when v rises above ``v_th`` (no reset; the neuron counts again only after v
+    fell below, as Brian2's ``refractory='v > v_th'``). Integration: exponential Euler
+    (Brian2's ``exponential_euler``: v and each gate relax exactly towards their steady state
+    with the others held over the step), stable at dt = 0.1 ms.
+
+    Defaults: COBAHH's membrane of 20000 um^2: C 200 pF, g_L 10 nS, E_L -60 mV, g_Na 20 uS,
+    E_Na 50 mV, g_K 6 uS, E_K -90 mV, V_T -63 mV, v_th -20 mV; conductance synapses (tau_e
+    5 ms, tau_i 10 ms, E_e 0, E_i -80 mV). v0 (default E_L); m0, h0, n0: initial gates (default
+    their steady state at v0). State recorded as ``"v"``, ``"m"``, ``"h"``, ``"n"``.
+    """
+
+    model = _k.HH
+    state_names = ("v", "m", "h", "n")
+    state_units = {"v": "V", "m": "1", "h": "1", "n": "1"}
+
+    def __init__(self, n, *, C=200e-12, g_L=10e-9, E_L=-60e-3, g_Na=20e-6, E_Na=50e-3,
+                 g_K=6e-6, E_K=-90e-3, V_T=-63e-3, v_th=-20e-3, synapse="conductance",
+                 tau_e=5e-3, tau_i=10e-3, E_e=0.0, E_i=-80e-3, v0=None, m0=None, h0=None,
+                 n0=None, I=0.0, I_dt=None, name=None):
+        super().__init__(n, name, synapse, tau_e, tau_i, E_e, E_i, 0.0, I, I_dt)
+        self.C = checks.scalar(C, "C", low=0.0, low_open=True)
+        self.g_L = checks.scalar(g_L, "g_L", low=0.0, low_open=True)
+        self.g_Na = checks.scalar(g_Na, "g_Na", low=0.0)
+        self.g_K = checks.scalar(g_K, "g_K", low=0.0)
+        self.E_L = checks.scalar(E_L, "E_L")
+        self.E_Na = checks.scalar(E_Na, "E_Na")
+        self.E_K = checks.scalar(E_K, "E_K")
+        self.V_T = checks.scalar(V_T, "V_T")
+        self.v_th = checks.scalar(v_th, "v_th")
+        self.v0 = self.E_L if v0 is None else _initial_spec(v0, "v0", self.n)
+        for name_, x in (("m0", m0), ("h0", h0), ("n0", n0)):
+            if x is not None:
+                x = _initial_spec(x, name_, self.n)
+                low, high = (x, x) if isinstance(x, float) else \
+                    (x if isinstance(x, tuple) else (x.min(), x.max()))
+                if low < 0 or high > 1:
+                    raise ValueError(f"{name_} must lie in [0, 1] (a gate); got {x}")
+            setattr(self, name_, x)
+
+    def time_constants(self):
+        """The group's time constants (s), for the check of dt."""
+        return [self.C / self.g_L] + super().time_constants()
+
+    def parameters(self, dt):
+        """Kernel parameter row (float64, N_PAR) for time step ``dt``."""
+        par = np.zeros(_k.N_PAR)
+        self._syn_par(par, dt)
+        par[_k.P_REST] = self.E_L
+        par[_k.P_TH] = self.v_th
+        par[_k.P_DTTAU] = dt
+        par[_kn.P_C] = self.C
+        par[_kn.P_GL] = self.g_L
+        par[_kn.P_VT] = self.V_T
+        par[_kn.P_GNA] = self.g_Na
+        par[_kn.P_ENA] = self.E_Na
+        par[_kn.P_GK] = self.g_K
+        par[_kn.P_EK] = self.E_K
+        return par
+
+    def steady_gates(self, v):
+        """(m, h, n) at rest at potentials ``v`` (V)."""
+        r = np.array([_kn.hh_rates(float(x), self.V_T) for x in np.atleast_1d(v)])
+        return tuple(r[:, k] / (r[:, k] + r[:, k + 1]) for k in (0, 2, 4))
+
+    def initial_state(self, gen):
+        """(v (n,) volts, m (n,)); h and n come from :meth:`initial_aux`."""
+        self._v_init = _initial(self.v0, "v0", self.n, gen)
+        m = self.steady_gates(self._v_init)[0] if self.m0 is None else \
+            _initial(self.m0, "m0", self.n, gen)
+        return self._v_init, m
+
+    def initial_aux(self, gen):
+        """(h, n) as columns (n, 2): given, or their steady state at the initial v."""
+        _, h, n = self.steady_gates(self._v_init)
+        if self.h0 is not None:
+            h = _initial(self.h0, "h0", self.n, gen)
+        if self.n0 is not None:
+            n = _initial(self.n0, "n0", self.n, gen)
+        return np.stack([h, n], axis=1)
 
 
 def check_dt(dt, groups):

@@ -116,6 +116,15 @@ class Stepper:
         if dynamic is not None and on.cuda is not None:
             raise ValueError("synaptic plasticity (STDP, STP) has no CUDA twin yet: run this "
                              "network with backend='cpu'")
+        # a user model's step function: the kernel specialisation that calls it
+        steps = [g.step for g in net.groups if g.step is not None]
+        self.custom = steps[0] if steps else None
+        if self.custom is not None:
+            on.run_steps = _k.run_steps_custom
+        aux = getattr(net, "aux", None)
+        if (aux is not None or self.custom is not None) and on.cuda is not None:
+            raise ValueError("AdEx, Hodgkin-Huxley and user-defined neurons have no CUDA twin "
+                             "yet: run this network with backend='cpu'")
         rec_idx = np.asarray(rec_idx, dtype=np.int64)
         rec_vars = np.asarray(rec_vars, dtype=np.int64)
         # device memory: everything below, before any of it is made
@@ -136,6 +145,7 @@ class Stepper:
         self.u = on.state(net.u)
         self.syn = on.state(net.syn.reshape(-1))   # (2N,) e then i: a view on the CPU
         self.ref = on.state(net.ref)
+        self.aux = aux
         self.I_ext = on.const("I_ext", I_ext)
         self.poisson = ((on.const("rates", net.rates), np.int64(net.rate_stride),
                          on.state(net.pstate)) if uses_poisson else None)
@@ -177,8 +187,8 @@ class Stepper:
         while done < n:
             on.clear(self.n_spk)
             got = on.run_steps(np.int64(net.step), np.int64(done), np.int64(n - done),
-                            float(net.dt), self.g_lo, self.g_kind, self.g_par,
-                            self.v, self.u, self.syn, self.ref,
+                            float(net.dt), self.g_lo, self.g_kind, self.custom, self.g_par,
+                            self.v, self.u, self.syn, self.ref, self.aux,
                             self.I_ext, np.int64(net.I_stride), self.poisson, self.generators,
                             self.out_ptr, self.out_code, self.out_w, self.delays, self.dynamic,
                             np.int64(self.every), self.rec, self.wrec, self.rate_buf,

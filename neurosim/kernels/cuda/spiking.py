@@ -402,17 +402,21 @@ def _prepared(configured, args):
     return again
 
 
-def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, g_par, v, u, syn, ref, I_ext, I_stride,
-              poisson, generators, out_ptr, out_code, out_w, delays, dynamic,
+def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, custom, g_par, v, u, syn, ref, aux,
+              I_ext, I_stride, poisson, generators, out_ptr, out_code, out_w, delays, dynamic,
               rec_every, rec, wrec, rate_buf, spk_mask, spk_step, spk_idx, n_spk, fired):
     """The CPU kernel's ``run_steps`` on device arrays (see its docstring for the arguments):
     advances by up to ``n_steps`` steps and returns the number done, stopping before a step
     whose spikes might not fit in the spike buffer. Spikes of one step are recorded in no
-    particular order. Synaptic plasticity (``dynamic``, ``wrec``) has no twin yet: a
-    ValueError (the network refuses it before anything runs)."""
+    particular order. Synaptic plasticity (``dynamic``, ``wrec``), AdEx, Hodgkin-Huxley and
+    user models (``custom``, ``aux``) have no twin yet: a ValueError (the network refuses
+    them before anything runs)."""
     if dynamic is not None or wrec is not None:
         raise ValueError("synaptic plasticity (STDP, STP) has no CUDA twin yet: run this "
                          "network with backend='cpu'")
+    if custom is not None or aux is not None:
+        raise ValueError("AdEx, Hodgkin-Huxley and user-defined neurons have no CUDA twin yet: "
+                         "run this network with backend='cpu'")
     N = int(v.shape[0])
     n_groups = int(g_lo.shape[0]) - 1
     step0, k_off, n_steps, every = int(step0), int(k_off), int(n_steps), int(rec_every)
@@ -420,6 +424,9 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, g_par, v, u, syn, ref, I_
     # exp(-a dt), computed here with the CPU's exp
     gp = g_par.copy_to_host()
     kinds = np.full(n_groups, LIF_CURRENT, np.int64) if g_kind is None else g_kind.copy_to_host()
+    if kinds.max() > IZH_CONDUCTANCE:
+        raise ValueError("AdEx, Hodgkin-Huxley and user-defined neurons have no CUDA twin yet: "
+                         "run this network with backend='cpu'")
     eu = np.array([math.exp(-float(gp[g, P_DECAY]) * float(gp[g, P_DTTAU]))
                    for g in range(n_groups)])
     has_I = I_ext is not None
