@@ -128,7 +128,8 @@ def run_config(path):
     """Run the experiment a TOML file describes; returns ``(Dataset, output path)``.
 
     Top-level keys: ``family`` (zoo abbreviation), ``seed``, ``output`` (.nc path, relative to
-    the config file) and the family's tables. HN: ``[model]``, ``[patterns]``, ``[cues]``,
+    the config file, in a folder that exists: checked before anything runs) and the family's
+    tables (examples in ``examples/configs/``). HN: ``[model]``, ``[patterns]``, ``[cues]``,
     ``[recall]`` (a recall Dataset). FF: ``[model]`` (``hidden`` widths, ``activation``,
     ``dropout``, ``init``, ``dtype``), ``[data]`` (``source = "digits"`` or ``"mnist"`` with
     ``path``, the folder of the IDX files relative to the config), ``[fit]`` (the options of
@@ -394,7 +395,7 @@ def _demo_som(out):
 
 DEMOS = [_demo_hopfield, _demo_esn, _demo_annealing, _demo_som]
 
-DEMO_KERNELS = ("hopfield.start", "hopfield.sweeps", "reservoir.run", "reservoir.run_readout",
+DEMO_KERNELS = ("hopfield.start", "hopfield.sweeps", "reservoir.run_serial", "reservoir.run_readout_serial",
                 "annealing.anneal", "som.train_online")
 """The demo's main kernels (``module.function`` under :mod:`neurosim.kernels`): if Numba's cache
 lacks one of them, the demo says that it compiles first."""
