@@ -178,6 +178,48 @@ def test_access_is_the_papers_step_over_several_steps():
     np.testing.assert_allclose(got["read_weighting"].sum(-1) <= 1 + 1e-12, True)
 
 
+def staged_access(state, raw):
+    """:func:`dnc.access` composed from the stage ops (and the NTM's write and read) on the
+    tape: the fused kernels must give the same values and gradients."""
+    from neurosim.nn import ops
+    layout = dnc.state_layout(N, W, R)
+    prev = {k: ops.reshape(state[:, part], (len(raw),) + shape)
+            for k, (part, shape) in layout.items()}
+    y = dnc.interface(raw, W, R)
+    xi = {k: ops.reshape(y[:, part], (len(raw),) + shape)
+          for k, (part, shape) in dnc.interface_layout(W, R).items()}
+    u = dnc.usage(prev["usage"], prev["write_weighting"], prev["read_weighting"],
+                  xi["free_gates"])
+    ww = dnc.write_weighting(prev["memory"], xi["write_key"], xi["write_strength"],
+                             dnc.allocation(u), xi["allocation_gate"], xi["write_gate"])
+    memory = nm.write(prev["memory"], ops.reshape(ww, (len(raw), 1, N)),
+                      ops.reshape(xi["erase"], (len(raw), 1, W)),
+                      ops.reshape(xi["write_vector"], (len(raw), 1, W)))
+    link = dnc.link(prev["link"], prev["precedence"], ww)
+    wr = dnc.read_weighting(memory, link, prev["read_weighting"], xi["read_keys"],
+                            xi["read_strengths"], xi["read_modes"])
+    parts = [memory, u, link, dnc.precedence(prev["precedence"], ww), ww, wr,
+             nm.read(memory, wr)]
+    return ops.concatenate([ops.reshape(t, (len(raw), -1)) for t in parts], axis=1)
+
+
+def test_fused_access_is_the_stage_ops_values_and_gradients():
+    from neurosim.nn import value_and_grad
+    r = np.random.default_rng(7)
+    state = np.zeros((B, dnc.state_size(N, W, R)))
+    for _ in range(4):
+        state = dnc.access(state, 2 * r.standard_normal((B, dnc.interface_size(W, R))),
+                           N, W, R).data
+    raw = 2 * r.standard_normal((B, dnc.interface_size(W, R)))
+    weights = r.standard_normal(state.shape)
+    fused = value_and_grad(lambda s, x: (dnc.access(s, x, N, W, R) * weights).sum(), (0, 1))
+    staged = value_and_grad(lambda s, x: (staged_access(s, x) * weights).sum(), (0, 1))
+    (v1, g1), (v2, g2) = fused(state, raw), staged(state, raw)
+    assert float(v1) == pytest.approx(float(v2), rel=1e-13)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+
+
 # ---------------------------------------------------------------- the usage sort's tie-break
 def test_allocation_ties_go_to_the_lower_location():
     u = np.array([[0.5, 0.2, 0.5, 0.2, 0.1], [0.0, 0.0, 0.0, 0.0, 0.0]])
