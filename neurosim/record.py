@@ -8,6 +8,7 @@ Schema (every family): plain dim names (``time`` in seconds, ``step``, ``sweep``
 """
 import functools
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -350,15 +351,17 @@ class Run:
     sizes: the fixed dims of the records. grow: dims along which records grow by step; events:
     dims that grow by event (spikes). store: a netCDF path; records are appended chunk by
     chunk and :meth:`dataset` returns the file opened lazily. Without ``store``, records whose
-    estimated size exceeds ``config.RECORD_MEMORY_FRACTION`` of the available memory go to a
-    temporary file too (with a warning).
+    estimated size (all ``total`` steps) exceeds ``config.RECORD_MEMORY_FRACTION`` of the
+    available memory go to a temporary file too (with a warning), and so do records that outgrow
+    it while the run goes on. stops_early: the run usually ends before ``total`` (a recall that
+    converges, early stopping), so its records are not estimated from ``total`` up front.
 
     Ctrl+C: the first press inside ``with run`` (or the loop) sets a flag; no new chunk starts
     and the Dataset says ``interrupted = 1``; a second press raises ``KeyboardInterrupt``.
     """
 
     def __init__(self, total, *, chunk=None, work=1, every=1, sizes=None, grow=(), events=(),
-                 progress=False, desc=None, unit="step", store=None):
+                 stops_early=False, progress=False, desc=None, unit="step", store=None):
         self.total = checks.integer(total, "total", low=0)
         self.every = checks.integer(every, "every", low=1)
         if chunk is None:
@@ -367,6 +370,7 @@ class Run:
         self.chunk = max(self.every, chunk // self.every * self.every)
         self.sizes = dict(sizes or {})
         self.grow, self.events = tuple(grow), tuple(events)
+        self.stops_early = bool(stops_early)
         self.progress, self.desc, self.unit = bool(progress), desc, unit
         self.store = _store_path(store)
         self.done = 0
@@ -375,8 +379,9 @@ class Run:
         self._pressed = False
         self._previous = None
         self._records = {}      # name -> (dims, axis, dtype, attrs, list of chunks)
-        self._file = None
         self._free = None       # memory available (bytes), read at the first track
+        self._kept_bytes = 0    # bytes of records held in memory
+        self._file = None
 
     # -- Ctrl+C ---------------------------------------------------------------------------
     def __enter__(self):
@@ -455,23 +460,35 @@ class Run:
             raise ValueError(f"record {name!r} {dims} has the name of a dimension: saved and loaded back it "
                              f"would become a coordinate; rename the record or the dimension")
         self._records[name] = (dims, axis[0], np.dtype(dtype), dict(attrs or {}), [])
-        estimate = self._estimate()
-        if self.store is None and estimate > config.RECORD_MEMORY_FLOOR and \
-                estimate > self._available() * config.RECORD_MEMORY_FRACTION:
-            _check_disk(tempfile.gettempdir(), self._estimate(), "more than the memory available, and ")
-            self.store = _temporary(self.desc)
-            warnings.warn(f"the records of this run would not fit in memory ({estimate} "
-                          f"bytes); streaming them to {self.store}", RuntimeWarning, stacklevel=2)
-        elif self.store is not None and self._file is None:
+        estimate = 0 if self.stops_early else self._estimate()
+        if self.store is None and self._too_big(estimate):
+            self._stream(estimate, f"would not fit in memory ({estimate} bytes)")
+        elif self.store is not None:   # every record declared so far, before any is written
             _check_disk(os.path.dirname(self.store), self._estimate())
-        if self.store is not None:   # (records kept in memory so far move to the file too)
-            appender = self._appender()
-            for other, (o_dims, _, o_dtype, o_attrs, chunks) in self._records.items():
-                if other not in appender.defined:
-                    appender.define(other, o_dims, o_dtype, o_attrs)
-                    for values in chunks:
-                        appender.append(other, values)
-                    chunks.clear()
+            self._to_file()
+
+    def _too_big(self, nbytes):
+        return nbytes > config.RECORD_MEMORY_FLOOR and \
+            nbytes > self._available() * config.RECORD_MEMORY_FRACTION
+
+    def _stream(self, nbytes, why):
+        """Move the records to a temporary netCDF file from now on (with a warning)."""
+        _check_disk(tempfile.gettempdir(), nbytes, "more than the memory available, and ")
+        self.store = _temporary(self.desc)
+        warnings.warn(f"the records of this run {why}; streaming them to {self.store}",
+                      RuntimeWarning, stacklevel=3)
+        self._to_file()
+
+    def _to_file(self):
+        """Declare every record in the store and move what memory holds of them there."""
+        appender = self._appender()
+        for other, (o_dims, _, o_dtype, o_attrs, chunks) in self._records.items():
+            if other not in appender.defined:
+                appender.define(other, o_dims, o_dtype, o_attrs)
+                for values in chunks:
+                    appender.append(other, values)
+                chunks.clear()
+        self._kept_bytes = 0
 
     def keep(self, **values):
         """Append each record's values for this chunk (the growing dim may be empty)."""
@@ -482,6 +499,9 @@ class Run:
                 self._file.append(name, v)
             else:
                 chunks.append(v.copy())
+                self._kept_bytes += v.nbytes
+        if self._file is None and self._too_big(self._kept_bytes):
+            self._stream(self._kept_bytes, f"outgrew the memory ({self._kept_bytes} bytes kept)")
 
     def kept(self, name):
         """Everything kept so far of record ``name`` in memory (concatenated), else None."""
@@ -493,15 +513,15 @@ class Run:
         shape = [0 if a == axis else self.sizes[d] for a, d in enumerate(dims)]
         return np.zeros(shape, dtype=dtype)
 
-    def _estimate(self):
     def _available(self):
         """The memory available when the run began tracking (read once: /proc is slow)."""
         if self._free is None:
             self._free = _available()
         return self._free
 
-        rows = self.total // self.every + 1
+    def _estimate(self):
         """Bytes the step-growing records would take in memory at the end of the run."""
+        rows = self.total // self.every + 1
         total = 0
         for dims, axis, dtype, _, _ in self._records.values():
             if dims[axis] in self.grow:
@@ -553,8 +573,6 @@ def _available():
 
 def _check_disk(folder, nbytes, why=""):
     """Refuse records of ``nbytes`` that the disk holding ``folder`` could not take."""
-    import shutil
-
     try:
         free = shutil.disk_usage(folder).free
     except OSError:  # pragma: no cover - the folder was checked when the Run was made

@@ -682,3 +682,11 @@ def test_values_other_than_pm1_are_rejected(arr):
     else:
         with pytest.raises(ValueError, match="patterns must hold only -1 and 1"):
             net.store(a)
+
+
+def test_a_large_max_sweeps_is_an_upper_bound_not_an_allocation():
+    from neurosim.datasets import random_patterns
+
+    X = random_patterns(5, 200, seed=0)
+    ds = HopfieldNetwork(200, seed=0).store(X).recall(X, seed=1, max_sweeps=10 ** 9)
+    assert bool(ds.converged.all()) and ds.sizes["sweep"] == 2 and "source" not in ds.encoding

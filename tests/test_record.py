@@ -358,3 +358,28 @@ def test_records_that_fit_neither_memory_nor_disk_are_refused_before_the_run(tmp
     with pytest.raises(ValueError, match="more than the memory available, and .* has 1,000,000 bytes free"):
         run.track("path", ("chain", "step"), np.int64)
     assert run.store is None                                       # no temporary file was made
+
+
+def test_a_run_that_stops_early_is_not_refused_for_its_bound_and_outgrown_records_stream(monkeypatch):
+    big = record.Run(10 ** 12, sizes={"unit": 1000}, grow=("step",), stops_early=True)
+    with big:
+        big.track("x", ("step", "unit"))        # 8e15 bytes if it ran to the bound: not refused
+        for start, n in big:
+            big.keep(x=np.ones((2, 1000)))
+            big.stop()                          # converged
+    assert big.dataset(family="X", model="Toy")["x"].shape == (2, 1000)
+    monkeypatch.setattr(record, "_available", lambda: 10 ** 6)
+    monkeypatch.setattr(record.config, "RECORD_MEMORY_FLOOR", 0)
+    grows = record.Run(100, chunk=1, sizes={"unit": 1000}, grow=("step",), stops_early=True)
+    with pytest.warns(RuntimeWarning, match="outgrew the memory"):
+        with grows:
+            grows.track("x", ("step", "unit"))
+            for start, n in grows:
+                grows.keep(x=np.full((1, 1000), float(start)))
+    ds = grows.dataset(family="X", model="Toy")
+    try:
+        assert ds.encoding["source"].endswith(".nc")
+        np.testing.assert_array_equal(ds["x"].values[:, 0], np.arange(100.0))
+    finally:
+        ds.close()
+        os.remove(ds.encoding["source"])

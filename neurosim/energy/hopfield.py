@@ -248,7 +248,7 @@ class HopfieldNetwork:
         dev = _backend.Device(self.backend, "hopfield")
         kernel = dev.items("sweeps", m, config.HOPFIELD_CUDA_THREADS)  # a thread per cue on CUDA
 
-        run = _rec.Run(max_sweeps, work=m * n, every=mon.every,
+        run = _rec.Run(max_sweeps, work=m * n, every=mon.every, stops_early=True,
                        sizes={"cue": m, "unit": idx.size, "pattern": P}, grow=("sweep",),
                        progress=progress, desc="Hopfield recall", unit="sweep", store=store)
         with run:
