@@ -244,6 +244,7 @@ def test_family_datasets_name_their_main_figure():
     from neurosim.energy import IsingAnnealer, sk_couplings
     from neurosim.markov import MarkovChain
     from neurosim.reservoir import ESN
+    from neurosim.som import SOM
 
     ann = IsingAnnealer(sk_couplings(16, seed=0), seed=0)
     assert ann.anneal(sweeps=5, reads=2).attrs["main"] == "energy"
@@ -253,6 +254,9 @@ def test_family_datasets_name_their_main_figure():
     assert esn.run(X[:10]).attrs["main"] == "prediction" and esn.generate(5).attrs["main"] == "prediction"
     assert esn.states(X[:10]).attrs["main"] == "state"
     assert MarkovChain([[0.9, 0.1], [0.5, 0.5]]).simulate(10, seed=0).attrs["main"] == "path"
+    history = SOM(3, 3, 2, seed=0).train(np.random.default_rng(0).random((20, 2)), iterations=40)
+    assert history.attrs["main"] == "quantization_error topographic_error"
+    assert len(cli.figure(history).axes) == 2
 
 
 # -- example configs ------------------------------------------------------------------------------
