@@ -350,7 +350,8 @@ elm = ELM(10, seed=0)
     "ESN run roundtrip": accept(
         "import xarray as xr\n"
         "ds = esn.run(u); p = os.path.join(tmp, 'run.nc'); ns.save(ds, p)\n"
-        "back = ns.load(p); xr.testing.assert_identical(back, ds); xr.merge([back, ds])"),
+        "back = ns.load(p); xr.testing.assert_identical(back, ds); "
+        "xr.merge([back, ds], compat='identical', join='exact')"),
     "ELM n_hidden 0": refuse("ELM(0)", "n_hidden"),
     "ELM n_hidden absurd": absurd("ELM(10**12).fit(X, y)", "bytes"),
     "ELM activation": refuse("ELM(10, activation='gelu')", "activation"),
