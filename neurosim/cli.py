@@ -524,12 +524,17 @@ def _cue_list(text):
         raise ConfigError(f"--cues must be cue numbers separated by commas, such as 0,2,5; got {text!r}") from None
 
 
-def _list():
+def _list(maps=None):
     from . import zoo
 
     for f in zoo.families():
         where = f.implementation.replace(":", ".") if f.implementation else ""
         print(f"{f.abbrev:8} {f.name:45} {f.status:8} {where}")
+    if maps is not None:
+        from .viz import zoo_poster
+
+        zoo_poster().savefig(maps, dpi=100)
+        print(f"wrote: {maps}")
 
 
 def _parser():
@@ -540,7 +545,9 @@ def _parser():
     p.add_argument("--out", default="neurosim-demo", help="output folder (default: %(default)s)")
     p = sub.add_parser("run", help="run the experiment described by a TOML config and write a .nc file")
     p.add_argument("config", help="path to the TOML file")
-    sub.add_parser("list", help="every family of the zoo with its status")
+    p = sub.add_parser("list", help="every family of the zoo with its status")
+    p.add_argument("--maps", metavar="PNG", help="also draw the Zoo poster (a node map of a small "
+                   "working model of every family) to this image")
     p = sub.add_parser("info", help="print a result Dataset saved as netCDF")
     p.add_argument("result", help="path to a .nc file")
     p = sub.add_parser("sweep", help="run a parameter sweep from a TOML config on Dask (resumable)")
@@ -577,7 +584,7 @@ def main(argv=None):
             _print_dataset(ds)
             print(f"wrote: {out}")
         elif args.command == "list":
-            _list()
+            _list(args.maps)
         elif args.command == "info":
             _print_dataset(_load_result(args.result))
         elif args.command == "sweep":

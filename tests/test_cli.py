@@ -366,3 +366,13 @@ def test_each_example_sweep_has_a_quick_variant_on_a_smaller_grid():
         assert small["fn"] == big["fn"] and name == f"{path.stem}_quick" and small["store"] != big["store"]
         points = [np.prod([len(v) for v in k["grid"].values()]) * len(k["seeds"]) for k in (small, big)]
         assert points[0] <= points[1] / 3
+
+
+def test_list_maps_draws_the_zoo_poster(tmp_path, capsys):
+    from neurosim import cli
+
+    out = tmp_path / "zoo.png"
+    cli.main(["list", "--maps", str(out)])
+    text = capsys.readouterr().out
+    assert "HN" in text and f"wrote: {out}" in text
+    assert out.stat().st_size > 10_000 and out.read_bytes()[:4] == b"\x89PNG"
