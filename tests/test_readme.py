@@ -36,10 +36,12 @@ def test_ten_line_example_runs_as_printed(tmp_path, monkeypatch):
 def test_nn_docs_examples_run():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "nn.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     scope = {}
     exec(compile(blocks[0], "docs/nn.md", "exec"), scope)
     assert scope["g"].shape == (3, 3) and scope["value"] > 0
     exec(compile(blocks[1].replace("epochs=20", "epochs=2").replace("progress=True", "progress=False"),
                  "docs/nn.md", "exec"), scope)
     assert scope["history"].sizes["epoch"] == 2
+    exec(compile(blocks[2].replace("epochs=10", "epochs=1"), "docs/nn.md", "exec"), scope)
+    assert scope["trace"].link.shape == (8, 9, 8, 8)
