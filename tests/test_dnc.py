@@ -91,6 +91,12 @@ def test_dnc_shapes_parameters_and_bad_input():
         DNC(2, cell="gru")
     with pytest.raises(ValueError, match="expects inputs of shape"):
         model(np.zeros((3, 4, 2)))
+    with pytest.raises(ValueError, match="expects inputs of shape"):
+        model(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="X must be 3-D"):
+        memory_trace(model, np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="X must be finite"):
+        memory_trace(model, np.full((2, 4, 3), np.nan))
 
 
 @pytest.mark.parametrize("cell", ["lstm", "feedforward"])

@@ -1,6 +1,11 @@
 """Kernels of the differentiable neural computer's memory (Graves et al. 2016): the dynamic
 allocation weighting (a sort and a running product, sequential along the free list) and the
-temporal link matrix update (O(N^2) per sample and step), forward and backward.
+temporal link matrix update (O(N^2) per sample and step), forward and backward, for the stage
+ops of :mod:`neurosim.nn.dnc`; and the whole step fused (:func:`access_forward`,
+:func:`access_backward`): per sample, the interface's activations, usage, allocation, write
+weighting, write, links, precedence, read weightings and read vectors in one pass of loops,
+the backward running the sample's forward again (:func:`_step`) for its intermediates rather
+than storing them.
 
 Shapes: ``usage``, ``allocation``, ``write`` and ``precedence`` (B, N); ``link`` (B, N, N),
 ``link[b, i, j]`` the degree to which location i was written to after location j.
