@@ -304,7 +304,8 @@ def memory_trace(model, X):
               "controller": machine.controller, "cell": machine.cell}
     params.update(machine.trace_attrs())
     coords = {"sample": np.arange(len(X)), "step": np.arange(X.shape[1])}
-    return record.dataset(data, coords | machine.trace_coords(), family=machine.family, model=repr(machine), params=params)
+    return record.dataset(data, coords | machine.trace_coords(), family=machine.family,
+                          model=repr(machine), params=params)
 
 
 __all__ = ["MemoryMachine", "NTM", "copy_task", "copy_loss", "bit_errors", "memory_trace"]
