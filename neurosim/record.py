@@ -381,6 +381,7 @@ class Run:
         self._records = {}      # name -> (dims, axis, dtype, attrs, list of chunks)
         self._free = None       # memory available (bytes), read at the first track
         self._kept_bytes = 0    # bytes of records held in memory
+        self._bufs = {}         # name -> [whole-run buffer, rows filled] (see _into_buffer)
         self._file = None
 
     # -- Ctrl+C ---------------------------------------------------------------------------
@@ -485,6 +486,9 @@ class Run:
         for other, (o_dims, _, o_dtype, o_attrs, chunks) in self._records.items():
             if other not in appender.defined:
                 appender.define(other, o_dims, o_dtype, o_attrs)
+                if other in self._bufs:
+                    chunks.insert(0, self._filled(other))
+                    del self._bufs[other]
                 for values in chunks:
                     appender.append(other, values)
                 chunks.clear()
@@ -497,17 +501,50 @@ class Run:
             v = np.asarray(v, dtype=dtype)
             if self._file is not None:
                 self._file.append(name, v)
-            else:
+            elif not self._into_buffer(name, v):
                 chunks.append(v.copy())
-                self._kept_bytes += v.nbytes
+            self._kept_bytes += v.nbytes if self._file is None else 0
         if self._file is None and self._too_big(self._kept_bytes):
             self._stream(self._kept_bytes, f"outgrew the memory ({self._kept_bytes} bytes kept)")
+
+    def _into_buffer(self, name, v):
+        """Copy ``v`` into record ``name``'s buffer for the whole run (a record growing by step
+        in a run that goes to its end: ``total // every + 2`` rows, allocated at its first keep,
+        so that nothing is concatenated at the end); False where the record has none or ``v``
+        would overflow it (it then continues as a list of chunks)."""
+        dims, axis, dtype, _, chunks = self._records[name]
+        if self.stops_early or dims[axis] not in self.grow or (chunks and name not in self._bufs):
+            return False
+        if name not in self._bufs:
+            shape = [self.total // self.every + 2 if a == axis else self.sizes[d]
+                     for a, d in enumerate(dims)]
+            self._bufs[name] = [np.empty(shape, dtype), 0]
+        buf, n = self._bufs[name]
+        k = v.shape[axis]
+        if n + k > buf.shape[axis]:
+            chunks.append(self._filled(name))
+            del self._bufs[name]
+            return False
+        where = [slice(None)] * v.ndim
+        where[axis] = slice(n, n + k)
+        buf[tuple(where)] = v
+        self._bufs[name][1] = n + k
+        return True
+
+    def _filled(self, name):
+        buf, n = self._bufs[name]
+        axis = self._records[name][1]
+        where = [slice(None)] * buf.ndim
+        where[axis] = slice(0, n)
+        return buf[tuple(where)]
 
     def kept(self, name):
         """Everything kept so far of record ``name`` in memory (concatenated), else None."""
         dims, axis, dtype, _, chunks = self._records[name]
         if self._file is not None:
             return None
+        if name in self._bufs:
+            return self._filled(name)
         if chunks:
             return np.concatenate(chunks, axis=axis) if len(chunks) > 1 else chunks[0]
         shape = [0 if a == axis else self.sizes[d] for a, d in enumerate(dims)]

@@ -383,3 +383,15 @@ def test_a_run_that_stops_early_is_not_refused_for_its_bound_and_outgrown_record
     finally:
         ds.close()
         os.remove(ds.encoding["source"])
+
+
+def test_a_run_to_its_end_fills_one_buffer_and_overflow_falls_back_to_chunks():
+    run = record.Run(6, chunk=2, sizes={"unit": 2}, grow=("step",))
+    with run:
+        run.track("x", ("step", "unit"))
+        run.keep(x=np.zeros((1, 2)))                 # step 0 before the loop
+        for start, n in run:
+            run.keep(x=np.full((n, 2), start + 1.0))
+        run.keep(x=np.full((3, 2), 9.0))            # more rows than total // every + 2: chunks
+    x = run.dataset(family="X", model="Toy")["x"].values
+    np.testing.assert_array_equal(x[:, 0], [0, 1, 1, 3, 3, 5, 5, 9, 9, 9])
