@@ -15,6 +15,7 @@ EXPECTED = {
     "hopfield_letters.py": ["letters_recall.gif", "letters_recall.png", "letters_curves.png",
                             "letters_recall.nc", "letters_hebbian.png"],
     "hopfield_capacity.py": ["hopfield_capacity.png", "hopfield_capacity.nc"],
+    "dnc_copy.py": ["dnc_copy.png", "dnc_copy.gif", "dnc_copy.nc", "dnc_copy_history.nc"],
     "esn_mackey_glass.py": ["esn_mg_states.png", "esn_mg_prediction.png", "esn_mg_generation.png",
                             "esn_mg_generation.gif", "esn_mg_generation.nc"],
     "elm_digits.py": ["elm_digits_accuracy.png", "elm_digits_confusion.png", "elm_digits.nc"],
