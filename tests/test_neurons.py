@@ -309,3 +309,27 @@ def test_cuda_networks_refuse_the_new_neurons():
     for g in (AdEx(1), HodgkinHuxley(1), CustomNeurons(1, qif, state={"v": 0.0}, params=QIF)):
         with pytest.raises(ValueError, match="CUDA"):
             net.add(g)
+
+
+def test_vectorising_exponentials_are_within_an_ulp_or_two_of_libm():
+    """kernels.vexp (the neuron updates' exp and exprel, plain arithmetic so that LLVM
+    vectorises them) against glibc's exp and expm1 over their whole working range."""
+    from numba import njit
+
+    from neurosim.kernels import vexp
+
+    @njit
+    def both(x, e, r):
+        for i in range(x.shape[0]):
+            e[i] = vexp.exp(x[i])
+            r[i] = vexp.exprel(x[i])
+    gen = np.random.default_rng(0)
+    x = np.concatenate([gen.uniform(-708, 709, 100_000), gen.uniform(-1, 1, 100_000),
+                        [0.0, 1e-300, -1e-12, 0.5, -0.5, np.nextafter(0.5, 0), 708.9, -707.9]])
+    e, r = np.empty_like(x), np.empty_like(x)
+    both(x, e, r)
+    assert np.max(np.abs(e / np.exp(x) - 1)) <= 2.3e-16
+    exact = np.array([math.expm1(v) / v if v else 1.0 for v in x])
+    assert np.max(np.abs(r / exact - 1)) <= 4.5e-16
+    both(np.array([-800.0, 800.0]), e[:2], r[:2])           # clamped, finite
+    assert np.all(np.isfinite(e[:2])) and e[0] < 1e-300

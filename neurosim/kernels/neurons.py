@@ -6,15 +6,18 @@ COBAHH benchmark) and user-defined models.
 Each update advances neurons ``lo .. hi-1`` of one group by one step, thresholds and resets
 them, decays their synaptic variables and appends spikers to ``fired``; it returns the new
 spike count. State: ``v`` (N,), ``u`` (N,) the second variable (Izhikevich recovery, AdEx
-adaptation current, HH activation m, a user model's second variable), ``aux`` (N, K) the
+adaptation current, HH activation m, a user model's second variable), ``aux`` (K, N) the
 others (HH: h, n). Integration is exponential Euler, as Brian2's ``exponential_euler``: every
 variable relaxes exactly towards its steady state with the others held at their values at the
-start of the step (stable for the stiff HH gates and the AdEx exponential).
+start of the step (stable for the stiff HH gates and the AdEx exponential). The exponentials
+are :mod:`neurosim.kernels.vexp`'s and the divisions unchecked (``error_model="numpy"``: Numba's
+default zero-division check is a branch that stops vectorisation; no denominator here can be
+zero), so that the passes over a block of neurons vectorise.
 """
-import math
-
 import numpy as np
 from numba import njit
+
+from . import vexp as _vx
 
 LIF = 0
 IZHIKEVICH = 1
@@ -54,23 +57,69 @@ N_PAR = 24       # a user model's own parameters follow, from slot N_PAR on
 
 EXP_CAP = 500.0  # AdEx: exp((v - V_T) / Delta_T) capped here (v beyond the peak is reset)
 
-
-@njit(cache=True)
-def _input(conductance, vi, xe, xi, I, p):
-    """(conductance, reversal sum) of the synaptic input: for conductance synapses
-    ``(g_e + g_i, g_e E_e + g_i E_i)``; for current synapses ``(0, I_e + I_i)``; ``I`` (external
-    current) added to the second."""
-    if conductance:
-        return xe + xi, xe * p[P_EE] + xi * p[P_EI] + I
-    return 0.0, xe + xi + I
+# neurons per block of the fused update passes: a block is rescanned for spikers only when its
+# vectorised update saw one, so the scalar work per step is ~ (blocks with a spike) x BLOCK
+BLOCK = 256
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def lif_conductance(v, ref, syn_e, syn_i, I, lo, hi, p, fired, n_fired):
+    """LIF neurons with conductance synapses: exponential Euler over the step (conductances
+    held), ``v_inf + (v - v_inf) exp(-dt/tau_m (1 + R (g_e + g_i)))``, v held at the reset
+    while refractory; then threshold and reset. In blocks of ``BLOCK`` neurons: a vectorised
+    pass (the exponential is :func:`neurosim.kernels.vexp.exp`) counts the spikers, a scalar
+    pass over the blocks with spikers resets them in order."""
+    v_rest = p[P_REST]
+    R = p[P_R]
+    E_e = p[P_EE]
+    E_i = p[P_EI]
+    dt_tau = p[P_DTTAU]
+    de = p[P_DE]
+    di = p[P_DI]
+    th = p[P_TH]
+    reset = p[P_RESET]
+    nref = np.int32(p[P_NREF])
+    for b0 in range(lo, hi, BLOCK):
+        b1 = min(b0 + BLOCK, hi)
+        vb = v[b0:b1]
+        rb = ref[b0:b1]
+        eb = syn_e[b0:b1]
+        ib = syn_i[b0:b1]
+        Ib = I[b0:b1]
+        hit = 0
+        for i in range(vb.shape[0]):
+            vi = vb[i]
+            r = rb[i]
+            xe = eb[i]
+            xi = ib[i]
+            gtot = 1.0 + R * (xe + xi)
+            v_inf = (v_rest + R * (xe * E_e + xi * E_i + Ib[i])) / gtot
+            vn = v_inf + (vi - v_inf) * _vx.exp(-dt_tau * gtot)
+            if r > 0:
+                vn = vi
+                r -= 1
+            vb[i] = vn
+            rb[i] = r
+            eb[i] = xe * de
+            ib[i] = xi * di
+            hit += (vn > th) & (r == 0)
+        if hit > 0:
+            for i in range(vb.shape[0]):
+                if vb[i] > th and rb[i] == 0:
+                    vb[i] = reset
+                    rb[i] = nref
+                    fired[n_fired] = b0 + i
+                    n_fired += 1
+    return n_fired
+
+
+@njit(cache=True, error_model="numpy")
 def adex(v, u, ref, syn_e, syn_i, I, lo, hi, p, conductance, fired, n_fired):
     """Adaptive exponential integrate-and-fire neurons (Brette and Gerstner 2005):
     ``C dv/dt = -g_L (v - E_L) + g_L Delta_T exp((v - V_T) / Delta_T) - w + I_syn + I``,
     ``tau_w dw/dt = a (v - E_L) - w``; at ``v > v_peak``: ``v = v_reset``, ``w += b``, v held at
-    the reset for the refractory steps (w keeps relaxing). ``u`` holds w (A)."""
+    the reset for the refractory steps (w keeps relaxing). ``u`` holds w (A). Blocks as
+    :func:`lif_conductance`."""
     C = p[P_C]
     gL = p[P_GL]
     EL = p[P_REST]
@@ -84,76 +133,86 @@ def adex(v, u, ref, syn_e, syn_i, I, lo, hi, p, conductance, fired, n_fired):
     b = p[P_D]
     de = p[P_DE]
     di = p[P_DI]
+    Ee = p[P_EE] if conductance else 0.0
+    Ei = p[P_EI] if conductance else 0.0
+    cond = 1.0 if conductance else 0.0
     nref = np.int32(p[P_NREF])
-    for i in range(lo, hi):
-        vi = v[i]
-        wi = u[i]
-        xe = syn_e[i]
-        xi = syn_i[i]
-        r = ref[i]
-        w_inf = a * (vi - EL)
-        wn = w_inf + (wi - w_inf) * ew
-        if r > 0:
-            vn = vi
-            ref[i] = r - 1
-        else:
-            G, A = _input(conductance, vi, xe, xi, I[i], p)
+    for b0 in range(lo, hi, BLOCK):
+        b1 = min(b0 + BLOCK, hi)
+        vb = v[b0:b1]
+        wb = u[b0:b1]
+        rb = ref[b0:b1]
+        eb = syn_e[b0:b1]
+        ib = syn_i[b0:b1]
+        Ib = I[b0:b1]
+        hit = 0
+        for i in range(vb.shape[0]):
+            vi = vb[i]
+            wi = wb[i]
+            xe = eb[i]
+            xi = ib[i]
+            r = rb[i]
+            w_inf = a * (vi - EL)
+            wn = w_inf + (wi - w_inf) * ew
+            # conductance synapses: g (E - v); current synapses: the currents themselves
+            G = gL + cond * (xe + xi)
+            A = gL * EL + (xe * Ee + xi * Ei if conductance else xe + xi) + Ib[i]
             arg = (vi - VT) / DT
             if arg > EXP_CAP:
                 arg = EXP_CAP
-            G += gL
-            A += gL * EL + gL * DT * math.exp(arg) - wi
+            A += gL * DT * _vx.exp(arg) - wi
             v_inf = A / G
-            vn = v_inf + (vi - v_inf) * math.exp(-h * G / C)
-            if vn > th:
-                vn = reset
-                wn += b
-                ref[i] = nref
-                fired[n_fired] = i
-                n_fired += 1
-        v[i] = vn
-        u[i] = wn
-        syn_e[i] = xe * de
-        syn_i[i] = xi * di
+            vn = v_inf + (vi - v_inf) * _vx.exp(-h * G / C)
+            if r > 0:
+                vn = vi
+                r -= 1
+            vb[i] = vn
+            wb[i] = wn
+            rb[i] = r
+            eb[i] = xe * de
+            ib[i] = xi * di
+            hit += (vn > th) & (r == 0)
+        if hit > 0:
+            for i in range(vb.shape[0]):
+                if vb[i] > th and rb[i] == 0:
+                    vb[i] = reset
+                    wb[i] += b
+                    rb[i] = nref
+                    fired[n_fired] = b0 + i
+                    n_fired += 1
     return n_fired
 
 
-@njit(cache=True)
-def exprel(x):
-    """``(exp(x) - 1) / x``, 1 at 0."""
-    if abs(x) < 1e-9:
-        return 1.0 + 0.5 * x
-    return math.expm1(x) / x
-
-
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", inline="always")
 def hh_rates(vi, VT):
     """Traub-Miles rates (1/s) at ``vi`` (V), as Brian2's COBAHH writes them:
     ``(alpha_m, beta_m, alpha_h, beta_h, alpha_n, beta_n)``."""
     x = vi - VT
-    am = 1.28e3 / exprel((13e-3 - x) / 4e-3)
-    bm = 1.4e3 / exprel((x - 40e-3) / 5e-3)
-    ah = 128.0 * math.exp((17e-3 - x) / 18e-3)
-    bh = 4e3 / (1.0 + math.exp((40e-3 - x) / 5e-3))
-    an = 0.16e3 / exprel((15e-3 - x) / 5e-3)
-    bn = 500.0 * math.exp((10e-3 - x) / 40e-3)
+    am = 1.28e3 / _vx.exprel((13e-3 - x) / 4e-3)
+    bm = 1.4e3 / _vx.exprel((x - 40e-3) / 5e-3)
+    ah = 128.0 * _vx.exp((17e-3 - x) / 18e-3)
+    bh = 4e3 / (1.0 + _vx.exp((40e-3 - x) / 5e-3))
+    an = 0.16e3 / _vx.exprel((15e-3 - x) / 5e-3)
+    bn = 500.0 * _vx.exp((10e-3 - x) / 40e-3)
     return am, bm, ah, bh, an, bn
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", inline="always")
 def _gate(x, alpha, beta, h):
     """Gate ``x`` after ``h`` seconds of ``dx/dt = alpha (1 - x) - beta x`` (exact)."""
     k = alpha + beta
     x_inf = alpha / k
-    return x_inf + (x - x_inf) * math.exp(-k * h)
+    return x_inf + (x - x_inf) * _vx.exp(-k * h)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def hh(v, m, aux, ref, syn_e, syn_i, I, lo, hi, p, conductance, fired, n_fired):
     """Hodgkin-Huxley neurons with Traub-Miles rates (Brian2's COBAHH):
     ``C dv/dt = g_L (E_L - v) - g_Na m^3 h (v - E_Na) - g_K n^4 (v - E_K) + I_syn + I``; a
     spike when v rises above ``v_th`` (no reset: ``ref`` is 1 while v stays above, as Brian2's
-    ``refractory='v > v_th'``). ``m`` (N,) and ``aux[:, 0]``, ``aux[:, 1]`` hold m, h, n."""
+    ``refractory='v > v_th'``). ``m`` (N,) and ``aux[0]``, ``aux[1]`` hold m, h, n.
+    Blocks as :func:`lif_conductance`: the vectorised pass marks a rise above v_th with
+    ``ref = 2``, the scalar pass turns it into a spike."""
     C = p[P_C]
     gL = p[P_GL]
     EL = p[P_REST]
@@ -166,43 +225,60 @@ def hh(v, m, aux, ref, syn_e, syn_i, I, lo, hi, p, conductance, fired, n_fired):
     th = p[P_TH]
     de = p[P_DE]
     di = p[P_DI]
-    for i in range(lo, hi):
-        vi = v[i]
-        mi = m[i]
-        hi_ = aux[i, 0]
-        ni = aux[i, 1]
-        xe = syn_e[i]
-        xi = syn_i[i]
-        am, bm, ah, bh, an, bn = hh_rates(vi, VT)
-        g_na = gNa * mi * mi * mi * hi_
-        n2 = ni * ni
-        g_k = gK * n2 * n2
-        G, A = _input(conductance, vi, xe, xi, I[i], p)
-        G += gL + g_na + g_k
-        A += gL * EL + g_na * ENa + g_k * EK
-        v_inf = A / G
-        vn = v_inf + (vi - v_inf) * math.exp(-h_ * G / C)
-        m[i] = _gate(mi, am, bm, h_)
-        aux[i, 0] = _gate(hi_, ah, bh, h_)
-        aux[i, 1] = _gate(ni, an, bn, h_)
-        v[i] = vn
-        syn_e[i] = xe * de
-        syn_i[i] = xi * di
-        if vn > th:
-            if ref[i] == 0:
-                ref[i] = 1
-                fired[n_fired] = i
-                n_fired += 1
-        else:
-            ref[i] = 0
+    Ee = p[P_EE] if conductance else 0.0
+    Ei = p[P_EI] if conductance else 0.0
+    cond = 1.0 if conductance else 0.0
+    for b0 in range(lo, hi, BLOCK):
+        b1 = min(b0 + BLOCK, hi)
+        vb = v[b0:b1]
+        mb = m[b0:b1]
+        hb = aux[0, b0:b1]
+        nb = aux[1, b0:b1]
+        rb = ref[b0:b1]
+        eb = syn_e[b0:b1]
+        ib = syn_i[b0:b1]
+        Ib = I[b0:b1]
+        hit = 0
+        for i in range(vb.shape[0]):
+            vi = vb[i]
+            mi = mb[i]
+            hi_ = hb[i]
+            ni = nb[i]
+            xe = eb[i]
+            xi = ib[i]
+            am, bm, ah, bh, an, bn = hh_rates(vi, VT)
+            g_na = gNa * mi * mi * mi * hi_
+            n2 = ni * ni
+            g_k = gK * n2 * n2
+            G = gL + g_na + g_k + cond * (xe + xi)
+            A = gL * EL + g_na * ENa + g_k * EK + Ib[i] + \
+                (xe * Ee + xi * Ei if conductance else xe + xi)
+            v_inf = A / G
+            vn = v_inf + (vi - v_inf) * _vx.exp(-h_ * G / C)
+            mb[i] = _gate(mi, am, bm, h_)
+            hb[i] = _gate(hi_, ah, bh, h_)
+            nb[i] = _gate(ni, an, bn, h_)
+            vb[i] = vn
+            eb[i] = xe * de
+            ib[i] = xi * di
+            above = vn > th
+            rise = above & (rb[i] == 0)
+            rb[i] = 2 if rise else (1 if above else 0)
+            hit += rise
+        if hit > 0:
+            for i in range(vb.shape[0]):
+                if rb[i] == 2:
+                    rb[i] = 1
+                    fired[n_fired] = b0 + i
+                    n_fired += 1
     return n_fired
 
 
 @njit
 def custom(step, v, u, aux, ref, syn_e, syn_i, I, lo, hi, p, conductance, dt, fired, n_fired):
     """A user model: ``step(x, p, I, dt) -> (new x, spiked)`` for each neuron not refractory,
-    with ``x`` the neuron's state (``v``, ``u``, ``aux[i]``: as many as the model has, the
-    length of ``p``... see :class:`neurosim.spiking.CustomNeurons`) and ``I`` its input current
+    with ``x`` the neuron's state (``v``, ``u``, ``aux[:, i]``: as many as the model has; see
+    :class:`neurosim.spiking.CustomNeurons`) and ``I`` its input current
     (A; conductance synapses give ``g_e (E_e - v) + g_i (E_i - v)``). A spike starts the
     group's refractory steps, during which the state is held. Not cached: the step function is
     part of the compiled code."""
@@ -223,7 +299,7 @@ def custom(step, v, u, aux, ref, syn_e, syn_i, I, lo, hi, p, conductance, dt, fi
             if k > 1:
                 x[1] = u[i]
             for a in range(2, k):
-                x[a] = aux[i, a - 2]
+                x[a] = aux[a - 2, i]
             if conductance:
                 Ii = xe * (p[P_EE] - vi) + xi * (p[P_EI] - vi) + I[i]
             else:
@@ -235,7 +311,7 @@ def custom(step, v, u, aux, ref, syn_e, syn_i, I, lo, hi, p, conductance, dt, fi
             if k > 1:
                 u[i] = x[1]
             for a in range(2, k):
-                aux[i, a - 2] = x[a]
+                aux[a - 2, i] = x[a]
             if spiked:
                 ref[i] = nref
                 fired[n_fired] = i

@@ -46,7 +46,7 @@ from numba import njit
 
 from . import neurons as _kn
 from . import plasticity as _kp
-from .neurons import (ADEX, CONDUCTANCE, CURRENT, CUSTOM, HH, IZHIKEVICH, LIF,  # noqa: F401
+from .neurons import (ADEX, BLOCK, CONDUCTANCE, CURRENT, CUSTOM, HH, IZHIKEVICH, LIF,  # noqa: F401
                       N_PAR, P_D, P_DE, P_DECAY, P_DI, P_DTTAU, P_EE, P_EI, P_KE, P_KI,
                       P_NREF, P_R, P_RESET, P_REST, P_TH)
 from .rng import uniform
@@ -71,37 +71,9 @@ HH_CONDUCTANCE = 2 * HH + CONDUCTANCE
 CUSTOM_CURRENT = 2 * CUSTOM + CURRENT
 CUSTOM_CONDUCTANCE = 2 * CUSTOM + CONDUCTANCE
 
-# neurons per block of the fused LIF pass: a block is rescanned for spikers only when its
-# vectorised update saw one, so the scalar work per step is ~ (blocks with a spike) x BLOCK
-BLOCK = 256
-
-
-@njit(cache=True)
-def lif_conductance_step(v, g_e, g_i, I, v_rest, R, E_e, E_i, dt_tau):
-    """Exponential-Euler LIF update over one step with conductances held over the step (V)."""
-    gtot = 1.0 + R * (g_e + g_i)
-    v_inf = (v_rest + R * (g_e * E_e + g_i * E_i + I)) / gtot
-    return v_inf + (v - v_inf) * math.exp(-dt_tau * gtot)
-
-
 @njit(cache=True)
 def _izh_rhs(v, u, drive):
     return 4.0e4 * v * v + 5.0e3 * v + 140.0 - u + drive
-
-
-@njit(cache=True)
-def _update_lif_conductance(v, ref, syn_e, syn_i, I, v_rest, R, E_e, E_i, dt_tau, de, di):
-    """One exponential-Euler step of LIF neurons with conductance synapses."""
-    for i in range(v.shape[0]):
-        vi = v[i]
-        r = ref[i]
-        xe = syn_e[i]
-        xi = syn_i[i]
-        vn = lif_conductance_step(vi, xe, xi, I[i], v_rest, R, E_e, E_i, dt_tau)
-        v[i] = vn if r <= 0 else vi
-        ref[i] = r - 1 if r > 0 else r
-        syn_e[i] = xe * de
-        syn_i[i] = xi * di
 
 
 @njit(cache=True)
@@ -159,16 +131,7 @@ def _other_group(kind, v, u, ref, aux, syn_e, syn_i, I, lo, hi, p, fired, n_fire
     reset = p[P_RESET]
     nref = np.int32(p[P_NREF])
     if kind == LIF_CONDUCTANCE:
-        _update_lif_conductance(v[lo:hi], ref[lo:hi], syn_e[lo:hi], syn_i[lo:hi], I[lo:hi],
-                                p[P_REST], p[P_R], p[P_EE], p[P_EI], p[P_DTTAU], p[P_DE],
-                                p[P_DI])
-        for i in range(lo, hi):
-            if v[i] > th and ref[i] == 0:
-                v[i] = reset
-                ref[i] = nref
-                fired[n_fired] = i
-                n_fired += 1
-        return n_fired
+        return _kn.lif_conductance(v, ref, syn_e, syn_i, I, lo, hi, p, fired, n_fired)
     _update_izhikevich(v[lo:hi], u[lo:hi], ref[lo:hi], syn_e[lo:hi], syn_i[lo:hi], I[lo:hi], p,
                        kind == IZH_CONDUCTANCE)
     du = p[P_D]
@@ -198,7 +161,7 @@ def _record(row, v, u, syn, aux, rec_idx, rec_vars, rec_buf):
             elif code == VAR_SYN_I:
                 rec_buf[row, a, b] = syn[N + i]
             elif aux is not None:
-                rec_buf[row, a, b] = aux[i, code - VAR_AUX]
+                rec_buf[row, a, b] = aux[code - VAR_AUX, i]
 
 
 @njit(cache=True)
@@ -253,7 +216,7 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, custom, g_par, v, u, syn,
     ``2 * model + synapse``. custom: None, or the user model's step function (a Numba
     function; see :func:`neurosim.kernels.neurons.custom`; the kernel is then
     :data:`run_steps_custom`, compiled without the disk cache). syn: (2N,) the synaptic
-    variables, excitatory then inhibitory. aux: (N, K) the state variables beyond v and u
+    variables, excitatory then inhibitory. aux: (K, N) the state variables beyond v and u
     (Hodgkin-Huxley, user models), or None.
     The optional parts are None when unused, and Numba then compiles nothing for them:
     poisson ``(rates, rate_stride, pstate)``, generators ``(gen_step, gen_idx, gen_ptr)``,

@@ -254,11 +254,11 @@ class Network:
         self.u = np.concatenate(us)
         K = max(g.n_aux for g in self.groups)
         # (a user model's kernel takes aux whatever its number of variables)
-        self.aux = np.zeros((N, K)) if K or any(g.step is not None for g in self.groups) \
+        self.aux = np.zeros((K, N)) if K or any(g.step is not None for g in self.groups) \
             else None
         for g, lo in zip(self.groups, self.g_lo):
             if g.n_aux:
-                self.aux[lo:lo + g.n, :g.n_aux] = g.initial_aux(gen)
+                self.aux[:g.n_aux, lo:lo + g.n] = g.initial_aux(gen).T
         self.syn = np.zeros((2, N))
         self.ref = np.zeros(N, dtype=np.int32)  # int32: the update loop vectorises better
         # external currents: one table (rows, N) with a common stride in steps

@@ -39,11 +39,12 @@ Results: spikes within a step come in the order of the atomics; the caller sorts
 then neuron), as the CPU gives them. State updates, Poisson and generator spikes are those of
 the CPU, bit for bit: products are written ``libdevice.dmul_rn``, which the compiler never fuses
 into a multiply-add (an FMA rounds once where the CPU rounds twice), the Izhikevich ``exp(-a
-dt)`` is computed on the host with the CPU's ``exp``, and the division is IEEE. What can differ
-is the order of the atomic adds into one synaptic variable (or ring slot) in one step; with one
-input per variable per step, or equal weights per channel (CUBA), the sums are the CPU's. The
-exponential of the conductance LIF's state-dependent step is the GPU's ``exp`` (at most 1 ulp
-from glibc's). Under the simulator every product is plain Python float arithmetic.
+dt)`` is computed on the host with the CPU's ``exp``, the conductance LIF's exponential is the
+CPU's :func:`neurosim.kernels.vexp.exp` written out (:func:`_exp`: plain arithmetic, no libm),
+and the division is IEEE. What can differ is the order of the atomic adds into one synaptic
+variable (or ring slot) in one step; with one input per variable per step, or equal weights per
+channel (CUBA), the sums are the CPU's. Under the simulator every product is plain Python float
+arithmetic.
 
 The kernels compile once per signature and GPU model and are cached on disk (``cache=True``);
 after editing ``kernels/cuda/rng.py``, clear ``__pycache__`` (see docs/architecture.md).
@@ -52,9 +53,10 @@ import math
 
 import numpy as np
 from numba import config as _numba_config
-from numba import cuda, int32, int64
+from numba import cuda, float64, int32, int64
 
 from ... import config
+from .. import vexp as _vx
 from ..spiking import (IZH_CONDUCTANCE, LIF_CONDUCTANCE, LIF_CURRENT, P_D, P_DE,
                        P_DECAY, P_DI, P_DTTAU, P_EE, P_EI, P_KE, P_KI, P_NREF, P_R, P_RESET,
                        P_REST, P_TH, VAR_SYN_E, VAR_U, VAR_V)
@@ -71,15 +73,52 @@ KK = 5        # ctl[KK + parity]: the step (from the call's first) the launches 
  C_HAS_I, C_HAS_GEN, C_HAS_RING, N_CFG) = range(15)
 
 if _numba_config.ENABLE_CUDASIM:
+    import struct as _struct
+
     @cuda.jit(device=True, inline=True)
     def _mul(a, b):
         return a * b
+
+    @cuda.jit(device=True, inline=True)
+    def _as_double(bits):
+        return _struct.unpack("<d", _struct.pack("<q", int(bits)))[0]
 else:  # pragma: no cover (needs a GPU)
     from numba.cuda import libdevice
 
     @cuda.jit(device=True, inline=True)
     def _mul(a, b):
         return libdevice.dmul_rn(a, b)
+
+    @cuda.jit(device=True, inline=True)
+    def _as_double(bits):
+        return libdevice.longlong_as_double(bits)
+
+
+@cuda.jit(device=True, inline=True)
+def _exp(x):
+    """:func:`neurosim.kernels.vexp.exp` step for step (products ``dmul_rn``, sums apart, the
+    scale from its bits): the CPU's exponential bit for bit."""
+    if x < _vx.LOW:
+        x = _vx.LOW
+    if x > _vx.HIGH:
+        x = _vx.HIGH
+    k = int64(math.floor(_mul(x, _vx.LOG2E) + 0.5))
+    kd = float64(k)
+    r = (x - _mul(kd, _vx.LN2_HI)) - _mul(kd, _vx.LN2_LO)
+    p = _mul(_vx.C13, r) + _vx.C12
+    p = _mul(p, r) + _vx.C11
+    p = _mul(p, r) + _vx.C10
+    p = _mul(p, r) + _vx.C9
+    p = _mul(p, r) + _vx.C8
+    p = _mul(p, r) + _vx.C7
+    p = _mul(p, r) + _vx.C6
+    p = _mul(p, r) + _vx.C5
+    p = _mul(p, r) + _vx.C4
+    p = _mul(p, r) + _vx.C3
+    p = _mul(p, r) + _vx.C2
+    p = _mul(p, r) + _vx.C1
+    p = _mul(p, r) + _vx.C0
+    return _mul(p, _as_double((k + 1023) << 52))
 
 
 @cuda.jit(device=True, inline=True)
@@ -136,7 +175,7 @@ def _neuron(i, N, kind, p, eu, v, u, syn, ref, has_I, I_ext, r_I, has_ring, ring
         R = p[P_R]
         gtot = 1.0 + _mul(R, xe + xi)
         v_inf = (p[P_REST] + _mul(R, _mul(xe, p[P_EE]) + _mul(xi, p[P_EI]) + I)) / gtot
-        vn = v_inf + _mul(vi - v_inf, math.exp(_mul(-p[P_DTTAU], gtot)))
+        vn = v_inf + _mul(vi - v_inf, _exp(_mul(-p[P_DTTAU], gtot)))
         if r > 0:
             vn = vi
             r -= 1

@@ -1,0 +1,95 @@
+"""An exponential that vectorises: ``exp(x)`` in plain arithmetic, for the neuron updates.
+
+``math.exp`` is a libm call, which stops LLVM from vectorising a loop (no vector math library
+comes with Numba here: SVML is absent), and one exponential per neuron and step is most of the
+time of a conductance-based network. :func:`exp` reduces ``x = k ln 2 + r`` (``|r| <= ln 2 /
+2``, ``k`` an integer, ``ln 2`` split in two as fdlibm does, so ``k ln2_hi`` is exact), sums the
+Taylor series of ``exp(r)`` to degree 13 (truncation below 5e-18) by Horner's rule and scales by
+``2**k`` built from its bits. Within 1 ulp of glibc's ``exp`` (tested), arguments clamped to
+[-708, 709] (no overflow, no subnormal results). Products and sums are written separately: no
+multiply-add is fused on the CPU (Numba compiles without contraction), and the CUDA twin
+(:func:`neurosim.kernels.cuda.spiking._exp`) writes its products with ``dmul_rn``, so both give
+the same bits.
+"""
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+LOG2E = 1.4426950408889634
+LN2_HI = 6.93147180369123816490e-01     # fdlibm's ln2_hi: 32 bits of mantissa, k * LN2_HI exact
+LN2_LO = 1.90821492927058770002e-10
+#: Taylor coefficients 1 / k!, k = 0 .. 13
+COEF = tuple(1.0 / math.factorial(k) for k in range(14))
+LOW, HIGH = -708.0, 709.0
+(C0, C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13) = COEF
+
+
+@intrinsic
+def _as_double(typingctx, bits):
+    """The float64 whose bits are the int64 ``bits`` (an LLVM bitcast: vectorises)."""
+    if not isinstance(bits, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+@njit(cache=True)
+def exp(x):
+    """``exp(x)`` within 1 ulp, for ``x`` in [-708, 709] (clamped there), in arithmetic that
+    LLVM vectorises."""
+    if x < LOW:
+        x = LOW
+    if x > HIGH:
+        x = HIGH
+    kf = math.floor(x * LOG2E + 0.5)
+    r = (x - kf * LN2_HI) - kf * LN2_LO
+    p = C13 * r + C12
+    p = p * r + C11
+    p = p * r + C10
+    p = p * r + C9
+    p = p * r + C8
+    p = p * r + C7
+    p = p * r + C6
+    p = p * r + C5
+    p = p * r + C4
+    p = p * r + C3
+    p = p * r + C2
+    p = p * r + C1
+    p = p * r + C0
+    return p * _as_double((np.int64(kf) + 1023) << 52)
+
+
+#: ``1 / (k + 1)!``, k = 0 .. 16: the Taylor series of ``(exp(x) - 1) / x``
+EXPREL = tuple(1.0 / math.factorial(k + 1) for k in range(17))
+(E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, E10, E11, E12, E13, E14, E15, E16) = EXPREL
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def exprel(x):
+    """``(exp(x) - 1) / x``, 1 at 0: its Taylor series to degree 16 below |x| = 0.5
+    (truncation below 1e-19, no cancellation), :func:`exp` above; both computed and one
+    selected, so a loop over it vectorises."""
+    s = E16 * x + E15
+    s = s * x + E14
+    s = s * x + E13
+    s = s * x + E12
+    s = s * x + E11
+    s = s * x + E10
+    s = s * x + E9
+    s = s * x + E8
+    s = s * x + E7
+    s = s * x + E6
+    s = s * x + E5
+    s = s * x + E4
+    s = s * x + E3
+    s = s * x + E2
+    s = s * x + E1
+    s = s * x + E0
+    d = x if x != 0.0 else 1.0
+    large = (exp(x) - 1.0) / d
+    return s if abs(x) < 0.5 else large
