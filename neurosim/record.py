@@ -3,8 +3,10 @@
 Schema (every family): plain dim names (``time`` in seconds, ``step``, ``sweep``, ``neuron``,
 ``unit``, ``visible``, ``hidden``, ``chain``, ``pattern``, ``cue``, ``sample``, ``epoch``,
 ``state``); spikes as events ``spike_time`` / ``spike_neuron`` along dim ``spike``; attrs
-``family``, ``model``, every scalar parameter, ``seed``, ``backend``, ``neurosim_version`` and
-``interrupted``. Files are netCDF, never pickle.
+``family``, ``model``, every scalar parameter, ``seed``, ``backend``, ``neurosim_version``,
+``interrupted`` and ``Conventions`` (CF). Every ``units`` attr is a UDUNITS string (``"1"`` for
+counts and dimensionless values); two-state variables carry CF ``flag_values`` /
+``flag_meanings`` instead (:func:`flags`). Files are netCDF, never pickle.
 """
 import functools
 import os
@@ -90,6 +92,21 @@ def _attr_value(value):
     return str(value)
 
 
+#: the CF conventions every result Dataset follows (its ``Conventions`` attr)
+CONVENTIONS = "CF-1.10"
+
+#: CF flag attributes of the two-state encodings: (flag_values, flag_meanings)
+_FLAGS = {"bipolar": ((-1, 1), "down up"), "binary": ((0, 1), "off on")}
+
+
+def flags(encoding, dtype=np.int8):
+    """CF attrs of a two-state variable, categorical and so without ``units``: ``"bipolar"``
+    (``flag_values`` -1, 1: ``"down up"``) or ``"binary"`` (0, 1: ``"off on"``), the values
+    of the variable's ``dtype`` (CF asks for the same type)."""
+    values, meanings = _FLAGS[checks.choice(encoding, "encoding", tuple(_FLAGS))]
+    return {"flag_values": np.array(values, dtype=dtype), "flag_meanings": meanings}
+
+
 def dataset(data_vars, coords=None, *, family, model, params=None, seed=None, backend="cpu",
             interrupted=False, attrs=None):
     """Assemble a result Dataset with neurosim's attrs.
@@ -102,7 +119,7 @@ def dataset(data_vars, coords=None, *, family, model, params=None, seed=None, ba
     meta = {"family": family, "model": model}
     meta.update(params or {})
     meta.update({"seed": _rng.to_attr(seed), "backend": backend, "neurosim_version": __version__,
-                 "interrupted": interrupted})
+                 "interrupted": interrupted, "Conventions": CONVENTIONS})
     meta.update(attrs or {})
     ds = _assemble(data_vars, coords or {})
     _check_names(ds)
@@ -304,8 +321,8 @@ class NetCDFAppender:
     def define(self, name, dims, dtype, attrs=None):
         """Declare variable ``name`` over ``dims``; the one unlimited dim among them grows."""
         var = self._nc.createVariable(name, np.dtype(dtype), dims)
-        for k, v in (attrs or {}).items():
-            var.setncattr(k, _attr_value(v))
+        for k, v in (attrs or {}).items():  # (arrays, e.g. CF flag_values, kept as arrays)
+            var.setncattr(k, v if isinstance(v, np.ndarray) else _attr_value(v))
         grow = [a for a, d in enumerate(dims) if d in self._unlimited]
         self.defined.add(name)
         self._axis[name] = grow[0] if grow else None

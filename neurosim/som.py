@@ -313,10 +313,12 @@ class SOM(Transformer):
     def _track_history(self, run, record_weights):
         run.track("epoch", "epoch", np.int64)
         run.track("iteration", "epoch", np.int64, {"long_name": "online updates (or batch epochs) done"})
-        run.track("sigma", "epoch", np.float64, {"units": "grid units", "long_name": "neighbourhood radius"})
+        run.track("sigma", "epoch", np.float64, {"units": "1", "long_name": "neighbourhood radius (grid spacings)"})
         run.track("learning_rate", "epoch", np.float64)
-        run.track("quantization_error", "epoch", np.float64, {"units": "data units"})
-        run.track("topographic_error", "epoch", np.float64, {"units": "fraction of samples"})
+        run.track("quantization_error", "epoch", np.float64,
+                  {"units": "1", "long_name": "mean distance to the best-matching unit (the data's units)"})
+        run.track("topographic_error", "epoch", np.float64,
+                  {"units": "1", "long_name": "fraction of samples whose two best units are not neighbours"})
         if record_weights:
             run.track("weights", ("epoch", "row", "col", "feature"), np.float64)
 

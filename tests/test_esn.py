@@ -292,7 +292,7 @@ def test_states_dataset_and_monitor():
     u = np.sin(np.arange(50) / 4)[:, None]
     ds = esn.states(u, record={"every": 5, "index": [0, 3, 7]})
     assert ds["state"].shape == (10, 3) and list(ds["unit"].values) == [0, 3, 7]
-    assert ds.attrs["family"] == "ESN" and ds.attrs["units"] == 30 and ds["time"].attrs["units"] == "step"
+    assert ds.attrs["family"] == "ESN" and ds.attrs["units"] == 30 and ds["time"].attrs["units"] == "1"
     full = esn.run_states(u)
     np.testing.assert_array_equal(ds["state"].values, full[::5][:, [0, 3, 7]])
 

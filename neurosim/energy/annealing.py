@@ -244,14 +244,14 @@ class IsingAnnealer:
             run.track("beta", ("sweep",), np.float64, {"long_name": "inverse temperature"})
             if trace:
                 run.track("energy_trace", ("chain", "sweep"), np.float64,
-                          {"long_name": "energy after each sweep"})
+                          {"long_name": "energy after each sweep (the model's own units)", "units": "1"})
                 run.track("magnetisation", ("chain", "sweep"), np.float64,
-                          {"long_name": "mean spin after each sweep"})
+                          {"long_name": "mean spin after each sweep", "units": "1"})
             if keep:
                 run.track("samples", ("chain", "sample", "unit"), SPIN,
-                          {"long_name": "kept states (+-1)"})
+                          {"long_name": "kept states (+-1)", **record.flags("bipolar")})
                 run.track("sample_energy", ("chain", "sample"), np.float64,
-                          {"long_name": "energy of kept states"})
+                          {"long_name": "energy of kept states (the model's own units)", "units": "1"})
             for start, steps in run:
                 stop = start + steps
                 width = steps if trace else 0
@@ -270,9 +270,9 @@ class IsingAnnealer:
             spins, energy = dev.get(d_spins), dev.get(d_energy)
 
         data = {
-            "spins": (("chain", "unit"), spins, {"long_name": "final spins (+-1)"}),
+            "spins": (("chain", "unit"), spins, {"long_name": "final spins (+-1)", **record.flags("bipolar")}),
             "energy": (("chain",), energy + self.offset,
-                       {"long_name": "final energy", "units": "energy"}),
+                       {"long_name": "final energy (the model's own units)", "units": "1"}),
         }
         coords = {"chain": np.arange(reads), "unit": np.arange(n)}
         p = {"n": n, "method": method, "sparse": self._csr is not None, "offset": self.offset}

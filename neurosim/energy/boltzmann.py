@@ -209,7 +209,8 @@ class BoltzmannMachine:
             units, fields, states = (dev.put(a) for a in (units, fields, states))
             if burn_in:
                 self._sweeps(dev, kernel, units, fields, first, burn_in, states)
-            run.track("x", ("chain", "sample", "unit"), SPIN, {"long_name": "unit states (0/1), visible first"})
+            run.track("x", ("chain", "sample", "unit"), SPIN,
+                      {"long_name": "unit states (0/1), visible first", **record.flags("binary")})
             run.track("energy", ("chain", "sample"), np.float64)
             run.track("sample", ("sample",), np.int64)
             for start, n in run:
@@ -267,7 +268,7 @@ class BoltzmannMachine:
             run.track("epoch", ("epoch",), np.int64)
             if monitor:
                 run.track("log_likelihood", ("epoch",), np.float64,
-                          {"long_name": "mean exact log-likelihood", "units": "nats"})
+                          {"long_name": "mean exact log-likelihood (nats)", "units": "1"})
             for start, n in run:
                 ll = []
                 for _ in range(n):

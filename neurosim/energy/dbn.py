@@ -177,7 +177,8 @@ class DBN(Transformer):
         x = data
         with run:
             run.track("reconstruction_error", ("layer", "epoch"), np.float64)
-            run.track("pseudo_likelihood", ("layer", "epoch"), np.float64, {"units": "nats"})
+            run.track("pseudo_likelihood", ("layer", "epoch"), np.float64,
+                      {"long_name": "mean pseudo-log-likelihood (nats)", "units": "1"})
             run.track("layer", ("layer",), np.int64)
             for start, _ in run:   # one layer per chunk
                 rbm = self.rbms[start]
@@ -330,7 +331,8 @@ class DBN(Transformer):
         with run:
             gibbs = top._gibbs(v, b, every, states, run.chunk)
             run.track("v", ("chain", "step", "visible"), np.float64, {"long_name": "generated data (means)"})
-            run.track("top", ("chain", "step", "unit"), np.float64, {"long_name": "top RBM visible samples"})
+            run.track("top", ("chain", "step", "unit"), np.float64,
+                      {"long_name": "top RBM visible samples", **({} if top.gaussian else record.flags("binary", np.float64))})
             run.track("top_mean", ("chain", "step", "unit"), np.float64,
                       {"long_name": "top RBM visible means E[v | h], passed down"})
             run.track("step", ("step",), np.int64)

@@ -261,9 +261,10 @@ class HopfieldNetwork:
             run.track("sweep", ("sweep",), np.int64, {"long_name": "sweep (0 = the cue)"})
             if record_kind == "sweeps":
                 run.track("state", ("cue", "sweep", "unit"), np.int8,
-                          {"long_name": "state after each sweep (sweep 0: the cue)"})
+                          {"long_name": "state after each sweep (sweep 0: the cue)",
+                           **_rec.flags(self.units)})
             run.track("energy", ("cue", "sweep"), np.float64,
-                      {"long_name": "energy E = -1/2 s.W.s", "units": "1"})
+                      {"long_name": "energy E = -1/2 s.W.s (the model's own units)", "units": "1"})
             run.track("overlap", ("cue", "sweep", "pattern"), np.float64,
                       {"long_name": "overlap m = xi.s / n with each stored pattern", "units": "1"})
             self._keep(run, record_kind, np.zeros(1, np.int64), S[:, None, rec_idx], E[:, None],
@@ -290,7 +291,7 @@ class HopfieldNetwork:
 
         data = {
             "final_state": (("cue", "unit"), _to_units(S if mon.index is None else S[:, idx], self.units),
-                            {"long_name": "state after the last sweep"}),
+                            {"long_name": "state after the last sweep", **_rec.flags(self.units)}),
             "converged": (("cue",), converged.copy(),
                           {"long_name": "a sweep changed nothing before max_sweeps"}),
             "sweeps": (("cue",), used.copy(),

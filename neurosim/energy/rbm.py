@@ -347,7 +347,7 @@ class RBM(Transformer):
                           {"long_name": "mean squared reconstruction error"})
                 if not self.gaussian:
                     run.track("pseudo_likelihood", ("epoch",), np.float64,
-                              {"long_name": "mean pseudo-log-likelihood", "units": "nats"})
+                              {"long_name": "mean pseudo-log-likelihood (nats)", "units": "1"})
             for start, n in run:
                 recon, pl = [], []
                 for e in range(start, start + n):
@@ -435,7 +435,8 @@ class RBM(Transformer):
                          progress=progress, desc="RBM sample", unit="step", store=store)
         with run:
             gibbs = self._gibbs(v, b, every, states, run.chunk)
-            run.track("v", ("chain", "step", "visible"), np.float64, {"long_name": "visible sample"})
+            run.track("v", ("chain", "step", "visible"), np.float64,
+                      {"long_name": "visible sample", **({} if self.gaussian else record.flags("binary", np.float64))})
             run.track("v_mean", ("chain", "step", "visible"), np.float64, {"long_name": "E[v | h]"})
             run.track("beta", ("step",), np.float64, {"long_name": "inverse temperature"})
             run.track("step", ("step",), np.int64)

@@ -179,7 +179,7 @@ class Structure:
             B = N @ Rc
             t = N.sum(axis=1)
         data = {"absorption_probability": (("transient", "target"), B),
-                "expected_steps": ("transient", t, {"units": "steps"}),
+                "expected_steps": ("transient", t, {"long_name": "expected steps before absorption", "units": "1"}),
                 "target_states": ("target", np.array([c[0] for c in rec], dtype=np.int64))}
         if N is not None:
             data["fundamental"] = (("transient", "transient_to"), N)

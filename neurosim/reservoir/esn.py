@@ -378,7 +378,7 @@ class ESN(Estimator):
             P = np.eye(self.units + 1) / delta
             xb, yb = self._kernel_state(x[0]), y_prev[0]
             args, streams = self._kernel_args(), self._streams(1)
-            run.track("time", ("time",), np.int64, {"units": "step"})
+            run.track("time", ("time",), np.int64, {"long_name": "time step", "units": "1"})
             run.track("prediction", ("time", "output"), attrs={"units": "1"})
             run.track("target", ("time", "output"), attrs={"units": "1"})
             for start, n in run:
@@ -609,7 +609,7 @@ def record_chunks(run, sess, units, u, fb, mode, yname, outer, batched, inputs=F
     before ``sample`` (``("reservoir",)`` for a batch of reservoirs); ``batched``: keep the
     ``sample`` dim (else the one sequence's records drop it)."""
     lead = outer + (("sample",) if batched else ())
-    run.track("time", ("time",), np.int64, {"units": "step"})
+    run.track("time", ("time",), np.int64, {"long_name": "time step", "units": "1"})
     run.track("state", lead + ("time", "unit"), np.float64, {"long_name": "reservoir state", "units": "1"})
     if yname:
         run.track(yname, lead + ("time", "output"), np.float64, {"units": "1"})

@@ -333,7 +333,7 @@ weights, background currents, initial potentials). backend: where the liquid run
             r2[d] = 0.0 if not np.isfinite(c) else c * c
         return _rec.dataset(
             {"r2": ("delay", r2, {"units": "1", "long_name": "squared correlation of recall"})},
-            {"delay": ("delay", np.arange(max_delay + 1), {"units": "bins"})},
+            {"delay": ("delay", np.arange(max_delay + 1), {"long_name": "delay in time bins", "units": "1"})},
             family="LSM", model="LiquidStateMachine", params=self.params(),
             seed=seed, backend=self.backend,
             attrs={"bin": bin, "bin_units": "s", "n_bins": n_bins, "input_rate_max": rate,

@@ -480,8 +480,9 @@ class Network:
         pop = [g.name or f"group{i}" for i, g in enumerate(self.groups)]
         sizes = np.array([g.n for g in self.groups], dtype=float)
         syn_types = {g.synapse for g in self.groups}
-        syn_unit = "A" if syn_types == {"current"} else "S" if syn_types == {"conductance"} \
-            else "A (current synapses) or S (conductance synapses)"
+        # synaptic weights and syn_e/syn_i: A or S; mixed, no one unit (CF: no units attr)
+        syn_attrs = {"units": "A"} if syn_types == {"current"} else {"units": "S"} \
+            if syn_types == {"conductance"} else {"comment": "A (current synapses) or S (conductance synapses)"}
         attrs = {"groups": ", ".join(f"{name}: {type(g).__name__}({g.n}, {g.synapse})"
                                      for g, name in zip(self.groups, pop)),
                  "time_units": "s", "dt_units": "s",
@@ -511,11 +512,11 @@ class Network:
             if w_mon is not None:
                 run.track("weight_time", "weight_time", np.float64, {"units": "s"})
                 run.track("weight", ("weight_time", "synapse"), np.float64,
-                          {"units": syn_unit, "long_name": "synaptic weight"})
+                          {**syn_attrs, "long_name": "synaptic weight"})
             run.track("time", "time", np.float64, {"units": "s"})
             for name in variables:
                 run.track(name, ("time", "neuron"), np.float64,
-                          {"units": units.get(name, syn_unit)})
+                          {"units": units[name]} if name in units else syn_attrs)
             run.track("rate", ("time", "population"), np.float64,
                       {"units": "Hz", "long_name": "population rate over the recording bin"})
             run.track("spike_time", "spike", np.float64, {"units": "s", "long_name": "spike time"})

@@ -30,7 +30,7 @@ def trajectories(ds, units=8, ax=None, *, var="state", start=0, stop=None, **lin
     t = da["time"].values
     for u in da["unit"].values:
         ax.plot(t, da.sel(unit=u).values, lw=1, label=f"unit {u}", **line_kw)
-    ax.set_xlabel(f"time ({da['time'].attrs.get('units', 'step')})")
+    ax.set_xlabel("time (s)" if da["time"].attrs.get("units") == "s" else "time step")
     ax.set_ylabel("state")
     ax.set_title("reservoir state trajectories")
     return ax
