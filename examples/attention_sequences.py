@@ -109,8 +109,9 @@ def main(argv=None):
 
     data = {}
     for name in tasks:
-        data[f"{name}_loss"] = ("step", curves[name].loss.values, {"units": "nats"})
-        data[f"{name}_val_loss"] = ("epoch", curves[name].val_loss.values, {"units": "nats"})
+        data[f"{name}_loss"] = ("step", curves[name].loss.values, {"long_name": "loss (nats)", "units": "1"})
+        data[f"{name}_val_loss"] = ("epoch", curves[name].val_loss.values,
+                                    {"long_name": "validation loss (nats)", "units": "1"})
         data[f"{name}_val_accuracy"] = ("epoch", curves[name].val_accuracy.values)
         data[f"{name}_weights"] = (("head", "query", "key"), maps[name][0])
     ds = record.dataset(data, {"step": np.arange(curves["retrieval"].sizes["step"]),

@@ -131,8 +131,8 @@ def main(argv=None):
          "reconstruction": (("example", "pixel"), reconstructions),
          "traversal": (("unit", "value", "row", "col"), walks[:, :, 0]),
          "swap": (("style_digit", "class_digit", "pixel"), swaps.reshape(10, 10, 64)),
-         "unit_kl": ("unit", kl, {"long_name": "mean KL term per code unit on the test digits",
-                                  "units": "nats"})},
+         "unit_kl": ("unit", kl, {"long_name": "mean KL term per code unit on the test digits (nats)",
+                                  "units": "1"})},
         {"epoch": history.epoch.values, "example": np.arange(10), "value": values,
          "unit": np.arange(LATENT)},
         family="DCIGN", model="DCIGN",
@@ -140,7 +140,7 @@ def main(argv=None):
                 "channels": "16-32", "epochs": history.sizes["epoch"],
                 "traversed_digit": args.digit,
                 "test_negative_elbo": float(history.val_loss.values[-1])},
-        seed=args.seed, attrs={"units": "nats per image"})
+        seed=args.seed, attrs={"loss_units": "nats per image"})
     record.save(ds, out / "dcign_digits.nc")
     active = int((kl > 0.1).sum())
     print(f"held-out negative ELBO {history.val_loss.values[-1]:.2f} nats per image after "

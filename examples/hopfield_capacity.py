@@ -17,10 +17,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
 from scipy.optimize import brentq  # noqa: E402
 from scipy.special import erf  # noqa: E402
 
+from neurosim import record  # noqa: E402
 from neurosim.datasets import random_patterns  # noqa: E402
 from neurosim.energy import HopfieldNetwork  # noqa: E402
 
@@ -77,12 +77,13 @@ def main(argv=None):
               f"m={m[a].mean():.3f} +- {m[a].std():.3f}")
     theory = np.array([overlap_theory(a) for a in alphas])
 
-    ds = xr.Dataset(
-        {"overlap": (("alpha", "seed"), m, {"long_name": "mean final overlap with the cued pattern"}),
-         "overlap_theory": (("alpha",), theory, {"long_name": "AGS replica-symmetric m(alpha), T=0"})},
-        coords={"alpha": ("alpha", alphas, {"long_name": "load P/N"}), "seed": np.arange(seeds)},
-        attrs={"family": "HN", "model": "HopfieldNetwork", "rule": "hebbian", "n_units": n,
-               "alpha_c": ALPHA_C})
+    ds = record.dataset(
+        {"overlap": (("alpha", "seed"), m, {"long_name": "mean final overlap with the cued pattern",
+                                            "units": "1"}),
+         "overlap_theory": (("alpha",), theory, {"long_name": "AGS replica-symmetric m(alpha), T=0",
+                                                 "units": "1"})},
+        {"alpha": ("alpha", alphas, {"long_name": "load P/N", "units": "1"}), "seed": np.arange(seeds)},
+        family="HN", model="HopfieldNetwork", params={"rule": "hebbian", "n_units": n, "alpha_c": ALPHA_C})
     ds.to_netcdf(out / "hopfield_capacity.nc")
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6), layout="constrained")

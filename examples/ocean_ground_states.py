@@ -19,9 +19,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
 
 import dimod  # noqa: E402
+from neurosim import record  # noqa: E402
 from neurosim.energy.ocean import AnnealingSampler  # noqa: E402
 
 
@@ -67,9 +67,10 @@ def main(argv=None):
         print(f"{name}: ground energy {ground:g}; P(ground) at {sweeps[-1]} sweeps: "
               + ", ".join(f"{k} {p[a, b, -1]:.2f}" for b, k in enumerate(samplers)))
     attrs = {"long_name": "fraction of reads in a ground state", "units": "1"}
-    ds = xr.Dataset({"p_ground": (("problem", "sampler", "num_sweeps"), p, attrs)},
-                    coords={"problem": list(bqms), "sampler": list(samplers), "num_sweeps": sweeps},
-                    attrs={"n": args.n, "num_reads": args.reads, "seed": args.seed})
+    ds = record.dataset({"p_ground": (("problem", "sampler", "num_sweeps"), p, attrs)},
+                        {"problem": list(bqms), "sampler": list(samplers), "num_sweeps": sweeps},
+                        family="BM", model="AnnealingSampler", params={"n": args.n, "num_reads": args.reads},
+                        seed=args.seed)
     ds.to_netcdf(out / "ocean_ground_states.nc")
 
     fig, axes = plt.subplots(1, len(bqms), figsize=(5 * len(bqms), 3.8), sharey=True)

@@ -116,7 +116,7 @@ def main(argv=None):
         params={"sizes": "64-128-2-128-64", "epochs": history.sizes["epoch"],
                 "test_elbo": float(elbo.mean()), "test_log_likelihood": float(log_px.mean()),
                 "pair_from": a, "pair_to": b},
-        seed=args.seed, attrs={"units": "nats per image"})
+        seed=args.seed, attrs={"loss_units": "nats per image"})
     record.save(ds, out / "vae_digits.nc")
     print(f"test ELBO {elbo.mean():.2f} nats per image, importance-sampled log p(x) "
           f"{log_px.mean():.2f}; trained {history.sizes['epoch']} epochs in {fit_s:.1f} s; "

@@ -95,3 +95,8 @@ def test_example_runs_and_writes_files(script, tmp_path):
         assert (tmp_path / name).is_file() and (tmp_path / name).stat().st_size > 0, name
     if script.name in CHECKS:
         CHECKS[script.name](tmp_path)
+    import xarray as xr
+    from test_units import check_cf
+    for path in tmp_path.rglob("*.nc"):   # every example's Dataset: UDUNITS units, CF flags, Conventions
+        with xr.open_dataset(path) as ds:
+            check_cf(ds)

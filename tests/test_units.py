@@ -126,7 +126,7 @@ RUNS = {
 }
 
 
-def _check_cf(ds):
+def check_cf(ds):
     """The CF checks on one Dataset; returns the (variable, units) pairs seen."""
     assert ds.attrs["Conventions"] == record.CONVENTIONS and record.CONVENTIONS.startswith("CF-")
     seen = []
@@ -148,7 +148,7 @@ def _check_cf(ds):
 @pytest.mark.parametrize("family", list(RUNS))
 def test_every_unit_parses_and_flags_are_consistent(family):
     for ds in RUNS[family]():
-        _check_cf(ds)
+        check_cf(ds)
 
 
 def test_flags_and_units_of_known_variables_mean_what_they_say():
