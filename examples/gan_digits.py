@@ -126,7 +126,7 @@ def main(argv=None):
                  for name in per_epoch})
     data.update({
         "snapshot": (("snapshot_epoch", "grid", "pixel"), np.array(snapshots, np.float32)),
-        "sample": (("sample", "pixel"), samples),
+        "generated": (("sample", "pixel"), samples),
         "conditional_sample": (("sample", "pixel"), by_class),
         "nearest_distance": ("sample", distance,
                              {"long_name": "mean squared pixel distance to the nearest "
