@@ -85,6 +85,12 @@ EXAMPLES = {
                        "traversals and a class block swapped between digits.",
     "capsnet_digits.py": "Capsule network (CapsNet): routing by agreement on digits, capsule lengths, "
                          "reconstructions and one capsule's dimensions perturbed.",
+    "dnc_copy.py": "Differentiable neural computer (DNC) on the copy task: write and read weightings, "
+                   "read modes, usage and the temporal link matrix, step by step.",
+    "ocean_ground_states.py": "Ising annealing as a D-Wave Ocean (dimod) sampler: the probability of "
+                              "reaching the ground state against sweeps, beside dwave-samplers.",
+    "nir_roundtrip.py": "A spiking network exported to NIR and imported back: the same raster and "
+                        "membrane traces.",
     "ntm_copy.py": "Neural Turing machine (NTM): the copy task, with the write and read weightings "
                    "moving over memory in order.",
     "autoencoders_digits.py": "Autoencoders (AE, DAE, SAE) on digits: reconstructions, restoring masked "
