@@ -1,6 +1,7 @@
 """STDP: single pairs against the STDP window, all-to-all against nearest-spike on triplets,
 bounds, delays, the kernel against a plain event-by-event reference on random networks, Song,
 Miller and Abbott (2000), weight monitors, save/load/store/restore and bad input."""
+import json
 import math
 import os
 import subprocess
@@ -215,6 +216,8 @@ def test_weight_monitor_stride_index_and_coordinates():
     np.testing.assert_array_equal(ds.synapse_pre.values, W.indices[[0, 2, 3]])
     np.testing.assert_array_equal(ds.synapse_projection.values, [1, 1, 1])
     assert ds.weight.attrs["units"] == "A"
+    rules = json.loads(ds.attrs["plasticity"])               # the rules, with their parameters
+    assert [r["index"] for r in rules] == [1] and rules[0]["stdp"]["w_max"] == W_MAX
     # chunking does not change the records
     net2 = Network(DT, seed=4)
     g = net2.add(LIF(3, I=2.5e-10))

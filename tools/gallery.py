@@ -55,6 +55,14 @@ EXAMPLES = {
                "raster, population rate and membrane traces.",
     "lsm_templates.py": "Liquid state machine (LSM) on jittered spike templates: liquid responses, "
                         "readout accuracy against jitter, memory curve.",
+    "lsm_dynamic.py": "Liquid state machine (LSM) with Maass's dynamic (short-term plastic) synapses "
+                      "beside static ones: liquid responses and accuracy against jitter.",
+    "stdp_weights.py": "Spiking network with STDP (Song, Miller and Abbott 2000): the weight "
+                       "histogram of 1000 inputs turning bimodal, and the postsynaptic rate.",
+    "adex_patterns.py": "Adaptive exponential integrate-and-fire neurons: the firing patterns of "
+                        "Naud et al. (2008) under a current step.",
+    "qif_neuron.py": "A user-defined neuron model compiled into the spiking kernel: quadratic "
+                     "integrate-and-fire f-I curve against its closed form, and a network of them.",
     "esn_mackey_glass.py": "Echo state network (ESN) on Mackey-Glass: states, one-step prediction and "
                            "closed-loop generation.",
     "elm_digits.py": "Extreme learning machine (ELM) on digits: accuracy against hidden-layer size, "

@@ -3,17 +3,18 @@
 ``math.exp`` is a libm call, which stops LLVM from vectorising a loop (no vector math library
 comes with Numba here: SVML is absent), and one exponential per neuron and step is most of the
 time of a conductance-based network. :func:`exp` reduces ``x = k ln 2 + r`` (``|r| <= ln 2 /
-2``, ``k`` an integer, ``ln 2`` split in two as fdlibm does, so ``k ln2_hi`` is exact), sums the
-Taylor series of ``exp(r)`` to degree 13 (truncation below 5e-18) by Horner's rule and scales by
-``2**k`` built from its bits. Within 1 ulp of glibc's ``exp`` (tested), arguments clamped to
-[-708, 709] (no overflow, no subnormal results). Products and sums are written separately: no
+2``, ``k`` the nearest integer to ``x log2(e)``, found by adding and subtracting ``1.5 * 2**52``
+so that no float-to-integer conversion is needed: ``k`` is then in the low bits of the sum;
+``ln 2`` split in two as fdlibm does, so ``k ln2_hi`` is exact), sums the Taylor series of
+``exp(r)`` to degree 13 (truncation below 5e-18) by Horner's rule and scales by ``2**k`` built
+from its bits. Within 1 ulp of glibc's ``exp`` (tested), arguments clamped to [-708, 709] (no
+overflow, no subnormal results). Products and sums are written separately: no
 multiply-add is fused on the CPU (Numba compiles without contraction), and the CUDA twin
 (:func:`neurosim.kernels.cuda.spiking._exp`) writes its products with ``dmul_rn``, so both give
 the same bits.
 """
 import math
 
-import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
@@ -24,6 +25,8 @@ LN2_LO = 1.90821492927058770002e-10
 #: Taylor coefficients 1 / k!, k = 0 .. 13
 COEF = tuple(1.0 / math.factorial(k) for k in range(14))
 LOW, HIGH = -708.0, 709.0
+SHIFT = 6755399441055744.0                  # 1.5 * 2**52: x + SHIFT - SHIFT rounds x to an integer
+SHIFT_BITS = 0x4338000000000000             # the bits of SHIFT: bits(t) - SHIFT_BITS = k
 (C0, C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13) = COEF
 
 
@@ -38,6 +41,17 @@ def _as_double(typingctx, bits):
     return types.float64(types.int64), codegen
 
 
+@intrinsic
+def _as_int(typingctx, x):
+    """The int64 whose bits are the float64 ``x`` (an LLVM bitcast: vectorises)."""
+    if not isinstance(x, types.Float):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
 @njit(cache=True)
 def exp(x):
     """``exp(x)`` within 1 ulp, for ``x`` in [-708, 709] (clamped there), in arithmetic that
@@ -46,7 +60,8 @@ def exp(x):
         x = LOW
     if x > HIGH:
         x = HIGH
-    kf = math.floor(x * LOG2E + 0.5)
+    t = x * LOG2E + SHIFT
+    kf = t - SHIFT
     r = (x - kf * LN2_HI) - kf * LN2_LO
     p = C13 * r + C12
     p = p * r + C11
@@ -61,7 +76,7 @@ def exp(x):
     p = p * r + C2
     p = p * r + C1
     p = p * r + C0
-    return p * _as_double((np.int64(kf) + 1023) << 52)
+    return p * _as_double((_as_int(t) - SHIFT_BITS + 1023) << 52)
 
 
 #: ``1 / (k + 1)!``, k = 0 .. 16: the Taylor series of ``(exp(x) - 1) / x``

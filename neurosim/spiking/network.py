@@ -12,6 +12,7 @@ each (:mod:`.stepper`); between chunks the records leave the chunk buffers (for 
 netCDF file with ``store=``), a progress bar moves and Ctrl+C stops the run cleanly with what
 was recorded so far. Files: :mod:`.persist`.
 """
+import json
 import numbers
 import warnings
 
@@ -540,6 +541,9 @@ class Network:
         for g, name in zip(self.groups, pop):
             params.update({f"{name}_{k}": v for k, v in g.params().items()})
         params["duration"] = run.done * self.dt
+        if getattr(self, "plastic", None):
+            # the rules of the plastic projections (connect order, parameters with units)
+            attrs["plasticity"] = json.dumps(self.plastic)
         coords = {"neuron": rec_idx, "population": pop}
         if w_mon is not None:
             data_vars = dict(data_vars or {})

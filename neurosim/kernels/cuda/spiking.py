@@ -53,7 +53,7 @@ import math
 
 import numpy as np
 from numba import config as _numba_config
-from numba import cuda, float64, int32, int64
+from numba import cuda, int32, int64
 
 from ... import config
 from .. import vexp as _vx
@@ -82,6 +82,10 @@ if _numba_config.ENABLE_CUDASIM:
     @cuda.jit(device=True, inline=True)
     def _as_double(bits):
         return _struct.unpack("<d", _struct.pack("<q", int(bits)))[0]
+
+    @cuda.jit(device=True, inline=True)
+    def _as_int(x):
+        return _struct.unpack("<q", _struct.pack("<d", float(x)))[0]
 else:  # pragma: no cover (needs a GPU)
     from numba.cuda import libdevice
 
@@ -93,6 +97,10 @@ else:  # pragma: no cover (needs a GPU)
     def _as_double(bits):
         return libdevice.longlong_as_double(bits)
 
+    @cuda.jit(device=True, inline=True)
+    def _as_int(x):
+        return libdevice.double_as_longlong(x)
+
 
 @cuda.jit(device=True, inline=True)
 def _exp(x):
@@ -102,8 +110,8 @@ def _exp(x):
         x = _vx.LOW
     if x > _vx.HIGH:
         x = _vx.HIGH
-    k = int64(math.floor(_mul(x, _vx.LOG2E) + 0.5))
-    kd = float64(k)
+    t = _mul(x, _vx.LOG2E) + _vx.SHIFT
+    kd = t - _vx.SHIFT
     r = (x - _mul(kd, _vx.LN2_HI)) - _mul(kd, _vx.LN2_LO)
     p = _mul(_vx.C13, r) + _vx.C12
     p = _mul(p, r) + _vx.C11
@@ -118,7 +126,7 @@ def _exp(x):
     p = _mul(p, r) + _vx.C2
     p = _mul(p, r) + _vx.C1
     p = _mul(p, r) + _vx.C0
-    return _mul(p, _as_double((k + 1023) << 52))
+    return _mul(p, _as_double((_as_int(t) - _vx.SHIFT_BITS + 1023) << 52))
 
 
 @cuda.jit(device=True, inline=True)
