@@ -111,8 +111,8 @@ EXAMPLES = {
 # the same size (the others' quick figures are drawn at a low dpi, so they run full size).
 QUICK = {"cuba.py", "lsm_templates.py", "esn_mackey_glass.py", "som_digits.py"}
 
-# Every sweep config in examples/sweeps/: (variable to plot or None for the default, caption).
-# tests/test_gallery.py checks that this matches examples/sweeps/*.toml exactly.
+# Every sweep config in examples/sweeps/ but the *_quick.toml variants (smaller runs of the same
+# sweep): (variable to plot or None for the default, caption). tests/test_gallery.py checks it.
 SWEEPS = {
     "hopfield_capacity.toml": (None, "Sweep: Hopfield capacity phase diagram, final overlap over "
                                      "N x alpha (3 seeds), with alpha_c = 0.138."),
