@@ -11,9 +11,9 @@ Figures per N: the simulation loop (a 1 s run from a stored state, median of ``-
 building and compilation apart), the mean rate, and Brian2's loop (``cython`` target, one
 thread: ``OMP_NUM_THREADS=1``, in a separate interpreter given by ``--brian-python``), with the
 ratio Brian2 / neurosim per point (of the medians, and of the fastest repeats: on a machine
-shared with other work the minimum is the steadier figure). neurosim's kernel is serial. Brian2 integrates both
-models with ``exponential_euler``, as neurosim does (for COBAHH Brian2's example's choice; for
-COBA the closest to neurosim's exponential-Euler LIF step).
+shared with other work the minimum is the steadier figure). neurosim's kernel is serial.
+Brian2 integrates both models with ``exponential_euler``, as neurosim does (for COBAHH
+Brian2's example's choice; for COBA the closest to neurosim's exponential-Euler LIF step).
 
 Prints one JSON object. ``python benchmarks/coba.py [--models coba cobahh] [--sizes 1000 4000
 16000 32000] [--repeats 3] [--brian-python /tmp/bench-venv/bin/python] [--no-brian]``
@@ -44,7 +44,7 @@ Ne, p = int(0.8 * N), 80.0 / N
 if model == "coba":
     taum, taue, taui = 20 * ms, 5 * ms, 10 * ms
     Vt, Vr, El, Erev_exc, Erev_inh, I = -50 * mV, -60 * mV, -60 * mV, 0 * mV, -80 * mV, 20 * mV
-    eqs = '''dv/dt = (ge*(Erev_exc-v)+gi*(Erev_inh-v)-(v-El) + I)*(1./taum) : volt (unless refractory)
+    eqs = '''dv/dt = (ge*(Erev_exc-v)+gi*(Erev_inh-v)-(v-El)+I)*(1./taum) : volt (unless refractory)
     dge/dt = -ge/taue : 1
     dgi/dt = -gi/taui : 1'''
     P = NeuronGroup(N, eqs, threshold='v>Vt', reset='v = Vr', refractory=5 * ms,

@@ -44,7 +44,8 @@ def theory(I):
         return 0.0
     m = (p["v_r"] + p["v_c"]) / 2
     s = math.sqrt(K)
-    T = p["tau"] * 2 * w / s * (math.atan((p["v_peak"] - m) / s) - math.atan((p["v_reset"] - m) / s))
+    T = p["tau"] * 2 * w / s * (math.atan((p["v_peak"] - m) / s)
+                                - math.atan((p["v_reset"] - m) / s))
     return 1 / T
 
 

@@ -153,7 +153,8 @@ def test_kernel_matches_event_by_event_reference_on_random_networks(seed, rule, 
     times = np.sort(gen.uniform(0, 0.3, 120))
     chans = gen.integers(0, n_in, times.size)
     net = Network(DT, seed=seed)
-    neurons = net.add(LIF(n, tau_e=3e-3, t_ref=2e-3, v0=(-70e-3, -50e-3), I=gen.uniform(0, 3e-10, n)))
+    neurons = net.add(LIF(n, tau_e=3e-3, t_ref=2e-3, v0=(-70e-3, -50e-3),
+                          I=gen.uniform(0, 3e-10, n)))
     inputs = net.add(SpikeGeneratorGroup(n_in, times, chans))
     r_in = STDP(w_max=3e-10, w_min=1e-11, A_plus=0.05, A_minus=0.06, tau_plus=15e-3,
                 tau_minus=25e-3, rule=rule, interaction=interaction)

@@ -16,13 +16,14 @@ from .neurons import LIF, HodgkinHuxley
 from .plasticity import STDP
 
 
-def song2000(n_inputs=1000, *, rate=15.0, learning_rate=1.0, dt=1e-4, seed=None):
+def song2000(n_inputs=1000, *, rate=15.0, learning_rate=1.0, g_max=0.01, dt=1e-4, seed=None):
     """Song, Miller and Abbott (2000): ``n_inputs`` Poisson inputs at ``rate`` Hz onto one
     conductance-based LIF neuron through additive, all-to-all STDP synapses.
 
     Brian2's parameters: tau_m 10 ms, E_L -74 mV, threshold -54 mV, reset -60 mV, no refractory
-    period, excitatory conductance decaying with 5 ms, reversal 0 mV; w_max = 0.01 in units of
-    the leak conductance (here R = 100 Mohm, so 0.1 nS), initial weights uniform in
+    period, excitatory conductance decaying with 5 ms, reversal 0 mV; w_max = ``g_max`` (0.01)
+    in units of the leak conductance (here R = 100 Mohm, so 0.1 nS; scale it as 10 / n_inputs
+    to keep the example's drive with other numbers of inputs), initial weights uniform in
     [0, w_max); tau_plus = tau_minus = 20 ms, A_plus = 0.01, A_minus = 1.05 A_plus (fractions
     of w_max), each times ``learning_rate`` (> 1 to reach the final distribution in a shorter
     run). Returns ``(network, W)`` with ``W`` the plastic projection (read it with
@@ -32,8 +33,9 @@ def song2000(n_inputs=1000, *, rate=15.0, learning_rate=1.0, dt=1e-4, seed=None)
     n_inputs = checks.integer(n_inputs, "n_inputs", low=1)
     rate = checks.scalar(rate, "rate", low=0.0)
     lr = checks.scalar(learning_rate, "learning_rate", low=0.0, low_open=True)
+    g_max = checks.scalar(g_max, "g_max", low=0.0, low_open=True)
     R = 1e8
-    w_max = 0.01 / R
+    w_max = g_max / R
     if 0.0105 * lr > 1:
         raise ValueError(f"learning_rate must keep A_minus = 0.0105 learning_rate <= 1; got {lr}")
     net = Network(dt, seed=seed)

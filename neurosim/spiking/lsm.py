@@ -76,10 +76,11 @@ class LiquidStateMachine:
     3 ms (excitatory) and 6 ms (inhibitory). Inputs reach each liquid neuron with probability
     ``p_in`` with mean weight ``w_in`` (A; half onto inhibitory neurons). tau_readout: the
     low-pass filter of the liquid state (s). alpha: ridge penalty. dt: step (s). w_scale: factor
-on the recurrent weights (default 0.15 static, 1.0 dynamic; see the module docstring).
-dynamic: True for the paper's dynamic (short-term plastic) recurrent synapses. seed: fixes the liquid (types, wiring,
-weights, background currents, initial potentials). backend: where the liquid runs, as for
-:class:`Network` (``"cpu"``, ``"cuda"``, ``"auto"``; the readout is fitted on the CPU).
+    on the recurrent weights (default 0.15 static, 1.0 dynamic; see the module docstring).
+    dynamic: True for the paper's dynamic (short-term plastic) recurrent synapses. seed: fixes
+    the liquid (types, wiring, weights, background currents, initial potentials). backend: where
+    the liquid runs, as for :class:`Network` (``"cpu"``, ``"cuda"``, ``"auto"``; the readout is
+    fitted on the CPU).
     """
 
     def __init__(self, n_inputs=4, shape=(15, 3, 3), *, frac_inh=0.2, lam=2.0, C=None, W=None,
