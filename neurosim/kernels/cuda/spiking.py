@@ -113,19 +113,20 @@ def _exp(x):
     t = _mul(x, _vx.LOG2E) + _vx.SHIFT
     kd = t - _vx.SHIFT
     r = (x - _mul(kd, _vx.LN2_HI)) - _mul(kd, _vx.LN2_LO)
-    p = _mul(_vx.C13, r) + _vx.C12
-    p = _mul(p, r) + _vx.C11
-    p = _mul(p, r) + _vx.C10
-    p = _mul(p, r) + _vx.C9
-    p = _mul(p, r) + _vx.C8
-    p = _mul(p, r) + _vx.C7
-    p = _mul(p, r) + _vx.C6
-    p = _mul(p, r) + _vx.C5
-    p = _mul(p, r) + _vx.C4
-    p = _mul(p, r) + _vx.C3
-    p = _mul(p, r) + _vx.C2
-    p = _mul(p, r) + _vx.C1
-    p = _mul(p, r) + _vx.C0
+    r2 = _mul(r, r)
+    r4 = _mul(r2, r2)
+    r8 = _mul(r4, r4)
+    a0 = _vx.C0 + _mul(_vx.C1, r)
+    a1 = _vx.C2 + _mul(_vx.C3, r)
+    a2 = _vx.C4 + _mul(_vx.C5, r)
+    a3 = _vx.C6 + _mul(_vx.C7, r)
+    a4 = _vx.C8 + _mul(_vx.C9, r)
+    a5 = _vx.C10 + _mul(_vx.C11, r)
+    a6 = _vx.C12 + _mul(_vx.C13, r)
+    b0 = a0 + _mul(a1, r2)
+    b1 = a2 + _mul(a3, r2)
+    b2 = a4 + _mul(a5, r2)
+    p = (b0 + _mul(b1, r4)) + _mul(b2 + _mul(a6, r4), r8)
     return _mul(p, _as_double((_as_int(t) - _vx.SHIFT_BITS + 1023) << 52))
 
 
