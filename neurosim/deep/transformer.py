@@ -19,7 +19,8 @@ from ..nn.tensor import Tensor, no_grad
 
 def transformer_encoder(d_model, heads, depth=1, *, input_shape, outputs, ff_units=None,
                         dropout=0.0, positional="sinusoidal", causal=False, norm_first=True,
-                        pool="mean", output="identity", seed=None, dtype=np.float64):
+                        pool="mean", output="identity", attn_mask=None, seed=None,
+                        dtype=np.float64):
     """A Transformer encoder with a read-out, built.
 
     Layers: a position-wise dense embedding of the inputs to ``d_model`` features, a
@@ -52,6 +53,10 @@ def transformer_encoder(d_model, heads, depth=1, *, input_shape, outputs, ff_uni
         only one that has seen everything), or each step (outputs (batch, time, outputs)).
     output : str
         Activation of the read-out (identity gives logits or regression outputs).
+    attn_mask : bool or float array, optional
+        A fixed self-attention mask of every block, in PyTorch's ``attn_mask`` semantics
+        (:func:`~neurosim.nn.attention.attention_mask`: boolean True masks a pair out, floats
+        are added to the scores), e.g. a local window (time, time).
     seed, dtype
         Seed of the weights and dropout masks; float64 or float32.
 
@@ -75,7 +80,7 @@ def transformer_encoder(d_model, heads, depth=1, *, input_shape, outputs, ff_uni
     if positional is not None:
         layers.append(PositionalEncoding(positional))
     layers += [TransformerEncoderBlock(heads, ff_units, dropout=dropout, norm_first=norm_first,
-                                       causal=causal)
+                                       causal=causal, attn_mask=attn_mask)
                for _ in range(checks.integer(depth, "depth", low=1))]
     if norm_first:
         layers.append(LayerNorm())

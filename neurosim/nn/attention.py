@@ -49,7 +49,54 @@ def _allowed(shape, causal, key_padding_mask, batch):
     return allowed
 
 
-def attention(q, k, v, heads=1, *, causal=False, key_padding_mask=None):
+def attention_mask(attn_mask, batch, heads, queries, keys, dtype=np.float64):
+    """A general attention mask in PyTorch's ``attn_mask`` semantics, checked and shaped to
+    broadcast over (batch, heads, queries, keys).
+
+    Parameters
+    ----------
+    attn_mask : bool or float array (or Tensor)
+        Boolean: True marks a pair that is masked out (may not attend), as in
+        :class:`torch.nn.MultiheadAttention` (``torch.nn.functional.scaled_dot_product_attention``
+        reads booleans the other way round: there True means "may attend"). Float: added to the
+        scaled scores (``-inf`` masks out). Shapes: (queries, keys), the same for every sample
+        and head; (batch * heads, queries, keys), PyTorch's per-head 3-D mask (sample-major);
+        or 4-D, broadcastable to (batch, heads, queries, keys).
+    batch, heads, queries, keys : int
+    dtype : the scores' dtype (of a float mask)
+
+    Returns
+    -------
+    (allowed, additive) : boolean array or None, float array or None
+        4-D, broadcastable to (batch, heads, queries, keys): the pairs that may attend (from a
+        boolean mask) and the additive float mask.
+    """
+    if attn_mask is None:
+        return None, None
+    mask = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
+    if mask.dtype != bool and not np.issubdtype(mask.dtype, np.floating):
+        raise TypeError(f"attn_mask must be boolean (True masks out) or float (added to the "
+                        f"scores); got dtype {mask.dtype}")
+    full = (batch, heads, queries, keys)
+    if mask.ndim == 2 and mask.shape == (queries, keys):
+        mask = mask[None, None]
+    elif mask.ndim == 3 and mask.shape == (batch * heads, queries, keys):
+        mask = mask.reshape(full)
+    elif mask.ndim == 4 and all(m in (1, f) for m, f in zip(mask.shape, full)):
+        pass
+    else:
+        raise ValueError(f"attn_mask must have shape (queries, keys) = ({queries}, {keys}), "
+                         f"(batch * heads, queries, keys) = ({batch * heads}, {queries}, {keys})"
+                         f" or 4-D broadcastable to {full}; got {mask.shape}")
+    if mask.dtype == bool:
+        return ~mask, None
+    if np.isnan(mask).any() or (mask == np.inf).any():
+        raise ValueError("attn_mask must hold finite values or -inf; got NaN or +inf")
+    return None, mask.astype(dtype, copy=False)
+
+
+def attention(q, k, v, heads=1, *, causal=False, key_padding_mask=None, attn_mask=None,
+              scale=None):
     """Scaled dot-product attention ``softmax(Q K^T / sqrt(d) + mask) V`` per head, one op.
 
     Parameters
@@ -65,6 +112,12 @@ def attention(q, k, v, heads=1, *, causal=False, key_padding_mask=None):
     key_padding_mask : bool array (batch, keys), optional
         True marks padding: no query attends to it. A query with no key left gets zero weights
         and a zero output (PyTorch gives NaN there).
+    attn_mask : bool or float array, optional
+        A general mask in PyTorch's ``attn_mask`` semantics (see :func:`attention_mask`):
+        boolean True masks a pair out, a float mask is added to the scaled scores; combined
+        with ``causal`` and ``key_padding_mask``. Not differentiated.
+    scale : float, optional
+        Of the scores (``1 / sqrt(d)`` by default; 1 gives Luong's plain dot product).
 
     Returns
     -------
@@ -94,21 +147,28 @@ def attention(q, k, v, heads=1, *, causal=False, key_padding_mask=None):
                          f"{k.shape} and {v.shape}")
     tk = k.shape[1]
     dtype = np.result_type(q.dtype, k.dtype, v.dtype)
-    scale = dtype.type(1.0 / np.sqrt(dq // heads))
+    scale = dtype.type(1.0 / np.sqrt(dq // heads) if scale is None else
+                       checks.scalar(scale, "scale", low=0.0, low_open=True))
     Q = _heads(q.data.astype(dtype, copy=False), batch, tq, heads)
     K = _heads(k.data.astype(dtype, copy=False), batch, tk, heads)
     V = _heads(v.data.astype(dtype, copy=False), batch, tk, heads)
     scores = Q @ K.transpose(0, 1, 3, 2)
     scores *= scale
     allowed = _allowed((tq, tk), causal, key_padding_mask, batch)
+    general, additive = attention_mask(attn_mask, batch, heads, tq, tk, dtype)
+    if additive is not None:
+        scores += additive
+    if general is not None:
+        allowed = general if allowed is None else allowed & general
     if allowed is not None:
         scores = np.where(allowed, scores, dtype.type(-np.inf))
+    masked = allowed is not None or additive is not None
     top = scores.max(axis=-1, keepdims=True)
-    if allowed is not None:
+    if masked:
         top[top == -np.inf] = 0.0          # rows with no key: exp(-inf) = 0 everywhere
     P = np.exp(scores - top)
     total = P.sum(axis=-1, keepdims=True)
-    if allowed is not None:
+    if masked:
         total[total == 0.0] = 1.0
     P /= total
     out = _merged(P @ V)
@@ -141,6 +201,17 @@ def sinusoidal_encoding(steps, features, dtype=np.float64):
     return pe.astype(dtype)
 
 
+def _fixed_mask(attn_mask):
+    """A layer's fixed ``attn_mask`` as an array (checked against the sizes at call time)."""
+    if attn_mask is None:
+        return None
+    mask = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
+    if mask.ndim not in (2, 3, 4):
+        raise ValueError(f"attn_mask must be 2-D, 3-D or 4-D (see attention_mask); got shape "
+                         f"{mask.shape}")
+    return mask.copy()
+
+
 def _sequence_shape(shape, layer):
     if len(shape) != 2:
         raise ValueError(f"{layer} needs per-sample inputs (time, features); got {shape}")
@@ -168,15 +239,18 @@ class MultiHeadAttention(SequenceLayer):
         input's features).
     init : str or callable
         Initialiser of the four weight matrices.
+    attn_mask : bool or float array, optional
+        A fixed mask used by every call that gives none (see :func:`attention_mask`: True
+        masks out, floats are added to the scores), e.g. a local window.
 
-    Call a built layer as ``layer(x, context=None, key_padding_mask=None)``, ``context``
-    (batch, keys, context_features) and ``key_padding_mask`` bool (batch, keys), True at
-    padding. After every call ``weights`` holds the attention weights, (batch, heads, time,
-    keys).
+    Call a built layer as ``layer(x, context=None, key_padding_mask=None, attn_mask=None)``,
+    ``context`` (batch, keys, context_features), ``key_padding_mask`` bool (batch, keys), True
+    at padding, and ``attn_mask`` as :func:`attention` takes it. After every call ``weights``
+    holds the attention weights, (batch, heads, time, keys).
     """
 
     def __init__(self, heads, d_model=None, *, causal=False, context_features=None,
-                 init="glorot_uniform"):
+                 init="glorot_uniform", attn_mask=None):
         super().__init__()
         self.heads = checks.integer(heads, "heads", low=1)
         self.d_model = None if d_model is None else checks.integer(d_model, "d_model", low=1)
@@ -186,6 +260,7 @@ class MultiHeadAttention(SequenceLayer):
         self.context_features = None if context_features is None else \
             checks.integer(context_features, "context_features", low=1)
         self.causal, self.init = bool(causal), initialiser(init)
+        self.attn_mask = _fixed_mask(attn_mask)
         self.weights = None
 
     def _build(self, shape, generator, dtype):
@@ -202,7 +277,7 @@ class MultiHeadAttention(SequenceLayer):
         self.context_features = context
         return (steps, d)
 
-    def forward(self, x, context=None, key_padding_mask=None):
+    def forward(self, x, context=None, key_padding_mask=None, attn_mask=None):
         p = self.params
         if context is None:
             context = x
@@ -215,7 +290,9 @@ class MultiHeadAttention(SequenceLayer):
         out, self.weights = attention(ops.dense(x, p["W_q"], p["b_q"]),
                                       ops.dense(context, p["W_k"], p["b_k"]),
                                       ops.dense(context, p["W_v"], p["b_v"]), self.heads,
-                                      causal=self.causal, key_padding_mask=key_padding_mask)
+                                      causal=self.causal, key_padding_mask=key_padding_mask,
+                                      attn_mask=self.attn_mask if attn_mask is None else
+                                      attn_mask)
         return ops.dense(out, p["W_o"], p["b_o"])
 
     def __repr__(self):
@@ -295,20 +372,22 @@ class TransformerEncoderBlock(SequenceLayer):
     norm_first : bool
     causal : bool
         Causal self-attention (each step sees only the past and itself).
+    attn_mask : bool or float array, optional
+        A fixed mask of the self-attention (see :class:`MultiHeadAttention`).
 
     ``attention`` (the :class:`MultiHeadAttention`) keeps the last call's ``weights``; call
-    ``block(x, key_padding_mask=None)``.
+    ``block(x, key_padding_mask=None, attn_mask=None)``.
     """
 
     def __init__(self, heads, ff_units=None, *, dropout=0.0, activation="relu",
-                 norm_first=True, causal=False):
+                 norm_first=True, causal=False, attn_mask=None):
         super().__init__()
         self.ff_units = None if ff_units is None else checks.integer(ff_units, "ff_units",
                                                                      low=1)
         self.rate = checks.scalar(dropout, "dropout", low=0.0, high=1.0, high_open=True)
         self.activation, self.act = activation, ops.activation(activation)
         self.norm_first = bool(norm_first)
-        self.attention = MultiHeadAttention(heads, causal=causal)
+        self.attention = MultiHeadAttention(heads, causal=causal, attn_mask=attn_mask)
         self.layers = [self.attention, LayerNorm(), LayerNorm(), Dropout(self.rate),
                        Dropout(self.rate), Dropout(self.rate)]
 
@@ -333,11 +412,11 @@ class TransformerEncoderBlock(SequenceLayer):
         hidden = self.layers[5].forward(self.act(ops.dense(x, p["W1"], p["b1"])))
         return ops.dense(hidden, p["W2"], p["b2"])
 
-    def forward(self, x, key_padding_mask=None):
+    def forward(self, x, key_padding_mask=None, attn_mask=None):
         attend, norm1, norm2, drop1, drop2 = self.layers[:5]
 
         def mixed(y):
-            return attend.forward(y, key_padding_mask=key_padding_mask)
+            return attend.forward(y, key_padding_mask=key_padding_mask, attn_mask=attn_mask)
         if self.norm_first:
             x = ops.add(x, drop1.forward(mixed(norm1.forward(x))))
             return ops.add(x, drop2.forward(self.feed_forward(norm2.forward(x))))
@@ -375,5 +454,5 @@ class SequencePooling(Layer):
         return f"SequencePooling({self.mode!r})"
 
 
-__all__ = ["attention", "sinusoidal_encoding", "MultiHeadAttention", "PositionalEncoding",
+__all__ = ["attention", "attention_mask", "sinusoidal_encoding", "MultiHeadAttention", "PositionalEncoding",
            "TransformerEncoderBlock", "SequencePooling"]
