@@ -1,9 +1,9 @@
 """Whole-sequence kernels of the recurrent cells (Elman RNN, LSTM, GRU): the forward pass
 stores what backpropagation through time needs, the backward pass runs it.
 
-Everything is time-major and C-contiguous. Each step makes the input and recurrent products
-``x_t W`` and ``h_{t-1} U`` for the whole batch (BLAS: NumPy's own where found, :mod:`.blas`)
-and then the cell's gate math: pre-activations, the sigmoids in SIMD lanes
+Everything is time-major and C-contiguous. The caller makes the input products ``x_t W + b``
+of all steps in one GEMM; each step makes the recurrent product ``h_{t-1} U`` for the whole batch
+(BLAS: NumPy's own where found, :mod:`.blas`) and then the cell's gate math: pre-activations, the sigmoids in SIMD lanes
 (:func:`sigmoid_lanes`; ``tanh(x) = 2 s(2x) - 1``), the state update; the GRU and RNN sample by
 sample (a sample's row of gates stays in L1 through its passes), the LSTM with each sigmoid pass
 over the whole batch. Loops run over views from index 0: an offset index would make Numba's
@@ -116,21 +116,23 @@ def _add_in_place(x, y):
 
 
 @njit(cache=True)
-def recurrent_forward(cell, xs, W, b, U, b_hn, hs, cs, gates, gemm):
-    """Run a cell over a whole sequence.
+def recurrent_forward(cell, P, U, b_hn, lengths, hs, cs, gates, gemm):
+    """Run a cell over a whole sequence whose input products are made.
 
     Parameters
     ----------
     cell : int
         :data:`RNN`, :data:`LSTM` or :data:`GRU`.
-    xs : (T, B, F)
-        Inputs, time-major.
-    W : (F, G*H); b : (G*H,)
-        Input weights and biases.
+    P : (T, B, G*H)
+        Input pre-activations ``x_t W + b`` of every step (one GEMM over all steps, made by
+        the caller).
     U : (H, G*H)
         Recurrent weights.
     b_hn : (H,)
         GRU: recurrent bias of the candidate (inside the reset gate); unused otherwise.
+    lengths : (B,) int64
+        Steps of each sequence; from step ``lengths[s]`` on, sample ``s``'s states stay as they
+        were (``hs[t + 1, s] = hs[t, s]``), so ``hs[T]`` holds each sequence's last valid state.
     hs : (T + 1, B, H)
         ``hs[0]`` the initial state on entry; filled with ``h_1 .. h_T``.
     cs : (T + 1, B, H)
@@ -138,19 +140,16 @@ def recurrent_forward(cell, xs, W, b, U, b_hn, hs, cs, gates, gemm):
     gates : (T, B, STORED*H)
         Filled with what :func:`recurrent_backward` needs; unused for the RNN.
     gemm : ctypes function or None
-        NumPy's BLAS product (:func:`~neurosim.kernels.blas.numpy_gemm`) for the products of
-        every step, or None for ``np.dot``.
+        NumPy's BLAS product (:func:`~neurosim.kernels.blas.numpy_gemm`) for the recurrent
+        product of every step, or None for ``np.dot``.
 
     The sigmoids and tanh run in SIMD lanes of the arrays' dtype (:func:`sigmoid_lanes`).
     """
-    p = np.empty((hs.shape[1], U.shape[1]), xs.dtype)     # x_t W + b
-    a = np.empty_like(p)                                  # h_{t-1} U
-    scratch = np.empty(p.size, xs.dtype)
-    for t in range(xs.shape[0]):
-        matmul(gemm, xs[t], W, p)
+    a = np.empty((hs.shape[1], U.shape[1]), hs.dtype)     # h_{t-1} U
+    scratch = np.empty(a.size, hs.dtype)
+    for t in range(P.shape[0]):
+        p = P[t]
         matmul(gemm, hs[t], U, a)
-        for s in range(a.shape[0]):
-            _add_in_place(p[s], b)
         if cell == LSTM:
             _lstm_step(p, a, cs[t], gates[t], hs[t + 1], cs[t + 1], scratch)
         elif cell == GRU:
@@ -159,14 +158,19 @@ def recurrent_forward(cell, xs, W, b, U, b_hn, hs, cs, gates, gemm):
         else:
             for s in range(a.shape[0]):
                 _rnn_step(p[s], a[s], hs[t + 1, s], scratch)
+        for s in range(a.shape[0]):
+            if t >= lengths[s]:          # past the sequence's end: the state is held
+                hs[t + 1, s] = hs[t, s]
+                if cell == LSTM:
+                    cs[t + 1, s] = cs[t, s]
 
 
 @njit(cache=True, inline="always")
 def _rnn_back(dh, h, dz):
+    """One sample: ``dz = dh * (1 - h**2)``."""
     one = dh.dtype.type(1)
-    for b in range(dh.shape[0]):
-        for j in range(dh.shape[1]):
-            dz[b, j] = dh[b, j] * (one - h[b, j] * h[b, j])
+    for j in range(dh.shape[0]):
+        dz[j] = dh[j] * (one - h[j] * h[j])
 
 
 @njit(cache=True, inline="always")
@@ -210,7 +214,7 @@ def _gru_back(dh, h_prev, gates, dp, da, direct):
 
 
 @njit(cache=True)
-def recurrent_backward(cell, dH, UT, hs, cs, gates, dP, dA, dh, dc, gemm):
+def recurrent_backward(cell, dH, UT, lengths, hs, cs, gates, dP, dA, dh, dc, gemm):
     """Backpropagation through time over a sequence run by :func:`recurrent_forward`.
 
     Parameters
@@ -221,6 +225,9 @@ def recurrent_backward(cell, dH, UT, hs, cs, gates, dP, dA, dh, dc, gemm):
         an output (its gradient is then in ``dh`` on entry).
     UT : (G*H, H)
         ``U.T``, C-contiguous.
+    lengths : (B,) int64
+        As for :func:`recurrent_forward`: a held step passes ``dh`` and ``dc`` through and
+        leaves zeros in ``dP`` and ``dA``.
     hs, cs, gates
         As filled by :func:`recurrent_forward`.
     dP : (T, B, G*H)
@@ -234,19 +241,27 @@ def recurrent_backward(cell, dH, UT, hs, cs, gates, dP, dA, dh, dc, gemm):
     gemm : ctypes function or None
         As for :func:`recurrent_forward`.
     """
-    direct = np.zeros_like(dh)
+    carry = np.zeros_like(dh)     # what reaches h_{t-1} besides the recurrent product
     for t in range(dP.shape[0] - 1, -1, -1):
         if dH.shape[0]:
             dh += dH[t]
+        held = False
         if cell == LSTM:
             ifgo, tanh_c = _lstm_rows(gates[t])
-            for s in range(dh.shape[0]):
+        for s in range(dh.shape[0]):
+            if t >= lengths[s]:
+                held = True
+                dP[t, s] = 0.0
+                dA[t, s] = 0.0
+                carry[s] = dh[s]
+            elif cell == LSTM:
                 _lstm_back(dh[s], dc[s], cs[t, s], ifgo[s], tanh_c[s], dP[t, s])
-        elif cell == GRU:
-            for s in range(dh.shape[0]):
-                _gru_back(dh[s], hs[t, s], gates[t, s], dP[t, s], dA[t, s], direct[s])
-        else:
-            _rnn_back(dh, hs[t + 1], dP[t])
+            elif cell == GRU:
+                _gru_back(dh[s], hs[t, s], gates[t, s], dP[t, s], dA[t, s], carry[s])
+            else:
+                _rnn_back(dh[s], hs[t + 1, s], dP[t, s])
         matmul(gemm, dA[t], UT, dh)
-        if cell == GRU:
-            dh += direct
+        if cell == GRU or held:
+            dh += carry
+            if held and cell != GRU:
+                carry[...] = 0.0

@@ -25,10 +25,11 @@ import numpy as np
 from .. import checks
 from ..kernels import recurrent as kr
 from ..kernels.blas import numpy_gemm
-from . import ops
+from . import norm, ops
 from .init import initialiser
 from .layers import Layer, SequenceLayer
 from .tensor import as_tensor, record
+from .torch_state import from_torch, torch_to_state
 
 
 def _checked(op, cell, x, W, U, b, b_hn, h0, c0):
@@ -57,24 +58,90 @@ def _checked(op, cell, x, W, U, b, b_hn, h0, c0):
     return parents, units
 
 
-def _time_major(a, reverse, dtype):
-    """(batch, time, units) -> C-contiguous (time, batch, units), time reversed if asked."""
+def _checked_lengths(lengths, shape):
+    """Each sequence's steps as an int64 array (batch,), from ``lengths`` (batch,) or a mask
+    (batch, time) that is True on each sequence's first steps; None when every sequence is
+    full."""
+    if lengths is None:
+        return None
+    n, steps = shape[:2]
+    a = np.asarray(lengths.data if hasattr(lengths, "data") and not isinstance(
+        lengths, np.ndarray) else lengths)
+    if a.ndim == 2:
+        if a.shape != (n, steps):
+            raise ValueError(f"lengths as a mask must have shape (batch, time) = {(n, steps)}; "
+                             f"got {a.shape}")
+        mask = a.astype(bool)
+        count = mask.sum(axis=1)
+        if not np.array_equal(mask, np.arange(steps) < count[:, None]):
+            raise ValueError("lengths as a mask must be True on each sequence's first steps "
+                             "and False after (padding at the end)")
+        a = count
+    if a.shape != (n,) or not (np.issubdtype(a.dtype, np.integer) or
+                               np.array_equal(a, np.round(a))):
+        raise ValueError(f"lengths must be {n} integers (one per sequence) or a (batch, time) "
+                         f"mask; got shape {a.shape}, dtype {a.dtype}")
+    a = a.astype(np.int64)
+    if n and (a.min() < 1 or a.max() > steps):
+        raise ValueError(f"lengths must lie in [1, {steps}]; got values from {a.min()} to "
+                         f"{a.max()}")
+    return None if np.all(a == steps) else a
+
+
+def _order(lengths, steps, reverse):
+    """Per-sample time order (batch, time) of a run: each sequence flipped within its length
+    when ``reverse`` (padding left in place; the map is its own inverse); None when plain
+    slicing does (no lengths, or not reversed)."""
+    if lengths is None or not reverse:
+        return None
+    t = np.arange(steps)
+    return np.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
+
+
+def _time_major(a, reverse, dtype, order=None):
+    """(batch, time, units) -> C-contiguous (time, batch, units), time reversed if asked (each
+    sequence within its length where ``order`` is given: :func:`_order`)."""
+    if order is not None:
+        a = np.take_along_axis(a, order[:, :, None], axis=1)
+        reverse = False
     a = a.transpose(1, 0, 2)
     return np.ascontiguousarray(a[::-1] if reverse else a, dtype=dtype)
 
 
-def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, return_sequences=True,
-              reverse=False, return_cell=False):
+def _batch_major(a, reverse, order=None, lengths=None):
+    """The inverse of :func:`_time_major`: (time, batch, units) -> (batch, time, units) in
+    input time order, zero past each sequence's length."""
+    if order is not None:
+        out = np.take_along_axis(a.transpose(1, 0, 2), order[:, :, None], axis=1)
+    else:
+        out = np.ascontiguousarray((a[::-1] if reverse else a).transpose(1, 0, 2))
+    if lengths is not None:
+        out[np.arange(a.shape[0]) >= lengths[:, None]] = 0.0
+    return out
+
+
+def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
+              return_sequences=True, reverse=False, return_state=False):
     """The op behind :func:`rnn`, :func:`lstm` and :func:`gru` (``op`` names it in errors):
-    the whole sequence is one tape node whose backward runs BPTT in one kernel call. With
-    ``return_cell`` (LSTM) the node's output is the outputs and the last cell state packed
-    along axis 1: (batch, time + 1, units), or (batch, 2, units) without ``return_sequences``."""
+    the whole sequence is one tape node whose backward runs BPTT in one kernel call.
+
+    The input products of all steps are one GEMM; ``lengths`` (checked by
+    :func:`_checked_lengths`) hold each sample's state after its last step, as PyTorch's packed
+    sequences (outputs past a length are zero). With ``return_state`` the node's output packs
+    along axis 1 the outputs (``time`` entries, none without ``return_sequences``), the final
+    hidden state and, for the LSTM, the final cell state: (batch, time + 1 or 2, units)."""
     parents, units = _checked(op, cell, x, W, U, b, b_hn, h0, c0)
     x = parents[0]
     dtype = x.dtype
     n, steps, features = x.shape
+    lengths = _checked_lengths(lengths, x.shape)
+    order = _order(lengths, steps, reverse)
+    lens = np.full(n, steps, np.int64) if lengths is None else lengths
     Wd, Ud, bd = (np.ascontiguousarray(p.data, dtype) for p in parents[1:4])
-    xs = _time_major(x.data, reverse, dtype)
+    xs = _time_major(x.data, reverse, dtype, order)
+    P = xs.reshape(steps * n, features) @ Wd            # every step's input product at once
+    P += bd
+    P = P.reshape(steps, n, -1)
     hs = np.empty((steps + 1, n, units), dtype)
     hs[0] = 0.0 if h0 is None else parents[5].data
     cs = np.empty((steps + 1, n, units) if cell == kr.LSTM else (1, 1, 1), dtype)
@@ -82,33 +149,42 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, return_sequence
     gates = np.empty((steps, n, kr.STORED[cell] * units), dtype)
     bias_hn = np.zeros(1, dtype) if b_hn is None else parents[4].data.astype(dtype, copy=False)
     gemm = numpy_gemm(dtype)
-    kr.recurrent_forward(cell, xs, Wd, bd, Ud, bias_hn, hs, cs, gates, gemm)
+    kr.recurrent_forward(cell, P, Ud, bias_hn, lens, hs, cs, gates, gemm)
+    parts = []
     if return_sequences:
-        out = np.ascontiguousarray((hs[:0:-1] if reverse else hs[1:]).transpose(1, 0, 2))
-    else:
-        out = hs[-1].copy()
-    if return_cell:
-        out = np.concatenate([out if return_sequences else out[:, None], cs[-1][:, None]], 1)
+        parts.append(_batch_major(hs[1:], reverse, order, lengths))
+    if return_state or not return_sequences:
+        parts.append(hs[-1][:, None])
+    if return_state and cell == kr.LSTM:
+        parts.append(cs[-1][:, None])
+    packed = len(parts) > 1
+    out = np.concatenate(parts, 1) if packed else parts[0] if return_sequences else hs[-1].copy()
 
     def backward(g):
         g = g.astype(dtype, copy=False)
+        if not packed:
+            g = g if return_sequences else g[:, None]
         dc = np.zeros((n, units), dtype)
-        if return_cell:
+        if return_state and cell == kr.LSTM:
             dc[...] = g[:, -1]
-            g = g[:, :-1] if return_sequences else g[:, 0]
+            g = g[:, :-1]
+        dh = np.array(g[:, -1]) if return_state or not return_sequences else \
+            np.zeros((n, units), dtype)
         if return_sequences:
-            dH, dh = _time_major(g, reverse, dtype), np.zeros((n, units), dtype)
+            gs = g[:, :steps]
+            if lengths is not None:
+                gs = gs * (np.arange(steps) < lengths[:, None])[:, :, None]
+            dH = _time_major(gs, reverse, dtype, order)
         else:
-            dH, dh = np.empty((0, n, units), dtype), np.array(g, dtype)
+            dH = np.empty((0, n, units), dtype)
         dP = np.empty((steps, n, Ud.shape[1]), dtype)
         dA = np.empty_like(dP) if cell == kr.GRU else dP
-        kr.recurrent_backward(cell, dH, np.ascontiguousarray(Ud.T), hs, cs, gates, dP, dA, dh,
-                              dc, gemm)
+        kr.recurrent_backward(cell, dH, np.ascontiguousarray(Ud.T), lens, hs, cs, gates, dP, dA,
+                              dh, dc, gemm)
         dP2, dA2 = dP.reshape(steps * n, -1), dA.reshape(steps * n, -1)
         gx = None
         if x.requires_grad:
-            gx = (dP2 @ Wd.T).reshape(steps, n, features)
-            gx = np.ascontiguousarray((gx[::-1] if reverse else gx).transpose(1, 0, 2))
+            gx = _batch_major((dP2 @ Wd.T).reshape(steps, n, features), reverse, order)
         gW = xs.reshape(steps * n, features).T @ dP2 if parents[1].requires_grad else None
         gU = hs[:-1].reshape(steps * n, units).T @ dA2 if parents[2].requires_grad else None
         gb_hn = None if b_hn is None else dA2[:, 2 * units:].sum(axis=0)
@@ -118,7 +194,25 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, return_sequence
                                         if p is not None])
 
 
-def rnn(x, W, U, b, h0=None, *, return_sequences=True, reverse=False):
+_LENGTHS_DOC = """lengths : array_like, optional
+        Steps of each sequence, (batch,) integers in [1, time], or a (batch, time) mask True on
+        each sequence's first steps: outputs past a sequence's length are zero and its final
+        state is the one after its last step (PyTorch's packed sequences; ``reverse`` runs each
+        sequence from its last valid step)."""
+
+
+def _with_state(packed, return_sequences, cell_state):
+    """Split a packed :func:`_sequence` output into ``(outputs, h_T[, c_T])``."""
+    if not return_sequences and not cell_state:
+        return packed, packed
+    steps = packed.shape[1] - 1 - cell_state
+    h = _take(packed, steps)
+    out = _take(packed, slice(0, steps)) if return_sequences else h
+    return (out, h, _take(packed, steps + 1)) if cell_state else (out, h)
+
+
+def rnn(x, W, U, b, h0=None, *, lengths=None, return_sequences=True, reverse=False,
+        return_state=False):
     """Elman RNN ``h_t = tanh(x_t W + h_{t-1} U + b)`` over whole sequences, one op.
 
     Parameters
@@ -127,18 +221,23 @@ def rnn(x, W, U, b, h0=None, *, return_sequences=True, reverse=False):
     W : (features, units); U : (units, units); b : (units,)
     h0 : (batch, units), optional
         Initial state (zeros by default).
+    %s
     return_sequences : bool
         Return every state (batch, time, units), or only the last one (batch, units).
     reverse : bool
         Run from the last step to the first; the returned states stay in input time order
         (``out[:, t]`` has seen ``x[:, t:]``).
+    return_state : bool
+        Also return the final hidden state (batch, units), differentiable.
 
     Returns
     -------
-    Tensor, (batch, time, units) or (batch, units), in ``x``'s dtype.
+    Tensor, (batch, time, units) or (batch, units), in ``x``'s dtype; with ``return_state`` a
+    pair ``(outputs, h_T)``.
     """
-    return _sequence(kr.RNN, "rnn", x, W, U, b, h0=h0, return_sequences=return_sequences,
-                     reverse=reverse)
+    out = _sequence(kr.RNN, "rnn", x, W, U, b, h0=h0, lengths=lengths,
+                    return_sequences=return_sequences, reverse=reverse, return_state=return_state)
+    return _with_state(out, return_sequences, False) if return_state else out
 
 
 def _take(packed, index):
@@ -150,7 +249,7 @@ def _take(packed, index):
     return record(packed.data[:, index], (packed,), backward)
 
 
-def lstm(x, W, U, b, h0=None, c0=None, *, return_sequences=True, reverse=False,
+def lstm(x, W, U, b, h0=None, c0=None, *, lengths=None, return_sequences=True, reverse=False,
          return_state=False):
     """Long short-term memory over whole sequences, one op (gates input, forget, cell, output).
 
@@ -160,6 +259,7 @@ def lstm(x, W, U, b, h0=None, c0=None, *, return_sequences=True, reverse=False,
     W : (features, 4 units); U : (units, 4 units); b : (4 units,)
     h0, c0 : (batch, units), optional
         Initial hidden and cell states (zeros by default).
+    %s
     return_sequences, reverse : bool
         As for :func:`rnn`.
     return_state : bool
@@ -172,19 +272,13 @@ def lstm(x, W, U, b, h0=None, c0=None, *, return_sequences=True, reverse=False,
     ``return_state`` a triple ``(outputs, h_T, c_T)``, the states (batch, units) after the last
     step run (``h_T`` is ``outputs`` itself without ``return_sequences``).
     """
-    options = dict(h0=h0, c0=c0, return_sequences=return_sequences, reverse=reverse)
-    if not return_state:
-        return _sequence(kr.LSTM, "lstm", x, W, U, b, **options)
-    packed = _sequence(kr.LSTM, "lstm", x, W, U, b, **options, return_cell=True)
-    steps = packed.shape[1] - 1
-    cell = _take(packed, steps)
-    if not return_sequences:
-        out = _take(packed, 0)
-        return out, out, cell
-    return _take(packed, slice(0, steps)), _take(packed, 0 if reverse else steps - 1), cell
+    out = _sequence(kr.LSTM, "lstm", x, W, U, b, h0=h0, c0=c0, lengths=lengths,
+                    return_sequences=return_sequences, reverse=reverse, return_state=return_state)
+    return _with_state(out, return_sequences, True) if return_state else out
 
 
-def gru(x, W, U, b, b_hn, h0=None, *, return_sequences=True, reverse=False):
+def gru(x, W, U, b, b_hn, h0=None, *, lengths=None, return_sequences=True, reverse=False,
+        return_state=False):
     """Gated recurrent unit over whole sequences, one op (PyTorch's form, see the module).
 
     Parameters
@@ -197,15 +291,22 @@ def gru(x, W, U, b, b_hn, h0=None, *, return_sequences=True, reverse=False):
     b_hn : (units,)
         Recurrent bias of the candidate, inside the reset gate (PyTorch's ``b_hh[2H:]``).
     h0 : (batch, units), optional
-    return_sequences, reverse : bool
+    %s
+    return_sequences, reverse, return_state : bool
         As for :func:`rnn`.
 
     Returns
     -------
-    Tensor, (batch, time, units) or (batch, units).
+    Tensor, (batch, time, units) or (batch, units); with ``return_state`` a pair
+    ``(outputs, h_T)``.
     """
-    return _sequence(kr.GRU, "gru", x, W, U, b, b_hn, h0, return_sequences=return_sequences,
-                     reverse=reverse)
+    out = _sequence(kr.GRU, "gru", x, W, U, b, b_hn, h0, lengths=lengths,
+                    return_sequences=return_sequences, reverse=reverse, return_state=return_state)
+    return _with_state(out, return_sequences, False) if return_state else out
+
+
+for _op in (rnn, lstm, gru):
+    _op.__doc__ = _op.__doc__ % _LENGTHS_DOC
 
 
 def orthogonal(generator, shape, fan_in, fan_out):
@@ -217,68 +318,211 @@ def orthogonal(generator, shape, fan_in, fan_out):
     return q if rows >= cols else q.T
 
 
+_OPS = {kr.RNN: rnn, kr.LSTM: lstm, kr.GRU: gru}
+
+
 class Recurrent(SequenceLayer):
-    """Base of the recurrent layers: (batch, time, features) -> (batch, time, units) with
-    ``return_sequences``, else (batch, units).
+    """Base of the recurrent layers: (batch, time, features) -> (batch, time, D*units) with
+    ``return_sequences``, else (batch, D*units) (the last layer's final states), ``D`` 2 when
+    ``bidirectional`` else 1.
 
     Parameters
     ----------
     units : int
+        Hidden units per direction.
+    num_layers : int
+        Stacked layers; each one after the first reads the outputs of the one below.
+    bidirectional : bool
+        Each layer runs forwards and backwards in time, the outputs joined along the units
+        (forward first), as PyTorch's ``bidirectional=True``.
+    dropout : float
+        Dropout rate on the outputs of every layer but the last, in training (PyTorch's).
     return_sequences : bool
-        Output every step's hidden state, or only the last.
+        Output every step's hidden state, or only the final one.
+    return_state : bool
+        Also return the final states, as PyTorch: ``(outputs, h_n)`` (LSTM
+        ``(outputs, (h_n, c_n))``), each (num_layers * D, batch, units), layer by layer, the
+        forward direction first.
     reverse : bool
-        Run backwards in time (outputs stay in input order).
+        Run backwards in time (outputs stay in input order); not with ``bidirectional``.
+    layout : "neurosim" or "torch"
+        Biases: one per gate block, ``b`` (and the GRU's ``b_hn``), or PyTorch's two, ``b_ih``
+        and ``b_hh`` (their sum is the same model; trained, each receives the gradient, so
+        optimisers move them as PyTorch's do: an Adam run from PyTorch's weights follows its
+        trajectory only in this layout).
     init : str or callable
         Initialiser of the input weights ``W`` (glorot_uniform by default).
     recurrent_init : str or callable
         Initialiser of each gate's (units, units) block of ``U`` (orthogonal by default).
 
-    Call a built layer as ``layer(x, initial_state=None)``; the initial state is an array or
-    Tensor (batch, units), for the LSTM a pair ``(h0, c0)``.
+    Parameters of layer ``k`` and direction ``d`` are named ``W``, ``U``, ``b`` (or ``b_ih``,
+    ``b_hh``) with the suffix ``_l{k}`` for ``k > 0`` and ``_reverse`` for the backward
+    direction; weights are stored ``x W`` ((inputs, G*units), PyTorch's ``weight_ih.T``), gate
+    blocks in PyTorch's order. :meth:`load_torch_state` reads a PyTorch state dict.
+
+    Call a built layer as ``layer(x, initial_state=None, lengths=None)``. The initial state is
+    an array or Tensor (num_layers * D, batch, units) (or (batch, units) for one layer and one
+    direction), for the LSTM a pair ``(h0, c0)`` (either may be None). ``lengths`` are each
+    sequence's steps ((batch,) or a (batch, time) prefix mask), as PyTorch's packed sequences.
     """
 
     cell = None
 
-    def __init__(self, units, *, return_sequences=False, reverse=False, init="glorot_uniform",
-                 recurrent_init=orthogonal):
+    def __init__(self, units, *, num_layers=1, bidirectional=False, dropout=0.0,
+                 return_sequences=False, return_state=False, reverse=False, layout="neurosim",
+                 init="glorot_uniform", recurrent_init=orthogonal):
         super().__init__()
         self.units = checks.integer(units, "units", low=1)
-        self.return_sequences, self.reverse = bool(return_sequences), bool(reverse)
+        self.num_layers = checks.integer(num_layers, "num_layers", low=1)
+        self.dropout = checks.scalar(dropout, "dropout", low=0.0, high=1.0, high_open=True)
+        self.bidirectional, self.reverse = bool(bidirectional), bool(reverse)
+        if self.bidirectional and self.reverse:
+            raise ValueError("reverse and bidirectional exclude each other (a bidirectional "
+                             "layer runs both ways)")
+        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
+        self.layout = checks.choice(layout, "layout", ("neurosim", "torch"))
         self.init, self.recurrent_init = initialiser(init), initialiser(recurrent_init)
+
+    @property
+    def directions(self):
+        """2 for a bidirectional layer, else 1."""
+        return 2 if self.bidirectional else 1
+
+    @staticmethod
+    def suffix(layer, direction):
+        """The name suffix of the parameters of ``layer`` (0-based) and ``direction`` (1:
+        backward): ``""``, ``"_reverse"``, ``"_l1"``, ``"_l1_reverse"``, ..."""
+        return ("" if layer == 0 else f"_l{layer}") + ("_reverse" if direction else "")
 
     def _build(self, shape, generator, dtype):
         if len(shape) != 2:
             raise ValueError(f"needs per-sample inputs (time, features); got {shape}")
-        gates, h = kr.GATES[self.cell], self.units
-        self.add_param("W", self.init(generator, (shape[1], gates * h), shape[1], gates * h),
-                       dtype)
-        self.add_param("U", np.hstack([self.recurrent_init(generator, (h, h), h, h)
-                                       for _ in range(gates)]), dtype)
-        self.add_param("b", self._bias(), dtype)
-        return (shape[0], h) if self.return_sequences else (h,)
+        gates, h, width = kr.GATES[self.cell], self.units, self.directions * self.units
+        for k in range(self.num_layers):
+            inputs = shape[1] if k == 0 else width
+            for d in range(self.directions):
+                s = self.suffix(k, d)
+                self.add_param("W" + s, self.init(generator, (inputs, gates * h), inputs,
+                                                  gates * h), dtype)
+                self.add_param("U" + s, np.hstack([self.recurrent_init(generator, (h, h), h, h)
+                                                   for _ in range(gates)]), dtype)
+                for name, value in self._biases().items():
+                    self.add_param(name + s, value, dtype)
+        if self.dropout > 0:
+            self.generator = np.random.default_rng(generator.integers(2 ** 63))
+        return (shape[0], width) if self.return_sequences else (width,)
+
+    def _biases(self):
+        """Initial biases by name (one layer and direction)."""
+        n = kr.GATES[self.cell] * self.units
+        if self.layout == "torch":
+            return {"b_ih": self._bias(), "b_hh": np.zeros(n)}
+        out = {"b": self._bias()}
+        if self.cell == kr.GRU:
+            out["b_hn"] = np.zeros(self.units)
+        return out
 
     def _bias(self):
         return np.zeros(kr.GATES[self.cell] * self.units)
 
-    def _states(self, initial_state):
-        return {"h0": initial_state}
-
-    def forward(self, x, initial_state=None):
-        return self._run(x, initial_state, self.return_sequences)
-
-    def states(self, x, initial_state=None):
-        """Every step's hidden state (batch, time, units), whatever ``return_sequences``."""
-        return self._run(self.checked_input(x), initial_state, True)
-
-    def _run(self, x, initial_state, return_sequences):
+    def _op_biases(self, s):
+        """The op's ``b`` (and GRU ``b_hn``) of the parameters with suffix ``s``: in the torch
+        layout ``b_ih + b_hh`` (GRU: ``b_hh``'s candidate block apart, as ``b_hn``)."""
         p = self.params
-        extra = {"b_hn": p["b_hn"]} if "b_hn" in p else {}
-        return _sequence(self.cell, type(self).__name__, x, p["W"], p["U"], p["b"], **extra,
-                         **self._states(initial_state), return_sequences=return_sequences,
-                         reverse=self.reverse)
+        if self.layout != "torch":
+            return [p["b" + s]] + ([p["b_hn" + s]] if self.cell == kr.GRU else [])
+        b_ih, b_hh = p["b_ih" + s], p["b_hh" + s]
+        if self.cell != kr.GRU:
+            return [b_ih + b_hh]
+        h = self.units
+        outside = np.repeat(np.array([1.0, 1.0, 0.0], b_hh.dtype), h)
+        return [b_ih + b_hh * outside, b_hh[2 * h:]]
+
+    def _initial(self, initial_state, batch):
+        """The initial states as a list per (layer, direction) of ``{"h0": ..., "c0": ...}``."""
+        count = self.num_layers * self.directions
+        if initial_state is None:
+            return [{}] * count
+        if self.cell == kr.LSTM:
+            if not isinstance(initial_state, (tuple, list)) or len(initial_state) != 2:
+                raise TypeError("LSTM initial_state must be a pair (h0, c0); got "
+                                f"{type(initial_state).__name__}")
+            pairs = zip(("h0", "c0"), initial_state)
+        else:
+            pairs = [("h0", initial_state)]
+        out = [{} for _ in range(count)]
+        for name, value in pairs:
+            if value is None:
+                continue
+            value = as_tensor(value)
+            wanted = (count, batch, self.units)
+            if count == 1 and value.shape == wanted[1:]:
+                out[0][name] = value
+                continue
+            if value.shape != wanted:
+                shapes = f"{wanted[1:]} or " if count == 1 else ""
+                raise ValueError(f"{self!r}: {name} must have shape {shapes}(num_layers * "
+                                 f"directions, batch, units) = {wanted}; got {value.shape}")
+            for i in range(count):
+                out[i][name] = value[i]
+        return out
+
+    def forward(self, x, initial_state=None, lengths=None):
+        return self._run(x, initial_state, lengths, self.return_sequences, self.return_state)
+
+    def states(self, x, initial_state=None, lengths=None):
+        """Every step's hidden state of the last layer (batch, time, D*units), whatever
+        ``return_sequences``."""
+        return self._run(self.checked_input(x), initial_state, lengths, True, False)
+
+    def _run(self, x, initial_state, lengths, return_sequences, return_state):
+        starts = self._initial(initial_state, x.shape[0])
+        lengths = _checked_lengths(lengths, x.shape)
+        op, lstm_cell = _OPS[self.cell], self.cell == kr.LSTM
+        finals_h, finals_c = [], []
+        for k in range(self.num_layers):
+            if k and self.dropout and self.training:
+                x = norm.dropout(x, self.dropout, self.generator)
+            last = k == self.num_layers - 1
+            sequences = not last or return_sequences
+            outs = []
+            for d in range(self.directions):
+                s = self.suffix(k, d)
+                p = self.params
+                res = op(x, p["W" + s], p["U" + s], *self._op_biases(s),
+                         **starts[k * self.directions + d], lengths=lengths,
+                         return_sequences=sequences, return_state=return_state,
+                         reverse=bool(d) or self.reverse)
+                if not return_state:
+                    outs.append(res)
+                    continue
+                outs.append(res[0])
+                finals_h.append(res[1])
+                if lstm_cell:
+                    finals_c.append(res[2])
+            x = outs[0] if len(outs) == 1 else ops.concatenate(outs, axis=-1)
+        if not return_state:
+            return x
+        h_n = ops.stack(finals_h)
+        return (x, (h_n, ops.stack(finals_c))) if lstm_cell else (x, h_n)
+
+    def load_torch_state(self, state):
+        """Copy a PyTorch ``nn.RNN``/``nn.LSTM``/``nn.GRU`` state dict (``{name: array}``,
+        NumPy arrays: ``{k: v.numpy() for k, v in module.state_dict().items()}``) into this
+        built layer, in place; returns the layer. Works in both layouts (in the neurosim one
+        the two biases are summed). No PyTorch import is needed."""
+        self.load_state(torch_to_state(self, state))
+        return self
 
     def __repr__(self):
-        flags = "".join(f", {k}=True" for k in ("return_sequences", "reverse") if getattr(self, k))
+        flags = "".join(f", {k}=True" for k in ("return_sequences", "return_state", "reverse",
+                                                "bidirectional") if getattr(self, k))
+        if self.num_layers > 1:
+            flags += f", num_layers={self.num_layers}"
+        if self.dropout:
+            flags += f", dropout={self.dropout}"
+        if self.layout != "neurosim":
+            flags += f", layout={self.layout!r}"
         return f"{type(self).__name__}({self.units}{flags})"
 
 
@@ -290,8 +534,8 @@ class SimpleRNN(Recurrent):
 
 class LSTM(Recurrent):
     """LSTM layer (see :class:`Recurrent`); the forget gate's bias starts at
-    ``forget_bias`` (1, so that memories are kept at first), the other biases at 0. The
-    initial state is a pair ``(h0, c0)`` (either may be None)."""
+    ``forget_bias`` (1, so that memories are kept at first; in the torch layout on ``b_ih``),
+    the other biases at 0. The initial state is a pair ``(h0, c0)`` (either may be None)."""
 
     cell = kr.LSTM
 
@@ -304,25 +548,12 @@ class LSTM(Recurrent):
         b[self.units:2 * self.units] = self.forget_bias
         return b
 
-    def _states(self, initial_state):
-        if initial_state is None:
-            return {}
-        if not isinstance(initial_state, (tuple, list)) or len(initial_state) != 2:
-            raise TypeError("LSTM initial_state must be a pair (h0, c0); got "
-                            f"{type(initial_state).__name__}")
-        return {"h0": initial_state[0], "c0": initial_state[1]}
-
 
 class GRU(Recurrent):
     """GRU layer in PyTorch's form (reset gate after the recurrent product; see the module),
     with the candidate's recurrent bias ``b_hn`` beside ``b`` (see :class:`Recurrent`)."""
 
     cell = kr.GRU
-
-    def _build(self, shape, generator, dtype):
-        out = super()._build(shape, generator, dtype)
-        self.add_param("b_hn", np.zeros(self.units), dtype)
-        return out
 
 
 class Bidirectional(Layer):
@@ -346,6 +577,9 @@ class Bidirectional(Layer):
         if not isinstance(layer, Recurrent):
             raise TypeError(f"Bidirectional wraps a recurrent layer (SimpleRNN, LSTM, GRU); got "
                             f"{type(layer).__name__}")
+        if layer.bidirectional or layer.return_state:
+            raise ValueError("Bidirectional wraps a one-way layer without return_state (for "
+                             "PyTorch's form use the layer's own bidirectional=True)")
         self.merge = checks.choice(merge, "merge", ("concat", "sum"))
         backward = copy.copy(layer)
         backward.params, backward.reverse = {}, not layer.reverse
@@ -355,23 +589,23 @@ class Bidirectional(Layer):
         out = [layer.build(shape, generator, dtype) for layer in self.layers][0]
         return out[:-1] + (2 * out[-1],) if self.merge == "concat" else out
 
-    def __call__(self, x, initial_state=None):
-        return self.forward(self.layers[0].checked_input(x), initial_state)
+    def __call__(self, x, initial_state=None, lengths=None):
+        return self.forward(self.layers[0].checked_input(x), initial_state, lengths)
 
-    def forward(self, x, initial_state=None):
-        return self._merged([layer.forward for layer in self.layers], x, initial_state)
+    def forward(self, x, initial_state=None, lengths=None):
+        return self._merged([layer.forward for layer in self.layers], x, initial_state, lengths)
 
-    def states(self, x, initial_state=None):
+    def states(self, x, initial_state=None, lengths=None):
         """Every step's merged hidden state (batch, time, 2 units or units)."""
         x = self.layers[0].checked_input(x)
-        return self._merged([layer.states for layer in self.layers], x, initial_state)
+        return self._merged([layer.states for layer in self.layers], x, initial_state, lengths)
 
-    def _merged(self, runs, x, initial_state):
+    def _merged(self, runs, x, initial_state, lengths):
         states = (None, None) if initial_state is None else initial_state
         if not isinstance(states, (tuple, list)) or len(states) != 2:
             raise TypeError("Bidirectional initial_state must be a pair (forward state, "
                             f"backward state); got {type(states).__name__}")
-        outs = [run(x, s) for run, s in zip(runs, states)]
+        outs = [run(x, s, lengths) for run, s in zip(runs, states)]
         return ops.concatenate(outs, axis=-1) if self.merge == "concat" else outs[0] + outs[1]
 
     def __repr__(self):
@@ -403,4 +637,4 @@ class TimeDistributed(Layer):
 
 
 __all__ = ["rnn", "lstm", "gru", "orthogonal", "Recurrent", "SimpleRNN", "LSTM", "GRU",
-           "Bidirectional", "TimeDistributed"]
+           "Bidirectional", "TimeDistributed", "from_torch", "torch_to_state"]
