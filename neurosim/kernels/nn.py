@@ -189,7 +189,7 @@ def sgd_update(params, grads, velocity, lr, momentum, nesterov, weight_decay):
         params[i] -= lr * g
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")  # no zero-division check: SIMD
 def adam_update(params, grads, m, v, beta1, beta2, step_size, inv_correction2, eps, weight_decay):
     """One Adam step in place over flat buffers.
 

@@ -1,19 +1,23 @@
 """Differentiable convolution, transposed convolution, pooling and upsampling on NCHW Tensors.
 
-A convolution is ``im2col`` (a Numba kernel over the whole batch) followed by one GEMM; its
-input gradient goes back through ``col2im``. The transposed convolution is the same pair run
+A convolution is ``im2col`` (a Numba kernel over the whole batch) followed by one GEMM per
+group; a second kernel lays the GEMM's rows out as NCHW images while adding the bias (and the
+ReLU when fused). Its input gradient goes back through ``col2im``. The transposed convolution is the same pair run
 the other way round. Computation follows ``x``'s dtype (float32 or float64); weights and biases
 are cast to it. Shapes: ``x`` (batch, channels, height, width); ``conv2d`` weights
-(out_channels, in_channels, kh, kw); ``conv_transpose2d`` weights (in_channels, out_channels,
+(out_channels, in_channels / groups, kh, kw); ``conv_transpose2d`` weights (in_channels, out_channels,
 kh, kw), as in PyTorch; biases (out_channels,).
 """
 import numpy as np
 
+from .. import checks
 from ..kernels import conv as kc
+from ..kernels import nn_conv as kn
+from . import ops
 from .tensor import as_tensor, record
 
-__all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "upsample",
-           "conv_output_shape", "conv_transpose_output_shape"]
+__all__ = ["conv2d", "conv1d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "upsample",
+           "conv_output_shape", "pool_output_shape", "conv_transpose_output_shape"]
 
 
 def pair(value, name, low=0):
@@ -24,19 +28,48 @@ def pair(value, name, low=0):
     return int(pair[0]), int(pair[1])
 
 
-def conv_output_shape(in_hw, kernel, stride=1, padding=0):
+def conv_output_shape(in_hw, kernel, stride=1, padding=0, dilation=1):
     """Spatial output shape ``(out_h, out_w)`` of a convolution or pooling window.
 
-    ``in_hw`` (height, width); ``kernel``, ``stride``, ``padding`` ints or (h, w) pairs.
-    ``out = (in + 2*padding - kernel) // stride + 1``. Raises ValueError when the kernel does
-    not fit the padded input.
+    ``in_hw`` (height, width); ``kernel``, ``stride``, ``padding``, ``dilation`` ints or (h, w)
+    pairs. ``out = (in + 2*padding - dilation*(kernel - 1) - 1) // stride + 1``. Raises
+    ValueError when the (dilated) kernel does not fit the padded input.
     """
     (h, w), (kh, kw) = pair(in_hw, "input shape", 1), pair(kernel, "kernel", 1)
     (sh, sw), (ph, pw) = pair(stride, "stride", 1), pair(padding, "padding", 0)
-    if kh > h + 2 * ph or kw > w + 2 * pw:
-        raise ValueError(f"kernel {(kh, kw)} is larger than the padded input "
+    dh, dw = pair(dilation, "dilation", 1)
+    eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    if eh > h + 2 * ph or ew > w + 2 * pw:
+        span = "" if (dh, dw) == (1, 1) else f" (spanning {(eh, ew)} with dilation {(dh, dw)})"
+        raise ValueError(f"kernel {(kh, kw)}{span} is larger than the padded input "
                          f"{(h + 2 * ph, w + 2 * pw)} (input {(h, w)}, padding {(ph, pw)})")
-    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    return (h + 2 * ph - eh) // sh + 1, (w + 2 * pw - ew) // sw + 1
+
+
+def pool_output_shape(in_hw, size, stride=None, padding=0, ceil_mode=False):
+    """Spatial output shape ``(out_h, out_w)`` of a pooling window, as PyTorch's.
+
+    ``out = floor_or_ceil((in + 2*padding - size) / stride) + 1``; with ``ceil_mode`` a last
+    window that would start in the right or bottom padding is dropped. ``padding`` may be at
+    most half of ``size`` (a window never lies wholly in the padding); ``stride`` defaults to
+    ``size``.
+    """
+    (h, w), (kh, kw) = pair(in_hw, "input shape", 1), pair(size, "size", 1)
+    (sh, sw) = (kh, kw) if stride is None else pair(stride, "stride", 1)
+    (ph, pw) = pair(padding, "padding", 0)
+    if 2 * ph > kh or 2 * pw > kw:
+        raise ValueError(f"padding {(ph, pw)} must be at most half of the window size {(kh, kw)}")
+    out = []
+    for n, k, s, p in ((h, kh, sh, ph), (w, kw, sw, pw)):
+        span = n + 2 * p - k
+        if span < 0:
+            raise ValueError(f"kernel {(kh, kw)} is larger than the padded input "
+                             f"{(h + 2 * ph, w + 2 * pw)} (input {(h, w)}, padding {(ph, pw)})")
+        o = (span + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (o - 1) * s >= n + p:
+            o -= 1
+        out.append(o)
+    return tuple(out)
 
 
 def conv_transpose_output_shape(in_hw, kernel, stride=1, padding=0, output_padding=0):
@@ -63,19 +96,21 @@ def _check_images(op, x):
                          f"{x.shape}")
 
 
-def _weighted(op, x, W, b, axis, role):
-    """The Tensors ``(x, W[, b])``, checked: ``W`` 4-D with ``W.shape[axis]`` = x's channels,
-    ``b`` one entry per output channel."""
+def _weighted(op, x, W, b, axis, role, groups=1):
+    """The Tensors ``(x, W[, b])``, checked: ``W`` 4-D with ``W.shape[axis] * groups`` = x's
+    channels, ``b`` one entry per output channel."""
     parents = (as_tensor(x), as_tensor(W)) + (() if b is None else (as_tensor(b),))
     x, W = parents[:2]
     _check_images(op, x)
     if W.ndim != 4:
         raise ValueError(f"{op}: W must be 4-D {role}; got shape {W.shape}")
-    if W.shape[axis] != x.shape[1]:
+    if W.shape[axis] * groups != x.shape[1]:
+        per = "" if groups == 1 else f" per group ({groups} groups: {x.shape[1]} / {groups})"
         raise ValueError(f"{op}: x of shape {x.shape} has {x.shape[1]} channels but W of shape "
-                         f"{W.shape} {role} expects {W.shape[axis]}")
-    if b is not None and parents[2].shape != (W.shape[1 - axis],):
-        raise ValueError(f"{op}: b must have shape ({W.shape[1 - axis]},) for W of shape "
+                         f"{W.shape} {role} expects {W.shape[axis]}{per}")
+    n_out = W.shape[1 - axis]
+    if b is not None and parents[2].shape != (n_out,):
+        raise ValueError(f"{op}: b must have shape ({n_out},) for W of shape "
                          f"{W.shape}; got {parents[2].shape}")
     return parents
 
@@ -90,55 +125,112 @@ def _images(data, dtype):
     return np.ascontiguousarray(data, dtype=dtype)
 
 
-def _im2col(x, kernel, stride, padding, out_hw):
+def _im2col(x, kernel, stride, padding, out_hw, dilation=(1, 1)):
     cols = np.empty((x.shape[1] * kernel[0] * kernel[1], x.shape[0] * out_hw[0] * out_hw[1]),
                     x.dtype)
-    kc.im2col(x, *kernel, *stride, *padding, *out_hw, cols)
+    kn.im2col(x, *kernel, *stride, *padding, *dilation, *out_hw, cols)
     return cols
 
 
-def _col2im(cols, shape, kernel, stride, padding, out_hw):
+def _col2im(cols, shape, kernel, stride, padding, out_hw, dilation=(1, 1)):
     x = np.zeros(shape, cols.dtype)
-    kc.col2im(cols, *kernel, *stride, *padding, *out_hw, x)
+    kn.col2im(cols, *kernel, *stride, *padding, *dilation, *out_hw, x)
     return x
 
 
-def conv2d(x, W, b=None, stride=1, padding=0):
-    """2-D cross-correlation (a convolution layer's map), by im2col and one GEMM.
+def _grouped(a, b, groups, transpose_a=False, transpose_b=False):
+    """The products ``a_g @ b_g`` of the ``groups`` row blocks of ``a`` and ``b`` (each
+    transposed first where asked), stacked by rows: one GEMM when ``groups`` is 1."""
+    if groups == 1:
+        return (a.T if transpose_a else a) @ (b.T if transpose_b else b)
+    rows_a = a.shape[0] // groups
+    rows_b = b.shape[0] // groups
+    parts = []
+    for k in range(groups):
+        ak = a[k * rows_a:(k + 1) * rows_a]
+        bk = b[k * rows_b:(k + 1) * rows_b]
+        parts.append((ak.T if transpose_a else ak) @ (bk.T if transpose_b else bk))
+    return np.concatenate(parts)
+
+
+FUSED = ("identity", "relu")
+
+
+def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, activation="identity"):
+    """2-D cross-correlation (a convolution layer's map), by im2col and one GEMM per group.
 
     Parameters
     ----------
     x : Tensor or array, (batch, in_channels, height, width)
-    W : Tensor or array, (out_channels, in_channels, kh, kw)
+    W : Tensor or array, (out_channels, in_channels / groups, kh, kw)
     b : Tensor or array, (out_channels,), optional
-    stride, padding : int or (h, w) pair
-        Zero padding on both sides of each spatial axis.
+    stride, padding, dilation : int or (h, w) pair
+        Zero padding on both sides of each spatial axis; ``dilation`` spaces the kernel's taps.
+    groups : int
+        In and out channels split into this many groups, each convolved with its own filters
+        (PyTorch's ``groups``; ``in_channels`` groups of one channel make it depthwise).
+    activation : {"identity", "relu"}
+        Applied in the pass that lays the output out, as one op (the same values as
+        ``ops.relu(conv2d(...))``).
 
     Returns
     -------
     Tensor, (batch, out_channels, out_h, out_w)
         Sizes from :func:`conv_output_shape`; dtype of ``x``.
     """
-    parents = _weighted("conv2d", x, W, b, 1, "(out_channels, in_channels, kh, kw)")
+    groups = checks.integer(groups, "groups", low=1)
+    parents = _weighted("conv2d", x, W, b, 1, "(out_channels, in_channels / groups, kh, kw)",
+                        groups)
     x, W = parents[:2]
+    if W.shape[0] % groups:
+        raise ValueError(f"conv2d: out_channels {W.shape[0]} (W of shape {W.shape}) must be a "
+                         f"multiple of groups {groups}")
+    relu = checks.choice(activation, "activation", FUSED) == "relu"
     stride, padding = pair(stride, "stride", 1), pair(padding, "padding", 0)
+    dilation = pair(dilation, "dilation", 1)
     n, n_out, kernel = x.shape[0], W.shape[0], W.shape[2:]
-    out_hw = conv_output_shape(x.shape[2:], kernel, stride, padding)
+    out_hw = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
     dtype = x.dtype
     xd = _images(x.data, dtype)
     W2 = W.data.reshape(n_out, -1).astype(dtype, copy=False)
-    cols = _im2col(xd, kernel, stride, padding, out_hw)
-    out = _swap01(W2 @ cols, n_out, n).reshape(n, n_out, *out_hw)
-    if b is not None:
-        out += parents[2].data.astype(dtype, copy=False)[:, None, None]
+    cols = _im2col(xd, kernel, stride, padding, out_hw, dilation)
+    bias = np.zeros(n_out, dtype) if b is None else parents[2].data.astype(dtype, copy=False)
+    out = np.empty((n, n_out, out_hw[0] * out_hw[1]), dtype)
+    kn.rows_to_images(_grouped(W2, cols, groups), bias, relu, out)
 
     def backward(g):
-        g2 = _swap01(g.astype(dtype, copy=False), n, n_out)  # (out_channels, batch*oh*ow)
-        gx = _col2im(W2.T @ g2, xd.shape, kernel, stride, padding, out_hw) \
-            if x.requires_grad else None
-        gW = (g2 @ cols.T).reshape(W.shape) if W.requires_grad else None
-        return (gx, gW) if b is None else (gx, gW, g2.sum(axis=1))
-    return record(out, parents, backward)
+        g2 = np.empty((n_out, cols.shape[1]), dtype)       # (out_channels, batch*oh*ow)
+        gb = np.empty(n_out)
+        kn.images_to_rows(_images(g, dtype).reshape(out.shape), out, relu, g2, gb)
+        gx = _col2im(_grouped(W2, g2, groups, transpose_a=True), xd.shape, kernel, stride,
+                     padding, out_hw, dilation) if x.requires_grad else None
+        gW = _grouped(g2, cols, groups, transpose_b=True).reshape(W.shape) \
+            if W.requires_grad else None
+        return (gx, gW) if b is None else (gx, gW, gb.astype(dtype))
+    return record(out.reshape(n, n_out, *out_hw), parents, backward)
+
+
+def conv1d(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, activation="identity"):
+    """1-D cross-correlation over sequences of channels: :func:`conv2d` on images one pixel
+    high.
+
+    ``x`` (batch, in_channels, length), ``W`` (out_channels, in_channels / groups, k), ``b``
+    (out_channels,); ``stride``, ``padding``, ``dilation`` ints. Returns (batch, out_channels,
+    out_length), ``out_length = (length + 2*padding - dilation*(k - 1) - 1) // stride + 1``.
+    """
+    x, W = as_tensor(x), as_tensor(W)
+    if x.ndim != 3:
+        raise ValueError(f"conv1d: x must be 3-D (batch, channels, length); got shape {x.shape}")
+    if W.ndim != 3:
+        raise ValueError(f"conv1d: W must be 3-D (out_channels, in_channels / groups, k); got "
+                         f"shape {W.shape}")
+    ints = {name: checks.integer(v, name, low=low) for name, v, low in
+            (("stride", stride, 1), ("padding", padding, 0), ("dilation", dilation, 1))}
+    out = conv2d(ops.reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2])),
+                 ops.reshape(W, (W.shape[0], W.shape[1], 1, W.shape[2])), b,
+                 (1, ints["stride"]), (0, ints["padding"]), (1, ints["dilation"]), groups,
+                 activation)
+    return ops.reshape(out, (out.shape[0], out.shape[1], out.shape[3]))
 
 
 def conv_transpose2d(x, W, b=None, stride=1, padding=0, output_padding=0):
@@ -177,44 +269,51 @@ def conv_transpose2d(x, W, b=None, stride=1, padding=0, output_padding=0):
     return record(out, parents, backward)
 
 
-def _pool_setup(op, x, size, stride):
+def _pool_setup(op, x, size, stride, padding, ceil_mode):
     x = as_tensor(x)
     _check_images(op, x)
     size = pair(size, "size", 1)
     stride = size if stride is None else pair(stride, "stride", 1)
-    out_hw = conv_output_shape(x.shape[2:], size, stride)
-    return x, _images(x.data, x.dtype), size, stride, np.empty(x.shape[:2] + out_hw, x.dtype)
+    padding = pair(padding, "padding", 0)
+    out_hw = pool_output_shape(x.shape[2:], size, stride, padding, bool(ceil_mode))
+    return (x, _images(x.data, x.dtype), size + stride + padding,
+            np.empty(x.shape[:2] + out_hw, x.dtype))
 
 
-def max_pool2d(x, size=2, stride=None):
-    """Maximum over ``size`` windows every ``stride`` (default ``size``) pixels, no padding.
+def max_pool2d(x, size=2, stride=None, padding=0, ceil_mode=False):
+    """Maximum over ``size`` windows every ``stride`` (default ``size``) pixels.
 
     ``x`` (batch, channels, height, width) -> (batch, channels, out_h, out_w), sizes from
-    :func:`conv_output_shape`. The gradient goes to the first maximum of each window.
+    :func:`pool_output_shape`: ``padding`` (at most half the window) pads with minus infinity,
+    ``ceil_mode`` keeps partial windows at the bottom and right, as PyTorch's ``max_pool2d``.
+    The gradient goes to the first maximum of each window.
     """
-    x, xd, size, stride, out = _pool_setup("max_pool2d", x, size, stride)
+    x, xd, geometry, out = _pool_setup("max_pool2d", x, size, stride, padding, ceil_mode)
     argmax = np.empty(out.shape, np.intp)
-    kc.max_pool2d(xd, *size, *stride, out, argmax)
+    kn.max_pool2d(xd, *geometry, out, argmax)
 
     def backward(g):
         dx = np.zeros_like(xd)
-        kc.max_pool2d_backward(_images(g, xd.dtype), argmax, dx)
+        kn.max_pool2d_backward(_images(g, xd.dtype), argmax, dx)
         return (dx,)
     return record(out, (x,), backward)
 
 
-def avg_pool2d(x, size=2, stride=None):
-    """Mean over ``size`` windows every ``stride`` (default ``size``) pixels, no padding.
+def avg_pool2d(x, size=2, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over ``size`` windows every ``stride`` (default ``size``) pixels.
 
     ``x`` (batch, channels, height, width) -> (batch, channels, out_h, out_w), sizes from
-    :func:`conv_output_shape`.
+    :func:`pool_output_shape` (``padding``, ``ceil_mode`` as in :func:`max_pool2d`, the padding
+    zeros). The divisor counts the padding inside the padded image when ``count_include_pad``,
+    only the image's pixels otherwise, as PyTorch's ``avg_pool2d``.
     """
-    x, xd, size, stride, out = _pool_setup("avg_pool2d", x, size, stride)
-    kc.avg_pool2d(xd, *size, *stride, out)
+    x, xd, geometry, out = _pool_setup("avg_pool2d", x, size, stride, padding, ceil_mode)
+    include = bool(count_include_pad)
+    kn.avg_pool2d(xd, *geometry, include, out)
 
     def backward(g):
         dx = np.zeros_like(xd)
-        kc.avg_pool2d_backward(_images(g, xd.dtype), *size, *stride, dx)
+        kn.avg_pool2d_backward(_images(g, xd.dtype), *geometry, include, dx)
         return (dx,)
     return record(out, (x,), backward)
 

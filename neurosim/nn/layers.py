@@ -252,6 +252,8 @@ class Dense(Layer):
         return (self.units,)
 
     def forward(self, x):
+        if self.activation == "relu":       # fused into the product's op
+            return ops.dense(x, self.params["W"], self.params.get("b"), "relu")
         return self.act(ops.dense(x, self.params["W"], self.params.get("b")))
 
     def __repr__(self):
@@ -259,34 +261,103 @@ class Dense(Layer):
         return f"Dense({self.units}{act})"
 
 
-class Conv2D(Layer):
-    """2-D convolution: (batch, C, H, W) -> (batch, filters, H', W')."""
+class _Conv(Layer):
+    """Shared options of :class:`Conv2D` and :class:`Conv1D`."""
 
-    def __init__(self, filters, kernel, *, stride=1, padding=0, activation="identity",
-                 init="glorot_uniform", bias=True):
+    def __init__(self, filters, groups, activation, init, bias):
         super().__init__()
         self.filters = checks.integer(filters, "filters", low=1)
-        self.kernel, self.stride, self.padding = (conv.pair(kernel, "kernel", 1), conv.pair(stride, "stride", 1),
-                                                  conv.pair(padding, "padding"))
+        self.groups = checks.integer(groups, "groups", low=1)
+        if self.filters % self.groups:
+            raise ValueError(f"filters ({self.filters}) must be a multiple of groups ({self.groups})")
         self.activation, self.act = activation, ops.activation(activation)
         self.init, self.bias = initialiser(init), bool(bias)
 
-    def _build(self, shape, generator, dtype):
-        c, h, w = _image(shape, "Conv2D")
-        kh, kw = self.kernel
-        out_hw = conv.conv_output_shape((h, w), self.kernel, self.stride, self.padding)
-        fan_in, fan_out = c * kh * kw, self.filters * kh * kw
-        self.add_param("W", self.init(generator, (self.filters, c, kh, kw), fan_in, fan_out), dtype)
+    def _weights(self, channels, taps, generator, dtype):
+        """Create ``W`` (filters, channels / groups, *taps) and ``b``."""
+        if channels % self.groups:
+            raise ValueError(f"input channels ({channels}) must be a multiple of groups "
+                             f"({self.groups})")
+        area = int(np.prod(taps))
+        fan_in, fan_out = channels // self.groups * area, self.filters * area
+        self.add_param("W", self.init(generator, (self.filters, channels // self.groups, *taps),
+                                      fan_in, fan_out), dtype)
         if self.bias:
             self.add_param("b", np.zeros(self.filters), dtype)
+
+    def _apply(self, op, x, *geometry):
+        """``act(op(x, W, b, *geometry, groups))``, a ReLU fused into the op."""
+        fused = self.activation if self.activation in conv.FUSED else "identity"
+        y = op(x, self.params["W"], self.params.get("b"), *geometry, self.groups, fused)
+        return y if fused == self.activation else self.act(y)
+
+    def _options(self, stride, padding, dilation, one):
+        extra = "" if dilation == one else f", dilation={dilation}"
+        extra += "" if self.groups == 1 else f", groups={self.groups}"
+        return f"stride={stride}, padding={padding}{extra}"
+
+
+class Conv2D(_Conv):
+    """2-D convolution: (batch, C, H, W) -> (batch, filters, H', W').
+
+    ``stride``, ``padding``, ``dilation`` ints or (h, w) pairs and ``groups`` as in
+    :func:`neurosim.nn.conv.conv2d` (and PyTorch's ``Conv2d``); the weights are
+    (filters, C / groups, kh, kw). A ReLU activation is fused into the convolution's op.
+    """
+
+    def __init__(self, filters, kernel, *, stride=1, padding=0, dilation=1, groups=1,
+                 activation="identity", init="glorot_uniform", bias=True):
+        super().__init__(filters, groups, activation, init, bias)
+        self.kernel, self.stride, self.padding = (conv.pair(kernel, "kernel", 1), conv.pair(stride, "stride", 1),
+                                                  conv.pair(padding, "padding"))
+        self.dilation = conv.pair(dilation, "dilation", 1)
+
+    def _build(self, shape, generator, dtype):
+        c, h, w = _image(shape, "Conv2D")
+        out_hw = conv.conv_output_shape((h, w), self.kernel, self.stride, self.padding,
+                                        self.dilation)
+        self._weights(c, self.kernel, generator, dtype)
         return (self.filters, *out_hw)
 
     def forward(self, x):
-        return self.act(conv.conv2d(x, self.params["W"], self.params.get("b"), self.stride,
-                                    self.padding))
+        return self._apply(conv.conv2d, x, self.stride, self.padding, self.dilation)
 
     def __repr__(self):
-        return f"Conv2D({self.filters}, {self.kernel}, stride={self.stride}, padding={self.padding})"
+        options = self._options(self.stride, self.padding, self.dilation, (1, 1))
+        return f"Conv2D({self.filters}, {self.kernel}, {options})"
+
+
+class Conv1D(_Conv):
+    """1-D convolution over sequences of channels: (batch, C, L) -> (batch, filters, L').
+
+    ``L' = (L + 2 padding - dilation (kernel - 1) - 1) // stride + 1``; ints ``kernel``,
+    ``stride``, ``padding``, ``dilation`` and ``groups`` as in PyTorch's ``Conv1d``; the weights
+    are (filters, C / groups, kernel). A ReLU activation is fused into the convolution's op.
+    """
+
+    def __init__(self, filters, kernel, *, stride=1, padding=0, dilation=1, groups=1,
+                 activation="identity", init="glorot_uniform", bias=True):
+        super().__init__(filters, groups, activation, init, bias)
+        self.kernel = checks.integer(kernel, "kernel", low=1)
+        self.stride = checks.integer(stride, "stride", low=1)
+        self.padding = checks.integer(padding, "padding", low=0)
+        self.dilation = checks.integer(dilation, "dilation", low=1)
+
+    def _build(self, shape, generator, dtype):
+        if len(shape) != 2:
+            raise ValueError(f"Conv1D needs per-sample inputs (channels, length); got {shape}")
+        c, length = shape
+        out = conv.conv_output_shape((1, length), (1, self.kernel), (1, self.stride),
+                                     (0, self.padding), (1, self.dilation))[1]
+        self._weights(c, (self.kernel,), generator, dtype)
+        return (self.filters, out)
+
+    def forward(self, x):
+        return self._apply(conv.conv1d, x, self.stride, self.padding, self.dilation)
+
+    def __repr__(self):
+        options = self._options(self.stride, self.padding, self.dilation, 1)
+        return f"Conv1D({self.filters}, {self.kernel}, {options})"
 
 
 class ConvTranspose2D(Layer):
@@ -325,30 +396,46 @@ class ConvTranspose2D(Layer):
 class _Pool(Layer):
     op = None
 
-    def __init__(self, size=2, stride=None):
+    def __init__(self, size=2, stride=None, padding=0, ceil_mode=False):
         super().__init__()
         self.size = conv.pair(size, "size", 1)
         self.stride = self.size if stride is None else conv.pair(stride, "stride", 1)
+        self.padding = conv.pair(padding, "padding")
+        self.ceil_mode = bool(ceil_mode)
+        conv.pool_output_shape(self.size, self.size, self.stride, self.padding)  # checks padding
 
     def _build(self, shape, generator, dtype):
         c, h, w = _image(shape, type(self).__name__)
-        return (c, *conv.conv_output_shape((h, w), self.size, self.stride, (0, 0)))
+        return (c, *conv.pool_output_shape((h, w), self.size, self.stride, self.padding,
+                                           self.ceil_mode))
 
     def forward(self, x):
-        return type(self).op(x, self.size, self.stride)
+        return type(self).op(x, self.size, self.stride, self.padding, self.ceil_mode)
 
     def __repr__(self):
-        return f"{type(self).__name__}({self.size})"
+        extra = "" if self.stride == self.size else f", stride={self.stride}"
+        extra += "" if self.padding == (0, 0) else f", padding={self.padding}"
+        extra += ", ceil_mode=True" if self.ceil_mode else ""
+        return f"{type(self).__name__}({self.size}{extra})"
 
 
 class MaxPool2D(_Pool):
-    """Maximum over (size x size) windows, per channel."""
+    """Maximum over (size x size) windows, per channel; ``padding`` (minus infinity, at most
+    half the window) and ``ceil_mode`` as in PyTorch's ``MaxPool2d``."""
     op = staticmethod(conv.max_pool2d)
 
 
 class AvgPool2D(_Pool):
-    """Mean over (size x size) windows, per channel."""
-    op = staticmethod(conv.avg_pool2d)
+    """Mean over (size x size) windows, per channel; ``padding`` (zeros), ``ceil_mode`` and
+    ``count_include_pad`` as in PyTorch's ``AvgPool2d``."""
+
+    def __init__(self, size=2, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__(size, stride, padding, ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
+
+    def forward(self, x):
+        return conv.avg_pool2d(x, self.size, self.stride, self.padding, self.ceil_mode,
+                               self.count_include_pad)
 
 
 class Upsample(Layer):
@@ -554,6 +641,6 @@ class Residual(Layer):
         return f"Residual({len(self.body.layers)} layers)"
 
 
-__all__ = ["Layer", "Activation", "Dense", "Conv2D", "ConvTranspose2D", "MaxPool2D", "AvgPool2D",
+__all__ = ["Layer", "Activation", "Dense", "Conv2D", "Conv1D", "ConvTranspose2D", "MaxPool2D", "AvgPool2D",
            "Upsample", "Flatten", "Reshape", "Dropout", "BatchNorm", "LayerNorm", "Sequential",
            "Residual"]

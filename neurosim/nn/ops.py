@@ -8,6 +8,7 @@ or numbers; only Tensors carry gradients.
 import numpy as np
 
 from ..kernels import nn as kn
+from ..kernels import nn_conv as kc
 from .tensor import Tensor, as_tensor, record
 
 
@@ -198,22 +199,38 @@ def matmul(a, b):
     return record(out.reshape(shape), (a, b), backward)
 
 
-def dense(x, W, b=None):
+def dense(x, W, b=None, activation="identity"):
     """Affine map ``x @ W + b`` as one op: ``x`` (batch, in) or (batch, ..., in) (every
     position of the middle axes mapped alike, e.g. each step of a sequence), ``W`` (in, out),
-    ``b`` (out,)."""
+    ``b`` (out,). ``activation`` "relu" applies the ReLU in the same op (one pass over the
+    output adds the bias and clips; its backward masks the gradient and sums the bias's)."""
     x, W = _pair(x, W)
+    relu = activation == "relu"
+    if not relu and activation != "identity":
+        raise ValueError(f"dense: activation must be 'identity' or 'relu' (the fused ones); "
+                         f"got {activation!r}")
     parents = (x, W) if b is None else (x, W, as_tensor(b))
     rows = x.data.reshape(-1, x.shape[-1])      # 2-D products: BLAS (stacked ones may not be)
     out = rows @ W.data
-    if b is not None:
+    if relu:
+        bias = np.zeros(out.shape[1], out.dtype) if b is None else \
+            parents[2].data.astype(out.dtype, copy=False)
+        kc.bias_relu(out, bias, True)
+    elif b is not None:
         out += parents[2].data
 
     def backward(g):
         g = g.reshape(len(rows), -1)
+        gb = None
+        if relu:
+            masked, gb = np.empty_like(out), np.empty(out.shape[1])
+            kc.relu_mask_sum(np.ascontiguousarray(g, dtype=out.dtype), out, masked, gb)
+            g, gb = masked, gb.astype(out.dtype)
+        elif b is not None:
+            gb = g.sum(axis=0)
         gx = (g @ W.data.T).reshape(x.shape) if x.requires_grad else None
         gW = rows.T @ g if W.requires_grad else None
-        return (gx, gW) if b is None else (gx, gW, g.sum(axis=0))
+        return (gx, gW) if b is None else (gx, gW, gb)
     return record(out.reshape(x.shape[:-1] + out.shape[-1:]), parents, backward)
 
 

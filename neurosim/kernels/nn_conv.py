@@ -1,0 +1,245 @@
+"""Compiled kernels of the nn engine's convolutions and pooling, with dilation and padding.
+
+Images are NCHW, C-contiguous. ``im2col`` lays every (dilated) receptive field out as a column
+of a ``(channels * kh * kw, batch * out_h * out_w)`` matrix, so that a convolution is one GEMM
+(one per group: a group's rows are a contiguous block); ``col2im`` is its adjoint. The GEMM
+gives ``(out_channels, batch * out_h * out_w)``; :func:`rows_to_images` turns that into NCHW
+while adding the bias and applying a ReLU in the same pass, and :func:`images_to_rows` is its
+backward (the ReLU's mask, the layout change and the bias gradient in one pass). Pooling takes
+zero (average) or minus-infinity (maximum) padding and any output size (PyTorch's
+``ceil_mode``): windows are clipped to the image. Backward kernels add into zeroed arrays.
+"""
+from numba import njit
+
+
+@njit(cache=True)
+def _valid(dx, sw, w, ow):
+    """Output columns ``[lo, hi)`` whose input column ``ox*sw + dx`` lies in ``[0, w)``."""
+    lo = 0 if dx >= 0 else (-dx + sw - 1) // sw
+    hi = min(ow, (w - 1 - dx) // sw + 1)
+    return lo, max(lo, hi)
+
+
+@njit(cache=True)
+def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
+    """Fill ``cols`` (C*kh*kw, N*oh*ow) with the zero-padded receptive fields of ``x``
+    (N, C, H, W): kernel tap ``(i, j)`` reads pixel ``(oy*sh - ph + i*dh, ox*sw - pw + j*dw)``.
+
+    Row ``(c*kh + i)*kw + j`` holds input channel ``c`` at tap ``(i, j)``; column
+    ``(n*oh + oy)*ow + ox`` is output position ``(oy, ox)`` of image ``n``.
+    """
+    n_img, n_ch, h, w = x.shape
+    zero = cols.dtype.type(0)
+    for c in range(n_ch):
+        for i in range(kh):
+            for j in range(kw):
+                row = cols[(c * kh + i) * kw + j]
+                dx = j * dw - pw
+                lo, hi = _valid(dx, sw, w, ow)
+                for n in range(n_img):
+                    for oy in range(oh):
+                        y = oy * sh - ph + i * dh
+                        base = (n * oh + oy) * ow
+                        if y < 0 or y >= h:
+                            row[base:base + ow] = zero
+                            continue
+                        src = x[n, c, y]
+                        row[base:base + lo] = zero
+                        for ox in range(lo, hi):
+                            row[base + ox] = src[ox * sw + dx]
+                        row[base + hi:base + ow] = zero
+
+
+@njit(cache=True)
+def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
+    """Add the columns of ``cols`` back onto the zeroed image ``x`` (N, C, H, W): the adjoint
+    of :func:`im2col` with the same arguments (padding positions are dropped)."""
+    n_img, n_ch, h, w = x.shape
+    for c in range(n_ch):
+        for i in range(kh):
+            for j in range(kw):
+                row = cols[(c * kh + i) * kw + j]
+                dx = j * dw - pw
+                lo, hi = _valid(dx, sw, w, ow)
+                for n in range(n_img):
+                    for oy in range(oh):
+                        y = oy * sh - ph + i * dh
+                        if y < 0 or y >= h:
+                            continue
+                        base = (n * oh + oy) * ow
+                        dst = x[n, c, y]
+                        for ox in range(lo, hi):
+                            dst[ox * sw + dx] += row[base + ox]
+
+
+@njit(cache=True)
+def rows_to_images(src, bias, relu, dst):
+    """``dst[n, o, p] = act(src[o, n*P + p] + bias[o])`` for ``dst`` (N, O, P); ``act`` is the
+    ReLU (``v if v > 0 else 0``) when ``relu``, else the identity."""
+    n_img, n_out, size = dst.shape
+    zero = dst.dtype.type(0)
+    for n in range(n_img):
+        for o in range(n_out):
+            b = bias[o]
+            s = src[o, n * size:(n + 1) * size]
+            d = dst[n, o]
+            if relu:
+                for p in range(size):
+                    v = s[p] + b
+                    d[p] = v if v > zero else zero
+            else:
+                for p in range(size):
+                    d[p] = s[p] + b
+
+
+@njit(cache=True)
+def images_to_rows(g, out, relu, dst, gb):
+    """Backward of :func:`rows_to_images`: ``dst[o, n*P + p]`` (O, N*P) receives ``g[n, o, p]``
+    (zeroed where the ReLU's output ``out`` is not positive, when ``relu``), and ``gb`` (O,),
+    float64, its sum over images and positions (the bias gradient)."""
+    n_img, n_out, size = g.shape
+    zero = g.dtype.type(0)
+    gb[:] = 0.0
+    for n in range(n_img):
+        for o in range(n_out):
+            s = g[n, o]
+            d = dst[o, n * size:(n + 1) * size]
+            total = 0.0
+            if relu:
+                y = out[n, o]
+                for p in range(size):
+                    v = s[p] if y[p] > zero else zero
+                    d[p] = v
+                    total += v
+            else:
+                for p in range(size):
+                    d[p] = s[p]
+                    total += s[p]
+            gb[o] += total
+
+
+@njit(cache=True)
+def bias_relu(out, bias, relu):
+    """In place over the rows of ``out`` (R, F): ``out += bias`` and, when ``relu``, the ReLU."""
+    zero = out.dtype.type(0)
+    for r in range(out.shape[0]):
+        row = out[r]
+        if relu:
+            for j in range(row.size):
+                v = row[j] + bias[j]
+                row[j] = v if v > zero else zero
+        else:
+            for j in range(row.size):
+                row[j] += bias[j]
+
+
+@njit(cache=True)
+def relu_mask_sum(g, out, gx, gb):
+    """``gx = g`` where ``out > 0`` else 0 (the ReLU's backward from its output, (R, F)), and
+    ``gb`` (F,), float64, the column sums of ``gx`` (the bias gradient)."""
+    zero = g.dtype.type(0)
+    gb[:] = 0.0
+    for r in range(g.shape[0]):
+        gr, yr, dr = g[r], out[r], gx[r]
+        for j in range(gr.size):
+            v = gr[j] if yr[j] > zero else zero
+            dr[j] = v
+            gb[j] += v
+
+
+@njit(cache=True)
+def _window(o, s, p, k, n):
+    """Start and end (clipped to ``[0, n)``) of window ``o`` and its size within the padded
+    extent ``[-p, n + p)``."""
+    start = o * s - p
+    end = min(start + k, n + p)
+    size = end - start
+    return max(start, 0), min(end, n), size
+
+
+@njit(cache=True)
+def max_pool2d(x, kh, kw, sh, sw, ph, pw, out, argmax):
+    """Window maxima of ``x`` (N, C, H, W) into ``out`` (N, C, oh, ow), windows starting at
+    ``(oy*sh - ph, ox*sw - pw)`` and clipped to the image (padding counts as minus infinity);
+    ``argmax`` (same shape, integer) receives the flat in-plane index ``y*W + x`` of each
+    window's first maximum (a NaN wins, as in PyTorch)."""
+    n_img, n_ch, oh, ow = out.shape
+    h, w = x.shape[2], x.shape[3]
+    for n in range(n_img):
+        for c in range(n_ch):
+            plane = x[n, c]
+            for oy in range(oh):
+                y0, y1, _ = _window(oy, sh, ph, kh, h)
+                for ox in range(ow):
+                    x0, x1, _ = _window(ox, sw, pw, kw, w)
+                    best = plane[y0, x0]
+                    where = y0 * w + x0
+                    for yy in range(y0, y1):
+                        for xx in range(x0, x1):
+                            v = plane[yy, xx]
+                            if v > best or v != v:
+                                best = v
+                                where = yy * w + xx
+                    out[n, c, oy, ox] = best
+                    argmax[n, c, oy, ox] = where
+
+
+@njit(cache=True)
+def max_pool2d_backward(g, argmax, dx):
+    """Add each output gradient ``g`` (N, C, oh, ow) to its window's maximum in the zeroed
+    ``dx`` (N, C, H, W)."""
+    n_img, n_ch, oh, ow = g.shape
+    w = dx.shape[3]
+    for n in range(n_img):
+        for c in range(n_ch):
+            for oy in range(oh):
+                for ox in range(ow):
+                    where = argmax[n, c, oy, ox]
+                    dx[n, c, where // w, where % w] += g[n, c, oy, ox]
+
+
+@njit(cache=True)
+def avg_pool2d(x, kh, kw, sh, sw, ph, pw, include_pad, out):
+    """Window means of ``x`` (N, C, H, W) into ``out`` (N, C, oh, ow), windows as in
+    :func:`max_pool2d`; the divisor counts the zero padding inside the padded image when
+    ``include_pad`` (PyTorch's ``count_include_pad``), else only the pixels of the image."""
+    n_img, n_ch, oh, ow = out.shape
+    h, w = x.shape[2], x.shape[3]
+    for n in range(n_img):
+        for c in range(n_ch):
+            plane = x[n, c]
+            for oy in range(oh):
+                y0, y1, ky = _window(oy, sh, ph, kh, h)
+                for ox in range(ow):
+                    x0, x1, kx = _window(ox, sw, pw, kw, w)
+                    total = 0.0
+                    for yy in range(y0, y1):
+                        for xx in range(x0, x1):
+                            total += plane[yy, xx]
+                    count = ky * kx if include_pad else (y1 - y0) * (x1 - x0)
+                    out[n, c, oy, ox] = total * (1.0 / count)
+
+
+@njit(cache=True)
+def avg_pool2d_backward(g, kh, kw, sh, sw, ph, pw, include_pad, dx):
+    """Spread each output gradient ``g`` (N, C, oh, ow) evenly over its window in the zeroed
+    ``dx`` (N, C, H, W), windows and divisors as in :func:`avg_pool2d`."""
+    n_img, n_ch, oh, ow = g.shape
+    h, w = dx.shape[2], dx.shape[3]
+    for n in range(n_img):
+        for c in range(n_ch):
+            plane = dx[n, c]
+            for oy in range(oh):
+                y0, y1, ky = _window(oy, sh, ph, kh, h)
+                for ox in range(ow):
+                    x0, x1, kx = _window(ox, sw, pw, kw, w)
+                    count = ky * kx if include_pad else (y1 - y0) * (x1 - x0)
+                    share = g[n, c, oy, ox] * (1.0 / count)
+                    for yy in range(y0, y1):
+                        for xx in range(x0, x1):
+                            plane[yy, xx] += share
+
+
+__all__ = ["im2col", "col2im", "rows_to_images", "images_to_rows", "bias_relu",
+           "relu_mask_sum", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
+           "avg_pool2d_backward"]
