@@ -19,6 +19,10 @@ module             families
 ``capsnet``        CapsNet: :class:`CapsNet`, :func:`capsnet`
 ``rnn``            RNN, LSTM, GRU, BiRNN: :func:`recurrent_network`, :func:`hidden_states`
 ``transformer``    AN: :func:`transformer_encoder`, :func:`attention_maps`
+``seq2seq``        AN: :class:`Seq2Seq` (an encoder-decoder RNN with additive or
+                   multiplicative attention), :func:`alignments`
+``stn``            AN: :class:`SpatialTransformer`, :func:`stn_cnn`,
+                   :func:`distorted_digits`, :func:`transformations`
 ``ntm``            NTM: :class:`NTM`, :func:`copy_task`, :func:`memory_trace`
 ``dnc``            DNC: :class:`DNC`, :func:`repeat_copy_task`,
                    :func:`associative_recall_task` (``memory_trace`` traces a DNC too)
@@ -43,11 +47,12 @@ from .dcign import *  # noqa: F401,F403
 from .capsnet import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
+from .stn import *  # noqa: F401,F403
 from .ntm import *  # noqa: F401,F403
 from .dnc import *  # noqa: F401,F403
 
 MODULES = ("perceptron", "mlp", "rbf", "cnn", "deconv", "residual", "autoencoder", "gan",
-           "dcign", "capsnet", "rnn", "transformer", "ntm", "dnc")
+           "dcign", "capsnet", "rnn", "transformer", "stn", "ntm", "dnc")
 
 
 def _public():
