@@ -86,10 +86,6 @@ class Network:
         if any(group is g for g in self.groups + self.sources):
             raise ValueError("this group is already in the network")
         if isinstance(group, NeuronGroup):
-            if self.backend == "cuda" and group.model not in (_k.LIF, _k.IZHIKEVICH):
-                raise ValueError(f"group: {type(group).__name__} neurons have no CUDA twin yet "
-                                 "(LIF and Izhikevich have): build this network with "
-                                 "backend='cpu'")
             steps = {id(g.step) for g in self.groups if g.step is not None}
             if group.step is not None and steps and id(group.step) not in steps:
                 raise ValueError("group: a network runs one user step function (groups may "
@@ -137,9 +133,6 @@ class Network:
                 raise ValueError("post must be a neuron group for plasticity: STDP needs the "
                                  "postsynaptic spikes and trace of a neuron group; got a "
                                  f"{type(post).__name__}")
-            if self.backend == "cuda":
-                raise ValueError("plasticity (STDP, STP) has no CUDA twin yet: build this "
-                                 "network with backend='cpu'")
         if not isinstance(post, NeuronGroup):
             raise TypeError("post must be a neuron group (sources receive no synapses)")
         checks.choice(channel, "channel", tuple(CHANNELS))

@@ -114,17 +114,14 @@ class Stepper:
         n_fired = net.out_ptr.shape[0] - 1 + net.gen_step.size
         dynamic = _synapses.kernel_args(net, n_fired)
         if dynamic is not None and on.cuda is not None:
-            raise ValueError("synaptic plasticity (STDP, STP) has no CUDA twin yet: run this "
-                             "network with backend='cpu'")
-        # a user model's step function: the kernel specialisation that calls it
+            _check_generators(net)
+        # a user model's step function: the kernel specialisation that calls it (the CUDA
+        # twin compiles it for the device itself)
         steps = [g.step for g in net.groups if g.step is not None]
         self.custom = steps[0] if steps else None
-        if self.custom is not None:
+        if self.custom is not None and on.cuda is None:
             on.run_steps = _k.run_steps_custom
         aux = getattr(net, "aux", None)
-        if (aux is not None or self.custom is not None) and on.cuda is not None:
-            raise ValueError("AdEx, Hodgkin-Huxley and user-defined neurons have no CUDA twin "
-                             "yet: run this network with backend='cpu'")
         rec_idx = np.asarray(rec_idx, dtype=np.int64)
         rec_vars = np.asarray(rec_vars, dtype=np.int64)
         # device memory: everything below, before any of it is made
@@ -137,7 +134,12 @@ class Stepper:
                  "out_d": net.out_d if uses_ring else 0, "ring": net.ring if uses_ring else 0,
                  "g_kind": net.g_lo, "spk_mask": spk_mask, "rec_idx": rec_idx,
                  "rec": rows * len(rec_vars) * len(rec_idx) * 8,
-                 "rate": rows * len(net.groups) * 8, "spikes": 16 * cap, "fired": 8 * n_fired})
+                 "rate": rows * len(net.groups) * 8, "spikes": 16 * cap, "fired": 8 * n_fired,
+                 "aux": aux if aux is not None else 0,
+                 **({name: a for name, a in zip(_synapses.KERNEL, dynamic) if a is not None}
+                    if dynamic is not None else {}),
+                 "w_rec": 0 if wrec is None else
+                 8 * len(wrec[0]) * (-(-int(chunk) // int(wrec[1])) + 3)})
         self.g_lo = on.const("g_lo", net.g_lo)
         self.g_kind = None if g_kind is None else on.const("g_kind", g_kind)
         self.g_par = on.const("g_par", net.g_par)
@@ -145,7 +147,7 @@ class Stepper:
         self.u = on.state(net.u)
         self.syn = on.state(net.syn.reshape(-1))   # (2N,) e then i: a view on the CPU
         self.ref = on.state(net.ref)
-        self.aux = aux
+        self.aux = on.state(aux) if aux is not None and (aux.size or on.cuda is None) else None
         self.I_ext = on.const("I_ext", I_ext)
         self.poisson = ((on.const("rates", net.rates), np.int64(net.rate_stride),
                          on.state(net.pstate)) if uses_poisson else None)
@@ -165,14 +167,18 @@ class Stepper:
         self.spk_idx = on.empty(cap, np.int64)
         self.n_spk = on.zeros(1, np.int64)
         self.fired = on.empty(n_fired, np.int64)
-        self.dynamic = dynamic
+        # the plastic synapses: what runs changes is state (copied back), the rest constant
+        self.dynamic = None if dynamic is None else tuple(
+            (on.state(a) if name in _synapses.STATE else on.const(name, a)) if a is not None
+            else None for name, a in zip(_synapses.KERNEL, dynamic))
         self.wrec = None
         if wrec is not None:
             w_idx, w_every, s0 = wrec
             self.w_every, self.w_s0 = int(w_every), int(s0)
-            self.w_buf = np.zeros((-(-int(chunk) // self.w_every) + 1, len(w_idx)))
-            self.w_n = np.zeros(1, dtype=np.int64)
-            self.wrec = (net.dyn_w, net.pl_dyn[w_idx], np.int64(s0), np.int64(w_every),
+            self.w_buf = on.zeros((-(-int(chunk) // self.w_every) + 1, len(w_idx)))
+            self.w_n = on.zeros(1, np.int64)
+            self.wrec = (self.dynamic[_synapses.KERNEL.index("dyn_w")],
+                         on.put(net.pl_dyn[w_idx]), np.int64(s0), np.int64(w_every),
                          self.w_buf, self.w_n)
 
     def advance(self, n):
@@ -182,7 +188,7 @@ class Stepper:
         net, on = self.net, self.on
         on.clear(self.rate_buf)
         if self.wrec is not None:
-            self.w_n[0] = 0
+            on.clear(self.w_n)
         done = 0
         while done < n:
             on.clear(self.n_spk)
@@ -208,9 +214,23 @@ class Stepper:
         ``n`` steps from run step ``start`` just advanced."""
         first = -(-int(start) // self.w_every) * self.w_every
         steps = np.arange(first, start + n, self.w_every, dtype=np.int64)
-        return steps, self.w_buf[:self.w_n[0]].copy()
+        m = int(self.on.get(self.w_n)[0])
+        return steps, self.on.get(self.w_buf[:m]).copy()
 
     def close(self):
         """Leave the state in the network's arrays (a CUDA run copies it back; on the CPU the
         kernel changed them in place)."""
         self.on.close()
+
+
+def _check_generators(net):
+    """On CUDA a synapse's events in one step are one thread's: refuse a generator with two
+    events of one source in one step onto plastic synapses (the CPU handles them in turn)."""
+    if not net.gen_step.size:
+        return
+    plastic = np.diff(net.dyn_ptr)[net.gen_idx] > 0
+    key = np.stack([net.gen_step[plastic], net.gen_idx[plastic]])
+    if key.shape[1] and np.unique(key, axis=1).shape[1] < key.shape[1]:
+        raise ValueError("times: a SpikeGeneratorGroup with plastic synapses gives one source two "
+                         "spikes in one step; the CUDA twin cannot update a synapse twice in a "
+                         "step (give distinct steps, or run with backend='cpu')")

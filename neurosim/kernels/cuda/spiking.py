@@ -50,84 +50,26 @@ The kernels compile once per signature and GPU model and are cached on disk (``c
 after editing ``kernels/cuda/rng.py``, clear ``__pycache__`` (see docs/architecture.md).
 """
 import math
+import weakref
 
 import numpy as np
-from numba import config as _numba_config
 from numba import cuda, int32, int64
 
 from ... import config
-from .. import vexp as _vx
-from ..spiking import (IZH_CONDUCTANCE, LIF_CONDUCTANCE, LIF_CURRENT, P_D, P_DE,
-                       P_DECAY, P_DI, P_DTTAU, P_EE, P_EI, P_KE, P_KI, P_NREF, P_R, P_RESET,
-                       P_REST, P_TH, VAR_SYN_E, VAR_U, VAR_V)
+from ..spiking import (ADEX_CURRENT, CONDUCTANCE, CUSTOM_CURRENT, HH_CURRENT, IZH_CONDUCTANCE,
+                       LIF_CONDUCTANCE, LIF_CURRENT, P_D, P_DE, P_DECAY, P_DI, P_DTTAU, P_EE,
+                       P_EI, P_KE, P_KI, P_NREF, P_R, P_RESET, P_REST, P_TH, VAR_AUX,
+                       VAR_SYN_E, VAR_SYN_I, VAR_U, VAR_V)
+from . import plasticity as _cp
+from ..neurons import P_NVARS
+from .neurons import MAX_VARS, _exp, _mul, rebind, with_user_step
+from .neurons import adex as _adex
+from .neurons import custom as _custom
+from .neurons import hh as _hh
 from .rng import uniform
-
-# control words (ctl): written by the launches, read back once per call
-GO = 0        # ctl[GO + parity]: 0 while the call runs steps
-COUNT = 2     # ctl[COUNT + parity]: spikers of the step
-DONE = 4      # ctl[DONE]: steps done in this call
-KK = 5        # ctl[KK + parity]: the step (from the call's first) the launches of that parity run
-
-# constants of a call (cfg, int64)
-(C_STEP0, C_KOFF, C_EVERY, C_ISTRIDE, C_LAST_I, C_RSTRIDE, C_LAST_P, C_N, C_P, C_CAP, C_LANES,
- C_HAS_I, C_HAS_GEN, C_HAS_RING, N_CFG) = range(15)
-
-if _numba_config.ENABLE_CUDASIM:
-    import struct as _struct
-
-    @cuda.jit(device=True, inline=True)
-    def _mul(a, b):
-        return a * b
-
-    @cuda.jit(device=True, inline=True)
-    def _as_double(bits):
-        return _struct.unpack("<d", _struct.pack("<q", int(bits)))[0]
-
-    @cuda.jit(device=True, inline=True)
-    def _as_int(x):
-        return _struct.unpack("<q", _struct.pack("<d", float(x)))[0]
-else:  # pragma: no cover (needs a GPU)
-    from numba.cuda import libdevice
-
-    @cuda.jit(device=True, inline=True)
-    def _mul(a, b):
-        return libdevice.dmul_rn(a, b)
-
-    @cuda.jit(device=True, inline=True)
-    def _as_double(bits):
-        return libdevice.longlong_as_double(bits)
-
-    @cuda.jit(device=True, inline=True)
-    def _as_int(x):
-        return libdevice.double_as_longlong(x)
-
-
-@cuda.jit(device=True, inline=True)
-def _exp(x):
-    """:func:`neurosim.kernels.vexp.exp` step for step (products ``dmul_rn``, sums apart, the
-    scale from its bits): the CPU's exponential bit for bit."""
-    if x < _vx.LOW:
-        x = _vx.LOW
-    if x > _vx.HIGH:
-        x = _vx.HIGH
-    t = _mul(x, _vx.LOG2E) + _vx.SHIFT
-    kd = t - _vx.SHIFT
-    r = (x - _mul(kd, _vx.LN2_HI)) - _mul(kd, _vx.LN2_LO)
-    r2 = _mul(r, r)
-    r4 = _mul(r2, r2)
-    r8 = _mul(r4, r4)
-    a0 = _vx.C0 + _mul(_vx.C1, r)
-    a1 = _vx.C2 + _mul(_vx.C3, r)
-    a2 = _vx.C4 + _mul(_vx.C5, r)
-    a3 = _vx.C6 + _mul(_vx.C7, r)
-    a4 = _vx.C8 + _mul(_vx.C9, r)
-    a5 = _vx.C10 + _mul(_vx.C11, r)
-    a6 = _vx.C12 + _mul(_vx.C13, r)
-    b0 = a0 + _mul(a1, r2)
-    b1 = a2 + _mul(a3, r2)
-    b2 = a4 + _mul(a5, r2)
-    p = (b0 + _mul(b1, r4)) + _mul(b2 + _mul(a6, r4), r8)
-    return _mul(p, _as_double((_as_int(t) - _vx.SHIFT_BITS + 1023) << 52))
+from .spiking_control import (C_CAP, C_EVERY, C_HAS_GEN, C_HAS_I, C_HAS_RING, C_ISTRIDE,
+                              C_KOFF, C_LANES, C_LAST_I, C_LAST_P, C_N, C_P, C_RSTRIDE, C_STEP0,
+                              COUNT, DONE, GO, KK, N_CFG)
 
 
 @cuda.jit(device=True, inline=True)
@@ -150,9 +92,12 @@ def _drain(syn, c, x_decayed, has_ring, ring, slot):
 
 
 @cuda.jit(device=True)
-def _neuron(i, N, kind, p, eu, v, u, syn, ref, has_I, I_ext, r_I, has_ring, ring, slot):
+def _neuron(i, N, kind, p, eu, dt, v, u, aux, syn, ref, has_I, I_ext, r_I, has_ring, ring,
+            slot):
     """State update, threshold and reset of neuron ``i`` (the CPU kernel's arithmetic in the
-    same order); True when it spikes."""
+    same order); True when it spikes. AdEx, Hodgkin-Huxley and user models: the per-neuron
+    updates of :mod:`neurosim.kernels.cuda.neurons` (``_custom`` is the user's model in the
+    kernels compiled for one, :func:`_kernels`)."""
     vi = v[i]
     r = ref[i]
     xe = syn[i]
@@ -162,6 +107,13 @@ def _neuron(i, N, kind, p, eu, v, u, syn, ref, has_I, I_ext, r_I, has_ring, ring
     I = I_ext[r_I, i] if has_I else 0.0
     syn[i] = _drain(syn, i, _mul(xe, p[P_DE]), has_ring, ring, slot)
     syn[N + i] = _drain(syn, N + i, _mul(xi, p[P_DI]), has_ring, ring, slot)
+    if kind >= ADEX_CURRENT:
+        conductance = kind % 2 == CONDUCTANCE
+        if kind < HH_CURRENT:
+            return _adex(i, p, conductance, v, u, ref, xe, xi, I)
+        if kind < CUSTOM_CURRENT:
+            return _hh(i, p, conductance, v, u, aux, ref, xe, xi, I)
+        return _custom(i, p, conductance, dt, v, u, aux, ref, xe, xi, I)
     if kind == LIF_CURRENT:
         decay = p[P_DECAY]
         v_rest = p[P_REST]
@@ -235,7 +187,7 @@ def _step(ctl, cfg, par):
 
 
 @cuda.jit(cache=True)
-def _record(ctl, cfg, par, v, u, syn, rec_idx, rec_vars, rec_buf):
+def _record(ctl, cfg, par, v, u, syn, aux, rec_idx, rec_vars, rec_buf):
     """The state at the start of the step: a thread per (variable, recorded neuron)."""
     t = cuda.grid(1)
     n_idx = rec_idx.shape[0]
@@ -253,13 +205,15 @@ def _record(ctl, cfg, par, v, u, syn, rec_idx, rec_vars, rec_buf):
             rec_buf[row, a, b] = u[i]
         elif code == VAR_SYN_E:
             rec_buf[row, a, b] = syn[i]
-        else:
+        elif code == VAR_SYN_I:
             rec_buf[row, a, b] = syn[N + i]
+        else:
+            rec_buf[row, a, b] = aux[code - VAR_AUX, i]
 
 
 @cuda.jit(cache=True)
-def _spikes(ctl, cfg, par, dt, g_lo, g_kind, g_eu, g_par, v, u, syn, ref, I_ext, rates, pstate,
-            gen_step, gen_idx, gen_ptr, ring, spk_mask, spk_step, spk_idx, n_spk, rate_buf,
+def _spikes(ctl, cfg, par, dt, g_lo, g_kind, g_eu, g_par, v, u, aux, syn, ref, I_ext, rates,
+            pstate, gen_step, gen_idx, gen_ptr, ring, spk_mask, spk_step, spk_idx, n_spk, rate_buf,
             fired):
     """Neurons (threads 0..N-1), Poisson sources (N..N+P-1), generators (thread N+P)."""
     sh = cuda.shared.array(5, int64)   # spikers, their base, recorded, their base, rate of g0
@@ -283,7 +237,7 @@ def _spikes(ctl, cfg, par, dt, g_lo, g_kind, g_eu, g_par, v, u, syn, ref, I_ext,
         r_I = s // cfg[C_ISTRIDE]
         if r_I > cfg[C_LAST_I]:
             r_I = cfg[C_LAST_I]
-        spiked = _neuron(i, N, g_kind[g], g_par[g], g_eu[g], v, u, syn, ref,
+        spiked = _neuron(i, N, g_kind[g], g_par[g], g_eu[g], dt, v, u, aux, syn, ref,
                          cfg[C_HAS_I] != 0, I_ext, r_I, cfg[C_HAS_RING] != 0, ring,
                          s % ring.shape[0])
         if spiked:
@@ -378,7 +332,8 @@ def _dummy(kind):
     for every network: ``cfg`` says what is used)."""
     if kind not in _DUMMY:
         host = {"f2": np.zeros((1, 1)), "u2": np.zeros((1, 2), np.uint64),
-                "i1": np.zeros(1, np.int64)}[kind]
+                "i1": np.zeros(1, np.int64), "f1": np.zeros(1),
+                "i2": np.zeros((1, 1), np.int64)}[kind]
         _DUMMY[kind] = cuda.to_device(host)
     return _DUMMY[kind]
 
@@ -450,21 +405,84 @@ def _prepared(configured, args):
     return again
 
 
+_USER = weakref.WeakKeyDictionary()
+
+
+def _kernels(step):
+    """``_spikes`` (and ``_record``, unchanged) for a network whose user model is ``step``
+    (None: the module's, cached on disk): the same source compiled again with the user's
+    function as ``_custom`` (:func:`neurosim.kernels.cuda.neurons.with_user_step`)."""
+    if step is None:
+        return _spikes
+    if step not in _USER:
+        neuron = cuda.jit(device=True)(rebind(_neuron, _custom=with_user_step(step)))
+        _USER[step] = cuda.jit(rebind(_spikes, _neuron=neuron))
+    return _USER[step]
+
+
+def _check_user(kinds, gp):
+    """A user model's state must fit a thread's local array."""
+    for g in np.flatnonzero(kinds >= CUSTOM_CURRENT):
+        k = int(gp[g, P_NVARS])
+        if k > MAX_VARS:
+            raise ValueError(f"state: a user-defined neuron model on CUDA has at most {MAX_VARS} "
+                             f"state variables; group {g} has {k}")
+
+
+def _plasticity(ctl, cfg, N, fired, syn, dynamic, wrec, threads, d_blocks, d_threads):
+    """The launches of the dynamic synapses (:mod:`neurosim.kernels.cuda.plasticity`) for
+    each parity, and of the weight monitor (None where unused)."""
+    none = ([], [None, None])
+    if dynamic is None:
+        return none
+    (dyn_ptr, code, w, proj, last, rules, dyn_d, hist, hist_n, xpre, post_tr, last_spike,
+     in_ptr, in_syn, stp_u, stp_R) = dynamic
+    has_delay, has_stdp, has_stp = dyn_d is not None, xpre is not None, stp_u is not None
+    f1, i1 = _dummy("f1"), _dummy("i1")
+    if not has_delay:
+        dyn_d, hist, hist_n = i1, _dummy("i2"), i1
+    if not has_stdp:
+        xpre, post_tr, last_spike, in_ptr, in_syn = f1, f1, i1, i1, i1
+    if not has_stp:
+        stp_u, stp_R = f1, f1
+    n_pre = int(dyn_ptr.shape[0]) - 1
+    lanes = int(config.SPIKING_CUDA_LANES)
+    arrivals = _cp._arrivals[min(d_blocks, _blocks(n_pre * lanes, d_threads)), d_threads]
+    n_fired = int(fired.shape[0])
+    history = _cp._history[1, min(threads, n_fired)]
+    post = _cp._post[min(d_blocks, _blocks(N, threads)), min(threads, N)]
+    launches = []
+    for par in (0, 1):
+        step = [_Launch(arrivals, (ctl, cfg, par, fired, syn, dyn_ptr, code, w, proj, last, rules,
+                                   dyn_d, hist, hist_n, xpre, post_tr, last_spike, stp_u, stp_R,
+                                   int(has_delay), int(has_stdp), int(has_stp)))]
+        if has_delay:
+            step.append(_Launch(history, (ctl, cfg, par, fired, dyn_ptr, hist, hist_n)))
+        if has_stdp:
+            step.append(_Launch(post, (ctl, cfg, par, fired, w, proj, last, rules, xpre, post_tr,
+                                       last_spike, in_ptr, in_syn)))
+        launches.append(step)
+    weights = [None, None]
+    if wrec is not None:
+        w_mon, w_idx, _, _, w_buf, w_n = wrec
+        configured = _cp.record_weights[1, max(1, min(threads, int(w_idx.shape[0])))]
+        weights = [_Launch(configured, (ctl, cfg, par, w_mon, w_idx, w_buf, w_n))
+                   for par in (0, 1)]
+    return launches, weights
+
+
 def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, custom, g_par, v, u, syn, ref, aux,
               I_ext, I_stride, poisson, generators, out_ptr, out_code, out_w, delays, dynamic,
               rec_every, rec, wrec, rate_buf, spk_mask, spk_step, spk_idx, n_spk, fired):
     """The CPU kernel's ``run_steps`` on device arrays (see its docstring for the arguments):
     advances by up to ``n_steps`` steps and returns the number done, stopping before a step
     whose spikes might not fit in the spike buffer. Spikes of one step are recorded in no
-    particular order. Synaptic plasticity (``dynamic``, ``wrec``), AdEx, Hodgkin-Huxley and
-    user models (``custom``, ``aux``) have no twin yet: a ValueError (the network refuses
-    them before anything runs)."""
-    if dynamic is not None or wrec is not None:
-        raise ValueError("synaptic plasticity (STDP, STP) has no CUDA twin yet: run this "
-                         "network with backend='cpu'")
-    if custom is not None or aux is not None:
-        raise ValueError("AdEx, Hodgkin-Huxley and user-defined neurons have no CUDA twin yet: "
-                         "run this network with backend='cpu'")
+    particular order. ``custom``: the user model's step function (a Python or Numba function,
+    compiled here for the device), or None. ``dynamic``, ``wrec``: as on the CPU, on device
+    arrays (``wrec``'s step numbers ``s0``, ``every`` host integers); a step's dynamic
+    synapses and weight records are the launches of :mod:`neurosim.kernels.cuda.plasticity`.
+    A generator with two events of one source in one step onto plastic synapses would make two
+    threads update one synapse: the network refuses it (ValueError) before this runs."""
     N = int(v.shape[0])
     n_groups = int(g_lo.shape[0]) - 1
     step0, k_off, n_steps, every = int(step0), int(k_off), int(n_steps), int(rec_every)
@@ -472,11 +490,13 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, custom, g_par, v, u, syn,
     # exp(-a dt), computed here with the CPU's exp
     gp = g_par.copy_to_host()
     kinds = np.full(n_groups, LIF_CURRENT, np.int64) if g_kind is None else g_kind.copy_to_host()
-    if kinds.max() > IZH_CONDUCTANCE:
-        raise ValueError("AdEx, Hodgkin-Huxley and user-defined neurons have no CUDA twin yet: "
-                         "run this network with backend='cpu'")
+    _check_user(kinds, gp)
+    if custom is None and kinds.max() >= CUSTOM_CURRENT:
+        raise ValueError("custom: a network with user-defined neurons needs their step function")
     eu = np.array([math.exp(-float(gp[g, P_DECAY]) * float(gp[g, P_DTTAU]))
                    for g in range(n_groups)])
+    if aux is None or aux.size == 0:
+        aux = _dummy("f2")
     has_I = I_ext is not None
     if poisson is not None:
         rates, rate_stride, pstate = poisson
@@ -505,15 +525,15 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, custom, g_par, v, u, syn,
     # two launches a step (three on recorded steps), their arguments fixed per parity
     n_pre = int(out_ptr.shape[0]) - 1
     n_a = N + P + has_gen
-    spikes = _spikes[_blocks(n_a, threads), min(threads, n_a)]
-    deliver = _deliver[min(int(config.SPIKING_CUDA_DELIVERY_BLOCKS),
-                           _blocks(n_pre * lanes, d_threads)), d_threads]
+    spikes = _kernels(custom)[_blocks(n_a, threads), min(threads, n_a)]
+    d_blocks = int(config.SPIKING_CUDA_DELIVERY_BLOCKS)
+    deliver = _deliver[min(d_blocks, _blocks(n_pre * lanes, d_threads)), d_threads]
     I_dev = I_ext if has_I else _dummy("f2")
     step = []
     for par in (0, 1):
         step.append((
-            _Launch(spikes, (ctl, cfg, par, float(dt), g_lo, d_kind, d_eu, g_par, v, u, syn, ref,
-                             I_dev, rates, pstate, gen_step, gen_idx, gen_ptr, ring, spk_mask,
+            _Launch(spikes, (ctl, cfg, par, float(dt), g_lo, d_kind, d_eu, g_par, v, u, aux, syn,
+                             ref, I_dev, rates, pstate, gen_step, gen_idx, gen_ptr, ring, spk_mask,
                              spk_step, spk_idx, n_spk, rate_buf, fired)),
             _Launch(deliver, (ctl, cfg, par, n_spk, fired, out_ptr, out_code, out_w, out_d, ring,
                               syn))))
@@ -522,12 +542,20 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, custom, g_par, v, u, syn,
         rec_idx, rec_vars, rec_buf = rec
         n_r = rec_idx.shape[0] * rec_vars.shape[0]
         configured = _record[_blocks(n_r, threads), min(threads, n_r)]
-        record = [_Launch(configured, (ctl, cfg, par, v, u, syn, rec_idx, rec_vars, rec_buf))
-                  for par in (0, 1)]
+        record = [_Launch(configured, (ctl, cfg, par, v, u, syn, aux, rec_idx, rec_vars,
+                                       rec_buf)) for par in (0, 1)]
+    dyn, weights = _plasticity(ctl, cfg, N, fired, syn, dynamic, wrec, threads, d_blocks,
+                               d_threads)
+    w_s0, w_every = (int(wrec[2]), int(wrec[3])) if wrec is not None else (0, 1)
     for kk in range(n_steps):
-        par = (step0 + kk) & 1
+        s = step0 + kk
+        par = s & 1
         if record[par] is not None and (k_off + kk) % every == 0:
             record[par]()
+        if weights[par] is not None and (s - w_s0) % w_every == 0:
+            weights[par]()
         step[par][0]()
         step[par][1]()
+        for launch in dyn[par] if dyn else ():
+            launch()
     return int(ctl.copy_to_host()[DONE])
