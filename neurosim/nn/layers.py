@@ -644,3 +644,12 @@ class Residual(Layer):
 __all__ = ["Layer", "Activation", "Dense", "Conv2D", "Conv1D", "ConvTranspose2D", "MaxPool2D", "AvgPool2D",
            "Upsample", "Flatten", "Reshape", "Dropout", "BatchNorm", "LayerNorm", "Sequential",
            "Residual"]
+__all__.append("Embedding")
+
+
+def __getattr__(name):
+    """``Embedding`` lives in :mod:`.embedding` (which builds on :class:`Layer`)."""
+    if name == "Embedding":
+        from .embedding import Embedding
+        return Embedding
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
