@@ -6,3 +6,4 @@
 from . import ops  # noqa: F401
 from .gradcheck import check_gradients, numerical_gradient  # noqa: F401
 from .tensor import Tensor, as_tensor, grad, no_grad, record, value_and_grad  # noqa: F401
+from .data import ArrayBatches, DatasetBatches  # noqa: F401
