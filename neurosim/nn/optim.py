@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import checks
 from ..kernels import nn as kn
+from ..kernels import nn_optim as ko
 
 
 # ---------------------------------------------------------------- schedules
@@ -52,6 +53,8 @@ class Optimizer:
         Clip every gradient entry to ``[-clip_value, clip_value]``.
     """
 
+    buffers = ()   # names of the per-parameter state arrays (flat, like ``data``)
+
     def __init__(self, params, lr, *, clip_norm=None, clip_value=None):
         params = [p[1] if isinstance(p, tuple) else p for p in params]
         if not params:
@@ -82,6 +85,31 @@ class Optimizer:
         """The learning rate of the next step."""
         return float(self.schedule(self.step_count))
 
+    def state(self):
+        """The optimiser's state as ``{name: array}`` (copies): ``step_count`` (0-d int64) and
+        each of :attr:`buffers` (flat, one entry per parameter element), enough with the
+        model's parameters to resume training exactly (:meth:`load_state`)."""
+        out = {"step_count": np.array(self.step_count, np.int64)}
+        out.update({name: getattr(self, name).copy() for name in self.buffers})
+        return out
+
+    def load_state(self, state):
+        """Copy ``{name: array}`` (as from :meth:`state`) into this optimiser, in place; a
+        state of another optimiser or parameter count is a ValueError naming what differs."""
+        want = {"step_count", *self.buffers}
+        if set(state) != want:
+            raise ValueError(f"optimiser state does not fit {type(self).__name__}: missing "
+                             f"{sorted(want - set(state))}, unexpected {sorted(set(state) - want)}")
+        for name in self.buffers:
+            if np.shape(state[name]) != self.data.shape:
+                raise ValueError(f"optimiser state {name!r} has shape {np.shape(state[name])}; "
+                                 f"the parameters have {self.data.shape}")
+        for name in self.buffers:
+            getattr(self, name)[...] = state[name]
+        self.step_count = checks.integer(int(np.asarray(state["step_count"])), "step_count",
+                                         low=0)
+        return self
+
     def zero_grad(self):
         """Set every gradient to zero."""
         self.grad.fill(0.0)
@@ -109,6 +137,8 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay."""
 
+    buffers = ("velocity",)
+
     def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, **clip):
         super().__init__(params, lr, **clip)
         self.momentum = checks.scalar(momentum, "momentum", low=0.0, high=1.0, high_open=True)
@@ -128,6 +158,7 @@ class Adam(Optimizer):
     """Adam (Kingma and Ba, 2015); ``weight_decay`` is added to the gradient (L2)."""
 
     decoupled = False
+    buffers = ("m", "v")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, **clip):
         super().__init__(params, lr, **clip)
@@ -158,11 +189,39 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, **clip)
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
+class RMSprop(Optimizer):
+    """RMSprop (Tieleman and Hinton, 2012) as PyTorch's ``RMSprop``: the gradient divided by
+    the root of a running mean of its square (decay ``alpha``) plus ``eps``; ``centered``
+    subtracts the square of the running mean gradient first; ``momentum`` accumulates the
+    scaled steps; ``weight_decay`` is added to the gradient (L2)."""
+
+    buffers = ("square_avg", "grad_avg", "momentum_buffer")
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False, **clip):
+        super().__init__(params, lr, **clip)
+        self.alpha = checks.scalar(alpha, "alpha", low=0.0, high=1.0)
+        self.eps = checks.scalar(eps, "eps", low=0.0, low_open=True)
+        self.weight_decay = checks.scalar(weight_decay, "weight_decay", low=0.0)
+        self.momentum = checks.scalar(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        self.centered = bool(centered)
+        self.square_avg = np.zeros_like(self.data)
+        self.grad_avg = np.zeros_like(self.data)
+        self.momentum_buffer = np.zeros_like(self.data)
+
+    def _update(self, lr):
+        t = self.data.dtype.type
+        ko.rmsprop_update(self.data, self.grad, self.square_avg, self.grad_avg,
+                          self.momentum_buffer, t(lr), t(self.alpha), t(self.eps),
+                          t(self.weight_decay), t(self.momentum), self.centered)
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
 
 
 def optimizer(name, params, **options):
-    """The optimiser called ``name`` (``"sgd"``, ``"adam"``, ``"adamw"``) over ``params``."""
+    """The optimiser called ``name`` (``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``) over
+    ``params``."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}; got {name!r}")
     return OPTIMIZERS[name](params, **options)

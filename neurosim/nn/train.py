@@ -9,6 +9,7 @@ import xarray as xr
 from .. import checks, config, metrics, record, rng
 from ..backend import blas_single_thread
 from . import losses, optim
+from .checkpoint import load_checkpoint, save_checkpoint
 from .layers import Sequential
 from .tensor import Tensor, no_grad
 
@@ -112,7 +113,8 @@ def _fitted_targets(model, loss, X, Y, y, name):
 
 def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, epochs=10,
         batch_size=32, shuffle=True, seed=None, validation=None, metrics=(), early_stopping=None,
-        callbacks=(), progress=False, blas_threads=None, store=None, **optimizer_options):
+        callbacks=(), progress=False, blas_threads=None, store=None, checkpoint=None, resume=None,
+        **optimizer_options):
     """Train ``model`` on ``X`` (n, *input_shape) against ``y`` by mini-batch gradient descent.
 
     Parameters
@@ -142,6 +144,15 @@ def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, ep
     store : path, optional
         A netCDF file: the history is appended to it epoch by epoch and returned opened from
         it (the same Dataset as in memory).
+    checkpoint : path, optional
+        A netCDF file rewritten after every epoch with the training state
+        (:mod:`neurosim.nn.checkpoint`: parameters, optimiser moments and step count, the
+        states of the shuffling and dropout generators, the history so far).
+    resume : path, optional
+        A checkpoint to continue from: a model built as the saved one, the same optimiser and
+        ``epochs`` counting the saved ones; training goes on from the epoch after the saved
+        one and takes the same steps as an uninterrupted run, and the history holds every
+        epoch. (Early stopping starts afresh.)
 
     Returns
     -------
@@ -177,13 +188,23 @@ def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, ep
             Yv = _fitted_targets(model, loss, Xv, Yv, validation[1], "validation y")
         opt = (optimizer if isinstance(optimizer, optim.Optimizer) else
                optim.optimizer(optimizer, model.parameters(), lr=lr, **optimizer_options))
+        steps, history = {"loss": [], "lr": []}, {}     # kept for checkpoints
+        generator = rng.generator(seed)
+        first = 0
+        if resume is not None:
+            last, saved, history = load_checkpoint(resume, model, opt, generator)
+            steps = {k: list(v) for k, v in saved.items()}
+            history = {k: list(v) for k, v in history.items()}
+            first = last + 1
+            if first >= epochs:
+                raise ValueError(f"resume: {resume} holds {first} epochs already; epochs="
+                                 f"{epochs} leaves none to run")
         meta = {"family": "nn", "model": type(model).__name__,
                 "params": {"epochs": epochs, "batch_size": batch_size,
                            "optimizer": type(opt).__name__,
                            "loss": loss if isinstance(loss, str) else loss.__name__},
                 "seed": seed, "attrs": {"stopped_early": False, "time_units": "s",
                                         **model.history_attrs()}}
-        generator = rng.generator(seed)
         if early_stopping is not None:
             early_stopping.start()
         if blas_threads is None:
@@ -192,6 +213,11 @@ def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, ep
         limit = blas_single_thread if blas_threads == 1 else contextlib.nullcontext
         track_steps(run)
         names = None     # of the per-epoch records: the first epoch's logs
+        if first:        # the resumed epochs' records, then on from the next epoch
+            keep_steps(run, 0, **steps)
+            for epoch in range(first):
+                names = keep_epoch(run, epoch, {k: v[epoch] for k, v in history.items()}, names)
+            run.done = first
         with limit():
             for epoch, _ in run:
                 start = time.perf_counter()
@@ -227,6 +253,12 @@ def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, ep
                 logs["time"] = time.perf_counter() - start
                 stop = any(bool(cb(model, epoch, logs)) for cb in callbacks)
                 names = keep_epoch(run, epoch, logs, names)
+                if checkpoint is not None:
+                    steps["loss"] += list(step_loss)
+                    steps["lr"] += list(step_lr)
+                    for k in names:
+                        history.setdefault(k, []).append(logs[k])
+                    save_checkpoint(checkpoint, model, opt, epoch, generator, steps, history)
                 if early_stopping is not None and early_stopping(model, epoch, logs):
                     stop = meta["attrs"]["stopped_early"] = True
                 if stop:
