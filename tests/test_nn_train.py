@@ -150,7 +150,7 @@ def test_schedules_and_clipping():
     with pytest.raises(ValueError, match="no parameters"):
         optim.Adam([])
     with pytest.raises(ValueError, match="optimizer must be one of"):
-        optim.optimizer("rmsprop", [p])
+        optim.optimizer("adagrad", [p])
     with pytest.raises(ValueError, match="nesterov"):
         optim.SGD([p], nesterov=True)
 
