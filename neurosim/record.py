@@ -184,21 +184,25 @@ def _coordinate_variables(coords):
     """``coords`` (name -> values or (dims, values[, attrs])) as variables and indexes, as
     ``xarray.Dataset`` would make them (a pandas index for each dimension coordinate), or None
     when a value is not plain (an xarray or pandas object: left to ``xarray.Dataset``)."""
-    if not all(isinstance(v, tuple) or (isinstance(v, (list, range, np.ndarray)) and np.ndim(v) == 1)
+    if not all(isinstance(v, (tuple, range)) or (isinstance(v, (list, np.ndarray)) and np.ndim(v) == 1)
                for v in coords.values()):
         return None
     variables, indexes = {}, {}
     for name, value in coords.items():
         dims, values, attrs = (*value, {})[:3] if isinstance(value, tuple) else ((name,), value, {})
         dims = _dims_of(dims)
-        values = np.asarray(values)
-        k = values.shape[0] if values.ndim == 1 else -1
-        if dims == (name,) and k > 0 and values.dtype.kind in "iu" and values[0] == 0 and values[-1] == k - 1 \
-                and np.array_equal(values, np.arange(k)):
+        # range(k) along its own dim: 0 .. k-1 known without making or comparing an array
+        counting = isinstance(values, range) and values.start == 0 and values.step == 1 \
+            and dims == (name,) and len(values) > 0
+        values = values if counting else np.asarray(values)
+        k = len(values) if counting else (values.shape[0] if values.ndim == 1 else -1)
+        if counting or (dims == (name,) and k > 0 and values.dtype.kind in "iu" and values[0] == 0
+                        and values[-1] == k - 1 and np.array_equal(values, np.arange(k))):
+            dtype = np.dtype(np.int64).str if counting else values.dtype.str
             try:
-                var, index = _range_coordinate(name, k, values.dtype.str, tuple(sorted(attrs.items())))
+                var, index = _range_coordinate(name, k, dtype, tuple(sorted(attrs.items())))
             except TypeError:  # attrs that cannot be hashed: built afresh
-                var, index = _range_coordinate.__wrapped__(name, k, values.dtype.str, tuple(sorted(attrs.items())))
+                var, index = _range_coordinate.__wrapped__(name, k, dtype, tuple(sorted(attrs.items())))
             variables[name], indexes[name] = var.copy(deep=False), index
             continue
         var = xr.Variable(dims, values, attrs)

@@ -62,13 +62,13 @@ class MarkovChain(Structure, Fitting):
                              f"row {worst} sums to {rows[worst]:.12g}")
         if dense is not None:
             self._dense = dense / rows[:, None]
-            self._csr = sp.csr_array(self._dense)
+            self._csr_cache = None  # made when the analysis first needs it
         else:
             self._dense = None
-            self._csr = sp.csr_array(sp.diags_array(1.0 / rows) @ csr)
-            self._csr.eliminate_zeros()
-            self._csr.sort_indices()
-        self.n_states = int(self._csr.shape[0])
+            self._csr_cache = sp.csr_array(sp.diags_array(1.0 / rows) @ csr)
+            self._csr_cache.eliminate_zeros()
+            self._csr_cache.sort_indices()
+        self.n_states = int(rows.shape[0])
         self.labels = state_labels(labels, self.n_states)
         self.seed = rng.fresh() if seed is None else seed  # recorded, so an unseeded run repeats
         rng.to_attr(rng.sequence(self.seed))  # bad or unrecordable: refused now
@@ -76,6 +76,14 @@ class MarkovChain(Structure, Fitting):
         self._structure = None
 
     # ------------------------------------------------------------------ basics
+    @property
+    def _csr(self):
+        """The matrix in CSR form, what the graph analysis reads; made from a dense matrix at
+        the first use (a dense chain that is only simulated never holds the copy)."""
+        if self._csr_cache is None:
+            self._csr_cache = sp.csr_array(self._dense)
+        return self._csr_cache
+
     @property
     def is_sparse(self):
         """True when the chain was given (and is simulated) as a sparse matrix."""
@@ -93,7 +101,8 @@ class MarkovChain(Structure, Fitting):
     def __repr__(self):
         kind = "sparse" if self.is_sparse else "dense"
         on = "" if self.backend == "cpu" else f", backend={self.backend!r}"
-        return f"MarkovChain(n_states={self.n_states}, {kind}, nnz={self._csr.nnz}{on})"
+        nnz = self._csr.nnz if self._dense is None else np.count_nonzero(self._dense)
+        return f"MarkovChain(n_states={self.n_states}, {kind}, nnz={nnz}{on})"
 
     def _state(self, x, name="start"):
         return state_index(x, self.n_states, self.labels, name)
@@ -106,11 +115,8 @@ class MarkovChain(Structure, Fitting):
         if self._tables is None:
             n = self.n_states
             if self._dense is not None:
-                prob = np.empty((n, n))
-                alias = np.empty((n, n), dtype=np.int32)
-                _k.dense_tables(self._dense, prob, alias)
                 table = np.empty((n, n), dtype=np.uint64)
-                _k.pack_dense(prob, alias, table)
+                _k.dense_packed(self._dense, table)
                 self._tables = ("dense", table)
             else:
                 c = self._csr
@@ -163,10 +169,16 @@ class MarkovChain(Structure, Fitting):
         rng.to_attr(rng.sequence(seed))  # refused before the run, not after it
         run = record.Run(n_steps, chunk=chunk, work=n_chains, every=every, sizes={"chain": n_chains},
                          grow=("step",), progress=progress, desc="MarkovChain", unit="step", store=store)
-        # each chain's stream and state, and one chunk of its path
-        checks.memory(n_chains * (24 + 8 * (run.chunk // every + 1)),
-                      f"MarkovChain.simulate with n_chains={n_chains}")
+        need = n_chains * (24 + 8 * (run.chunk // every + 1))  # streams, states, a chunk of path
+        if need > config.RECORD_MEMORY_FLOOR:  # (reading the memory free takes 20 us)
+            checks.memory(need, f"MarkovChain.simulate with n_chains={n_chains}")
+        attrs = {"long_name": "state number"}
         with run:
+            run.track("path", ("chain", "step"), np.int64, attrs)  # (the run streams what would
+            run.track("step", "step", np.int64)                    # not fit in memory)
+            # in memory (no store, nothing streamed): the kernel writes straight into the path
+            # of the result, (chain, step) for all steps; else a chunk at a time, then kept
+            whole = run.store is None
             states = rng.streams(seed, n_chains)
             x = initial_states(self.n_states, self.labels, start, initial, n_chains, states)
             tables = self._get_tables()
@@ -179,20 +191,30 @@ class MarkovChain(Structure, Fitting):
                       f"MarkovChain.simulate of {n_chains} chains")
             args = [dev.put(a) for a in tables[1:]]
             d_x, d_states = dev.put(x), dev.put(states)
-            run.track("path", ("chain", "step"), np.int64, {"long_name": "state number"})
-            run.track("step", "step", np.int64)
-            run.keep(path=x[:, None], step=[0])
+            if whole:
+                path = np.empty((n_chains, n_steps // every + 1), np.int64)
+                path[:, 0] = x
+            else:
+                run.keep(path=x[:, None], step=[0])
             for first, n in run:  # steps first + 1 .. first + n; chunks are multiples of every
-                path = dev.record((n_chains, n // every), np.int64)
-                kernel(*args, d_x, np.int64(n), np.int64(every), d_states, path[0] if one else path)
-                path = dev.get(path)
-                run.keep(path=path, step=first + every * np.arange(1, path.shape[1] + 1, dtype=np.int64))
+                j, k = first // every + 1, n // every
+                out = path[:, j:j + k] if whole and dev.cuda is None else dev.record((n_chains, k), np.int64)
+                kernel(*args, d_x, np.int64(n), np.int64(every), d_states, out[0] if one else out)
+                if not whole:
+                    run.keep(path=dev.get(out), step=every * np.arange(j, j + k, dtype=np.int64))
+                elif dev.cuda is not None:
+                    path[:, j:j + k] = dev.get(out)
         coords = {"chain": np.arange(n_chains)}
         if self.labels is not None:
             coords["state_label"] = ("state", self.labels)
-        return run.dataset({}, coords, family=FAMILY, model="MarkovChain",
-                           params={**self._params(), "n_steps": run.done, "every": every,
-                                   "n_chains": n_chains}, seed=seed, backend=self.backend, attrs={"main": "path"})
+        meta = dict(family=FAMILY, model="MarkovChain", seed=seed, backend=self.backend, attrs={"main": "path"},
+                    params={**self._params(), "n_steps": run.done, "every": every, "n_chains": n_chains})
+        if not whole:
+            return run.dataset({}, coords, **meta)
+        rows = run.done // every + 1  # fewer than allocated when interrupted
+        coords["step"] = range(rows) if every == 1 else np.arange(0, every * rows, every, dtype=np.int64)
+        return record.dataset({"path": (("chain", "step"), path[:, :rows], attrs)}, coords,
+                              interrupted=run.interrupted, **meta)
 
     # ------------------------------------------------------------------ transient behaviour
     def _propagate(self, M):
