@@ -47,12 +47,13 @@ from .dcign import *  # noqa: F401,F403
 from .capsnet import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
+from .seq2seq import *  # noqa: F401,F403
 from .stn import *  # noqa: F401,F403
 from .ntm import *  # noqa: F401,F403
 from .dnc import *  # noqa: F401,F403
 
 MODULES = ("perceptron", "mlp", "rbf", "cnn", "deconv", "residual", "autoencoder", "gan",
-           "dcign", "capsnet", "rnn", "transformer", "stn", "ntm", "dnc")
+           "dcign", "capsnet", "rnn", "transformer", "seq2seq", "stn", "ntm", "dnc")
 
 
 def _public():

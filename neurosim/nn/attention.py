@@ -184,6 +184,113 @@ def attention(q, k, v, heads=1, *, causal=False, key_padding_mask=None, attn_mas
     return record(out, (q, k, v), backward), P
 
 
+# ---------------------------------------------------------------- encoder-decoder attention
+def _step_operands(op, query, keys, values, key_padding_mask):
+    """Tensors of a per-step attention op after checking their shapes, and the pad mask."""
+    query, keys, values = (as_tensor(t) for t in (query, keys, values))
+    if query.ndim != 2:
+        raise ValueError(f"{op}: query must be 2-D (batch, features); got shape {query.shape}")
+    batch = query.shape[0]
+    if keys.ndim != 3 or keys.shape[0] != batch or keys.shape[2] != query.shape[1]:
+        raise ValueError(f"{op}: keys must have shape (batch, steps, features) = ({batch}, "
+                         f"steps, {query.shape[1]}); got {keys.shape}")
+    if values.ndim != 3 or values.shape[:2] != keys.shape[:2]:
+        raise ValueError(f"{op}: values must have shape (batch, steps, value_features) with "
+                         f"the keys' (batch, steps) = {keys.shape[:2]}; got {values.shape}")
+    pad = None
+    if key_padding_mask is not None:
+        pad = np.asarray(key_padding_mask)
+        if pad.dtype != bool or pad.shape != keys.shape[:2]:
+            raise ValueError(f"{op}: key_padding_mask must be boolean (batch, steps) = "
+                             f"{keys.shape[:2]}; got {pad.dtype} {pad.shape}")
+    return query, keys, values, pad
+
+
+def _weights_and_context(scores, values, pad):
+    """Softmax over the steps of ``scores`` (batch, steps), padding excluded (a row with no
+    step left gets zeros), and the weighted sum of ``values`` (batch, steps, dv)."""
+    if pad is not None:
+        scores = np.where(pad, -np.inf, scores)
+    top = scores.max(axis=1, keepdims=True)
+    if pad is not None:
+        top[top == -np.inf] = 0.0
+    w = np.exp(scores - top)
+    total = w.sum(axis=1, keepdims=True)
+    if pad is not None:
+        total[total == 0.0] = 1.0
+    w /= total
+    return w, np.matmul(w[:, None, :], values)[:, 0]
+
+
+def _context_backward(g, w, values):
+    """Gradients of the context ``w @ values`` for its gradient ``g`` (batch, dv): the
+    scores' (through the softmax) and the values'."""
+    gw = np.matmul(values, g[:, :, None])[:, :, 0]
+    gs = w * (gw - (gw * w).sum(axis=1, keepdims=True))
+    return gs, w[:, :, None] * g[:, None, :]
+
+
+def additive_attention(query, keys, values, v, key_padding_mask=None):
+    """Bahdanau's additive attention for one decoder step, one op.
+
+    ``e_j = v . tanh(query + keys_j)``, ``a = softmax(e)``, ``context = sum_j a_j values_j``,
+    where ``query`` is the decoder state's projection ``s W_a`` (with a bias) and ``keys`` the
+    encoder annotations' projections ``h_j U_a``, made once per sequence.
+
+    Parameters
+    ----------
+    query : Tensor or array, (batch, units)
+    keys : Tensor or array, (batch, steps, units)
+    values : Tensor or array, (batch, steps, value_features)
+        The annotations ``h_j``.
+    v : Tensor or array, (units,)
+    key_padding_mask : bool array (batch, steps), optional
+        True marks padding (no weight).
+
+    Returns
+    -------
+    context : Tensor, (batch, value_features)
+        Differentiable in ``query``, ``keys``, ``values`` and ``v``.
+    weights : numpy.ndarray, (batch, steps)
+        The attention weights ``a`` (rows sum to 1).
+    """
+    query, keys, values, pad = _step_operands("additive_attention", query, keys, values,
+                                              key_padding_mask)
+    v = as_tensor(v)
+    if v.shape != (query.shape[1],):
+        raise ValueError(f"additive_attention: v must have shape ({query.shape[1]},); got "
+                         f"{v.shape}")
+    hidden = np.tanh(keys.data + query.data[:, None, :])               # (batch, steps, units)
+    w, context = _weights_and_context(hidden @ v.data, values.data, pad)
+
+    def backward(g):
+        gs, gvalues = _context_backward(g, w, values.data)
+        gpre = gs[:, :, None] * v.data * (1.0 - hidden * hidden)
+        gv = np.einsum("bt,btu->u", gs, hidden) if v.requires_grad else None
+        return gpre.sum(axis=1), gpre, gvalues, gv
+    return record(context, (query, keys, values, v), backward), w
+
+
+def dot_attention(query, keys, values, key_padding_mask=None):
+    """Luong's multiplicative attention for one decoder step, one op: ``e_j = query . keys_j``
+    (``keys`` the annotations for the "dot" score, their projections ``h_j W_a`` for
+    "general"), ``a = softmax(e)``, ``context = sum_j a_j values_j``.
+
+    Shapes and returns as :func:`additive_attention` (``query`` (batch, features), ``keys``
+    (batch, steps, features)); differentiable in ``query``, ``keys`` and ``values``.
+    """
+    query, keys, values, pad = _step_operands("dot_attention", query, keys, values,
+                                              key_padding_mask)
+    scores = np.matmul(keys.data, query.data[:, :, None])[:, :, 0]
+    w, context = _weights_and_context(scores, values.data, pad)
+
+    def backward(g):
+        gs, gvalues = _context_backward(g, w, values.data)
+        gq = np.matmul(gs[:, None, :], keys.data)[:, 0] if query.requires_grad else None
+        return gq, gs[:, :, None] * query.data[:, None, :], gvalues
+    return record(context, (query, keys, values), backward), w
+
+
 def sinusoidal_encoding(steps, features, dtype=np.float64):
     """The Transformer's fixed positional encoding, (steps, features).
 
@@ -454,5 +561,6 @@ class SequencePooling(Layer):
         return f"SequencePooling({self.mode!r})"
 
 
-__all__ = ["attention", "attention_mask", "sinusoidal_encoding", "MultiHeadAttention", "PositionalEncoding",
+__all__ = ["attention", "attention_mask", "additive_attention", "dot_attention",
+           "sinusoidal_encoding", "MultiHeadAttention", "PositionalEncoding",
            "TransformerEncoderBlock", "SequencePooling"]
