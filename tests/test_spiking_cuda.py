@@ -303,7 +303,7 @@ def test_kernels_compile_for_a_gpu(monkeypatch):
     sigs = {"_spikes": (i1, i1, t.int64, t.float64, i1, i1, f1, f2, f1, f1, f2, f1, t.int32[::1],
                         f2, f2, t.uint64[:, ::1], i1, i1, i1, f2, t.boolean[::1], i1, i1, i1,
                         i2, i1),
-            "_deliver": (i1, i1, t.int64, i1, i1, i1, t.int32[::1], f1, i1, f2, f1),
+            "_deliver": (i1, i1, t.int64, i1, i1, i1, t.int32[::1], f1, i1, f2, f1, i1),
             "_record": (i1, i1, t.int64, f1, f1, f1, f2, i1, i1, t.float64[:, :, ::1])}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -12,9 +12,10 @@ presynaptic pathway, then the postsynaptic one):
    (:func:`_arrive`). Groups of ``cfg[C_LANES]`` threads take the sources (grid-stride), the
    lanes of a group stride over the source's synapses of that delay (found by bisection in its
    delay-sorted list, as on the CPU).
-2. :func:`_history` (with delays): one block appends this step's sources that have dynamic
-   synapses to history row ``s % L`` (thread 0 empties it first, a barrier, then an atomic
-   counter).
+2. :func:`_history` (with delays): a thread per spiker appends the step's sources that have
+   dynamic synapses to history row ``s % L`` at places taken by an atomic counter (the step's
+   ``_deliver``, an earlier launch that reads no history, emptied the row: its last reader was
+   the previous step's launch 1, ``d = L - 1``).
 3. :func:`_post` (with STDP): a thread per spiking neuron potentiates the STDP synapses onto
    it with their pre traces (``in_ptr``/``in_syn``) and updates its post traces and
    ``last_spike``.
@@ -42,7 +43,7 @@ from numba import cuda, float64, int64
 from .. import plasticity as _kp
 from ..plasticity import (R_KFAC, R_KPOST, R_KPRE, R_KREC, R_NEAR, R_POST_HI, R_POST_LO,
                           R_POST_OFF, R_STDP, R_STP, R_U)
-from .spiking_control import C_LANES, C_N, C_STEP0, COUNT, GO, KK
+from .spiking_control import C_KOFF, C_LANES, C_N, C_STEP0, COUNT, GO, KK
 
 depress = cuda.jit(device=True)(_kp.depress.py_func)
 potentiate = cuda.jit(device=True)(_kp.potentiate.py_func)
@@ -135,20 +136,18 @@ def _arrivals(ctl, cfg, par, fired, syn, dyn_ptr, code, w, proj, last, rule_par,
 
 @cuda.jit(cache=True)
 def _history(ctl, cfg, par, fired, dyn_ptr, hist, hist_n):
-    """Launch 2 (one block): this step's sources with dynamic synapses into row ``s % L``."""
+    """Launch 2: this step's sources with dynamic synapses into history row ``s % L`` (emptied
+    by the step's ``_deliver``, an earlier launch), at places taken by an atomic counter."""
     if ctl[GO + par] != 0:
         return
     s = _step(ctl, cfg, par)
     row = s % hist.shape[0]
-    if cuda.threadIdx.x == 0:
-        hist_n[row] = 0
-    cuda.syncthreads()
-    a = cuda.threadIdx.x
+    a = cuda.grid(1)
     while a < ctl[COUNT + par]:
         j = fired[a]
         if dyn_ptr[j + 1] > dyn_ptr[j]:
             hist[row, cuda.atomic.add(hist_n, row, int64(1))] = j
-        a += cuda.blockDim.x
+        a += cuda.gridsize(1)
 
 
 @cuda.jit(cache=True)
@@ -182,17 +181,20 @@ def _post(ctl, cfg, par, fired, w, proj, last, rule_par, xpre, post_tr, last_spi
 
 
 @cuda.jit(cache=True)
-def record_weights(ctl, cfg, par, w, w_idx, w_buf, w_n):
-    """The weight monitor (one block, launched on the steps it records): row ``w_n[0]`` of
-    ``w_buf`` gets ``w[w_idx]`` at the start of the step
-    (:func:`neurosim.kernels.plasticity.record_weights`)."""
+def record_weights(ctl, cfg, par, s0, every, w, w_idx, w_buf, w_n):
+    """The weight monitor, launched on the steps ``s0 + k every`` it records: row ``w_n[0]``
+    of ``w_buf`` gets ``w[w_idx]`` at the start of the step
+    (:func:`neurosim.kernels.plasticity.record_weights`; ``w_n`` counts the rows from the
+    start of the chunk, step ``cfg[C_STEP0] - cfg[C_KOFF]``, so no thread waits for another's
+    count)."""
     if ctl[GO + par] != 0:
         return
-    r = w_n[0]
-    b = cuda.threadIdx.x
+    s = _step(ctl, cfg, par)
+    first = cfg[C_STEP0] - cfg[C_KOFF]
+    r = (s - s0 + every - 1) // every - (first - s0 + every - 1) // every
+    b = cuda.grid(1)
+    if b == 0:
+        w_n[0] = r + 1
     while b < w_idx.shape[0]:
         w_buf[r, b] = w[w_idx[b]]
-        b += cuda.blockDim.x
-    cuda.syncthreads()
-    if cuda.threadIdx.x == 0:
-        w_n[0] = r + 1
+        b += cuda.gridsize(1)

@@ -288,9 +288,10 @@ def _spikes(ctl, cfg, par, dt, g_lo, g_kind, g_eu, g_par, v, u, aux, syn, ref, I
 
 
 @cuda.jit(cache=True)
-def _deliver(ctl, cfg, par, n_spk, fired, out_ptr, out_code, out_w, out_d, ring, syn):
+def _deliver(ctl, cfg, par, n_spk, fired, out_ptr, out_code, out_w, out_d, ring, syn, hist_n):
     """This step's spikes along their outgoing synapses (atomic adds); then the control words
-    of the next step (thread 0)."""
+    of the next step and an empty row ``s % L`` of the plastic synapses' spike history
+    (:mod:`neurosim.kernels.cuda.plasticity`; a dummy of one row without one) (thread 0)."""
     t = cuda.grid(1)
     s, k = _step(ctl, cfg, par)
     if ctl[GO + par] == 0:
@@ -314,6 +315,8 @@ def _deliver(ctl, cfg, par, n_spk, fired, out_ptr, out_code, out_w, out_d, ring,
                 q += lanes
             a += stride
     if t == 0:
+        if ctl[GO + par] == 0:
+            hist_n[s % hist_n.shape[0]] = 0
         nxt = 1 - par
         ctl[COUNT + nxt] = 0
         ctl[KK + nxt] = ctl[KK + par] + 1
@@ -429,9 +432,10 @@ def _check_user(kinds, gp):
                              f"state variables; group {g} has {k}")
 
 
-def _plasticity(ctl, cfg, N, fired, syn, dynamic, wrec, threads, d_blocks, d_threads):
+def _plasticity(ctl, cfg, N, fired, syn, dynamic, wrec, d_blocks, d_threads):
     """The launches of the dynamic synapses (:mod:`neurosim.kernels.cuda.plasticity`) for
-    each parity, and of the weight monitor (None where unused)."""
+    each parity, and of the weight monitor (None where unused): grid-stride over the step's
+    spikers or the monitored synapses, on blocks of ``d_threads`` as the delivery's."""
     none = ([], [None, None])
     if dynamic is None:
         return none
@@ -449,8 +453,8 @@ def _plasticity(ctl, cfg, N, fired, syn, dynamic, wrec, threads, d_blocks, d_thr
     lanes = int(config.SPIKING_CUDA_LANES)
     arrivals = _cp._arrivals[min(d_blocks, _blocks(n_pre * lanes, d_threads)), d_threads]
     n_fired = int(fired.shape[0])
-    history = _cp._history[1, min(threads, n_fired)]
-    post = _cp._post[min(d_blocks, _blocks(N, threads)), min(threads, N)]
+    history = _cp._history[min(d_blocks, _blocks(n_fired, d_threads)), d_threads]
+    post = _cp._post[min(d_blocks, _blocks(N, d_threads)), d_threads]
     launches = []
     for par in (0, 1):
         step = [_Launch(arrivals, (ctl, cfg, par, fired, syn, dyn_ptr, code, w, proj, last, rules,
@@ -464,10 +468,11 @@ def _plasticity(ctl, cfg, N, fired, syn, dynamic, wrec, threads, d_blocks, d_thr
         launches.append(step)
     weights = [None, None]
     if wrec is not None:
-        w_mon, w_idx, _, _, w_buf, w_n = wrec
-        configured = _cp.record_weights[1, max(1, min(threads, int(w_idx.shape[0])))]
-        weights = [_Launch(configured, (ctl, cfg, par, w_mon, w_idx, w_buf, w_n))
-                   for par in (0, 1)]
+        w_mon, w_idx, s0, every, w_buf, w_n = wrec
+        n_w = max(1, int(w_idx.shape[0]))
+        configured = _cp.record_weights[min(d_blocks, _blocks(n_w, d_threads)), d_threads]
+        weights = [_Launch(configured, (ctl, cfg, par, int(s0), int(every), w_mon, w_idx, w_buf,
+                                        w_n)) for par in (0, 1)]
     return launches, weights
 
 
@@ -529,6 +534,7 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, custom, g_par, v, u, syn,
     d_blocks = int(config.SPIKING_CUDA_DELIVERY_BLOCKS)
     deliver = _deliver[min(d_blocks, _blocks(n_pre * lanes, d_threads)), d_threads]
     I_dev = I_ext if has_I else _dummy("f2")
+    hist_n = dynamic[8] if dynamic is not None and dynamic[8] is not None else _dummy("i1")
     step = []
     for par in (0, 1):
         step.append((
@@ -536,7 +542,7 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, custom, g_par, v, u, syn,
                              ref, I_dev, rates, pstate, gen_step, gen_idx, gen_ptr, ring, spk_mask,
                              spk_step, spk_idx, n_spk, rate_buf, fired)),
             _Launch(deliver, (ctl, cfg, par, n_spk, fired, out_ptr, out_code, out_w, out_d, ring,
-                              syn))))
+                              syn, hist_n))))
     record = [None, None]
     if rec is not None:
         rec_idx, rec_vars, rec_buf = rec
@@ -544,8 +550,7 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, custom, g_par, v, u, syn,
         configured = _record[_blocks(n_r, threads), min(threads, n_r)]
         record = [_Launch(configured, (ctl, cfg, par, v, u, syn, aux, rec_idx, rec_vars,
                                        rec_buf)) for par in (0, 1)]
-    dyn, weights = _plasticity(ctl, cfg, N, fired, syn, dynamic, wrec, threads, d_blocks,
-                               d_threads)
+    dyn, weights = _plasticity(ctl, cfg, N, fired, syn, dynamic, wrec, d_blocks, d_threads)
     w_s0, w_every = (int(wrec[2]), int(wrec[3])) if wrec is not None else (0, 1)
     for kk in range(n_steps):
         s = step0 + kk
