@@ -14,14 +14,20 @@ per side. Reported: median, min and max of the step times (ms), the ratio PyTorc
 of the medians, neurosim's first-call time apart, each side's mean loss over the last pool of
 batches. Prints one JSON object.
 
-    python benchmarks/attention.py [--rounds 5] [--steps 40]
-"""
-import os
+``--sweep``: the same block's training step over sizes instead (issue 18): d_model 64-256
+(4 heads, feed-forward 2 d_model), sequences of 16-128 steps of 25 features, batches 32 and
+128, random inputs and 8-class labels (a fixed pool of 4 batches); both sides from PyTorch's
+weights. Timing by :mod:`nn_steps` (alternating rounds, each step timed alone): per point the
+median step times and the ratio PyTorch / neurosim; per family min, median and max ratio.
+``--threads all``: every core on both sides.
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+    python benchmarks/attention.py [--rounds 5] [--steps 40]
+    python benchmarks/attention.py --sweep [--rounds 3] [--seconds 1] [--threads 1|all]
+"""
+import nn_steps  # noqa: F401  (sets the thread counts before NumPy loads)
 
 import argparse  # noqa: E402
+import itertools  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
@@ -47,9 +53,9 @@ def batches():
 
 
 class Ours:
-    def __init__(self, weights):
-        self.model = transformer_encoder(D_MODEL, HEADS, input_shape=(PAIRS + 1, KEYS + VALUES + 1),
-                                         outputs=VALUES, ff_units=FF, positional=None,
+    def __init__(self, weights, d_model=D_MODEL, ff=FF, shape=(PAIRS + 1, KEYS + VALUES + 1)):
+        self.model = transformer_encoder(d_model, HEADS, input_shape=shape,
+                                         outputs=VALUES, ff_units=ff, positional=None,
                                          pool="last", dtype=np.float32)
         self.model.load_state(weights)
         self.opt = optim.Adam(self.model.parameters(), lr=LR)
@@ -63,16 +69,16 @@ class Ours:
 
 
 class Torch:
-    def __init__(self, seed):
+    def __init__(self, seed, d_model=D_MODEL, ff=FF, features=KEYS + VALUES + 1):
         import torch
         from torch import nn
         torch.manual_seed(seed)
-        self.torch = torch
-        self.embed = nn.Linear(KEYS + VALUES + 1, D_MODEL)
-        self.block = nn.TransformerEncoderLayer(D_MODEL, HEADS, FF, dropout=0.0,
+        self.torch, self.d = torch, d_model
+        self.embed = nn.Linear(features, d_model)
+        self.block = nn.TransformerEncoderLayer(d_model, HEADS, ff, dropout=0.0,
                                                 batch_first=True, norm_first=True)
-        self.norm = nn.LayerNorm(D_MODEL)
-        self.head = nn.Linear(D_MODEL, VALUES)
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, VALUES)
         self.modules = (self.embed, self.block, self.norm, self.head)
         self.opt = torch.optim.Adam([p for m in self.modules for p in m.parameters()], lr=LR)
 
@@ -88,7 +94,7 @@ class Torch:
         """The same weights in neurosim's layout (``x W``: PyTorch's matrices transposed)."""
         def a(t):
             return t.detach().numpy().astype(np.float64)
-        attn, d = self.block.self_attn, D_MODEL
+        attn, d = self.block.self_attn, self.d
         w_in, b_in = a(attn.in_proj_weight), a(attn.in_proj_bias)
         state = {"0.0.W": a(self.embed.weight).T, "0.0.b": a(self.embed.bias),
                  "1.W1": a(self.block.linear1.weight).T, "1.b1": a(self.block.linear1.bias),
@@ -104,11 +110,37 @@ class Torch:
         return state
 
 
+D_SWEEP, LENGTHS, BATCHES, FEATURES = (64, 128, 256), (16, 64, 128), (32, 128), 25
+
+
+def sweep(args):
+    torch = nn_steps.torch_module()
+    out = nn_steps.header(heads=HEADS, features=FEATURES, classes=VALUES, optimizer="Adam")
+    rows = []
+    for d, length, batch in itertools.product(D_SWEEP, LENGTHS, BATCHES):
+        theirs = Torch(0, d, 2 * d, FEATURES)
+        ours = Ours(theirs.weights(), d, 2 * d, (length, FEATURES))
+        rng = np.random.default_rng(0)
+        data = [(rng.standard_normal((batch, length, FEATURES)).astype(np.float32),
+                 rng.integers(0, VALUES, batch)) for _ in range(4)]
+        sides = {"neurosim": (ours.step, data),
+                 "pytorch": (theirs.step, [(torch.from_numpy(X), torch.from_numpy(y))
+                                           for X, y in data])}
+        rows.append(nn_steps.point({"family": "transformer", "d_model": d, "length": length,
+                                    "batch": batch}, sides, args.rounds, args.seconds))
+    out["transformer"] = nn_steps.family(rows)
+    print(json.dumps(out, indent=1))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=40, help="timed steps per side per round")
+    p.add_argument("--sweep", action="store_true", help="the block's step over sizes instead")
+    nn_steps.add_arguments(p)
+    p.set_defaults(rounds=5)
     args = p.parse_args()
+    if args.sweep:
+        return sweep(args)
     import torch
     torch.set_num_threads(1)
     data = batches()

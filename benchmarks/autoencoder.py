@@ -17,14 +17,20 @@ Figures: train time (median, min, max over repeats, the sides alternating; neuro
 call, which compiles or loads cached kernels, reported apart), test quality per seed and mean,
 and the ratio PyTorch time / neurosim time. Prints one JSON object.
 
-    python benchmarks/autoencoder.py [--repeats 5] [--dtype float32]
-"""
-import os
+``--sweep``: the dense VAE's training step at MNIST-like sizes instead (issue 18): 784 inputs
+uniform in [0, 1), hidden widths 256-1024, latent 20, batches 32-256, a fixed pool of 4
+batches; both sides from PyTorch's default weights (copied into neurosim's layout). Timing by
+:mod:`nn_steps` (alternating rounds, each step timed alone): per point the median step times
+and the ratio PyTorch / neurosim, per family the minimum, median and maximum ratio.
+``--threads all``: every core on both sides.
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+    python benchmarks/autoencoder.py [--repeats 5] [--dtype float32]
+    python benchmarks/autoencoder.py --sweep [--rounds 3] [--seconds 1] [--threads 1|all]
+"""
+import nn_steps  # noqa: F401  (sets the thread counts before NumPy loads)
 
 import argparse  # noqa: E402
+import itertools  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
@@ -33,6 +39,7 @@ import numpy as np  # noqa: E402
 
 from neurosim.datasets import digits_split  # noqa: E402
 from neurosim.deep import Autoencoder, VariationalAutoencoder  # noqa: E402
+from neurosim.nn import optim  # noqa: E402
 
 EPOCHS, BATCH, LR = 50, 32, 1e-3
 SIZES = {"ae": (64, 32, 8, 32, 64), "vae": (64, 128, 8, 128, 64)}
@@ -62,6 +69,33 @@ def ours(kind, seed, dtype, epochs=EPOCHS):
     return elapsed, quality(kind, m, Xte)
 
 
+def torch_parts(torch, kind, sizes):
+    """PyTorch's encoder, heads (the VAE's mean and log-variance) and decoder for ``sizes``
+    (input, hidden, code, hidden, input), and their Linear layers in neurosim's order."""
+    from torch import nn
+    n_in, hidden, code = sizes[:3]
+    if kind == "ae":
+        encoder = nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, code))
+        heads = []
+    else:
+        encoder = nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU())
+        heads = [nn.Linear(hidden, code), nn.Linear(hidden, code)]
+    decoder = nn.Sequential(nn.Linear(code, hidden), nn.ReLU(), nn.Linear(hidden, n_in))
+    linears = [m for part in (encoder, *heads, decoder) for m in part.modules()
+               if isinstance(m, nn.Linear)]
+    return encoder, heads, decoder, linears
+
+
+def vae_loss(torch, encoder, heads, decoder, x):
+    """Negative ELBO per image (Bernoulli decoder, one reparameterised sample)."""
+    h = encoder(x)
+    mean, log_var = heads[0](h), heads[1](h)
+    z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+    kl = 0.5 * (log_var.exp() + mean ** 2 - 1 - log_var).sum()
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(decoder(z), x, reduction="sum")
+    return (bce + kl) / len(x)
+
+
 def torch_side(kind, seed, dtype):
     import torch
     from torch import nn
@@ -70,16 +104,7 @@ def torch_side(kind, seed, dtype):
     torch.manual_seed(seed)
     Xtr, Xte, _, _ = digits_split()
     X = torch.tensor(Xtr, dtype=torch.float32)
-    if kind == "ae":
-        encoder = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 8))
-        heads = []
-        decoder = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 64))
-    else:
-        encoder = nn.Sequential(nn.Linear(64, 128), nn.ReLU())
-        heads = [nn.Linear(128, 8), nn.Linear(128, 8)]
-        decoder = nn.Sequential(nn.Linear(8, 128), nn.ReLU(), nn.Linear(128, 64))
-    linears = [m for part in (encoder, *heads, decoder) for m in part.modules()
-               if isinstance(m, nn.Linear)]
+    encoder, heads, decoder, linears = torch_parts(torch, kind, SIZES[kind])
     for lin in linears:
         nn.init.xavier_uniform_(lin.weight)
         nn.init.zeros_(lin.bias)
@@ -95,26 +120,73 @@ def torch_side(kind, seed, dtype):
             if kind == "ae":
                 loss = bce(decoder(encoder(x)), x) / x.numel()
             else:
-                h = encoder(x)
-                mean, log_var = heads[0](h), heads[1](h)
-                z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
-                kl = 0.5 * (log_var.exp() + mean ** 2 - 1 - log_var).sum()
-                loss = (bce(decoder(z), x) + kl) / len(x)
+                loss = vae_loss(torch, encoder, heads, decoder, x)
             loss.backward()
             opt.step()
     elapsed = time.perf_counter() - t0
     twin = model(kind, seed, dtype)       # PyTorch's weights, neurosim's evaluator
-    values = [v for lin in linears for v in (lin.weight.detach().numpy().T, lin.bias.detach())]
-    for (_, p), value in zip(twin.parameters(), values):
-        p.data[...] = np.asarray(value)
+    copy_weights(twin, linears)
     return elapsed, quality(kind, twin, Xte)
+
+
+def copy_weights(ours, linears):
+    """PyTorch's Linear layers' weights into neurosim's model (same order of layers)."""
+    values = [v for W, b in nn_steps.weights_from_torch(linears) for v in (W, b)]
+    for (_, p), value in zip(ours.parameters(), values):
+        p.data[...] = value
+
+
+HIDDEN, LATENT, BATCHES = (256, 512, 1024), 20, (32, 64, 128, 256)
+
+
+def sweep_sides(torch, hidden, batch):
+    """Both sides' training steps of the 784-hidden-20-hidden-784 VAE from the same weights."""
+    sizes = (784, hidden, LATENT, hidden, 784)
+    torch.manual_seed(0)
+    encoder, heads, decoder, linears = torch_parts(torch, "vae", sizes)
+    ours = VariationalAutoencoder(sizes, "relu", seed=0, dtype=np.float32)
+    copy_weights(ours, linears)
+    opt = optim.Adam(ours.parameters(), lr=LR)
+    topt = torch.optim.Adam([p for lin in linears for p in lin.parameters()], lr=LR)
+    rng = np.random.default_rng(0)
+    data = [(rng.random((batch, 784), dtype=np.float32),) for _ in range(4)]
+
+    def step_ours(x):
+        opt.zero_grad()
+        loss = ours.objective(ours(x), x)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def step_torch(x):
+        topt.zero_grad()
+        loss = vae_loss(torch, encoder, heads, decoder, x)
+        loss.backward()
+        topt.step()
+        return loss.item()
+    return {"neurosim": (step_ours, data),
+            "pytorch": (step_torch, [(torch.from_numpy(x),) for (x,) in data])}
+
+
+def sweep(args):
+    torch = nn_steps.torch_module()
+    out = nn_steps.header(model=f"VAE 784-h-{LATENT}-h-784", optimizer="Adam")
+    rows = [nn_steps.point({"family": "vae", "hidden": h, "batch": b}, sweep_sides(torch, h, b),
+                           args.rounds, args.seconds)
+            for h, b in itertools.product(HIDDEN, BATCHES)]
+    out["vae"] = nn_steps.family(rows)
+    print(json.dumps(out, indent=1))
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    p.add_argument("--sweep", action="store_true", help="the VAE's step over sizes instead")
+    nn_steps.add_arguments(p)
     args = p.parse_args()
+    if args.sweep:
+        return sweep(args)
     try:
         import torch  # noqa: F401
         have_torch = True
