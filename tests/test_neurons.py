@@ -303,14 +303,6 @@ def test_bad_neuron_input_gives_clear_errors():
         net.run(0.01, variables="w")
 
 
-def test_cuda_networks_refuse_the_new_neurons():
-    net = Network(1e-4)
-    net.backend = "cuda"                 # as backend="cuda" resolves on a machine with a GPU
-    for g in (AdEx(1), HodgkinHuxley(1), CustomNeurons(1, qif, state={"v": 0.0}, params=QIF)):
-        with pytest.raises(ValueError, match="CUDA"):
-            net.add(g)
-
-
 def test_vectorising_exponentials_are_within_a_few_ulp_of_libm():
     """kernels.vexp (the neuron updates' exp and exprel, plain arithmetic so that LLVM
     vectorises them) against glibc's exp and expm1 over their whole working range."""

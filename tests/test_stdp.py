@@ -321,12 +321,3 @@ def test_bad_plasticity_input_gives_value_errors_naming_the_argument():
         net.run(0.01, weights=Monitor(index=[6]))
     with pytest.raises(ValueError, match="projection"):
         net.weights(3)
-
-
-def test_cuda_network_refuses_plasticity():
-    net = Network(DT)
-    net.backend = "cuda"               # as backend="cuda" resolves on a machine with a GPU
-    g = net.add(LIF(2))
-    src = net.add(PoissonGroup(3, 10.0))
-    with pytest.raises(ValueError, match="CUDA"):
-        net.connect(src, g, p=1.0, weights=1e-12, plasticity=STDP(w_max=1e-11))

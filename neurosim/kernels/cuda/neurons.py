@@ -24,7 +24,6 @@ agrees with the CPU to rounding there (bit for bit under the simulator).
 """
 import types as _types
 
-import numpy as np
 from numba import config as _numba_config
 from numba import cuda, float64, int32, int64
 
@@ -265,6 +264,3 @@ def with_user_step(step):
     user = cuda.jit(device=True)(source(step))
     return cuda.jit(device=True)(rebind(custom, _user_step=user))
 
-
-__all__ = ["MAX_VARS", "adex", "hh", "custom", "with_user_step", "rebind", "source"]
-_ = np  # (numpy kept for the simulator's local arrays)
