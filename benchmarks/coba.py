@@ -10,8 +10,9 @@ per population at every N, as benchmarks/cuba.py), dt 0.1 ms, 1 s.
 Figures per N: the simulation loop (a 1 s run from a stored state, median of ``--repeats``;
 building and compilation apart), the mean rate, and Brian2's loop (``cython`` target, one
 thread: ``OMP_NUM_THREADS=1``, in a separate interpreter given by ``--brian-python``), with the
-ratio Brian2 / neurosim per point (of the medians, and of the fastest repeats: on a machine
-shared with other work the minimum is the steadier figure). neurosim's kernel is serial.
+ratio Brian2 / neurosim per point (of the medians, of the fastest repeats, and of the loops'
+CPU time, ``process_time``: on a machine shared with other work the last is the steadiest).
+neurosim's kernel is serial.
 Brian2 integrates both models with ``exponential_euler``, as neurosim does (for COBAHH
 Brian2's example's choice; for COBA the closest to neurosim's exponential-Euler LIF step).
 
@@ -89,13 +90,15 @@ net.store()
 t0 = time.perf_counter()
 net.run(1 * second)
 first = time.perf_counter() - t0
-loops = []
+loops, cpu = [], []
 for r in range(repeats):
     net.restore()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     net.run(1 * second)
     loops.append(time.perf_counter() - t0)
-print(json.dumps({"first_run_s": first, "loop_s": loops, "rate_hz": mon.num_spikes / N}))
+    cpu.append(time.process_time() - c0)
+print(json.dumps({"first_run_s": first, "loop_s": loops, "cpu_s": cpu,
+                  "rate_hz": mon.num_spikes / N}))
 """
 
 
@@ -109,13 +112,14 @@ def neurosim_point(model, n, repeats):
     t0 = time.perf_counter()
     net.run(1e-3, spikes=False)               # compiles (or loads the cache)
     first = time.perf_counter() - t0
-    loops = []
+    loops, cpu = [], []
     for _ in range(repeats):
         net.restore()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         ds = net.run(1.0, chunk=10000)
         loops.append(time.perf_counter() - t0)
-    return {"build_s": build, "first_call_s": first, "loop_s": stats(loops),
+        cpu.append(time.process_time() - c0)
+    return {"build_s": build, "first_call_s": first, "loop_s": stats(loops), "cpu_s": stats(cpu),
             "rate_hz": ds.sizes["spike"] / n}
 
 
@@ -130,6 +134,7 @@ def brian_point(python, model, n, repeats, cache):
         return None, out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed"
     res = json.loads(out.stdout.strip().splitlines()[-1])
     res["loop_s"] = stats(res["loop_s"])
+    res["cpu_s"] = stats(res["cpu_s"])
     return res, None
 
 
@@ -167,11 +172,15 @@ def main(argv=None):
                         # the fastest repeat of each: less sensitive to other load on the machine
                         entry["best_loop_speedup_vs_brian2_cython"] = (
                             res["loop_s"]["min"] / entry["neurosim"]["loop_s"]["min"])
+                        # CPU time of the loop (one thread each): steadier still on a busy machine
+                        entry["cpu_speedup_vs_brian2_cython"] = (
+                            res["cpu_s"]["min"] / entry["neurosim"]["cpu_s"]["min"])
                         entry["rate_ratio_vs_brian2_cython"] = (
                             entry["neurosim"]["rate_hz"] / max(res["rate_hz"], 1e-12))
                 points[str(n)] = entry
                 print(f"{model} N={n}: speedup "
-                      f"{entry.get('loop_speedup_vs_brian2_cython', float('nan')):.2f}",
+                      f"{entry.get('loop_speedup_vs_brian2_cython', float('nan')):.2f} (CPU time "
+                      f"{entry.get('cpu_speedup_vs_brian2_cython', float('nan')):.2f})",
                       file=sys.stderr)
             result["models"][model] = points
     print(json.dumps(result, indent=1))

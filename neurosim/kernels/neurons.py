@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from . import vexp as _vx
+from .simd import wide_vectors
 
 LIF = 0
 IZHIKEVICH = 1
@@ -69,6 +70,7 @@ def lif_conductance(v, ref, syn_e, syn_i, I, lo, hi, p, fired, n_fired):
     while refractory; then threshold and reset. In blocks of ``BLOCK`` neurons: a vectorised
     pass (the exponential is :func:`neurosim.kernels.vexp.exp`) counts the spikers, a scalar
     pass over the blocks with spikers resets them in order."""
+    wide_vectors()
     v_rest = p[P_REST]
     R = p[P_R]
     E_e = p[P_EE]
@@ -120,6 +122,7 @@ def adex(v, u, ref, syn_e, syn_i, I, lo, hi, p, conductance, fired, n_fired):
     ``tau_w dw/dt = a (v - E_L) - w``; at ``v > v_peak``: ``v = v_reset``, ``w += b``, v held at
     the reset for the refractory steps (w keeps relaxing). ``u`` holds w (A). Blocks as
     :func:`lif_conductance`."""
+    wide_vectors()
     C = p[P_C]
     gL = p[P_GL]
     EL = p[P_REST]
@@ -213,6 +216,7 @@ def hh(v, m, aux, ref, syn_e, syn_i, I, lo, hi, p, conductance, fired, n_fired):
     ``refractory='v > v_th'``). ``m`` (N,) and ``aux[0]``, ``aux[1]`` hold m, h, n.
     Blocks as :func:`lif_conductance`: the vectorised pass marks a rise above v_th with
     ``ref = 2``, the scalar pass turns it into a spike."""
+    wide_vectors()
     C = p[P_C]
     gL = p[P_GL]
     EL = p[P_REST]

@@ -50,6 +50,7 @@ from .neurons import (ADEX, BLOCK, CONDUCTANCE, CURRENT, CUSTOM, HH, IZHIKEVICH,
                       N_PAR, P_D, P_DE, P_DECAY, P_DI, P_DTTAU, P_EE, P_EI, P_KE, P_KI,
                       P_NREF, P_R, P_RESET, P_REST, P_TH)
 from .rng import uniform
+from .simd import wide_vectors
 
 # codes of recordable variables (then VAR_AUX + k: column k of aux)
 VAR_V = 0
@@ -234,6 +235,7 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, custom, g_par, v, u, syn,
     ``spk_idx`` from position ``n_spk[0]`` on. Stops early, before a step whose spikes might
     not fit in the spike buffer, and returns the number of steps done.
     """
+    wide_vectors()
     N = v.shape[0]
     n_groups = g_lo.shape[0] - 1
     syn_e = syn[:N]
