@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from numba import config as nb_config
 
+from neurosim import config
+
 from neurosim.record import Monitor
 from neurosim.spiking import (LIF, STDP, STP, AdEx, CustomNeurons, HodgkinHuxley, Izhikevich,
                               LiquidStateMachine, Network, PoissonGroup, SpikeGeneratorGroup)
@@ -121,6 +123,23 @@ def test_a_cuda_run_saves_loads_and_restores_its_plastic_state(tmp_path):
     assert_same_run((ds_ref, ref), (again, net))
     back = Network.load(tmp_path / "net.nc")
     assert_same_run((ds_ref, ref), (back.run(3e-3, weights=Monitor(every=5)), back))
+
+
+@cuda_test
+def test_plastic_run_refills_a_full_spike_buffer_as_the_cpu(monkeypatch):
+    """8 neurons firing every step: the buffer (4 * 8 + 1024 spikes) fills after 131 steps and
+    the kernel is called again within the chunk; plastic launches and weight rows go on."""
+    monkeypatch.setattr(config, "SPIKING_SPIKE_BUFFER", 0)
+
+    def make(b):
+        net = Network(DT, seed=0, backend=b)
+        g = net.add(LIF(8, t_ref=0.0, I=1e-6))
+        net.connect(g, g, p=0.5, weights=1e-10, delay=(0.0, 0.3e-3),
+                    plasticity=(STDP(w_max=3e-10, interaction="nearest"), STP(U=0.5)))
+        return net
+    cpu, gpu = both(make, 140 * DT, chunk=140, weights=Monitor(every=9))
+    assert_same_run(cpu, gpu)
+    assert gpu[0].sizes["spike"] == 8 * 140 and gpu[0].sizes["weight_time"] == 16
 
 
 def qif(x, p, I, dt):
