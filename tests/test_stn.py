@@ -10,7 +10,8 @@ from neurosim import nn
 from neurosim.deep import SpatialTransformer, distorted_digits, stn_cnn, transformations
 from neurosim.deep.stn import random_affine
 from neurosim.nn.layers import Conv2D, Flatten, Sequential
-from neurosim.nn.spatial import affine_grid, base_grid, grid_sample, identity_theta
+from neurosim.nn.spatial import (affine_grid, base_grid, grid_sample, identity_theta,
+                                 spatial_transform)
 from neurosim.nn.tensor import Tensor
 
 torch = pytest.importorskip("torch")
@@ -54,6 +55,24 @@ def test_transformer_gradients_against_finite_differences(align):
     def warp(x, theta):
         return grid_sample(x, affine_grid(theta, (3, 2, 4, 6), align), align)
     assert nn.check_gradients(warp, X, THETA) < 1e-7
+
+
+@pytest.mark.parametrize("align", [False, True])
+def test_fused_transform_matches_torch_and_finite_differences(align):
+    tx, tt = torch.tensor(X, requires_grad=True), torch.tensor(THETA, requires_grad=True)
+    want = F.grid_sample(tx, F.affine_grid(tt, (3, 2, 6, 4), align_corners=align),
+                         align_corners=align)
+    g = R.standard_normal(want.shape)
+    want.backward(torch.tensor(g))
+    x, theta = Tensor(X, requires_grad=True), Tensor(THETA, requires_grad=True)
+    out = spatial_transform(x, theta, (6, 4), align)
+    (out * g).sum().backward()
+    np.testing.assert_allclose(out.data, want.detach().numpy(), atol=1e-10)
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), atol=1e-10)
+    np.testing.assert_allclose(theta.grad, tt.grad.numpy(), atol=1e-10)
+    assert nn.check_gradients(lambda a, t: spatial_transform(a, t, (6, 4), align),
+                              X, THETA) < 1e-7
+    assert spatial_transform(X, THETA).shape == X.shape
 
 
 @pytest.mark.parametrize("align", [False, True])
@@ -138,6 +157,14 @@ def test_bad_input():
         grid_sample(X, np.zeros((2, 2, 2, 2)))
     with pytest.raises(ValueError, match="grid must be finite"):
         grid_sample(X, np.full((3, 2, 2, 2), np.nan))
+    with pytest.raises(ValueError, match=r"spatial_transform: theta must have shape"):
+        spatial_transform(X, THETA[:2])
+    with pytest.raises(ValueError, match="spatial_transform: theta must be finite"):
+        spatial_transform(X, np.full_like(THETA, np.inf))
+    with pytest.raises(ValueError, match="spatial_transform: x must be 4-D"):
+        spatial_transform(X[0], THETA)
+    with pytest.raises(ValueError, match="size must be >= 1"):
+        spatial_transform(X, THETA, (0, 3))
     with pytest.raises(ValueError, match="localisation network must end flat"):
         Sequential(SpatialTransformer([Conv2D(2, 3)]), input_shape=(1, 6, 6))
     with pytest.raises(TypeError, match="localisation layer 0 must be a Layer"):

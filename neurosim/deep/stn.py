@@ -17,7 +17,7 @@ from .. import checks, record, rng
 from ..datasets import digits_split
 from ..nn import ops
 from ..nn.layers import Conv2D, Dense, Flatten, Layer, MaxPool2D, Sequential
-from ..nn.spatial import affine_grid, grid_sample, identity_theta
+from ..nn.spatial import affine_grid, grid_sample, identity_theta, spatial_transform
 from ..nn.tensor import no_grad
 from .cnn import _image_shape, lenet
 
@@ -90,9 +90,7 @@ class SpatialTransformer(Layer):
     def forward(self, x):
         theta = self.transform(x)
         self.theta = theta.data
-        grid = affine_grid(theta, (x.shape[0], x.shape[1]) + self.output_size,
-                           self.align_corners)
-        return grid_sample(x, grid, self.align_corners)
+        return spatial_transform(x, theta, self.output_size, self.align_corners)
 
     def __repr__(self):
         return (f"SpatialTransformer(output_size={self.output_size}, "

@@ -96,3 +96,88 @@ def grid_sample_backward(x, grid, align_corners, g, gx, ggrid, want_x, want_grid
                 if want_grid:
                     ggrid[n, i, j, 0] = dx * sx
                     ggrid[n, i, j, 1] = dy * sy
+
+
+@njit(cache=True, inline="always")
+def _corners(ix, iy, h, w):
+    """Bilinear corners and weights of the pixel coordinate (ix, iy)."""
+    x0f, y0f = math.floor(ix), math.floor(iy)
+    wx1, wy1 = ix - x0f, iy - y0f
+    x0, y0 = int(x0f), int(y0f)
+    return (x0, y0, 1.0 - wx1, wx1, 1.0 - wy1, wy1,
+            0 <= x0 < w, 0 <= x0 + 1 < w, 0 <= y0 < h, 0 <= y0 + 1 < h)
+
+
+@njit(cache=True)
+def affine_sample_forward(x, theta, xs, ys, align_corners, out):
+    """:func:`grid_sample_forward` at the affine grid of ``theta`` (N, 2, 3) over the output
+    pixels' normalised coordinates ``xs`` (Wo,) and ``ys`` (Ho,), made on the fly (no grid
+    array); ``out`` (N, C, Ho, Wo)."""
+    n_img, n_ch, h, w = x.shape
+    for n in range(n_img):
+        t00, t01, t02 = theta[n, 0, 0], theta[n, 0, 1], theta[n, 0, 2]
+        t10, t11, t12 = theta[n, 1, 0], theta[n, 1, 1], theta[n, 1, 2]
+        for i in range(len(ys)):
+            for j in range(len(xs)):
+                ix = _pixel(t00 * xs[j] + t01 * ys[i] + t02, w, align_corners)
+                iy = _pixel(t10 * xs[j] + t11 * ys[i] + t12, h, align_corners)
+                x0, y0, wx0, wx1, wy0, wy1, ix0, ix1, iy0, iy1 = _corners(ix, iy, h, w)
+                for c in range(n_ch):
+                    v = 0.0
+                    if iy0 and ix0:
+                        v += x[n, c, y0, x0] * wx0 * wy0
+                    if iy0 and ix1:
+                        v += x[n, c, y0, x0 + 1] * wx1 * wy0
+                    if iy1 and ix0:
+                        v += x[n, c, y0 + 1, x0] * wx0 * wy1
+                    if iy1 and ix1:
+                        v += x[n, c, y0 + 1, x0 + 1] * wx1 * wy1
+                    out[n, c, i, j] = v
+
+
+@njit(cache=True)
+def affine_sample_backward(x, theta, xs, ys, align_corners, g, gx, gtheta, want_x):
+    """Gradients of :func:`affine_sample_forward`: the image's added into the zeroed ``gx``
+    when ``want_x``, ``theta``'s written into ``gtheta`` (N, 2, 3) (summed over the output
+    pixels in a fixed order)."""
+    n_img, n_ch, h, w = x.shape
+    sx = 0.5 * (w - 1) if align_corners else 0.5 * w
+    sy = 0.5 * (h - 1) if align_corners else 0.5 * h
+    for n in range(n_img):
+        t00, t01, t02 = theta[n, 0, 0], theta[n, 0, 1], theta[n, 0, 2]
+        t10, t11, t12 = theta[n, 1, 0], theta[n, 1, 1], theta[n, 1, 2]
+        a00 = a01 = a02 = a10 = a11 = a12 = 0.0
+        for i in range(len(ys)):
+            for j in range(len(xs)):
+                ix = _pixel(t00 * xs[j] + t01 * ys[i] + t02, w, align_corners)
+                iy = _pixel(t10 * xs[j] + t11 * ys[i] + t12, h, align_corners)
+                x0, y0, wx0, wx1, wy0, wy1, ix0, ix1, iy0, iy1 = _corners(ix, iy, h, w)
+                dx = 0.0
+                dy = 0.0
+                for c in range(n_ch):
+                    gv = g[n, c, i, j]
+                    v00 = x[n, c, y0, x0] if iy0 and ix0 else 0.0
+                    v01 = x[n, c, y0, x0 + 1] if iy0 and ix1 else 0.0
+                    v10 = x[n, c, y0 + 1, x0] if iy1 and ix0 else 0.0
+                    v11 = x[n, c, y0 + 1, x0 + 1] if iy1 and ix1 else 0.0
+                    dx += gv * ((v01 - v00) * wy0 + (v11 - v10) * wy1)
+                    dy += gv * ((v10 - v00) * wx0 + (v11 - v01) * wx1)
+                    if want_x:
+                        if iy0 and ix0:
+                            gx[n, c, y0, x0] += gv * wx0 * wy0
+                        if iy0 and ix1:
+                            gx[n, c, y0, x0 + 1] += gv * wx1 * wy0
+                        if iy1 and ix0:
+                            gx[n, c, y0 + 1, x0] += gv * wx0 * wy1
+                        if iy1 and ix1:
+                            gx[n, c, y0 + 1, x0 + 1] += gv * wx1 * wy1
+                dx *= sx
+                dy *= sy
+                a00 += dx * xs[j]
+                a01 += dx * ys[i]
+                a02 += dx
+                a10 += dy * xs[j]
+                a11 += dy * ys[i]
+                a12 += dy
+        gtheta[n, 0, 0], gtheta[n, 0, 1], gtheta[n, 0, 2] = a00, a01, a02
+        gtheta[n, 1, 0], gtheta[n, 1, 1], gtheta[n, 1, 2] = a10, a11, a12

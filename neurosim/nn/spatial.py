@@ -17,7 +17,7 @@ from .. import checks
 from ..kernels import spatial as ks
 from .tensor import as_tensor, record
 
-__all__ = ["affine_grid", "grid_sample", "identity_theta", "base_grid"]
+__all__ = ["affine_grid", "grid_sample", "spatial_transform", "identity_theta", "base_grid"]
 
 
 def identity_theta(n=None, dtype=np.float64):
@@ -38,13 +38,17 @@ def _align(align_corners):
     return bool(align_corners)
 
 
+def _line(k, align_corners):
+    """Normalised coordinates of ``k`` pixel centres along an axis."""
+    points = np.linspace(-1.0, 1.0, k) if k > 1 else np.zeros(1)
+    return points if align_corners else points * (k - 1) / k
+
+
 def base_grid(height, width, align_corners=False, dtype=np.float64):
     """The output pixels' homogeneous coordinates ``(x, y, 1)``, (height * width, 3), row-major:
     the grid that :func:`affine_grid` maps through ``theta``."""
-    def line(k):
-        points = np.linspace(-1.0, 1.0, k) if k > 1 else np.zeros(1)
-        return points if align_corners else points * (k - 1) / k
-    ys, xs = np.meshgrid(line(height), line(width), indexing="ij")
+    ys, xs = np.meshgrid(_line(height, align_corners), _line(width, align_corners),
+                         indexing="ij")
     return np.stack([xs.ravel(), ys.ravel(), np.ones(height * width)], 1).astype(dtype)
 
 
@@ -121,3 +125,50 @@ def grid_sample(x, grid, align_corners=False):
         return (gx if x.requires_grad else None,
                 ggrid.astype(grid.dtype, copy=False) if grid.requires_grad else None)
     return record(out, (x, grid), backward)
+
+
+def spatial_transform(x, theta, output_size=None, align_corners=False):
+    """``grid_sample(x, affine_grid(theta, ...))`` fused into one op (the spatial
+    transformer's grid generator and sampler), the grid made on the fly in the kernel.
+
+    Parameters
+    ----------
+    x : Tensor or array, (batch, channels, height, width)
+    theta : Tensor or array, (batch, 2, 3)
+    output_size : (out_height, out_width), optional
+        The input's by default.
+    align_corners : bool
+
+    Returns
+    -------
+    Tensor, (batch, channels, out_height, out_width); differentiable in ``x`` and ``theta``.
+    The same numbers as the two ops (to rounding: the grid's products are summed in another
+    order).
+    """
+    x, theta = as_tensor(x), as_tensor(theta)
+    align = _align(align_corners)
+    if x.ndim != 4:
+        raise ValueError(f"spatial_transform: x must be 4-D (batch, channels, height, width); "
+                         f"got shape {x.shape}")
+    n, c = x.shape[:2]
+    if theta.shape != (n, 2, 3):
+        raise ValueError(f"spatial_transform: theta must have shape (batch, 2, 3) = ({n}, 2, 3)"
+                         f"; got {theta.shape}")
+    if not np.all(np.isfinite(theta.data)):
+        raise ValueError("spatial_transform: theta must be finite")
+    ho, wo = x.shape[2:] if output_size is None else _size((n, c) + tuple(output_size))[2:]
+    dtype = x.dtype
+    xd = np.ascontiguousarray(x.data)
+    td = np.ascontiguousarray(theta.data, dtype)
+    xs, ys = _line(wo, align).astype(dtype), _line(ho, align).astype(dtype)
+    out = np.empty((n, c, ho, wo), dtype)
+    ks.affine_sample_forward(xd, td, xs, ys, align, out)
+
+    def backward(g):
+        gx = np.zeros_like(xd)
+        gtheta = np.empty_like(td)
+        ks.affine_sample_backward(xd, td, xs, ys, align, np.ascontiguousarray(g, dtype), gx,
+                                  gtheta, x.requires_grad)
+        return (gx if x.requires_grad else None,
+                gtheta.astype(theta.dtype, copy=False) if theta.requires_grad else None)
+    return record(out, (x, theta), backward)
