@@ -26,7 +26,11 @@ with its reset already applied. Quadratic integrate-and-fire, for example::
 The network runs it inside its compiled kernel (a separate specialisation of
 :func:`neurosim.kernels.spiking.run_steps` that includes the function; it is compiled once per
 session, not cached on disk). A plain Python function is compiled with ``numba.njit``; the
-function must be Numba-compilable. One step function per network (several groups may share
+function must be Numba-compilable. On ``backend="cuda"`` the same Python function is compiled
+with ``numba.cuda.jit(device=True)`` into the CUDA twin's neuron pass (a thread per neuron), so
+it must also compile for the CUDA target: scalar arithmetic and indexing of ``x`` and ``p``
+(no array allocation); its state has at most 16 variables there, and a function that does not
+compile is a TypeError naming ``step`` at the first run. One step function per network (several groups may share
 it with different parameters). While a neuron is refractory (``t_ref`` after a spike) its
 state is held and ``step`` is not called. Synaptic variables decay and receive spikes as for
 every group (``synapse``, ``tau_e``, ``tau_i``, ``E_e``, ``E_i``).

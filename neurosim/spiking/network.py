@@ -53,7 +53,9 @@ class Network:
     Same Poisson draws and state arithmetic as the CPU: the spikes are the CPU's wherever the
     order of the adds into a synaptic variable in one step cannot matter (one input per
     variable per step, or equal weights per channel as in CUBA); otherwise they agree until
-    rounding differences grow (the same statistics).
+    rounding differences grow (the same statistics). Plasticity (STDP, STP), AdEx,
+    Hodgkin-Huxley and user-defined neurons run on CUDA too (weights and traces to rounding;
+    a generator with two spikes of one source in one step onto plastic synapses is refused).
     """
 
     def __init__(self, dt=1e-4, *, seed=None, backend="cpu"):

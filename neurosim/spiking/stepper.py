@@ -10,7 +10,9 @@ network's own arrays; its CUDA twin ``kernels.cuda.spiking.run_steps`` (the same
 the same order) on device copies, which a :class:`_Runner` (a :class:`neurosim.backend.Device`)
 makes (the wiring and parameters are kept on the device between runs while the network's
 arrays stay the same objects) and copies back (the state, once per run: no transfer per step
-or per chunk but the records').
+or per chunk but the records'). Plastic synapses' tables go the same way: weights, traces, STP
+variables and the spike history are state, the rest constants; the weight monitor's rows are a
+device buffer brought back per chunk.
 """
 import numpy as np
 

@@ -3,7 +3,8 @@
 :func:`run_steps` has the CPU kernel's name and arguments in the same order (device arrays
 instead of host arrays, the same ``None`` for the parts a network does not use) and returns the
 number of steps done. It is a host function: a step is two kernel launches (three on recorded
-steps), queued without waiting, and the host synchronises once per call (one chunk), to read the
+steps, up to three more with plastic synapses, one more on weight-monitor steps), queued
+without waiting, and the host synchronises once per call (one chunk), to read the
 number of steps done. Brian2's schedule, as on the CPU:
 
 1. ``_record`` (recorded steps only): a thread per (variable, recorded neuron) copies the state
@@ -23,7 +24,16 @@ number of steps done. Brian2's schedule, as on the CPU:
    post-synaptic gather (a thread per neuron scanning its incoming synapses for spikers) would
    read every synapse every step, N x fan-in: 1 / (rate x dt) times more work, 1000x at
    10 Hz and dt = 0.1 ms. The atomics' contention is low: a step's few spikes hit scattered
-   neurons.
+   neurons. Thread 0 also empties the plastic synapses' history row of this step.
+4. Synapses with plasticity (STDP, STP), after the static ones as on the CPU: the launches of
+   :mod:`neurosim.kernels.cuda.plasticity` (arrivals, spike history, postsynaptic STDP), whose
+   docstring says which thread owns which synapse; the weight monitor before step 1.
+
+Neuron models: LIF and Izhikevich here; AdEx, Hodgkin-Huxley and user models are the
+per-neuron updates of :mod:`neurosim.kernels.cuda.neurons`, called by :func:`_neuron` by group
+kind. A network with a user model runs ``_spikes`` compiled again (:func:`_kernels`) from the
+same source with ``_custom`` bound to the user's step function compiled for the device (as the
+CPU compiles ``run_steps_custom`` around its ``njit``); those kernels are not cached on disk.
 
 Control words (``ctl``, int64 on the device): ``[go0, go1, count0, count1, done, kk0, kk1]``.
 The launches of step ``s`` read the words of parity ``s & 1``: ``go`` (0: run the step),
@@ -40,11 +50,13 @@ then neuron), as the CPU gives them. State updates, Poisson and generator spikes
 the CPU, bit for bit: products are written ``libdevice.dmul_rn``, which the compiler never fuses
 into a multiply-add (an FMA rounds once where the CPU rounds twice), the Izhikevich ``exp(-a
 dt)`` is computed on the host with the CPU's ``exp``, the conductance LIF's exponential is the
-CPU's :func:`neurosim.kernels.vexp.exp` written out (:func:`_exp`: plain arithmetic, no libm),
-and the division is IEEE. What can differ is the order of the atomic adds into one synaptic
+CPU's :func:`neurosim.kernels.vexp.exp` written out (``_exp``: plain arithmetic, no libm; AdEx
+and HH use it and ``exprel`` the same way), and the division is IEEE. What can differ is the order of the atomic adds into one synaptic
 variable (or ring slot) in one step; with one input per variable per step, or equal weights per
-channel (CUBA), the sums are the CPU's. Under the simulator every product is plain Python float
-arithmetic.
+channel (CUBA), the sums are the CPU's. Plastic weights and traces use ``math.exp`` as the
+CPU (libdevice's on a GPU: equal to rounding there), and a user model's own arithmetic is
+compiled by NVVM (fused multiply-adds: equal to rounding). Under the simulator every product is
+plain Python float arithmetic: everything but the order of the atomic adds is the CPU's.
 
 The kernels compile once per signature and GPU model and are cached on disk (``cache=True``);
 after editing ``kernels/cuda/rng.py``, clear ``__pycache__`` (see docs/architecture.md).
@@ -54,6 +66,7 @@ import weakref
 
 import numpy as np
 from numba import cuda, int32, int64
+from numba.core.errors import NumbaError
 
 from ... import config
 from ..spiking import (ADEX_CURRENT, CONDUCTANCE, CUSTOM_CURRENT, HH_CURRENT, IZH_CONDUCTANCE,
@@ -552,15 +565,21 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, custom, g_par, v, u, syn,
                                        rec_buf)) for par in (0, 1)]
     dyn, weights = _plasticity(ctl, cfg, N, fired, syn, dynamic, wrec, d_blocks, d_threads)
     w_s0, w_every = (int(wrec[2]), int(wrec[3])) if wrec is not None else (0, 1)
-    for kk in range(n_steps):
-        s = step0 + kk
-        par = s & 1
-        if record[par] is not None and (k_off + kk) % every == 0:
-            record[par]()
-        if weights[par] is not None and (s - w_s0) % w_every == 0:
-            weights[par]()
-        step[par][0]()
-        step[par][1]()
-        for launch in dyn[par] if dyn else ():
-            launch()
+    try:
+        for kk in range(n_steps):
+            s = step0 + kk
+            par = s & 1
+            if record[par] is not None and (k_off + kk) % every == 0:
+                record[par]()
+            if weights[par] is not None and (s - w_s0) % w_every == 0:
+                weights[par]()
+            step[par][0]()
+            step[par][1]()
+            for launch in dyn[par] if dyn else ():
+                launch()
+    except NumbaError as err:
+        if custom is None:
+            raise
+        raise TypeError(f"step: the user model's step function does not compile for CUDA "
+                        f"(numba.cuda.jit(device=True)): {err}") from err
     return int(ctl.copy_to_host()[DONE])
