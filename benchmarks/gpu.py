@@ -10,14 +10,20 @@ where the arithmetic is discrete or in the same order; a statistic otherwise). R
 - ``markov``: 10^5 chains on 1000 states (dense), and a CSR chain;
 - ``cuba``: CUBA-like networks of 10^5 and 10^6 neurons (80 synapses each), 1 s of biological
   time (goal: 10^6 neurons in at most 1 s of wall time), and 10^5 neurons with 1000 synapses;
-- ``esn``: a batch of 256 reservoirs of 1000 units.
+- ``esn``: a batch of 256 reservoirs of 1000 units;
+- ``plastic``: Song et al. (2000)'s STDP (Poisson inputs onto conductance LIF neurons, additive
+  all-to-all STDP) with 10-80 neurons of 2000 inputs each (4000-160000 plastic synapses; the
+  CPU's plasticity kernel is serial), and the COBA network with STP on every synapse;
+- ``neurons``: COBAHH (Brette et al. 2007 benchmark 3, Hodgkin-Huxley) and an AdEx network of
+  the same wiring, 4000 to 64000 neurons.
 
 Goals on one H100-class GPU: the 10^6-neuron CUBA second within one second of wall time; every
 other row at least 30x the CPU kernels on 2 cores. Without a GPU every row reports
 ``"skipped": "no GPU"`` (``NUMBA_ENABLE_CUDASIM=1 ... --quick`` runs tiny sizes in the simulator,
 to check the script itself).
 
-``python benchmarks/gpu.py [--cases sk rbm markov cuba esn] [--repeats 3] [--quick]``
+``python benchmarks/gpu.py [--cases sk rbm markov cuba esn plastic neurons] [--repeats 3]
+[--quick]``
 """
 import argparse
 import json
@@ -260,7 +266,156 @@ def markov(quick, repeats):
     return rows
 
 
-CASES = {"sk": sk, "rbm": rbm, "markov": markov, "cuba": cuba, "esn": esn}
+def _on(net, b):
+    """``net`` (a network from :mod:`neurosim.spiking.classic`, built for the CPU) run on ``b``:
+    a network's backend is read when it runs, so the same host network can run on either."""
+    net.backend = b
+    return net
+
+
+def _tiny_grids(quick):
+    if quick:   # the simulator runs a Python thread per GPU thread
+        from neurosim import config
+        config.SPIKING_CUDA_THREADS, config.SPIKING_CUDA_DELIVERY_THREADS = 64, 8
+        config.SPIKING_CUDA_LANES, config.SPIKING_CUDA_DELIVERY_BLOCKS = 4, 2
+
+
+def _network_rows(label, sizes, make, T, repeats, agree):
+    """Rows of ``make(size, backend)`` networks run for ``T`` s on the CPU and on CUDA, sides
+    alternating per size: build time, a first short run (compiles; CUDA uploads the wiring),
+    then the best of the timed runs (one on the CPU) from the state stored after it;
+    ``agree(cpu_run, cuda_run, cpu_net, cuda_net)`` says how they compare."""
+    rows = []
+    for size in sizes:
+        row = {"case": label(size), "T_s": T, "cpu_threads": numba.get_num_threads(),
+               "kernel_cpu": "serial (run_steps has no prange)"}
+        results = {}
+        for b in ("cpu", "cuda") if backend.cuda_available() else ("cpu",):
+            t = time.perf_counter()
+            net = make(size, b)
+            net.store()
+            row[f"{b}_build_s"] = time.perf_counter() - t
+            t = time.perf_counter()
+            net.run(min(1e-3, T))
+            row[f"{b}_first_ms_s"] = time.perf_counter() - t
+            net.store()
+            times = []
+            for _ in range(repeats if b == "cuda" else 1):
+                net.restore()
+                t = time.perf_counter()
+                ds = net.run(T)
+                times.append(time.perf_counter() - t)
+            row[f"{b}_s"] = min(times)
+            results[b] = (ds, net)
+        ds, net = results["cpu"]
+        row.update(neurons=net.n_neurons, synapses=net.n_synapses,
+                   spikes=int(ds.sizes["spike"]),
+                   rate_hz=float(ds.sizes["spike"]) / (net.n_neurons * T))
+        if "cuda" in results:
+            row["ratio"] = row["cpu_s"] / row["cuda_s"]
+            row.update(agree(results["cpu"][0], results["cuda"][0], results["cpu"][1],
+                             results["cuda"][1]))
+        else:
+            row["skipped"] = "no GPU"
+        rows.append(row)
+    return rows
+
+
+def _spikes_agree(a, b, na, nb):
+    same = a.sizes["spike"] == b.sizes["spike"] and bool(
+        np.array_equal(a.spike_time.values, b.spike_time.values)
+        and np.array_equal(a.spike_neuron.values, b.spike_neuron.values))
+    return {"spikes_identical": same,
+            "rate_rel_diff": abs(b.sizes["spike"] - a.sizes["spike"]) / max(a.sizes["spike"], 1),
+            "v_max_abs_diff": float(abs(na.v - nb.v).max())}
+
+
+def plastic(quick, repeats):
+    """STDP (Song et al. 2000: ``n`` conductance LIF neurons, each with its own 2000 Poisson
+    inputs at 15 Hz through additive all-to-all STDP, weights uniform in [0, w_max), w_max
+    scaled by 1000 / inputs as benchmarks/stdp.py does) and COBA with Tsodyks-Markram STP
+    (U 0.2, tau_rec 200 ms, tau_facil 50 ms) on every synapse. One second each. The weights
+    agree to rounding (libdevice's exp beside glibc's in the traces)."""
+    import scipy.sparse as sp
+
+    from neurosim.spiking import LIF, STDP, STP, Network, PoissonGroup
+
+    _tiny_grids(quick)
+    k = 20 if quick else 2000
+    T = 2e-3 if quick else 1.0
+
+    def song(n, b):
+        net = Network(1e-4, seed=0, backend=b)
+        src = net.add(PoissonGroup(n * k, 15.0))
+        R, w_max = 1e8, 0.01 / 1e8 * 1000 / k
+        post = net.add(LIF(n, tau_m=10e-3, v_rest=-74e-3, v_th=-54e-3, v_reset=-60e-3,
+                           t_ref=0.0, R=R, synapse="conductance", tau_e=5e-3, E_e=0.0,
+                           v0=-74e-3))
+        g = np.random.default_rng(1)
+        rows = np.repeat(np.arange(n), k)
+        W = sp.csr_array(((g.random(n * k) * 0.999 + 0.001) * w_max, (rows, np.arange(n * k))),
+                         shape=(n, n * k))
+        net.connect(src, post, W, plasticity=STDP(w_max=w_max))
+        return net
+
+    def weights_agree(a, b, na, nb):
+        return {**_spikes_agree(a, b, na, nb),
+                "w_max_rel_diff": float(abs(na.dyn_w - nb.dyn_w).max() / abs(na.dyn_w).max())}
+
+    rows = _network_rows(lambda n: f"STDP (Song 2000), {n} neurons x {k} inputs",
+                         [2] if quick else [10, 20, 40, 80], song, T, repeats, weights_agree)
+
+    def coba_stp(n, b):
+        net = Network(1e-4, seed=0, backend=b)
+        R = 1e8
+        kw = dict(tau_m=20e-3, v_rest=-60e-3, v_th=-50e-3, v_reset=-60e-3, t_ref=5e-3, R=R,
+                  synapse="conductance", tau_e=5e-3, tau_i=10e-3, E_e=0.0, E_i=-80e-3,
+                  I=20e-3 / R, v0=(-60e-3, -50e-3))
+        n_e = int(round(0.8 * n))
+        exc = net.add(LIF(n_e, name="exc", **kw))
+        inh = net.add(LIF(n - n_e, name="inh", **kw))
+        rule = STP(U=0.2, tau_rec=0.2, tau_facil=0.05)
+        for src, w, ch in ((exc, 0.6 / R / 0.2, "e"), (inh, 6.7 / R / 0.2, "i")):
+            for dst in (exc, inh):
+                net.connect(src, dst, p=min(0.2, 80.0 / n), weights=w, channel=ch, self_loops=True,
+                            plasticity=rule)
+        return net
+
+    rows += _network_rows(lambda n: f"COBA with STP, {n} neurons", [40] if quick else
+                          [4000, 16000, 32000, 64000], coba_stp, T, repeats, weights_agree)
+    return rows
+
+
+def neurons(quick, repeats):
+    """COBAHH (Hodgkin-Huxley, :func:`neurosim.spiking.classic.cobahh`) and the same wiring of
+    AdEx neurons (conductance synapses, Brette-Gerstner parameters driven by 0.7 nA), one
+    second each, 4000-64000 neurons."""
+    from neurosim.spiking import AdEx, Network
+    from neurosim.spiking.classic import _balanced, cobahh
+
+    _tiny_grids(quick)
+    T = 2e-3 if quick else 1.0
+    sizes = [20] if quick else [4000, 16000, 32000, 64000]
+    rows = _network_rows(lambda n: f"COBAHH {n} neurons", sizes,
+                         lambda n, b: _on(cobahh(n, p=min(0.2, 80.0 / n), seed=0), b), T,
+                         repeats, _spikes_agree)
+
+    def adex(n, b):
+        net = Network(1e-4, seed=0, backend=b)
+        n_e = int(round(0.8 * n))
+        kw = dict(synapse="conductance", I=0.7e-9, v0=(-70e-3, -55e-3))
+        exc = net.add(AdEx(n_e, name="exc", **kw))
+        inh = net.add(AdEx(n - n_e, name="inh", **kw))
+        _balanced(net, exc, inh, n, min(0.2, 80.0 / n), 6e-9, 67e-9)
+        return net
+
+    rows += _network_rows(lambda n: f"AdEx (conductance) {n} neurons", sizes, adex, T, repeats,
+                          _spikes_agree)
+    return rows
+
+
+CASES = {"sk": sk, "rbm": rbm, "markov": markov, "cuba": cuba, "esn": esn, "plastic": plastic,
+         "neurons": neurons}
 
 
 def main():
