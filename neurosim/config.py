@@ -26,6 +26,10 @@ RECORD_MEMORY_FLOOR = 64 << 20
 #: per cue) while the patterns number fewer than this fraction of the units, else from the
 #: rows of the weights (O(n^2) per cue). Both give the same exact integers.
 HOPFIELD_LOW_RANK_MAX_RATIO = 0.5
+#: Recall of Hebbian counts on the CPU runs from the overlap counts (``sweeps_low_rank``: O(P)
+#: per decision and per flip) instead of the fields (O(1) per decision, O(n) per flip) when
+#: ``P <= this x n``; the two give the same run.
+HOPFIELD_RECALL_LOW_RANK_MAX_RATIO = 0.1
 
 #: Threads per block of the CUDA recall (one thread per cue; a block of 64 keeps the many
 #: small recalls of a sweep on several multiprocessors).

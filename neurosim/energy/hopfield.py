@@ -149,6 +149,7 @@ class HopfieldNetwork:
             self._h_dtype = np.int16 if bound <= np.iinfo(np.int16).max else np.int32
         self._XB = np.empty((P, -(-n // 64)), dtype=np.uint64)
         _k.pack_bits(X, self._XB)
+        self._XT = np.ascontiguousarray(X.T)  # (n, P) int8: the unit's column, for sweeps_low_rank
 
     @property
     def weights(self):
@@ -184,18 +185,22 @@ class HopfieldNetwork:
         E = -0.5 * np.einsum("mi,mi->m", Sf @ self._W, Sf)
         return float(E[0]) if single else E
 
-    def _start(self, S):
+    def _start(self, S, fields=True):
         """Packed states ``SB`` (m, ceil(n / 64)) uint64, overlap counts ``Q`` (m, P) int64,
         local fields ``H`` (m, n) and energies ``E`` (m,) in kernel units for states ``S``
         (see ``kernels.hopfield``): one compiled pass, no BLAS (BLAS threads fighting
         the kernels' threads cost 10x on 2 cores). Hebbian weights with few patterns (fewer than
         ``config.HOPFIELD_LOW_RANK_MAX_RATIO`` n) use the low-rank form ``X^T (X s) - P s`` (the
-        same exact integers, O(n P) per cue)."""
+        same exact integers, O(n P) per cue). ``fields=False`` (Hebbian counts only): ``H`` is
+        None, the energies come from the overlap counts (what ``sweeps_low_rank`` needs)."""
         m = S.shape[0]
         SB = np.empty((m, self._XB.shape[1]), dtype=np.uint64)
         Q = np.empty((m, self._X.shape[0]), dtype=np.int64)
-        H = np.empty(S.shape, dtype=self._h_dtype)
         E = np.empty(m)
+        if not fields:
+            _k.start_counts(self._XB, S, SB, Q, E)
+            return SB, Q, None, E
+        H = np.empty(S.shape, dtype=self._h_dtype)
         low_rank = self.rule == "hebbian" and \
             self._X.shape[0] < config.HOPFIELD_LOW_RANK_MAX_RATIO * self.n_units
         _k.start(self._X, self._XB, self._W2k, low_rank, S, SB, Q, H, E)
@@ -246,17 +251,23 @@ class HopfieldNetwork:
         t = temperature / self._scale
         sync = mode == "sync"
         dev = _backend.Device(self.backend, "hopfield")
-        kernel = dev.items("sweeps", m, config.HOPFIELD_CUDA_THREADS)  # a thread per cue on CUDA
+        # Hebbian counts with few patterns on the CPU: the same run from the overlap counts
+        low_rank = dev.cuda is None and self._h_dtype != np.float64 and n < 2**15 and \
+            P <= config.HOPFIELD_RECALL_LOW_RANK_MAX_RATIO * n
+        kernel = dev.items("sweeps_low_rank" if low_rank else "sweeps", m,
+                           config.HOPFIELD_CUDA_THREADS)  # a thread per cue on CUDA
 
         run = _rec.Run(max_sweeps, work=m * n, every=mon.every, stops_early=True,
                        sizes={"cue": m, "unit": idx.size, "pattern": P}, grow=("sweep",),
                        progress=progress, desc="Hopfield recall", unit="sweep", store=store)
         with run:
-            SB, Q, H, E = self._start(S)
+            SB, Q, H, E = self._start(S, fields=not low_rank)
             converged = np.zeros(m, dtype=np.bool_)
             used = np.zeros(m, dtype=np.int64)
-            args = [dev.put(a) for a in (self._W2k, self._XB, S, SB, H, Q, rng.streams(seed, m),
-                                         np.empty((m, n), dtype=np.int64))]
+            d_S, d_SB, d_Q = dev.put(S), dev.put(SB), dev.put(Q)
+            per_cue = (dev.put(rng.streams(seed, m)), dev.put(np.empty((m, n), dtype=np.int64)))
+            args = (self._XT, d_S, d_SB, d_Q, *per_cue) if low_rank else \
+                (dev.put(self._W2k), dev.put(self._XB), d_S, d_SB, dev.put(H), d_Q, *per_cue)
             d_conv, d_used, d_idx = dev.put(converged), dev.put(used), dev.put(rec_idx)
             run.track("sweep", ("sweep",), np.int64, {"long_name": "sweep (0 = the cue)"})
             if record_kind == "sweeps":
@@ -273,7 +284,7 @@ class HopfieldNetwork:
                 rec = (dev.empty((m, nsw, rec_idx.size), np.int8), dev.empty((m, nsw), np.float64),
                        dev.empty((m, nsw, P), np.int64))
                 kernel(*args, nsw, t, sync, d_conv, d_used, d_idx, *rec)
-                S, Q, converged, used = (dev.get(a) for a in (args[2], args[5], d_conv, d_used))
+                S, Q, converged, used = (dev.get(a) for a in (d_S, d_Q, d_conv, d_used))
                 rec_S, rec_E, rec_Q = (dev.get(a) for a in rec)
                 # A cue that ran in this chunk: its energy now; one that stopped: carried forward.
                 moved = np.flatnonzero(used > start)

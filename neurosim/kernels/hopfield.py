@@ -161,6 +161,105 @@ def sweeps(W2T, XB, S, SB, H, Q, streams, order, n_sweeps, t, sync, converged, u
 
 
 @njit(cache=True, inline="always")
+def _energy_of_counts(q, n):
+    """``-1/2 s.h`` of Hebbian counts from the overlap counts ``q`` (P,) of a state of ``n``
+    units: ``s.h = sum_p q_p^2 - P n`` (exact integers, the value :func:`_energy` sums)."""
+    e = np.int64(0)
+    for p in range(q.shape[0]):
+        e += np.int64(q[p]) * np.int64(q[p])
+    return -0.5 * float(e - np.int64(q.shape[0]) * np.int64(n))
+
+
+@njit(cache=True, inline="always")
+def _field_low_rank(XT, q, i, s_i):
+    """Field of unit ``i`` from the overlap counts ``q`` (P,) int16 of Hebbian counts
+    ``W2T = 2 (X^T X - P I)``: ``sum_p X[p, i] q[p] - P s_i`` (``XT`` (n, P) int8 = ``X.T``),
+    the exact integer that the kept fields ``H`` hold. Products of int16 summed in int32 (the
+    casts say so: LLVM then multiplies-and-adds int16 pairs, 3-4x faster than in int64)."""
+    x = XT[i]
+    acc = np.int32(0)
+    for p in range(x.shape[0]):
+        acc = np.int32(acc + np.int32(np.int16(x[p]) * q[p]))
+    return acc - np.int32(x.shape[0]) * np.int32(s_i)
+
+
+@njit(cache=True, inline="always")
+def _flip_low_rank(i, new, s, bits, q, XT):
+    """Set unit ``i`` to ``new``: its bit toggles, each overlap count moves by ``2 new X[p, i]``."""
+    s[i] = new
+    bits[i >> 6] ^= np.uint64(1) << np.uint64(i & 63)
+    x = XT[i]
+    d = np.int16(2 * new)
+    for p in range(q.shape[0]):
+        q[p] = np.int16(q[p] + d * x[p])
+
+
+@njit(cache=True)
+def _sweeps_cue_low_rank(c, XT, S, SB, Q, streams, order, n_sweeps, t, sync, converged, used,
+                         rec_idx, rec_S, rec_E, rec_Q, q):
+    """:func:`_sweeps_cue` for Hebbian counts, from the overlap counts ``q`` (P,) int16 (the
+    cue's ``Q`` row) instead of the fields: a decision costs O(P), a flip O(P) (not O(n))."""
+    n = S.shape[1]
+    P = XT.shape[1]
+    s = S[c]
+    bits = SB[c]
+    buf = order[c]
+    for p in range(P):
+        q[p] = np.int16(Q[c, p])
+    for k in range(n_sweeps):
+        if converged[c]:
+            break
+        flips = 0
+        if sync:
+            for i in range(n):
+                new = _decide(_field_low_rank(XT, q, i, s[i]), t, streams, c)
+                if new != s[i]:
+                    buf[flips] = i
+                    flips += 1
+            for f in range(flips):
+                i = buf[f]
+                _flip_low_rank(i, -s[i], s, bits, q, XT)
+        else:
+            for i in range(n):
+                buf[i] = i
+            shuffle(streams, c, buf)
+            for u in range(n):
+                i = buf[u]
+                new = _decide(_field_low_rank(XT, q, i, s[i]), t, streams, c)
+                if new != s[i]:
+                    flips += 1
+                    _flip_low_rank(i, new, s, bits, q, XT)
+        used[c] += 1
+        if flips == 0:
+            converged[c] = True
+        for p in range(P):
+            Q[c, p] = q[p]
+            rec_Q[c, k, p] = q[p]
+        rec_E[c, k] = _energy_of_counts(Q[c], n)
+        for j in range(rec_idx.shape[0]):
+            rec_S[c, k, j] = s[rec_idx[j]]
+
+
+@njit(parallel=True, cache=True)
+def sweeps_low_rank(XT, S, SB, Q, streams, order, n_sweeps, t, sync, converged, used,
+                    rec_idx, rec_S, rec_E, rec_Q):
+    """:func:`sweeps` for Hebbian counts with few patterns (CPU only): the same decisions, draws,
+    records and final ``S``, ``SB``, ``Q``, computed from the overlap counts ``Q`` (kept up to
+    date, O(P) per flip) and ``XT`` (n, P) int8 (the patterns transposed) instead of the fields
+    and the weights (O(n) per flip, an n x n matrix beyond the L2 cache for large n).
+
+    A decision costs O(P) instead of O(1): the better trade when ``P`` is small beside ``n``
+    times the fraction of decisions that flip (``config.HOPFIELD_RECALL_LOW_RANK_MAX_RATIO``).
+    ``n < 2**15`` (the counts fit int16) and ``n P < 2**31`` (the fields fit int32). ``H`` is
+    not used nor updated.
+    """
+    for c in prange(S.shape[0]):
+        q = np.empty(XT.shape[1], np.int16)
+        _sweeps_cue_low_rank(uint64(c), XT, S, SB, Q, streams, order, n_sweeps, t, sync, converged,
+                             used, rec_idx, rec_S, rec_E, rec_Q, q)
+
+
+@njit(cache=True, inline="always")
 def _pack_row(s, out):
     """Bit ``b`` of word ``w`` of ``out`` (uint64) is set where ``s[64 w + b] > 0``; the
     padding bits of the last word stay 0."""
@@ -220,6 +319,19 @@ def start(X, XB, W2T, low_rank, S, SB, Q, H, E):
             for i in range(n):
                 h[i] = acc[i] / 2  # exact: fields of integer counts are even here
         E[c] = _energy(s, h)
+
+
+@njit(parallel=True, cache=True)
+def start_counts(XB, S, SB, Q, E):
+    """:func:`start` without the fields, for :func:`sweeps_low_rank` (Hebbian counts): packed
+    states ``SB``, overlap counts ``Q`` and energies ``E[c] = -1/2 (sum_p Q[c, p]^2 - P n)``
+    (``s.h`` of the low-rank fields, the same exact integer as :func:`start` sums)."""
+    P = XB.shape[0]
+    n = S.shape[1]
+    for c in prange(S.shape[0]):
+        _pack_row(S[c], SB[c])
+        _overlaps(XB, SB[c], n, Q[c])
+        E[c] = _energy_of_counts(Q[c], n)
 
 
 @njit(cache=True)
