@@ -16,9 +16,9 @@ presynaptic pathway, then the postsynaptic one):
    dynamic synapses to history row ``s % L`` at places taken by an atomic counter (the step's
    ``_deliver``, an earlier launch that reads no history, emptied the row: its last reader was
    the previous step's launch 1, ``d = L - 1``).
-3. :func:`_post` (with STDP): a thread per spiking neuron potentiates the STDP synapses onto
-   it with their pre traces (``in_ptr``/``in_syn``) and updates its post traces and
-   ``last_spike``.
+3. :func:`_post` (with STDP): a group of lanes per spiking neuron potentiates the STDP
+   synapses onto it with their pre traces (``in_ptr``/``in_syn``, the lanes striding over
+   them), and its lane 0 updates its post traces and ``last_spike``.
 
 Ownership (why there are no races): a synapse receives at most one spike per step (its
 source fires at most once a step, and one delay is one step of origin; the network refuses
@@ -26,9 +26,10 @@ generators with two events of one source in one step), so in launch 1 the thread
 to synapse ``q`` is the only one to read or write ``w[q]``, ``last[q]``, ``xpre[q]``,
 ``stp_u[q]``, ``stp_R[q]``; it only reads the post traces and ``last_spike``, which launch 1
 does not write. The delivered amplitude goes into ``syn`` by an atomic add (many synapses
-share one postsynaptic variable). In launch 3 the thread of neuron ``i`` owns the synapses onto
+share one postsynaptic variable). In launch 3 the threads of neuron ``i`` own the synapses onto
 ``i`` (each synapse has one postsynaptic neuron), ``post_tr`` entries ``(projection, i)`` and
-``last_spike[i]``; it reads ``xpre``/``last`` of its synapses, final since launch 1.
+``last_spike[i]`` (one lane each synapse, lane 0 the traces); they read ``xpre``/``last`` of
+its synapses, final since launch 1.
 
 Arithmetic: :func:`neurosim.kernels.plasticity.depress` and ``potentiate`` are compiled from
 the CPU's own source; the trace and STP expressions are the CPU's, term for term, with
@@ -153,21 +154,28 @@ def _history(ctl, cfg, par, fired, dyn_ptr, hist, hist_n):
 @cuda.jit(cache=True)
 def _post(ctl, cfg, par, fired, w, proj, last, rule_par, xpre, post_tr, last_spike, in_ptr,
           in_syn):
-    """Launch 3: a thread per spiking neuron: STDP potentiation of the synapses onto it, then
-    its post traces."""
+    """Launch 3: a group of ``cfg[C_LANES]`` threads per spiking neuron: its lanes stride over
+    the STDP synapses onto it (potentiation), then lane 0 updates its post traces (which no
+    potentiation reads)."""
     if ctl[GO + par] != 0:
         return
     s = _step(ctl, cfg, par)
     N = cfg[C_N]
-    a = cuda.grid(1)
+    lanes = cfg[C_LANES]
+    t = cuda.grid(1)
+    lane = t % lanes
+    a = t // lanes
     while a < ctl[COUNT + par]:
         i = fired[a]
         if i < N:
-            for e in range(in_ptr[i], in_ptr[i + 1]):
+            e = in_ptr[i] + lane
+            while e < in_ptr[i + 1]:
                 q = in_syn[e]
                 rp = rule_par[proj[q]]
                 x = xpre[q] * _decay(s - last[q], rp[R_KPRE])
                 w[q] = potentiate(w[q], rp, x)
+                e += lanes
+        if i < N and lane == 0:
             for r in range(rule_par.shape[0]):
                 rp = rule_par[r]
                 if rp[R_STDP] != 0.0 and rp[R_POST_LO] <= i and i < rp[R_POST_HI]:
@@ -177,7 +185,7 @@ def _post(ctl, cfg, par, fired, w, proj, last, rule_par, xpre, post_tr, last_spi
                     else:
                         post_tr[k] = post_tr[k] * _decay(s - last_spike[i], rp[R_KPOST]) + 1.0
             last_spike[i] = s
-        a += cuda.gridsize(1)
+        a += cuda.gridsize(1) // lanes
 
 
 @cuda.jit(cache=True)

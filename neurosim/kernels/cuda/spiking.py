@@ -467,7 +467,7 @@ def _plasticity(ctl, cfg, N, fired, syn, dynamic, wrec, d_blocks, d_threads):
     arrivals = _cp._arrivals[min(d_blocks, _blocks(n_pre * lanes, d_threads)), d_threads]
     n_fired = int(fired.shape[0])
     history = _cp._history[min(d_blocks, _blocks(n_fired, d_threads)), d_threads]
-    post = _cp._post[min(d_blocks, _blocks(N, d_threads)), d_threads]
+    post = _cp._post[min(d_blocks, _blocks(N * lanes, d_threads)), d_threads]
     launches = []
     for par in (0, 1):
         step = [_Launch(arrivals, (ctl, cfg, par, fired, syn, dyn_ptr, code, w, proj, last, rules,
