@@ -125,9 +125,6 @@ def read(cls, ds, backend="cpu"):
     if net.g_par.shape[1] < _k.N_PAR:     # a file from before the parameter slots grew
         net.g_par = np.pad(net.g_par, ((0, 0), (0, _k.N_PAR - net.g_par.shape[1])))
     net.plastic = json.loads(ds.attrs.get("plastic_json", "[]"))
-    if net.plastic and backend == "cuda":
-        raise ValueError("this network has plastic synapses (STDP, STP), which have no CUDA "
-                         "twin yet: load it with backend='cpu'")
     net.step = int(ds.attrs["step"])
     net.I_stride = int(ds.attrs["I_stride"])
     net.rate_stride = int(ds.attrs["rate_stride"])
