@@ -1,11 +1,14 @@
 """Compiled kernels of the nn engine's convolutions and pooling, with dilation and padding.
 
-Images are NCHW, C-contiguous. ``im2col`` lays every (dilated) receptive field out as a column
-of a ``(channels * kh * kw, batch * out_h * out_w)`` matrix, so that a convolution is one GEMM
-(one per group: a group's rows are a contiguous block); ``col2im`` is its adjoint. The GEMM
-gives ``(out_channels, batch * out_h * out_w)``; :func:`rows_to_images` turns that into NCHW
+Images are NCHW, C-contiguous. ``im2row`` lays every (dilated) receptive field out as a row of
+a ``(batch * out_h * out_w, channels * kh * kw)`` matrix, so that a convolution is one GEMM
+(one per group: a group's columns are a contiguous block); ``row2im`` is its adjoint. The GEMM
+gives ``(batch * out_h * out_w, out_channels)``; :func:`rows_to_images` turns that into NCHW
 while adding the bias and applying a ReLU in the same pass, and :func:`images_to_rows` is its
-backward (the ReLU's mask, the layout change and the bias gradient in one pass). Pooling takes
+backward (the ReLU's mask, the layout change and the bias gradient in one pass). Rows rather
+than columns: both kernels then walk output positions with one image in cache (2-3x faster
+than the column layout's loops at 32 channels of 14x14), and OpenBLAS runs the forward GEMM
+with the tall patch matrix on the left faster. Pooling takes
 zero (average) or minus-infinity (maximum) padding and any output size (PyTorch's
 ``ceil_mode``): windows are clipped to the image. Backward kernels add into zeroed arrays.
 """
@@ -13,107 +16,104 @@ from numba import njit
 
 
 @njit(cache=True)
-def _valid(dx, sw, w, ow):
-    """Output columns ``[lo, hi)`` whose input column ``ox*sw + dx`` lies in ``[0, w)``."""
-    lo = 0 if dx >= 0 else (-dx + sw - 1) // sw
-    hi = min(ow, (w - 1 - dx) // sw + 1)
-    return lo, max(lo, hi)
-
-
-@njit(cache=True)
-def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
-    """Fill ``cols`` (C*kh*kw, N*oh*ow) with the zero-padded receptive fields of ``x``
+def im2row(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, rows):
+    """Fill ``rows`` (N*oh*ow, C*kh*kw) with the zero-padded receptive fields of ``x``
     (N, C, H, W): kernel tap ``(i, j)`` reads pixel ``(oy*sh - ph + i*dh, ox*sw - pw + j*dw)``.
 
-    Row ``(c*kh + i)*kw + j`` holds input channel ``c`` at tap ``(i, j)``; column
-    ``(n*oh + oy)*ow + ox`` is output position ``(oy, ox)`` of image ``n``.
+    Row ``(n*oh + oy)*ow + ox`` is output position ``(oy, ox)`` of image ``n``; column
+    ``(c*kh + i)*kw + j`` holds input channel ``c`` at tap ``(i, j)``. The loops run over output
+    positions, writing each row in order while one image's planes stay in cache.
     """
     n_img, n_ch, h, w = x.shape
-    zero = cols.dtype.type(0)
-    for c in range(n_ch):
-        for i in range(kh):
-            for j in range(kw):
-                row = cols[(c * kh + i) * kw + j]
-                dx = j * dw - pw
-                lo, hi = _valid(dx, sw, w, ow)
-                for n in range(n_img):
-                    for oy in range(oh):
-                        y = oy * sh - ph + i * dh
-                        base = (n * oh + oy) * ow
-                        if y < 0 or y >= h:
-                            row[base:base + ow] = zero
-                            continue
-                        src = x[n, c, y]
-                        row[base:base + lo] = zero
-                        for ox in range(lo, hi):
-                            row[base + ox] = src[ox * sw + dx]
-                        row[base + hi:base + ow] = zero
+    zero = rows.dtype.type(0)
+    kk = kh * kw
+    for n in range(n_img):
+        img = x[n]
+        for oy in range(oh):
+            y0 = oy * sh - ph
+            for ox in range(ow):
+                r = rows[(n * oh + oy) * ow + ox]
+                x0 = ox * sw - pw
+                for i in range(kh):
+                    y = y0 + i * dh
+                    inside = 0 <= y < h
+                    for j in range(kw):
+                        xx = x0 + j * dw
+                        if inside and 0 <= xx < w:
+                            for c in range(n_ch):
+                                r[c * kk + i * kw + j] = img[c, y, xx]
+                        else:
+                            for c in range(n_ch):
+                                r[c * kk + i * kw + j] = zero
 
 
 @njit(cache=True)
-def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
-    """Add the columns of ``cols`` back onto the zeroed image ``x`` (N, C, H, W): the adjoint
-    of :func:`im2col` with the same arguments (padding positions are dropped)."""
+def row2im(rows, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
+    """Add the rows of ``rows`` back onto the zeroed image ``x`` (N, C, H, W): the adjoint
+    of :func:`im2row` with the same arguments (padding positions are dropped)."""
     n_img, n_ch, h, w = x.shape
-    for c in range(n_ch):
-        for i in range(kh):
-            for j in range(kw):
-                row = cols[(c * kh + i) * kw + j]
-                dx = j * dw - pw
-                lo, hi = _valid(dx, sw, w, ow)
-                for n in range(n_img):
-                    for oy in range(oh):
-                        y = oy * sh - ph + i * dh
-                        if y < 0 or y >= h:
-                            continue
-                        base = (n * oh + oy) * ow
-                        dst = x[n, c, y]
-                        for ox in range(lo, hi):
-                            dst[ox * sw + dx] += row[base + ox]
+    kk = kh * kw
+    for n in range(n_img):
+        img = x[n]
+        for oy in range(oh):
+            y0 = oy * sh - ph
+            for ox in range(ow):
+                r = rows[(n * oh + oy) * ow + ox]
+                x0 = ox * sw - pw
+                for i in range(kh):
+                    y = y0 + i * dh
+                    if y < 0 or y >= h:
+                        continue
+                    for j in range(kw):
+                        xx = x0 + j * dw
+                        if 0 <= xx < w:
+                            for c in range(n_ch):
+                                img[c, y, xx] += r[c * kk + i * kw + j]
 
 
 @njit(cache=True)
 def rows_to_images(src, bias, relu, dst):
-    """``dst[n, o, p] = act(src[o, n*P + p] + bias[o])`` for ``dst`` (N, O, P); ``act`` is the
-    ReLU (``v if v > 0 else 0``) when ``relu``, else the identity."""
+    """``dst[n, o, p] = act(src[n*P + p, o] + bias[o])`` for ``dst`` (N, O, P) from ``src``
+    (N*P, O), one image's block at a time; ``act`` is the ReLU (``v if v > 0 else 0``) when
+    ``relu``, else the identity."""
     n_img, n_out, size = dst.shape
     zero = dst.dtype.type(0)
     for n in range(n_img):
+        block = src[n * size:(n + 1) * size]
         for o in range(n_out):
             b = bias[o]
-            s = src[o, n * size:(n + 1) * size]
             d = dst[n, o]
             if relu:
                 for p in range(size):
-                    v = s[p] + b
+                    v = block[p, o] + b
                     d[p] = v if v > zero else zero
             else:
                 for p in range(size):
-                    d[p] = s[p] + b
+                    d[p] = block[p, o] + b
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "nsz"})
 def images_to_rows(g, out, relu, dst, gb):
-    """Backward of :func:`rows_to_images`: ``dst[o, n*P + p]`` (O, N*P) receives ``g[n, o, p]``
+    """Backward of :func:`rows_to_images`: ``dst[n*P + p, o]`` (N*P, O) receives ``g[n, o, p]``
     (zeroed where the ReLU's output ``out`` is not positive, when ``relu``), and ``gb`` (O,),
-    float64, its sum over images and positions (the bias gradient)."""
+    float64, its sum over images and positions (the bias gradient, summed in SIMD lanes)."""
     n_img, n_out, size = g.shape
     zero = g.dtype.type(0)
     gb[:] = 0.0
     for n in range(n_img):
+        block = dst[n * size:(n + 1) * size]
         for o in range(n_out):
             s = g[n, o]
-            d = dst[o, n * size:(n + 1) * size]
             total = 0.0
             if relu:
                 y = out[n, o]
                 for p in range(size):
                     v = s[p] if y[p] > zero else zero
-                    d[p] = v
+                    block[p, o] = v
                     total += v
             else:
                 for p in range(size):
-                    d[p] = s[p]
+                    block[p, o] = s[p]
                     total += s[p]
             gb[o] += total
 
@@ -240,6 +240,6 @@ def avg_pool2d_backward(g, kh, kw, sh, sw, ph, pw, include_pad, dx):
                             plane[yy, xx] += share
 
 
-__all__ = ["im2col", "col2im", "rows_to_images", "images_to_rows", "bias_relu",
+__all__ = ["im2row", "row2im", "rows_to_images", "images_to_rows", "bias_relu",
            "relu_mask_sum", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
            "avg_pool2d_backward"]
