@@ -28,7 +28,9 @@ class Family:
     """One family of the zoo: ``abbrev`` as on the poster, full ``name``, its ``cells``, the
     ``group`` it belongs to in neurosim, and ``implementation`` as ``"module:Class"`` (None when
     it is not built yet). ``model_cells``: the catalogue kinds of neurosim's model where they
-    differ from the poster's ``cells`` (its node map draws these)."""
+    differ from the poster's ``cells`` (its node map draws these). ``also``: further
+    implementations of the family, as ``"module:name"`` (the attention class, for one, holds
+    the Transformer, encoder-decoder attention and spatial transformers)."""
 
     abbrev: str
     name: str
@@ -36,6 +38,7 @@ class Family:
     group: str
     implementation: str | None = None
     model_cells: tuple | None = None
+    also: tuple = ()
 
     @property
     def kinds(self):
@@ -51,6 +54,19 @@ class Family:
             raise NotImplementedError(f"{self.abbrev} ({self.name}) is not implemented in neurosim yet")
         module, cls = self.implementation.split(":")
         return getattr(importlib.import_module(module), cls)
+
+    @property
+    def implementations(self):
+        """Every implementation, ``implementation`` first then ``also``, as ``"module:name"``."""
+        return (() if self.implementation is None else (self.implementation,)) + self.also
+
+    def load_all(self):
+        """The implementing classes or builders of :attr:`implementations`, in order."""
+        out = []
+        for entry in self.implementations:
+            module, name = entry.split(":")
+            out.append(getattr(importlib.import_module(module), name))
+        return out
 
     @property
     def status(self):
@@ -119,9 +135,11 @@ _FAMILIES = (
     Family("CapsNet", "Capsule network", (_IN, "kernel", "convolution or pool", "capsule", _OUT), "deep",
            "neurosim.deep.capsnet:capsnet"),
     Family("KN", "Kohonen network (self-organising map)", (_IN, _HID), "som", "neurosim.som:SOM"),
-    # a Transformer encoder attends over the steps instead of recurring
+    # a Transformer encoder attends over the steps instead of recurring; the class also holds
+    # encoder-decoder RNNs with additive or multiplicative attention and spatial transformers
     Family("AN", "Attention network", (_IN, _HID, "recurrent", _OUT), "deep",
-           "neurosim.deep.transformer:transformer_encoder", model_cells=(_IN, _HID, _OUT)),
+           "neurosim.deep.transformer:transformer_encoder", model_cells=(_IN, _HID, _OUT),
+           also=("neurosim.deep.seq2seq:Seq2Seq", "neurosim.deep.stn:SpatialTransformer")),
 )
 _BY_ABBREV = {f.abbrev.lower(): f for f in _FAMILIES}
 

@@ -191,3 +191,14 @@ def test_stn_beats_the_same_cnn_on_distorted_digits():
                       metrics=["accuracy"])
         acc[transformer] = float(h.val_accuracy[-1])
     assert acc[True] > acc[False] + 0.05, acc
+
+
+def test_registered_in_the_zoo_beside_the_transformer():
+    from neurosim import deep, zoo
+    from neurosim.deep import Seq2Seq
+
+    entry = zoo.get("AN")
+    loaded = entry.load_all()
+    assert loaded[0] is entry.load() is deep.transformer_encoder
+    assert SpatialTransformer in loaded and Seq2Seq in loaded
+    assert all(getattr(deep, item.__name__) is item for item in loaded)
