@@ -248,7 +248,6 @@ def test_plasticity_and_user_model_kernels_compile_for_a_gpu(monkeypatch):
     import numba.cuda.dispatcher as dispatcher
     from neurosim.kernels.cuda import neurons as cn
     from neurosim.kernels.cuda import plasticity as cp
-    from neurosim.kernels.cuda import spiking as ck
     monkeypatch.setattr(dispatcher, "get_current_device",
                         lambda: types.SimpleNamespace(compute_capability=(9, 0)), raising=False)
     i1, f1, i2, f2, n = t.int64[::1], t.float64[::1], t.int64[:, ::1], t.float64[:, ::1], t.int64
@@ -257,14 +256,14 @@ def test_plasticity_and_user_model_kernels_compile_for_a_gpu(monkeypatch):
             cp._history: (i1, i1, n, i1, i1, i2, i1),
             cp._post: (i1, i1, n, i1, f1, i1, i1, f2, f1, f1, i1, i1, i1),
             cp.record_weights: (i1, i1, n, n, n, f1, i1, f2, i1)}
-    user = ck.rebind(ck._spikes, _neuron=cuda.jit(device=True)(
-        ck.rebind(ck._neuron, _custom=cn.with_user_step(qif))))
-    sigs[user] = (i1, i1, n, t.float64, i1, i1, f1, f2, f1, f1, f2, f1, t.int32[::1], f2, f2,
-                  t.uint64[:, ::1], i1, i1, i1, f2, t.boolean[::1], i1, i1, i1, i2, i1)
+    # the user-model neuron update around the user's function, as _kernels builds it
+    user = cn.rebind(cn.custom, _user_step=cuda.jit(device=True)(qif))
+    f = t.float64
+    sigs[user] = (n, f1, t.boolean, f, f1, f1, f2, t.int32[::1], f, f, f)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            ptx = {k: cuda.compile_ptx(cn.source(k), sig, cc=(9, 0))[0]
+            ptx = {k: cuda.compile_ptx(cn.source(k), sig, cc=(9, 0), device=k is user)[0]
                    for k, sig in sigs.items()}
         except Exception as err:   # no libNVVM here
             if "nvvm" in str(err).lower() or "not found" in str(err).lower() or \
@@ -273,3 +272,4 @@ def test_plasticity_and_user_model_kernels_compile_for_a_gpu(monkeypatch):
             raise
     assert "atom.global.add.f64" in ptx[cp._arrivals]
     assert "atom.global.add.u64" in ptx[cp._history] or "atom.add.u64" in ptx[cp._history]
+    assert ".local" in ptx[user]          # the state in a thread's local array
