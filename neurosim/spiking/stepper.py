@@ -217,6 +217,8 @@ class Stepper:
         first = -(-int(start) // self.w_every) * self.w_every
         steps = np.arange(first, start + n, self.w_every, dtype=np.int64)
         m = int(self.on.get(self.w_n)[0])
+        if m == 0:
+            return steps, np.empty((0, self.w_buf.shape[1]))
         return steps, self.on.get(self.w_buf[:m]).copy()
 
     def close(self):
