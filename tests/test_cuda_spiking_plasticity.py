@@ -16,6 +16,7 @@ from numba import config as nb_config
 
 from neurosim import config
 
+from neurosim.kernels.plasticity import R_STDP
 from neurosim.record import Monitor
 from neurosim.spiking import (LIF, STDP, STP, AdEx, CustomNeurons, HodgkinHuxley, Izhikevich,
                               LiquidStateMachine, Network, PoissonGroup, SpikeGeneratorGroup)
@@ -95,6 +96,8 @@ def test_stdp_and_stp_on_cuda_are_the_cpus():
     w0 = plastic("cpu")
     w0.store()
     assert np.abs(net.dyn_w - w0.dyn_w).max() > 1e-12    # the rules did change the weights
+    stdp = net.dyn_w[net.dyn_rules[net.dyn_proj, R_STDP] != 0]
+    assert stdp.min() == 0.0 and stdp.max() == 1e-9       # and clipped some at both bounds
     assert (net.dyn_R < 1).any() and (net.dyn_u > 0).any()
     assert_same_run(cpu, gpu, ("v", "syn_e", "syn_i"))
     # the spike history of the delayed plastic synapses: the same sources per row (the CUDA
