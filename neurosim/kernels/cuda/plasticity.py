@@ -3,7 +3,7 @@ Tsodyks-Markram short-term plasticity on the dynamic synapses, the CPU's events 
 order, launched by :func:`neurosim.kernels.cuda.spiking.run_steps` after a step's static
 delivery (its control words ``ctl``/``cfg`` say which step a launch runs).
 
-A step of the dynamic synapses is three launches, in the CPU's order (Brian2's: the
+A step of the dynamic synapses is one launch, two with STDP, in the CPU's order (Brian2's: the
 presynaptic pathway, then the postsynaptic one):
 
 1. :func:`_arrivals`: every spike arriving now, the step's own spikers through their delay-0
@@ -11,25 +11,24 @@ presynaptic pathway, then the postsynaptic one):
    delay ``d``: delivery (STP), STDP depression with the post trace, pre trace update
    (:func:`_arrive`). Groups of ``cfg[C_LANES]`` threads take the sources (grid-stride), the
    lanes of a group stride over the source's synapses of that delay (found by bisection in its
-   delay-sorted list, as on the CPU).
-2. :func:`_history` (with delays): a thread per spiker appends the step's sources that have
-   dynamic synapses to history row ``s % L`` at places taken by an atomic counter (the step's
-   ``_deliver``, an earlier launch that reads no history, emptied the row: its last reader was
-   the previous step's launch 1, ``d = L - 1``).
-3. :func:`_post` (with STDP): a group of lanes per spiking neuron potentiates the STDP
+   delay-sorted list, as on the CPU). With delays, the launch then appends the step's sources
+   that have dynamic synapses to history row ``s % L`` at places taken by an atomic counter:
+   no thread of the launch reads that row (``d >= 1``; its last reader was the previous step's
+   ``d = L - 1``), and the step's ``_deliver``, an earlier launch, emptied it.
+2. :func:`_post` (with STDP): a group of lanes per spiking neuron potentiates the STDP
    synapses onto it with their pre traces (``in_ptr``/``in_syn``, the lanes striding over
    them), and its lane 0 updates its post traces and ``last_spike``.
 
 Ownership (why there are no races): a synapse receives at most one spike per step (its
-source fires at most once a step, and one delay is one step of origin; the network refuses
-generators with two events of one source in one step), so in launch 1 the thread that delivers
+source fires at most once a step, and one delay is one step of origin; a CUDA network refuses
+a generator with two events of one source in one step onto plastic synapses), so in launch 1 the lane that delivers
 to synapse ``q`` is the only one to read or write ``w[q]``, ``last[q]``, ``xpre[q]``,
 ``stp_u[q]``, ``stp_R[q]``; it only reads the post traces and ``last_spike``, which launch 1
 does not write. The delivered amplitude goes into ``syn`` by an atomic add (many synapses
-share one postsynaptic variable). In launch 3 the threads of neuron ``i`` own the synapses onto
+share one postsynaptic variable). In launch 2 the threads of neuron ``i`` own the synapses onto
 ``i`` (each synapse has one postsynaptic neuron), ``post_tr`` entries ``(projection, i)`` and
 ``last_spike[i]`` (one lane each synapse, lane 0 the traces); they read ``xpre``/``last`` of
-its synapses, final since launch 1.
+their synapses, final since launch 1.
 
 Arithmetic: :func:`neurosim.kernels.plasticity.depress` and ``potentiate`` are compiled from
 the CPU's own source; the trace and STP expressions are the CPU's, term for term, with
@@ -106,7 +105,8 @@ def _first(dyn_d, lo, hi, d):
 @cuda.jit(cache=True)
 def _arrivals(ctl, cfg, par, fired, syn, dyn_ptr, code, w, proj, last, rule_par, dyn_d, hist,
               hist_n, xpre, post_tr, last_spike, stp_u, stp_R, has_delay, has_stdp, has_stp):
-    """Launch 1: every spike arriving at a dynamic synapse in this step."""
+    """Launch 1: every spike arriving at a dynamic synapse in this step; then (with delays)
+    the step's sources into the spike history."""
     if ctl[GO + par] != 0:
         return
     t = cuda.grid(1)
@@ -133,22 +133,16 @@ def _arrivals(ctl, cfg, par, fired, syn, dyn_ptr, code, w, proj, last, rule_par,
                         last_spike, stp_u, stp_R, has_stdp, has_stp)
                 q += lanes
             a += stride
-
-
-@cuda.jit(cache=True)
-def _history(ctl, cfg, par, fired, dyn_ptr, hist, hist_n):
-    """Launch 2: this step's sources with dynamic synapses into history row ``s % L`` (emptied
-    by the step's ``_deliver``, an earlier launch), at places taken by an atomic counter."""
-    if ctl[GO + par] != 0:
-        return
-    s = _step(ctl, cfg, par)
-    row = s % hist.shape[0]
-    a = cuda.grid(1)
-    while a < ctl[COUNT + par]:
-        j = fired[a]
-        if dyn_ptr[j + 1] > dyn_ptr[j]:
-            hist[row, cuda.atomic.add(hist_n, row, int64(1))] = j
-        a += cuda.gridsize(1)
+    if has_delay:
+        # this step's sources with dynamic synapses into history row s % L, which no thread
+        # of this launch reads (d >= 1 above) and the step's _deliver emptied
+        row = s % L
+        a = t
+        while a < ctl[COUNT + par]:
+            j = fired[a]
+            if dyn_ptr[j + 1] > dyn_ptr[j]:
+                hist[row, cuda.atomic.add(hist_n, row, int64(1))] = j
+            a += cuda.gridsize(1)
 
 
 @cuda.jit(cache=True)

@@ -3,7 +3,7 @@
 :func:`run_steps` has the CPU kernel's name and arguments in the same order (device arrays
 instead of host arrays, the same ``None`` for the parts a network does not use) and returns the
 number of steps done. It is a host function: a step is two kernel launches (three on recorded
-steps, up to three more with plastic synapses, one more on weight-monitor steps), queued
+steps, one or two more with plastic synapses, one more on weight-monitor steps), queued
 without waiting, and the host synchronises once per call (one chunk), to read the
 number of steps done. Brian2's schedule, as on the CPU:
 
@@ -26,7 +26,7 @@ number of steps done. Brian2's schedule, as on the CPU:
    10 Hz and dt = 0.1 ms. The atomics' contention is low: a step's few spikes hit scattered
    neurons. Thread 0 also empties the plastic synapses' history row of this step.
 4. Synapses with plasticity (STDP, STP), after the static ones as on the CPU: the launches of
-   :mod:`neurosim.kernels.cuda.plasticity` (arrivals, spike history, postsynaptic STDP), whose
+   :mod:`neurosim.kernels.cuda.plasticity` (arrivals and spike history, postsynaptic STDP), whose
    docstring says which thread owns which synapse; the weight monitor before step 1.
 
 Neuron models: LIF and Izhikevich here; AdEx, Hodgkin-Huxley and user models are the
@@ -228,7 +228,8 @@ def _record(ctl, cfg, par, v, u, syn, aux, rec_idx, rec_vars, rec_buf):
 def _spikes(ctl, cfg, par, dt, g_lo, g_kind, g_eu, g_par, v, u, aux, syn, ref, I_ext, rates,
             pstate, gen_step, gen_idx, gen_ptr, ring, spk_mask, spk_step, spk_idx, n_spk, rate_buf,
             fired):
-    """Neurons (threads 0..N-1), Poisson sources (N..N+P-1), generators (thread N+P)."""
+    """Neurons (threads 0..N-1), Poisson sources (N..N+P-1), generators (thread N+P). aux:
+    the (K, N) state beyond v and u (Hodgkin-Huxley, user models), or a dummy."""
     sh = cuda.shared.array(5, int64)   # spikers, their base, recorded, their base, rate of g0
     tid = cuda.threadIdx.x
     if tid == 0:
@@ -465,16 +466,12 @@ def _plasticity(ctl, cfg, N, fired, syn, dynamic, wrec, d_blocks, d_threads):
     n_pre = int(dyn_ptr.shape[0]) - 1
     lanes = int(config.SPIKING_CUDA_LANES)
     arrivals = _cp._arrivals[min(d_blocks, _blocks(n_pre * lanes, d_threads)), d_threads]
-    n_fired = int(fired.shape[0])
-    history = _cp._history[min(d_blocks, _blocks(n_fired, d_threads)), d_threads]
     post = _cp._post[min(d_blocks, _blocks(N * lanes, d_threads)), d_threads]
     launches = []
     for par in (0, 1):
         step = [_Launch(arrivals, (ctl, cfg, par, fired, syn, dyn_ptr, code, w, proj, last, rules,
                                    dyn_d, hist, hist_n, xpre, post_tr, last_spike, stp_u, stp_R,
                                    int(has_delay), int(has_stdp), int(has_stp)))]
-        if has_delay:
-            step.append(_Launch(history, (ctl, cfg, par, fired, dyn_ptr, hist, hist_n)))
         if has_stdp:
             step.append(_Launch(post, (ctl, cfg, par, fired, w, proj, last, rules, xpre, post_tr,
                                        last_spike, in_ptr, in_syn)))
