@@ -35,7 +35,7 @@ def torch_module():
 
 
 def time_sides(sides, rounds, seconds):
-    """Median step time (ms) and last loss of each side.
+    """Median and minimum step times (ms) and last loss of each side.
 
     ``sides``: ``{name: (step, batches)}``, ``step(*batch) -> loss``, cycling over
     ``batches``. Two warm-up steps per side (the second sizes the rounds: about ``seconds``
@@ -59,26 +59,34 @@ def time_sides(sides, rounds, seconds):
             for _ in range(per_round):
                 dt, last[name] = one(name)
                 times[name].append(dt)
-    return {name: float(np.median(v) * 1e3) for name, v in times.items()}, last, per_round
+    return ({name: float(np.median(v) * 1e3) for name, v in times.items()},
+            {name: float(np.min(v) * 1e3) for name, v in times.items()}, last, per_round)
 
 
 def point(labels, sides, rounds, seconds):
     """One row of a sweep: ``labels`` (the sizes), both sides' median ms, the ratio
-    PyTorch / neurosim (> 1: neurosim faster) and the last losses."""
-    ms, last, per_round = time_sides(sides, rounds, seconds)
+    PyTorch / neurosim of the medians (> 1: neurosim faster), the ratio of the fastest steps
+    (steadier than the medians on a shared machine) and the last losses."""
+    ms, fastest, last, per_round = time_sides(sides, rounds, seconds)
     row = dict(labels)
     row.update({"neurosim_ms": ms["neurosim"], "pytorch_ms": ms["pytorch"],
-                "ratio": ms["pytorch"] / ms["neurosim"], "timed_steps": per_round * rounds,
+                "ratio": ms["pytorch"] / ms["neurosim"],
+                "ratio_fastest": fastest["pytorch"] / fastest["neurosim"],
+                "timed_steps": per_round * rounds,
                 "neurosim_loss": float(last["neurosim"]), "pytorch_loss": float(last["pytorch"])})
     print(json.dumps(row), flush=True)
     return row
 
 
 def family(rows):
-    """A family's points with the minimum, median and maximum of their ratios."""
-    ratios = [r["ratio"] for r in rows]
-    return {"points": rows, "ratio_min": float(min(ratios)),
-            "ratio_median": float(np.median(ratios)), "ratio_max": float(max(ratios))}
+    """A family's points with the minimum, median and maximum of their ratios (of the median
+    step times; ``fastest_*`` those of the fastest steps)."""
+    out = {"points": rows}
+    for key, prefix in (("ratio", "ratio"), ("ratio_fastest", "fastest")):
+        ratios = [r[key] for r in rows]
+        out.update({f"{prefix}_min": float(min(ratios)), f"{prefix}_median":
+                    float(np.median(ratios)), f"{prefix}_max": float(max(ratios))})
+    return out
 
 
 def header(**extra):

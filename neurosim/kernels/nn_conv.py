@@ -8,7 +8,9 @@ while adding the bias and applying a ReLU in the same pass, and :func:`images_to
 backward (the ReLU's mask, the layout change and the bias gradient in one pass). Rows rather
 than columns: both kernels then walk output positions with one image in cache (2-3x faster
 than the column layout's loops at 32 channels of 14x14), and OpenBLAS runs the forward GEMM
-with the tall patch matrix on the left faster. Pooling takes
+with the tall patch matrix on the left faster; within a row the channels vary fastest (taps
+outside), so the innermost loop stores in order (another 3x for ``im2row``). The weights are
+permuted to match: (out, kh, kw, in / groups) flattened. Pooling takes
 zero (average) or minus-infinity (maximum) padding and any output size (PyTorch's
 ``ceil_mode``): windows are clipped to the image. Backward kernels add into zeroed arrays.
 """
@@ -16,16 +18,18 @@ from numba import njit
 
 
 @njit(cache=True)
-def im2row(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, rows):
+def im2row(x, kh, kw, sh, sw, ph, pw, dh, dw, groups, oh, ow, rows):
     """Fill ``rows`` (N*oh*ow, C*kh*kw) with the zero-padded receptive fields of ``x``
     (N, C, H, W): kernel tap ``(i, j)`` reads pixel ``(oy*sh - ph + i*dh, ox*sw - pw + j*dw)``.
 
-    Row ``(n*oh + oy)*ow + ox`` is output position ``(oy, ox)`` of image ``n``; column
-    ``(c*kh + i)*kw + j`` holds input channel ``c`` at tap ``(i, j)``. The loops run over output
-    positions, writing each row in order while one image's planes stay in cache.
+    Row ``(n*oh + oy)*ow + ox`` is output position ``(oy, ox)`` of image ``n``. Columns are
+    group-major, then tap-major: channel ``c = k*Cg + l`` of group ``k`` (``Cg = C / groups``)
+    at tap ``(i, j)`` is column ``(k*kh*kw + i*kw + j)*Cg + l``, so each group's columns are a
+    block and the innermost loop (over channels) stores in order.
     """
     n_img, n_ch, h, w = x.shape
     zero = rows.dtype.type(0)
+    cg = n_ch // groups
     kk = kh * kw
     for n in range(n_img):
         img = x[n]
@@ -39,19 +43,23 @@ def im2row(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, rows):
                     inside = 0 <= y < h
                     for j in range(kw):
                         xx = x0 + j * dw
-                        if inside and 0 <= xx < w:
-                            for c in range(n_ch):
-                                r[c * kk + i * kw + j] = img[c, y, xx]
-                        else:
-                            for c in range(n_ch):
-                                r[c * kk + i * kw + j] = zero
+                        ok = inside and 0 <= xx < w
+                        for k in range(groups):
+                            base = (k * kk + i * kw + j) * cg
+                            if ok:
+                                for c in range(cg):
+                                    r[base + c] = img[k * cg + c, y, xx]
+                            else:
+                                for c in range(cg):
+                                    r[base + c] = zero
 
 
 @njit(cache=True)
-def row2im(rows, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
+def row2im(rows, kh, kw, sh, sw, ph, pw, dh, dw, groups, oh, ow, x):
     """Add the rows of ``rows`` back onto the zeroed image ``x`` (N, C, H, W): the adjoint
     of :func:`im2row` with the same arguments (padding positions are dropped)."""
     n_img, n_ch, h, w = x.shape
+    cg = n_ch // groups
     kk = kh * kw
     for n in range(n_img):
         img = x[n]
@@ -66,9 +74,12 @@ def row2im(rows, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
                         continue
                     for j in range(kw):
                         xx = x0 + j * dw
-                        if 0 <= xx < w:
-                            for c in range(n_ch):
-                                img[c, y, xx] += r[c * kk + i * kw + j]
+                        if xx < 0 or xx >= w:
+                            continue
+                        for k in range(groups):
+                            base = (k * kk + i * kw + j) * cg
+                            for c in range(cg):
+                                img[k * cg + c, y, xx] += r[base + c]
 
 
 @njit(cache=True)
@@ -93,29 +104,44 @@ def rows_to_images(src, bias, relu, dst):
 
 
 @njit(cache=True, fastmath={"reassoc", "nsz"})
+def _masked_sum(s, y, relu):
+    """Sum of ``s`` where ``y > 0`` (all of ``s`` unless ``relu``), in float64 SIMD lanes."""
+    zero = s.dtype.type(0)
+    total = 0.0
+    if relu:
+        for p in range(s.size):
+            total += s[p] if y[p] > zero else zero
+    else:
+        for p in range(s.size):
+            total += s[p]
+    return total
+
+
+@njit(cache=True)
 def images_to_rows(g, out, relu, dst, gb):
     """Backward of :func:`rows_to_images`: ``dst[n*P + p, o]`` (N*P, O) receives ``g[n, o, p]``
     (zeroed where the ReLU's output ``out`` is not positive, when ``relu``), and ``gb`` (O,),
-    float64, its sum over images and positions (the bias gradient, summed in SIMD lanes)."""
+    float64, its sum over images and positions (the bias gradient). The transposing loops
+    write ``dst`` in order (stores in order, loads strided: ~7x faster than the other way
+    round); the sums run apart over contiguous rows."""
     n_img, n_out, size = g.shape
     zero = g.dtype.type(0)
     gb[:] = 0.0
     for n in range(n_img):
         block = dst[n * size:(n + 1) * size]
-        for o in range(n_out):
-            s = g[n, o]
-            total = 0.0
+        src, y = g[n], out[n]
+        for p in range(size):
+            row = block[p]
             if relu:
-                y = out[n, o]
-                for p in range(size):
-                    v = s[p] if y[p] > zero else zero
-                    block[p, o] = v
-                    total += v
+                for o in range(n_out):
+                    v = src[o, p]                 # loaded unconditionally: a select, not a
+                    keep = y[o, p] > zero         # branch (20x faster on random signs)
+                    row[o] = v if keep else zero
             else:
-                for p in range(size):
-                    block[p, o] = s[p]
-                    total += s[p]
-            gb[o] += total
+                for o in range(n_out):
+                    row[o] = src[o, p]
+        for o in range(n_out):
+            gb[o] += _masked_sum(src[o], y[o], relu)
 
 
 @njit(cache=True)
@@ -142,7 +168,9 @@ def relu_mask_sum(g, out, gx, gb):
     for r in range(g.shape[0]):
         gr, yr, dr = g[r], out[r], gx[r]
         for j in range(gr.size):
-            v = gr[j] if yr[j] > zero else zero
+            v = gr[j]
+            keep = yr[j] > zero
+            v = v if keep else zero
             dr[j] = v
             gb[j] += v
 

@@ -119,17 +119,30 @@ def _images(data, dtype):
     return np.ascontiguousarray(data, dtype=dtype)
 
 
-def _im2row(x, kernel, stride, padding, out_hw, dilation=(1, 1)):
+def _im2row(x, kernel, stride, padding, out_hw, dilation=(1, 1), groups=1):
     rows = np.empty((x.shape[0] * out_hw[0] * out_hw[1], x.shape[1] * kernel[0] * kernel[1]),
                     x.dtype)
-    kn.im2row(x, *kernel, *stride, *padding, *dilation, *out_hw, rows)
+    kn.im2row(x, *kernel, *stride, *padding, *dilation, groups, *out_hw, rows)
     return rows
 
 
-def _row2im(rows, shape, kernel, stride, padding, out_hw, dilation=(1, 1)):
+def _row2im(rows, shape, kernel, stride, padding, out_hw, dilation=(1, 1), groups=1):
     x = np.zeros(shape, rows.dtype)
-    kn.row2im(rows, *kernel, *stride, *padding, *dilation, *out_hw, x)
+    kn.row2im(rows, *kernel, *stride, *padding, *dilation, groups, *out_hw, x)
     return x
+
+
+def _taps_last(W, dtype):
+    """Weights (a, b, kh, kw) as the (a, kh*kw*b) matrix matching :func:`_im2row`'s columns
+    (taps outside, channels inside)."""
+    return np.ascontiguousarray(W.transpose(0, 2, 3, 1), dtype=dtype).reshape(W.shape[0], -1)
+
+
+def _taps_back(G, shape):
+    """The inverse of :func:`_taps_last`: a (a, kh*kw*b) gradient as a C-contiguous (a, b, kh,
+    kw) array."""
+    a, b, kh, kw = shape
+    return np.ascontiguousarray(G.reshape(a, kh, kw, b).transpose(0, 3, 1, 2))
 
 
 def _to_rows(images, out=None, relu=False):
@@ -163,13 +176,13 @@ def _grouped(a, b, groups, transpose_b=False):
 
 
 def _weight_grad(g2, rows, groups):
-    """The (out, in/groups * kh * kw) weight gradient from the output gradient's rows ``g2``
+    """The (out, kh*kw * in/groups) weight gradient from the output gradient's rows ``g2``
     (batch*oh*ow, out) and the patches ``rows``: per group ``(rows_g.T @ g2_g).T`` (OpenBLAS
     is faster with the long axis inside than with ``g2_g.T @ rows_g``)."""
     co, ci = g2.shape[1] // groups, rows.shape[1] // groups
     parts = [(rows[:, k * ci:(k + 1) * ci].T @ g2[:, k * co:(k + 1) * co]).T
              for k in range(groups)]
-    return np.ascontiguousarray(parts[0] if groups == 1 else np.concatenate(parts))
+    return parts[0] if groups == 1 else np.concatenate(parts)
 
 
 FUSED = ("identity", "relu")
@@ -211,8 +224,8 @@ def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, activation="
     out_hw = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
     dtype = x.dtype
     xd = _images(x.data, dtype)
-    W2 = W.data.reshape(n_out, -1).astype(dtype, copy=False)     # (out, in/groups * kh * kw)
-    rows = _im2row(xd, kernel, stride, padding, out_hw, dilation)  # (batch*oh*ow, in*kh*kw)
+    W2 = _taps_last(W.data, dtype)                                   # (out, kh*kw*in/groups)
+    rows = _im2row(xd, kernel, stride, padding, out_hw, dilation, groups)  # (batch*oh*ow, ...)
     bias = None if b is None else parents[2].data.astype(dtype, copy=False)
     out = _to_images(_grouped(rows, W2, groups, transpose_b=True),
                      (n, n_out, out_hw[0] * out_hw[1]), bias, relu)
@@ -220,8 +233,8 @@ def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, activation="
     def backward(g):
         g2, gb = _to_rows(_images(g, dtype).reshape(out.shape), out, relu)  # (batch*oh*ow, out)
         gx = _row2im(_grouped(g2, W2, groups), xd.shape, kernel, stride, padding, out_hw,
-                     dilation) if x.requires_grad else None
-        gW = _weight_grad(g2, rows, groups).reshape(W.shape) if W.requires_grad else None
+                     dilation, groups) if x.requires_grad else None
+        gW = _taps_back(_weight_grad(g2, rows, groups), W.shape) if W.requires_grad else None
         return (gx, gW) if b is None else (gx, gW, gb.astype(dtype))
     return record(out.reshape(n, n_out, *out_hw), parents, backward)
 
@@ -272,7 +285,7 @@ def conv_transpose2d(x, W, b=None, stride=1, padding=0, output_padding=0):
     out_hw = conv_transpose_output_shape((h, w), kernel, stride, padding, output_padding)
     dtype = x.dtype
     x2 = _to_rows(_images(x.data, dtype).reshape(n, n_in, h * w))[0]   # (batch*h*w, in)
-    W2 = W.data.reshape(n_in, -1).astype(dtype, copy=False)
+    W2 = _taps_last(W.data, dtype)                                      # (in, kh*kw*out)
     out = _row2im(x2 @ W2, (n, n_out, *out_hw), kernel, stride, padding, (h, w))
     if b is not None:
         out += parents[2].data.astype(dtype, copy=False)[:, None, None]
@@ -281,7 +294,7 @@ def conv_transpose2d(x, W, b=None, stride=1, padding=0, output_padding=0):
         rows = _im2row(_images(g, dtype), kernel, stride, padding, (h, w))
         gx = _to_images(rows @ W2.T, (n, n_in, h * w)).reshape(x.shape) \
             if x.requires_grad else None
-        gW = (x2.T @ rows).reshape(W.shape) if W.requires_grad else None
+        gW = _taps_back(x2.T @ rows, W.shape) if W.requires_grad else None
         return (gx, gW) if b is None else (gx, gW, g.sum(axis=(0, 2, 3)))
     return record(out, parents, backward)
 
