@@ -4,9 +4,11 @@ A convolution is ``im2row`` (a Numba kernel over the whole batch: one row of pat
 output position) followed by one GEMM per group; a second kernel lays the GEMM's output out as
 NCHW images while adding the bias (and the ReLU when fused). Its input gradient goes back
 through ``row2im``. The transposed convolution is the same pair run the other way round.
-Computation follows ``x``'s dtype (float32 or float64); weights and biases are cast to it. Shapes: ``x`` (batch, channels, height, width); ``conv2d`` weights
-(out_channels, in_channels / groups, kh, kw); ``conv_transpose2d`` weights (in_channels, out_channels,
-kh, kw), as in PyTorch; biases (out_channels,).
+Computation follows ``x``'s dtype (float32 or float64); weights and biases are cast to it.
+Shapes: ``x`` (batch, channels, height, width); ``conv2d`` weights (out_channels,
+in_channels / groups, kh, kw); ``conv_transpose2d`` weights (in_channels, out_channels, kh,
+kw), as in PyTorch; biases (out_channels,). Pooling takes PyTorch's ``padding`` and
+``ceil_mode`` (and ``count_include_pad`` for the mean).
 """
 import numpy as np
 
