@@ -354,7 +354,8 @@ def alignments(model, source, target=None, batch_size=256):
         with no_grad():
             logits, weights, _ = model.decode(source, X[:, model.source_steps:].astype(np.int64))
         tokens = logits.data.argmax(axis=2)
-    data = {"attention": (("sample", "decoder_step", "encoder_step"), weights),
+    data = {"attention": (("sample", "decoder_step", "encoder_step"), weights,
+                          {"long_name": "attention weight", "units": "1"}),
             "source": (("sample", "encoder_step"), source),
             "prediction": (("sample", "decoder_step"), tokens)}
     if target is not None:
