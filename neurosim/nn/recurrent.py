@@ -139,9 +139,13 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
     lens = np.full(n, steps, np.int64) if lengths is None else lengths
     Wd, Ud, bd = (np.ascontiguousarray(p.data, dtype) for p in parents[1:4])
     xs = _time_major(x.data, reverse, dtype, order)
-    P = xs.reshape(steps * n, features) @ Wd            # every step's input product at once
-    P += bd
-    P = P.reshape(steps, n, -1)
+    if features <= kr.SMALL_INPUTS:                     # every step's input product at once
+        P = np.empty((steps, n, Wd.shape[1]), dtype)
+        kr.input_products(xs.reshape(steps * n, features), Wd, bd, P.reshape(steps * n, -1))
+    else:
+        P = xs.reshape(steps * n, features) @ Wd
+        P += bd
+        P = P.reshape(steps, n, -1)
     hs = np.empty((steps + 1, n, units), dtype)
     hs[0] = 0.0 if h0 is None else parents[5].data
     cs = np.empty((steps + 1, n, units) if cell == kr.LSTM else (1, 1, 1), dtype)
@@ -182,13 +186,20 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
         kr.recurrent_backward(cell, dH, np.ascontiguousarray(Ud.T), lens, hs, cs, gates, dP, dA,
                               dh, dc, gemm)
         dP2, dA2 = dP.reshape(steps * n, -1), dA.reshape(steps * n, -1)
-        gx = None
+        x2 = xs.reshape(steps * n, features)
+        if features <= kr.SMALL_INPUTS:
+            gx = np.empty((steps * n if x.requires_grad else 0, features), dtype)
+            gW, gb = np.empty_like(Wd), np.empty_like(bd)
+            kr.input_gradients(x2, dP2, Wd, gx, gW, gb)
+        else:
+            gx = dP2 @ Wd.T if x.requires_grad else None
+            gW = x2.T @ dP2 if parents[1].requires_grad else None
+            gb = dP2.sum(axis=0)
         if x.requires_grad:
-            gx = _batch_major((dP2 @ Wd.T).reshape(steps, n, features), reverse, order)
-        gW = xs.reshape(steps * n, features).T @ dP2 if parents[1].requires_grad else None
+            gx = _batch_major(gx.reshape(steps, n, features), reverse, order)
         gU = hs[:-1].reshape(steps * n, units).T @ dA2 if parents[2].requires_grad else None
         gb_hn = None if b_hn is None else dA2[:, 2 * units:].sum(axis=0)
-        return gx, gW, gU, dP2.sum(axis=0), gb_hn, dh, dc
+        return gx, gW, gU, gb, gb_hn, dh, dc
     kept = [p for p in parents if p is not None]
     return record(out, kept, lambda g: [d for d, p in zip(backward(g), parents)
                                         if p is not None])
