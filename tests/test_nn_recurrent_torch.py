@@ -204,3 +204,18 @@ def test_errors():
             "lstm", num_layers=2)).items() if k != "weight_ih_l1"})
     with pytest.raises(ValueError, match="Bidirectional wraps a one-way layer"):
         rec.Bidirectional(rec.GRU(3, bidirectional=True))
+
+
+def test_stacked_network_builder_and_hidden_states():
+    from neurosim.deep.rnn import hidden_states, recurrent_network
+    model = recurrent_network("gru", 3, input_shape=(STEPS, FEATURES), num_layers=2,
+                              bidirectional=True, dropout=0.2, seed=0)
+    layer = model.layers[0]
+    assert layer.num_layers == 2 and layer.bidirectional and layer.dropout == 0.2
+    x = np.random.default_rng(5).standard_normal((BATCH, STEPS, FEATURES))
+    ds = hidden_states(model, x, lengths=LENGTHS)
+    assert ds.attrs["family"] == "BiRNN" and ds["hidden"].shape == (BATCH, STEPS, 6)
+    assert np.all(ds["hidden"].values[np.arange(STEPS) >= LENGTHS[:, None]] == 0)
+    with pytest.raises(ValueError, match="concatenates the directions"):
+        recurrent_network("gru", 3, input_shape=(STEPS, FEATURES), num_layers=2,
+                          bidirectional=True, merge="sum")

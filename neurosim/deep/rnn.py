@@ -18,9 +18,9 @@ _FAMILY = {SimpleRNN: "RNN", LSTM: "LSTM", GRU: "GRU"}
 
 
 def recurrent_network(cell, units, *, input_shape, outputs=1, bidirectional=False,
-                      merge="concat", return_sequences=False, output="identity", seed=None,
-                      dtype=np.float64):
-    """One recurrent layer and a dense read-out, built.
+                      merge="concat", return_sequences=False, output="identity", num_layers=1,
+                      dropout=0.0, layout="neurosim", seed=None, dtype=np.float64):
+    """A recurrent layer (one or a stack) and a dense read-out, built.
 
     Parameters
     ----------
@@ -39,6 +39,11 @@ def recurrent_network(cell, units, *, input_shape, outputs=1, bidirectional=Fals
         only the last state (outputs (batch, outputs)).
     output : str
         Activation of the read-out (identity gives regression outputs or logits).
+    num_layers, dropout, layout
+        Stacked layers, dropout between them and the bias layout (see
+        :class:`~neurosim.nn.recurrent.Recurrent`); with ``num_layers > 1`` a bidirectional
+        network is the layer's own ``bidirectional=True`` (PyTorch's form, outputs
+        concatenated).
     seed, dtype
         Seed of the weights; float64 or float32.
 
@@ -47,9 +52,14 @@ def recurrent_network(cell, units, *, input_shape, outputs=1, bidirectional=Fals
     Sequential
         Train it with ``fit`` (e.g. ``loss="mse"``).
     """
-    layer = CELLS[checks.choice(cell, "cell", tuple(CELLS))](units,
-                                                             return_sequences=return_sequences)
-    if bidirectional:
+    kind = CELLS[checks.choice(cell, "cell", tuple(CELLS))]
+    stacked = checks.integer(num_layers, "num_layers", low=1) > 1
+    if stacked and bidirectional and merge != "concat":
+        raise ValueError("a stacked bidirectional network concatenates the directions; "
+                         f"merge={merge!r} needs num_layers=1")
+    layer = kind(units, return_sequences=return_sequences, num_layers=num_layers,
+                 dropout=dropout, layout=layout, bidirectional=bidirectional and stacked)
+    if bidirectional and not stacked:
         layer = Bidirectional(layer, merge)
     head = Dense(checks.integer(outputs, "outputs", low=1), output)
     if return_sequences:
@@ -89,14 +99,18 @@ def lookahead(n, length=20, shift=3, *, seed=None):
     return X, y
 
 
-def hidden_states(model, X):
-    """The hidden state of every step of ``model``'s first recurrent layer for inputs ``X``.
+def hidden_states(model, X, lengths=None):
+    """The hidden state of every step of ``model``'s first recurrent layer for inputs ``X``
+    (of the top layer of a stack).
 
     Parameters
     ----------
     model : Sequential
         Built, with a recurrent (or bidirectional) layer.
     X : array_like, (n, time, features)
+    lengths : array_like, optional
+        Each sequence's steps (see :class:`~neurosim.nn.recurrent.Recurrent`); states past a
+        sequence's length are zero.
 
     Returns
     -------
@@ -115,9 +129,10 @@ def hidden_states(model, X):
         x = X
         for before in model.layers[:position]:
             x = before.forward(x)
-        hidden = layer.states(x).data
+        hidden = layer.states(x, lengths=lengths).data
     inner = layer.layers[0] if isinstance(layer, Bidirectional) else layer
-    family = "BiRNN" if isinstance(layer, Bidirectional) else _FAMILY[type(inner)]
+    both = isinstance(layer, Bidirectional) or inner.bidirectional
+    family = "BiRNN" if both else _FAMILY[type(inner)]
     return record.dataset({"hidden": (("sample", "step", "unit"), hidden)},
                           {"sample": np.arange(hidden.shape[0]),
                            "step": np.arange(hidden.shape[1]),
