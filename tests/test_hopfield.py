@@ -137,11 +137,13 @@ def test_sync_recall_matches_naive_reference(T):
 @pytest.mark.kernel
 @pytest.mark.parametrize("mode", ["async", "sync"])
 @pytest.mark.parametrize("T", [0.0, 0.4])
-def test_low_rank_recall_is_the_field_recall_and_the_reference(monkeypatch, mode, T):
-    """Hebbian recall from the overlap counts (``sweeps_low_rank``) against the naive reference
-    and against the field kernel: the same Dataset, bit for bit, in one chunk or many."""
+@pytest.mark.parametrize("n", [70, 300])
+def test_low_rank_recall_is_the_field_recall_and_the_reference(monkeypatch, mode, T, n):
+    """Hebbian recall from the overlap counts (``sweeps_low_rank``, switching to the fields and
+    back as sweeps flip few or many units) against the naive reference and against the field
+    kernel: the same Dataset, bit for bit, in one chunk or many."""
     g = np.random.default_rng(14)
-    n, P = 70, 4
+    P = 4
     X = pm1(g, (P, n))
     cues = flip(g, np.repeat(X, 2, axis=0), 0.3)
     net = HopfieldNetwork(n, seed=5).store(X)

@@ -266,7 +266,8 @@ class HopfieldNetwork:
             used = np.zeros(m, dtype=np.int64)
             d_S, d_SB, d_Q = dev.put(S), dev.put(SB), dev.put(Q)
             per_cue = (dev.put(rng.streams(seed, m)), dev.put(np.empty((m, n), dtype=np.int64)))
-            args = (self._XT, d_S, d_SB, d_Q, *per_cue) if low_rank else \
+            args = (self._X, self._XT, self._W2k, d_S, d_SB, np.empty(S.shape, self._h_dtype), d_Q,
+                    *per_cue) if low_rank else \
                 (dev.put(self._W2k), dev.put(self._XB), d_S, d_SB, dev.put(H), d_Q, *per_cue)
             d_conv, d_used, d_idx = dev.put(converged), dev.put(used), dev.put(rec_idx)
             run.track("sweep", ("sweep",), np.int64, {"long_name": "sweep (0 = the cue)"})

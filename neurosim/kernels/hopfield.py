@@ -36,7 +36,10 @@ import math
 import numpy as np
 from numba import njit, prange, uint64
 
+from .markov import prefetch2
 from .rng import shuffle, uniform
+
+_AHEAD = 8  # units ahead in a sweep's order whose pattern column sweeps_low_rank prefetches
 
 
 @njit(cache=True, inline="always")
@@ -184,32 +187,64 @@ def _field_low_rank(XT, q, i, s_i):
 
 
 @njit(cache=True, inline="always")
-def _flip_low_rank(i, new, s, bits, q, XT):
-    """Set unit ``i`` to ``new``: its bit toggles, each overlap count moves by ``2 new X[p, i]``."""
-    s[i] = new
-    bits[i >> 6] ^= np.uint64(1) << np.uint64(i & 63)
+def _count_flip(i, new, q, XT):
+    """Unit ``i`` turned to ``new``: each overlap count moves by ``2 new X[p, i]``."""
     x = XT[i]
     d = np.int16(2 * new)
     for p in range(q.shape[0]):
         q[p] = np.int16(q[p] + d * x[p])
 
 
+@njit(cache=True, inline="always")
+def _fields_of_counts(X, q, s, h):
+    """All fields ``h = X^T q - P s`` of Hebbian counts (``X`` (P, n) int8), row by row of ``X``
+    (streamed, in ``h``'s dtype: partial sums may wrap, the final fields are exact)."""
+    P = X.shape[0]
+    for j in range(h.shape[0]):
+        h[j] = h.dtype.type(-P * s[j])
+    for p in range(P):
+        qp = h.dtype.type(q[p])
+        x = X[p]
+        for j in range(h.shape[0]):
+            h[j] = h.dtype.type(h[j] + x[j] * qp)
+
+
+@njit(cache=True, inline="always")
+def _fixed(h, s):
+    """At temperature 0: does every unit keep its state under its field ``h``?"""
+    for i in range(h.shape[0]):
+        if (h[i] >= 0) != (s[i] > 0):
+            return False
+    return True
+
+
+_FIELD_FLIPS = 24  # sweeps_low_rank keeps the fields (O(n) a flip) while a sweep flips at most this
+
+
 @njit(cache=True)
-def _sweeps_cue_low_rank(c, XT, S, SB, Q, streams, order, n_sweeps, t, sync, converged, used,
-                         rec_idx, rec_S, rec_E, rec_Q, q):
-    """:func:`_sweeps_cue` for Hebbian counts, from the overlap counts ``q`` (P,) int16 (the
-    cue's ``Q`` row) instead of the fields: a decision costs O(P), a flip O(P) (not O(n))."""
+def _sweeps_cue_low_rank(c, X, XT, W2T, S, SB, H, Q, streams, order, n_sweeps, t, sync, converged,
+                         used, rec_idx, rec_S, rec_E, rec_Q, q):
+    """:func:`_sweeps_cue` for Hebbian counts, keeping the overlap counts ``q`` (P,) int16 (the
+    cue's ``Q`` row) up to date (O(P) a flip) and deciding from them (O(P) a decision) while
+    sweeps flip many units; once a sweep flips at most ``_FIELD_FLIPS``, the next recomputes
+    the fields from the counts (one pass over ``X``) and decides from them (O(1) a decision,
+    O(n) a flip, as :func:`_sweeps_cue`), back to the counts if it flips more."""
     n = S.shape[1]
-    P = XT.shape[1]
     s = S[c]
     bits = SB[c]
+    h = H[c]
     buf = order[c]
-    for p in range(P):
+    last = XT.shape[1] - 1
+    for p in range(XT.shape[1]):
         q[p] = np.int16(Q[c, p])
+    before = n  # flips of the previous sweep (none yet: decide from the counts)
     for k in range(n_sweeps):
         if converged[c]:
             break
         flips = 0
+        fields = before <= n // 4 and not sync  # (a sweep flipping more: the next one will too)
+        if fields:
+            _fields_of_counts(X, q, s, h)
         if sync:
             for i in range(n):
                 new = _decide(_field_low_rank(XT, q, i, s[i]), t, streams, c)
@@ -218,21 +253,38 @@ def _sweeps_cue_low_rank(c, XT, S, SB, Q, streams, order, n_sweeps, t, sync, con
                     flips += 1
             for f in range(flips):
                 i = buf[f]
-                _flip_low_rank(i, -s[i], s, bits, q, XT)
+                s[i] = -s[i]
+                bits[i >> 6] ^= np.uint64(1) << np.uint64(i & 63)
+                _count_flip(i, s[i], q, XT)
+        elif fields and t == 0.0 and _fixed(h, s):
+            pass  # a fixed point: the sweep flips nothing in any order, so its order is not
+            # drawn (the cue stops here and its stream is not used again)
         else:
             for i in range(n):
                 buf[i] = i
             shuffle(streams, c, buf)
             for u in range(n):
+                if not fields and u + _AHEAD < n:  # the order is known: fetch a coming column
+                    ahead = buf[u + _AHEAD]
+                    prefetch2(XT, ahead, 0)
+                    prefetch2(XT, ahead, last)
                 i = buf[u]
-                new = _decide(_field_low_rank(XT, q, i, s[i]), t, streams, c)
+                hi = np.int32(h[i]) if fields else _field_low_rank(XT, q, i, s[i])
+                new = _decide(hi, t, streams, c)
                 if new != s[i]:
                     flips += 1
-                    _flip_low_rank(i, new, s, bits, q, XT)
+                    if fields:
+                        _flip(i, new, s, bits, h, W2T)
+                        fields = flips <= _FIELD_FLIPS  # many flips: back to the counts
+                    else:
+                        s[i] = new
+                        bits[i >> 6] ^= np.uint64(1) << np.uint64(i & 63)
+                    _count_flip(i, new, q, XT)
+        before = flips
         used[c] += 1
         if flips == 0:
             converged[c] = True
-        for p in range(P):
+        for p in range(XT.shape[1]):
             Q[c, p] = q[p]
             rec_Q[c, k, p] = q[p]
         rec_E[c, k] = _energy_of_counts(Q[c], n)
@@ -241,22 +293,20 @@ def _sweeps_cue_low_rank(c, XT, S, SB, Q, streams, order, n_sweeps, t, sync, con
 
 
 @njit(parallel=True, cache=True)
-def sweeps_low_rank(XT, S, SB, Q, streams, order, n_sweeps, t, sync, converged, used,
+def sweeps_low_rank(X, XT, W2T, S, SB, H, Q, streams, order, n_sweeps, t, sync, converged, used,
                     rec_idx, rec_S, rec_E, rec_Q):
-    """:func:`sweeps` for Hebbian counts with few patterns (CPU only): the same decisions, draws,
-    records and final ``S``, ``SB``, ``Q``, computed from the overlap counts ``Q`` (kept up to
-    date, O(P) per flip) and ``XT`` (n, P) int8 (the patterns transposed) instead of the fields
-    and the weights (O(n) per flip, an n x n matrix beyond the L2 cache for large n).
+    """:func:`sweeps` for Hebbian counts ``W2T = 2 (X^T X - P I)`` with few patterns (CPU
+    only): the same decisions, draws, records and final ``S``, ``SB``, ``Q``, deciding from the
+    overlap counts ``Q`` (kept up to date, O(P) per flip; ``XT`` (n, P) int8 = ``X.T``) while
+    sweeps flip many units, and from the fields ``H`` (scratch here, recomputed from the counts)
+    once they flip few (see :func:`_sweeps_cue_low_rank`): O(n) per flip only then.
 
-    A decision costs O(P) instead of O(1): the better trade when ``P`` is small beside ``n``
-    times the fraction of decisions that flip (``config.HOPFIELD_RECALL_LOW_RANK_MAX_RATIO``).
-    ``n < 2**15`` (the counts fit int16) and ``n P < 2**31`` (the fields fit int32). ``H`` is
-    not used nor updated.
+    ``n < 2**15`` (the counts fit int16) and ``n P < 2**31`` (the fields fit int32).
     """
     for c in prange(S.shape[0]):
         q = np.empty(XT.shape[1], np.int16)
-        _sweeps_cue_low_rank(uint64(c), XT, S, SB, Q, streams, order, n_sweeps, t, sync, converged,
-                             used, rec_idx, rec_S, rec_E, rec_Q, q)
+        _sweeps_cue_low_rank(uint64(c), X, XT, W2T, S, SB, H, Q, streams, order, n_sweeps, t, sync,
+                             converged, used, rec_idx, rec_S, rec_E, rec_Q, q)
 
 
 @njit(cache=True, inline="always")
