@@ -11,6 +11,8 @@ one pass. ``align_corners`` as in PyTorch: False (the default) puts -1 and 1 on 
 of the corner pixels, so a grid is independent of the resolution; True on their centres.
 Computation follows the image's dtype.
 """
+import functools
+
 import numpy as np
 
 from .. import checks
@@ -42,6 +44,16 @@ def _line(k, align_corners):
     """Normalised coordinates of ``k`` pixel centres along an axis."""
     points = np.linspace(-1.0, 1.0, k) if k > 1 else np.zeros(1)
     return points if align_corners else points * (k - 1) / k
+
+
+@functools.lru_cache(maxsize=64)
+def _lines(height, width, align_corners, dtype):
+    """``(xs, ys)``: :func:`_line` of the width and of the height in ``dtype``, read-only and
+    cached (a layer asks for the same ones at every call)."""
+    out = (_line(width, align_corners).astype(dtype), _line(height, align_corners).astype(dtype))
+    for a in out:
+        a.flags.writeable = False
+    return out
 
 
 def base_grid(height, width, align_corners=False, dtype=np.float64):
@@ -160,7 +172,7 @@ def spatial_transform(x, theta, output_size=None, align_corners=False):
     dtype = x.dtype
     xd = np.ascontiguousarray(x.data)
     td = np.ascontiguousarray(theta.data, dtype)
-    xs, ys = _line(wo, align).astype(dtype), _line(ho, align).astype(dtype)
+    xs, ys = _lines(ho, wo, align, np.dtype(dtype))
     out = np.empty((n, c, ho, wo), dtype)
     ks.affine_sample_forward(xd, td, xs, ys, align, out)
 
