@@ -10,7 +10,10 @@ thread each, float64 (``--dtype``).
 
 Figures per canvas size: time of ``--steps`` training steps (median, min, max over repeats,
 sides alternated; neurosim's first run, with its compilation, apart), the first-step loss on both
-sides (equal: the same network), and the ratio PyTorch time / neurosim time. One JSON object.
+sides (equal: the same network), and the ratio PyTorch time / neurosim time; and, apart, the
+transformer's own op (``spatial_transform`` against ``affine_grid`` + ``grid_sample``, forward
+and backward on a batch of 32, median of 50 alternated rounds) with its ratio. One JSON
+object.
 
     python benchmarks/stn.py [--repeats 3] [--sizes 16 24 32 48] [--steps 20]
 """
@@ -29,6 +32,8 @@ import numpy as np  # noqa: E402
 
 from neurosim.deep.stn import SpatialTransformer, distorted_digits, stn_cnn  # noqa: E402
 from neurosim.nn.layers import Conv2D, Dense, Flatten, MaxPool2D  # noqa: E402
+from neurosim.nn.spatial import identity_theta, spatial_transform  # noqa: E402
+from neurosim.nn.tensor import Tensor  # noqa: E402
 
 BATCH, LR = 32, 0.002
 
@@ -114,6 +119,33 @@ def theirs(torch, net, opt, X, y, steps):
     return time.perf_counter() - t0, first
 
 
+def transform_op(torch, X, dtype, rounds=50):
+    """Median seconds of the transformer op alone, forward and backward, on both sides."""
+    F = torch.nn.functional
+    x = X[:BATCH]
+    theta = identity_theta(BATCH) + 0.1 * np.random.default_rng(0).standard_normal((BATCH, 2, 3))
+    g = np.random.default_rng(1).standard_normal(x.shape).astype(dtype)
+    xt = torch.tensor(x, requires_grad=True)
+    tt, gt = torch.tensor(theta.astype(dtype), requires_grad=True), torch.tensor(g)
+
+    def ours_op():
+        spatial_transform(Tensor(x, requires_grad=True),
+                          Tensor(theta.astype(dtype), requires_grad=True)).backward(g)
+
+    def theirs_op():
+        F.grid_sample(xt, F.affine_grid(tt, x.shape, align_corners=False),
+                      align_corners=False).backward(gt)
+    times = {ours_op: [], theirs_op: []}
+    for _ in range(rounds + 1):
+        for f in times:
+            t0 = time.perf_counter()
+            f()
+            times[f].append(time.perf_counter() - t0)
+    a, b = np.median(times[ours_op][1:]), np.median(times[theirs_op][1:])
+    return {"neurosim_s": float(a), "pytorch_s": float(b), "ratio_pytorch_over_neurosim":
+            float(b / a)}
+
+
 def point(torch, size, steps, repeats, dtype):
     X, _, y, _, _ = distorted_digits(45, 0.25, canvas=size, seed=0)
     X = X.astype(dtype)
@@ -129,7 +161,8 @@ def point(torch, size, steps, repeats, dtype):
     return {"canvas": size, "neurosim_s": summary(t_ours), "neurosim_first_s": first_ours,
             "pytorch_s": summary(t_theirs),
             "ratio_pytorch_over_neurosim": float(np.median(t_theirs) / np.median(t_ours)),
-            "first_step_loss": {"neurosim": loss_ours, "pytorch": loss_theirs}}
+            "first_step_loss": {"neurosim": loss_ours, "pytorch": loss_theirs},
+            "transformer_op": transform_op(torch, X, dtype)}
 
 
 def main():
