@@ -151,10 +151,9 @@ def torch_seq2seq(torch, model, dtype):
 
 
 def make(attention, S, T):
-    model = Seq2Seq(SYMBOLS, SYMBOLS, units=UNITS, embedding=EMBEDDING, attention=attention)
-    model.source_steps = S.shape[1]
-    model.build((S.shape[1] + T.shape[1],), np.random.default_rng(0))
-    return model
+    model = Seq2Seq(SYMBOLS, SYMBOLS, units=UNITS, embedding=EMBEDDING, attention=attention,
+                    seed=0)
+    return model.build_for(S.shape[1], T.shape[1])
 
 
 def ours(model, S, T):

@@ -60,10 +60,19 @@ def test_attention_ops_against_a_loop_and_finite_differences(pad):
 
 def small(attention, cell=None, bidirectional=None, steps=(4, 3)):
     model = Seq2Seq(5, 6, units=3, embedding=2, attention=attention, cell=cell,
-                    bidirectional=bidirectional)
-    model.source_steps = steps[0]
-    model.build((sum(steps),), np.random.default_rng(0))
-    return model
+                    bidirectional=bidirectional, seed=0)
+    return model.build_for(*steps)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    model = small("general")
+    S, T = R.integers(5, size=(3, 4)), R.integers(6, size=(3, 3))
+    path = model.save(tmp_path / "seq2seq.nc")
+    other = Seq2Seq(5, 6, units=3, embedding=2, attention="general", seed=1).build_for(4, 3)
+    assert not np.allclose(other(other.pack(S, T)).data, model(model.pack(S, T)).data)
+    other.load(path)
+    np.testing.assert_array_equal(other(other.pack(S, T)).data, model(model.pack(S, T)).data)
+    np.testing.assert_array_equal(other.predict(S), model.predict(S))
 
 
 CONFIGS = [("additive", None, None), ("additive", "lstm", False), ("dot", None, None),

@@ -260,6 +260,16 @@ class Seq2Seq(Layer):
         return logits
 
     # ------------------------------------------------------------ user API
+    def build_for(self, source_steps, target_steps, dtype=np.float64):
+        """Build the model for sequences of these lengths (as :meth:`fit` does at its first
+        call, with the constructor's ``seed``), e.g. to :meth:`load` saved weights; returns
+        the model."""
+        source_steps = checks.integer(source_steps, "source_steps", low=1)
+        target_steps = checks.integer(target_steps, "target_steps", low=1)
+        self.source_steps = source_steps
+        self.build((source_steps + target_steps,), rng.generator(self.seed), dtype)
+        return self
+
     def pack(self, source, target):
         """Source (n, S) and target (n, T) tokens side by side as the model's input
         (n, S + T), checked (vocabularies, and the built model's steps)."""
@@ -281,7 +291,7 @@ class Seq2Seq(Layer):
         model for these sequence lengths (with ``dtype``) at the first call."""
         X = self.pack(source, target)
         if not self.built:
-            self.build(X.shape[1:], rng.generator(self.seed), dtype)
+            self.build_for(self.source_steps, X.shape[1] - self.source_steps, dtype)
             X = X.astype(self.dtype)
         Y = X[:, self.source_steps:].astype(np.int64)
         if validation is not None:
