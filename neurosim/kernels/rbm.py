@@ -12,16 +12,22 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .rng import normal, uniform
+from .rng import _step, _unit, normal, uniform
 from .scalar import logistic, logistic_rows, softplus, softplus_rows
 
 
 @njit(cache=True)
 def _bernoulli(p, out, states):
-    """``out[r, j] = 1`` with probability ``p[r, j]`` (stream ``r`` for row ``r``)."""
+    """``out[r, j] = 1`` with probability ``p[r, j]`` (stream ``r`` for row ``r``: the draws of
+    :func:`~neurosim.kernels.rng.uniform`, with the row's state held in registers)."""
     for r in range(p.shape[0]):
+        s0 = states[r, 0]
+        s1 = states[r, 1]
         for j in range(p.shape[1]):
-            out[r, j] = 1.0 if uniform(states, r) < p[r, j] else 0.0
+            draw, s0, s1 = _step(s0, s1)
+            out[r, j] = 1.0 if _unit(draw) < p[r, j] else 0.0
+        states[r, 0] = s0
+        states[r, 1] = s1
 
 
 @njit(cache=True)
@@ -78,12 +84,9 @@ def fit_epoch(W, b, c, dW, db, dc, data, order, batch, k, persistent, chain_h, l
     m = order.shape[0]
     nv, nh = W.shape
     inv_s = 1.0 / sigma if gaussian else 1.0
-    vpos = np.empty((batch, nv))
-    hpos = np.empty((batch, nh))
     hs = np.empty((batch, nh))
-    vneg = np.empty((batch, nv))
-    hneg = np.empty((batch, nh))
-    # both phases in one product: gW = [vpos; vneg]^T [hpos; -hneg] (no large temporaries)
+    # both phases in one product: gW = [vpos; vneg]^T [hpos; -hneg], the phases written in
+    # place into the halves of vv and hh (hneg negated once it has been sampled)
     vv = np.empty((2 * batch, nv))
     hh = np.empty((2 * batch, nh))
     gW = np.empty((nv, nh))
@@ -91,11 +94,11 @@ def fit_epoch(W, b, c, dW, db, dc, data, order, batch, k, persistent, chain_h, l
     scratch = np.empty(max(nv, nh))
     for start in range(0, m, batch):
         B = min(batch, m - start)
-        vp = vpos[:B]
-        hp = hpos[:B]
+        vp = vv[:B]
+        hp = hh[:B]
         h_s = hs[:B]
-        vn = vneg[:B]
-        hn = hneg[:B]
+        vn = vv[B:2 * B]
+        hn = hh[B:2 * B]
         for r in range(B):
             for i in range(nv):
                 vp[r, i] = data[order[start + r], i]
@@ -129,18 +132,19 @@ def fit_epoch(W, b, c, dW, db, dc, data, order, batch, k, persistent, chain_h, l
                 for j in range(nh):
                     chain_h[r, j] = h_s[r, j]
         for r in range(B):
-            for i in range(nv):
-                vv[r, i] = vp[r, i]
-                vv[B + r, i] = vn[r, i]
             for j in range(nh):
-                hh[r, j] = hp[r, j]
-                hh[B + r, j] = -hn[r, j]
+                hn[r, j] = -hn[r, j]  # (hn holds -hneg from here on)
         np.dot(vv[:2 * B].T, hh[:2 * B], gW)
         scale = inv_s / B
-        for i in range(nv):
-            for j in range(nh):
-                dW[i, j] = momentum * dW[i, j] + lr * (gW[i, j] * scale - decay * W[i, j])
-                W[i, j] += dW[i, j]
+        if momentum == 0.0:  # the same values, the velocity not kept (nothing reads it)
+            for i in range(nv):
+                for j in range(nh):
+                    W[i, j] += lr * (gW[i, j] * scale - decay * W[i, j])
+        else:
+            for i in range(nv):
+                for j in range(nh):
+                    dW[i, j] = momentum * dW[i, j] + lr * (gW[i, j] * scale - decay * W[i, j])
+                    W[i, j] += dW[i, j]
         for i in range(nv):
             g = 0.0
             for r in range(B):
@@ -151,7 +155,7 @@ def fit_epoch(W, b, c, dW, db, dc, data, order, batch, k, persistent, chain_h, l
             g = 0.0
             q = 0.0
             for r in range(B):
-                g += hp[r, j] - hn[r, j]
+                g += hp[r, j] + hn[r, j]  # hp - hneg, exactly
                 q += hp[r, j]
             g /= B
             if sparsity_cost > 0.0:
