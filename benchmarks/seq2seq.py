@@ -102,6 +102,7 @@ def torch_seq2seq(torch, model, dtype):
             else:
                 state = final.transpose(0, 1).reshape(n, -1)
             keys = dense["keys"](annotations) if "keys" in dense else annotations
+            pad = None if model.pad is None else source == model.pad
             inputs = torch.cat([torch.full((n, 1), model.target_vocab, dtype=torch.long),
                                 target[:, :-1]], 1)
             embedded = F.embedding(inputs, self.E_target)
@@ -111,6 +112,8 @@ def torch_seq2seq(torch, model, dtype):
                 if model.attention == "additive":
                     h = state[0] if lstm else state
                     scores = torch.tanh(dense["query"](h)[:, None] + keys) @ self.v
+                    if pad is not None:
+                        scores = scores.masked_fill(pad, -torch.inf)
                     context = (torch.softmax(scores, 1)[:, :, None] * annotations).sum(1)
                     state = self.decoder(torch.cat([embedded[:, i], context], 1), state)
                     h = state[0] if lstm else state
@@ -118,7 +121,10 @@ def torch_seq2seq(torch, model, dtype):
                 else:
                     state = self.decoder(torch.cat([embedded[:, i], attentional], 1), state)
                     h = state[0] if lstm else state
-                    weights = torch.softmax((keys @ h[:, :, None])[:, :, 0], 1)
+                    scores = (keys @ h[:, :, None])[:, :, 0]
+                    if pad is not None:
+                        scores = scores.masked_fill(pad, -torch.inf)
+                    weights = torch.softmax(scores, 1)
                     context = (weights[:, :, None] * annotations).sum(1)
                     attentional = torch.tanh(dense["combine"](torch.cat([context, h], 1)))
                     features.append(attentional)

@@ -79,6 +79,9 @@ class Seq2Seq(Layer):
         Of the encoder; the paper's by default (True for additive, False otherwise).
     attention_units : int, optional
         Width of the additive score's hidden layer (the decoder's units by default).
+    pad : int, optional
+        A source token that marks padding (variable-length sources, as :func:`date_task`'s):
+        the decoder gives it no attention.
     init : str or callable
         Initialiser of the input weight matrices (recurrent ones orthogonal, biases zero, an
         LSTM's forget bias 1, embeddings N(0, 1)).
@@ -94,7 +97,7 @@ class Seq2Seq(Layer):
 
     def __init__(self, source_vocab, target_vocab, *, units=64, embedding=32,
                  attention="additive", cell=None, bidirectional=None, attention_units=None,
-                 init="glorot_uniform", seed=None):
+                 pad=None, init="glorot_uniform", seed=None):
         super().__init__()
         self.seed = seed
         self.source_vocab = checks.integer(source_vocab, "source_vocab", low=1)
@@ -109,6 +112,8 @@ class Seq2Seq(Layer):
         self.decoder_units = self.units * (2 if self.bidirectional else 1)
         self.attention_units = self.decoder_units if attention_units is None else \
             checks.integer(attention_units, "attention_units", low=1)
+        self.pad = None if pad is None else checks.integer(pad, "pad", low=0,
+                                                           high=self.source_vocab - 1)
         self.init = initialiser(init)
         self.source_steps = self.weights = None
         self.dtype = np.dtype(np.float64)
@@ -221,6 +226,7 @@ class Seq2Seq(Layer):
         else:
             keys = ops.dense(annotations, p["W_keys"]) if "W_keys" in p else annotations
         steps = target.shape[1] if target is not None else steps
+        mask = None if self.pad is None else source == self.pad
         previous = np.full(n, self.target_vocab)                          # the start symbol
         attentional = np.zeros((n, self.decoder_units), annotations.dtype)
         features, weights, tokens = [], [], []
@@ -229,12 +235,12 @@ class Seq2Seq(Layer):
             h = state if self.cell == "gru" else state[0]
             if additive:
                 query = ops.dense(h, p["W_query"], p["b_query"])
-                context, w = additive_attention(query, keys, annotations, p["v"])
+                context, w = additive_attention(query, keys, annotations, p["v"], mask)
                 h, state = self._step(ops.concatenate([embedded, context], axis=1), state)
                 feature = ops.concatenate([h, context, embedded], axis=1)
             else:
                 h, state = self._step(ops.concatenate([embedded, attentional], axis=1), state)
-                context, w = dot_attention(h, keys, annotations)
+                context, w = dot_attention(h, keys, annotations, mask)
                 attentional = ops.tanh(ops.dense(ops.concatenate([context, h], axis=1),
                                                  p["W_combine"], p["b_combine"]))
                 feature = attentional
@@ -329,9 +335,10 @@ class Seq2Seq(Layer):
                 "bidirectional": int(self.bidirectional)}
 
     def __repr__(self):
+        pad = "" if self.pad is None else f", pad={self.pad}"
         return (f"Seq2Seq({self.source_vocab}, {self.target_vocab}, units={self.units}, "
                 f"attention={self.attention!r}, cell={self.cell!r}, "
-                f"bidirectional={self.bidirectional})")
+                f"bidirectional={self.bidirectional}{pad})")
 
 
 def alignments(model, source, target=None, batch_size=256):
@@ -373,6 +380,7 @@ def alignments(model, source, target=None, batch_size=256):
     coords = {"sample": np.arange(len(source)), "decoder_step": np.arange(weights.shape[1]),
               "encoder_step": np.arange(weights.shape[2])}
     params = {"attention": model.attention, "cell": model.cell,
+              "pad": -1 if model.pad is None else model.pad,
               "bidirectional": int(model.bidirectional), "units": model.units,
               "source_vocab": model.source_vocab, "target_vocab": model.target_vocab}
     return record.dataset(data, coords, family="AN", model=repr(model), params=params)
@@ -393,6 +401,66 @@ def sorting_task(n, length=8, symbols=10, *, seed=None):
     return source, np.sort(source, axis=1)
 
 
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+DATE_SOURCE = "_ ,./0123456789" + "".join(sorted(set("".join(MONTHS)) - set("_ ,./")))
+"""The characters of :func:`date_task`'s sources, by token (token 0, ``_``, is padding)."""
+DATE_TARGET = "0123456789-"
+"""The characters of :func:`date_task`'s targets (ISO dates), by token."""
+DATE_FORMATS = ("{d} {M} {Y}", "{M} {d}, {Y}", "{dd}/{mm}/{Y}", "{Y}.{mm}.{dd}",
+                "{d} {m3} {Y}", "{m3} {dd} {Y}")
+"""The source formats of :func:`date_task` (``d`` day, ``dd`` two-digit day, ``M`` month name,
+``m3`` its first three letters, ``mm`` two-digit month, ``Y`` year)."""
+
+
+def date_task(n, *, seed=None):
+    """Dates written in the formats of :data:`DATE_FORMATS` (e.g. "5 December 2026",
+    "December 5, 2026", "05/12/2026", "Dec 05 2026"), uniform over 1900-2099, and the same
+    dates in ISO form ("2026-12-05").
+
+    Returns
+    -------
+    source : int (n, 18)
+        Tokens of :data:`DATE_SOURCE`, padded at the end with token 0 (``pad=0`` for
+        :class:`Seq2Seq`).
+    target : int (n, 10)
+        Tokens of :data:`DATE_TARGET`.
+    text : list of str
+        The source strings.
+    """
+    n = checks.integer(n, "n", low=1)
+    g = rng.generator(seed)
+    first, last = np.datetime64("1900-01-01"), np.datetime64("2099-12-31")
+    days = first + g.integers(0, int((last - first).astype(int)) + 1, n).astype("timedelta64[D]")
+    formats = g.integers(len(DATE_FORMATS), size=n)
+    width = max(len(f"{m} 30, 2000") for m in MONTHS)
+    source = np.zeros((n, width), np.int64)
+    target = np.empty((n, 10), np.int64)
+    index = {c: k for k, c in enumerate(DATE_SOURCE)}
+    text = []
+    for i, (day, f) in enumerate(zip(days, formats)):
+        iso = str(day)
+        year, month, date = iso.split("-")
+        name = MONTHS[int(month) - 1]
+        written = DATE_FORMATS[f].format(d=int(date), dd=date, M=name, m3=name[:3],
+                                         mm=month, Y=year)
+        text.append(written)
+        source[i, :len(written)] = [index[c] for c in written]
+        target[i] = [DATE_TARGET.index(c) for c in iso]
+    return source, target, text
+
+
+def detokenize(tokens, alphabet):
+    """Token rows as strings of ``alphabet`` (e.g. :data:`DATE_TARGET`)."""
+    tokens = np.asarray(tokens)
+    if tokens.ndim != 2 or not np.issubdtype(tokens.dtype, np.integer):
+        raise ValueError(f"tokens must be a 2-D integer array; got {tokens.dtype} "
+                         f"{tokens.shape}")
+    if tokens.size and (tokens.min() < 0 or tokens.max() >= len(alphabet)):
+        raise ValueError(f"tokens must lie in [0, {len(alphabet)}) (the alphabet)")
+    return ["".join(alphabet[t] for t in row) for row in tokens]
+
+
 def _random_tokens(n, length, symbols, seed):
     n = checks.integer(n, "n", low=1)
     length = checks.integer(length, "length", low=1)
@@ -410,4 +478,6 @@ def sequence_accuracy(predicted, target):
     return float(right.mean()), float(right.all(axis=1).mean())
 
 
-__all__ = ["Seq2Seq", "alignments", "reversal_task", "sorting_task", "sequence_accuracy"]
+__all__ = ["Seq2Seq", "alignments", "reversal_task", "sorting_task", "date_task",
+           "detokenize", "sequence_accuracy", "DATE_SOURCE", "DATE_TARGET", "DATE_FORMATS",
+           "MONTHS"]
