@@ -1,19 +1,39 @@
-"""ESN on Mackey-Glass, beside reservoirpy (WORKLOADS.md, "ESN on Mackey-Glass").
+"""ESN beside reservoirpy: a sweep of sizes and tasks, the first call, and the Mackey-Glass
+workload in detail (WORKLOADS.md, "ESN on Mackey-Glass").
 
-Series: reservoirpy's ``mackey_glass(10000, tau=17)`` (when installed, else neurosim's), rescaled
-to [-1, 1]. One-step-ahead: train X[0:8000] -> X[1:8001] discarding 100 states, test
-X[8000:9999] -> X[8001:10000] from the training end state; closed loop 500 steps from the
-training end state (NRMSE over the first 100 and all 500). Reservoir 500 and 2000 units, leak
-0.3, spectral radius 1.25, input scaling 1, connectivities 0.1, no bias, tanh, normal weights,
-ridge 1e-7. One thread for both sides; neurosim float64 (default), neurosim float32
-(``ESN(dtype="float32")``) and reservoirpy alternate within each repeat, same seeds.
+Sweep (the default): fit then predict, as a user runs them, for each task, reservoir size
+(``--sizes``, default 100 300 500 1000 2000 units) and recurrent connectivity (``--conn``,
+default 0.1 and 1.0: sparse and dense reservoirs). Tasks:
 
-The floor: a pass that only reads the reservoir matrix (values and column indices, in the
-kernel's layout) once per step; also a bare CSR matvec loop (the sparse product alone, no
-input, activation or readout). Initialisation (drawing W, its spectral radius) is reported
-apart from the fit. Prints JSON.
+- ``mackey_glass``: the workload below (1 input, 1 output; train 8000 steps, washout 100,
+  test the next 1999 from the training end state; leak 0.3, spectral radius 1.25, input
+  scaling 1, input connectivity 0.1, ridge 1e-7).
+- ``multi``: 8 inputs u ~ U(0, 0.5), 3 outputs: NARMA10 driven by u0, u1 five steps back,
+  u2[t] u3[t-2]; the same split; leak 0.5, spectral radius 0.9, input connectivity 0.2,
+  ridge 1e-6.
 
-    python benchmarks/esn.py [--repeats 3] [--units 500 2000] [--quick]
+Per point, ``--repeats`` rounds (seed = round), the two sides alternating which goes first:
+construct (``init_s``: weights and spectral radius), ``fit_s`` and ``predict_s``; the ratio
+is reservoirpy's (fit + predict) over neurosim's, per round, then the median (and with the
+construction included, ``ratio_with_init``). NRMSE on the test steps (median over rounds and
+outputs' mean); the tolerance: neurosim's median within ``NRMSE_TOL`` x reservoirpy's (the
+draws differ, so the two never agree to the digit; Mackey-Glass NRMSE varies ~10x between
+seeds). One thread on both sides (BLAS and Numba).
+
+First call: a fresh process each (import, then construct + fit 500 steps + predict 100 with a
+100-unit reservoir), neurosim with a warm kernel cache and with an empty one
+(``NUMBA_CACHE_DIR`` a new directory: the compile a new user waits for once), reservoirpy
+(nothing to compile).
+
+Workload (``--workload``): the Mackey-Glass block in detail (float64 and float32, closed-loop
+generation, the floor: a pass that only reads the reservoir matrix in the kernel's layout
+once per step, and a bare CSR matvec loop), units ``--units`` (500 2000).
+
+    python benchmarks/esn.py [--sizes 100 300 500 1000 2000] [--conn 0.1 1.0]
+                             [--tasks mackey_glass multi] [--repeats 2] [--no-first-call]
+    python benchmarks/esn.py --workload [--repeats 3] [--units 500 2000]
+
+Prints JSON.
 """
 import os
 
@@ -37,6 +57,7 @@ except ImportError:  # a checkout that is not pip-installed: use the repository 
     import neurosim  # noqa: E402,F401
 from neurosim import metrics  # noqa: E402
 from neurosim.datasets import timeseries as ts  # noqa: E402
+from neurosim.kernels.reservoir import narma as _narma  # noqa: E402
 from neurosim.reservoir import ESN  # noqa: E402
 
 T_IMPORT = time.perf_counter() - T_IMPORT
@@ -172,13 +193,8 @@ def summary(xs):
     return {"median": float(np.median(xs)), "min": float(xs.min()), "max": float(xs.max())}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--units", type=int, nargs="+", default=[500, 2000])
-    ap.add_argument("--neurosim-only", action="store_true")
-    ap.add_argument("--no-all-cores", action="store_true", help="skip the extra all-cores neurosim line")
-    args = ap.parse_args()
+def workload(args):
+    """The Mackey-Glass workload in detail (``--workload``): the JSON of the earlier script."""
     use_rpy = reservoirpy is not None and not args.neurosim_only
 
     X = scaled(rpy_mackey_glass(10000, tau=17)) if reservoirpy is not None else scaled(ts.mackey_glass(10000))
@@ -249,14 +265,206 @@ def main():
                if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
         env.update({k: str(os.cpu_count()) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                                      "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")})
-        proc = subprocess.run([sys.executable, __file__, "--neurosim-only", "--repeats", str(args.repeats),
-                               "--units", *map(str, args.units)], env=env, capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, __file__, "--workload", "--neurosim-only", "--repeats",
+                               str(args.repeats), "--units", *map(str, args.units)],
+                              env=env, capture_output=True, text=True)
         if proc.returncode == 0:
             extra = json.loads(proc.stdout)
             out["neurosim_all_cores"] = [{"units": r["units"], "threads": extra["threads"],
                                           "us_per_train_step": r["neurosim"]["us_per_train_step"]}
                                          for r in extra["results"]]
-    print(json.dumps(out, indent=1))
+    return out
+
+
+# --- the sweep ----------------------------------------------------------------------------------
+N_TEST = 1999
+NRMSE_TOL = 2.0
+TASKS = {
+    "mackey_glass": dict(leak=0.3, sr=1.25, input_scaling=1.0, input_connectivity=0.1, ridge=1e-7),
+    "multi": dict(leak=0.5, sr=0.9, input_scaling=1.0, input_connectivity=0.2, ridge=1e-6),
+}
+
+
+def task_data(task):
+    """(inputs, targets) of a task, 10000 steps: (T, n_in), (T, n_out)."""
+    if task == "mackey_glass":
+        X = scaled(rpy_mackey_glass(10000, tau=17)) if reservoirpy is not None else scaled(ts.mackey_glass(10000))
+        return X[:-1], X[1:]
+    u = np.random.default_rng(0).uniform(0.0, 0.5, size=(10000, 8))
+    y0 = np.empty(10001)
+    _narma(np.append(u[:, 0], 0.0), 10, y0)      # y0[t + 1] from u0[..t]
+    y1 = np.zeros(10000)
+    y1[5:] = u[:-5, 1]
+    y2 = np.zeros(10000)
+    y2[2:] = u[2:, 2] * u[:-2, 3]
+    return u, np.stack([y0[1:], y1, y2], axis=1)
+
+
+def nrmse(target, pred):
+    """Mean over outputs of RMSE / std(target)."""
+    return float(np.mean([metrics.nrmse(target[:, k], pred[:, k]) for k in range(target.shape[1])]))
+
+
+def sweep_neurosim(U, Y, units, conn, p, seed):
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        esn = ESN(units, n_inputs=U.shape[1], n_outputs=Y.shape[1], leak=p["leak"], spectral_radius=p["sr"],
+                  input_scaling=p["input_scaling"], connectivity=conn, input_connectivity=p["input_connectivity"],
+                  ridge=p["ridge"], seed=seed)
+    t1 = time.perf_counter()
+    esn.fit(U[:N_TRAIN], Y[:N_TRAIN], washout=WASHOUT)
+    t2 = time.perf_counter()
+    pred = esn.predict(U[N_TRAIN:N_TRAIN + N_TEST])
+    t3 = time.perf_counter()
+    return {"init_s": t1 - t0, "fit_s": t2 - t1, "predict_s": t3 - t2,
+            "nrmse": nrmse(Y[N_TRAIN:N_TRAIN + N_TEST], pred)}
+
+
+def sweep_reservoirpy(U, Y, units, conn, p, seed):
+    t0 = time.perf_counter()
+    res = Reservoir(units, lr=p["leak"], sr=p["sr"], input_scaling=p["input_scaling"], rc_connectivity=conn,
+                    input_connectivity=p["input_connectivity"], W=rpy_normal, Win=rpy_normal, bias=0.0, seed=seed)
+    readout = Ridge(ridge=p["ridge"])
+    model = res >> readout
+    model.initialize(U[:N_TRAIN], Y[:N_TRAIN])
+    t1 = time.perf_counter()
+    model.fit(U[:N_TRAIN], Y[:N_TRAIN], warmup=WASHOUT)
+    t2 = time.perf_counter()
+    pred = np.asarray(model.run(U[N_TRAIN:N_TRAIN + N_TEST])).reshape(N_TEST, -1)
+    t3 = time.perf_counter()
+    return {"init_s": t1 - t0, "fit_s": t2 - t1, "predict_s": t3 - t2,
+            "nrmse": nrmse(Y[N_TRAIN:N_TRAIN + N_TEST], pred)}
+
+
+def sweep_point(U, Y, units, conn, p, repeats, use_rpy):
+    """One point of the sweep: both sides, ``repeats`` rounds, alternating which runs first."""
+    ns, rp = [], []
+    for r in range(repeats):
+        sides = [("ns", sweep_neurosim), ("rp", sweep_reservoirpy)] if use_rpy else [("ns", sweep_neurosim)]
+        for name, fn in (sides if r % 2 == 0 else sides[::-1]):
+            (ns if name == "ns" else rp).append(fn(U, Y, units, conn, p, r))
+    row = {"units": units, "connectivity": conn,
+           "neurosim": {k: summary([x[k] for x in ns]) for k in ns[0]}}
+    row["neurosim"]["us_per_train_step"] = summary([x["fit_s"] / N_TRAIN * 1e6 for x in ns])
+    if rp:
+        row["reservoirpy"] = {k: summary([x[k] for x in rp]) for k in rp[0]}
+        per = [(b["fit_s"] + b["predict_s"]) / (a["fit_s"] + a["predict_s"]) for a, b in zip(ns, rp)]
+        row["ratio_per_round"] = per
+        row["ratio"] = float(np.median(per))
+        row["ratio_fit"] = float(np.median([b["fit_s"] / a["fit_s"] for a, b in zip(ns, rp)]))
+        row["ratio_predict"] = float(np.median([b["predict_s"] / a["predict_s"] for a, b in zip(ns, rp)]))
+        row["ratio_with_init"] = float(np.median([sum(b[k] for k in ("init_s", "fit_s", "predict_s"))
+                                                  / sum(a[k] for k in ("init_s", "fit_s", "predict_s"))
+                                                  for a, b in zip(ns, rp)]))
+        nr = row["neurosim"]["nrmse"]["median"] / row["reservoirpy"]["nrmse"]["median"]
+        row["nrmse_ratio"] = nr
+        row["nrmse_within_tol"] = bool(nr <= NRMSE_TOL)
+    return row
+
+
+FIRST_CALL = """
+import os, sys, time
+for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ[v] = "1"
+import warnings
+warnings.simplefilter("ignore")
+t0 = time.perf_counter()
+import numpy as np
+u = np.sin(np.arange(601) * 0.3)[:, None]
+if sys.argv[1] == "neurosim":
+    from neurosim.reservoir import ESN
+    t1 = time.perf_counter()
+    esn = ESN(100, seed=0).fit(u[:500], u[1:501], washout=10)
+    esn.predict(u[500:600])
+else:
+    from reservoirpy.nodes import Reservoir, Ridge
+    t1 = time.perf_counter()
+    model = Reservoir(100, seed=0) >> Ridge(ridge=1e-7)
+    model.fit(u[:500], u[1:501], warmup=10)
+    model.run(u[500:600])
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def first_call(lib, cache_dir=None):
+    """(import_s, first_s) of a fresh process: import, then construct + fit + predict (small)."""
+    env = dict(os.environ)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = cache_dir
+    proc = subprocess.run([sys.executable, "-c", FIRST_CALL, lib], env=env, capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1:]}
+    imp, first = map(float, proc.stdout.split()[-2:])
+    return {"import_s": imp, "first_call_s": first}
+
+
+def first_calls(repeats):
+    """First-call timings, each in a fresh process: neurosim warm (after one run filled the
+    cache), neurosim cold (an empty cache directory each time), reservoirpy."""
+    import tempfile
+    first_call("neurosim")  # fill the cache
+    out = {"neurosim_warm": [first_call("neurosim") for _ in range(repeats)]}
+    cold = []
+    for _ in range(max(1, repeats // 2)):
+        with tempfile.TemporaryDirectory() as d:
+            cold.append(first_call("neurosim", d))
+    out["neurosim_cold"] = cold
+    if reservoirpy is not None:
+        out["reservoirpy"] = [first_call("reservoirpy") for _ in range(repeats)]
+    for k in list(out):
+        runs = [r for r in out[k] if "error" not in r]
+        if runs:
+            out[k + "_median"] = {f: float(np.median([r[f] for r in runs])) for f in ("import_s", "first_call_s")}
+    return out
+
+
+def sweep(args):
+    use_rpy = reservoirpy is not None and not args.neurosim_only
+    with warnings.catch_warnings():  # compile (or load the cache) before timing
+        warnings.simplefilter("ignore")
+        ESN(20, seed=0).fit(np.zeros((50, 1)), np.zeros((50, 1))).predict(np.zeros((5, 1)))
+    out = {"benchmark": "esn_sweep", "threads": os.environ.get("NUMBA_NUM_THREADS"),
+           "reservoirpy_version": getattr(reservoirpy, "__version__", None), "nrmse_tol": NRMSE_TOL,
+           "n_train": N_TRAIN, "washout": WASHOUT, "n_test": N_TEST, "tasks": {}}
+    for task in args.tasks:
+        U, Y = task_data(task)
+        rows = []
+        for conn in args.conn:
+            for units in args.sizes:
+                row = sweep_point(U, Y, units, conn, TASKS[task], args.repeats, use_rpy)
+                rows.append(row)
+                print(json.dumps({"task": task, "units": units, "connectivity": conn,
+                                  "ratio": row.get("ratio"), "nrmse_ratio": row.get("nrmse_ratio")}),
+                      file=sys.stderr, flush=True)
+        out["tasks"][task] = {"params": TASKS[task], "n_inputs": U.shape[1], "n_outputs": Y.shape[1],
+                              "results": rows}
+    ratios = [r["ratio"] for t in out["tasks"].values() for r in t["results"] if "ratio" in r]
+    if ratios:
+        out["ratio_range"] = [float(min(ratios)), float(max(ratios))]
+    if not args.no_first_call:
+        out["first_call"] = first_calls(args.first_call_repeats)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--workload", action="store_true", help="the Mackey-Glass workload in detail")
+    ap.add_argument("--repeats", type=int, default=None, help="rounds per point (sweep 2, workload 3)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 300, 500, 1000, 2000])
+    ap.add_argument("--conn", type=float, nargs="+", default=[0.1, 1.0])
+    ap.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    ap.add_argument("--no-first-call", action="store_true")
+    ap.add_argument("--first-call-repeats", type=int, default=3)
+    ap.add_argument("--units", type=int, nargs="+", default=[500, 2000], help="workload sizes")
+    ap.add_argument("--neurosim-only", action="store_true")
+    ap.add_argument("--no-all-cores", action="store_true", help="workload: skip the all-cores neurosim line")
+    args = ap.parse_args()
+    if args.repeats is None:
+        args.repeats = 3 if args.workload else 2
+    print(json.dumps(workload(args) if args.workload else sweep(args), indent=1))
 
 
 if __name__ == "__main__":

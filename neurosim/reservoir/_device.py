@@ -14,9 +14,11 @@ from .. import config
 from ..kernels import reservoir as _k
 
 
-SERIAL = {"run": "run_serial", "run_readout": "run_readout_serial"}
+SERIAL = {"run": "run_serial", "run_readout": "run_readout_serial", "readout": "readout_serial"}
 """The CPU kernels launched for a single sequence: the same numbers without threads, compiled in
-about half the time (a first ``fit`` or ``generate`` on a cold cache)."""
+about half the time (a first ``fit`` or ``generate`` on a cold cache); the run kernels in the
+variant of the model (:func:`neurosim.kernels.reservoir.serial`: only its layout, activation,
+noise and feedback compiled)."""
 
 
 class Kernels(_backend.Device):
@@ -38,9 +40,13 @@ class Kernels(_backend.Device):
                              f"got {config.ESN_CUDA_THREADS}")
         self.threads = threads
 
-    def launch(self, name, blocks):
-        if self.cuda is None and int(blocks) <= 1:
-            name = SERIAL.get(name, name)
+    def launch(self, name, blocks, variant=None):
+        """The kernel ``name`` on ``blocks`` blocks; on the CPU, for one block, its serial twin,
+        in the ``variant`` (layout, activation, noisy, feedback) when given (see :data:`SERIAL`)."""
+        if self.cuda is None and int(blocks) <= 1 and name in SERIAL:
+            if variant is not None and name != "readout":
+                return _k.serial(SERIAL[name], *variant)
+            name = SERIAL[name]
         return self.kernel(name, max(int(blocks), 1), self.threads)
 
     def items(self, name, n, threads=None):
@@ -86,6 +92,9 @@ class Session:
                                                                + 8 * self.n_out + 16)
                           + int(steps) * (16 * seqs * (self.units + self.n_out) + 8 * B * (n_inputs + n_fb)), what)
         self.feedback = tuple(static[-2].shape)[-1] > 0  # wfb's columns
+        # the single-sequence CPU kernels' variant (layout, activation, noise, feedback)
+        self.variant = None if many else (_k.DENSE if static[0][7].shape[0] > 0 else _k.SPARSE, int(act),
+                                          int(np.any(np.asarray(noise) > 0)), int(self.feedback))
         self.static = kernels.put(static)
         self.leak, self.act, self.noise = leak, act, noise
         self._x = x
@@ -123,7 +132,7 @@ class Session:
         out = self._buffer("x", lead + (n, self.units))
         if mode == "states":
             f = self._input(fb, n, self.n_fb)
-            k.launch("run_many" if self.many else "run", self._blocks)(
+            k.launch("run_many" if self.many else "run", self._blocks, self.variant)(
                 *self.static, self._input(u, n, self.n_inputs), f, self.x, self.leak, self.act, self.noise,
                 self.streams, out)
             return out, None
@@ -131,15 +140,15 @@ class Session:
         closed = mode == "closed"
         if self.many or self.feedback or closed:
             uu = self._input(None if closed else u, 1 if closed else n, self.n_inputs)
-            k.launch("run_readout_many" if self.many else "run_readout", self._blocks)(
+            k.launch("run_readout_many" if self.many else "run_readout", self._blocks, self.variant)(
                 *self.static, self.wout, self.bout, uu, closed, self.x, self.y, self.leak, self.act, self.noise,
                 self.streams, out, ys)
             return out, ys
         f = self._input(None, n, self.n_fb)
-        k.launch("run", self._blocks)(*self.static, self._input(u, n, self.n_inputs), f, self.x, self.leak,
-                                      self.act, self.noise, self.streams, out)
+        k.launch("run", self._blocks, self.variant)(*self.static, self._input(u, n, self.n_inputs), f, self.x,
+                                                    self.leak, self.act, self.noise, self.streams, out)
         if k.cuda is None:
-            _k.readout(out, self.wout, self.bout, ys)
+            k.launch("readout", self._blocks)(out, self.wout, self.bout, ys)
             self.y[...] = ys[:, -1]
         else:
             k.items("readout", self._B * n)(out, self.wout, self.bout, ys)
