@@ -1,15 +1,18 @@
-"""Encoder-decoder RNNs with attention learn to reverse and to sort sequences; their alignments.
+"""Encoder-decoder RNNs with attention learn to reverse and sort sequences and to read dates;
+their alignments.
 
 Two models, each trained by teacher forcing (Adam, the learning rate decayed on a cosine) on
-both tasks (eight tokens of ten symbols):
+three tasks (reversing and sorting eight tokens of ten symbols; rewriting dates written in six
+formats, e.g. "December 5, 2026" or "05/12/2026", as ISO dates, "2026-12-05"):
 Bahdanau's additive attention (a bidirectional GRU encoder, the previous decoder state scores
 the annotations) and Luong's multiplicative "general" attention (an LSTM encoder and decoder,
 the current state scores them, input feeding). Greedy decoding on held-out sequences shows
 what they learned to look at: the reversal's alignment is the anti-diagonal (output step i
-reads source step 7 - i), the sorting's follows where each next-smallest token sits. Writes to
-``--out``:
+reads source step 7 - i), the sorting's follows where each next-smallest token sits, and the
+dates' jumps to the year's digits, then the month's name or digits, then the day's (the
+padding gets no weight). Writes to ``--out``:
 
-- ``seq2seq_attention.png``: validation loss per epoch of both models on both tasks, and the
+- ``seq2seq_attention.png``: validation loss per epoch of both models on each task, and the
   attention weights (output step x source step) of one held-out sequence for each model and
   task, labelled with the source and the decoded tokens;
 - ``seq2seq_attention.nc``: the learning curves, the accuracies (per token and per whole
@@ -29,16 +32,23 @@ import numpy as np  # noqa: E402
 
 from neurosim import record  # noqa: E402
 from neurosim.nn.optim import cosine  # noqa: E402
-from neurosim.deep.seq2seq import (Seq2Seq, alignments, reversal_task,  # noqa: E402
-                                   sequence_accuracy, sorting_task)
+from neurosim.deep.seq2seq import (DATE_SOURCE, DATE_TARGET, Seq2Seq,  # noqa: E402
+                                   alignments, date_task, reversal_task, sequence_accuracy,
+                                   sorting_task)
 
 LENGTH, SYMBOLS = 8, 10
-TASKS = {"reversal": reversal_task, "sorting": sorting_task}
+DIGITS = "0123456789"
+# name: (make(n, seed) -> (source, target), source alphabet, target alphabet, padding token)
+TASKS = {"reversal": (lambda n, seed: reversal_task(n, LENGTH, SYMBOLS, seed=seed), DIGITS,
+                      DIGITS, None),
+         "sorting": (lambda n, seed: sorting_task(n, LENGTH, SYMBOLS, seed=seed), DIGITS,
+                     DIGITS, None),
+         "dates": (lambda n, seed: date_task(n, seed=seed)[:2], DATE_SOURCE, DATE_TARGET, 0)}
 MODELS = {"additive": "Bahdanau (additive, BiGRU)", "general": "Luong (general, LSTM)"}
 
 
 def plot(curves, maps, path):
-    fig, axes = plt.subplots(len(TASKS), 1 + len(MODELS), figsize=(12, 7.6))
+    fig, axes = plt.subplots(len(TASKS), 1 + len(MODELS), figsize=(13, 11))
     for row, task in zip(axes, TASKS):
         for attention, label in MODELS.items():
             loss = curves[task, attention]
@@ -47,11 +57,14 @@ def plot(curves, maps, path):
                    title=f"{task}: learning")
         row[0].legend(fontsize=8)
         row[0].grid(alpha=0.3)
+        _, source_chars, target_chars, _ = TASKS[task]
         for ax, attention in zip(row[1:], MODELS):
             ds = maps[task, attention]
-            ax.imshow(ds.attention[0].values, cmap="viridis", vmin=0, vmax=1)
-            ax.set_xticks(range(LENGTH), ds.source[0].values)
-            ax.set_yticks(range(LENGTH), ds.prediction[0].values)
+            ax.imshow(ds.attention[0].values, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+            ax.set_xticks(range(ds.sizes["encoder_step"]),
+                          [source_chars[t] for t in ds.source[0].values])
+            ax.set_yticks(range(ds.sizes["decoder_step"]),
+                          [target_chars[t] for t in ds.prediction[0].values])
             ax.set(xlabel="source token", ylabel="decoded token",
                    title=f"{task}: {MODELS[attention]}")
             ax.title.set_fontsize(9)
@@ -73,13 +86,14 @@ def main(argv=None):
     seed = args.seed
     t0 = time.perf_counter()
     curves, maps, scores = {}, {}, {}
-    for task, make in TASKS.items():
-        S, T = make(n, LENGTH, SYMBOLS, seed=seed)
-        Sv, Tv = make(300, LENGTH, SYMBOLS, seed=seed + 1)
+    for task, (make, source_chars, target_chars, pad) in TASKS.items():
+        count = n // 2 if task == "dates" else n      # dates are learned faster
+        S, T = make(count, seed)
+        Sv, Tv = make(300, seed + 1)
         for attention in MODELS:
-            model = Seq2Seq(SYMBOLS, SYMBOLS, units=32, embedding=16, attention=attention,
-                            seed=seed)
-            steps = epochs * -(-n // 32)
+            model = Seq2Seq(len(source_chars), len(target_chars), units=32, embedding=16,
+                            attention=attention, pad=pad, seed=seed)
+            steps = epochs * -(-count // 32)
             history = model.fit(S, T, epochs=epochs, lr=cosine(0.01, steps, 0.001), seed=seed,
                                 validation=(Sv, Tv))
             curves[task, attention] = history.val_loss.values
@@ -91,17 +105,22 @@ def main(argv=None):
     data = {}
     for (task, attention), ds in maps.items():
         key = f"{task}_{attention}"
+        decoder, encoder = ("date_" if task == "dates" else "") + "decoder_step", \
+            ("date_" if task == "dates" else "") + "encoder_step"
         data[f"{key}_val_loss"] = ("epoch", curves[task, attention],
                                    {"long_name": "validation loss (nats per token)",
                                     "units": "1"})
-        data[f"{key}_attention"] = (("decoder_step", "encoder_step"), ds.attention[0].values,
+        data[f"{key}_attention"] = ((decoder, encoder), ds.attention[0].values,
                                     {"long_name": "attention weight", "units": "1"})
-        data[f"{key}_prediction"] = ("decoder_step", ds.prediction[0].values)
-        data[f"{key}_source"] = ("encoder_step", ds.source[0].values)
+        data[f"{key}_prediction"] = (decoder, ds.prediction[0].values)
+        data[f"{key}_source"] = (encoder, ds.source[0].values)
         data[f"{key}_token_accuracy"] = ((), scores[task, attention][0])
         data[f"{key}_sequence_accuracy"] = ((), scores[task, attention][1])
+    dates = maps["dates", "additive"]
     ds = record.dataset(data, {"epoch": np.arange(epochs), "decoder_step": np.arange(LENGTH),
-                               "encoder_step": np.arange(LENGTH)},
+                               "encoder_step": np.arange(LENGTH),
+                               "date_decoder_step": np.arange(dates.sizes["decoder_step"]),
+                               "date_encoder_step": np.arange(dates.sizes["encoder_step"])},
                         family="AN", model="Seq2Seq",
                         params={"length": LENGTH, "symbols": SYMBOLS, "train_sequences": n,
                                 "epochs": epochs, "units": 32, "embedding": 16}, seed=seed)

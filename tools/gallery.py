@@ -88,8 +88,8 @@ EXAMPLES = {
     "attention_sequences.py": "Attention network (AN): a Transformer encoder retrieves a key's value and "
                               "reverses sequences; each head's attention map.",
     "seq2seq_attention.py": "Attention network (AN): encoder-decoder RNNs with Bahdanau's additive and "
-                            "Luong's multiplicative attention reverse and sort sequences; their "
-                            "alignments.",
+                            "Luong's multiplicative attention reverse and sort sequences and read "
+                            "dates; their alignments.",
     "spatial_transformer.py": "Spatial transformer network (AN): an STN turns and re-centres rotated, "
                               "shifted digits and beats the same CNN without it.",
     "gan_digits.py": "Generative adversarial network (GAN): samples per epoch on digits, the losses "
