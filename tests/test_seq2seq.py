@@ -201,6 +201,8 @@ def test_bad_input():
         Seq2Seq(3, 3, attention="bilinear")
     with pytest.raises(ValueError, match="cell must be one of"):
         Seq2Seq(3, 3, cell="rnn")
+    with pytest.raises(TypeError, match=r"validation must be a pair \(source, target\)"):
+        model.fit(np.zeros((2, 4), int), np.zeros((2, 3), int), validation=np.zeros(3))
     with pytest.raises(ValueError, match="pad must be <= 2"):
         Seq2Seq(3, 3, pad=3)
     with pytest.raises(ValueError, match="units must be >= 1"):

@@ -278,16 +278,16 @@ class Seq2Seq(Layer):
 
     def pack(self, source, target):
         """Source (n, S) and target (n, T) tokens side by side as the model's input
-        (n, S + T), checked (vocabularies, and the built model's steps)."""
+        (n, S + T), checked (vocabularies, and the built model's steps; before the model is
+        built, S becomes its source length)."""
         source = _tokens(source, "source", self.source_vocab,
-                         None if self.source_steps is None or not self.built
-                         else self.source_steps)
+                         self.source_steps if self.built else None)
         target_steps = self.output_shape[0] if self.built else None
         target = _tokens(target, "target", self.target_vocab, target_steps)
         if len(source) != len(target):
             raise ValueError(f"source and target must have as many sequences; got "
                              f"{len(source)} and {len(target)}")
-        if self.source_steps is None:
+        if not self.built:                    # the lengths are fixed when the model is built
             self.source_steps = source.shape[1]
         return np.concatenate([source, target], axis=1).astype(self.dtype)
 
