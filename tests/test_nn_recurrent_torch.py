@@ -219,3 +219,25 @@ def test_stacked_network_builder_and_hidden_states():
     with pytest.raises(ValueError, match="concatenates the directions"):
         recurrent_network("gru", 3, input_shape=(STEPS, FEATURES), num_layers=2,
                           bidirectional=True, merge="sum")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_blas_input_side_equals_the_few_features_loops(cell, monkeypatch):
+    """Inputs wider than kernels.recurrent.SMALL_INPUTS take BLAS products: same results."""
+    from neurosim.kernels import recurrent as kr
+    g = np.random.default_rng(6)
+    layer = {"lstm": rec.LSTM, "gru": rec.GRU}[cell](UNITS, bidirectional=True,
+                                                     return_sequences=True)
+    layer.build((STEPS, FEATURES))
+    x = g.standard_normal((BATCH, STEPS, FEATURES))
+    results = []
+    for small in (32, 0):
+        monkeypatch.setattr(kr, "SMALL_INPUTS", small)
+        xt = nn.Tensor(x, requires_grad=True)
+        for p in layer.params.values():
+            p.grad = None
+        out = layer(xt, lengths=LENGTHS)
+        (out * out).sum().backward()
+        results.append([out.data, xt.grad] + [p.grad for p in layer.params.values()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

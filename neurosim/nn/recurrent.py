@@ -1,10 +1,12 @@
 """Recurrent ops and layers: Elman RNN, LSTM and GRU over whole sequences, and their
 bidirectional form.
 
-Each op runs a whole sequence as one node on the tape: a compiled kernel
-(:mod:`neurosim.kernels.recurrent`) makes each step's products ``x_t W`` and ``h_{t-1} U`` (BLAS)
-and the gate math, keeping what backpropagation through time needs, and the backward pass is
-one more kernel call and the weight gradients' GEMMs over all steps. Sequences are batch-first,
+Each op runs a whole sequence as one node on the tape: the input products of all steps are
+made at once, a compiled kernel (:mod:`neurosim.kernels.recurrent`, feature-major inside) makes
+each step's recurrent product (BLAS) and the gate math, keeping what backpropagation through
+time needs, and the backward pass is one more kernel call and the weight gradients' products
+over all steps. Variable-length batches hold each sequence's state after its last step (as
+PyTorch's packed sequences). Sequences are batch-first,
 ``x`` (batch, time, features); weights ``W`` (features, G*units), ``U`` (units, G*units),
 ``b`` (G*units,) with the gate blocks in PyTorch's order (LSTM: input, forget, cell, output;
 GRU: reset, update, candidate). Computation follows ``x``'s dtype (float32 or float64).
@@ -125,11 +127,13 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
     """The op behind :func:`rnn`, :func:`lstm` and :func:`gru` (``op`` names it in errors):
     the whole sequence is one tape node whose backward runs BPTT in one kernel call.
 
-    The input products of all steps are one GEMM; ``lengths`` (checked by
-    :func:`_checked_lengths`) hold each sample's state after its last step, as PyTorch's packed
-    sequences (outputs past a length are zero). With ``return_state`` the node's output packs
-    along axis 1 the outputs (``time`` entries, none without ``return_sequences``), the final
-    hidden state and, for the LSTM, the final cell state: (batch, time + 1 or 2, units)."""
+    Feature-major inside (:func:`~neurosim.kernels.recurrent.recurrent_forward`): each step's arrays
+    are (features, batch). The input products of all steps are made at once; ``lengths``
+    (checked by :func:`_checked_lengths`) hold each sample's state after its last step, as
+    PyTorch's packed sequences (outputs past a length are zero). With ``return_state`` the
+    node's output packs along axis 1 the outputs (``time`` entries, none without
+    ``return_sequences``), the final hidden state and, for the LSTM, the final cell state:
+    (batch, time + 1 or 2, units)."""
     parents, units = _checked(op, cell, x, W, U, b, b_hn, h0, c0)
     x = parents[0]
     dtype = x.dtype
@@ -138,68 +142,77 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
     order = _order(lengths, steps, reverse)
     lens = np.full(n, steps, np.int64) if lengths is None else lengths
     Wd, Ud, bd = (np.ascontiguousarray(p.data, dtype) for p in parents[1:4])
-    xs = _time_major(x.data, reverse, dtype, order)
-    if features <= kr.SMALL_INPUTS:                     # every step's input product at once
-        P = np.empty((steps, n, Wd.shape[1]), dtype)
-        kr.input_products(xs.reshape(steps * n, features), Wd, bd, P.reshape(steps * n, -1))
+    width, small = Ud.shape[1], features <= kr.SMALL_INPUTS
+    X = np.ascontiguousarray(_time_major(x.data, reverse, dtype, order).transpose(0, 2, 1))
+    if small:                                           # every step's input product at once
+        P = np.empty((steps, width, n), dtype)
+        kr.input_products(X, Wd, bd, P)
     else:
-        P = xs.reshape(steps * n, features) @ Wd
-        P += bd
-        P = P.reshape(steps, n, -1)
-    hs = np.empty((steps + 1, n, units), dtype)
-    hs[0] = 0.0 if h0 is None else parents[5].data
-    cs = np.empty((steps + 1, n, units) if cell == kr.LSTM else (1, 1, 1), dtype)
-    cs[0] = 0.0 if c0 is None else parents[6].data
-    gates = np.empty((steps, n, kr.STORED[cell] * units), dtype)
+        P = np.matmul(np.ascontiguousarray(Wd.T), X)
+        P += bd[:, None]
+    hs = np.empty((steps + 1, units, n), dtype)
+    hs[0] = 0.0 if h0 is None else parents[5].data.T
+    lstm_cell = cell == kr.LSTM
+    cs = np.empty((steps + 1, units, n) if lstm_cell else (1, 1, 1), dtype)
+    cs[0] = 0.0 if c0 is None else parents[6].data.T
+    gates = np.empty((steps, 4 * units, n) if cell != kr.RNN else (1, 1, 1), dtype)
+    tanh_c = np.empty((steps, units, n) if lstm_cell else (1, 1, 1), dtype)
     bias_hn = np.zeros(1, dtype) if b_hn is None else parents[4].data.astype(dtype, copy=False)
     gemm = numpy_gemm(dtype)
-    kr.recurrent_forward(cell, P, Ud, bias_hn, lens, hs, cs, gates, gemm)
+    kr.recurrent_forward(cell, P, np.ascontiguousarray(Ud.T), bias_hn, lens, hs, cs, gates, tanh_c,
+                  gemm)
+    del P
     parts = []
     if return_sequences:
-        parts.append(_batch_major(hs[1:], reverse, order, lengths))
+        parts.append(_batch_major(hs[1:].transpose(0, 2, 1), reverse, order, lengths))
     if return_state or not return_sequences:
-        parts.append(hs[-1][:, None])
-    if return_state and cell == kr.LSTM:
-        parts.append(cs[-1][:, None])
+        parts.append(hs[-1].T[:, None])
+    if return_state and lstm_cell:
+        parts.append(cs[-1].T[:, None])
     packed = len(parts) > 1
-    out = np.concatenate(parts, 1) if packed else parts[0] if return_sequences else hs[-1].copy()
+    out = np.concatenate(parts, 1) if packed else parts[0] if return_sequences else \
+        np.ascontiguousarray(hs[-1].T)
 
     def backward(g):
         g = g.astype(dtype, copy=False)
         if not packed:
             g = g if return_sequences else g[:, None]
-        dc = np.zeros((n, units), dtype)
-        if return_state and cell == kr.LSTM:
-            dc[...] = g[:, -1]
+        dc = np.zeros((units, n), dtype)
+        if return_state and lstm_cell:
+            dc[...] = g[:, -1].T
             g = g[:, :-1]
-        dh = np.array(g[:, -1]) if return_state or not return_sequences else \
-            np.zeros((n, units), dtype)
+        dh = np.array(g[:, -1].T, order="C") if return_state or not return_sequences else \
+            np.zeros((units, n), dtype)
         if return_sequences:
             gs = g[:, :steps]
             if lengths is not None:
                 gs = gs * (np.arange(steps) < lengths[:, None])[:, :, None]
-            dH = _time_major(gs, reverse, dtype, order)
+            dH = np.ascontiguousarray(_time_major(gs, reverse, dtype, order).transpose(0, 2, 1))
         else:
-            dH = np.empty((0, n, units), dtype)
-        dP = np.empty((steps, n, Ud.shape[1]), dtype)
+            dH = np.empty((0, units, n), dtype)
+        dP = np.empty((steps, width, n), dtype)
         dA = np.empty_like(dP) if cell == kr.GRU else dP
-        kr.recurrent_backward(cell, dH, np.ascontiguousarray(Ud.T), lens, hs, cs, gates, dP, dA,
-                              dh, dc, gemm)
-        dP2, dA2 = dP.reshape(steps * n, -1), dA.reshape(steps * n, -1)
-        x2 = xs.reshape(steps * n, features)
-        if features <= kr.SMALL_INPUTS:
-            gx = np.empty((steps * n if x.requires_grad else 0, features), dtype)
+        kr.recurrent_backward(cell, dH, Ud, lens, hs, cs, gates, tanh_c, dP, dA, dh, dc, gemm)
+        del dH
+        gx = None
+        if small:
+            gx = np.empty((steps if x.requires_grad else 0, features, n), dtype)
             gW, gb = np.empty_like(Wd), np.empty_like(bd)
-            kr.input_gradients(x2, dP2, Wd, gx, gW, gb)
+            kr.input_gradients(X, dP, Wd, gx, gW, gb)
         else:
-            gx = dP2 @ Wd.T if x.requires_grad else None
-            gW = x2.T @ dP2 if parents[1].requires_grad else None
-            gb = dP2.sum(axis=0)
+            if x.requires_grad:
+                gx = np.matmul(Wd, dP)
+            dPm = dP.transpose(1, 0, 2).reshape(width, steps * n)
+            gW = X.transpose(1, 0, 2).reshape(features, steps * n) @ dPm.T
+            gb = dPm.sum(axis=1)
         if x.requires_grad:
-            gx = _batch_major(gx.reshape(steps, n, features), reverse, order)
-        gU = hs[:-1].reshape(steps * n, units).T @ dA2 if parents[2].requires_grad else None
-        gb_hn = None if b_hn is None else dA2[:, 2 * units:].sum(axis=0)
-        return gx, gW, gU, gb, gb_hn, dh, dc
+            gx = _batch_major(gx.transpose(0, 2, 1), reverse, order)
+        gU = None
+        if parents[2].requires_grad:
+            dAm = dA.transpose(1, 0, 2).reshape(width, steps * n)
+            gU = hs[:-1].transpose(1, 0, 2).reshape(units, steps * n) @ dAm.T
+        gb_hn = None if b_hn is None else dA[:, 2 * units:].sum(axis=(0, 2))
+        return gx, gW, gU, gb, gb_hn, dh.T, dc.T
     kept = [p for p in parents if p is not None]
     return record(out, kept, lambda g: [d for d, p in zip(backward(g), parents)
                                         if p is not None])
