@@ -3,8 +3,9 @@
 The Vogels and Abbott (2005) current-based network as Brian2's ``examples/CUBA.py`` defines it:
 N = 4000 (80% excitatory), p = 80/N per source population, taum 20 ms, taue 5 ms, taui 10 ms,
 Vt -50 mV, Vr -60 mV, El -49 mV, we = 60*0.27/10 mV, wi = -20*4.5/10 mV, refractory 5 ms, v0
-uniform in [Vr, Vt], exact integration over dt = 0.1 ms, 1 s; also N = 32000 (same 80 synapses
-per neuron).
+uniform in [Vr, Vt], exact integration over dt = 0.1 ms, 1 s; also N = 1000, 16000 and 32000
+(the same 80 synapses per neuron): the size sweep of issue 17, a ratio per size and their range
+(``loop_speedup_range``).
 
 Figures per size: the simulation loop (a 1 s run from a stored state, repeated: median, min,
 max; network building and compilation apart), spikes, mean rate (spikes / N / 1 s), fraction of
@@ -21,7 +22,7 @@ the wall time of ``net.run(1 * second)`` after ``net.restore()``, compiled code 
 neurosim's kernel is serial: results are the same on any number of threads, and one thread is
 what runs (``threads`` reports numba's setting).
 
-Prints one JSON object. ``python benchmarks/cuba.py [--repeats 3] [--sizes 4000 32000]
+Prints one JSON object. ``python benchmarks/cuba.py [--repeats 3] [--sizes 1000 4000 16000 32000]
 [--brian-python /tmp/bench-venv/bin/python] [--no-cold] [--no-brian-numpy]``
 """
 import argparse
@@ -165,7 +166,7 @@ def brian(python, n, target, repeats, cache):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="CUBA: neurosim beside Brian2")
-    ap.add_argument("--sizes", type=int, nargs="+", default=[4000, 32000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000, 16000, 32000])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seeds", type=int, default=3, help="seeds for the rate averages")
     ap.add_argument("--brian-python", default=os.environ.get("NEUROSIM_BRIAN_PYTHON",
@@ -221,6 +222,11 @@ def main(argv=None):
         entry["ratios"] = ratios
         result["sizes"][str(n)] = entry
     brian_cache.cleanup()
+    for key in ("loop_speedup_vs_brian2_cython", "loop_speedup_vs_brian2_numpy"):
+        sp = {n: e["ratios"][key] for n, e in result["sizes"].items() if key in e["ratios"]}
+        if sp:  # the ratio at each size, and their range (the README's figure)
+            result[key.replace("loop_speedup", "loop_speedup_range")] = {
+                "per_size": sp, "min": min(sp.values()), "max": max(sp.values())}
     print(json.dumps(result, indent=1))
 
 

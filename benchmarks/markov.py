@@ -11,7 +11,15 @@ full workload: it runs a shorter path (``--pydtmc-steps``) and the figure is ste
 Prints one JSON object: times in seconds (median, min, max over ``--repeats``, sides
 alternating), steps per second, first-call (compile) times apart, and ratios.
 
-    python benchmarks/markov.py [--repeats 5] [--quick]
+The size sweep of issue 17 (``"sweep"``): dense Dirichlet(1) chains of 100, 1000 and 10000
+states, one path of 10^4 and 10^6 steps and 100 paths of 10^4 and 10^5 steps, neurosim's
+``simulate`` beside QuantEcon's ``simulate`` (alternating, one thread): the ratio per point,
+the wrapper's share of neurosim's call (everything but the kernel: the kernel alone is timed on
+prepared arrays writing a fresh output, as the call does; from the fastest of the repeats of
+each), and the peak memory of each call
+(tracemalloc, chains built and warm).
+
+    python benchmarks/markov.py [--repeats 5] [--quick] [--sweep-only]
 """
 import os
 
@@ -57,12 +65,103 @@ def sparse_chain(n=100_000, k=10, seed=0):
     return sp.csr_array((rng.dirichlet(np.ones(k), size=n).ravel(), (rows, cols.ravel())), shape=(n, n))
 
 
+SWEEP_STATES = (100, 1000, 10000)
+SWEEP_RUNS = ((1, 10_000), (1, 1_000_000), (100, 10_000), (100, 100_000))  # (paths, ts_length)
+
+
+def peak_bytes(fn):
+    """Peak memory (bytes) that Python allocations reach during ``fn()`` (tracemalloc)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        fn()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def kernel_seconds(mc, paths, steps, seed=0):
+    """The compiled simulation kernel alone, on prepared tables, streams and starting states,
+    writing a fresh output (what ``simulate`` runs for a dense chain on the CPU): seconds."""
+    from neurosim import config, rng
+    from neurosim.kernels import markov as K
+
+    table = mc._get_tables()[1]
+    x = np.zeros(paths, np.int64)
+    states = rng.streams(seed, paths)
+    one = paths == 1 and mc.n_states >= config.MARKOV_PREFETCH_MIN_STATES
+    t0 = time.perf_counter()
+    out = np.empty((paths, steps), np.int64)
+    (K.run_dense_one if one else K.run_dense)(table, x, np.int64(steps), np.int64(1), states, out[0] if one else out)
+    return time.perf_counter() - t0
+
+
+def sweep(repeats, qe, states_list=SWEEP_STATES, runs=SWEEP_RUNS):
+    """neurosim beside QuantEcon at each (states, paths, ts_length) point: ratio, wrapper share,
+    peak memory."""
+    from neurosim.markov import MarkovChain
+
+    numba.set_num_threads(1)
+    points = []
+    for n in states_list:
+        P = dense_chain(n)
+        mc = MarkovChain(P, seed=0)
+        mc.simulate(10, start=0)
+        mc.simulate(10, start=0, n_chains=2)
+        qmc = qe.MarkovChain(P) if qe is not None else None
+        if qmc is not None:
+            qmc.simulate(10, init=0)
+        for paths, length in runs:
+            steps = length - 1  # ts_length states: the start and length - 1 steps
+            init = 0 if paths == 1 else np.zeros(paths, dtype=np.int64)
+            t = {"neurosim": [], "quantecon": [], "kernel": []}
+            for _ in range(repeats):
+                t["neurosim"].append(timed(lambda: mc.simulate(steps, start=0, n_chains=paths))[0])
+                t["kernel"].append(kernel_seconds(mc, paths, steps))
+                if qmc is not None:
+                    t["quantecon"].append(timed(lambda: qmc.simulate(length, init=init))[0])
+            med = {k: float(np.median(v)) for k, v in t.items() if v}
+            low = {k: float(np.min(v)) for k, v in t.items() if v}  # (least disturbed by other load)
+            point = {"states": n, "paths": paths, "ts_length": length, "seconds_median": med, "seconds_min": low,
+                     "wrapper_share": max(0.0, 1.0 - low["kernel"] / low["neurosim"]),
+                     "peak_bytes": {"neurosim": peak_bytes(lambda: mc.simulate(steps, start=0, n_chains=paths))}}
+            if qmc is not None:
+                point["peak_bytes"]["quantecon"] = peak_bytes(lambda: qmc.simulate(length, init=init))
+                per = np.asarray(t["quantecon"]) / np.asarray(t["neurosim"])  # pairs back to back
+                point["ratio_quantecon_over_neurosim"] = {"median": float(np.median(per)),
+                                                          "min": float(per.min()), "max": float(per.max())}
+                point["memory_ratio_neurosim_over_quantecon"] = (point["peak_bytes"]["neurosim"]
+                                                                 / point["peak_bytes"]["quantecon"])
+            points.append(point)
+        del mc, qmc, P
+    out = {"points": points}
+    if qe is not None:
+        r = [p["ratio_quantecon_over_neurosim"]["median"] for p in points]
+        out["ratio_range"] = {"min": min(r), "max": max(r)}
+    w = [p["wrapper_share"] for p in points]
+    out["wrapper_share_range"] = {"min": min(w), "max": max(w)}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="smaller sizes (smoke test)")
     ap.add_argument("--pydtmc-steps", type=int, default=20_000)
+    ap.add_argument("--sweep-only", action="store_true", help="only the size sweep")
     args = ap.parse_args()
+    if args.sweep_only:
+        try:
+            import quantecon as qe
+        except ImportError:
+            qe = None
+        runs = SWEEP_RUNS if not args.quick else ((1, 10_000), (100, 10_000))
+        print(json.dumps({"sweep": sweep(args.repeats, qe, SWEEP_STATES if not args.quick else (100, 1000), runs)},
+                         indent=1))
+        return
     R = args.repeats
     long_steps, n_paths, path_steps = (1_000_000, 1000, 1000) if not args.quick else (100_000, 100, 1000)
     n_sparse = 100_000 if not args.quick else 10_000
@@ -158,6 +257,8 @@ def main():
                                                    for _ in range(R)])
     numba.set_num_threads(1)
     out["sparse_100k"] = sparse
+    out["sweep"] = sweep(R, qe, SWEEP_STATES if not args.quick else (100, 1000),
+                         SWEEP_RUNS if not args.quick else ((1, 10_000), (100, 10_000)))
     print(json.dumps(out, indent=1))
 
 

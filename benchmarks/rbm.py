@@ -13,7 +13,10 @@ pseudo-log-likelihood by scikit-learn's ``score_samples`` definition (one random
 per image, times 64; the same random units for both models), and the exact mean over all 64
 units (``RBM.pseudo_likelihood``, the expectation of the former), and the ratios.
 
-Prints one JSON object. ``python benchmarks/rbm.py [--repeats 3]``
+Issue 17: the same fit swept over 16, 64, 256 and 1024 hidden units (``--hidden``), the ratio
+and the pseudo-likelihoods at each point (``"points"``; the 256-unit point is the workload's).
+
+Prints one JSON object. ``python benchmarks/rbm.py [--repeats 3] [--hidden 16 64 256 1024]``
 """
 import os
 
@@ -55,21 +58,21 @@ def as_neurosim(sk):
     return r
 
 
-def fit_ours():
+def fit_ours(n_hidden):
     X, _ = digits()
     X = X / 16.0
-    r = RBM(64, SETTINGS["n_hidden"], seed=SETTINGS["seed"])
+    r = RBM(64, n_hidden, seed=SETTINGS["seed"])
     t0 = time.perf_counter()
     r.fit(X[:1500], SETTINGS["epochs"], batch_size=SETTINGS["batch_size"], learning_rate=SETTINGS["learning_rate"],
           method="pcd", k=1, momentum=0.0, shuffle=False, monitor=0)
     return time.perf_counter() - t0, r
 
 
-def fit_sklearn():
+def fit_sklearn(n_hidden):
     from sklearn.neural_network import BernoulliRBM
     X, _ = digits()
     X = X / 16.0
-    sk = BernoulliRBM(n_components=SETTINGS["n_hidden"], learning_rate=SETTINGS["learning_rate"],
+    sk = BernoulliRBM(n_components=n_hidden, learning_rate=SETTINGS["learning_rate"],
                       batch_size=SETTINGS["batch_size"], n_iter=SETTINGS["epochs"], random_state=SETTINGS["seed"])
     t0 = time.perf_counter()
     sk.fit(X[:1500])
@@ -79,6 +82,7 @@ def fit_sklearn():
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--hidden", type=int, nargs="+", default=[16, 64, 256, 1024], help="hidden units swept")
     args = p.parse_args()
     X, _ = digits()
     test = X[1500:] / 16.0
@@ -93,29 +97,42 @@ def main():
     except ImportError:
         sk_version = None
 
-    ours_t, sk_t = [], []
-    ours = sk = None
-    for _ in range(args.repeats):
-        t, ours = fit_ours()
-        ours_t.append(t)
-        if sk_version:
-            t, sk = fit_sklearn()
-            sk_t.append(t)
-
     out = {"benchmark": "RBM on digits", "machine": platform.processor() or platform.machine(),
            "cpu_count": os.cpu_count(), "threads": 1, "settings": SETTINGS, "sklearn": sk_version,
-           "compile_s": compile_s,
-           "neurosim": {"fit_s": summary(ours_t),
-                        "test_pl_sklearn_definition": sklearn_style_pl(ours, test),
-                        "test_pl_exact": float(np.mean(ours.pseudo_likelihood(test)))}}
-    if sk is not None:
-        twin = as_neurosim(sk)
-        out["sklearn_BernoulliRBM"] = {"fit_s": summary(sk_t),
-                                       "test_pl_score_samples": float(np.mean(sk.score_samples(test))),
-                                       "test_pl_sklearn_definition": sklearn_style_pl(twin, test),
-                                       "test_pl_exact": float(np.mean(twin.pseudo_likelihood(test)))}
-        out["speedup_vs_sklearn"] = out["sklearn_BernoulliRBM"]["fit_s"]["median"] / out["neurosim"]["fit_s"]["median"]
-        out["exact_pl_difference"] = out["neurosim"]["test_pl_exact"] - out["sklearn_BernoulliRBM"]["test_pl_exact"]
+           "compile_s": compile_s, "points": []}
+    for n_hidden in args.hidden:
+        ours_t, sk_t = [], []
+        ours = sk = None
+        for _ in range(args.repeats):  # the sides alternate
+            t, ours = fit_ours(n_hidden)
+            ours_t.append(t)
+            if sk_version:
+                t, sk = fit_sklearn(n_hidden)
+                sk_t.append(t)
+        point = {"n_hidden": n_hidden,
+                 "neurosim": {"fit_s": summary(ours_t),
+                              "test_pl_sklearn_definition": sklearn_style_pl(ours, test),
+                              "test_pl_exact": float(np.mean(ours.pseudo_likelihood(test)))}}
+        if sk is not None:
+            twin = as_neurosim(sk)
+            point["sklearn_BernoulliRBM"] = {"fit_s": summary(sk_t),
+                                             "test_pl_score_samples": float(np.mean(sk.score_samples(test))),
+                                             "test_pl_sklearn_definition": sklearn_style_pl(twin, test),
+                                             "test_pl_exact": float(np.mean(twin.pseudo_likelihood(test)))}
+            point["speedup_vs_sklearn"] = point["sklearn_BernoulliRBM"]["fit_s"]["median"] / \
+                point["neurosim"]["fit_s"]["median"]
+            # per repeat (each pair ran back to back): the range of the ratio
+            per = np.asarray(sk_t) / np.asarray(ours_t)
+            point["speedup_per_repeat"] = {"min": float(per.min()), "max": float(per.max())}
+            point["exact_pl_difference"] = point["neurosim"]["test_pl_exact"] - \
+                point["sklearn_BernoulliRBM"]["test_pl_exact"]
+        out["points"].append(point)
+        if n_hidden == SETTINGS["n_hidden"]:  # the workload's figures, where they were
+            out.update({k: point[k] for k in ("neurosim", "sklearn_BernoulliRBM", "speedup_vs_sklearn",
+                                              "exact_pl_difference") if k in point})
+    if sk_version:
+        sp = [p["speedup_vs_sklearn"] for p in out["points"]]
+        out["speedup_range"] = {"min": min(sp), "max": max(sp)}
     print(json.dumps(out, indent=2))
 
 

@@ -70,7 +70,15 @@ def _accept(dE, beta, method, states, r):
             return True
         if x > _FROZEN:
             return False
-        return uniform(states, r) < math.exp(-x)
+        u = uniform(states, r)
+        # 1 - x <= e^-x <= 1 / (1 + x + x^2 / 2) for x >= 0: most draws are decided by these
+        # bounds (kept 1e-12 inside them: the decision is exactly that of u < exp(-x)), and
+        # exp is left for the draws between them
+        if u * (1.0 + x * (1.0 + 0.5 * x)) > 1.0 + 1e-12:
+            return False
+        if u < 1.0 - x - 1e-12:
+            return True
+        return u < math.exp(-x)
     # heat bath
     if x > _FROZEN:
         return False
