@@ -20,7 +20,8 @@ module             families
 ``rnn``            RNN, LSTM, GRU, BiRNN: :func:`recurrent_network`, :func:`hidden_states`
 ``transformer``    AN: :func:`transformer_encoder`, :func:`attention_maps`
 ``seq2seq``        AN: :class:`Seq2Seq` (an encoder-decoder RNN with additive or
-                   multiplicative attention), :func:`alignments`
+                   multiplicative attention), :func:`alignments`, :func:`reversal_task`,
+                   :func:`sorting_task`, :func:`date_task`
 ``stn``            AN: :class:`SpatialTransformer`, :func:`stn_cnn`,
                    :func:`distorted_digits`, :func:`transformations`
 ``ntm``            NTM: :class:`NTM`, :func:`copy_task`, :func:`memory_trace`
