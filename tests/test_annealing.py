@@ -12,6 +12,7 @@ import xarray as xr
 
 from neurosim import config, rng
 from neurosim.energy.annealing import IsingAnnealer, beta_schedule, sk_couplings
+from neurosim.kernels import annealing as K
 from neurosim.kernels import rng as krng
 
 from interrupt import interrupted_run
@@ -338,3 +339,28 @@ def test_bad_input():
         IsingAnnealer(J, seed="x")
     with pytest.raises(ValueError, match="sweeps must be >= 1"):
         a.anneal(sweeps=0)
+
+
+@numba.njit(cache=True)
+def _metropolis_against_exp(xs, states, twin):
+    """Decisions of the kernel's Metropolis test and of ``u < exp(-x)`` on the same draws."""
+    disagree = 0
+    for t in range(xs.shape[0]):
+        got = K._accept(xs[t], 1.0, K.METROPOLIS, states, 0)
+        x = xs[t]
+        want = x <= 0.0 or (x <= K._FROZEN and krng.uniform(twin, 0) < math.exp(-x))
+        disagree += got != want
+    return disagree
+
+
+@pytest.mark.kernel
+def test_metropolis_bounds_decide_as_exp_does():
+    """The bounds that spare most calls of exp give the decision of ``u < exp(-x)``, draw for
+    draw, over the whole range of x (near 0, where 1 - x decides, and up to the frozen end)."""
+    g = np.random.default_rng(0)
+    xs = np.concatenate([g.uniform(-1, 1e-3, 20000), g.uniform(0, 2, 100000), g.uniform(0, 45, 100000),
+                         g.exponential(1e-6, 20000)])
+    states = rng.streams(9, 1)
+    twin = states.copy()
+    assert _metropolis_against_exp(xs, states, twin) == 0
+    np.testing.assert_array_equal(states, twin)  # the same draws, no more, no fewer
