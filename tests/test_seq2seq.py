@@ -59,6 +59,17 @@ def test_attention_ops_against_a_loop_and_finite_differences(pad):
                               QUERY, KEYS, VALUES) < 1e-8
 
 
+def test_attention_ops_in_float32_follow_float64():
+    args = [a.astype(np.float32) for a in (QUERY, KEYS, VALUES, V)]
+    out, w = additive_attention(*args, PAD)
+    assert out.dtype == np.float32 and w.dtype == np.float32
+    np.testing.assert_allclose(out.data, additive_attention(QUERY, KEYS, VALUES, V, PAD)[0].data,
+                               atol=1e-5)
+    out, w = dot_attention(*args[:3])
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.data, dot_attention(QUERY, KEYS, VALUES)[0].data, atol=1e-5)
+
+
 def small(attention, cell=None, bidirectional=None, steps=(4, 3), pad=None):
     model = Seq2Seq(5, 6, units=3, embedding=2, attention=attention, cell=cell,
                     bidirectional=bidirectional, pad=pad, seed=0)
