@@ -1,9 +1,9 @@
 """Differentiable convolution, transposed convolution, pooling and upsampling on NCHW Tensors.
 
-A convolution is ``im2row`` (a Numba kernel over the whole batch: one row of patches per
-output position) followed by one GEMM per group; a second kernel lays the GEMM's output out as
-NCHW images while adding the bias (and the ReLU when fused). Its input gradient goes back
-through ``row2im``. The transposed convolution is the same pair run the other way round.
+A convolution is ``im2col`` (a Numba kernel over the whole batch) followed by one GEMM per
+group; a second kernel lays the GEMM's rows out as NCHW images while adding the bias (and the
+ReLU when fused), and back in the backward pass. Its input gradient goes back through
+``col2im``. The transposed convolution is the same pair run the other way round.
 Computation follows ``x``'s dtype (float32 or float64); weights and biases are cast to it.
 Shapes: ``x`` (batch, channels, height, width); ``conv2d`` weights (out_channels,
 in_channels / groups, kh, kw); ``conv_transpose2d`` weights (in_channels, out_channels, kh,
@@ -121,77 +121,43 @@ def _images(data, dtype):
     return np.ascontiguousarray(data, dtype=dtype)
 
 
-def _im2row(x, kernel, stride, padding, out_hw, dilation=(1, 1), groups=1):
-    rows = np.empty((x.shape[0] * out_hw[0] * out_hw[1], x.shape[1] * kernel[0] * kernel[1]),
+def _swap01(a, n0, n1):
+    """``a`` viewed as ``(n0, n1, rest)`` with its first two axes swapped, as a C-contiguous
+    ``(n1, n0 * rest)`` matrix."""
+    return np.ascontiguousarray(a.reshape(n0, n1, -1).transpose(1, 0, 2)).reshape(n1, -1)
+
+
+def _im2col(x, kernel, stride, padding, out_hw, dilation=(1, 1)):
+    cols = np.empty((x.shape[1] * kernel[0] * kernel[1], x.shape[0] * out_hw[0] * out_hw[1]),
                     x.dtype)
-    kn.im2row(x, *kernel, *stride, *padding, *dilation, groups, *out_hw, rows)
-    return rows
+    kn.im2col(x, *kernel, *stride, *padding, *dilation, *out_hw, cols)
+    return cols
 
 
-def _row2im(rows, shape, kernel, stride, padding, out_hw, dilation=(1, 1), groups=1):
-    x = np.zeros(shape, rows.dtype)
-    kn.row2im(rows, *kernel, *stride, *padding, *dilation, groups, *out_hw, x)
+def _col2im(cols, shape, kernel, stride, padding, out_hw, dilation=(1, 1)):
+    x = np.zeros(shape, cols.dtype)
+    kn.col2im(cols, *kernel, *stride, *padding, *dilation, *out_hw, x)
     return x
 
 
-def _taps_last(W, dtype):
-    """Weights (a, b, kh, kw) as the (a, kh*kw*b) matrix matching :func:`_im2row`'s columns
-    (taps outside, channels inside)."""
-    return np.ascontiguousarray(W.transpose(0, 2, 3, 1), dtype=dtype).reshape(W.shape[0], -1)
-
-
-def _taps_back(G, shape):
-    """The inverse of :func:`_taps_last`: a (a, kh*kw*b) gradient as a C-contiguous (a, b, kh,
-    kw) array."""
-    a, b, kh, kw = shape
-    return np.ascontiguousarray(G.reshape(a, kh, kw, b).transpose(0, 3, 1, 2))
-
-
-def _to_rows(images, out=None, relu=False):
-    """NCHW ``images`` (N, C, P) as (N*P, C) rows (the ReLU's mask from ``out`` applied when
-    ``relu``) and the per-channel sums (float64)."""
-    n, c, size = images.shape
-    rows, sums = np.empty((n * size, c), images.dtype), np.empty(c)
-    kn.images_to_rows(images, images if out is None else out, relu, rows, sums)
-    return rows, sums
-
-
-def _to_images(rows, shape, bias=None, relu=False):
-    """(N*P, C) ``rows`` as NCHW images of ``shape`` (N, C, P), ``bias`` added, the ReLU
-    applied when ``relu``."""
-    out = np.empty(shape, rows.dtype)
-    kn.rows_to_images(rows, np.zeros(shape[1], rows.dtype) if bias is None else bias, relu, out)
-    return out
-
-
-def _grouped(a, b, groups, transpose_b=False):
-    """``a_g @ b_g`` (``b_g`` transposed first where asked) for the ``groups`` column blocks
-    ``a_g`` of ``a`` and row blocks ``b_g`` of ``b``, side by side (each group's outputs in
-    its columns). One GEMM when ``groups`` is 1."""
+def _grouped(a, b, groups, transpose_a=False, transpose_b=False):
+    """The products ``a_g @ b_g`` of the ``groups`` row blocks of ``a`` and ``b`` (each
+    transposed first where asked), stacked by rows: one GEMM when ``groups`` is 1."""
     if groups == 1:
-        return a @ (b.T if transpose_b else b)
-    ca, rb = a.shape[1] // groups, b.shape[0] // groups
-    parts = [a[:, k * ca:(k + 1) * ca] @ (b[k * rb:(k + 1) * rb].T if transpose_b
-                                          else b[k * rb:(k + 1) * rb])
-             for k in range(groups)]
-    return np.concatenate(parts, axis=1)
-
-
-def _weight_grad(g2, rows, groups):
-    """The (out, kh*kw * in/groups) weight gradient from the output gradient's rows ``g2``
-    (batch*oh*ow, out) and the patches ``rows``: per group ``(rows_g.T @ g2_g).T`` (OpenBLAS
-    is faster with the long axis inside than with ``g2_g.T @ rows_g``)."""
-    co, ci = g2.shape[1] // groups, rows.shape[1] // groups
-    parts = [(rows[:, k * ci:(k + 1) * ci].T @ g2[:, k * co:(k + 1) * co]).T
-             for k in range(groups)]
-    return parts[0] if groups == 1 else np.concatenate(parts)
+        return (a.T if transpose_a else a) @ (b.T if transpose_b else b)
+    rows_a, rows_b = a.shape[0] // groups, b.shape[0] // groups
+    parts = []
+    for k in range(groups):
+        ak, bk = a[k * rows_a:(k + 1) * rows_a], b[k * rows_b:(k + 1) * rows_b]
+        parts.append((ak.T if transpose_a else ak) @ (bk.T if transpose_b else bk))
+    return np.concatenate(parts)
 
 
 FUSED = ("identity", "relu")
 
 
 def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, activation="identity"):
-    """2-D cross-correlation (a convolution layer's map), by im2row and one GEMM per group.
+    """2-D cross-correlation (a convolution layer's map), by im2col and one GEMM per group.
 
     Parameters
     ----------
@@ -226,17 +192,20 @@ def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, activation="
     out_hw = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
     dtype = x.dtype
     xd = _images(x.data, dtype)
-    W2 = _taps_last(W.data, dtype)                                   # (out, kh*kw*in/groups)
-    rows = _im2row(xd, kernel, stride, padding, out_hw, dilation, groups)  # (batch*oh*ow, ...)
-    bias = None if b is None else parents[2].data.astype(dtype, copy=False)
-    out = _to_images(_grouped(rows, W2, groups, transpose_b=True),
-                     (n, n_out, out_hw[0] * out_hw[1]), bias, relu)
+    W2 = W.data.reshape(n_out, -1).astype(dtype, copy=False)      # (out, in/groups*kh*kw)
+    cols = _im2col(xd, kernel, stride, padding, out_hw, dilation)   # (in*kh*kw, batch*oh*ow)
+    bias = np.zeros(n_out, dtype) if b is None else parents[2].data.astype(dtype, copy=False)
+    out = np.empty((n, n_out, out_hw[0] * out_hw[1]), dtype)
+    kn.rows_to_images(_grouped(W2, cols, groups), bias, relu, out)
 
     def backward(g):
-        g2, gb = _to_rows(_images(g, dtype).reshape(out.shape), out, relu)  # (batch*oh*ow, out)
-        gx = _row2im(_grouped(g2, W2, groups), xd.shape, kernel, stride, padding, out_hw,
-                     dilation, groups) if x.requires_grad else None
-        gW = _taps_back(_weight_grad(g2, rows, groups), W.shape) if W.requires_grad else None
+        g2 = np.empty((n_out, cols.shape[1]), dtype)       # (out_channels, batch*oh*ow)
+        gb = np.empty(n_out)
+        kn.images_to_rows(_images(g, dtype).reshape(out.shape), out, relu, g2, gb)
+        gx = _col2im(_grouped(W2, g2, groups, transpose_a=True), xd.shape, kernel, stride,
+                     padding, out_hw, dilation) if x.requires_grad else None
+        gW = _grouped(g2, cols, groups, transpose_b=True).reshape(W.shape) \
+            if W.requires_grad else None
         return (gx, gW) if b is None else (gx, gW, gb.astype(dtype))
     return record(out.reshape(n, n_out, *out_hw), parents, backward)
 
@@ -286,17 +255,16 @@ def conv_transpose2d(x, W, b=None, stride=1, padding=0, output_padding=0):
     (n, n_in, h, w), n_out, kernel = x.shape, W.shape[1], W.shape[2:]
     out_hw = conv_transpose_output_shape((h, w), kernel, stride, padding, output_padding)
     dtype = x.dtype
-    x2 = _to_rows(_images(x.data, dtype).reshape(n, n_in, h * w))[0]   # (batch*h*w, in)
-    W2 = _taps_last(W.data, dtype)                                      # (in, kh*kw*out)
-    out = _row2im(x2 @ W2, (n, n_out, *out_hw), kernel, stride, padding, (h, w))
+    x2 = _swap01(_images(x.data, dtype), n, n_in)  # (in_channels, batch*h*w)
+    W2 = W.data.reshape(n_in, -1).astype(dtype, copy=False)
+    out = _col2im(W2.T @ x2, (n, n_out, *out_hw), kernel, stride, padding, (h, w))
     if b is not None:
         out += parents[2].data.astype(dtype, copy=False)[:, None, None]
 
     def backward(g):
-        rows = _im2row(_images(g, dtype), kernel, stride, padding, (h, w))
-        gx = _to_images(rows @ W2.T, (n, n_in, h * w)).reshape(x.shape) \
-            if x.requires_grad else None
-        gW = _taps_back(x2.T @ rows, W.shape) if W.requires_grad else None
+        cols = _im2col(_images(g, dtype), kernel, stride, padding, (h, w))
+        gx = _swap01(W2 @ cols, n_in, n).reshape(x.shape) if x.requires_grad else None
+        gW = (x2 @ cols.T).reshape(W.shape) if W.requires_grad else None
         return (gx, gW) if b is None else (gx, gW, g.sum(axis=(0, 2, 3)))
     return record(out, parents, backward)
 
