@@ -187,8 +187,9 @@ class MarkovChain(Structure, Fitting):
             one = (dev.cuda is None and tables[0] == "dense" and n_chains == 1
                    and self.n_states >= config.MARKOV_PREFETCH_MIN_STATES)
             kernel = dev["run_dense_one" if one else "run_" + tables[0]]
-            dev.check(nbytes(*tables[1:], x, states, ((n_chains, run.chunk // every), np.int64)),
-                      f"MarkovChain.simulate of {n_chains} chains")
+            if dev.cuda is not None:
+                dev.check(nbytes(*tables[1:], x, states, ((n_chains, run.chunk // every), np.int64)),
+                          f"MarkovChain.simulate of {n_chains} chains")
             args = [dev.put(a) for a in tables[1:]]
             d_x, d_states = dev.put(x), dev.put(states)
             if whole:
@@ -204,7 +205,7 @@ class MarkovChain(Structure, Fitting):
                     run.keep(path=dev.get(out), step=every * np.arange(j, j + k, dtype=np.int64))
                 elif dev.cuda is not None:
                     path[:, j:j + k] = dev.get(out)
-        coords = {"chain": np.arange(n_chains)}
+        coords = {"chain": range(n_chains)}
         if self.labels is not None:
             coords["state_label"] = ("state", self.labels)
         meta = dict(family=FAMILY, model="MarkovChain", seed=seed, backend=self.backend, attrs={"main": "path"},
