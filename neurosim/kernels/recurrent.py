@@ -103,23 +103,42 @@ def _gru_step(p, a, b_hn, h_prev, z, h, scratch):
         hf[k] = cand[k] + gz[k] * (hp[k] - cand[k])
 
 
+@njit(cache=True, inline="always")
+def _load(dst, src, t):
+    """``dst`` (R, B) <- ``src[:, t]`` of an (R, T, B) array."""
+    for g in range(dst.shape[0]):
+        d, v = dst[g], src[g, t]
+        for k in range(d.shape[0]):
+            d[k] = v[k]
+
+
+@njit(cache=True, inline="always")
+def _store(src, dst, t):
+    """``dst[:, t]`` of an (R, T, B) array <- ``src`` (R, B)."""
+    for g in range(src.shape[0]):
+        d, v = dst[g, t], src[g]
+        for k in range(d.shape[0]):
+            d[k] = v[k]
+
+
 @njit(cache=True)
 def recurrent_forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c, gemm):
-    """Run a cell over a whole sequence, feature-major.
+    """Run a cell over a whole sequence.
 
     Parameters
     ----------
     cell : int
-    P : (T, G*H, B)
-        Input pre-activations ``W.T x_t + b`` of every step.
+    P : (G*H, T, B)
+        Input pre-activations ``W.T x_t + b`` of every step (one product over all steps).
     UT : (G*H, H)
         ``U.T``, C-contiguous: each step makes ``UT @ h_{t-1}`` (BLAS).
     b_hn : (H,)
         GRU's candidate recurrent bias; unused otherwise.
     lengths : (B,) int64
-        Steps of each sequence; later steps hold the sample's states.
-    hs : (T + 1, H, B)
-        ``hs[0]`` the initial state; filled with ``h_1 .. h_T``.
+        Steps of each sequence; from step ``lengths[s]`` on, sample ``s``'s states are held.
+    hs : (H, T + 1, B)
+        ``hs[:, 0]`` the initial state; filled with ``h_1 .. h_T`` (the layout of ``P``, so
+        that ``hs[:, :T]`` is one (H, T*B) matrix for the weight gradient's product).
     cs : (T + 1, H, B)
         LSTM cell states (``cs[0]`` the initial one); any shape otherwise.
     gates : (T, 4H, B)
@@ -128,28 +147,35 @@ def recurrent_forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c, gemm):
     tanh_c : (T, H, B)
         LSTM ``tanh(c_t)``; any shape otherwise.
     gemm : ctypes function or None
+        NumPy's BLAS product (:func:`~neurosim.kernels.blas.numpy_gemm`), or None for
+        ``np.dot``.
     """
-    batch = hs.shape[2]
+    units, batch = hs.shape[0], hs.shape[2]
     a = np.empty((UT.shape[0], batch), hs.dtype)
+    p = np.empty_like(a)
     scratch = np.empty(a.size, hs.dtype)
-    for t in range(P.shape[0]):
-        matmul(gemm, UT, hs[t], a)
+    h_prev, h = np.empty((units, batch), hs.dtype), np.empty((units, batch), hs.dtype)
+    _load(h_prev, hs, 0)
+    for t in range(P.shape[1]):
+        matmul(gemm, UT, h_prev, a)
+        _load(p, P, t)
         if cell == LSTM:
-            _lstm_step(P[t].reshape(-1), a.reshape(-1), cs[t].reshape(-1),
-                          gates[t].reshape(-1), tanh_c[t].reshape(-1), hs[t + 1].reshape(-1),
-                          cs[t + 1].reshape(-1), scratch)
+            _lstm_step(p.reshape(-1), a.reshape(-1), cs[t].reshape(-1), gates[t].reshape(-1),
+                       tanh_c[t].reshape(-1), h.reshape(-1), cs[t + 1].reshape(-1), scratch)
         elif cell == GRU:
-            _gru_step(P[t], a, b_hn, hs[t], gates[t], hs[t + 1], scratch)
+            _gru_step(p, a, b_hn, h_prev, gates[t], h, scratch)
         else:
-            h = hs[t + 1].reshape(-1)
-            _preactivate(h, P[t].reshape(-1), a.reshape(-1), h.dtype.type(2))
-            _tanh_half(h, scratch)
+            hf = h.reshape(-1)
+            _preactivate(hf, p.reshape(-1), a.reshape(-1), h.dtype.type(2))
+            _tanh_half(hf, scratch)
         for s in range(batch):
             if t >= lengths[s]:
-                for j in range(hs.shape[1]):
-                    hs[t + 1, j, s] = hs[t, j, s]
+                for j in range(units):
+                    h[j, s] = h_prev[j, s]
                     if cell == LSTM:
                         cs[t + 1, j, s] = cs[t, j, s]
+        _store(h, hs, t + 1)
+        h_prev, h = h, h_prev
 
 
 @njit(cache=True, inline="always")
@@ -194,14 +220,17 @@ def recurrent_backward(cell, dH, U, lengths, hs, cs, gates, tanh_c, dP, dA, dh, 
     """Backpropagation through time over a sequence run by :func:`recurrent_forward`.
 
     ``dH`` (T, H, B) or (0, H, B): gradients of every ``h_t``; ``U`` (H, G*H) C-contiguous
-    (each step makes ``U @ dA_t``); ``dP``, ``dA`` (T, G*H, B) filled with the gradients of
+    (each step makes ``U @ dA_t``); ``dP``, ``dA`` (G*H, T, B) filled with the gradients of
     the input and recurrent pre-activations (the same array but for the GRU); ``dh``, ``dc``
     (H, B): on entry the gradients of ``h_T``, ``c_T`` from outside, on return those of the
     initial states. Held steps (``t >= lengths[s]``) pass sample ``s``'s gradients through."""
     units, batch = dh.shape
     carry = np.zeros_like(dh)        # what reaches h_{t-1} besides U @ dA_t
     kept = np.zeros_like(dc)
-    for t in range(dP.shape[0] - 1, -1, -1):
+    dz = np.empty((dP.shape[0], batch), dh.dtype)
+    da = np.empty_like(dz) if cell == GRU else dz
+    h = np.empty_like(dh)
+    for t in range(dP.shape[1] - 1, -1, -1):
         if dH.shape[0]:
             dh += dH[t]
         held = False
@@ -210,75 +239,86 @@ def recurrent_backward(cell, dH, U, lengths, hs, cs, gates, tanh_c, dP, dA, dh, 
                 held = True
                 for j in range(units):
                     kept[j, s] = dc[j, s]
-        dhf, dPf = dh.reshape(-1), dP[t].reshape(-1)
+        dhf, dzf = dh.reshape(-1), dz.reshape(-1)
         if cell == LSTM:
             _lstm_back(dhf, dc.reshape(-1), cs[t].reshape(-1), gates[t].reshape(-1),
-                          tanh_c[t].reshape(-1), dPf)
+                       tanh_c[t].reshape(-1), dzf)
         elif cell == GRU:
-            _gru_back(dhf, hs[t].reshape(-1), gates[t].reshape(-1), dPf,
-                         dA[t].reshape(-1), carry.reshape(-1))
+            _load(h, hs, t)
+            _gru_back(dhf, h.reshape(-1), gates[t].reshape(-1), dzf, da.reshape(-1),
+                      carry.reshape(-1))
         else:
-            h, one = hs[t + 1].reshape(-1), dh.dtype.type(1)
+            _load(h, hs, t + 1)
+            hf, one = h.reshape(-1), dh.dtype.type(1)
             for k in range(dhf.shape[0]):
-                dPf[k] = dhf[k] * (one - h[k] * h[k])
+                dzf[k] = dhf[k] * (one - hf[k] * hf[k])
         if held:
             for s in range(batch):
                 if t >= lengths[s]:
-                    for g in range(dP.shape[1]):
-                        dP[t, g, s] = 0.0
-                        dA[t, g, s] = 0.0
+                    for g in range(dz.shape[0]):
+                        dz[g, s] = 0.0
+                        da[g, s] = 0.0
                     for j in range(units):
                         carry[j, s] = dh[j, s]
                         dc[j, s] = kept[j, s]
-        matmul(gemm, U, dA[t], dh)
+        _store(dz, dP, t)
+        if cell == GRU:
+            _store(da, dA, t)
+        matmul(gemm, U, da, dh)
         if cell == GRU or held:
             dh += carry
             if cell != GRU:
                 carry[...] = 0.0
 
 
+_BLOCK = 256     # columns per block of the input side's loops (a block of X or gx stays in L1)
+
+
 @njit(cache=True, fastmath=True, error_model="numpy")
 def input_products(X, W, b, P):
-    """``P[t] = W.T X[t] + b`` for few input features (see :data:`SMALL_INPUTS`): ``X``
-    (T, F, B), ``W`` (F, G*H), ``P`` (T, G*H, B)."""
-    for t in range(X.shape[0]):
-        x = X[t]
-        for g in range(W.shape[1]):
-            row = P[t, g]
+    """``P = W.T X + b`` for few input features (see :data:`SMALL_INPUTS`): ``X`` (F, N),
+    ``W`` (F, G*H), ``b`` (G*H,), ``P`` (G*H, N), by blocks of columns."""
+    features, width = W.shape
+    for lo in range(0, X.shape[1], _BLOCK):
+        hi = min(lo + _BLOCK, X.shape[1])
+        for g in range(width):
+            row = P[g, lo:hi]
             bias = b[g]
-            for s in range(row.shape[0]):
-                row[s] = bias
-            for f in range(W.shape[0]):
-                w, xf = W[f, g], x[f]
-                for s in range(row.shape[0]):
-                    row[s] += w * xf[s]
+            for k in range(hi - lo):
+                row[k] = bias
+            for f in range(features):
+                w, x = W[f, g], X[f, lo:hi]
+                for k in range(hi - lo):
+                    row[k] += w * x[k]
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
 def input_gradients(X, dP, W, gx, gW, gb):
-    """The input side of :func:`recurrent_backward` for few input features, one pass over ``dP``
-    (T, G*H, B): ``gx[t] = W dP[t]`` (T, F, B; skipped when ``gx`` is empty),
-    ``gW = sum_t X[t] dP[t].T`` (F, G*H) and ``gb`` the sum of ``dP`` over steps and batch."""
+    """The input side of :func:`recurrent_backward` for few input features, one pass over
+    ``dP`` (G*H, N) by blocks of columns: ``gx = W dP`` (F, N; skipped when ``gx`` has no
+    rows), ``gW = X dP.T`` (F, G*H) and ``gb`` the sum of ``dP`` over its columns; ``X``
+    (F, N) and ``W`` (F, G*H) as in the forward pass."""
     gW[...] = 0.0
     gb[...] = 0.0
     if gx.shape[0]:
         gx[...] = 0.0
     zero = dP.dtype.type(0)
-    for t in range(dP.shape[0]):
-        x = X[t]
-        for g in range(dP.shape[1]):
-            d = dP[t, g]
+    features, width = W.shape
+    for lo in range(0, dP.shape[1], _BLOCK):
+        hi = min(lo + _BLOCK, dP.shape[1])
+        for g in range(width):
+            d = dP[g, lo:hi]
             acc = zero
-            for s in range(d.shape[0]):
-                acc += d[s]
+            for k in range(hi - lo):
+                acc += d[k]
             gb[g] += acc
-            for f in range(W.shape[0]):
-                xf = x[f]
+            for f in range(features):
+                x = X[f, lo:hi]
                 acc = zero
-                for s in range(d.shape[0]):
-                    acc += xf[s] * d[s]
+                for k in range(hi - lo):
+                    acc += x[k] * d[k]
                 gW[f, g] += acc
                 if gx.shape[0]:
-                    w, out = W[f, g], gx[t, f]
-                    for s in range(d.shape[0]):
-                        out[s] += w * d[s]
+                    w, out = W[f, g], gx[f, lo:hi]
+                    for k in range(hi - lo):
+                        out[k] += w * d[k]

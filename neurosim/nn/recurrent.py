@@ -143,15 +143,16 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
     lens = np.full(n, steps, np.int64) if lengths is None else lengths
     Wd, Ud, bd = (np.ascontiguousarray(p.data, dtype) for p in parents[1:4])
     width, small = Ud.shape[1], features <= kr.SMALL_INPUTS
-    X = np.ascontiguousarray(_time_major(x.data, reverse, dtype, order).transpose(0, 2, 1))
-    if small:                                           # every step's input product at once
-        P = np.empty((steps, width, n), dtype)
-        kr.input_products(X, Wd, bd, P)
+    X = np.ascontiguousarray(_time_major(x.data, reverse, dtype, order).transpose(2, 0, 1))
+    Xm = X.reshape(features, steps * n)                 # (F, T*B): every step at once
+    P = np.empty((width, steps, n), dtype)
+    if small:
+        kr.input_products(Xm, Wd, bd, P.reshape(width, -1))
     else:
-        P = np.matmul(np.ascontiguousarray(Wd.T), X)
-        P += bd[:, None]
-    hs = np.empty((steps + 1, units, n), dtype)
-    hs[0] = 0.0 if h0 is None else parents[5].data.T
+        np.matmul(Wd.T, Xm, out=P.reshape(width, -1))
+        P += bd[:, None, None]
+    hs = np.empty((units, steps + 1, n), dtype)
+    hs[:, 0] = 0.0 if h0 is None else parents[5].data.T
     lstm_cell = cell == kr.LSTM
     cs = np.empty((steps + 1, units, n) if lstm_cell else (1, 1, 1), dtype)
     cs[0] = 0.0 if c0 is None else parents[6].data.T
@@ -159,19 +160,19 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
     tanh_c = np.empty((steps, units, n) if lstm_cell else (1, 1, 1), dtype)
     bias_hn = np.zeros(1, dtype) if b_hn is None else parents[4].data.astype(dtype, copy=False)
     gemm = numpy_gemm(dtype)
-    kr.recurrent_forward(cell, P, np.ascontiguousarray(Ud.T), bias_hn, lens, hs, cs, gates, tanh_c,
-                  gemm)
+    kr.recurrent_forward(cell, P, np.ascontiguousarray(Ud.T), bias_hn, lens, hs, cs, gates,
+                         tanh_c, gemm)
     del P
     parts = []
     if return_sequences:
-        parts.append(_batch_major(hs[1:].transpose(0, 2, 1), reverse, order, lengths))
+        parts.append(_batch_major(hs[:, 1:].transpose(1, 2, 0), reverse, order, lengths))
     if return_state or not return_sequences:
-        parts.append(hs[-1].T[:, None])
+        parts.append(hs[:, -1].T[:, None])
     if return_state and lstm_cell:
         parts.append(cs[-1].T[:, None])
     packed = len(parts) > 1
     out = np.concatenate(parts, 1) if packed else parts[0] if return_sequences else \
-        np.ascontiguousarray(hs[-1].T)
+        np.ascontiguousarray(hs[:, -1].T)
 
     def backward(g):
         g = g.astype(dtype, copy=False)
@@ -190,28 +191,27 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
             dH = np.ascontiguousarray(_time_major(gs, reverse, dtype, order).transpose(0, 2, 1))
         else:
             dH = np.empty((0, units, n), dtype)
-        dP = np.empty((steps, width, n), dtype)
+        dP = np.empty((width, steps, n), dtype)
         dA = np.empty_like(dP) if cell == kr.GRU else dP
         kr.recurrent_backward(cell, dH, Ud, lens, hs, cs, gates, tanh_c, dP, dA, dh, dc, gemm)
         del dH
+        dPm, dAm = dP.reshape(width, -1), dA.reshape(width, -1)
         gx = None
         if small:
-            gx = np.empty((steps if x.requires_grad else 0, features, n), dtype)
+            gx = np.empty((features if x.requires_grad else 0, steps * n), dtype)
             gW, gb = np.empty_like(Wd), np.empty_like(bd)
-            kr.input_gradients(X, dP, Wd, gx, gW, gb)
+            kr.input_gradients(Xm, dPm, Wd, gx, gW, gb)
         else:
-            if x.requires_grad:
-                gx = np.matmul(Wd, dP)
-            dPm = dP.transpose(1, 0, 2).reshape(width, steps * n)
-            gW = X.transpose(1, 0, 2).reshape(features, steps * n) @ dPm.T
-            gb = dPm.sum(axis=1)
+            gx = Wd @ dPm if x.requires_grad else None
+            gW, gb = Xm @ dPm.T, dPm.sum(axis=1)
         if x.requires_grad:
-            gx = _batch_major(gx.transpose(0, 2, 1), reverse, order)
+            gx = _batch_major(gx.reshape(features, steps, n).transpose(1, 2, 0), reverse, order)
         gU = None
-        if parents[2].requires_grad:
-            dAm = dA.transpose(1, 0, 2).reshape(width, steps * n)
-            gU = hs[:-1].transpose(1, 0, 2).reshape(units, steps * n) @ dAm.T
-        gb_hn = None if b_hn is None else dA[:, 2 * units:].sum(axis=(0, 2))
+        if parents[2].requires_grad:     # hs[:, :T] as one (H, T*B) matrix, rows T+1 steps apart
+            before = np.lib.stride_tricks.as_strided(hs, (units, steps * n),
+                                                     (hs.strides[0], hs.strides[2]))
+            gU = before @ dAm.T
+        gb_hn = None if b_hn is None else dA[2 * units:].sum(axis=(1, 2))
         return gx, gW, gU, gb, gb_hn, dh.T, dc.T
     kept = [p for p in parents if p is not None]
     return record(out, kept, lambda g: [d for d, p in zip(backward(g), parents)
