@@ -80,15 +80,6 @@ def test_dense_alias_tables_reproduce_rows_exactly():
 
 
 @pytest.mark.kernel
-def test_one_pass_packed_table_is_the_two_pass_one():
-    rng = np.random.default_rng(3)
-    P = random_chain(37, rng, zeros=0.4)
-    table = np.empty(P.shape, dtype=np.uint64)
-    K.dense_packed(P, table)
-    np.testing.assert_array_equal(table, _packed_table(P))
-
-
-@pytest.mark.kernel
 def test_csr_tables_reproduce_rows_exactly():
     rng = np.random.default_rng(2)
     n = 50
@@ -790,13 +781,3 @@ def test_bad_or_unrecordable_seeds_are_refused_up_front(seed, error):
         ContinuousMarkovChain([[-1.0, 1.0], [1.0, -1.0]], seed=seed)
     with pytest.raises(error, match="seed"):
         ContinuousMarkovChain([[-1.0, 1.0], [1.0, -1.0]], seed=0).simulate(1.0, seed=seed)
-
-
-def test_range_step_coordinate_is_the_array_one():
-    from neurosim import record
-    meta = dict(family="MC", model="MarkovChain")
-    for k in (1, 7):
-        a = record.dataset({"path": (("chain", "step"), np.zeros((1, k), np.int64))}, {"step": range(k)}, **meta)
-        b = record.dataset({"path": (("chain", "step"), np.zeros((1, k), np.int64))}, {"step": np.arange(k)}, **meta)
-        xr.testing.assert_identical(a, b)
-        assert a.indexes["step"].equals(b.indexes["step"]) and type(a.indexes["step"]) is type(b.indexes["step"])
