@@ -38,6 +38,8 @@ EXPECTED = {
                         "dcign_digits_swap.png", "dcign_digits_traversal.gif", "dcign_digits.nc"],
     "capsnet_digits.py": ["capsnet_digits.png", "capsnet_digits_dimensions.png", "capsnet_digits.nc"],
     "ntm_copy.py": ["ntm_copy.png", "ntm_copy.nc", "ntm_copy_history.nc"],
+    "seq2seq_attention.py": ["seq2seq_attention.png", "seq2seq_attention.nc"],
+    "spatial_transformer.py": ["spatial_transformer.png", "spatial_transformer.nc"],
     "autoencoders_digits.py": ["autoencoders_digits.png", "autoencoders_digits_curves.png",
                                "autoencoders_digits.nc"],
     "vae_digits.py": ["vae_digits_latent.png", "vae_digits_samples.png", "vae_digits_interpolation.gif",
