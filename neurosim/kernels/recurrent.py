@@ -57,14 +57,23 @@ def _tanh_half(x, scratch):
 
 
 @njit(cache=True, inline="always")
-def _lstm_step(p, a, c_prev, z, tc, h, c, scratch):
-    """One step, all flat (``n = H*B``): ``p``, ``a``, ``z`` (4n) as ``[i, f, g, o]`` blocks;
-    ``c_prev``, ``tc`` (tanh c), ``h``, ``c`` (n)."""
-    n = h.shape[0]
+def _preactivate_rows(z, P, t, a, lo, hi, scale):
+    """``z[g] = scale * (P[g, t] + a[g])`` for the rows ``lo <= g < hi`` (``P`` (R, T, B),
+    read in place)."""
+    for g in range(lo, hi):
+        _preactivate(z[g], P[g, t], a[g], scale)
+
+
+@njit(cache=True, inline="always")
+def _lstm_step(P, t, a, c_prev, z, tc, h, c, scratch):
+    """One step: ``P[:, t]``, ``a``, ``z`` (4H, B) as ``[i, f, g, o]`` blocks; the rest flat
+    (``n = H*B``): ``c_prev``, ``tc`` (tanh c), ``h``, ``c``."""
+    n, units = h.shape[0], z.shape[0] // 4
     one = h.dtype.type(1)
-    _preactivate(z[:2 * n], p[:2 * n], a[:2 * n], one)
-    _preactivate(z[2 * n:3 * n], p[2 * n:3 * n], a[2 * n:3 * n], h.dtype.type(2))
-    _preactivate(z[3 * n:], p[3 * n:], a[3 * n:], one)
+    _preactivate_rows(z, P, t, a, 0, 2 * units, one)
+    _preactivate_rows(z, P, t, a, 2 * units, 3 * units, h.dtype.type(2))
+    _preactivate_rows(z, P, t, a, 3 * units, 4 * units, one)
+    z = z.reshape(-1)
     sigmoid_lanes(z, scratch)
     i, f, g, o = z[:n], z[n:2 * n], z[2 * n:3 * n], z[3 * n:]
     for k in range(n):
@@ -79,17 +88,17 @@ def _lstm_step(p, a, c_prev, z, tc, h, c, scratch):
 
 
 @njit(cache=True, inline="always")
-def _gru_step(p, a, b_hn, h_prev, z, h, scratch):
-    """One step: ``p``, ``a`` (3H, B) as ``[r, z, n]``; ``z`` (4H, B) filled with
+def _gru_step(P, t, a, b_hn, h_prev, z, h, scratch):
+    """One step: ``P[:, t]``, ``a`` (3H, B) as ``[r, z, n]``; ``z`` (4H, B) filled with
     ``[r, z, n, U_n h + b_hn]``; ``h_prev``, ``h`` (H, B)."""
     units, batch = h.shape
     n = units * batch
-    zf, pf, af = z.reshape(-1), p.reshape(-1), a.reshape(-1)
-    _preactivate(zf[:2 * n], pf[:2 * n], af[:2 * n], h.dtype.type(1))
+    _preactivate_rows(z, P, t, a, 0, 2 * units, h.dtype.type(1))
+    zf = z.reshape(-1)
     sigmoid_lanes(zf[:2 * n], scratch)
     for j in range(units):
-        r, hn, cand, p_n, a_n = z[j], z[3 * units + j], z[2 * units + j], p[2 * units + j], \
-            a[2 * units + j]
+        r, hn, cand, p_n, a_n = z[j], z[3 * units + j], z[2 * units + j], \
+            P[2 * units + j, t], a[2 * units + j]
         bias = b_hn[j]
         for s in range(batch):
             v = a_n[s] + bias
@@ -152,22 +161,19 @@ def recurrent_forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c, gemm):
     """
     units, batch = hs.shape[0], hs.shape[2]
     a = np.empty((UT.shape[0], batch), hs.dtype)
-    p = np.empty_like(a)
     scratch = np.empty(a.size, hs.dtype)
     h_prev, h = np.empty((units, batch), hs.dtype), np.empty((units, batch), hs.dtype)
     _load(h_prev, hs, 0)
     for t in range(P.shape[1]):
         matmul(gemm, UT, h_prev, a)
-        _load(p, P, t)
         if cell == LSTM:
-            _lstm_step(p.reshape(-1), a.reshape(-1), cs[t].reshape(-1), gates[t].reshape(-1),
-                       tanh_c[t].reshape(-1), h.reshape(-1), cs[t + 1].reshape(-1), scratch)
+            _lstm_step(P, t, a, cs[t].reshape(-1), gates[t], tanh_c[t].reshape(-1),
+                       h.reshape(-1), cs[t + 1].reshape(-1), scratch)
         elif cell == GRU:
-            _gru_step(p, a, b_hn, h_prev, gates[t], h, scratch)
+            _gru_step(P, t, a, b_hn, h_prev, gates[t], h, scratch)
         else:
-            hf = h.reshape(-1)
-            _preactivate(hf, p.reshape(-1), a.reshape(-1), h.dtype.type(2))
-            _tanh_half(hf, scratch)
+            _preactivate_rows(h, P, t, a, 0, units, h.dtype.type(2))
+            _tanh_half(h.reshape(-1), scratch)
         for s in range(batch):
             if t >= lengths[s]:
                 for j in range(units):
