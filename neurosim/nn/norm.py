@@ -8,6 +8,7 @@ on the tape. Arguments may be Tensors or arrays; parameters that are constants t
 import numpy as np
 
 from ..kernels import nn as kn
+from ..kernels import nn_norm as kq
 from .tensor import Tensor, as_tensor, record
 
 
@@ -208,7 +209,7 @@ def layer_norm(x, gamma, beta, eps=1e-5):
         g = np.ascontiguousarray(g, dtype=dtype).reshape(rows.shape)
         gx = np.empty_like(rows)
         g_gamma, g_beta = np.empty(rows.shape[1]), np.empty(rows.shape[1])
-        kn.layer_norm_rows_backward(g, scale, xhat, inv_std, gx, g_gamma, g_beta)
+        kq.layer_norm_rows_backward(g, scale, xhat, inv_std, gx, g_gamma, g_beta)
         return (gx.reshape(x.shape) if x.requires_grad else None,
                 g_gamma.astype(gamma.dtype) if gamma.requires_grad else None,
                 g_beta.astype(beta.dtype) if beta.requires_grad else None)
