@@ -11,6 +11,7 @@ from scipy.special import xlogy
 
 from .. import checks
 from ..kernels import nn as kn
+from ..kernels import nn_losses as kl
 from . import ops
 from .tensor import Tensor, as_tensor, record
 
@@ -124,16 +125,19 @@ def binary_cross_entropy_with_logits(logits, target):
     name = "binary_cross_entropy_with_logits"
     logits, target = _operands(name, logits, target, ("logits", "target"))
     z, t = logits.data, target.data
-    _check_range(name, "target", t, 0, 1)
     n = max(z.size, 1)
+    flat_z, flat_t = np.ascontiguousarray(z).reshape(-1), np.ascontiguousarray(t).reshape(-1)
+    dz = np.empty_like(flat_z)             # sigmoid(z) - t, from the loss's own pass
+    total, ok = kl.bce_with_logits(flat_z, flat_t, dz)
+    if not ok:
+        _check_range(name, "target", t, 0, 1)
 
     def backward(g):
         g = g / n
-        gz = g * (kn.sigmoid(z) - t) if logits.requires_grad else None
+        gz = (dz * g).reshape(z.shape) if logits.requires_grad else None
         gt = -g * z if target.requires_grad else None
         return gz, gt
-    value = (kn.softplus(z) - z * t).mean()  # softplus(z) = max(z, 0) + log1p(exp(-|z|))
-    return record(_scalar(value, logits, target), (logits, target), backward)
+    return record(_scalar(total / n, logits, target), (logits, target), backward)
 
 
 def cross_entropy(logits, labels):
