@@ -394,7 +394,21 @@ def _copy(src, dst):
 
 @njit(cache=True, inline="always")
 def _input_term(win, u, drive):
-    for i in range(win.shape[0]):
+    """drive = win @ u, each row summed from 0.0 in input order. Where ``win``'s columns are
+    contiguous (one input, or a Fortran-ordered ``win``: the ESN passes one on the CPU) the sum
+    runs column by column, each a vector loop over the units (the same additions, in the same
+    order, as the row loop)."""
+    n, n_in = win.shape
+    if n_in == 1 or win.strides[0] == win.itemsize:
+        for i in range(n):
+            drive[i] = 0.0
+        for k in range(n_in):
+            w = win[:, k]
+            uk = u[k]
+            for i in range(n):
+                drive[i] += w[i] * uk
+        return
+    for i in range(n):
         acc = 0.0
         for k in range(win.shape[1]):
             acc += win[i, k] * u[k]

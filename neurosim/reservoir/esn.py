@@ -238,7 +238,9 @@ class ESN(Estimator):
         cached = getattr(self, "_mat", None)
         if cached is None or cached[0] is not W or cached[1] != key:
             self._mat = (W, key, reservoir_layout(W, self.bounds, self.layout, self.dtype))
-        return (self._mat[2], self.bounds, self.Win, self.Wfb, self.b_res.astype(self.dtype, copy=False))
+        win = np.asfortranarray(self.Win) if self.backend == "cpu" else self.Win   # columns contiguous: the
+        # CPU kernels sum the input term column by column, vectorised over the units (the same bits)
+        return (self._mat[2], self.bounds, win, self.Wfb, self.b_res.astype(self.dtype, copy=False))
 
     def _kernel_state(self, x):
         """The kernels' running state: ``x`` itself (float64) or a float32 copy."""
