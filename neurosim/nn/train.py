@@ -123,8 +123,8 @@ def fit(model, X, y=None, *, loss="cross_entropy", optimizer="adam", lr=1e-3, ep
         Name in :data:`neurosim.nn.losses.LOSSES` or ``loss(outputs, targets) -> Tensor``;
         with ``y=None`` the targets are ``X`` (auto-encoders).
     optimizer : str or Optimizer
-        ``"sgd"``, ``"adam"``, ``"adamw"`` (built with ``lr`` and ``optimizer_options``) or an
-        optimiser already made over ``model.parameters()``.
+        ``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"`` (built with ``lr`` and
+        ``optimizer_options``) or an optimiser already made over ``model.parameters()``.
     epochs, batch_size : int
     shuffle : bool
         Reshuffle the rows every epoch, by ``seed``.
