@@ -364,3 +364,23 @@ def test_metropolis_bounds_decide_as_exp_does():
     twin = states.copy()
     assert _metropolis_against_exp(xs, states, twin) == 0
     np.testing.assert_array_equal(states, twin)  # the same draws, no more, no fewer
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("n", [1, 63, 64, 65, 130])
+def test_coupling_check_against_numpy(n):
+    """The one-pass check gives numpy's max |J - J.T| and max |J|, and finds NaN and inf."""
+    g = np.random.default_rng(n)
+    J = g.normal(size=(n, n))
+    for M in (J, J + J.T):
+        asym, big, finite = K.coupling_check(np.ascontiguousarray(M))
+        assert asym == np.abs(M - M.T).max() and big == np.abs(M).max() and finite
+    for bad in (np.nan, np.inf):
+        M = J + J.T
+        M[n // 2, n - 1] = bad
+        assert not K.coupling_check(M)[2]
+    if n > 1:
+        M = J + J.T
+        M[0, n - 1] += 1e-6
+        with pytest.raises(ValueError, match="symmetric"):
+            IsingAnnealer(M)

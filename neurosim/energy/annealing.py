@@ -77,10 +77,13 @@ def _couplings(J, name="J", symmetrize=False):
         J.eliminate_zeros()
         J.sort_indices()
         return None, J, diag
-    J = checks.array(J, name, ndim=2)
+    J = checks.array(J, name, ndim=2, finite=False)  # (finite: checked in the pass below)
     if J.shape[0] != J.shape[1]:
         raise ValueError(f"{name} must be square (n, n); got shape {J.shape}")
-    if not np.allclose(J, J.T, rtol=0, atol=1e-12 * max(1.0, np.abs(J).max())):
+    asym, big, finite = _k.coupling_check(J)
+    if not finite:
+        raise ValueError(f"{name} must be finite; it holds NaN or inf")
+    if not asym <= 1e-12 * max(1.0, big):
         if not symmetrize:
             raise ValueError(f"{name} must be symmetric (J == J.T); pass symmetrize=True to use (J + J.T) / 2")
         warnings.warn(f"{name} is not symmetric: using (J + J.T) / 2", RuntimeWarning, stacklevel=3)

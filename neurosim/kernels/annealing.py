@@ -25,6 +25,28 @@ _FROZEN = 40.0
 
 
 @njit(cache=True)
+def coupling_check(J):
+    """One pass over a dense square ``J`` (upper triangle against lower, in 64 x 64 tiles so
+    that the transposed reads stay in cache): ``(max |J_ij - J_ji|, max |J_ij|, all finite)``,
+    without the temporaries of ``numpy.allclose(J, J.T)`` (several n x n arrays)."""
+    n = J.shape[0]
+    worst = 0.0
+    big = 0.0
+    finite = True
+    for i0 in range(0, n, 64):
+        for j0 in range(i0, n, 64):
+            for i in range(i0, min(i0 + 64, n)):
+                for j in range(max(j0, i), min(j0 + 64, n)):
+                    a = J[i, j]
+                    b = J[j, i]
+                    if not (math.isfinite(a) and math.isfinite(b)):
+                        finite = False
+                    worst = max(worst, abs(a - b))
+                    big = max(big, abs(a), abs(b))
+    return worst, big, finite
+
+
+@njit(cache=True)
 def local_fields_dense(J, h, spins, fields):
     """``fields[r] = J @ spins[r] + h`` for every read ``r`` (float64 (reads, n))."""
     reads, n = spins.shape
