@@ -16,8 +16,9 @@ Points: the default sweep varies one size at a time around (hidden 128, batch 64
 and adds the corners (512, 256, 200) and (512, 32, 50); ``--grid full`` runs the whole grid.
 Timing: after warm-up, rounds alternate the sides (the order flips each round); each round
 times steps one by one per side. Per point: median step times (ms), ratio PyTorch / neurosim
-of the medians (> 1: neurosim faster), each side's last loss. Per cell: min, median and max of
-the ratios. Prints one JSON object.
+of the medians (> 1: neurosim faster), the same ratio of the fastest steps (steadier on a
+machine shared with other work), each side's last loss. Per cell: min, median and max of the
+ratios. Prints one JSON line per point as it ends, then one JSON object.
 
     python benchmarks/rnn.py [--rounds 3] [--seconds 1.0] [--cells lstm gru] [--grid full]
 """
@@ -123,8 +124,10 @@ def run_point(cell, units, batch, steps, rounds, seconds):
                 times[name].append(time.perf_counter() - start)
                 count[name] += 1
     ms = {name: float(np.median(v) * 1e3) for name, v in times.items()}
+    fastest = {name: float(np.min(v) * 1e3) for name, v in times.items()}
     return {"hidden": units, "batch": batch, "steps": steps, "neurosim_ms": ms["neurosim"],
             "pytorch_ms": ms["pytorch"], "ratio": ms["pytorch"] / ms["neurosim"],
+            "ratio_of_fastest": fastest["pytorch"] / fastest["neurosim"],
             "timed_steps": len(times["neurosim"]), "neurosim_loss": last["neurosim"],
             "pytorch_loss": last["pytorch"]}
 

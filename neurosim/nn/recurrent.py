@@ -127,8 +127,8 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
     """The op behind :func:`rnn`, :func:`lstm` and :func:`gru` (``op`` names it in errors):
     the whole sequence is one tape node whose backward runs BPTT in one kernel call.
 
-    Feature-major inside (:func:`~neurosim.kernels.recurrent.recurrent_forward`): each step's arrays
-    are (features, batch). The input products of all steps are made at once; ``lengths``
+    Feature-major inside (:func:`~neurosim.kernels.recurrent.recurrent_forward`): a step's
+    arrays are (features, batch). The input products of all steps are made at once; ``lengths``
     (checked by :func:`_checked_lengths`) hold each sample's state after its last step, as
     PyTorch's packed sequences (outputs past a length are zero). With ``return_state`` the
     node's output packs along axis 1 the outputs (``time`` entries, none without
