@@ -90,7 +90,7 @@ def test_layout_choice_and_esn_layouts_agree():
     assert reservoir_layout(Wsmall, np.array([0, 50]))[7].shape == (50, 50)
     Wbig = sp.random_array((600, 600), density=0.1, format="csr", random_state=0)
     assert reservoir_layout(Wbig, np.array([0, 600]))[7].size == 0
-    Wfull = sp.random_array((600, 600), density=0.5, format="csr", random_state=0)
+    Wfull = sp.random_array((600, 600), density=0.8, format="csr", random_state=0)
     assert reservoir_layout(Wfull, np.array([0, 600]))[7].shape == (600, 600)
     u = np.sin(np.arange(300) / 7)[:, None]
     a = ESN(200, leak=0.3, spectral_radius=0.9, seed=1, layout="sparse")
@@ -180,8 +180,10 @@ def test_float32_layout_choice_and_bad_dtype():
     Wbig = sp.random_array((600, 600), density=0.1, format="csr", random_state=0)
     m = reservoir_layout(Wbig, np.array([0, 600]), dtype="float32")
     assert m[7].size == 0 and m[6].dtype == np.float32
-    Wfull = sp.random_array((900, 900), density=0.3, format="csr", random_state=0)
-    assert reservoir_layout(Wfull, np.array([0, 900]))[7].size == 0  # float64: 6.5 MB, sparse
+    Wmid = sp.random_array((900, 900), density=0.3, format="csr", random_state=0)
+    assert reservoir_layout(Wmid, np.array([0, 900]))[7].size == 0  # float64: 6.5 MB, sparse
+    assert reservoir_layout(Wmid, np.array([0, 900]), dtype="float32")[7].size == 0  # gathered rows win
+    Wfull = sp.random_array((900, 900), density=0.8, format="csr", random_state=0)
     assert reservoir_layout(Wfull, np.array([0, 900]), dtype="float32")[7].shape == (900, 900)
     for bad in ("float16", "int32", "double precision", 3, object):
         with pytest.raises(ValueError, match="dtype"):
