@@ -165,8 +165,10 @@ class MarkovChain(Structure, Fitting):
         n_steps = checks.integer(n_steps, "n_steps", low=0)
         n_chains = checks.integer(n_chains, "n_chains", low=1)
         every = checks.integer(every, "every", low=1)
-        seed = self.seed if seed is None else seed
-        rng.to_attr(rng.sequence(seed))  # refused before the run, not after it
+        if seed is None:
+            seed = self.seed  # (checked when the chain was made)
+        else:
+            rng.to_attr(rng.sequence(seed))  # refused before the run, not after it
         run = record.Run(n_steps, chunk=chunk, work=n_chains, every=every, sizes={"chain": n_chains},
                          grow=("step",), progress=progress, desc="MarkovChain", unit="step", store=store)
         need = n_chains * (24 + 8 * (run.chunk // every + 1))  # streams, states, a chunk of path
