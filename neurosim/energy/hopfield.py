@@ -309,7 +309,7 @@ class HopfieldNetwork:
             "sweeps": (("cue",), used.copy(),
                        {"long_name": "sweeps used (the final no-change sweep counts)"}),
         }
-        coords = {"cue": np.arange(m), "unit": idx, "pattern": np.arange(P)}
+        coords = {"cue": range(m), "unit": idx, "pattern": range(P)}  # (ranges: no arrays to compare)
         params = {"n_units": n, "rule": self.rule, "units": self.units, "mode": mode,
                   "temperature": temperature, "max_sweeps": max_sweeps, "n_patterns": P,
                   "record": record_kind, "every": mon.every}
