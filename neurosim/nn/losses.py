@@ -10,7 +10,6 @@ import numpy as np
 from scipy.special import xlogy
 
 from .. import checks
-from ..kernels import nn as kn
 from ..kernels import nn_losses as kl
 from . import ops
 from .tensor import Tensor, as_tensor, record
