@@ -1,21 +1,26 @@
-"""Compiled kernels of the convolutional ops (forward and backward pairs), over whole batches.
+"""Compiled kernels of the nn engine's convolutions and pooling, with dilation and padding.
 
-Images are NCHW, C-contiguous. ``im2col`` lays every receptive field out as a column of a
-``(channels * kh * kw, batch * out_h * out_w)`` matrix, so that a convolution is one GEMM;
-``col2im`` is its adjoint (it adds the columns back onto the image), which also makes it the
-forward pass of the transposed convolution. Pooling and interpolation kernels write into
-``out`` arrays the caller allocates; the backward kernels add into zeroed gradient arrays.
+Images are NCHW, C-contiguous. ``im2col`` lays every (dilated) receptive field out as a column
+of a ``(channels * kh * kw, batch * out_h * out_w)`` matrix, so that a convolution is one GEMM
+(one per group: a group's rows are a contiguous block); ``col2im`` is its adjoint. The GEMM
+gives ``(out_channels, batch * out_h * out_w)``; :func:`rows_to_images` turns that into NCHW
+while adding the bias and applying a ReLU in the same pass, and :func:`images_to_rows` is its
+backward (the ReLU's mask, the layout change and the bias gradient in one pass). Pooling takes
+zero (average) or minus-infinity (maximum) padding and any output size (PyTorch's
+``ceil_mode``): windows are clipped to the image. :func:`interpolate2d` is up-sampling's
+two-tap blend. Backward kernels add into zeroed arrays.
 """
 from numba import njit
 
 
 @njit(cache=True)
-def im2col(x, kh, kw, sh, sw, ph, pw, oh, ow, cols):
+def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
     """Fill ``cols`` (C*kh*kw, N*oh*ow) with the zero-padded receptive fields of ``x``
-    (N, C, H, W), taken every (sh, sw) pixels after padding by (ph, pw).
+    (N, C, H, W): kernel tap ``(i, j)`` reads pixel ``(oy*sh - ph + i*dh, ox*sw - pw + j*dw)``.
 
-    Row ``(c*kh + i)*kw + j`` holds input channel ``c`` at kernel offset ``(i, j)``; column
-    ``(n*oh + oy)*ow + ox`` is output position ``(oy, ox)`` of image ``n``.
+    Row ``(c*kh + i)*kw + j`` holds input channel ``c`` at tap ``(i, j)`` (a group's channels
+    are a block of rows); column ``(n*oh + oy)*ow + ox`` is output position ``(oy, ox)`` of
+    image ``n``. The innermost loop runs along a row of ``cols`` and vectorises.
     """
     n_img, n_ch, h, w = x.shape
     for c in range(n_ch):
@@ -24,10 +29,10 @@ def im2col(x, kh, kw, sh, sw, ph, pw, oh, ow, cols):
                 row = (c * kh + i) * kw + j
                 for n in range(n_img):
                     for oy in range(oh):
-                        y = oy * sh - ph + i
+                        y = oy * sh - ph + i * dh
                         col = (n * oh + oy) * ow
                         for ox in range(ow):
-                            xx = ox * sw - pw + j
+                            xx = ox * sw - pw + j * dw
                             if 0 <= y < h and 0 <= xx < w:
                                 cols[row, col + ox] = x[n, c, y, xx]
                             else:
@@ -35,7 +40,7 @@ def im2col(x, kh, kw, sh, sw, ph, pw, oh, ow, cols):
 
 
 @njit(cache=True)
-def col2im(cols, kh, kw, sh, sw, ph, pw, oh, ow, x):
+def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
     """Add the columns of ``cols`` back onto the zeroed image ``x`` (N, C, H, W): the adjoint
     of :func:`im2col` with the same arguments (padding positions are dropped)."""
     n_img, n_ch, h, w = x.shape
@@ -45,36 +50,130 @@ def col2im(cols, kh, kw, sh, sw, ph, pw, oh, ow, x):
                 row = (c * kh + i) * kw + j
                 for n in range(n_img):
                     for oy in range(oh):
-                        y = oy * sh - ph + i
+                        y = oy * sh - ph + i * dh
                         if y < 0 or y >= h:
                             continue
                         col = (n * oh + oy) * ow
                         for ox in range(ow):
-                            xx = ox * sw - pw + j
+                            xx = ox * sw - pw + j * dw
                             if 0 <= xx < w:
                                 x[n, c, y, xx] += cols[row, col + ox]
 
 
 @njit(cache=True)
-def max_pool2d(x, kh, kw, sh, sw, out, argmax):
-    """Window maxima of ``x`` (N, C, H, W) into ``out`` (N, C, oh, ow); ``argmax`` (same shape,
-    integer) receives the flat in-plane index ``y*W + x`` of each window's first maximum."""
+def rows_to_images(src, bias, relu, dst):
+    """``dst[n, o, p] = act(src[o, n*P + p] + bias[o])`` for ``dst`` (N, O, P) from the GEMM's
+    ``src`` (O, N*P); ``act`` is the ReLU (``v if v > 0 else 0``) when ``relu``, else the
+    identity. Loads and stores both run in order."""
+    n_img, n_out, size = dst.shape
+    zero = dst.dtype.type(0)
+    for n in range(n_img):
+        for o in range(n_out):
+            b = bias[o]
+            s = src[o, n * size:(n + 1) * size]
+            d = dst[n, o]
+            if relu:
+                for p in range(size):
+                    v = s[p] + b
+                    d[p] = v if v > zero else zero
+            else:
+                for p in range(size):
+                    d[p] = s[p] + b
+
+
+@njit(cache=True, fastmath={"reassoc", "nsz"})
+def _masked_copy_sum(s, y, relu, d):
+    """``d = s`` where ``y > 0`` (all of ``s`` unless ``relu``), 0 elsewhere; returns the sum
+    of ``d`` in float64 SIMD lanes. Both loads are unconditional, so the mask is a select (a
+    branch mispredicts half the time on random signs: 20x slower)."""
+    zero = s.dtype.type(0)
+    total = 0.0
+    for p in range(s.size):
+        v = s[p]
+        keep = (y[p] > zero) or not relu
+        v = v if keep else zero
+        d[p] = v
+        total += v
+    return total
+
+
+@njit(cache=True)
+def images_to_rows(g, out, relu, dst, gb):
+    """Backward of :func:`rows_to_images`: ``dst[o, n*P + p]`` (O, N*P) receives ``g[n, o, p]``
+    (zeroed where the ReLU's output ``out`` is not positive, when ``relu``), and ``gb`` (O,),
+    float64, its sum over images and positions (the bias gradient)."""
+    n_img, n_out, size = g.shape
+    gb[:] = 0.0
+    for n in range(n_img):
+        for o in range(n_out):
+            gb[o] += _masked_copy_sum(g[n, o], out[n, o], relu,
+                                      dst[o, n * size:(n + 1) * size])
+
+
+@njit(cache=True)
+def bias_relu(out, bias, relu):
+    """In place over the rows of ``out`` (R, F): ``out += bias`` and, when ``relu``, the ReLU."""
+    zero = out.dtype.type(0)
+    for r in range(out.shape[0]):
+        row = out[r]
+        if relu:
+            for j in range(row.size):
+                v = row[j] + bias[j]
+                row[j] = v if v > zero else zero
+        else:
+            for j in range(row.size):
+                row[j] += bias[j]
+
+
+@njit(cache=True)
+def relu_mask_sum(g, out, gx, gb):
+    """``gx = g`` where ``out > 0`` else 0 (the ReLU's backward from its output, (R, F)), and
+    ``gb`` (F,), float64, the column sums of ``gx`` (the bias gradient)."""
+    zero = g.dtype.type(0)
+    gb[:] = 0.0
+    for r in range(g.shape[0]):
+        gr, yr, dr = g[r], out[r], gx[r]
+        for j in range(gr.size):
+            v = gr[j]
+            keep = yr[j] > zero
+            v = v if keep else zero
+            dr[j] = v
+            gb[j] += v
+
+
+@njit(cache=True)
+def _window(o, s, p, k, n):
+    """Start and end (clipped to ``[0, n)``) of window ``o`` and its size within the padded
+    extent ``[-p, n + p)``."""
+    start = o * s - p
+    end = min(start + k, n + p)
+    size = end - start
+    return max(start, 0), min(end, n), size
+
+
+@njit(cache=True)
+def max_pool2d(x, kh, kw, sh, sw, ph, pw, out, argmax):
+    """Window maxima of ``x`` (N, C, H, W) into ``out`` (N, C, oh, ow), windows starting at
+    ``(oy*sh - ph, ox*sw - pw)`` and clipped to the image (padding counts as minus infinity);
+    ``argmax`` (same shape, integer) receives the flat in-plane index ``y*W + x`` of each
+    window's first maximum (a NaN wins, as in PyTorch)."""
     n_img, n_ch, oh, ow = out.shape
-    w = x.shape[3]
+    h, w = x.shape[2], x.shape[3]
     for n in range(n_img):
         for c in range(n_ch):
+            plane = x[n, c]
             for oy in range(oh):
+                y0, y1, _ = _window(oy, sh, ph, kh, h)
                 for ox in range(ow):
-                    y0 = oy * sh
-                    x0 = ox * sw
-                    best = x[n, c, y0, x0]
+                    x0, x1, _ = _window(ox, sw, pw, kw, w)
+                    best = plane[y0, x0]
                     where = y0 * w + x0
-                    for i in range(kh):
-                        for j in range(kw):
-                            v = x[n, c, y0 + i, x0 + j]
-                            if v > best:
+                    for yy in range(y0, y1):
+                        for xx in range(x0, x1):
+                            v = plane[yy, xx]
+                            if v > best or v != v:
                                 best = v
-                                where = (y0 + i) * w + x0 + j
+                                where = yy * w + xx
                     out[n, c, oy, ox] = best
                     argmax[n, c, oy, ox] = where
 
@@ -94,35 +193,50 @@ def max_pool2d_backward(g, argmax, dx):
 
 
 @njit(cache=True)
-def avg_pool2d(x, kh, kw, sh, sw, out):
-    """Window means of ``x`` (N, C, H, W) into ``out`` (N, C, oh, ow)."""
+def avg_pool2d(x, kh, kw, sh, sw, ph, pw, include_pad, out):
+    """Window means of ``x`` (N, C, H, W) into ``out`` (N, C, oh, ow), windows as in
+    :func:`max_pool2d`; the divisor counts the zero padding inside the padded image when
+    ``include_pad`` (PyTorch's ``count_include_pad``), else only the pixels of the image."""
     n_img, n_ch, oh, ow = out.shape
-    scale = 1.0 / (kh * kw)
+    h, w = x.shape[2], x.shape[3]
     for n in range(n_img):
         for c in range(n_ch):
+            plane = x[n, c]
             for oy in range(oh):
+                y0, y1, ky = _window(oy, sh, ph, kh, h)
                 for ox in range(ow):
+                    x0, x1, kx = _window(ox, sw, pw, kw, w)
                     total = 0.0
-                    for i in range(kh):
-                        for j in range(kw):
-                            total += x[n, c, oy * sh + i, ox * sw + j]
-                    out[n, c, oy, ox] = total * scale
+                    for yy in range(y0, y1):
+                        for xx in range(x0, x1):
+                            total += plane[yy, xx]
+                    count = ky * kx if include_pad else (y1 - y0) * (x1 - x0)
+                    out[n, c, oy, ox] = total * (1.0 / count)
 
 
 @njit(cache=True)
-def avg_pool2d_backward(g, kh, kw, sh, sw, dx):
+def avg_pool2d_backward(g, kh, kw, sh, sw, ph, pw, include_pad, dx):
     """Spread each output gradient ``g`` (N, C, oh, ow) evenly over its window in the zeroed
-    ``dx`` (N, C, H, W)."""
+    ``dx`` (N, C, H, W), windows and divisors as in :func:`avg_pool2d`."""
     n_img, n_ch, oh, ow = g.shape
-    scale = 1.0 / (kh * kw)
+    h, w = dx.shape[2], dx.shape[3]
     for n in range(n_img):
         for c in range(n_ch):
+            plane = dx[n, c]
             for oy in range(oh):
+                y0, y1, ky = _window(oy, sh, ph, kh, h)
                 for ox in range(ow):
-                    share = g[n, c, oy, ox] * scale
-                    for i in range(kh):
-                        for j in range(kw):
-                            dx[n, c, oy * sh + i, ox * sw + j] += share
+                    x0, x1, kx = _window(ox, sw, pw, kw, w)
+                    count = ky * kx if include_pad else (y1 - y0) * (x1 - x0)
+                    share = g[n, c, oy, ox] * (1.0 / count)
+                    for yy in range(y0, y1):
+                        for xx in range(x0, x1):
+                            plane[yy, xx] += share
+
+
+__all__ = ["im2col", "col2im", "rows_to_images", "images_to_rows", "bias_relu",
+           "relu_mask_sum", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
+           "avg_pool2d_backward"]
 
 
 @njit(cache=True)

@@ -14,7 +14,6 @@ import numpy as np
 
 from .. import checks
 from ..kernels import conv as kc
-from ..kernels import nn_conv as kn
 from . import ops
 from .tensor import as_tensor, record
 
@@ -130,13 +129,13 @@ def _swap01(a, n0, n1):
 def _im2col(x, kernel, stride, padding, out_hw, dilation=(1, 1)):
     cols = np.empty((x.shape[1] * kernel[0] * kernel[1], x.shape[0] * out_hw[0] * out_hw[1]),
                     x.dtype)
-    kn.im2col(x, *kernel, *stride, *padding, *dilation, *out_hw, cols)
+    kc.im2col(x, *kernel, *stride, *padding, *dilation, *out_hw, cols)
     return cols
 
 
 def _col2im(cols, shape, kernel, stride, padding, out_hw, dilation=(1, 1)):
     x = np.zeros(shape, cols.dtype)
-    kn.col2im(cols, *kernel, *stride, *padding, *dilation, *out_hw, x)
+    kc.col2im(cols, *kernel, *stride, *padding, *dilation, *out_hw, x)
     return x
 
 
@@ -196,12 +195,12 @@ def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, activation="
     cols = _im2col(xd, kernel, stride, padding, out_hw, dilation)   # (in*kh*kw, batch*oh*ow)
     bias = np.zeros(n_out, dtype) if b is None else parents[2].data.astype(dtype, copy=False)
     out = np.empty((n, n_out, out_hw[0] * out_hw[1]), dtype)
-    kn.rows_to_images(_grouped(W2, cols, groups), bias, relu, out)
+    kc.rows_to_images(_grouped(W2, cols, groups), bias, relu, out)
 
     def backward(g):
         g2 = np.empty((n_out, cols.shape[1]), dtype)       # (out_channels, batch*oh*ow)
         gb = np.empty(n_out)
-        kn.images_to_rows(_images(g, dtype).reshape(out.shape), out, relu, g2, gb)
+        kc.images_to_rows(_images(g, dtype).reshape(out.shape), out, relu, g2, gb)
         gx = _col2im(_grouped(W2, g2, groups, transpose_a=True), xd.shape, kernel, stride,
                      padding, out_hw, dilation) if x.requires_grad else None
         gW = _grouped(g2, cols, groups, transpose_b=True).reshape(W.shape) \
@@ -290,11 +289,11 @@ def max_pool2d(x, size=2, stride=None, padding=0, ceil_mode=False):
     """
     x, xd, geometry, out = _pool_setup("max_pool2d", x, size, stride, padding, ceil_mode)
     argmax = np.empty(out.shape, np.intp)
-    kn.max_pool2d(xd, *geometry, out, argmax)
+    kc.max_pool2d(xd, *geometry, out, argmax)
 
     def backward(g):
         dx = np.zeros_like(xd)
-        kn.max_pool2d_backward(_images(g, xd.dtype), argmax, dx)
+        kc.max_pool2d_backward(_images(g, xd.dtype), argmax, dx)
         return (dx,)
     return record(out, (x,), backward)
 
@@ -309,11 +308,11 @@ def avg_pool2d(x, size=2, stride=None, padding=0, ceil_mode=False, count_include
     """
     x, xd, geometry, out = _pool_setup("avg_pool2d", x, size, stride, padding, ceil_mode)
     include = bool(count_include_pad)
-    kn.avg_pool2d(xd, *geometry, include, out)
+    kc.avg_pool2d(xd, *geometry, include, out)
 
     def backward(g):
         dx = np.zeros_like(xd)
-        kn.avg_pool2d_backward(_images(g, xd.dtype), *geometry, include, dx)
+        kc.avg_pool2d_backward(_images(g, xd.dtype), *geometry, include, dx)
         return (dx,)
     return record(out, (x,), backward)
 

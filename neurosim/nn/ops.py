@@ -8,7 +8,7 @@ or numbers; only Tensors carry gradients.
 import numpy as np
 
 from ..kernels import nn as kn
-from ..kernels import nn_conv as kc
+from ..kernels import conv as kc
 from .tensor import Tensor, as_tensor, record
 
 
