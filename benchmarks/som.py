@@ -71,8 +71,10 @@ def one_size(side, X, repeats, iterations, MiniSom):
                 out[who]["quantization_error_by_neurosim"] = float(np.mean([x["qe_by_neurosim"] for x in e]))
                 out[who]["topographic_error_by_neurosim"] = float(np.mean([x["te_by_neurosim"] for x in e]))
     if res["minisom"]:
-        out["ratio_minisom_over_neurosim_time"] = out["minisom"]["train_s"]["median"] / out["neurosim"]["train_s"]["median"]
-        out["ratio_neurosim_over_minisom_qe"] = out["neurosim"]["quantization_error"] / out["minisom"]["quantization_error"]
+        out["ratio_minisom_over_neurosim_time"] = (out["minisom"]["train_s"]["median"]
+                                                   / out["neurosim"]["train_s"]["median"])
+        out["ratio_neurosim_over_minisom_qe"] = (out["neurosim"]["quantization_error"]
+                                                 / out["minisom"]["quantization_error"])
         per = np.asarray(res["minisom"]) / np.asarray(res["neurosim"])  # each pair back to back
         out["ratio_per_repeat"] = {"min": float(per.min()), "max": float(per.max())}
     return out
