@@ -27,7 +27,7 @@ import numpy as np
 from .. import checks
 from ..kernels import recurrent as kr
 from ..kernels.blas import numpy_gemm
-from . import norm, ops
+from . import norm, ops, workspace
 from .init import initialiser
 from .layers import Layer, SequenceLayer
 from .tensor import as_tensor, record
@@ -116,7 +116,7 @@ def _batch_major(a, reverse, order=None, lengths=None):
     if order is not None:
         out = np.take_along_axis(a.transpose(1, 0, 2), order[:, :, None], axis=1)
     else:
-        out = np.ascontiguousarray((a[::-1] if reverse else a).transpose(1, 0, 2))
+        out = np.array((a[::-1] if reverse else a).transpose(1, 0, 2), order="C")  # a copy
     if lengths is not None:
         out[np.arange(a.shape[0]) >= lengths[:, None]] = 0.0
     return out
@@ -145,23 +145,25 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
     width, small = Ud.shape[1], features <= kr.SMALL_INPUTS
     X = np.ascontiguousarray(_time_major(x.data, reverse, dtype, order).transpose(2, 0, 1))
     Xm = X.reshape(features, steps * n)                 # (F, T*B): every step at once
-    P = np.empty((width, steps, n), dtype)
+    P = workspace.take((width, steps, n), dtype)
     if small:
         kr.input_products(Xm, Wd, bd, P.reshape(width, -1))
     else:
         np.matmul(Wd.T, Xm, out=P.reshape(width, -1))
         P += bd[:, None, None]
-    hs = np.empty((units, steps + 1, n), dtype)
+    lstm_cell = cell == kr.LSTM        # kept for the backward pass, then reused (workspace)
+    hs = workspace.take((units, steps + 1, n), dtype)
     hs[:, 0] = 0.0 if h0 is None else parents[5].data.T
-    lstm_cell = cell == kr.LSTM
-    cs = np.empty((steps + 1, units, n) if lstm_cell else (1, 1, 1), dtype)
+    cs = workspace.take((steps + 1, units, n) if lstm_cell else (1, 1, 1), dtype)
     cs[0] = 0.0 if c0 is None else parents[6].data.T
-    gates = np.empty((steps, 4 * units, n) if cell != kr.RNN else (1, 1, 1), dtype)
-    tanh_c = np.empty((steps, units, n) if lstm_cell else (1, 1, 1), dtype)
+    gates = workspace.take((steps, 4 * units, n) if cell != kr.RNN else (1, 1, 1), dtype)
+    tanh_c = workspace.take((steps, units, n) if lstm_cell else (1, 1, 1), dtype)
+    lease = workspace.Lease(hs, cs, gates, tanh_c)
     bias_hn = np.zeros(1, dtype) if b_hn is None else parents[4].data.astype(dtype, copy=False)
     gemm = numpy_gemm(dtype)
     kr.recurrent_forward(cell, P, np.ascontiguousarray(Ud.T), bias_hn, lens, hs, cs, gates,
                          tanh_c, gemm)
+    workspace.give(P)
     del P
     parts = []
     if return_sequences:
@@ -172,9 +174,10 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
         parts.append(cs[-1].T[:, None])
     packed = len(parts) > 1
     out = np.concatenate(parts, 1) if packed else parts[0] if return_sequences else \
-        np.ascontiguousarray(hs[:, -1].T)
+        hs[:, -1].T.copy()
 
     def backward(g):
+        hs, cs, gates, tanh_c = lease.arrays     # held by the graph, then back to the workspace
         g = g.astype(dtype, copy=False)
         if not packed:
             g = g if return_sequences else g[:, None]
@@ -191,8 +194,8 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
             dH = np.ascontiguousarray(_time_major(gs, reverse, dtype, order).transpose(0, 2, 1))
         else:
             dH = np.empty((0, units, n), dtype)
-        dP = np.empty((width, steps, n), dtype)
-        dA = np.empty_like(dP) if cell == kr.GRU else dP
+        dP = workspace.take((width, steps, n), dtype)
+        dA = workspace.take((width, steps, n), dtype) if cell == kr.GRU else dP
         kr.recurrent_backward(cell, dH, Ud, lens, hs, cs, gates, tanh_c, dP, dA, dh, dc, gemm)
         del dH
         dPm, dAm = dP.reshape(width, -1), dA.reshape(width, -1)
@@ -212,6 +215,7 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
                                                      (hs.strides[0], hs.strides[2]))
             gU = before @ dAm.T
         gb_hn = None if b_hn is None else dA[2 * units:].sum(axis=(1, 2))
+        workspace.give(*((dP, dA) if cell == kr.GRU else (dP,)))
         return gx, gW, gU, gb, gb_hn, dh.T, dc.T
     kept = [p for p in parents if p is not None]
     return record(out, kept, lambda g: [d for d, p in zip(backward(g), parents)
