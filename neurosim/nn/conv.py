@@ -289,11 +289,21 @@ def max_pool2d(x, size=2, stride=None, padding=0, ceil_mode=False):
     """
     x, xd, geometry, out = _pool_setup("max_pool2d", x, size, stride, padding, ceil_mode)
     argmax = np.empty(out.shape, np.intp)
-    kc.max_pool2d(xd, *geometry, out, argmax)
+    (h, w), (oh, ow) = xd.shape[2:], out.shape[2:]
+    halves = geometry == (2, 2, 2, 2, 0, 0) and 2 * oh <= h and 2 * ow <= w
+    if halves:                      # 2x2 windows inside the image: the unrolled kernel
+        kc.max_pool2x2(xd, out, argmax)
+    else:
+        kc.max_pool2d(xd, *geometry, out, argmax)
 
     def backward(g):
-        dx = np.zeros_like(xd)
-        kc.max_pool2d_backward(_images(g, xd.dtype), argmax, dx)
+        g = _images(g, xd.dtype)
+        if halves:                  # writes every pixel a window covers
+            dx = (np.empty_like if (2 * oh, 2 * ow) == (h, w) else np.zeros_like)(xd)
+            kc.max_pool2x2_backward(g, argmax, dx)
+        else:
+            dx = np.zeros_like(xd)
+            kc.max_pool2d_backward(g, argmax, dx)
         return (dx,)
     return record(out, (x,), backward)
 
