@@ -5,6 +5,8 @@ here: one xoroshiro128+ stream per chain, replica, cue or neuron, passed into th
 same seed then gives the same result on every run, whatever the number of threads, and on CPU
 and CUDA alike (see :mod:`neurosim.kernels.rng`).
 """
+import functools
+
 import numpy as np
 
 from .kernels import rng as _k
@@ -23,6 +25,15 @@ def sequence(seed):
     if seed < 0:
         raise ValueError(f"seed must be >= 0; got {seed}")
     return np.random.SeedSequence(int(seed))
+
+
+def check(seed):
+    """Refuse, with :func:`sequence`'s or :func:`to_attr`'s error, a seed that cannot be used or
+    recorded, without building its ``SeedSequence`` (hashing costs ~10 us); returns ``seed``."""
+    if isinstance(seed, str):
+        sequence(seed)  # a string is a stored attribute, not a seed: sequence's TypeError
+    to_attr(seed)
+    return seed
 
 
 def child(seed, key):
@@ -91,7 +102,16 @@ def fresh():
 
 def seed64(seed):
     """One 64-bit integer derived from ``seed`` (see :func:`sequence`): the kernels' master seed."""
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)) and seed >= 0:
+        return _int_seed64(int(seed))
     return np.uint64(sequence(seed).generate_state(1, np.uint64)[0])
+
+
+@functools.lru_cache(maxsize=256)
+def _int_seed64(seed):
+    """:func:`seed64` of an int seed, remembered: hashing a SeedSequence costs ~10 us, a
+    noticeable part of a short simulation called in a loop with the same seed."""
+    return np.uint64(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
 
 
 def streams(seed, n, first=0):

@@ -108,7 +108,7 @@ class SOM(Transformer):
                                   else checks.scalar(learning_rate_end, "learning_rate_end", low=0, low_open=True))
         self.init = checks.choice(init, "init", ("pca", "sample", "random"))
         self.seed = rng.fresh() if seed is None else seed  # recorded, so an unseeded map repeats
-        rng.to_attr(rng.sequence(self.seed))  # bad or unrecordable: refused now
+        rng.check(self.seed)  # bad or unrecordable: refused now
         # the seed's first child stream (as rng.generator draws it from a fresh seed), named
         # rather than spawned: a SeedSequence seed gives the same map however often it is used
         self._gen = np.random.default_rng(rng.child(self.seed, 0))

@@ -172,3 +172,19 @@ def test_generator_does_not_depend_on_a_seed_sequences_spawn_counter():
     b = rng.generator(ss).random(4)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a, np.random.default_rng(np.random.SeedSequence(3).spawn(1)[0]).random(4))
+
+
+@pytest.mark.parametrize("bad, error", [("5", TypeError), (-1, ValueError), (1.5, TypeError),
+                                        (True, TypeError),
+                                        (np.random.SeedSequence([1, 2]), ValueError)])
+def test_check_refuses_what_sequence_or_to_attr_refuse(bad, error):
+    with pytest.raises(error, match="seed"):
+        rng.check(bad)
+
+
+def test_seed64_of_an_int_is_the_sequences_first_word_remembered_or_not():
+    for seed in (0, 7, 2 ** 70, np.int64(3)):
+        expect = np.random.SeedSequence(int(seed)).generate_state(1, np.uint64)[0]
+        assert rng.seed64(seed) == expect and rng.seed64(seed) == expect
+    ss = np.random.SeedSequence(5, spawn_key=(2,))
+    assert rng.seed64(ss) == ss.generate_state(1, np.uint64)[0]

@@ -71,7 +71,7 @@ class MarkovChain(Structure, Fitting):
         self.n_states = int(rows.shape[0])
         self.labels = state_labels(labels, self.n_states)
         self.seed = rng.fresh() if seed is None else seed  # recorded, so an unseeded run repeats
-        rng.to_attr(rng.sequence(self.seed))  # bad or unrecordable: refused now
+        rng.check(self.seed)  # bad or unrecordable: refused now
         self._tables = None
         self._structure = None
 
@@ -168,7 +168,7 @@ class MarkovChain(Structure, Fitting):
         if seed is None:
             seed = self.seed  # (checked when the chain was made)
         else:
-            rng.to_attr(rng.sequence(seed))  # refused before the run, not after it
+            rng.check(seed)  # refused before the run, not after it
         run = record.Run(n_steps, chunk=chunk, work=n_chains, every=every, sizes={"chain": n_chains},
                          grow=("step",), progress=progress, desc="MarkovChain", unit="step", store=store)
         need = n_chains * (24 + 8 * (run.chunk // every + 1))  # streams, states, a chunk of path

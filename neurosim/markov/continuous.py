@@ -54,7 +54,7 @@ class ContinuousMarkovChain:
         self.n_states = n
         self.labels = state_labels(labels, n)
         self.seed = rng.fresh() if seed is None else seed  # recorded, so an unseeded run repeats
-        rng.to_attr(rng.sequence(self.seed))  # bad or unrecordable: refused now
+        rng.check(self.seed)  # bad or unrecordable: refused now
         self._jump = None
 
     @property
@@ -134,7 +134,7 @@ class ContinuousMarkovChain:
         n_chains = checks.integer(n_chains, "n_chains", low=1)
         dt = duration / 1000 if dt is None else checks.scalar(dt, "dt", low=0, low_open=True)
         seed = self.seed if seed is None else seed
-        rng.to_attr(rng.sequence(seed))  # refused before the run, not after it
+        rng.check(seed)  # refused before the run, not after it
         n_grid = int(math.floor(duration / dt + 1e-9)) + 1
         rates = self.exit_rates
         run = record.Run(n_grid, chunk=chunk, work=n_chains * (1 + math.ceil(rates.max() * dt)),
