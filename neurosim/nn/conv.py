@@ -3,7 +3,9 @@
 A convolution is ``im2col`` (a Numba kernel over the whole batch) followed by one GEMM per
 group; a second kernel lays the GEMM's rows out as NCHW images while adding the bias (and the
 ReLU when fused), and back in the backward pass. Its input gradient goes back through
-``col2im``. The transposed convolution is the same pair run the other way round.
+``col2im``. One-channel images at stride 1 (a network's first layer) are convolved directly
+instead (:func:`kernels.conv.conv_single`). The transposed convolution is the im2col/col2im
+pair run the other way round.
 Computation follows ``x``'s dtype (float32 or float64); weights and biases are cast to it.
 Shapes: ``x`` (batch, channels, height, width); ``conv2d`` weights (out_channels,
 in_channels / groups, kh, kw); ``conv_transpose2d`` weights (in_channels, out_channels, kh,
@@ -191,9 +193,11 @@ def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, activation="
     out_hw = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
     dtype = x.dtype
     xd = _images(x.data, dtype)
+    bias = np.zeros(n_out, dtype) if b is None else parents[2].data.astype(dtype, copy=False)
+    if x.shape[1] == 1 and stride == (1, 1):
+        return _conv_single(x, W, parents, xd, bias, padding, dilation, relu, out_hw)
     W2 = W.data.reshape(n_out, -1).astype(dtype, copy=False)      # (out, in/groups*kh*kw)
     cols = _im2col(xd, kernel, stride, padding, out_hw, dilation)   # (in*kh*kw, batch*oh*ow)
-    bias = np.zeros(n_out, dtype) if b is None else parents[2].data.astype(dtype, copy=False)
     out = np.empty((n, n_out, out_hw[0] * out_hw[1]), dtype)
     kc.rows_to_images(_grouped(W2, cols, groups), bias, relu, out)
 
@@ -207,6 +211,24 @@ def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, activation="
             if W.requires_grad else None
         return (gx, gW) if b is None else (gx, gW, gb.astype(dtype))
     return record(out.reshape(n, n_out, *out_hw), parents, backward)
+
+
+def _conv_single(x, W, parents, xd, bias, padding, dilation, relu, out_hw):
+    """:func:`conv2d` of one-channel images at stride 1, directly (no patch matrix: im2col's
+    ``kh*kw`` copies of the image and a GEMM over ``kh*kw`` terms cost more than the taps)."""
+    Wd = np.ascontiguousarray(W.data, dtype=xd.dtype)
+    out = np.empty((x.shape[0], W.shape[0], *out_hw), xd.dtype)
+    kc.conv_single(xd, Wd, bias, *padding, *dilation, relu, out)
+
+    def backward(g):
+        gx = np.empty_like(xd) if x.requires_grad else None
+        gW, gb = np.empty((W.shape[0], W.shape[2] * W.shape[3])), np.empty(W.shape[0])
+        g = _images(g, xd.dtype).reshape(len(out), W.shape[0], -1)
+        kc.conv_single_backward(g, out, xd, Wd, *padding, *dilation, relu, gx is not None,
+                                xd[:0] if gx is None else gx, gW, gb)
+        gW = gW.astype(xd.dtype).reshape(W.shape) if W.requires_grad else None
+        return (gx, gW) if len(parents) == 2 else (gx, gW, gb.astype(xd.dtype))
+    return record(out, parents, backward)
 
 
 def conv1d(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, activation="identity"):
