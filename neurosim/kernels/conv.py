@@ -44,24 +44,42 @@ def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
 
 
 @njit(cache=True)
+def _span(n_out, s, start, n):
+    """The range ``[lo, hi)`` of outputs ``o < n_out`` whose tap ``o*s + start`` lies in
+    ``[0, n)`` (the others read padding)."""
+    lo = max(0, -(start // s))
+    hi = min(n_out, (n - 1 - start) // s + 1) if n - 1 - start >= 0 else 0
+    return lo, max(lo, hi)
+
+
+@njit(cache=True)
 def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
     """Add the columns of ``cols`` back onto the zeroed image ``x`` (N, C, H, W): the adjoint
-    of :func:`im2col` with the same arguments (padding positions are dropped)."""
+    of :func:`im2col` with the same arguments (padding positions are dropped).
+
+    Each row segment's span inside the image is found once (:func:`_span`); at stride 1 the
+    sum runs over two slices indexed by the loop counter alone, so Numba drops its
+    negative-index test and the loop vectorises (~1.25x at 128x32x14x14 float32; the same
+    sums in the same order)."""
     n_img, n_ch, h, w = x.shape
     for c in range(n_ch):
         for i in range(kh):
+            ylo, yhi = _span(oh, sh, i * dh - ph, h)
             for j in range(kw):
-                row = (c * kh + i) * kw + j
+                row = cols[(c * kh + i) * kw + j]
+                start = j * dw - pw
+                lo, hi = _span(ow, sw, start, w)
                 for n in range(n_img):
-                    for oy in range(oh):
-                        y = oy * sh - ph + i * dh
-                        if y < 0 or y >= h:
-                            continue
+                    for oy in range(ylo, yhi):
                         col = (n * oh + oy) * ow
-                        for ox in range(ow):
-                            xx = ox * sw - pw + j * dw
-                            if 0 <= xx < w:
-                                x[n, c, y, xx] += cols[row, col + ox]
+                        dst = x[n, c, oy * sh - ph + i * dh]
+                        if sw == 1:
+                            d, s = dst[lo + start:hi + start], row[col + lo:col + hi]
+                            for q in range(hi - lo):
+                                d[q] += s[q]
+                        else:
+                            for ox in range(lo, hi):
+                                dst[ox * sw + start] += row[col + ox]
 
 
 @njit(cache=True)
