@@ -226,9 +226,10 @@ def recurrent_backward(cell, dH, U, lengths, hs, cs, gates, tanh_c, dP, dA, dh, 
     """Backpropagation through time over a sequence run by :func:`recurrent_forward`.
 
     ``dH`` (T, H, B) or (0, H, B): gradients of every ``h_t``; ``U`` (H, G*H) C-contiguous
-    (each step makes ``U @ dA_t``); ``dP``, ``dA`` (G*H, T, B) filled with the gradients of
-    the input and recurrent pre-activations (the same array but for the GRU); ``dh``, ``dc``
-    (H, B): on entry the gradients of ``h_T``, ``c_T`` from outside, on return those of the
+    (each step makes ``U @ dA_t``); ``dP`` (G*H, T, B) filled with the gradients of the
+    input pre-activations; ``dA`` (H, T, B), GRU only (other cells ignore it), with those of
+    the recurrent candidate block ``U_n h + b_hn`` (the other blocks' are ``dP``'s); ``dh``,
+    ``dc`` (H, B): on entry the gradients of ``h_T``, ``c_T`` from outside, on return those of the
     initial states. Held steps (``t >= lengths[s]``) pass sample ``s``'s gradients through."""
     units, batch = dh.shape
     carry = np.zeros_like(dh)        # what reaches h_{t-1} besides U @ dA_t
@@ -269,7 +270,7 @@ def recurrent_backward(cell, dH, U, lengths, hs, cs, gates, tanh_c, dP, dA, dh, 
                         dc[j, s] = kept[j, s]
         _store(dz, dP, t)
         if cell == GRU:
-            _store(da, dA, t)
+            _store(da[2 * units:], dA, t)
         matmul(gemm, U, da, dh)
         if cell == GRU or held:
             dh += carry

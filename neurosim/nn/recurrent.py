@@ -194,11 +194,17 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
             dH = np.ascontiguousarray(_time_major(gs, reverse, dtype, order).transpose(0, 2, 1))
         else:
             dH = np.empty((0, units, n), dtype)
-        dP = workspace.take((width, steps, n), dtype)
-        dA = workspace.take((width, steps, n), dtype) if cell == kr.GRU else dP
-        kr.recurrent_backward(cell, dH, Ud, lens, hs, cs, gates, tanh_c, dP, dA, dh, dc, gemm)
+        # GRU: the recurrent pre-activations' gradients equal the input ones but in the
+        # candidate block (times r), kept as one more block: D = [dP; dA_n]
+        gru_cell = cell == kr.GRU
+        D = workspace.take((width + (units if gru_cell else 0), steps, n), dtype)
+        dP = D[:width]
+        kr.recurrent_backward(cell, dH, Ud, lens, hs, cs, gates, tanh_c, dP, D[width:], dh, dc,
+                              gemm)
         del dH
-        dPm, dAm = dP.reshape(width, -1), dA.reshape(width, -1)
+        dPm = dP.reshape(width, -1)
+        dAm = (D.reshape(width + units, -1)[:2 * units], D.reshape(width + units, -1)[width:]) \
+            if gru_cell else (dPm,)
         gx = None
         if small:
             gx = np.empty((features if x.requires_grad else 0, steps * n), dtype)
@@ -213,9 +219,10 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
         if parents[2].requires_grad:     # hs[:, :T] as one (H, T*B) matrix, rows T+1 steps apart
             before = np.lib.stride_tricks.as_strided(hs, (units, steps * n),
                                                      (hs.strides[0], hs.strides[2]))
-            gU = before @ dAm.T
-        gb_hn = None if b_hn is None else dA[2 * units:].sum(axis=(1, 2))
-        workspace.give(*((dP, dA) if cell == kr.GRU else (dP,)))
+            gU = np.concatenate([before @ d.T for d in dAm], axis=1) if gru_cell else \
+                before @ dAm[0].T
+        gb_hn = None if b_hn is None else dAm[-1].sum(axis=1)
+        workspace.give(D)
         return gx, gW, gU, gb, gb_hn, dh.T, dc.T
     kept = [p for p in parents if p is not None]
     return record(out, kept, lambda g: [d for d, p in zip(backward(g), parents)
