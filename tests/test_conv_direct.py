@@ -1,8 +1,8 @@
 """The convolution and pooling fast paths: the direct convolution of one-channel images
-(``kernels.conv.conv_single``, taken by ``conv2d`` at stride 1) against PyTorch on the same
-weights (float64, values and gradients to 1e-10) and central finite differences; the unrolled
-2x2 max-pool (``max_pool2x2``) against the general window kernel (ties, NaN, odd sizes) and
-PyTorch."""
+(``kernels.conv.conv_single``, taken by ``conv2d`` at stride 1) and ``conv2d`` over chunks of
+images against PyTorch on the same weights (float64, values and gradients to 1e-10) and central
+finite differences; the unrolled 2x2 max-pool (``max_pool2x2``) against the general window
+kernel (ties, NaN, odd sizes) and PyTorch."""
 import numpy as np
 import pytest
 
@@ -114,3 +114,27 @@ def test_max_pool_fast_path_matches_torch(shape):
     ty.backward(torch.tensor(g))
     np.testing.assert_array_equal(y.data, ty.detach().numpy())
     np.testing.assert_array_equal(xt.grad, tx.grad.numpy())   # odd last row/column: zero
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 40000])
+@pytest.mark.parametrize("shape, stride, padding, dilation, groups", [
+    ((6, 4, 3, 3), 1, 1, 1, 1), ((6, 2, 3, 2), (2, 1), (2, 1), (2, 3), 2)])
+def test_conv_in_chunks_of_images_matches_torch(monkeypatch, chunk_bytes, shape, stride,
+                                                padding, dilation, groups):
+    """im2col and its products over chunks of images (one image, or a few, a chunk) give
+    PyTorch's values and gradients, the input's included."""
+    monkeypatch.setattr(conv, "CHUNK_BYTES", chunk_bytes)
+    arrays = [R.standard_normal((5, shape[1] * groups, 8, 7)), R.standard_normal(shape),
+              R.standard_normal(shape[0])]
+    mine = [Tensor(a, requires_grad=True) for a in arrays]
+    ref = [torch.tensor(a, requires_grad=True) for a in arrays]
+    y = conv.conv2d(*mine, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                    activation="relu")
+    ty = F.relu(F.conv2d(*ref, stride=stride, padding=padding, dilation=dilation,
+                         groups=groups))
+    g = R.standard_normal(ty.shape)
+    y.backward(g)
+    ty.backward(torch.tensor(g))
+    assert np.abs(y.data - ty.detach().numpy()).max() < TOL
+    for m, r in zip(mine, ref):
+        assert np.abs(m.grad - r.grad.numpy()).max() < TOL

@@ -155,6 +155,10 @@ def _grouped(a, b, groups, transpose_a=False, transpose_b=False):
 
 
 FUSED = ("identity", "relu")
+#: conv2d runs im2col and its products over chunks of images whose patch matrix takes at most
+#: this many bytes (one image at least), so that the matrix stays in the core's L2 cache between
+#: being written and read (the backward pass builds it again instead of keeping it)
+CHUNK_BYTES = 2 ** 20
 
 
 def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, activation="identity"):
@@ -197,18 +201,33 @@ def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, activation="
     if x.shape[1] == 1 and stride == (1, 1):
         return _conv_single(x, W, parents, xd, bias, padding, dilation, relu, out_hw)
     W2 = W.data.reshape(n_out, -1).astype(dtype, copy=False)      # (out, in/groups*kh*kw)
-    cols = _im2col(xd, kernel, stride, padding, out_hw, dilation)   # (in*kh*kw, batch*oh*ow)
-    out = np.empty((n, n_out, out_hw[0] * out_hw[1]), dtype)
-    kc.rows_to_images(_grouped(W2, cols, groups), bias, relu, out)
+    geometry = (kernel, stride, padding, out_hw, dilation)
+    size = out_hw[0] * out_hw[1]
+    per = max(1, CHUNK_BYTES // (W2.shape[1] * groups * size * xd.itemsize))
+    chunks = [slice(s, min(s + per, n)) for s in range(0, n, per)]
+    out = np.empty((n, n_out, size), dtype)
+    for part in chunks:                  # cols (in*kh*kw, images*oh*ow) of a chunk of images
+        cols = _im2col(xd[part], *geometry)
+        kc.rows_to_images(_grouped(W2, cols, groups), bias, relu, out[part])
+    kept = cols if len(chunks) == 1 else None
 
     def backward(g):
-        g2 = np.empty((n_out, cols.shape[1]), dtype)       # (out_channels, batch*oh*ow)
-        gb = np.empty(n_out)
-        kc.images_to_rows(_images(g, dtype).reshape(out.shape), out, relu, g2, gb)
-        gx = _col2im(_grouped(W2, g2, groups, transpose_a=True), xd.shape, kernel, stride,
-                     padding, out_hw, dilation) if x.requires_grad else None
-        gW = _grouped(g2, cols, groups, transpose_b=True).reshape(W.shape) \
-            if W.requires_grad else None
+        g = _images(g, dtype).reshape(out.shape)
+        gx = np.zeros_like(xd) if x.requires_grad else None
+        gW = np.zeros_like(W2) if W.requires_grad else None
+        gb = np.zeros(n_out)
+        for part in chunks:
+            g2 = np.empty((n_out, (part.stop - part.start) * size), dtype)
+            gb_part = np.empty(n_out)
+            kc.images_to_rows(g[part], out[part], relu, g2, gb_part)
+            gb += gb_part
+            if gx is not None:
+                kc.col2im(_grouped(W2, g2, groups, transpose_a=True), *kernel, *stride,
+                          *padding, *dilation, *out_hw, gx[part])
+            if gW is not None:
+                cols = _im2col(xd[part], *geometry) if kept is None else kept
+                gW += _grouped(g2, cols, groups, transpose_b=True)
+        gW = None if gW is None else gW.reshape(W.shape)
         return (gx, gW) if b is None else (gx, gW, gb.astype(dtype))
     return record(out.reshape(n, n_out, *out_hw), parents, backward)
 
