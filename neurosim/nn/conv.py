@@ -1,9 +1,9 @@
 """Differentiable convolution, transposed convolution, pooling and upsampling on NCHW Tensors.
 
-A convolution is ``im2col`` (a Numba kernel over the whole batch) followed by one GEMM per
-group; a second kernel lays the GEMM's rows out as NCHW images while adding the bias (and the
-ReLU when fused), and back in the backward pass. Its input gradient goes back through
-``col2im``. One-channel images at stride 1 (a network's first layer) are convolved directly
+A convolution is ``im2col`` (a Numba kernel) followed by one GEMM per group, over chunks of
+images whose patch matrix stays in cache (``CHUNK_BYTES``); a second kernel lays the GEMM's
+rows out as NCHW images while adding the bias (and the ReLU when fused), and back in the
+backward pass. Its input gradient goes back through ``col2im``. One-channel images at stride 1 (a network's first layer) are convolved directly
 instead (:func:`kernels.conv.conv_single`). The transposed convolution is the im2col/col2im
 pair run the other way round.
 Computation follows ``x``'s dtype (float32 or float64); weights and biases are cast to it.
