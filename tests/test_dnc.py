@@ -210,21 +210,26 @@ def test_learns_to_repeat_copy():
     assert before > 4 and bit_errors(model, Xt, Yt) < 0.1
 
 
+@pytest.mark.slow
 def test_beats_an_ntm_of_the_same_size_at_associative_recall():
     """Associative recall (2-3 one-vector items, answer the item after the query) with
     feed-forward controllers, so that only the memory remembers: in the same budget the DNC
-    learns it where an NTM of the same size (memory 16 x 8, 64 controller units, one read and
-    one write head) stays near chance (2 wrong bits of 4). Measured (bit errors after 6
-    epochs, seeds 0, 1, 2): DNC 0.17, 0.02, 0.24; NTM 1.73, 0.09, 0.48. With LSTM controllers
-    the two are even on this task (12 epochs: DNC 0.07, NTM 0.04)."""
+    learns it better than an NTM of the same size (memory 16 x 8, 64 controller units, one read
+    and one write head), seed by seed. Measured (bit errors of 4 after 6 epochs, seeds 0, 1, 2):
+    DNC 0.16, 0.03, 0.03; NTM 0.43, 0.35, 0.43 (with an earlier engine, whose float64 rounding
+    differed in the last bits: DNC 0.17, 0.02, 0.24; NTM 1.73, 0.09, 0.48: one seed alone is no
+    verdict). With LSTM controllers the two are even on this task (12 epochs: DNC 0.07, NTM
+    0.04)."""
     X, Y = associative_recall_task(2000, max_items=3, item_length=1, bits=4, seed=0)
     Xt, Yt = associative_recall_task(300, max_items=3, item_length=1, bits=4, seed=1)
-    errors = {}
-    for name, machine in (("DNC", DNC(4, locations=16, width=8, read_heads=1, controller=64,
-                                      cell="feedforward")),
-                          ("NTM", NTM(4, locations=16, width=8, controller=64))):
-        model = Sequential(machine, input_shape=X.shape[1:], seed=0)
-        model.fit(X, Y, loss=copy_loss, epochs=6, batch_size=16, lr=cosine(0.02, 750, 0.001),
-                  clip_norm=10, seed=0)
-        errors[name] = bit_errors(model, Xt, Yt)
-    assert errors["DNC"] < 0.3 and errors["NTM"] > 1.0, errors
+    errors = {"DNC": [], "NTM": []}
+    for seed in (0, 1, 2):
+        for name, machine in (("DNC", DNC(4, locations=16, width=8, read_heads=1, controller=64,
+                                          cell="feedforward")),
+                              ("NTM", NTM(4, locations=16, width=8, controller=64))):
+            model = Sequential(machine, input_shape=X.shape[1:], seed=seed)
+            model.fit(X, Y, loss=copy_loss, epochs=6, batch_size=16,
+                      lr=cosine(0.02, 750, 0.001), clip_norm=10, seed=seed)
+            errors[name].append(bit_errors(model, Xt, Yt))
+    dnc, ntm = np.mean(errors["DNC"]), np.mean(errors["NTM"])
+    assert dnc < 0.3 and ntm > 2 * dnc, errors
