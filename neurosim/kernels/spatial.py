@@ -20,84 +20,6 @@ def _pixel(coordinate, size, align_corners):
     return ((coordinate + 1.0) * size - 1.0) * 0.5
 
 
-@njit(cache=True)
-def grid_sample_forward(x, grid, align_corners, out):
-    """Bilinear samples of ``x`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) into ``out``
-    (N, C, Ho, Wo), zeros outside the image."""
-    n_img, n_ch, h, w = x.shape
-    ho, wo = grid.shape[1], grid.shape[2]
-    for n in range(n_img):
-        for i in range(ho):
-            for j in range(wo):
-                ix = _pixel(grid[n, i, j, 0], w, align_corners)
-                iy = _pixel(grid[n, i, j, 1], h, align_corners)
-                x0f, y0f = math.floor(ix), math.floor(iy)
-                wx1, wy1 = ix - x0f, iy - y0f
-                wx0, wy0 = 1.0 - wx1, 1.0 - wy1
-                x0, y0 = int(x0f), int(y0f)
-                x1, y1 = x0 + 1, y0 + 1
-                in_x0, in_x1 = 0 <= x0 < w, 0 <= x1 < w
-                in_y0, in_y1 = 0 <= y0 < h, 0 <= y1 < h
-                for c in range(n_ch):
-                    v = 0.0
-                    if in_y0 and in_x0:
-                        v += x[n, c, y0, x0] * wx0 * wy0
-                    if in_y0 and in_x1:
-                        v += x[n, c, y0, x1] * wx1 * wy0
-                    if in_y1 and in_x0:
-                        v += x[n, c, y1, x0] * wx0 * wy1
-                    if in_y1 and in_x1:
-                        v += x[n, c, y1, x1] * wx1 * wy1
-                    out[n, c, i, j] = v
-
-
-@njit(cache=True)
-def grid_sample_backward(x, grid, align_corners, g, gx, ggrid, want_x, want_grid):
-    """Gradients of :func:`grid_sample_forward` for the output gradient ``g`` (N, C, Ho, Wo):
-    added into the zeroed ``gx`` (N, C, H, W) when ``want_x``, written into ``ggrid``
-    (N, Ho, Wo, 2) when ``want_grid`` (the sampler is piecewise bilinear: the derivative on a
-    pixel boundary is the one from the right, as PyTorch's)."""
-    n_img, n_ch, h, w = x.shape
-    ho, wo = grid.shape[1], grid.shape[2]
-    sx = 0.5 * (w - 1) if align_corners else 0.5 * w
-    sy = 0.5 * (h - 1) if align_corners else 0.5 * h
-    for n in range(n_img):
-        for i in range(ho):
-            for j in range(wo):
-                ix = _pixel(grid[n, i, j, 0], w, align_corners)
-                iy = _pixel(grid[n, i, j, 1], h, align_corners)
-                x0f, y0f = math.floor(ix), math.floor(iy)
-                wx1, wy1 = ix - x0f, iy - y0f
-                wx0, wy0 = 1.0 - wx1, 1.0 - wy1
-                x0, y0 = int(x0f), int(y0f)
-                x1, y1 = x0 + 1, y0 + 1
-                in_x0, in_x1 = 0 <= x0 < w, 0 <= x1 < w
-                in_y0, in_y1 = 0 <= y0 < h, 0 <= y1 < h
-                dx = 0.0
-                dy = 0.0
-                for c in range(n_ch):
-                    gv = g[n, c, i, j]
-                    v00 = x[n, c, y0, x0] if in_y0 and in_x0 else 0.0
-                    v01 = x[n, c, y0, x1] if in_y0 and in_x1 else 0.0
-                    v10 = x[n, c, y1, x0] if in_y1 and in_x0 else 0.0
-                    v11 = x[n, c, y1, x1] if in_y1 and in_x1 else 0.0
-                    if want_grid:
-                        dx += gv * ((v01 - v00) * wy0 + (v11 - v10) * wy1)
-                        dy += gv * ((v10 - v00) * wx0 + (v11 - v01) * wx1)
-                    if want_x:
-                        if in_y0 and in_x0:
-                            gx[n, c, y0, x0] += gv * wx0 * wy0
-                        if in_y0 and in_x1:
-                            gx[n, c, y0, x1] += gv * wx1 * wy0
-                        if in_y1 and in_x0:
-                            gx[n, c, y1, x0] += gv * wx0 * wy1
-                        if in_y1 and in_x1:
-                            gx[n, c, y1, x1] += gv * wx1 * wy1
-                if want_grid:
-                    ggrid[n, i, j, 0] = dx * sx
-                    ggrid[n, i, j, 1] = dy * sy
-
-
 @njit(cache=True, inline="always")
 def _corners(ix, iy, h, w):
     """Bilinear corners and weights of the pixel coordinate (ix, iy)."""
@@ -108,31 +30,99 @@ def _corners(ix, iy, h, w):
             0 <= x0 < w, 0 <= x0 + 1 < w, 0 <= y0 < h, 0 <= y0 + 1 < h)
 
 
+@njit(cache=True, inline="always")
+def _sample(x, n, ix, iy, out, i, j):
+    """``out[n, :, i, j]``: image ``n`` of ``x`` sampled bilinearly at pixel (ix, iy), zeros
+    outside."""
+    h, w = x.shape[2], x.shape[3]
+    x0, y0, wx0, wx1, wy0, wy1, ix0, ix1, iy0, iy1 = _corners(ix, iy, h, w)
+    for c in range(x.shape[1]):
+        v = 0.0
+        if iy0 and ix0:
+            v += x[n, c, y0, x0] * wx0 * wy0
+        if iy0 and ix1:
+            v += x[n, c, y0, x0 + 1] * wx1 * wy0
+        if iy1 and ix0:
+            v += x[n, c, y0 + 1, x0] * wx0 * wy1
+        if iy1 and ix1:
+            v += x[n, c, y0 + 1, x0 + 1] * wx1 * wy1
+        out[n, c, i, j] = v
+
+
+@njit(cache=True, inline="always")
+def _sample_backward(x, n, ix, iy, g, i, j, gx, want_x):
+    """Adjoint of :func:`_sample` for the output gradient ``g[n, :, i, j]``: the image's
+    gradient added into ``gx`` when ``want_x``; returns the derivatives with respect to the
+    pixel coordinates (ix, iy) (from the right on a pixel boundary, as PyTorch's)."""
+    h, w = x.shape[2], x.shape[3]
+    x0, y0, wx0, wx1, wy0, wy1, ix0, ix1, iy0, iy1 = _corners(ix, iy, h, w)
+    dx = 0.0
+    dy = 0.0
+    for c in range(x.shape[1]):
+        gv = g[n, c, i, j]
+        v00 = x[n, c, y0, x0] if iy0 and ix0 else 0.0
+        v01 = x[n, c, y0, x0 + 1] if iy0 and ix1 else 0.0
+        v10 = x[n, c, y0 + 1, x0] if iy1 and ix0 else 0.0
+        v11 = x[n, c, y0 + 1, x0 + 1] if iy1 and ix1 else 0.0
+        dx += gv * ((v01 - v00) * wy0 + (v11 - v10) * wy1)
+        dy += gv * ((v10 - v00) * wx0 + (v11 - v01) * wx1)
+        if want_x:
+            if iy0 and ix0:
+                gx[n, c, y0, x0] += gv * wx0 * wy0
+            if iy0 and ix1:
+                gx[n, c, y0, x0 + 1] += gv * wx1 * wy0
+            if iy1 and ix0:
+                gx[n, c, y0 + 1, x0] += gv * wx0 * wy1
+            if iy1 and ix1:
+                gx[n, c, y0 + 1, x0 + 1] += gv * wx1 * wy1
+    return dx, dy
+
+
+@njit(cache=True)
+def grid_sample_forward(x, grid, align_corners, out):
+    """Bilinear samples of ``x`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) into ``out``
+    (N, C, Ho, Wo), zeros outside the image."""
+    h, w = x.shape[2], x.shape[3]
+    for n in range(x.shape[0]):
+        for i in range(grid.shape[1]):
+            for j in range(grid.shape[2]):
+                _sample(x, n, _pixel(grid[n, i, j, 0], w, align_corners),
+                        _pixel(grid[n, i, j, 1], h, align_corners), out, i, j)
+
+
+@njit(cache=True)
+def grid_sample_backward(x, grid, align_corners, g, gx, ggrid, want_x, want_grid):
+    """Gradients of :func:`grid_sample_forward` for the output gradient ``g`` (N, C, Ho, Wo):
+    added into the zeroed ``gx`` (N, C, H, W) when ``want_x``, written into ``ggrid``
+    (N, Ho, Wo, 2) when ``want_grid`` (the sampler is piecewise bilinear: the derivative on a
+    pixel boundary is the one from the right, as PyTorch's)."""
+    h, w = x.shape[2], x.shape[3]
+    sx = 0.5 * (w - 1) if align_corners else 0.5 * w
+    sy = 0.5 * (h - 1) if align_corners else 0.5 * h
+    for n in range(x.shape[0]):
+        for i in range(grid.shape[1]):
+            for j in range(grid.shape[2]):
+                dx, dy = _sample_backward(x, n, _pixel(grid[n, i, j, 0], w, align_corners),
+                                          _pixel(grid[n, i, j, 1], h, align_corners), g, i, j,
+                                          gx, want_x)
+                if want_grid:
+                    ggrid[n, i, j, 0] = dx * sx
+                    ggrid[n, i, j, 1] = dy * sy
+
+
 @njit(cache=True)
 def affine_sample_forward(x, theta, xs, ys, align_corners, out):
     """:func:`grid_sample_forward` at the affine grid of ``theta`` (N, 2, 3) over the output
     pixels' normalised coordinates ``xs`` (Wo,) and ``ys`` (Ho,), made on the fly (no grid
     array); ``out`` (N, C, Ho, Wo)."""
-    n_img, n_ch, h, w = x.shape
-    for n in range(n_img):
+    h, w = x.shape[2], x.shape[3]
+    for n in range(x.shape[0]):
         t00, t01, t02 = theta[n, 0, 0], theta[n, 0, 1], theta[n, 0, 2]
         t10, t11, t12 = theta[n, 1, 0], theta[n, 1, 1], theta[n, 1, 2]
         for i in range(len(ys)):
             for j in range(len(xs)):
-                ix = _pixel(t00 * xs[j] + t01 * ys[i] + t02, w, align_corners)
-                iy = _pixel(t10 * xs[j] + t11 * ys[i] + t12, h, align_corners)
-                x0, y0, wx0, wx1, wy0, wy1, ix0, ix1, iy0, iy1 = _corners(ix, iy, h, w)
-                for c in range(n_ch):
-                    v = 0.0
-                    if iy0 and ix0:
-                        v += x[n, c, y0, x0] * wx0 * wy0
-                    if iy0 and ix1:
-                        v += x[n, c, y0, x0 + 1] * wx1 * wy0
-                    if iy1 and ix0:
-                        v += x[n, c, y0 + 1, x0] * wx0 * wy1
-                    if iy1 and ix1:
-                        v += x[n, c, y0 + 1, x0 + 1] * wx1 * wy1
-                    out[n, c, i, j] = v
+                _sample(x, n, _pixel(t00 * xs[j] + t01 * ys[i] + t02, w, align_corners),
+                        _pixel(t10 * xs[j] + t11 * ys[i] + t12, h, align_corners), out, i, j)
 
 
 @njit(cache=True)
@@ -140,37 +130,19 @@ def affine_sample_backward(x, theta, xs, ys, align_corners, g, gx, gtheta, want_
     """Gradients of :func:`affine_sample_forward`: the image's added into the zeroed ``gx``
     when ``want_x``, ``theta``'s written into ``gtheta`` (N, 2, 3) (summed over the output
     pixels in a fixed order)."""
-    n_img, n_ch, h, w = x.shape
+    h, w = x.shape[2], x.shape[3]
     sx = 0.5 * (w - 1) if align_corners else 0.5 * w
     sy = 0.5 * (h - 1) if align_corners else 0.5 * h
-    for n in range(n_img):
+    for n in range(x.shape[0]):
         t00, t01, t02 = theta[n, 0, 0], theta[n, 0, 1], theta[n, 0, 2]
         t10, t11, t12 = theta[n, 1, 0], theta[n, 1, 1], theta[n, 1, 2]
         a00 = a01 = a02 = a10 = a11 = a12 = 0.0
         for i in range(len(ys)):
             for j in range(len(xs)):
-                ix = _pixel(t00 * xs[j] + t01 * ys[i] + t02, w, align_corners)
-                iy = _pixel(t10 * xs[j] + t11 * ys[i] + t12, h, align_corners)
-                x0, y0, wx0, wx1, wy0, wy1, ix0, ix1, iy0, iy1 = _corners(ix, iy, h, w)
-                dx = 0.0
-                dy = 0.0
-                for c in range(n_ch):
-                    gv = g[n, c, i, j]
-                    v00 = x[n, c, y0, x0] if iy0 and ix0 else 0.0
-                    v01 = x[n, c, y0, x0 + 1] if iy0 and ix1 else 0.0
-                    v10 = x[n, c, y0 + 1, x0] if iy1 and ix0 else 0.0
-                    v11 = x[n, c, y0 + 1, x0 + 1] if iy1 and ix1 else 0.0
-                    dx += gv * ((v01 - v00) * wy0 + (v11 - v10) * wy1)
-                    dy += gv * ((v10 - v00) * wx0 + (v11 - v01) * wx1)
-                    if want_x:
-                        if iy0 and ix0:
-                            gx[n, c, y0, x0] += gv * wx0 * wy0
-                        if iy0 and ix1:
-                            gx[n, c, y0, x0 + 1] += gv * wx1 * wy0
-                        if iy1 and ix0:
-                            gx[n, c, y0 + 1, x0] += gv * wx0 * wy1
-                        if iy1 and ix1:
-                            gx[n, c, y0 + 1, x0 + 1] += gv * wx1 * wy1
+                dx, dy = _sample_backward(
+                    x, n, _pixel(t00 * xs[j] + t01 * ys[i] + t02, w, align_corners),
+                    _pixel(t10 * xs[j] + t11 * ys[i] + t12, h, align_corners), g, i, j, gx,
+                    want_x)
                 dx *= sx
                 dy *= sy
                 a00 += dx * xs[j]
