@@ -16,7 +16,8 @@ from .neurons import LIF, HodgkinHuxley
 from .plasticity import STDP
 
 
-def song2000(n_inputs=1000, *, rate=15.0, learning_rate=1.0, g_max=0.01, dt=1e-4, seed=None):
+def song2000(n_inputs=1000, *, rate=15.0, learning_rate=1.0, g_max=0.01, dt=1e-4, seed=None,
+             backend="cpu"):
     """Song, Miller and Abbott (2000): ``n_inputs`` Poisson inputs at ``rate`` Hz onto one
     conductance-based LIF neuron through additive, all-to-all STDP synapses.
 
@@ -29,6 +30,7 @@ def song2000(n_inputs=1000, *, rate=15.0, learning_rate=1.0, g_max=0.01, dt=1e-4
     run). Returns ``(network, W)`` with ``W`` the plastic projection (read it with
     ``network.weights(W)``); the neuron is group "neuron", the inputs "inputs". After tens of
     seconds (100 s in Brian2's example) the weights are bimodal: piled up at 0 and at w_max.
+    ``backend``: as :class:`Network`'s.
     """
     n_inputs = checks.integer(n_inputs, "n_inputs", low=1)
     rate = checks.scalar(rate, "rate", low=0.0)
@@ -38,7 +40,7 @@ def song2000(n_inputs=1000, *, rate=15.0, learning_rate=1.0, g_max=0.01, dt=1e-4
     w_max = g_max / R
     if 0.0105 * lr > 1:
         raise ValueError(f"learning_rate must keep A_minus = 0.0105 learning_rate <= 1; got {lr}")
-    net = Network(dt, seed=seed)
+    net = Network(dt, seed=seed, backend=backend)
     inputs = net.add(PoissonGroup(n_inputs, rate, name="inputs"))
     neuron = net.add(LIF(1, tau_m=10e-3, v_rest=-74e-3, v_th=-54e-3, v_reset=-60e-3, t_ref=0.0,
                          R=R, synapse="conductance", tau_e=5e-3, E_e=0.0, v0=-74e-3,
@@ -60,7 +62,7 @@ def _balanced(net, exc, inh, n, p, we, wi):
             net.connect(src, dst, p=p, weights=w, channel=ch, self_loops=True)
 
 
-def coba(n=4000, *, p=None, dt=1e-4, seed=None):
+def coba(n=4000, *, p=None, dt=1e-4, seed=None, backend="cpu"):
     """Brette et al. (2007) benchmark 1, COBA: the Vogels and Abbott (2005) network with
     conductance synapses, as Brian2's and BrainPy's benchmark scripts define it.
 
@@ -68,7 +70,8 @@ def coba(n=4000, *, p=None, dt=1e-4, seed=None):
     every neuron with probability ``p`` (default ``80 / n``, 0.02 at n = 4000); tau_m 20 ms,
     E_L -60 mV, threshold -50 mV, reset -60 mV, refractory 5 ms, a constant drive of 20 mV
     (R I with R = 100 Mohm), E_e 0 mV, E_i -80 mV, tau_e 5 ms, tau_i 10 ms, weights 0.6 and
-    6.7 leak conductances (6 nS, 67 nS); v0 uniform in [-60, -50] mV. Returns the Network.
+    6.7 leak conductances (6 nS, 67 nS); v0 uniform in [-60, -50] mV. ``backend``: as
+    :class:`Network`'s. Returns the Network.
     """
     n = checks.integer(n, "n", low=5)
     p = 80.0 / n if p is None else checks.scalar(p, "p", low=0.0, high=1.0)
@@ -77,26 +80,26 @@ def coba(n=4000, *, p=None, dt=1e-4, seed=None):
     kw = dict(tau_m=20e-3, v_rest=-60e-3, v_th=-50e-3, v_reset=-60e-3, t_ref=5e-3, R=R,
               synapse="conductance", tau_e=5e-3, tau_i=10e-3, E_e=0.0, E_i=-80e-3,
               I=20e-3 / R, v0=(-60e-3, -50e-3))
-    net = Network(dt, seed=seed)
+    net = Network(dt, seed=seed, backend=backend)
     exc = net.add(LIF(n_e, name="exc", **kw))
     inh = net.add(LIF(n - n_e, name="inh", **kw))
     _balanced(net, exc, inh, n, p, 0.6 / R, 6.7 / R)
     return net
 
 
-def cobahh(n=4000, *, p=None, dt=1e-4, seed=None):
+def cobahh(n=4000, *, p=None, dt=1e-4, seed=None, backend="cpu"):
     """Brette et al. (2007) benchmark 3, COBAHH: Hodgkin-Huxley neurons (Traub-Miles) with
     conductance synapses, as Brian2's ``examples/COBAHH.py`` defines it.
 
     n neurons (80% excitatory), connection probability ``p`` (default ``80 / n``), membrane of
     20000 um^2 (:class:`HodgkinHuxley`'s defaults), we = 6 nS, wi = 67 nS, tau_e 5 ms, tau_i
     10 ms; initial v = E_L + N(-5, 5) mV, g_e = N(40, 15) nS, g_i = N(200, 120) nS, gates 0
-    (Brian2 leaves them at zero). Returns the built Network.
+    (Brian2 leaves them at zero). ``backend``: as :class:`Network`'s. Returns the built Network.
     """
     n = checks.integer(n, "n", low=5)
     p = 80.0 / n if p is None else checks.scalar(p, "p", low=0.0, high=1.0)
     n_e = int(round(0.8 * n))
-    net = Network(dt, seed=seed)
+    net = Network(dt, seed=seed, backend=backend)
     gen = np.random.default_rng(net._child())
     v0 = -60e-3 + (gen.standard_normal(n) * 5 - 5) * 1e-3
     kw = dict(m0=0.0, h0=0.0, n0=0.0)
