@@ -124,45 +124,20 @@ def cuba(quick, repeats):
     wiring (kept on the device between runs); each timed run restarts from the state after it.
     One weight per channel: the GPU gives the CPU's spikes (identical)."""
     from neurosim import config
-    from neurosim.spiking import cuba as make_cuba, mean_rate
+    from neurosim.spiking import cuba as make_cuba
 
-    sizes = [(200, 20, 2e-3)] if quick else [(10**5, 80, 1.0), (10**6, 80, 1.0),
-                                             (10**5, 1000, 1.0)]
+    T = 2e-3 if quick else 1.0
+    sizes = [(200, 20)] if quick else [(10**5, 80), (10**6, 80), (10**5, 1000)]
     if quick:   # the simulator runs a Python thread per GPU thread
         config.SPIKING_CUDA_DELIVERY_THREADS, config.SPIKING_CUDA_LANES = 8, 4
         config.SPIKING_CUDA_DELIVERY_BLOCKS = 2
-    rows = []
-    for n, k, T in sizes:
-        row = {"case": f"CUBA {n} neurons x {k} synapses, {T} s", "cpu_threads":
-               numba.get_num_threads(), "kernel_cpu": "serial (run_steps has no prange)"}
-        results = {}
-        for b in ("cpu", "cuda") if backend.cuda_available() else ("cpu",):
-            t = time.perf_counter()
-            net = make_cuba(n, p=k / n, seed=0, backend=b)
-            net.store()                               # builds: wiring, state (host)
-            row[f"{b}_build_s"] = time.perf_counter() - t
-            t = time.perf_counter()
-            net.run(1e-3)                             # compiles; CUDA: uploads the wiring
-            row[f"{b}_first_ms_s"] = time.perf_counter() - t
-            net.store()
-            times = []
-            for _ in range(repeats if b == "cuda" else 1):
-                net.restore()
-                t = time.perf_counter()
-                ds = net.run(T)
-                times.append(time.perf_counter() - t)
-            row[f"{b}_s"] = min(times)
-            row[f"{b}_s_per_bio_s"] = min(times) / T
-            results[b] = ds
-        row.update(synapses=net.n_synapses, rate_hz=mean_rate(results["cpu"]),
-                   spikes=int(results["cpu"].sizes["spike"]))
-        if "cuda" in results:
-            row.update(ratio=row["cpu_s"] / row["cuda_s"], identical=bool(
-                results["cpu"].drop_attrs().identical(results["cuda"].drop_attrs())))
-        else:
-            row["skipped"] = "no GPU"
-        rows.append(row)
-    return rows
+
+    def identical(a, b, na, nb):
+        return {"identical": bool(a.drop_attrs().identical(b.drop_attrs()))}
+
+    return _network_rows(lambda s: f"CUBA {s[0]} neurons x {s[1]} synapses, {T} s", sizes,
+                         lambda s, b: make_cuba(s[0], p=s[1] / s[0], seed=0, backend=b), T,
+                         repeats, identical)
 
 
 
