@@ -144,7 +144,7 @@ def _assemble(data_vars, coords):
     if parts is None:
         return xr.Dataset(data_vars, coords=coords)
     coord_vars, indexes = parts
-    variables = {name: xr.Variable(*value) for name, value in data_vars.items()}
+    variables = {name: _variable(*value) for name, value in data_vars.items()}
     variables.update(coord_vars)
     sizes = {}
     for name, var in variables.items():
@@ -153,6 +153,19 @@ def _assemble(data_vars, coords):
                 raise ValueError(f"conflicting sizes for dimension {dim!r}: {name!r} has length "
                                  f"{size}, an earlier variable {sizes[dim]}")
     return xr.Dataset._construct_direct(variables, set(coord_vars), sizes, {}, indexes)
+
+
+def _variable(dims, values, attrs=None):
+    """``xarray.Variable(dims, values, attrs)``; a plain NumPy array of numbers or booleans is
+    taken as it is (xarray's ``fastpath``: the conversions and checks it skips, ~5 us a
+    variable, cannot change such an array; dims are checked against its shape still)."""
+    if type(values) is np.ndarray and values.dtype.kind in "biufc":
+        dims = _dims_of(dims)
+        if len(dims) != values.ndim:
+            raise ValueError(f"dimensions {dims} must have the same length as the number of data "
+                             f"dimensions, ndim={values.ndim}")
+        return xr.Variable(dims, values, attrs, fastpath=True)
+    return xr.Variable(dims, values, attrs)
 
 
 def _check_names(ds):

@@ -79,6 +79,8 @@ def test_dataset_coordinates_equal_xarrays_own():
     ({"e": (("cue", "sweep"), np.ones((2, 3)), {"units": "1"}), "s": ("spike", np.arange(4.0)),
       "c": ((), 3.0)}, {"sweep": np.arange(3), "cue": [10, 20], "t": ("spike", np.arange(4) * 0.5)}),
     ({"e": (("cue",), np.ones(2))}, {}),
+    ({"s": (("cue", "unit"), np.ones((2, 3), np.int8), {"flag_values": np.array([-1, 1])}),
+      "b": ("cue", np.array([True, False])), "z": ("cue", np.array([1 + 2j, 3j]))}, {}),
     # not plain: through xarray.Dataset
     ({"step": ("step", np.arange(3)), "x": ("step", np.ones(3))}, {}),
     ({"x": xr.DataArray(np.ones(2), dims="cue")}, {"cue": [0, 1]}),
@@ -99,6 +101,8 @@ def test_assembled_dataset_rejects_conflicting_sizes():
         record.dataset({"a": ("cue", np.ones(2)), "b": ("cue", np.ones(3))}, family="HN", model="M")
     with pytest.raises(ValueError, match="cue"):
         record.dataset({"a": ("cue", np.ones(2))}, {"cue": np.arange(3)}, family="HN", model="M")
+    with pytest.raises(ValueError, match="dimensions"):  # as many dims as the array has
+        record.dataset({"a": (("cue", "x"), np.ones(2))}, family="HN", model="M")
     with pytest.raises(ValueError):  # a name both a data variable and a coordinate (xarray's check)
         record.dataset({"cue": ("x", np.ones(2))}, {"cue": np.arange(2)}, family="HN", model="M")
 
