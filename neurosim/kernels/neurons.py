@@ -278,7 +278,7 @@ def hh(v, m, aux, ref, syn_e, syn_i, I, lo, hi, p, conductance, fired, n_fired):
     return n_fired
 
 
-@njit
+@njit(cache=False)  # the user's step function is part of the compiled code
 def custom(step, v, u, aux, ref, syn_e, syn_i, I, lo, hi, p, conductance, dt, fired, n_fired):
     """A user model: ``step(x, p, I, dt) -> (new x, spiked)`` for each neuron not refractory,
     with ``x`` the neuron's state (``v``, ``u``, ``aux[:, i]``: as many as the model has; see
