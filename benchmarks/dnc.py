@@ -20,22 +20,17 @@ if __name__ == "__main__":  # one thread each; not when a test imports the torch
         os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
-
-import numpy as np  # noqa: E402
 
 from neurosim.deep.dnc import DNC  # noqa: E402
 from neurosim.deep.ntm import copy_loss, copy_task  # noqa: E402
 from neurosim.nn.layers import Sequential  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the NTM benchmark beside it
+from memory import compare, torch_epochs  # noqa: E402
+
 N, WIDTH, READS, UNITS, BITS, LENGTH, BATCH, LR = 16, 8, 2, 64, 6, 5, 16, 0.01
-
-
-def summary(times):
-    t = np.asarray(times)
-    return {"median": float(np.median(t)), "min": float(t.min()), "max": float(t.max())}
 
 
 def torch_dnc(torch, state, dtype, locations, width, read_heads, prefix="0."):
@@ -120,26 +115,7 @@ def theirs(X, Y, state, dtype, epochs):
     torch.set_num_threads(1)
     tdtype = {"float64": torch.float64, "float32": torch.float32}[dtype]
     p, forward = torch_dnc(torch, state, tdtype, N, WIDTH, READS)
-    opt = torch.optim.Adam(p.values(), lr=LR)
-    Xt, Yt = torch.tensor(X, dtype=tdtype), torch.tensor(Y, dtype=tdtype)
-    times, losses, first = [], [], None
-    for epoch in range(epochs):
-        t0 = time.perf_counter()
-        total = 0.0
-        for k in range(0, len(X), BATCH):
-            y = Yt[k:k + BATCH]
-            mask = y >= 0
-            opt.zero_grad()
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                forward(Xt[k:k + BATCH])[mask], y[mask])
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(p.values(), 10.0)
-            opt.step()
-            total += loss.item()
-            first = loss.item() if first is None else first
-        times.append(time.perf_counter() - t0)
-        losses.append(total / -(-len(X) // BATCH))
-    return times, losses, first
+    return torch_epochs(torch, p, forward, X, Y, tdtype, epochs, BATCH, LR)
 
 
 def main():
@@ -149,24 +125,9 @@ def main():
     args = ap.parse_args()
     X, Y = copy_task(1000, LENGTH, BITS, seed=0)
     X, Y = X.astype(args.dtype), Y.astype(args.dtype)
-    first_ours, _, loss_ours0, state = ours(X, Y, args.dtype, 1)
-    _, _, loss_theirs0 = theirs(X, Y, state, args.dtype, 1)
-    t_ours, t_theirs = [], []
-    for _ in range(args.repeats):                         # alternate the sides
-        t, l_ours, _, _ = ours(X, Y, args.dtype, 1)
-        t_ours += t
-        t, l_theirs, _ = theirs(X, Y, state, args.dtype, 1)
-        t_theirs += t
-    print(json.dumps({
-        "workload": f"DNC copy task, one epoch of 1000 sequences (batch {BATCH}, "
-                    f"{X.shape[1]} steps), N={N}, W={WIDTH}, R={READS}, LSTM controller {UNITS}, "
-                    f"{args.dtype}, one thread",
-        "neurosim_epoch_s": summary(t_ours), "neurosim_first_epoch_s": first_ours[0],
-        "pytorch_epoch_s": summary(t_theirs),
-        "ratio_pytorch_over_neurosim": float(np.median(t_theirs) / np.median(t_ours)),
-        "first_batch_loss": {"neurosim": loss_ours0, "pytorch": loss_theirs0},
-        "epoch_loss": {"neurosim": l_ours[-1], "pytorch": l_theirs[-1]},
-        "repeats": args.repeats, "python": platform.python_version()}, indent=1))
+    compare(ours, theirs, X, Y, args.dtype, args.repeats,
+            f"DNC copy task, one epoch of 1000 sequences (batch {BATCH}, {X.shape[1]} steps), "
+            f"N={N}, W={WIDTH}, R={READS}, LSTM controller {UNITS}, {args.dtype}, one thread")
 
 
 if __name__ == "__main__":

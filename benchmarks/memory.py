@@ -98,26 +98,56 @@ def theirs(X, Y, state, dtype, epochs):
     torch.set_num_threads(1)
     tdtype = {"float64": torch.float64, "float32": torch.float32}[dtype]
     p, forward = torch_ntm(torch, state, tdtype)
-    opt = torch.optim.Adam(p.values(), lr=LR)
+    return torch_epochs(torch, p, forward, X, Y, tdtype, epochs, BATCH, LR)
+
+
+def torch_epochs(torch, p, forward, X, Y, tdtype, epochs, batch, lr):
+    """Train the PyTorch machine ``forward`` (parameters ``p``, a dict) on (X, Y) as ``ours``
+    trains neurosim's: Adam (``lr``), gradient-norm clipping at 10, batches of ``batch``, the
+    copy loss on the recall steps (targets >= 0). Returns (epoch times, mean epoch losses,
+    first loss)."""
+    opt = torch.optim.Adam(p.values(), lr=lr)
     Xt, Yt = torch.tensor(X, dtype=tdtype), torch.tensor(Y, dtype=tdtype)
     times, losses, first = [], [], None
     for epoch in range(epochs):
         t0 = time.perf_counter()
         total = 0.0
-        for k in range(0, len(X), BATCH):
-            y = Yt[k:k + BATCH]
+        for k in range(0, len(X), batch):
+            y = Yt[k:k + batch]
             mask = y >= 0
             opt.zero_grad()
             loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                forward(Xt[k:k + BATCH])[mask], y[mask])
+                forward(Xt[k:k + batch])[mask], y[mask])
             loss.backward()
             torch.nn.utils.clip_grad_norm_(p.values(), 10.0)
             opt.step()
             total += loss.item()
             first = loss.item() if first is None else first
         times.append(time.perf_counter() - t0)
-        losses.append(total / -(-len(X) // BATCH))
+        losses.append(total / -(-len(X) // batch))
     return times, losses, first
+
+
+def compare(ours, theirs, X, Y, dtype, repeats, workload):
+    """Print the JSON figures of ``ours`` beside ``theirs`` (each one epoch per call, sides
+    alternating over ``repeats``; the first call of ours compiles and gives the weights both
+    start from)."""
+    first_ours, _, loss_ours0, state = ours(X, Y, dtype, 1)
+    _, _, loss_theirs0 = theirs(X, Y, state, dtype, 1)
+    t_ours, t_theirs = [], []
+    for _ in range(repeats):                         # alternate the sides
+        t, l_ours, _, _ = ours(X, Y, dtype, 1)
+        t_ours += t
+        t, l_theirs, _ = theirs(X, Y, state, dtype, 1)
+        t_theirs += t
+    print(json.dumps({
+        "workload": workload,
+        "neurosim_epoch_s": summary(t_ours), "neurosim_first_epoch_s": first_ours[0],
+        "pytorch_epoch_s": summary(t_theirs),
+        "ratio_pytorch_over_neurosim": float(np.median(t_theirs) / np.median(t_ours)),
+        "first_batch_loss": {"neurosim": loss_ours0, "pytorch": loss_theirs0},
+        "epoch_loss": {"neurosim": l_ours[-1], "pytorch": l_theirs[-1]},
+        "repeats": repeats, "python": platform.python_version()}, indent=1))
 
 
 def main():
@@ -127,23 +157,9 @@ def main():
     args = ap.parse_args()
     X, Y = copy_task(1000, LENGTH, BITS, seed=0)
     X, Y = X.astype(args.dtype), Y.astype(args.dtype)
-    first_ours, _, loss_ours0, state = ours(X, Y, args.dtype, 1)
-    _, _, loss_theirs0 = theirs(X, Y, state, args.dtype, 1)
-    t_ours, t_theirs = [], []
-    for _ in range(args.repeats):                         # alternate the sides
-        t, l_ours, _, _ = ours(X, Y, args.dtype, 1)
-        t_ours += t
-        t, l_theirs, _ = theirs(X, Y, state, args.dtype, 1)
-        t_theirs += t
-    print(json.dumps({
-        "workload": f"NTM copy task, one epoch of 1000 sequences (batch {BATCH}, 9 steps), "
-                    f"N={N}, W={WIDTH}, controller {UNITS}, {args.dtype}, one thread",
-        "neurosim_epoch_s": summary(t_ours), "neurosim_first_epoch_s": first_ours[0],
-        "pytorch_epoch_s": summary(t_theirs),
-        "ratio_pytorch_over_neurosim": float(np.median(t_theirs) / np.median(t_ours)),
-        "first_batch_loss": {"neurosim": loss_ours0, "pytorch": loss_theirs0},
-        "epoch_loss": {"neurosim": l_ours[-1], "pytorch": l_theirs[-1]},
-        "repeats": args.repeats, "python": platform.python_version()}, indent=1))
+    compare(ours, theirs, X, Y, args.dtype, args.repeats,
+            f"NTM copy task, one epoch of 1000 sequences (batch {BATCH}, 9 steps), N={N}, "
+            f"W={WIDTH}, controller {UNITS}, {args.dtype}, one thread")
 
 
 if __name__ == "__main__":
