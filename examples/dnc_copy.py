@@ -32,15 +32,12 @@ from matplotlib.animation import FuncAnimation  # noqa: E402
 
 from neurosim import record, viz  # noqa: E402
 from neurosim.deep.dnc import DNC  # noqa: E402
-from neurosim.deep.ntm import bit_errors, copy_loss, copy_task, memory_trace  # noqa: E402
+from neurosim.deep.ntm import (bit_errors, bit_errors_by_length, copy_loss,  # noqa: E402
+                               copy_task, memory_trace, recall_images)
 from neurosim.nn.layers import Sequential  # noqa: E402
 from neurosim.nn.optim import cosine  # noqa: E402
 
 BITS, MAX_LENGTH, LOCATIONS = 4, 4, 8
-
-
-def length_of(x):
-    return int(x[:, -1].argmax())
 
 
 def plot(trace, history, samples, path):
@@ -48,15 +45,9 @@ def plot(trace, history, samples, path):
     grid = fig.add_gridspec(len(samples), 9)
     for k, i in enumerate(samples):
         row = [fig.add_subplot(grid[k, j]) for j in range(8)]
-        x = trace.input[i].values
-        length = length_of(x)
-        target = np.zeros((x.shape[0], BITS))
-        target[length + 1:2 * length + 1] = x[:length, :BITS]
-        output = np.full_like(target, np.nan)                 # unscored steps left blank
-        recall = slice(length + 1, 2 * length + 1)
-        output[recall] = 1 / (1 + np.exp(-trace.output[i].values))[recall]
-        images = [(x.T, "input (last row: delimiter)", "channel"), (target.T, "target", "bit"),
-                  (output.T, "output probability", "bit"),
+        x, target, output = recall_images(trace, i, BITS)   # unscored steps left blank
+        images = [(x, "input (last row: delimiter)", "channel"), (target, "target", "bit"),
+                  (output, "output probability", "bit"),
                   (trace.write_weighting[i].values.T, "write weighting", "location"),
                   (trace.read_weighting[i, :, 0].values.T, "read weighting", "location"),
                   (trace.read_modes[i, :, 0].values.T, "read modes (b, c, f)", "mode"),
@@ -83,8 +74,7 @@ def plot(trace, history, samples, path):
 def animate(trace, i, path):
     """One sequence, a frame per step: usage, allocation, write and read weightings (bars),
     the link matrix and the memory (images)."""
-    x = trace.input[i].values
-    length = length_of(x)
+    length = int(trace.input[i, :, -1].argmax())
     steps = 2 * length + 1
     fig, axes = plt.subplots(1, 4, figsize=(13, 3.4))
     locations = np.arange(LOCATIONS)
@@ -140,13 +130,10 @@ def main(argv=None):
     fit_s = time.perf_counter() - t0
     errors = bit_errors(model, Xt, Yt)
     trace = memory_trace(model, Xt[:20])
-    lengths = np.arange(1, MAX_LENGTH + 3)                 # two longer than trained
-    by_length = [bit_errors(model, *copy_task(100, length, BITS, min_length=length,
-                                              seed=args.seed + 2)) for length in lengths]
+    by_length = bit_errors_by_length(model, np.arange(1, MAX_LENGTH + 3), BITS,
+                                     seed=args.seed + 2)   # two longer than trained
     trace.attrs.update(bit_errors_per_sequence=errors, bits=BITS, max_length=MAX_LENGTH)
-    trace["bit_errors_by_length"] = ("length", np.array(by_length),
-                                     {"long_name": "wrong bits per sequence of this length"})
-    trace = trace.assign_coords(length=lengths)
+    trace = trace.assign(bit_errors_by_length=by_length)
     longest = np.flatnonzero(Xt[:20, :, -1].argmax(1) == MAX_LENGTH)
     samples = [int(longest[0]), int(longest[-1])] if len(longest) > 1 else [0, 1]
     plot(trace, history, samples, out / "dnc_copy.png")
@@ -155,7 +142,7 @@ def main(argv=None):
     record.save(history, out / "dnc_copy_history.nc")
     modes = trace.read_modes.isel(step=slice(MAX_LENGTH + 1, None)).mean(
         ("sample", "step", "read_head"))
-    by_length = dict(zip(lengths.tolist(), np.round(by_length, 2).tolist()))
+    by_length = dict(zip(by_length.length.values.tolist(), np.round(by_length.values, 2).tolist()))
     print(f"copy task: {errors:.2f} wrong bits per held-out sequence (chance about "
           f"{BITS * (MAX_LENGTH + 1) / 4:.1f}) after {history.sizes['epoch']} epochs "
           f"({fit_s:.1f} s); read modes while recalling (backward, content, forward) "

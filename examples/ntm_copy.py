@@ -26,7 +26,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from neurosim import record  # noqa: E402
-from neurosim.deep.ntm import NTM, bit_errors, copy_loss, copy_task, memory_trace  # noqa: E402
+from neurosim.deep.ntm import (NTM, bit_errors, bit_errors_by_length, copy_loss,  # noqa: E402
+                               copy_task, memory_trace, recall_images)
 from neurosim.nn.layers import Sequential  # noqa: E402
 from neurosim.nn.optim import cosine  # noqa: E402
 
@@ -38,15 +39,9 @@ def plot(trace, history, samples, path):
     grid = fig.add_gridspec(len(samples), 6)
     for k, i in enumerate(samples):
         row = [fig.add_subplot(grid[k, j]) for j in range(5)]
-        x = trace.input[i].values
-        length = int(x[:, -1].argmax())
-        target = np.zeros((x.shape[0], BITS))
-        target[length + 1:2 * length + 1] = x[:length, :BITS]
-        output = np.full_like(target, np.nan)                 # unscored steps left blank
-        output[length + 1:2 * length + 1] = 1 / (1 + np.exp(-trace.output[i].values))[
-            length + 1:2 * length + 1]
-        images = [(x.T, "input (last row: delimiter)"), (target.T, "target"),
-                  (output.T, "output probability (recall)"),
+        x, target, output = recall_images(trace, i, BITS)   # unscored steps left blank
+        images = [(x, "input (last row: delimiter)"), (target, "target"),
+                  (output, "output probability (recall)"),
                   (trace.write_weighting[i, :, 0].values.T, "write weighting"),
                   (trace.read_weighting[i, :, 0].values.T, "read weighting")]
         for ax, (image, title) in zip(row, images):
@@ -85,19 +80,16 @@ def main(argv=None):
     fit_s = time.perf_counter() - t0
     errors = bit_errors(model, Xt, Yt)
     trace = memory_trace(model, Xt[:20])
-    lengths = np.arange(1, 2 * MAX_LENGTH + 1)               # up to twice the trained length
-    by_length = [bit_errors(model, *copy_task(100, length, BITS, min_length=length,
-                                              seed=args.seed + 2)) for length in lengths]
+    by_length = bit_errors_by_length(model, np.arange(1, 2 * MAX_LENGTH + 1), BITS,
+                                     seed=args.seed + 2)   # up to twice the trained length
     trace.attrs.update(bit_errors_per_sequence=errors, bits=BITS, max_length=MAX_LENGTH)
-    trace["bit_errors_by_length"] = ("length", np.array(by_length),
-                                     {"long_name": "wrong bits per sequence of this length"})
-    trace = trace.assign_coords(length=lengths)
+    trace = trace.assign(bit_errors_by_length=by_length)
     longest = np.flatnonzero(Xt[:20, :, -1].argmax(1) == MAX_LENGTH)
     plot(trace, history, [int(longest[0]), int(longest[-1])] if len(longest) > 1 else [0, 1],
          out / "ntm_copy.png")
     record.save(trace, out / "ntm_copy.nc")
     record.save(history, out / "ntm_copy_history.nc")
-    by_length = dict(zip(lengths.tolist(), np.round(by_length, 2).tolist()))
+    by_length = dict(zip(by_length.length.values.tolist(), np.round(by_length.values, 2).tolist()))
     print(f"copy task: {errors:.2f} wrong bits per held-out sequence (chance about "
           f"{BITS * (MAX_LENGTH + 1) / 4:.1f}) after {history.sizes['epoch']} epochs "
           f"({fit_s:.1f} s); by length {by_length} (trained on 1-{MAX_LENGTH}); files in {out}/")

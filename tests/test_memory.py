@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurosim.deep.ntm import NTM, bit_errors, copy_loss, copy_task, memory_trace
+from neurosim import rng
+from neurosim.deep.ntm import (NTM, bit_errors, bit_errors_by_length, copy_loss, copy_task,
+                              memory_trace, recall_images)
 from neurosim.nn import Tensor, check_gradients
 from neurosim.nn.layers import Sequential
 from neurosim.nn.optim import cosine
@@ -139,6 +141,27 @@ def test_memory_trace_dataset():
         bit_errors(model, X, np.zeros((3, 5, 2)))
     with pytest.raises(ValueError, match="no NTM or DNC layer"):
         memory_trace(Sequential(input_shape=(5, 3)), X)
+
+
+def test_bit_errors_by_length_and_recall_images():
+    model = small()
+    by_length = bit_errors_by_length(model, [1, 2, 3], bits=2, n=20, seed=4)
+    assert by_length.dims == ("length",) and by_length.length.values.tolist() == [1, 2, 3]
+    for k, length in enumerate([1, 2, 3]):   # each length: sequences of exactly that length
+        X, Y = copy_task(20, length, 2, min_length=length, seed=rng.child(4, k))
+        assert by_length.values[k] == bit_errors(model, X, Y)
+        assert 0 <= by_length.values[k] <= 2 * length
+    X, Y = copy_task(4, 2, 2, seed=1)
+    trace = memory_trace(model, X)
+    for i in range(4):
+        x, target, output = recall_images(trace, i, 2)
+        scored = Y[i] >= 0                   # the recall steps: the target is Y there
+        np.testing.assert_array_equal(target.T[scored], Y[i][scored])
+        assert np.isnan(output.T[~scored]).all() and np.all((output.T[scored] > 0)
+                                                            & (output.T[scored] < 1))
+        np.testing.assert_array_equal(x, X[i].T)
+    with pytest.raises(ValueError, match="lengths"):
+        bit_errors_by_length(model, [0, 2], bits=2)
 
 
 @pytest.mark.slow

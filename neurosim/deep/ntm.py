@@ -12,6 +12,7 @@ new memory; the output is a dense map of the controller's state and the new read
 controller, one step at a time, and the checks of input sequences.
 """
 import numpy as np
+import xarray as xr
 
 from .. import checks, record, rng
 from ..nn import memory as nm
@@ -308,4 +309,35 @@ def memory_trace(model, X):
                           model=repr(machine), params=params)
 
 
-__all__ = ["MemoryMachine", "NTM", "copy_task", "copy_loss", "bit_errors", "memory_trace"]
+def bit_errors_by_length(model, lengths, bits, *, n=100, seed=None):
+    """:func:`bit_errors` on ``n`` fresh copy-task sequences of each length in ``lengths``
+    (e.g. beyond the trained length, to see whether the machine generalises), as a DataArray
+    over ``length``; ``bits`` is the width of the vectors the model was trained on. Length k's
+    sequences are drawn from child k of ``seed``."""
+    lengths = checks.array(lengths, "lengths", ndim=1, dtype=np.int64)
+    if len(lengths) == 0 or lengths.min() < 1:
+        raise ValueError(f"lengths must be a non-empty list of integers >= 1; got {lengths}")
+    errors = [bit_errors(model, *copy_task(n, int(length), bits, min_length=int(length),
+                                           seed=rng.child(seed, k)))
+              for k, length in enumerate(lengths)]
+    return xr.DataArray(np.array(errors), coords={"length": lengths}, dims=("length",),
+                        name="bit_errors_by_length",
+                        attrs={"long_name": "wrong bits per sequence of this length"})
+
+
+def recall_images(trace, i, bits):
+    """Sample ``i`` of a copy-task :func:`memory_trace` as three (channel, step) images for
+    plotting: the input, the target vectors at the recall steps, and the output probabilities
+    at the recall steps (NaN elsewhere)."""
+    x = trace.input[i].values
+    length = int(x[:, -1].argmax())
+    recall = slice(length + 1, 2 * length + 1)
+    target = np.zeros((x.shape[0], bits))
+    target[recall] = x[:length, :bits]
+    output = np.full_like(target, np.nan)
+    output[recall] = 1 / (1 + np.exp(-trace.output[i].values[recall]))
+    return x.T, target.T, output.T
+
+
+__all__ = ["MemoryMachine", "NTM", "copy_task", "copy_loss", "bit_errors", "bit_errors_by_length",
+           "memory_trace", "recall_images"]
