@@ -13,7 +13,8 @@ Loops run over views from index 0: an offset index would make Numba's negative-i
 turn them into gathers and scatters.
 ``G`` gate blocks of ``H`` units: 1 for the RNN, 4 for the LSTM (input, forget, cell candidate,
 output), 3 for the GRU (reset, update, candidate). ``cell`` selects the cell by its code
-:data:`RNN`, :data:`LSTM` or :data:`GRU`.
+:data:`RNN`, :data:`LSTM` or :data:`GRU`
+(:data:`RNN_RELU`: the RNN with a ReLU, PyTorch's ``nonlinearity="relu"``).
 
 Stored per step for the backward pass (``gates``, (4H, B)): LSTM ``[i, f, g, o]`` (and
 ``tanh(c)`` apart, (H, B)); GRU ``[r, z, n, U_n h + b_hn]``; RNN nothing (its output ``h`` is
@@ -25,8 +26,8 @@ from numba import njit
 from .blas import matmul
 from .scalar import sigmoid_lanes
 
-RNN, LSTM, GRU = 0, 1, 2
-GATES = {RNN: 1, LSTM: 4, GRU: 3}     # gate blocks in W, U, b
+RNN, LSTM, GRU, RNN_RELU = 0, 1, 2, 3     # RNN_RELU: the Elman RNN with h_t = relu(...)
+GATES = {RNN: 1, LSTM: 4, GRU: 3, RNN_RELU: 1}     # gate blocks in W, U, b
 SMALL_INPUTS = 32     # up to this many input features, the input side runs in Numba loops:
 #                       OpenBLAS handles products with a side of a few features an order of
 #                       magnitude below its speed on square ones
@@ -171,6 +172,12 @@ def recurrent_forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c, gemm):
                        h.reshape(-1), cs[t + 1].reshape(-1), scratch)
         elif cell == GRU:
             _gru_step(P, t, a, b_hn, h_prev, gates[t], h, scratch)
+        elif cell == RNN_RELU:
+            _preactivate_rows(h, P, t, a, 0, units, h.dtype.type(1))
+            hf, zero = h.reshape(-1), h.dtype.type(0)
+            for k in range(hf.shape[0]):
+                if hf[k] < zero:
+                    hf[k] = zero
         else:
             _preactivate_rows(h, P, t, a, 0, units, h.dtype.type(2))
             _tanh_half(h.reshape(-1), scratch)
@@ -257,8 +264,12 @@ def recurrent_backward(cell, dH, U, lengths, hs, cs, gates, tanh_c, dP, dA, dh, 
         else:
             _load(h, hs, t + 1)
             hf, one = h.reshape(-1), dh.dtype.type(1)
-            for k in range(dhf.shape[0]):
-                dzf[k] = dhf[k] * (one - hf[k] * hf[k])
+            if cell == RNN_RELU:     # relu'(z) from the output: 1 where h > 0 (PyTorch's)
+                for k in range(dhf.shape[0]):
+                    dzf[k] = dhf[k] if hf[k] > 0 else one - one
+            else:
+                for k in range(dhf.shape[0]):
+                    dzf[k] = dhf[k] * (one - hf[k] * hf[k])
         if held:
             for s in range(batch):
                 if t >= lengths[s]:

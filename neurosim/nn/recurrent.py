@@ -156,7 +156,7 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
     hs[:, 0] = 0.0 if h0 is None else parents[5].data.T
     cs = workspace.take((steps + 1, units, n) if lstm_cell else (1, 1, 1), dtype)
     cs[0] = 0.0 if c0 is None else parents[6].data.T
-    gates = workspace.take((steps, 4 * units, n) if cell != kr.RNN else (1, 1, 1), dtype)
+    gates = workspace.take((steps, 4 * units, n) if kr.GATES[cell] > 1 else (1, 1, 1), dtype)
     tanh_c = workspace.take((steps, units, n) if lstm_cell else (1, 1, 1), dtype)
     lease = workspace.Lease(hs, cs, gates, tanh_c)
     bias_hn = np.zeros(1, dtype) if b_hn is None else parents[4].data.astype(dtype, copy=False)
@@ -247,8 +247,9 @@ def _with_state(packed, return_sequences, cell_state):
 
 
 def rnn(x, W, U, b, h0=None, *, lengths=None, return_sequences=True, reverse=False,
-        return_state=False):
-    """Elman RNN ``h_t = tanh(x_t W + h_{t-1} U + b)`` over whole sequences, one op.
+        return_state=False, nonlinearity="tanh"):
+    """Elman RNN ``h_t = tanh(x_t W + h_{t-1} U + b)`` (or ``relu``) over whole sequences,
+    one op.
 
     Parameters
     ----------
@@ -261,6 +262,8 @@ def rnn(x, W, U, b, h0=None, *, lengths=None, return_sequences=True, reverse=Fal
         Return every state (batch, time, units), or only the last one (batch, units).
     reverse : bool
         Run from the last step to the first; the returned states stay in input time order
+    nonlinearity : "tanh" or "relu"
+        As PyTorch's ``nn.RNN(nonlinearity=)`` (the ReLU's derivative is 0 where ``h`` is 0).
         (``out[:, t]`` has seen ``x[:, t:]``).
     return_state : bool
         Also return the final hidden state (batch, units), differentiable.
@@ -270,8 +273,12 @@ def rnn(x, W, U, b, h0=None, *, lengths=None, return_sequences=True, reverse=Fal
     Tensor, (batch, time, units) or (batch, units), in ``x``'s dtype; with ``return_state`` a
     pair ``(outputs, h_T)``.
     """
-    out = _sequence(kr.RNN, "rnn", x, W, U, b, h0=h0, lengths=lengths,
+    cell = _RNN_CELLS[checks.choice(nonlinearity, "nonlinearity", tuple(_RNN_CELLS))]
+    out = _sequence(cell, "rnn", x, W, U, b, h0=h0, lengths=lengths,
                     return_sequences=return_sequences, reverse=reverse, return_state=return_state)
+_RNN_CELLS = {"tanh": kr.RNN, "relu": kr.RNN_RELU}
+
+
     return _with_state(out, return_sequences, False) if return_state else out
 
 
@@ -353,7 +360,8 @@ def orthogonal(generator, shape, fan_in, fan_out):
     return q if rows >= cols else q.T
 
 
-_OPS = {kr.RNN: rnn, kr.LSTM: lstm, kr.GRU: gru}
+_OPS = {kr.RNN: rnn, kr.LSTM: lstm, kr.GRU: gru,
+        kr.RNN_RELU: lambda *args, **options: rnn(*args, nonlinearity="relu", **options)}
 
 
 class Recurrent(SequenceLayer):
@@ -382,6 +390,8 @@ class Recurrent(SequenceLayer):
         Run backwards in time (outputs stay in input order); not with ``bidirectional``.
     layout : "neurosim" or "torch"
         Biases: one per gate block, ``b`` (and the GRU's ``b_hn``), or PyTorch's two, ``b_ih``
+    bias : bool
+        With False the layer has no biases (PyTorch's ``bias=False``).
         and ``b_hh`` (their sum is the same model; trained, each receives the gradient, so
         optimisers move them as PyTorch's do: an Adam run from PyTorch's weights follows its
         trajectory only in this layout).
@@ -405,7 +415,7 @@ class Recurrent(SequenceLayer):
 
     def __init__(self, units, *, num_layers=1, bidirectional=False, dropout=0.0,
                  return_sequences=False, return_state=False, reverse=False, layout="neurosim",
-                 init="glorot_uniform", recurrent_init=orthogonal):
+                 bias=True, init="glorot_uniform", recurrent_init=orthogonal):
         super().__init__()
         self.units = checks.integer(units, "units", low=1)
         self.num_layers = checks.integer(num_layers, "num_layers", low=1)
@@ -413,6 +423,9 @@ class Recurrent(SequenceLayer):
         self.bidirectional, self.reverse = bool(bidirectional), bool(reverse)
         if self.bidirectional and self.reverse:
             raise ValueError("reverse and bidirectional exclude each other (a bidirectional "
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"bias must be True or False; got {bias!r}")
+        self.bias = bool(bias)
                              "layer runs both ways)")
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.layout = checks.choice(layout, "layout", ("neurosim", "torch"))
@@ -447,8 +460,10 @@ class Recurrent(SequenceLayer):
             self.generator = np.random.default_rng(generator.integers(2 ** 63))
         return (shape[0], width) if self.return_sequences else (width,)
 
+        if not self.bias:
+            return {}
     def _biases(self):
-        """Initial biases by name (one layer and direction)."""
+        """Initial biases by name (one layer and direction); none without ``bias``."""
         n = kr.GATES[self.cell] * self.units
         if self.layout == "torch":
             return {"b_ih": self._bias(), "b_hh": np.zeros(n)}
@@ -462,7 +477,12 @@ class Recurrent(SequenceLayer):
 
     def _op_biases(self, s):
         """The op's ``b`` (and GRU ``b_hn``) of the parameters with suffix ``s``: in the torch
-        layout ``b_ih + b_hh`` (GRU: ``b_hh``'s candidate block apart, as ``b_hn``)."""
+        if not self.bias:
+            dtype = p["W" + s].dtype
+            return [np.zeros(kr.GATES[self.cell] * self.units, dtype)] + \
+                ([np.zeros(self.units, dtype)] if self.cell == kr.GRU else [])
+        layout ``b_ih + b_hh`` (GRU: ``b_hh``'s candidate block apart, as ``b_hn``); zeros
+        (constants) without ``bias``."""
         p = self.params
         if self.layout != "torch":
             return [p["b" + s]] + ([p["b_hn" + s]] if self.cell == kr.GRU else [])
@@ -555,6 +575,10 @@ class Recurrent(SequenceLayer):
         if self.num_layers > 1:
             flags += f", num_layers={self.num_layers}"
         if self.dropout:
+        if not self.bias:
+            flags += ", bias=False"
+        if self.cell == kr.RNN_RELU:
+            flags += ", nonlinearity='relu'"
             flags += f", dropout={self.dropout}"
         if self.layout != "neurosim":
             flags += f", layout={self.layout!r}"
@@ -562,7 +586,12 @@ class Recurrent(SequenceLayer):
 
 
 class SimpleRNN(Recurrent):
-    """Elman RNN layer ``h_t = tanh(x_t W + h_{t-1} U + b)`` (see :class:`Recurrent`)."""
+    """Elman RNN layer ``h_t = tanh(x_t W + h_{t-1} U + b)`` (see :class:`Recurrent`); with
+    ``nonlinearity="relu"`` ``h_t = relu(...)``, as PyTorch's ``nn.RNN(nonlinearity=)``."""
+    def __init__(self, units, *, nonlinearity="tanh", **options):
+        super().__init__(units, **options)
+        self.cell = _RNN_CELLS[checks.choice(nonlinearity, "nonlinearity", tuple(_RNN_CELLS))]
+
 
     cell = kr.RNN
 

@@ -7,6 +7,9 @@ blocks are in the order neurosim uses (LSTM i, f, g, o; GRU r, z, n). neurosim s
 ``W`` is ``weight_ih.T``, ``U`` is ``weight_hh.T``; in its ``"torch"`` layout the biases are
 ``b_ih`` and ``b_hh`` as they are, in the ``"neurosim"`` one their sum ``b`` (GRU: the
 candidate's ``b_hh`` block apart, as ``b_hn``, since it sits inside the reset product).
+A module made with ``bias=False`` has no bias tensors; the layer is then built with
+``bias=False`` too. The ReLU RNN's state dict is the tanh one's: :func:`from_torch` reads the
+nonlinearity from the module, or takes it as an argument.
 """
 import re
 
@@ -15,6 +18,7 @@ import numpy as np
 from ..kernels import recurrent as kr
 
 _KEY = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$")
+_WEIGHTS, _BIASES = ("weight_ih", "weight_hh"), ("bias_ih", "bias_hh")
 _CELLS = {1: "rnn", 4: "lstm", 3: "gru"}
 
 
@@ -23,6 +27,10 @@ def _arrays(state):
     unknown names are a ValueError naming them."""
     if not isinstance(state, dict):
         raise TypeError(f"state must be a dict of arrays; got {type(state).__name__}")
+    projections = sorted(name for name in state if name.startswith("weight_hr_l"))
+    if projections:
+        raise ValueError(f"state has {projections}: an LSTM with proj_size, which neurosim's "
+                         "layers do not have (h_t = W_hr (o * tanh c_t))")
     out, unknown = {}, []
     for name, value in state.items():
         if not _KEY.match(name):
@@ -32,8 +40,7 @@ def _arrays(state):
         out[name] = np.asarray(value, dtype=np.float64)
     if unknown:
         raise ValueError(f"state: names that are not a PyTorch RNN/LSTM/GRU's (weight_ih_l0, "
-                         f"weight_hh_l0, bias_ih_l0, bias_hh_l0, ..._reverse): {sorted(unknown)}"
-                         " (proj_size and bias=False are not supported)")
+                         f"weight_hh_l0, bias_ih_l0, bias_hh_l0, ..._reverse): {sorted(unknown)}")
     return out
 
 
@@ -43,22 +50,26 @@ def torch_to_state(layer, state):
     misshapen tensor is a ValueError naming it."""
     arrays = _arrays(state)
     gates, h = kr.GATES[layer.cell], layer.units
-    out = {}
+    kinds = _WEIGHTS + (_BIASES if layer.bias else ())
+    out, expected = {}, set()
     for k in range(layer.num_layers):
         for d in range(layer.directions):
             torch_suffix, ours = f"_l{k}" + ("_reverse" if d else ""), layer.suffix(k, d)
-            names = [name + torch_suffix for name in ("weight_ih", "weight_hh", "bias_ih",
-                                                      "bias_hh")]
+            names = [name + torch_suffix for name in kinds]
+            expected.update(names)
             missing = [n for n in names if n not in arrays]
             if missing:
                 raise ValueError(f"state has no {missing} for {layer!r}")
-            w_ih, w_hh, b_ih, b_hh = (arrays[n] for n in names)
-            for name, value, wanted in zip(names, (w_hh, b_ih, b_hh),
+            w_ih, w_hh, *biases = (arrays[n] for n in names)
+            for name, value, wanted in zip(names[1:], [w_hh] + biases,
                                            ((gates * h, h), (gates * h,), (gates * h,))):
                 if value.shape != wanted:
                     raise ValueError(f"state[{name!r}] has shape {value.shape}; {layer!r} "
                                      f"needs {wanted}")
             out["W" + ours], out["U" + ours] = w_ih.T, w_hh.T
+            if not layer.bias:
+                continue
+            b_ih, b_hh = biases
             if layer.layout == "torch":
                 out["b_ih" + ours], out["b_hh" + ours] = b_ih, b_hh
             elif layer.cell == kr.GRU:
@@ -66,25 +77,27 @@ def torch_to_state(layer, state):
                 out["b_hn" + ours] = b_hh[2 * h:]
             else:
                 out["b" + ours] = b_ih + b_hh
-    extra = sorted(set(arrays) - {f"{n}_l{k}" + ("_reverse" if d else "")
-                                  for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-                                  for k in range(layer.num_layers)
-                                  for d in range(layer.directions)})
+    extra = sorted(set(arrays) - expected)
     if extra:
         raise ValueError(f"state has tensors {layer!r} does not: {extra}")
     return out
 
 
-def from_torch(state, *, return_sequences=True, return_state=False, dtype=np.float64):
+def from_torch(state, *, nonlinearity=None, return_sequences=True, return_state=False,
+               dtype=np.float64):
     """A built neurosim layer (``layout="torch"``) holding the weights of a PyTorch RNN, LSTM
-    or GRU state dict.
+    or GRU.
 
     Parameters
     ----------
-    state : dict
-        ``{name: array}``, e.g. ``{k: v.numpy() for k, v in module.state_dict().items()}``;
-        the cell (from the gate blocks: 1 tanh RNN, 4 LSTM, 3 GRU), units, inputs, layers
-        and directions are read from the names and shapes.
+    state : dict or torch.nn.RNNBase
+        ``{name: array}``, e.g. ``{k: v.numpy() for k, v in module.state_dict().items()}``,
+        or the module itself (its ``state_dict()`` and ``nonlinearity`` are read; PyTorch is
+        not imported here); the cell (from the gate blocks: 1 RNN, 4 LSTM, 3 GRU), units,
+        inputs, layers, directions and ``bias`` are read from the names and shapes.
+    nonlinearity : "tanh" or "relu", optional
+        The RNN's (a state dict does not tell them apart; default ``"tanh"``, or the
+        module's). Only for the RNN.
     return_sequences, return_state : bool
         As for :class:`~neurosim.nn.recurrent.Recurrent` (PyTorch's modules return both).
     dtype : float64 or float32
@@ -96,6 +109,14 @@ def from_torch(state, *, return_sequences=True, return_state=False, dtype=np.flo
         ``batch_first=True``).
     """
     from .recurrent import GRU, LSTM, SimpleRNN
+    if hasattr(state, "state_dict") and not isinstance(state, dict):
+        module = state
+        if getattr(module, "proj_size", 0):
+            raise ValueError(f"state: the module has proj_size={module.proj_size}, which "
+                             "neurosim's LSTM does not have (h_t = W_hr (o * tanh c_t))")
+        if nonlinearity is None:
+            nonlinearity = getattr(module, "nonlinearity", None)
+        state = dict(module.state_dict())
     arrays = _arrays(state)
     if "weight_hh_l0" not in arrays or "weight_ih_l0" not in arrays:
         raise ValueError("state has no weight_ih_l0/weight_hh_l0: not a PyTorch RNN, LSTM or "
@@ -104,11 +125,20 @@ def from_torch(state, *, return_sequences=True, return_state=False, dtype=np.flo
     if rows % units or rows // units not in _CELLS:
         raise ValueError(f"state['weight_hh_l0'] has shape {(rows, units)}: not (G*H, H) with "
                          "G 1 (RNN), 3 (GRU) or 4 (LSTM)")
-    kind = {"rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}[_CELLS[rows // units]]
+    cell = _CELLS[rows // units]
+    options = {}
+    if cell == "rnn":
+        options["nonlinearity"] = "tanh" if nonlinearity is None else nonlinearity
+    elif nonlinearity is not None:
+        raise ValueError(f"nonlinearity is the RNN's; state holds an {cell.upper()} "
+                         f"(got nonlinearity={nonlinearity!r})")
+    kind = {"rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}[cell]
     layers = 1 + max(int(_KEY.match(n).group(2)) for n in arrays)
     bidirectional = any(n.endswith("_reverse") for n in arrays)
+    bias = any(n.startswith("bias_") for n in arrays)
     layer = kind(units, num_layers=layers, bidirectional=bidirectional, layout="torch",
-                 return_sequences=return_sequences, return_state=return_state)
+                 bias=bias, return_sequences=return_sequences, return_state=return_state,
+                 **options)
     layer.build((1, arrays["weight_ih_l0"].shape[1]), dtype=dtype)
     return layer.load_torch_state(arrays)
 
