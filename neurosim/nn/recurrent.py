@@ -262,11 +262,11 @@ def rnn(x, W, U, b, h0=None, *, lengths=None, return_sequences=True, reverse=Fal
         Return every state (batch, time, units), or only the last one (batch, units).
     reverse : bool
         Run from the last step to the first; the returned states stay in input time order
-    nonlinearity : "tanh" or "relu"
-        As PyTorch's ``nn.RNN(nonlinearity=)`` (the ReLU's derivative is 0 where ``h`` is 0).
         (``out[:, t]`` has seen ``x[:, t:]``).
     return_state : bool
         Also return the final hidden state (batch, units), differentiable.
+    nonlinearity : "tanh" or "relu"
+        As PyTorch's ``nn.RNN(nonlinearity=)`` (the ReLU's derivative is 0 where ``h`` is 0).
 
     Returns
     -------
@@ -276,10 +276,10 @@ def rnn(x, W, U, b, h0=None, *, lengths=None, return_sequences=True, reverse=Fal
     cell = _RNN_CELLS[checks.choice(nonlinearity, "nonlinearity", tuple(_RNN_CELLS))]
     out = _sequence(cell, "rnn", x, W, U, b, h0=h0, lengths=lengths,
                     return_sequences=return_sequences, reverse=reverse, return_state=return_state)
-_RNN_CELLS = {"tanh": kr.RNN, "relu": kr.RNN_RELU}
-
-
     return _with_state(out, return_sequences, False) if return_state else out
+
+
+_RNN_CELLS = {"tanh": kr.RNN, "relu": kr.RNN_RELU}
 
 
 def _take(packed, index):
@@ -390,11 +390,11 @@ class Recurrent(SequenceLayer):
         Run backwards in time (outputs stay in input order); not with ``bidirectional``.
     layout : "neurosim" or "torch"
         Biases: one per gate block, ``b`` (and the GRU's ``b_hn``), or PyTorch's two, ``b_ih``
-    bias : bool
-        With False the layer has no biases (PyTorch's ``bias=False``).
         and ``b_hh`` (their sum is the same model; trained, each receives the gradient, so
         optimisers move them as PyTorch's do: an Adam run from PyTorch's weights follows its
         trajectory only in this layout).
+    bias : bool
+        With False the layer has no biases (PyTorch's ``bias=False``).
     init : str or callable
         Initialiser of the input weights ``W`` (glorot_uniform by default).
     recurrent_init : str or callable
@@ -423,12 +423,12 @@ class Recurrent(SequenceLayer):
         self.bidirectional, self.reverse = bool(bidirectional), bool(reverse)
         if self.bidirectional and self.reverse:
             raise ValueError("reverse and bidirectional exclude each other (a bidirectional "
-        if not isinstance(bias, (bool, np.bool_)):
-            raise TypeError(f"bias must be True or False; got {bias!r}")
-        self.bias = bool(bias)
                              "layer runs both ways)")
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.layout = checks.choice(layout, "layout", ("neurosim", "torch"))
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"bias must be True or False; got {bias!r}")
+        self.bias = bool(bias)
         self.init, self.recurrent_init = initialiser(init), initialiser(recurrent_init)
 
     @property
@@ -460,11 +460,11 @@ class Recurrent(SequenceLayer):
             self.generator = np.random.default_rng(generator.integers(2 ** 63))
         return (shape[0], width) if self.return_sequences else (width,)
 
-        if not self.bias:
-            return {}
     def _biases(self):
         """Initial biases by name (one layer and direction); none without ``bias``."""
         n = kr.GATES[self.cell] * self.units
+        if not self.bias:
+            return {}
         if self.layout == "torch":
             return {"b_ih": self._bias(), "b_hh": np.zeros(n)}
         out = {"b": self._bias()}
@@ -477,13 +477,13 @@ class Recurrent(SequenceLayer):
 
     def _op_biases(self, s):
         """The op's ``b`` (and GRU ``b_hn``) of the parameters with suffix ``s``: in the torch
+        layout ``b_ih + b_hh`` (GRU: ``b_hh``'s candidate block apart, as ``b_hn``); zeros
+        (constants) without ``bias``."""
+        p = self.params
         if not self.bias:
             dtype = p["W" + s].dtype
             return [np.zeros(kr.GATES[self.cell] * self.units, dtype)] + \
                 ([np.zeros(self.units, dtype)] if self.cell == kr.GRU else [])
-        layout ``b_ih + b_hh`` (GRU: ``b_hh``'s candidate block apart, as ``b_hn``); zeros
-        (constants) without ``bias``."""
-        p = self.params
         if self.layout != "torch":
             return [p["b" + s]] + ([p["b_hn" + s]] if self.cell == kr.GRU else [])
         b_ih, b_hh = p["b_ih" + s], p["b_hh" + s]
@@ -575,25 +575,25 @@ class Recurrent(SequenceLayer):
         if self.num_layers > 1:
             flags += f", num_layers={self.num_layers}"
         if self.dropout:
+            flags += f", dropout={self.dropout}"
+        if self.layout != "neurosim":
+            flags += f", layout={self.layout!r}"
         if not self.bias:
             flags += ", bias=False"
         if self.cell == kr.RNN_RELU:
             flags += ", nonlinearity='relu'"
-            flags += f", dropout={self.dropout}"
-        if self.layout != "neurosim":
-            flags += f", layout={self.layout!r}"
         return f"{type(self).__name__}({self.units}{flags})"
 
 
 class SimpleRNN(Recurrent):
     """Elman RNN layer ``h_t = tanh(x_t W + h_{t-1} U + b)`` (see :class:`Recurrent`); with
     ``nonlinearity="relu"`` ``h_t = relu(...)``, as PyTorch's ``nn.RNN(nonlinearity=)``."""
+
+    cell = kr.RNN
+
     def __init__(self, units, *, nonlinearity="tanh", **options):
         super().__init__(units, **options)
         self.cell = _RNN_CELLS[checks.choice(nonlinearity, "nonlinearity", tuple(_RNN_CELLS))]
-
-
-    cell = kr.RNN
 
 
 class LSTM(Recurrent):
