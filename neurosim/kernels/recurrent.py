@@ -23,7 +23,7 @@ all it needs).
 import numpy as np
 from numba import njit
 
-from .gemm import pack, packed_matmul, packed_shape
+from .blas import matmul
 from .scalar import sigmoid_lanes
 
 RNN, LSTM, GRU, RNN_RELU = 0, 1, 2, 3     # RNN_RELU: the Elman RNN with h_t = relu(...)
