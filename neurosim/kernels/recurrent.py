@@ -5,9 +5,9 @@ Everything is time-major, C-contiguous and feature-major within a step: a step's
 (H, B), its pre-activations (G*H, B), so that each gate block is one contiguous (H, B) run and
 the element-wise passes are flat loops. The caller makes the input products ``W.T x_t + b`` of
 all steps at once (:func:`input_products` for few input features, BLAS otherwise); each step
-makes the recurrent product ``U.T h_{t-1}`` (backward: ``U dA_t``) for the whole batch (BLAS:
-NumPy's own where found, :mod:`.blas`; with the batch as the short side OpenBLAS runs it about
-twice as fast as ``h U`` at H 512) and then the cell's gate math: pre-activations, the
+makes the recurrent product ``U.T h_{t-1}`` (backward: ``U dA_t``) for the whole batch (our
+own product, :mod:`.gemm`, the weights packed once a sequence; 1.3-1.8x NumPy's OpenBLAS on
+these shapes) and then the cell's gate math: pre-activations, the
 sigmoids in SIMD lanes (:func:`sigmoid_lanes`; ``tanh(x) = 2 s(2x) - 1``), the state update.
 Loops run over views from index 0: an offset index would make Numba's negative-index check
 turn them into gathers and scatters.
@@ -23,7 +23,7 @@ all it needs).
 import numpy as np
 from numba import njit
 
-from .blas import matmul
+from .gemm import pack, packed_matmul, packed_shape
 from .scalar import sigmoid_lanes
 
 RNN, LSTM, GRU, RNN_RELU = 0, 1, 2, 3     # RNN_RELU: the Elman RNN with h_t = relu(...)
@@ -132,7 +132,7 @@ def _store(src, dst, t):
 
 
 @njit(cache=True)
-def recurrent_forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c, gemm):
+def recurrent_forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c):
     """Run a cell over a whole sequence.
 
     Parameters
@@ -141,7 +141,8 @@ def recurrent_forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c, gemm):
     P : (G*H, T, B)
         Input pre-activations ``W.T x_t + b`` of every step (one product over all steps).
     UT : (G*H, H)
-        ``U.T``, C-contiguous: each step makes ``UT @ h_{t-1}`` (BLAS).
+        ``U.T``, C-contiguous: packed once (:func:`~neurosim.kernels.gemm.pack`), each step
+        makes ``UT @ h_{t-1}`` (:func:`~neurosim.kernels.gemm.packed_matmul`).
     b_hn : (H,)
         GRU's candidate recurrent bias; unused otherwise.
     lengths : (B,) int64
@@ -156,17 +157,16 @@ def recurrent_forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c, gemm):
         any shape for the RNN.
     tanh_c : (T, H, B)
         LSTM ``tanh(c_t)``; any shape otherwise.
-    gemm : ctypes function or None
-        NumPy's BLAS product (:func:`~neurosim.kernels.blas.numpy_gemm`), or None for
-        ``np.dot``.
     """
     units, batch = hs.shape[0], hs.shape[2]
     a = np.empty((UT.shape[0], batch), hs.dtype)
     scratch = np.empty(a.size, hs.dtype)
     h_prev, h = np.empty((units, batch), hs.dtype), np.empty((units, batch), hs.dtype)
+    weights = np.empty(packed_shape(UT.shape[0], UT.shape[1]), hs.dtype)
+    pack(UT, weights)
     _load(h_prev, hs, 0)
     for t in range(P.shape[1]):
-        matmul(gemm, UT, h_prev, a)
+        packed_matmul(weights, h_prev, a)
         if cell == LSTM:
             _lstm_step(P, t, a, cs[t].reshape(-1), gates[t], tanh_c[t].reshape(-1),
                        h.reshape(-1), cs[t + 1].reshape(-1), scratch)
@@ -229,12 +229,12 @@ def _gru_back(dh, h_prev, z, dp, da, direct):
 
 
 @njit(cache=True)
-def recurrent_backward(cell, dH, U, lengths, hs, cs, gates, tanh_c, dP, dA, dh, dc, gemm):
+def recurrent_backward(cell, dH, U, lengths, hs, cs, gates, tanh_c, dP, dA, dh, dc):
     """Backpropagation through time over a sequence run by :func:`recurrent_forward`.
 
     ``dH`` (T, H, B) or (0, H, B): gradients of every ``h_t``; ``U`` (H, G*H) C-contiguous
-    (each step makes ``U @ dA_t``); ``dP`` (G*H, T, B) filled with the gradients of the
-    input pre-activations; ``dA`` (H, T, B), GRU only (other cells ignore it), with those of
+    (packed once, each step makes ``U @ dA_t``); ``dP`` (G*H, T, B) filled with the gradients
+    of the input pre-activations; ``dA`` (H, T, B), GRU only (other cells ignore it), with those of
     the recurrent candidate block ``U_n h + b_hn`` (the other blocks' are ``dP``'s); ``dh``,
     ``dc`` (H, B): on entry the gradients of ``h_T``, ``c_T`` from outside, on return those of the
     initial states. Held steps (``t >= lengths[s]``) pass sample ``s``'s gradients through."""
@@ -244,6 +244,8 @@ def recurrent_backward(cell, dH, U, lengths, hs, cs, gates, tanh_c, dP, dA, dh, 
     dz = np.empty((dP.shape[0], batch), dh.dtype)
     da = np.empty_like(dz) if cell == GRU else dz
     h = np.empty_like(dh)
+    weights = np.empty(packed_shape(U.shape[0], U.shape[1]), dh.dtype)
+    pack(U, weights)
     for t in range(dP.shape[1] - 1, -1, -1):
         if dH.shape[0]:
             dh += dH[t]
@@ -282,7 +284,7 @@ def recurrent_backward(cell, dH, U, lengths, hs, cs, gates, tanh_c, dP, dA, dh, 
         _store(dz, dP, t)
         if cell == GRU:
             _store(da[2 * units:], dA, t)
-        matmul(gemm, U, da, dh)
+        packed_matmul(weights, da, dh)
         if cell == GRU or held:
             dh += carry
             if cell != GRU:

@@ -26,7 +26,6 @@ import numpy as np
 
 from .. import checks
 from ..kernels import recurrent as kr
-from ..kernels.blas import numpy_gemm
 from . import norm, ops, workspace
 from .init import initialiser
 from .layers import Layer, SequenceLayer
@@ -160,9 +159,8 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
     tanh_c = workspace.take((steps, units, n) if lstm_cell else (1, 1, 1), dtype)
     lease = workspace.Lease(hs, cs, gates, tanh_c)
     bias_hn = np.zeros(1, dtype) if b_hn is None else parents[4].data.astype(dtype, copy=False)
-    gemm = numpy_gemm(dtype)
     kr.recurrent_forward(cell, P, np.ascontiguousarray(Ud.T), bias_hn, lens, hs, cs, gates,
-                         tanh_c, gemm)
+                         tanh_c)
     workspace.give(P)
     del P
     parts = []
@@ -199,8 +197,7 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
         gru_cell = cell == kr.GRU
         D = workspace.take((width + (units if gru_cell else 0), steps, n), dtype)
         dP = D[:width]
-        kr.recurrent_backward(cell, dH, Ud, lens, hs, cs, gates, tanh_c, dP, D[width:], dh, dc,
-                              gemm)
+        kr.recurrent_backward(cell, dH, Ud, lens, hs, cs, gates, tanh_c, dP, D[width:], dh, dc)
         del dH
         dPm = dP.reshape(width, -1)
         dAm = (D.reshape(width + units, -1)[:2 * units], D.reshape(width + units, -1)[width:]) \
