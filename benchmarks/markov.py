@@ -12,8 +12,9 @@ Prints one JSON object: times in seconds (median, min, max over ``--repeats``, s
 alternating), steps per second, first-call (compile) times apart, and ratios.
 
 The size sweep of issue 17 (``"sweep"``): dense Dirichlet(1) chains of 100, 1000 and 10000
-states, one path of 10^4 and 10^6 steps and 100 paths of 10^4 and 10^5 steps, neurosim's
-``simulate`` beside QuantEcon's ``simulate`` (alternating, one thread): the ratio per point,
+states, one path of 10^3, 10^4 and 10^6 steps and 100 paths of 10^4 and 10^5 steps, neurosim's
+``simulate`` beside QuantEcon's ``simulate`` (alternating, one thread; a point under 200,000
+steps in all is timed over a batch of calls back to back): the ratio per point,
 the wrapper's share of neurosim's call (everything but the kernel: the kernel alone is timed on
 prepared arrays writing a fresh output, as the call does; from the fastest of the repeats of
 each), and the peak memory of each call
@@ -46,6 +47,15 @@ def timed(fn):
     return time.perf_counter() - t, out
 
 
+def per_call(fn, number):
+    """Seconds per call of ``fn`` over ``number`` calls back to back (a short call timed alone
+    is mostly the clock and the machine's noise)."""
+    t = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - t) / number
+
+
 def dense_chain(n=1000, seed=0):
     return np.random.default_rng(seed).dirichlet(np.ones(n), size=n)
 
@@ -66,7 +76,8 @@ def sparse_chain(n=100_000, k=10, seed=0):
 
 
 SWEEP_STATES = (100, 1000, 10000)
-SWEEP_RUNS = ((1, 10_000), (1, 1_000_000), (100, 10_000), (100, 100_000))  # (paths, ts_length)
+SWEEP_RUNS = ((1, 1_000), (1, 10_000), (1, 1_000_000), (100, 10_000), (100, 100_000))  # (paths, ts_length)
+SHORT = 200_000  # a point of fewer steps in all (paths x steps) times a batch of calls per figure
 
 
 def peak_bytes(fn):
@@ -83,9 +94,10 @@ def peak_bytes(fn):
         tracemalloc.stop()
 
 
-def kernel_seconds(mc, paths, steps, seed=0):
+def kernel_seconds(mc, paths, steps, seed=0, number=1):
     """The compiled simulation kernel alone, on prepared tables, streams and starting states,
-    writing a fresh output (what ``simulate`` runs for a dense chain on the CPU): seconds."""
+    writing a fresh output (what ``simulate`` runs for a dense chain on the CPU): seconds a call
+    (over ``number`` calls)."""
     from neurosim import config, rng
     from neurosim.kernels import markov as K
 
@@ -93,10 +105,12 @@ def kernel_seconds(mc, paths, steps, seed=0):
     x = np.zeros(paths, np.int64)
     states = rng.streams(seed, paths)
     one = paths == 1 and mc.n_states >= config.MARKOV_PREFETCH_MIN_STATES
+    kernel = K.run_dense_one if one else K.run_dense
     t0 = time.perf_counter()
-    out = np.empty((paths, steps), np.int64)
-    (K.run_dense_one if one else K.run_dense)(table, x, np.int64(steps), np.int64(1), states, out[0] if one else out)
-    return time.perf_counter() - t0
+    for _ in range(number):
+        out = np.empty((paths, steps), np.int64)
+        kernel(table, x, np.int64(steps), np.int64(1), states, out[0] if one else out)
+    return (time.perf_counter() - t0) / number
 
 
 def sweep(repeats, qe, states_list=SWEEP_STATES, runs=SWEEP_RUNS):
@@ -117,15 +131,17 @@ def sweep(repeats, qe, states_list=SWEEP_STATES, runs=SWEEP_RUNS):
         for paths, length in runs:
             steps = length - 1  # ts_length states: the start and length - 1 steps
             init = 0 if paths == 1 else np.zeros(paths, dtype=np.int64)
+            number = max(1, SHORT // (paths * length))  # calls per figure
             t = {"neurosim": [], "quantecon": [], "kernel": []}
             for _ in range(repeats):
-                t["neurosim"].append(timed(lambda: mc.simulate(steps, start=0, n_chains=paths))[0])
-                t["kernel"].append(kernel_seconds(mc, paths, steps))
+                t["neurosim"].append(per_call(lambda: mc.simulate(steps, start=0, n_chains=paths), number))
+                t["kernel"].append(kernel_seconds(mc, paths, steps, number=number))
                 if qmc is not None:
-                    t["quantecon"].append(timed(lambda: qmc.simulate(length, init=init))[0])
+                    t["quantecon"].append(per_call(lambda: qmc.simulate(length, init=init), number))
             med = {k: float(np.median(v)) for k, v in t.items() if v}
             low = {k: float(np.min(v)) for k, v in t.items() if v}  # (least disturbed by other load)
-            point = {"states": n, "paths": paths, "ts_length": length, "seconds_median": med, "seconds_min": low,
+            point = {"states": n, "paths": paths, "ts_length": length, "calls_per_figure": number,
+                     "seconds_median": med, "seconds_min": low,
                      "wrapper_share": max(0.0, 1.0 - low["kernel"] / low["neurosim"]),
                      "peak_bytes": {"neurosim": peak_bytes(lambda: mc.simulate(steps, start=0, n_chains=paths))}}
             if qmc is not None:
@@ -158,7 +174,7 @@ def main():
             import quantecon as qe
         except ImportError:
             qe = None
-        runs = SWEEP_RUNS if not args.quick else ((1, 10_000), (100, 10_000))
+        runs = SWEEP_RUNS if not args.quick else ((1, 1_000), (1, 10_000), (100, 10_000))
         print(json.dumps({"sweep": sweep(args.repeats, qe, SWEEP_STATES if not args.quick else (100, 1000), runs)},
                          indent=1))
         return
@@ -258,7 +274,7 @@ def main():
     numba.set_num_threads(1)
     out["sparse_100k"] = sparse
     out["sweep"] = sweep(R, qe, SWEEP_STATES if not args.quick else (100, 1000),
-                         SWEEP_RUNS if not args.quick else ((1, 10_000), (100, 10_000)))
+                         SWEEP_RUNS if not args.quick else ((1, 1_000), (1, 10_000), (100, 10_000)))
     print(json.dumps(out, indent=1))
 
 

@@ -78,6 +78,8 @@ def scalar(x, name, *, low=None, high=None, low_open=False, high_open=False):
 
 def integer(x, name, *, low=None, high=None):
     """``x`` as an int after checking it is an integer in ``[low, high]``."""
+    if type(x) is int and (low is None or x >= low) and (high is None or x <= high):
+        return x  # (the common case, without the ~0.4 us of the ABC check below)
     if isinstance(x, bool) or not isinstance(x, numbers.Integral):
         raise TypeError(f"{name} must be an integer; got {type(x).__name__}")
     x = int(x)

@@ -8,10 +8,10 @@ Schema (every family): plain dim names (``time`` in seconds, ``step``, ``sweep``
 counts and dimensionless values); two-state variables carry CF ``flag_values`` /
 ``flag_meanings`` instead (:func:`flags`). Files are netCDF, never pickle.
 """
+import _signal
 import functools
 import os
 import shutil
-import signal
 import tempfile
 import threading
 import warnings
@@ -77,8 +77,15 @@ def as_monitor(record):
     raise TypeError(f"record must be a Monitor, a dict like {{'every': 10, 'index': [0, 1]}} or None; got {type(record).__name__}")
 
 
+#: types whose values are stored as attrs as they are (``type(v) in``: bool and NumPy scalars,
+#: subclasses of int and float, take the checks below)
+_PLAIN_ATTRS = frozenset({int, float, str})
+
+
 def _attr_value(value):
     """A netCDF-storable attribute value (bools become 0/1, None becomes 'none')."""
+    if type(value) in _PLAIN_ATTRS:
+        return value
     if value is None:
         return "none"
     if isinstance(value, (bool, np.bool_)):
@@ -114,17 +121,24 @@ def dataset(data_vars, coords=None, *, family, model, params=None, seed=None, ba
     ``data_vars`` and ``coords`` are as for ``xarray.Dataset``; ``params`` are the model's
     scalar parameters (stored one attr each); ``attrs`` adds anything else (e.g. units).
     """
-    from . import __version__
-
     meta = {"family": family, "model": model}
-    meta.update(params or {})
-    meta.update({"seed": _rng.to_attr(seed), "backend": backend, "neurosim_version": __version__,
+    if params:
+        meta.update(params)
+    meta.update({"seed": _rng.to_attr(seed), "backend": backend, "neurosim_version": _version(),
                  "interrupted": interrupted, "Conventions": CONVENTIONS})
-    meta.update(attrs or {})
+    if attrs:
+        meta.update(attrs)
     ds = _assemble(data_vars, coords or {})
-    _check_names(ds)
     ds.attrs.update({k: _attr_value(v) for k, v in meta.items()})
     return ds
+
+
+@functools.lru_cache(maxsize=1)
+def _version():
+    """``neurosim.__version__``, imported once (a function-level import costs ~2 us a call)."""
+    from . import __version__
+
+    return __version__
 
 
 def _assemble(data_vars, coords):
@@ -136,46 +150,81 @@ def _assemble(data_vars, coords):
     for ``0 .. k-1``, built once per name, length and attrs) and the sizes are made here and
     handed to xarray's direct constructor: the same Dataset (tested) 5-10x faster than through
     xarray's merge, which aligns and checks what cannot disagree here. Anything else goes
-    through ``xarray.Dataset``.
+    through ``xarray.Dataset``. Either way a data variable named after a dimension is refused
+    (:func:`_check_names`).
     """
     plain = all(isinstance(v, tuple) and _dims_of(v[0]) != (name,) and name not in coords
                 for name, v in data_vars.items())
     parts = _coordinate_variables(coords) if plain else None
     if parts is None:
-        return xr.Dataset(data_vars, coords=coords)
+        ds = xr.Dataset(data_vars, coords=coords)
+        _check_names(ds.variables, ds.data_vars, ds.dims)
+        return ds
     coord_vars, indexes = parts
     variables = {name: _variable(*value) for name, value in data_vars.items()}
     variables.update(coord_vars)
     sizes = {}
     for name, var in variables.items():
-        for dim, size in zip(var.dims, var.shape):
+        for dim, size in zip(var._dims, var.shape):
             if sizes.setdefault(dim, size) != size:
                 raise ValueError(f"conflicting sizes for dimension {dim!r}: {name!r} has length "
                                  f"{size}, an earlier variable {sizes[dim]}")
+    _check_names(variables, data_vars, sizes)
     return xr.Dataset._construct_direct(variables, set(coord_vars), sizes, {}, indexes)
 
 
 def _variable(dims, values, attrs=None):
     """``xarray.Variable(dims, values, attrs)``; a plain NumPy array of numbers or booleans is
-    taken as it is (xarray's ``fastpath``: the conversions and checks it skips, ~5 us a
-    variable, cannot change such an array; dims are checked against its shape still)."""
+    taken as it is (what xarray's ``fastpath`` does: the conversions and checks it skips, ~5 us
+    a variable, cannot change such an array; dims are checked against its shape still), and the
+    variable made directly (:func:`_direct`)."""
     if type(values) is np.ndarray and values.dtype.kind in "biufc":
         dims = _dims_of(dims)
         if len(dims) != values.ndim:
             raise ValueError(f"dimensions {dims} must have the same length as the number of data "
                              f"dimensions, ndim={values.ndim}")
-        return xr.Variable(dims, values, attrs, fastpath=True)
+        if not _DIRECT:  # pragma: no cover - an xarray whose variables have other slots
+            return xr.Variable(dims, values, attrs, fastpath=True)
+        return _direct(xr.Variable, dims, values, attrs, None)
     return xr.Variable(dims, values, attrs)
 
 
-def _check_names(ds):
-    """Refuse a data variable named after a dimension (other than a 1-D variable along its own
-    name, which is that dimension's coordinate): netCDF reads it back as a coordinate, so the
-    Dataset would not survive a save and load, and ``xarray.merge`` with it fails."""
-    for name in ds.data_vars:  # (keys only: building each DataArray would cost ~0.1 ms)
-        dims = ds.variables[name].dims
-        if name in ds.dims and dims != (name,):
-            raise ValueError(f"data variable {name!r} {dims} has the name of a dimension: saved and "
+def _slots(cls):
+    """The instance attributes of ``cls`` when all of them are slots, else None."""
+    mro = [c for c in cls.__mro__ if c is not object]
+    if not all("__slots__" in c.__dict__ for c in mro):
+        return None
+    return {slot for c in mro for slot in c.__dict__["__slots__"]}
+
+
+#: True when ``xarray.Variable`` and ``IndexVariable`` hold exactly the slots that
+#: :func:`_direct` fills (checked once: an xarray with another layout takes its constructors)
+_DIRECT = _slots(xr.Variable) == _slots(xr.IndexVariable) == {"_dims", "_data", "_attrs", "_encoding"}
+
+
+def _direct(cls, dims, data, attrs, encoding):
+    """A ``cls`` (``xarray.Variable`` or ``IndexVariable``) holding ``data`` as it is, as
+    ``cls(dims, data, attrs, encoding, fastpath=True)`` makes it for a NumPy array or an index
+    adapter (``dims`` a tuple checked against the data's shape by the caller), in 0.1 us rather
+    than the 1-2 us of xarray's constructor (tests compare the two)."""
+    new = object.__new__(cls)
+    new._dims, new._data = dims, data
+    new._attrs = dict(attrs) if attrs else None
+    new._encoding = None if encoding is None else dict(encoding)
+    return new
+
+
+def _check_names(variables, data_names, dims):
+    """Refuse a data variable (among ``data_names`` of ``variables``) named after one of
+    ``dims`` (other than a 1-D variable along its own name, which is that dimension's
+    coordinate): netCDF reads it back as a coordinate, so the Dataset would not survive a save
+    and load, and ``xarray.merge`` with it fails."""
+    for name in data_names:  # (keys only: building each DataArray would cost ~0.1 ms)
+        if name not in dims:
+            continue
+        dims_of = variables[name].dims
+        if dims_of != (name,):
+            raise ValueError(f"data variable {name!r} {dims_of} has the name of a dimension: saved and "
                              f"loaded back it would become a coordinate; rename the variable or the "
                              f"dimension")
 
@@ -187,43 +236,60 @@ def _dims_of(dims):
 @functools.lru_cache(maxsize=256)
 def _range_coordinate(name, k, dtype, attrs):
     """Variable and ``RangeIndex`` of the dimension coordinate ``name = 0 .. k-1`` (``attrs`` as
-    sorted items). Cached: a Dataset copies its variables, so the pair is never changed."""
+    sorted items). Cached: each Dataset gets its own variable (:func:`_fresh`) around the
+    shared index, which is never changed."""
     index = xr.indexes.PandasIndex(pd.RangeIndex(k), name, coord_dtype=np.dtype(dtype))
     var = xr.Variable((name,), np.arange(k, dtype=dtype), dict(attrs))
     return index.create_variables({name: var})[name], index
+
+
+def _fresh(var):
+    """``var.copy(deep=False)`` of a cached coordinate: a new variable around the same
+    (read-only) index adapter, with its own attrs and encoding (:func:`_direct`)."""
+    if not _DIRECT:  # pragma: no cover - an xarray whose variables have other slots
+        return var.copy(deep=False)
+    return _direct(type(var), var._dims, var._data, var._attrs, var._encoding)
+
+
+_INT64 = np.dtype(np.int64).str
 
 
 def _coordinate_variables(coords):
     """``coords`` (name -> values or (dims, values[, attrs])) as variables and indexes, as
     ``xarray.Dataset`` would make them (a pandas index for each dimension coordinate), or None
     when a value is not plain (an xarray or pandas object: left to ``xarray.Dataset``)."""
-    if not all(isinstance(v, (tuple, range)) or (isinstance(v, (list, np.ndarray)) and np.ndim(v) == 1)
-               for v in coords.values()):
-        return None
     variables, indexes = {}, {}
     for name, value in coords.items():
-        dims, values, attrs = (*value, {})[:3] if isinstance(value, tuple) else ((name,), value, {})
-        dims = _dims_of(dims)
+        if isinstance(value, tuple):
+            dims, values, attrs = (*value, None)[:3]
+            dims = _dims_of(dims)
+        elif isinstance(value, range) or (isinstance(value, (list, np.ndarray)) and np.ndim(value) == 1):
+            dims, values, attrs = (name,), value, None
+        else:
+            return None
+        key = tuple(sorted(attrs.items())) if attrs else ()
         # range(k) along its own dim: 0 .. k-1 known without making or comparing an array
-        counting = isinstance(values, range) and values.start == 0 and values.step == 1 \
-            and dims == (name,) and len(values) > 0
-        values = values if counting else np.asarray(values)
-        k = len(values) if counting else (values.shape[0] if values.ndim == 1 else -1)
-        if counting or (dims == (name,) and k > 0 and values.dtype.kind in "iu" and values[0] == 0
-                        and values[-1] == k - 1 and np.array_equal(values, np.arange(k))):
-            dtype = np.dtype(np.int64).str if counting else values.dtype.str
-            try:
-                var, index = _range_coordinate(name, k, dtype, tuple(sorted(attrs.items())))
-            except TypeError:  # attrs that cannot be hashed: built afresh
-                var, index = _range_coordinate.__wrapped__(name, k, dtype, tuple(sorted(attrs.items())))
-            variables[name], indexes[name] = var.copy(deep=False), index
-            continue
-        var = xr.Variable(dims, values, attrs)
-        if dims == (name,):
-            index = xr.indexes.PandasIndex.from_variables({name: var}, options={})
-            var = index.create_variables({name: var})[name]
-            indexes[name] = index
-        variables[name] = var
+        if isinstance(values, range) and values.start == 0 and values.step == 1 and dims == (name,) \
+                and len(values) > 0:
+            k, dtype = len(values), _INT64
+        else:
+            values = np.asarray(values)
+            k = values.shape[0] if values.ndim == 1 else -1
+            dtype = values.dtype.str
+            if not (dims == (name,) and k > 0 and values.dtype.kind in "iu" and values[0] == 0
+                    and values[-1] == k - 1 and np.array_equal(values, np.arange(k))):
+                var = xr.Variable(dims, values, attrs)
+                if dims == (name,):
+                    index = xr.indexes.PandasIndex.from_variables({name: var}, options={})
+                    var = index.create_variables({name: var})[name]
+                    indexes[name] = index
+                variables[name] = var
+                continue
+        try:
+            var, index = _range_coordinate(name, k, dtype, key)
+        except TypeError:  # attrs that cannot be hashed: built afresh
+            var, index = _range_coordinate.__wrapped__(name, k, dtype, key)
+        variables[name], indexes[name] = _fresh(var), index
     return variables, indexes
 
 
@@ -404,6 +470,7 @@ class Run:
         self.chunk = max(self.every, chunk // self.every * self.every)
         self.sizes = dict(sizes or {})
         self.grow, self.events = tuple(grow), tuple(events)
+        self._growing = self.grow + self.events
         self.stops_early = bool(stops_early)
         self.progress, self.desc, self.unit = bool(progress), desc, unit
         self.store = _store_path(store)
@@ -411,7 +478,7 @@ class Run:
         self.interrupted = False
         self._stopped = False
         self._pressed = False
-        self._previous = None
+        self._previous = None   # the SIGINT handler this run replaced, while its own is installed
         self._records = {}      # name -> (dims, axis, dtype, attrs, list of chunks)
         self._free = None       # memory available (bytes), read at the first track
         self._kept_bytes = 0    # bytes of records held in memory
@@ -420,13 +487,15 @@ class Run:
 
     # -- Ctrl+C ---------------------------------------------------------------------------
     def __enter__(self):
+        # (``_signal`` rather than ``signal.signal``: the same call without its enum conversions,
+        # 1 us rather than 15 us a pair, which a short run pays twice)
         if self._previous is None and threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+            self._previous = _signal.signal(_signal.SIGINT, self._on_sigint)
         return self
 
     def __exit__(self, kind, value, tb):
         if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+            _signal.signal(_signal.SIGINT, self._previous)
             self._previous = None
         if kind is not None and self._file is not None:
             self._file.close()
@@ -484,14 +553,15 @@ class Run:
         """Declare the record ``name`` over ``dims``: one of them in ``grow`` or ``events``,
         the others in ``sizes``. A record named after its dim is that dim's coordinate."""
         dims = _dims_of(dims)
-        axis = [a for a, d in enumerate(dims) if d in self.grow + self.events]
+        growing = self._growing
+        axis = [a for a, d in enumerate(dims) if d in growing]
         if len(axis) != 1:
             raise ValueError(f"record {name!r} must have exactly one growing dim among "
-                             f"{self.grow + self.events}; got dims {dims}")
-        unknown = [d for d in dims if d not in self.sizes and d not in self.grow + self.events]
+                             f"{growing}; got dims {dims}")
+        unknown = [d for d in dims if d not in self.sizes and d not in growing]
         if unknown:
             raise ValueError(f"record {name!r}: no size given for dims {unknown}")
-        if dims != (name,) and (name in self.sizes or name in self.grow + self.events):
+        if dims != (name,) and (name in self.sizes or name in growing):
             raise ValueError(f"record {name!r} {dims} has the name of a dimension: saved and loaded back it "
                              f"would become a coordinate; rename the record or the dimension")
         self._records[name] = (dims, axis[0], np.dtype(dtype), dict(attrs or {}), [])

@@ -37,7 +37,8 @@ def _spins(x, name, n_units, units, ndim=(1, 2)):
         want = f"(P, {n_units})" if name == "patterns" else f"({n_units},) or (m, {n_units})"
         raise ValueError(f"{name} must have shape {want} (one value per unit); got {a.shape}")
     allowed = (-1, 1) if units == "bipolar" else (0, 1)
-    if not np.all((a == allowed[0]) | (a == allowed[1])):
+    # (bipolar: |a| == 1, one comparison fewer than a == -1 | a == 1, the same values)
+    if not (np.abs(a) == 1 if units == "bipolar" else (a == 0) | (a == 1)).all():
         bad = a[(a != allowed[0]) & (a != allowed[1])].ravel()[0].item()
         raise ValueError(f"{name} must hold only {allowed[0]} and {allowed[1]} (units={units!r}); "
                          f"found {bad!r}")
@@ -58,6 +59,8 @@ def _run_seed(seed, own):
         seed = own
     if seed is None:
         return rng.fresh()
+    if type(seed) is int and seed >= 0:
+        return seed  # (valid: no SeedSequence built to check it, ~3 us)
     rng.sequence(seed)  # validates
     return seed
 
@@ -279,8 +282,9 @@ class HopfieldNetwork:
                       {"long_name": "energy E = -1/2 s.W.s (the model's own units)", "units": "1"})
             run.track("overlap", ("cue", "sweep", "pattern"), np.float64,
                       {"long_name": "overlap m = xi.s / n with each stored pattern", "units": "1"})
-            self._keep(run, record_kind, np.zeros(1, np.int64), S[:, None, rec_idx], E[:, None],
-                       Q[:, None])                                      # sweep 0: the cues
+            sweeps = record_kind == "sweeps"  # (else no states to keep)
+            self._keep(run, record_kind, np.zeros(1, np.int64), S[:, None, rec_idx] if sweeps else None,
+                       E[:, None], Q[:, None])                          # sweep 0: the cues
             for start, nsw in run:
                 rec = (dev.empty((m, nsw, rec_idx.size), np.int8), dev.empty((m, nsw), np.float64),
                        dev.empty((m, nsw, P), np.int64))
@@ -295,7 +299,7 @@ class HopfieldNetwork:
                 j = wanted - start - 1
                 ran = used[:, None] >= wanted
                 self._keep(run, record_kind, wanted,
-                           np.where(ran[:, :, None], rec_S[:, j], S[:, None, rec_idx]),
+                           np.where(ran[:, :, None], rec_S[:, j], S[:, None, rec_idx]) if sweeps else None,
                            np.where(ran, rec_E[:, j], E[:, None]),
                            np.where(ran[:, :, None], rec_Q[:, j], Q[:, None]))
                 if converged.all():
@@ -309,7 +313,8 @@ class HopfieldNetwork:
             "sweeps": (("cue",), used.copy(),
                        {"long_name": "sweeps used (the final no-change sweep counts)"}),
         }
-        coords = {"cue": range(m), "unit": idx, "pattern": range(P)}  # (ranges: no arrays to compare)
+        coords = {"cue": range(m), "unit": range(n) if mon.index is None else idx,  # (ranges: no
+                  "pattern": range(P)}                                             # arrays to compare)
         params = {"n_units": n, "rule": self.rule, "units": self.units, "mode": mode,
                   "temperature": temperature, "max_sweeps": max_sweeps, "n_patterns": P,
                   "record": record_kind, "every": mon.every}
@@ -317,9 +322,10 @@ class HopfieldNetwork:
                            seed=seed, backend=self.backend, attrs={"main": "energy overlap"})
 
     def _keep(self, run, record_kind, sweeps, states, energies, counts):
-        """Keep the recorded ``sweeps`` of a chunk: states (cue, sweep, unit) bipolar, energies
-        (cue, sweep) and overlap counts (cue, sweep, pattern) in kernel units, as final values
-        (the network's units, the weights' scale, overlaps ``counts / n``)."""
+        """Keep the recorded ``sweeps`` of a chunk: states (cue, sweep, unit) bipolar (None when
+        ``record_kind`` is ``"final"``), energies (cue, sweep) and overlap counts (cue, sweep,
+        pattern) in kernel units, as final values (the network's units, the weights' scale,
+        overlaps ``counts / n``)."""
         if sweeps.size == 0:
             return
         run.keep(sweep=sweeps, energy=energies * self._scale, overlap=counts / self.n_units)
