@@ -4,7 +4,9 @@ than memory (read one batch at a time).
 Both iterables give, per batch, a tuple with one array per input (arrays) or variable
 (datasets), the samples along the first axis. Each pass (each ``for``) is an epoch: with
 ``shuffle`` it draws a new order from the iterable's own generator, so a seeded run repeats
-its epochs exactly and two passes differ.
+its epochs exactly and two passes differ. :func:`neurosim.nn.train.fit` takes either as ``X``
+(batches ``(x, y)`` or ``(x, y, lengths)``) and saves the generator's state in its
+checkpoints.
 
     for X, y in ArrayBatches(X, y, batch_size=64, shuffle=True, seed=0):
         ...
@@ -40,6 +42,10 @@ class _Batches:
         full, rest = divmod(self.count, self.batch_size)
         return full + (1 if rest and not self.drop_last else 0)
 
+    def sample_shapes(self):
+        """The per-sample shape of each array a batch holds, without drawing a batch."""
+        raise NotImplementedError
+
     def _batches(self):
         return _order(self.count, self.batch_size, self.shuffle, self.generator, self.drop_last)
 
@@ -70,6 +76,10 @@ class ArrayBatches(_Batches):
             raise ValueError("arrays must share their first axis (the samples); got shapes "
                              f"{[a.shape for a in self.arrays]}")
         super().__init__(counts.pop(), batch_size, shuffle, seed, drop_last)
+
+    def sample_shapes(self):
+        """The per-sample shape of each array, ``[a.shape[1:], ...]``."""
+        return [a.shape[1:] for a in self.arrays]
 
     def __iter__(self):
         for index in self._batches():
@@ -132,10 +142,16 @@ class DatasetBatches(_Batches):
             if lacking:
                 raise ValueError(f"dim {dim!r} is not a dimension of {lacking}")
             count = ds.sizes[dim]
+            self.shapes = [tuple(n for d, n in ds[v].sizes.items() if d != dim)
+                           for v in self.variables]
         finally:
             if ds is not source:
                 ds.close()
         super().__init__(count, batch_size, shuffle, seed, drop_last)
+
+    def sample_shapes(self):
+        """The per-sample shape of each variable (its dimensions but ``dim``, in order)."""
+        return list(self.shapes)
 
     def __iter__(self):
         ds = _open(self.source, {self.dim: self.batch_size})

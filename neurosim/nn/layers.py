@@ -6,6 +6,7 @@ creates its parameters from a seeded generator and returns its output shape, or 
 layer on a batch (batch, *input_shape) runs its forward ops on the autodiff tape. Images are
 (channels, height, width) per sample.
 """
+import inspect
 import os
 import zipfile
 
@@ -59,6 +60,10 @@ class Layer:
     def forward(self, x):
         """The layer's output for a batch Tensor ``x``."""
         raise NotImplementedError
+
+    def takes_lengths(self):
+        """Whether ``forward`` takes ``lengths`` (each sequence's steps: recurrent layers)."""
+        return "lengths" in inspect.signature(self.forward).parameters
 
     def __call__(self, x):
         x = as_tensor(x)
@@ -166,10 +171,11 @@ class Layer:
         from .train import fit
         return fit(self, X, y, **options)
 
-    def predict(self, X, batch_size=256):
-        """Outputs for ``X`` (n, *input_shape) in evaluation mode, as an array."""
+    def predict(self, X, batch_size=256, lengths=None):
+        """Outputs for ``X`` (n, *input_shape) in evaluation mode, as an array; see
+        :func:`neurosim.nn.train.predict` (``lengths``, sources of batches)."""
         from .train import predict
-        return predict(self, X, batch_size)
+        return predict(self, X, batch_size, lengths)
 
 
 def _is_npz(path):
@@ -571,6 +577,7 @@ class Sequential(Layer):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layer {i} must be a Layer; got {type(layer).__name__}")
         self.layers = list(layers)
+        self._single_outputs()
         self.seed = seed
         self.dtype = np.dtype(checks.choice(np.dtype(dtype).name, "dtype", ("float64", "float32")))
         if input_shape is not None:
@@ -590,16 +597,53 @@ class Sequential(Layer):
         self.output_shape = shape
         return shape
 
-    def __call__(self, x):
+    def _single_outputs(self):
+        """A TypeError naming a layer with ``return_state=True`` (one output passes on)."""
+        for i, layer in enumerate(self.layers):
+            if getattr(layer, "return_state", False):
+                raise TypeError(f"layer {i} {layer!r} returns (outputs, final states), but a "
+                                "Sequential passes one output on: make it with return_state="
+                                "False, or call it outside the Sequential for the states")
+
+    def any_steps(self):
+        """Whether sequences of any length fit: the first layer (past embeddings) is one."""
+        for layer in self.layers:
+            if isinstance(layer, SequenceLayer) or isinstance(  # or wraps one (Bidirectional)
+                    (getattr(layer, "layers", None) or [None])[0], SequenceLayer):
+                return True
+            if type(layer).__name__ != "Embedding":
+                return False
+        return False
+
+    def check_input(self, shape, name="x"):
+        """A ValueError naming ``name`` unless a batch of ``shape`` fits the built model."""
+        want, free, got = self.input_shape, self.any_steps(), tuple(shape[1:])
+        if not (got == want or free and len(got) == len(want) and got[1:] == want[1:]):
+            axes = ("time",) + want[1:] if free else want
+            raise ValueError(f"{name} must have shape (n, {', '.join(map(str, axes))}) (the "
+                             f"model's inputs); got {tuple(shape)}")
+
+    def __call__(self, x, lengths=None):
+        """The output for ``x``; ``lengths`` go to the layers that take them (recurrent)."""
         x = as_tensor(x)
         if not self.built:
             self.build(x.shape[1:])
-        return super().__call__(x)
+        if x.shape[1:] != self.input_shape and not self.any_steps():
+            return super().__call__(x)      # its error
+        self.check_input(x.shape)
+        if lengths is not None and not self.takes_lengths():
+            raise TypeError(f"lengths: no layer of {self!r} takes lengths (recurrent ones do)")
+        return self.forward(x, lengths)
 
-    def forward(self, x):
+    def forward(self, x, lengths=None):
         for layer in self.layers:
-            x = layer.forward(x)
+            x = layer.forward(x) if lengths is None or not layer.takes_lengths() else \
+                layer.forward(x, lengths=lengths)
         return x
+
+    def takes_lengths(self):
+        """Whether one of the layers takes ``lengths``."""
+        return any(layer.takes_lengths() for layer in self.layers)
 
     def summary(self):
         """A table of the layers, their output shapes and parameter counts."""
