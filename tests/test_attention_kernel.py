@@ -1,0 +1,115 @@
+"""The compiled scaled dot-product attention (neurosim.kernels.attention.sdp_forward and
+sdp_backward, behind neurosim.nn.attention.attention): its SIMD helpers against NumPy, and the op
+against a plain float64 NumPy reference written here at sizes the small tests do not reach
+(rows longer than a SIMD vector with tails, queries and keys of different lengths with a causal
+mask, one key, scores far from zero), in float64 and float32, outputs and gradients."""
+import numpy as np
+import pytest
+from numba import njit
+
+from neurosim.kernels import attention as katt
+from neurosim.nn.attention import attention
+from neurosim.nn.tensor import Tensor
+
+pytestmark = pytest.mark.kernel
+R = np.random.default_rng(7)
+
+
+@njit
+def _exp(t):
+    out = t.copy()
+    katt.exp_lanes(out, np.empty_like(out))
+    return out
+
+
+@njit
+def _max(t):
+    return katt.max_bits(katt.as_bits(t))
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-15), (np.float32, 2e-7)])
+def test_exp_lanes_matches_numpy(dtype, rtol):
+    t = np.concatenate([np.linspace(-80.0, 0.0, 997), [0.0, -1e-30, -86.9]]).astype(dtype)
+    np.testing.assert_allclose(_exp(t), np.exp(t.astype(np.float64)), rtol=rtol, atol=0)
+    assert _exp(np.array([-np.inf, -1000.0], dtype)).tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_max_bits_is_the_float_maximum(dtype):
+    for values in (R.standard_normal(37), -np.abs(R.standard_normal(40)) - 1.0,
+                   np.array([-np.inf, -np.inf]), np.array([-0.0, -3.0]), np.array([-2.5])):
+        x = values.astype(dtype)
+        top = np.array([_max(x)]).view(dtype)[0]
+        assert top == x.max()
+
+
+def reference(q, k, v, heads, causal, pad, additive):
+    """Loop over samples and heads in float64: softmax(q k^T / sqrt(d) + mask) v."""
+    b, tq, _ = q.shape
+    tk, dh, dv = k.shape[1], q.shape[2] // heads, v.shape[2] // heads
+    out = np.zeros((b, tq, heads * dv))
+    for n in range(b):
+        for h in range(heads):
+            s = q[n, :, h * dh:(h + 1) * dh] @ k[n, :, h * dh:(h + 1) * dh].T / np.sqrt(dh)
+            s = s + (0.0 if additive is None else additive)
+            s[np.triu(np.ones((tq, tk), bool), 1) & causal] = -np.inf
+            if pad is not None:
+                s[:, pad[n]] = -np.inf
+            top = s.max(axis=1, keepdims=True)
+            w = np.exp(s - np.where(np.isinf(top), 0.0, top))
+            w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+            out[n, :, h * dv:(h + 1) * dv] = w @ v[n, :, h * dv:(h + 1) * dv]
+    return out
+
+
+def _loss(out, weights_g):
+    return float((out * weights_g).sum())
+
+
+CASES = {"long rows": dict(tq=37, tk=37, causal=False),
+         "causal, more queries": dict(tq=23, tk=19, causal=True),
+         "causal, more keys": dict(tq=9, tk=26, causal=True),
+         "one key": dict(tq=5, tk=1, causal=False),
+         "padding and an additive mask": dict(tq=18, tk=21, causal=False, pad=True, add=True),
+         "large scores": dict(tq=17, tk=17, causal=True, big=True)}
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-11), (np.float32, 2e-4)])
+def test_op_matches_reference(case, dtype, tol):
+    c = CASES[case]
+    heads, batch = 2, 3
+    q = R.standard_normal((batch, c["tq"], 8)) * (20.0 if c.get("big") else 1.0)
+    k = R.standard_normal((batch, c["tk"], 8))
+    v = R.standard_normal((batch, c["tk"], 6))
+    pad = R.random((batch, c["tk"])) < 0.3 if c.get("pad") else None
+    additive = R.standard_normal((c["tq"], c["tk"])) if c.get("add") else None
+    g = R.standard_normal((batch, c["tq"], 6))
+    want = reference(q, k, v, heads, c["causal"], pad, additive)
+    ts = [Tensor(a.astype(dtype), requires_grad=True) for a in (q, k, v)]
+    out, _ = attention(*ts, heads, causal=c["causal"], key_padding_mask=pad,
+                       attn_mask=additive)
+    assert out.dtype == dtype
+    scale = np.abs(want).max()
+    np.testing.assert_allclose(out.data, want, atol=tol * scale)
+    out.backward(g.astype(dtype))
+    eps = 1e-6
+    for t, a in zip(ts, (q, k, v)):            # central differences of <out, g> in float64
+        idx = tuple(R.integers(0, n) for n in a.shape)
+        plus, minus = a.copy(), a.copy()
+        plus[idx] += eps
+        minus[idx] -= eps
+        args = [plus if b is a else b for b in (q, k, v)], [minus if b is a else b
+                                                           for b in (q, k, v)]
+        fd = (_loss(reference(*args[0], heads, c["causal"], pad, additive), g) -
+              _loss(reference(*args[1], heads, c["causal"], pad, additive), g)) / (2 * eps)
+        assert abs(t.grad[idx] - fd) <= (1e-6 if dtype == np.float64 else 2e-3) * \
+            max(1.0, abs(fd)) * (20.0 if c.get("big") else 1.0)
+
+
+def test_only_wanted_gradients_are_made():
+    q, k, v = (R.standard_normal((2, 6, 4)) for _ in range(3))
+    tq = Tensor(q, requires_grad=True)
+    out, _ = attention(tq, k, v, 2, causal=True)
+    out.sum().backward()
+    assert tq.grad.shape == q.shape and np.isfinite(tq.grad).all()
