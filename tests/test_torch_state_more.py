@@ -1,8 +1,8 @@
-"""PyTorch recurrent modules made with ``bias=False`` and the ReLU RNN
-(``nonlinearity="relu"``) in neurosim's layers: ``from_torch`` reads them (from a state dict of
-NumPy arrays or from the module), and outputs, final states and every gradient match PyTorch
-on the same weights in float64 to 1e-10, packed sequences included; finite differences of the
-ReLU op; ``proj_size`` refused by name; bad arguments named."""
+"""PyTorch recurrent modules made with ``bias=False``, the ReLU RNN (``nonlinearity="relu"``)
+and the LSTM with ``proj_size`` in neurosim's layers: ``from_torch`` reads them (from a state
+dict of NumPy arrays or from the module), and outputs, final states and every gradient match
+PyTorch on the same weights in float64 to 1e-10, packed sequences included; finite
+differences of the ReLU and projected ops; bad arguments named."""
 import numpy as np
 import pytest
 
@@ -20,7 +20,8 @@ def _compare(module, layer, cell, lengths, seed=1):
     count = module.num_layers * (2 if module.bidirectional else 1)
     g = np.random.default_rng(seed)
     x = g.standard_normal((BATCH, STEPS, FEATURES))
-    h0, c0 = g.standard_normal((2, count, BATCH, UNITS))
+    h0 = g.standard_normal((count, BATCH, layer.state_units))
+    c0 = g.standard_normal((count, BATCH, UNITS))
     tx, th, tc = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
     out, state = torch_run(module, tx, lengths, (th, tc) if cell == "lstm" else th)
     theirs = [out] + (list(state) if cell == "lstm" else [state])
@@ -48,11 +49,15 @@ def _compare(module, layer, cell, lengths, seed=1):
     ("rnn", {"bias": False}, 1, True, LENGTHS),
     ("lstm", {"bias": False}, 2, True, LENGTHS),
     ("gru", {"bias": False}, 2, False, LENGTHS),
-    ("gru", {"bias": False}, 1, True, None)])
+    ("gru", {"bias": False}, 1, True, None),
+    ("lstm", {"proj_size": 2}, 2, True, LENGTHS),
+    ("lstm", {"proj_size": 3, "bias": False}, 1, False, None),
+    ("lstm", {"proj_size": 1}, 1, True, None)])
 def test_from_torch_matches_pytorch(cell, options, layers, bidirectional, lengths):
     module = torch_module(cell, num_layers=layers, bidirectional=bidirectional, **options)
     layer = rec.from_torch(module, return_state=True)     # the module: nonlinearity read
     assert layer.bias == options.get("bias", True)
+    assert layer.state_units == options.get("proj_size", UNITS)
     assert ("relu" in repr(layer)) == (options.get("nonlinearity") == "relu")
     _compare(module, layer, cell, lengths)
 
@@ -93,11 +98,39 @@ def test_relu_op_finite_differences(reverse):
     assert nn.check_gradients(f, x, W, U, b, g.standard_normal((3, 4))) < 1e-7
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+def test_projected_op_finite_differences(reverse):
+    from neurosim.nn.projected import lstm_projected
+    g = np.random.default_rng(5)
+    x = g.standard_normal((3, 4, 2))
+    W, U, b = g.standard_normal((2, 12)), g.standard_normal((2, 12)), g.standard_normal(12)
+    W_hr = g.standard_normal((3, 2))
+
+    def f(x, W, U, b, W_hr, h0, c0):
+        out, h, c = lstm_projected(x, W, U, b, W_hr, h0, c0, lengths=[4, 1, 3],
+                                   reverse=reverse, return_state=True)
+        return out.sum(axis=1) + h * 2.0 + c[:, :2]
+    assert nn.check_gradients(f, x, W, U, b, W_hr, g.standard_normal((3, 2)),
+                              g.standard_normal((3, 3))) < 1e-7
+
+
+def test_projected_layer_trains_in_a_sequential():
+    from neurosim.nn.layers import Dense, Sequential
+    model = Sequential(rec.LSTM(6, proj_size=2, num_layers=2), Dense(1), seed=0)
+    x = np.random.default_rng(6).standard_normal((16, 5, 3))
+    h = model.fit(x, x.sum(axis=(1, 2))[:, None], loss="mse", epochs=3, lr=1e-2)
+    assert h.loss.values[-1] < h.loss.values[0]
+    assert model.layers[0].params["W_hr_l1"].shape == (6, 2)
+    assert model.layers[0].params["W_l1"].shape == (2, 24)
+
+
 def test_errors():
-    with pytest.raises(ValueError, match="proj_size"):
-        rec.from_torch(torch_module("lstm", proj_size=2))
-    with pytest.raises(ValueError, match="proj_size"):
-        rec.from_torch(numpy_state(torch_module("lstm", proj_size=2)))
+    with pytest.raises(ValueError, match=r"proj_size must be <= 4"):
+        rec.LSTM(5, proj_size=5)
+    with pytest.raises(ValueError, match=r"W_hr must have shape \(units, proj\)"):
+        from neurosim.nn.projected import lstm_projected
+        lstm_projected(np.zeros((1, 2, 1)), np.zeros((1, 8)), np.zeros((2, 8)), np.zeros(8),
+                       np.zeros((2, 2)))
     with pytest.raises(ValueError, match="nonlinearity is the RNN's"):
         rec.from_torch(numpy_state(torch_module("gru")), nonlinearity="relu")
     with pytest.raises(ValueError, match="nonlinearity must be one of"):

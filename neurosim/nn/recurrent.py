@@ -408,6 +408,12 @@ class Recurrent(SequenceLayer):
     """
 
     cell = None
+    proj_size = 0     # LSTM(proj_size=P): the states carried and output are P wide
+
+    @property
+    def state_units(self):
+        """Width of the hidden state per direction: ``proj_size`` if set, else ``units``."""
+        return self.proj_size or self.units
 
     def __init__(self, units, *, num_layers=1, bidirectional=False, dropout=0.0,
                  return_sequences=False, return_state=False, reverse=False, layout="neurosim",
@@ -441,17 +447,20 @@ class Recurrent(SequenceLayer):
     def _build(self, shape, generator, dtype):
         if len(shape) != 2:
             raise ValueError(f"needs per-sample inputs (time, features); got {shape}")
-        gates, h, width = kr.GATES[self.cell], self.units, self.directions * self.units
+        gates, h, r = kr.GATES[self.cell], self.units, self.state_units
+        width = self.directions * r
         for k in range(self.num_layers):
             inputs = shape[1] if k == 0 else width
             for d in range(self.directions):
                 s = self.suffix(k, d)
                 self.add_param("W" + s, self.init(generator, (inputs, gates * h), inputs,
                                                   gates * h), dtype)
-                self.add_param("U" + s, np.hstack([self.recurrent_init(generator, (h, h), h, h)
+                self.add_param("U" + s, np.hstack([self.recurrent_init(generator, (r, h), r, h)
                                                    for _ in range(gates)]), dtype)
                 for name, value in self._biases().items():
                     self.add_param(name + s, value, dtype)
+                if self.proj_size:
+                    self.add_param("W_hr" + s, self.init(generator, (h, r), h, r), dtype)
         if self.dropout > 0:
             self.generator = np.random.default_rng(generator.integers(2 ** 63))
         return (shape[0], width) if self.return_sequences else (width,)
@@ -506,7 +515,7 @@ class Recurrent(SequenceLayer):
             if value is None:
                 continue
             value = as_tensor(value)
-            wanted = (count, batch, self.units)
+            wanted = (count, batch, self.state_units if name == "h0" else self.units)
             if count == 1 and value.shape == wanted[1:]:
                 out[0][name] = value
                 continue
@@ -530,6 +539,8 @@ class Recurrent(SequenceLayer):
         starts = self._initial(initial_state, x.shape[0])
         lengths = _checked_lengths(lengths, x.shape)
         op, lstm_cell = _OPS[self.cell], self.cell == kr.LSTM
+        if self.proj_size:
+            from .projected import lstm_projected as op
         finals_h, finals_c = [], []
         for k in range(self.num_layers):
             if k and self.dropout and self.training:
@@ -541,6 +552,7 @@ class Recurrent(SequenceLayer):
                 s = self.suffix(k, d)
                 p = self.params
                 res = op(x, p["W" + s], p["U" + s], *self._op_biases(s),
+                         *([p["W_hr" + s]] if self.proj_size else []),
                          **starts[k * self.directions + d], lengths=lengths,
                          return_sequences=sequences, return_state=return_state,
                          reverse=bool(d) or self.reverse)
@@ -576,6 +588,8 @@ class Recurrent(SequenceLayer):
             flags += f", layout={self.layout!r}"
         if not self.bias:
             flags += ", bias=False"
+        if self.proj_size:
+            flags += f", proj_size={self.proj_size}"
         if self.cell == kr.RNN_RELU:
             flags += ", nonlinearity='relu'"
         return f"{type(self).__name__}({self.units}{flags})"
@@ -595,13 +609,17 @@ class SimpleRNN(Recurrent):
 class LSTM(Recurrent):
     """LSTM layer (see :class:`Recurrent`); the forget gate's bias starts at
     ``forget_bias`` (1, so that memories are kept at first; in the torch layout on ``b_ih``),
-    the other biases at 0. The initial state is a pair ``(h0, c0)`` (either may be None)."""
+    the other biases at 0. The initial state is a pair ``(h0, c0)`` (either may be None).
+    ``proj_size=P`` (``0 < P < units``) projects the hidden state, PyTorch's
+    ``h_t = (o * tanh(c_t)) W_hr`` (:mod:`neurosim.nn.projected`: run step by step, slower):
+    ``U`` is (P, 4 units), ``W_hr`` (units, P), the outputs and ``h`` P wide."""
 
     cell = kr.LSTM
 
-    def __init__(self, units, *, forget_bias=1.0, **options):
+    def __init__(self, units, *, forget_bias=1.0, proj_size=0, **options):
         super().__init__(units, **options)
         self.forget_bias = checks.scalar(forget_bias, "forget_bias")
+        self.proj_size = checks.integer(proj_size, "proj_size", low=0, high=self.units - 1)
 
     def _bias(self):
         b = np.zeros(4 * self.units)

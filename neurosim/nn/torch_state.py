@@ -8,8 +8,9 @@ blocks are in the order neurosim uses (LSTM i, f, g, o; GRU r, z, n). neurosim s
 ``b_ih`` and ``b_hh`` as they are, in the ``"neurosim"`` one their sum ``b`` (GRU: the
 candidate's ``b_hh`` block apart, as ``b_hn``, since it sits inside the reset product).
 A module made with ``bias=False`` has no bias tensors; the layer is then built with
-``bias=False`` too. The ReLU RNN's state dict is the tanh one's: :func:`from_torch` reads the
-nonlinearity from the module, or takes it as an argument.
+``bias=False`` too. An LSTM with ``proj_size`` has ``weight_hr_l{k}`` (P, H) too, neurosim's
+``W_hr`` its transpose, and ``weight_hh`` is (4H, P). The ReLU RNN's state dict is the tanh
+one's: :func:`from_torch` reads the nonlinearity from the module, or takes it as an argument.
 """
 import re
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from ..kernels import recurrent as kr
 
-_KEY = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$")
+_KEY = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?$")
 _WEIGHTS, _BIASES = ("weight_ih", "weight_hh"), ("bias_ih", "bias_hh")
 _CELLS = {1: "rnn", 4: "lstm", 3: "gru"}
 
@@ -27,10 +28,6 @@ def _arrays(state):
     unknown names are a ValueError naming them."""
     if not isinstance(state, dict):
         raise TypeError(f"state must be a dict of arrays; got {type(state).__name__}")
-    projections = sorted(name for name in state if name.startswith("weight_hr_l"))
-    if projections:
-        raise ValueError(f"state has {projections}: an LSTM with proj_size, which neurosim's "
-                         "layers do not have (h_t = W_hr (o * tanh c_t))")
     out, unknown = {}, []
     for name, value in state.items():
         if not _KEY.match(name):
@@ -40,7 +37,8 @@ def _arrays(state):
         out[name] = np.asarray(value, dtype=np.float64)
     if unknown:
         raise ValueError(f"state: names that are not a PyTorch RNN/LSTM/GRU's (weight_ih_l0, "
-                         f"weight_hh_l0, bias_ih_l0, bias_hh_l0, ..._reverse): {sorted(unknown)}")
+                         "weight_hh_l0, bias_ih_l0, bias_hh_l0, weight_hr_l0, ..._reverse): "
+                         f"{sorted(unknown)}")
     return out
 
 
@@ -49,8 +47,9 @@ def torch_to_state(layer, state):
     built recurrent ``layer``'s :meth:`~neurosim.nn.layers.Layer.load_state`; a missing or
     misshapen tensor is a ValueError naming it."""
     arrays = _arrays(state)
-    gates, h = kr.GATES[layer.cell], layer.units
-    kinds = _WEIGHTS + (_BIASES if layer.bias else ())
+    gates, h, r = kr.GATES[layer.cell], layer.units, layer.state_units
+    kinds = _WEIGHTS + (_BIASES if layer.bias else ()) + (
+        ("weight_hr",) if layer.proj_size else ())
     out, expected = {}, set()
     for k in range(layer.num_layers):
         for d in range(layer.directions):
@@ -60,16 +59,19 @@ def torch_to_state(layer, state):
             missing = [n for n in names if n not in arrays]
             if missing:
                 raise ValueError(f"state has no {missing} for {layer!r}")
-            w_ih, w_hh, *biases = (arrays[n] for n in names)
-            for name, value, wanted in zip(names[1:], [w_hh] + biases,
-                                           ((gates * h, h), (gates * h,), (gates * h,))):
+            w_ih, w_hh, *rest = (arrays[n] for n in names)
+            shapes = [(gates * h, r)] + [(gates * h,)] * 2 * layer.bias + \
+                [(r, h)] * bool(layer.proj_size)
+            for name, value, wanted in zip(names[1:], [w_hh] + rest, shapes):
                 if value.shape != wanted:
                     raise ValueError(f"state[{name!r}] has shape {value.shape}; {layer!r} "
                                      f"needs {wanted}")
             out["W" + ours], out["U" + ours] = w_ih.T, w_hh.T
+            if layer.proj_size:
+                out["W_hr" + ours] = rest.pop().T
             if not layer.bias:
                 continue
-            b_ih, b_hh = biases
+            b_ih, b_hh = rest
             if layer.layout == "torch":
                 out["b_ih" + ours], out["b_hh" + ours] = b_ih, b_hh
             elif layer.cell == kr.GRU:
@@ -94,7 +96,8 @@ def from_torch(state, *, nonlinearity=None, return_sequences=True, return_state=
         ``{name: array}``, e.g. ``{k: v.numpy() for k, v in module.state_dict().items()}``,
         or the module itself (its ``state_dict()`` and ``nonlinearity`` are read; PyTorch is
         not imported here); the cell (from the gate blocks: 1 RNN, 4 LSTM, 3 GRU), units,
-        inputs, layers, directions and ``bias`` are read from the names and shapes.
+        inputs, layers, directions, ``bias`` and ``proj_size`` are read from the names and
+        shapes.
     nonlinearity : "tanh" or "relu", optional
         The RNN's (a state dict does not tell them apart; default ``"tanh"``, or the
         module's). Only for the RNN.
@@ -111,22 +114,25 @@ def from_torch(state, *, nonlinearity=None, return_sequences=True, return_state=
     from .recurrent import GRU, LSTM, SimpleRNN
     if hasattr(state, "state_dict") and not isinstance(state, dict):
         module = state
-        if getattr(module, "proj_size", 0):
-            raise ValueError(f"state: the module has proj_size={module.proj_size}, which "
-                             "neurosim's LSTM does not have (h_t = W_hr (o * tanh c_t))")
         if nonlinearity is None:
             nonlinearity = getattr(module, "nonlinearity", None)
         state = dict(module.state_dict())
     arrays = _arrays(state)
     if "weight_hh_l0" not in arrays or "weight_ih_l0" not in arrays:
-        raise ValueError("state has no weight_ih_l0/weight_hh_l0: not a PyTorch RNN, LSTM or "
-                         "GRU state dict")
+        raise ValueError(f"state has no weight_ih_l0/weight_hh_l0 (it has {sorted(arrays)}): "
+                         "not a PyTorch RNN, LSTM or GRU state dict")
     rows, units = arrays["weight_hh_l0"].shape
+    options = {}
+    if "weight_hr_l0" in arrays:      # an LSTM with proj_size: weight_hr (P, H)
+        options["proj_size"], units = arrays["weight_hr_l0"].shape
+        if rows != 4 * units:
+            raise ValueError(f"state['weight_hh_l0'] has shape {(rows, options['proj_size'])}"
+                             f": not (4H, P) for weight_hr_l0 (P, H) = "
+                             f"{arrays['weight_hr_l0'].shape}")
     if rows % units or rows // units not in _CELLS:
         raise ValueError(f"state['weight_hh_l0'] has shape {(rows, units)}: not (G*H, H) with "
                          "G 1 (RNN), 3 (GRU) or 4 (LSTM)")
     cell = _CELLS[rows // units]
-    options = {}
     if cell == "rnn":
         options["nonlinearity"] = "tanh" if nonlinearity is None else nonlinearity
     elif nonlinearity is not None:
