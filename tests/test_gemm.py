@@ -56,3 +56,23 @@ def test_shape_mismatch_is_refused():
                     (B, np.empty((20, 8))), (B, np.empty((40, 9))), (B, np.empty((3, 9)))):
         with pytest.raises(ValueError, match="packed_matmul"):
             gemm.packed_matmul(gemm.packed(A), Bbad, C)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bias_and_strided_operands(dtype):
+    """``C = A @ B + bias[:, None]`` with ``B`` and ``C`` slices of larger arrays (rows apart
+    by more than their length), over two passes of K (the bias enters once)."""
+    A = R.standard_normal((27, 520)).astype(dtype)
+    big_b, big_c = R.standard_normal((520, 90)).astype(dtype), np.full((27, 70), np.nan, dtype)
+    bias = R.standard_normal(27).astype(dtype)
+    B, C = big_b[:, 5:56], big_c[:, 3:54]
+    gemm.packed_matmul(gemm.packed(A), B, C, bias)
+    exact = A.astype(np.float64) @ B + bias[:, None]
+    tol = 1e-12 if dtype == np.float64 else 2e-4
+    np.testing.assert_allclose(C, exact, rtol=tol, atol=tol * np.sqrt(520))
+    assert np.isnan(big_c[:, :3]).all() and np.isnan(big_c[:, 54:]).all()   # nothing outside
+    with pytest.raises(ValueError, match="contiguous rows"):
+        gemm.packed_matmul(gemm.packed(A), big_b[:, ::2], np.empty((27, 45), dtype))
+    with pytest.raises(ValueError, match="bias"):
+        gemm.packed_matmul(gemm.packed(A), B, C, bias[:5])

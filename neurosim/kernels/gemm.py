@@ -51,17 +51,21 @@ def pack(A, out):
 
 
 def _tile_intrinsic(vectors):
-    """An intrinsic ``tile(Ap, a_off, B, b_off, ldb, C, c_off, ldc, depth, rows)``: the C tile
-    of ``rows`` (<= PANEL) rows by ``vectors`` SIMD vectors of columns, ``C[c_off + r * ldc + j]
-    = sum_k Ap[a_off + k * PANEL + r] * B[b_off + k * ldb + j]`` (offsets and strides in
-    elements; the packed panel's rows past ``rows`` are computed, not stored)."""
-    def tile(typingctx, ap, a_off, b, b_off, ldb, c, c_off, ldc, depth, rows, add):
-        arrays = (ap, b, c)
+    """An intrinsic ``tile(Ap, a_off, B, b_off, ldb, C, c_off, ldc, depth, rows, add, bias,
+    bias_off)``: the C tile of ``rows`` (<= PANEL) rows by ``vectors`` SIMD vectors of
+    columns, ``C[c_off + r * ldc + j] (+)= init_r + sum_k Ap[a_off + k * PANEL + r] *
+    B[b_off + k * ldb + j]`` (offsets and strides in elements; ``+=`` where ``add``; ``init_r``
+    is ``bias[bias_off + r]`` where ``bias`` has entries and not ``add``, else 0; the packed
+    panel's rows past ``rows`` are computed, not stored)."""
+    def tile(typingctx, ap, a_off, b, b_off, ldb, c, c_off, ldc, depth, rows, add, bias,
+             bias_off):
+        arrays = (ap, b, c, bias)
         if not (all(isinstance(t, types.Array) for t in arrays) and
-                ap.dtype == b.dtype == c.dtype and ap.dtype in (types.float32, types.float64)):
+                ap.dtype == b.dtype == c.dtype == bias.dtype and
+                ap.dtype in (types.float32, types.float64)):
             return None
         sig = types.void(ap, types.intp, b, types.intp, types.intp, c, types.intp, types.intp,
-                         types.intp, types.intp, types.boolean)
+                         types.intp, types.intp, types.boolean, bias, types.intp)
 
         def codegen(context, builder, signature, args):
             dtype = signature.args[0].dtype
@@ -70,23 +74,38 @@ def _tile_intrinsic(vectors):
             scalar = context.get_value_type(dtype)
             vec = ir.VectorType(scalar, lanes)
             i32, i64 = ir.IntType(32), ir.IntType(64)
-            data = [context.make_array(signature.args[i])(context, builder, args[i]).data
-                    for i in (0, 2, 5)]
-            a_off, b_off, ldb, c_off, ldc, depth, rows = (args[i] for i in (1, 3, 4, 6, 7, 8, 9))
-            add = args[10]
-            a0 = builder.gep(data[0], [a_off], inbounds=True)
-            b0 = builder.gep(data[1], [b_off], inbounds=True)
-            c0 = builder.gep(data[2], [c_off], inbounds=True)
+            structs = {i: context.make_array(signature.args[i])(context, builder, args[i])
+                       for i in (0, 2, 5, 11)}
+            a_off, b_off, ldb, c_off, ldc, depth, rows, add, bias_off = \
+                (args[i] for i in (1, 3, 4, 6, 7, 8, 9, 10, 12))
+            a0 = builder.gep(structs[0].data, [a_off], inbounds=True)
+            b0 = builder.gep(structs[2].data, [b_off], inbounds=True)
+            c0 = builder.gep(structs[5].data, [c_off], inbounds=True)
             fma = cgutils.get_or_insert_function(
                 builder.module, ir.FunctionType(vec, [vec] * 3),
                 f"llvm.fma.v{lanes}f{dtype.bitwidth}")
             splat_mask = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
             undef = ir.Constant(vec, ir.Undefined)
 
+            def splat(value):
+                return builder.shuffle_vector(builder.insert_element(undef, value, i32(0)),
+                                              undef, splat_mask)
+
             def vector_at(base, offset):
                 return builder.bitcast(builder.gep(base, [offset], inbounds=True),
                                        vec.as_pointer())
 
+            # the initial accumulators: the bias of each row (a zero in memory where there
+            # is none, or past ``rows``), so that no load leaves the arrays
+            zero_slot = cgutils.alloca_once_value(builder, ir.Constant(scalar, 0))
+            has_bias = builder.and_(builder.icmp_signed(">", cgutils.unpack_tuple(
+                builder, structs[11].shape)[0], i64(0)), builder.not_(add))
+            inits = []
+            for r in range(PANEL):
+                use = builder.and_(has_bias, builder.icmp_signed(">", rows, i64(r)))
+                at = builder.select(use, builder.gep(structs[11].data,
+                                                     [builder.add(bias_off, i64(r))]), zero_slot)
+                inits.append(splat(builder.load(at)))
             entry = builder.block
             header = builder.append_basic_block("tile.k")
             body = builder.append_basic_block("tile.body")
@@ -96,8 +115,8 @@ def _tile_intrinsic(vectors):
             k = builder.phi(i64)
             accs = [builder.phi(vec) for _ in range(PANEL * vectors)]
             k.add_incoming(i64(0), entry)
-            for acc in accs:
-                acc.add_incoming(ir.Constant(vec, None), entry)
+            for i, acc in enumerate(accs):
+                acc.add_incoming(inits[i // vectors], entry)
             builder.cbranch(builder.icmp_signed("<", k, depth), body, done)
             builder.position_at_end(body)
             b_row = builder.mul(k, ldb)
@@ -106,10 +125,9 @@ def _tile_intrinsic(vectors):
             a_row = builder.mul(k, i64(PANEL))
             new = []
             for r in range(PANEL):
-                a = builder.load(builder.gep(a0, [builder.add(a_row, i64(r))], inbounds=True))
-                splat = builder.shuffle_vector(builder.insert_element(undef, a, i32(0)), undef,
-                                               splat_mask)
-                new += [builder.call(fma, [splat, bs[v], accs[r * vectors + v]])
+                a = splat(builder.load(builder.gep(a0, [builder.add(a_row, i64(r))],
+                                                   inbounds=True)))
+                new += [builder.call(fma, [a, bs[v], accs[r * vectors + v]])
                         for v in range(vectors)]
             k.add_incoming(builder.add(k, i64(1)), builder.block)
             for acc, value in zip(accs, new):
@@ -138,14 +156,14 @@ _tile1 = _tile_intrinsic(1)
 
 
 @njit(cache=True, inline="always")
-def _tail(Ap, p, B, C, lo, hi, k0, k1, rows, add):
+def _tail(Ap, p, B, C, lo, hi, k0, k1, rows, add, bias):
     """Columns ``lo:hi`` of the rows of panel ``p`` (fewer than one SIMD vector), plainly."""
-    zero = C.dtype.type(0)
     for r in range(rows):
         i = p * PANEL + r
         if not add:
+            init = bias[i] if bias.shape[0] else C.dtype.type(0)
             for j in range(lo, hi):
-                C[i, j] = zero
+                C[i, j] = init
         for k in range(k0, k1):
             a = Ap[p, k, r]
             for j in range(lo, hi):
@@ -153,20 +171,29 @@ def _tail(Ap, p, B, C, lo, hi, k0, k1, rows, add):
 
 
 @njit(cache=True)
-def packed_matmul(Ap, B, C):
-    """``C = A @ B`` for ``A`` (M, K) packed by :func:`pack` into ``Ap`` (panels, K, PANEL),
-    ``B`` (K, N) and ``C`` (M, N) C-contiguous of ``Ap``'s dtype (float32 or float64); M is
-    ``C``'s rows."""
+def packed_matmul(Ap, B, C, bias=None):
+    """``C = A @ B (+ bias[:, None])`` for ``A`` (M, K) packed by :func:`pack` into ``Ap``
+    (panels, K, PANEL), ``B`` (K, N) and ``C`` (M, N) of ``Ap``'s dtype (float32 or float64),
+    2-D with contiguous rows (any row stride: a (K, N) slice of a larger array will do) and
+    ``bias`` (M,) or None; M is ``C``'s rows."""
     m, n = C.shape
     depth = B.shape[0]
     if Ap.shape[1] != depth or Ap.shape[2] != PANEL or B.shape[1] != n or \
             Ap.shape[0] * PANEL < m or (Ap.shape[0] - 1) * PANEL >= max(m, 1):
         raise ValueError("packed_matmul: shapes do not match")
-    lanes = VECTOR_BYTES // C.itemsize
+    size = C.itemsize
+    if n > 1 and ((depth and B.strides[1] != size) or (m and C.strides[1] != size)) or \
+            B.strides[0] % size or C.strides[0] % size:
+        raise ValueError("packed_matmul: B and C need contiguous rows")
+    shift = np.empty(0, C.dtype) if bias is None else bias
+    if bias is not None and (bias.shape[0] != m or (m > 1 and bias.strides[0] != size)):
+        raise ValueError("packed_matmul: bias must be a contiguous vector of C's rows")
+    ldb, ldc = B.strides[0] // size, C.strides[0] // size
+    lanes = VECTOR_BYTES // size
     # K in chunks of DEPTH (a panel's chunk stays in L1), columns in blocks whose part of B
     # (DEPTH, block) stays in L2 while every panel of A passes
     chunk = max(min(depth, DEPTH), 1)
-    block = max(2 * lanes, (L2_BYTES // (chunk * C.itemsize)) // (2 * lanes) * 2 * lanes)
+    block = max(2 * lanes, (L2_BYTES // (chunk * size)) // (2 * lanes) * 2 * lanes)
     for lo in range(0, n, block):
         hi = min(lo + block, n)
         for k0 in range(0, max(depth, 1), chunk):
@@ -177,15 +204,16 @@ def packed_matmul(Ap, B, C):
                 a_off = (p * depth + k0) * PANEL
                 j = lo
                 while j + 2 * lanes <= hi:
-                    _tile2(Ap, a_off, B, k0 * n + j, n, C, p * PANEL * n + j, n, k1 - k0, rows,
-                           add)
+                    _tile2(Ap, a_off, B, k0 * ldb + j, ldb, C, p * PANEL * ldc + j, ldc, k1 - k0,
+                           rows, add, shift, p * PANEL)
                     j += 2 * lanes
                 if j + lanes <= hi:
-                    _tile1(Ap, a_off, B, k0 * n + j, n, C, p * PANEL * n + j, n, k1 - k0, rows,
-                           add)
+                    _tile1(Ap, a_off, B, k0 * ldb + j, ldb, C, p * PANEL * ldc + j, ldc, k1 - k0,
+                           rows, add, shift, p * PANEL)
                     j += lanes
                 if j < hi:
-                    _tail(Ap, p, B, C, j, hi, k0, k1, rows, add)
+                    _tail(Ap, p, B, C, j, hi, k0, k1, rows, add, shift)
+
 
 def packed(A):
     """``A`` (M, K) packed for :func:`packed_matmul` (a new array of ``A``'s dtype)."""

@@ -28,7 +28,7 @@ from .scalar import sigmoid_lanes
 
 RNN, LSTM, GRU, RNN_RELU = 0, 1, 2, 3     # RNN_RELU: the Elman RNN with h_t = relu(...)
 GATES = {RNN: 1, LSTM: 4, GRU: 3, RNN_RELU: 1}     # gate blocks in W, U, b
-SMALL_INPUTS = 32     # up to this many input features, the input side runs in Numba loops:
+SMALL_INPUTS = 32     # up to this many input features, the input gradients run in Numba loops:
 #                       OpenBLAS handles products with a side of a few features an order of
 #                       magnitude below its speed on square ones
 
@@ -291,25 +291,16 @@ def recurrent_backward(cell, dH, U, lengths, hs, cs, gates, tanh_c, dP, dA, dh, 
                 carry[...] = 0.0
 
 
-_BLOCK = 256     # columns per block of the input side's loops (a block of X or gx stays in L1)
+_BLOCK = 256     # columns per block of input_gradients (a block of X or gx stays in L1)
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True)
 def input_products(X, W, b, P):
-    """``P = W.T X + b`` for few input features (see :data:`SMALL_INPUTS`): ``X`` (F, N),
-    ``W`` (F, G*H), ``b`` (G*H,), ``P`` (G*H, N), by blocks of columns."""
-    features, width = W.shape
-    for lo in range(0, X.shape[1], _BLOCK):
-        hi = min(lo + _BLOCK, X.shape[1])
-        for g in range(width):
-            row = P[g, lo:hi]
-            bias = b[g]
-            for k in range(hi - lo):
-                row[k] = bias
-            for f in range(features):
-                w, x = W[f, g], X[f, lo:hi]
-                for k in range(hi - lo):
-                    row[k] += w * x[k]
+    """``P = W.T X + b``: ``X`` (F, N), ``W`` (F, G*H), ``b`` (G*H,), ``P`` (G*H, N), by the
+    packed product (:mod:`.gemm`; ``W.T`` packed, the bias added in the tiles)."""
+    weights = np.empty(packed_shape(W.shape[1], W.shape[0]), P.dtype)
+    pack(W.T, weights)
+    packed_matmul(weights, X, P, b)
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")

@@ -144,11 +144,7 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
     X = np.ascontiguousarray(_time_major(x.data, reverse, dtype, order).transpose(2, 0, 1))
     Xm = X.reshape(features, steps * n)                 # (F, T*B): every step at once
     P = workspace.take((width, steps, n), dtype)
-    if small:
-        kr.input_products(Xm, Wd, bd, P.reshape(width, -1))
-    else:
-        np.matmul(Wd.T, Xm, out=P.reshape(width, -1))
-        P += bd[:, None, None]
+    kr.input_products(Xm, Wd, bd, P.reshape(width, -1))
     lstm_cell = cell == kr.LSTM        # kept for the backward pass, then reused (workspace)
     hs = workspace.take((units, steps + 1, n), dtype)
     hs[:, 0] = 0.0 if h0 is None else parents[5].data.T
