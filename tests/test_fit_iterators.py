@@ -62,6 +62,9 @@ def test_generator_function_and_netcdf_batches_train_as_the_arrays(tmp_path):
     for source in (gen, DatasetBatches(path, ["x", "label"], batch_size=10)):
         h = net(0.0).fit(source, epochs=2)
         np.testing.assert_array_equal(h.loss.values, whole.loss.values)
+    unbuilt = Sequential(Dense(3), seed=0)       # built from the file's shapes
+    unbuilt.fit(DatasetBatches(path, ["x", "label"], batch_size=10), epochs=1)
+    assert unbuilt.input_shape == (6,)
     np.testing.assert_array_equal(predict(net(0.0), ArrayBatches(X, batch_size=9)),
                                   predict(net(0.0), X))
 

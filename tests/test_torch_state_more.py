@@ -84,6 +84,7 @@ def test_state_dict_needs_the_nonlinearity():
     assert (rec.from_torch(state)(x).data < 0).any()      # tanh by default
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("reverse", [False, True])
 def test_relu_op_finite_differences(reverse):
     g = np.random.default_rng(4)
