@@ -63,13 +63,60 @@ EXP_CAP = 500.0  # AdEx: exp((v - V_T) / Delta_T) capped here (v beyond the peak
 BLOCK = 256
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _far(y):
+    """True where the conductance LIF step ``y = dt/tau_m g_tot`` is outside
+    :func:`neurosim.kernels.vexp.relax`'s range [0, RELAX_MAX] (NaN included)."""
+    return not ((y >= 0.0) & (y <= _vx.RELAX_MAX))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _settle(vb, rb, eb, ib, sp, i, vi, vn, r, xe, xi, de, di, th, reset, nref, keep, flag):
+    """Store neuron ``i``'s new state: v held while refractory, reset (``nref`` refractory
+    steps, ``sp[i] = 1``) if it crosses the threshold out of refractoriness, conductances
+    decayed; or, if ``keep``, its state as it is and ``sp[i] = flag``. Returns 1 on a spike,
+    else 0."""
+    if r > 0:
+        vn = vi
+    rn = r - 1 if r > 0 else r
+    spike = (vn > th) & (rn == 0) & (not keep)
+    vb[i] = reset if spike else (vi if keep else vn)
+    rb[i] = nref if spike else (r if keep else rn)
+    sp[i] = spike + keep * flag      # (a select here would stop the vectorisation)
+    eb[i] = xe if keep else xe * de
+    ib[i] = xi if keep else xi * di
+    return spike
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _lif_drive(xe, xi, Ii, R, v_rest, E_e, E_i):
+    """``(g, A)`` of the conductance LIF step: ``g = 1 + R (g_e + g_i)``, ``A = v_rest + R
+    (g_e E_e + g_i E_i + I)`` (``dv/dt = (A - g v) / tau_m``)."""
+    return 1.0 + R * (xe + xi), v_rest + R * (xe * E_e + xi * E_i + Ii)
+
+
+FAR = 2   # the byte flag of a neuron left for the exponential pass
+
+
 @njit(cache=True, error_model="numpy")
 def lif_conductance(v, ref, syn_e, syn_i, I, lo, hi, p, fired, n_fired):
     """LIF neurons with conductance synapses: exponential Euler over the step (conductances
-    held), ``v_inf + (v - v_inf) exp(-dt/tau_m (1 + R (g_e + g_i)))``, v held at the reset
-    while refractory; then threshold and reset. In blocks of ``BLOCK`` neurons: a vectorised
-    pass (the exponential is :func:`neurosim.kernels.vexp.exp`) counts the spikers, a scalar
-    pass over the blocks with spikers resets them in order."""
+    held), v held at the reset while refractory; then threshold and reset.
+
+    With ``g = 1 + R (g_e + g_i)``, ``A = v_rest + R (g_e E_e + g_i E_i + I)`` and ``y = dt /
+    tau_m g``, exponential Euler is ``v_inf + (v - v_inf) exp(-y)`` with ``v_inf = A / g``, the
+    same as ``v + dt/tau_m (A - v g) f(y)`` with ``f(y) = (1 - exp(-y)) / y``. For ``0 <= y <=
+    RELAX_MAX`` (1: g up to 200 at dt/tau_m = 1/200, all of COBA) the step is the second
+    form with :func:`neurosim.kernels.vexp.relax`, a polynomial: no exponential, no division,
+    the increment rounded rather than v_inf (at least as accurate). Outside, the first form
+    with :func:`neurosim.kernels.vexp.exp`. Each neuron's bits depend only on its own y (the
+    CUDA twin takes the same branch per thread).
+
+    In blocks of ``BLOCK`` neurons, one vectorised pass takes the polynomial step, resets the
+    spikers and flags them in a byte per neuron; a neuron outside the range is left as it was
+    and flagged ``FAR``, and a block with such neurons gets a second vectorised pass that takes
+    the exponential step for those alone. The flags of a block with spikers are then read
+    eight at a time, in order, into ``fired``."""
     wide_vectors()
     v_rest = p[P_REST]
     R = p[P_R]
@@ -81,6 +128,8 @@ def lif_conductance(v, ref, syn_e, syn_i, I, lo, hi, p, fired, n_fired):
     th = p[P_TH]
     reset = p[P_RESET]
     nref = np.int32(p[P_NREF])
+    sp = np.zeros(BLOCK, dtype=np.uint8)
+    words = sp.view(np.int64)
     for b0 in range(lo, hi, BLOCK):
         b1 = min(b0 + BLOCK, hi)
         vb = v[b0:b1]
@@ -89,29 +138,40 @@ def lif_conductance(v, ref, syn_e, syn_i, I, lo, hi, p, fired, n_fired):
         ib = syn_i[b0:b1]
         Ib = I[b0:b1]
         hit = 0
+        far = 0
         for i in range(vb.shape[0]):
             vi = vb[i]
-            r = rb[i]
             xe = eb[i]
             xi = ib[i]
-            gtot = 1.0 + R * (xe + xi)
-            v_inf = (v_rest + R * (xe * E_e + xi * E_i + Ib[i])) / gtot
-            vn = v_inf + (vi - v_inf) * _vx.exp(-dt_tau * gtot)
-            if r > 0:
-                vn = vi
-                r -= 1
-            vb[i] = vn
-            rb[i] = r
-            eb[i] = xe * de
-            ib[i] = xi * di
-            hit += (vn > th) & (r == 0)
-        if hit > 0:
+            g, A = _lif_drive(xe, xi, Ib[i], R, v_rest, E_e, E_i)
+            y = dt_tau * g
+            out = _far(y)
+            far += out
+            vn = vi + (A - vi * g) * (dt_tau * _vx.relax(y))
+            hit += _settle(vb, rb, eb, ib, sp, i, vi, vn, rb[i], xe, xi, de, di, th, reset,
+                           nref, out, FAR)
+        if far > 0:
             for i in range(vb.shape[0]):
-                if vb[i] > th and rb[i] == 0:
-                    vb[i] = reset
-                    rb[i] = nref
-                    fired[n_fired] = b0 + i
-                    n_fired += 1
+                vi = vb[i]
+                xe = eb[i]
+                xi = ib[i]
+                g, A = _lif_drive(xe, xi, Ib[i], R, v_rest, E_e, E_i)
+                v_inf = A / g
+                vn = v_inf + (vi - v_inf) * _vx.exp(-(dt_tau * g))
+                f = sp[i]
+                hit += _settle(vb, rb, eb, ib, sp, i, vi, vn, rb[i], xe, xi, de, di, th, reset,
+                               nref, f != FAR, f)
+        w = 0
+        while hit > 0:
+            x = words[w]
+            if x != 0:
+                words[w] = 0
+                for k in range(8):
+                    if (x >> (8 * k)) & 0xFF:
+                        fired[n_fired] = b0 + 8 * w + k
+                        n_fired += 1
+                        hit -= 1
+            w += 1
     return n_fired
 
 

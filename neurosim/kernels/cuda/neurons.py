@@ -6,8 +6,8 @@ The CPU updates a block of neurons in a vectorised pass; here each thread does o
 share of that pass, the same operations in the same order: products written :func:`_mul`
 (``libdevice.dmul_rn`` on a GPU, which the compiler never fuses into a multiply-add, so a
 product rounds once as on the CPU), sums and divisions apart (IEEE on both), and the
-exponentials :func:`_exp` and :func:`_exprel`, which are :func:`neurosim.kernels.vexp.exp` and
-``exprel`` written out (no libm, no ``ex2.approx``). So a neuron's new state is the CPU's bit for
+exponentials :func:`_exp`, :func:`_exprel` and :func:`_relax`, which are
+:func:`neurosim.kernels.vexp.exp`, ``exprel`` and ``relax`` written out (no libm, no ``ex2.approx``). So a neuron's new state is the CPU's bit for
 bit; under Numba's CUDA simulator every product is a Python float product, the CPU's too.
 
 Each update takes the neuron ``i``, its group's parameter row ``p`` (the slots ``P_*`` of
@@ -91,6 +91,25 @@ def _exp(x):
     b2 = a4 + _mul(a5, r2)
     p = (b0 + _mul(b1, r4)) + _mul(b2 + _mul(a6, r4), r8)
     return _mul(p, _as_double((_as_int(t) - _vx.SHIFT_BITS + 1023) << 52))
+
+
+@cuda.jit(device=True, inline=True)
+def _relax(y):
+    """:func:`neurosim.kernels.vexp.relax` step for step (Estrin's scheme, products
+    ``dmul_rn``): ``(1 - exp(-y)) / y`` for ``0 <= y <= RELAX_MAX``, the CPU's bits."""
+    y2 = _mul(y, y)
+    y4 = _mul(y2, y2)
+    y8 = _mul(y4, y4)
+    a0 = _vx.F0 + _mul(_vx.F1, y)
+    a1 = _vx.F2 + _mul(_vx.F3, y)
+    a2 = _vx.F4 + _mul(_vx.F5, y)
+    a3 = _vx.F6 + _mul(_vx.F7, y)
+    a4 = _vx.F8 + _mul(_vx.F9, y)
+    a5 = _vx.F10 + _mul(_vx.F11, y)
+    b0 = a0 + _mul(a1, y2)
+    b1 = a2 + _mul(a3, y2)
+    b2 = a4 + _mul(a5, y2)
+    return (b0 + _mul(b1, y4)) + _mul(b2 + _mul(_vx.F12, y4), y8)
 
 
 @cuda.jit(device=True, inline=True)

@@ -49,9 +49,10 @@ Results: spikes within a step come in the order of the atomics; the caller sorts
 then neuron), as the CPU gives them. State updates, Poisson and generator spikes are those of
 the CPU, bit for bit: products are written ``libdevice.dmul_rn``, which the compiler never fuses
 into a multiply-add (an FMA rounds once where the CPU rounds twice), the Izhikevich ``exp(-a
-dt)`` is computed on the host with the CPU's ``exp``, the conductance LIF's exponential is the
-CPU's :func:`neurosim.kernels.vexp.exp` written out (``_exp``: plain arithmetic, no libm; AdEx
-and HH use it and ``exprel`` the same way), and the division is IEEE. What can differ is the order of the atomic adds into one synaptic
+dt)`` is computed on the host with the CPU's ``exp``, the conductance LIF's step is the
+CPU's (:func:`neurosim.kernels.vexp.relax` written out, ``_relax``, where the CPU takes it, else
+:func:`neurosim.kernels.vexp.exp` written out, ``_exp``: plain arithmetic, no libm; AdEx and HH
+use it and ``exprel`` the same way), and the division is IEEE. What can differ is the order of the atomic adds into one synaptic
 variable (or ring slot) in one step; with one input per variable per step, or equal weights per
 channel (CUBA), the sums are the CPU's. Plastic weights and traces use ``math.exp`` as the
 CPU (libdevice's on a GPU: equal to rounding there), and a user model's own arithmetic is
@@ -75,7 +76,8 @@ from ..spiking import (ADEX_CURRENT, CONDUCTANCE, CUSTOM_CURRENT, HH_CURRENT, IZ
                        VAR_SYN_E, VAR_SYN_I, VAR_U, VAR_V)
 from . import plasticity as _cp
 from ..neurons import P_NVARS
-from .neurons import MAX_VARS, _exp, _mul, rebind, with_user_step
+from ..vexp import RELAX_MAX
+from .neurons import MAX_VARS, _exp, _mul, _relax, rebind, with_user_step
 from .neurons import adex as _adex
 from .neurons import custom as _custom
 from .neurons import hh as _hh
@@ -146,10 +148,17 @@ def _neuron(i, N, kind, p, eu, dt, v, u, aux, syn, ref, has_I, I_ext, r_I, has_r
         ref[i] = r
         return False
     if kind == LIF_CONDUCTANCE:
+        # kernels.neurons.lif_conductance: the polynomial step where vexp.relax holds (the
+        # CPU's per-neuron choice), else exponential Euler with the exponential
         R = p[P_R]
         gtot = 1.0 + _mul(R, xe + xi)
-        v_inf = (p[P_REST] + _mul(R, _mul(xe, p[P_EE]) + _mul(xi, p[P_EI]) + I)) / gtot
-        vn = v_inf + _mul(vi - v_inf, _exp(_mul(-p[P_DTTAU], gtot)))
+        A = p[P_REST] + _mul(R, _mul(xe, p[P_EE]) + _mul(xi, p[P_EI]) + I)
+        y = _mul(p[P_DTTAU], gtot)
+        if y >= 0.0 and y <= RELAX_MAX:
+            vn = vi + _mul(A - _mul(vi, gtot), _mul(p[P_DTTAU], _relax(y)))
+        else:
+            v_inf = A / gtot
+            vn = v_inf + _mul(vi - v_inf, _exp(-y))
         if r > 0:
             vn = vi
             r -= 1
