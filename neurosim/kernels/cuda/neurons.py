@@ -8,7 +8,8 @@ share of that pass, the same operations in the same order: products written :fun
 product rounds once as on the CPU), sums and divisions apart (IEEE on both), and the
 exponentials :func:`_exp`, :func:`_exprel` and :func:`_relax`, which are
 :func:`neurosim.kernels.vexp.exp`, ``exprel`` and ``relax`` written out (no libm, no
-``ex2.approx``). So a neuron's new state is the CPU's bit for bit; under Numba's CUDA simulator every product is a Python float product, the CPU's too.
+``ex2.approx``). So a neuron's new state is the CPU's bit for bit; under Numba's CUDA simulator
+every product is a Python float product, the CPU's too.
 
 Each update takes the neuron ``i``, its group's parameter row ``p`` (the slots ``P_*`` of
 :mod:`neurosim.kernels.neurons`), its synaptic variables ``xe``, ``xi`` as they were at the start
