@@ -11,7 +11,7 @@ import pytest
 from neurosim.deep.mlp import mlp
 from neurosim.nn import recurrent as rec
 from neurosim.nn.data import ArrayBatches, DatasetBatches
-from neurosim.nn.layers import Dense, Sequential
+from neurosim.nn.layers import Dense, Flatten, Sequential
 from neurosim.nn.train import fit, predict
 
 R = np.random.default_rng(0)
@@ -189,3 +189,7 @@ def test_errors():
         model = tagger()
         model.build((STEPS, FEATURES))
         model(np.zeros((2, STEPS, 4)))
+    fixed = Sequential(rec.LSTM(4, return_sequences=True), Flatten(), Dense(2),
+                       input_shape=(5, 3))
+    with pytest.raises(ValueError, match="built for sequences of 5 steps; got 6"):
+        fixed(np.zeros((2, 6, 3)))

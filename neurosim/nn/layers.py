@@ -576,8 +576,11 @@ class Sequential(Layer):
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layer {i} must be a Layer; got {type(layer).__name__}")
+            if getattr(layer, "return_state", False):     # (outputs, states): one passes on
+                raise TypeError(f"layer {i} {layer!r} returns (outputs, final states), but a "
+                                "Sequential passes one output on: make it with return_state="
+                                "False, or call it outside the Sequential for the states")
         self.layers = list(layers)
-        self._single_outputs()
         self.seed = seed
         self.dtype = np.dtype(checks.choice(np.dtype(dtype).name, "dtype", ("float64", "float32")))
         if input_shape is not None:
@@ -597,23 +600,12 @@ class Sequential(Layer):
         self.output_shape = shape
         return shape
 
-    def _single_outputs(self):
-        """A TypeError naming a layer with ``return_state=True`` (one output passes on)."""
-        for i, layer in enumerate(self.layers):
-            if getattr(layer, "return_state", False):
-                raise TypeError(f"layer {i} {layer!r} returns (outputs, final states), but a "
-                                "Sequential passes one output on: make it with return_state="
-                                "False, or call it outside the Sequential for the states")
-
     def any_steps(self):
-        """Whether sequences of any length fit: the first layer (past embeddings) is one."""
-        for layer in self.layers:
-            if isinstance(layer, SequenceLayer) or isinstance(  # or wraps one (Bidirectional)
-                    (getattr(layer, "layers", None) or [None])[0], SequenceLayer):
-                return True
-            if type(layer).__name__ != "Embedding":
-                return False
-        return False
+        """Whether sequences of any length fit: the first layer (past embeddings) is a
+        sequence layer or wraps one (Bidirectional)."""
+        first = next((k for k in self.layers if type(k).__name__ != "Embedding"), None)
+        inner = (getattr(first, "layers", None) or [None])[0]
+        return isinstance(first, SequenceLayer) or isinstance(inner, SequenceLayer)
 
     def check_input(self, shape, name="x"):
         """A ValueError naming ``name`` unless a batch of ``shape`` fits the built model."""
@@ -633,7 +625,13 @@ class Sequential(Layer):
         self.check_input(x.shape)
         if lengths is not None and not self.takes_lengths():
             raise TypeError(f"lengths: no layer of {self!r} takes lengths (recurrent ones do)")
-        return self.forward(x, lengths)
+        if x.shape[1:] == self.input_shape:
+            return self.forward(x, lengths)
+        try:
+            return self.forward(x, lengths)
+        except ValueError as err:      # a later layer needs the length the model was built for
+            raise ValueError(f"{err} (the model was built for sequences of "
+                             f"{self.input_shape[0]} steps; got {x.shape[1]})") from None
 
     def forward(self, x, lengths=None):
         for layer in self.layers:
