@@ -6,6 +6,7 @@ a backward function with :func:`~neurosim.nn.tensor.record`. Arguments may be Te
 or numbers; only Tensors carry gradients.
 """
 import numpy as np
+from scipy.linalg import blas
 
 from ..kernels import nn as kn
 from ..kernels import conv as kc
@@ -229,9 +230,28 @@ def dense(x, W, b=None, activation="identity"):
         elif b is not None:
             gb = g.sum(axis=0)
         gx = (g @ W.data.T).reshape(x.shape) if x.requires_grad else None
-        gW = rows.T @ g if W.requires_grad else None
+        gW = None if not W.requires_grad or _add_product_to_grad(W, rows, g) else rows.T @ g
         return (gx, gW) if b is None else (gx, gW, gb)
     return record(out.reshape(x.shape[:-1] + out.shape[-1:]), parents, backward)
+
+
+_GEMM = {np.dtype(np.float32): blas.sgemm, np.dtype(np.float64): blas.dgemm}
+
+
+def _add_product_to_grad(W, rows, g):
+    """``W.grad += rows.T @ g`` as one BLAS call that accumulates (``beta = 1``) when ``W`` is
+    a leaf whose gradient buffer already exists (an optimiser's, zeroed each step), so no
+    temporary and no separate pass adds it; True if done, False (nothing done) otherwise.
+    The product's bits are those of ``rows.T @ g`` (the same OpenBLAS kernel; tested)."""
+    grad = W.grad
+    gemm = _GEMM.get(g.dtype)
+    if W.backward_fn is not None or grad is None or gemm is None or grad.dtype != g.dtype \
+            or rows.dtype != g.dtype or grad.ndim != 2 or not grad.flags.c_contiguous:
+        return False
+    out = gemm(1.0, g.T, rows.T, beta=1.0, c=grad.T, trans_b=1, overwrite_c=1)
+    if not np.shares_memory(out, grad):             # never seen: f2py copied the buffer
+        grad[...] = out.T
+    return True
 
 
 # ---------------------------------------------------------------- shapes
