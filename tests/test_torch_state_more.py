@@ -14,14 +14,15 @@ from test_nn_recurrent_torch import (BATCH, FEATURES, LENGTHS, STEPS, UNITS,  # 
                                      numpy_state, torch_module, torch_run)
 
 
-def _compare(module, layer, cell, lengths, seed=1):
-    """Run ``module`` and ``layer`` on the same random sequences and initial states; assert
-    outputs, final states and the gradients of inputs, states and weights agree."""
+def _compare(module, layer, cell, lengths, seed=1, initial=True):
+    """Run ``module`` and ``layer`` on the same random sequences and initial states (zeros
+    unless ``initial``); assert outputs, final states and the gradients of inputs, states and
+    weights agree."""
     count = module.num_layers * (2 if module.bidirectional else 1)
     g = np.random.default_rng(seed)
     x = g.standard_normal((BATCH, STEPS, FEATURES))
-    h0 = g.standard_normal((count, BATCH, layer.state_units))
-    c0 = g.standard_normal((count, BATCH, UNITS))
+    h0 = g.standard_normal((count, BATCH, layer.state_units)) * initial
+    c0 = g.standard_normal((count, BATCH, UNITS)) * initial
     tx, th, tc = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
     out, state = torch_run(module, tx, lengths, (th, tc) if cell == "lstm" else th)
     theirs = [out] + (list(state) if cell == "lstm" else [state])
@@ -29,12 +30,13 @@ def _compare(module, layer, cell, lengths, seed=1):
     sum(((t * torch.tensor(w)).sum() for t, w in zip(theirs, weights))).backward()
 
     nx, nh, nc = (nn.Tensor(a, requires_grad=True) for a in (x, h0, c0))
-    res, our_state = layer(nx, (nh, nc) if cell == "lstm" else nh, lengths=lengths)
+    start = ((nh, nc) if cell == "lstm" else nh) if initial else None
+    res, our_state = layer(nx, start, lengths=lengths)
     ours = [res] + (list(our_state) if cell == "lstm" else [our_state])
     for mine, t in zip(ours, theirs):
         np.testing.assert_allclose(mine.data, t.detach().numpy(), rtol=0, atol=1e-12)
     sum(((m * w).sum() for m, w in zip(ours, weights))).backward()
-    for mine, t in [(nx, tx), (nh, th)] + ([(nc, tc)] if cell == "lstm" else []):
+    for mine, t in [(nx, tx)] + ([(nh, th)] + ([(nc, tc)] if cell == "lstm" else [])) * initial:
         np.testing.assert_allclose(mine.grad, t.grad.numpy(), rtol=0, atol=1e-10)
     expected = rec.torch_to_state(layer, {k: p.grad.numpy() for k, p in
                                           module.named_parameters()})
@@ -60,6 +62,11 @@ def test_from_torch_matches_pytorch(cell, options, layers, bidirectional, length
     assert layer.state_units == options.get("proj_size", UNITS)
     assert ("relu" in repr(layer)) == (options.get("nonlinearity") == "relu")
     _compare(module, layer, cell, lengths)
+
+
+def test_projected_lstm_from_zero_states_matches_pytorch():
+    module = torch_module("lstm", proj_size=2, num_layers=2, bidirectional=True)
+    _compare(module, rec.from_torch(module, return_state=True), "lstm", LENGTHS, initial=False)
 
 
 @pytest.mark.parametrize("layout", ["neurosim", "torch"])

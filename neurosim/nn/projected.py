@@ -5,15 +5,18 @@
 
 with ``W`` (features, 4H), ``U`` (P, 4H), ``b`` (4H,), ``W_hr`` (H, P) (PyTorch's
 ``weight_hr.T``): the state carried from step to step, and the output, is the projected ``h``
-(P units, ``P < H``); the cell state keeps H. The fused recurrent kernel carries an H-wide
-state, so this op runs step by step on the tape (per step: the cell as a one-step
-:func:`~neurosim.nn.recurrent.lstm` on ``[x_t, h_{t-1}]``, then the projection): a sequence
-costs T nodes, slower than the fused LSTM, with the same results as PyTorch's.
+(P units, ``P < H``); the cell state keeps H.
+
+Run as one fused :func:`~neurosim.nn.recurrent.lstm`: with ``m_t = o * tanh(c_t)`` the
+H-wide output of the cell, ``h_{t-1} U = m_{t-1} (W_hr U)``, so the cell is a plain LSTM with
+the recurrent weights ``W_hr U`` (H, 4H), and the outputs are ``m_t W_hr``, one product over
+all steps. A given ``h0`` (P wide, no ``m_0`` behind it) enters the first step run as an extra
+input block ``h0 U`` (inputs ``[x_t, h0 at the first step, else 0]``, weights ``[W; U]``).
 """
 import numpy as np
 
 from . import ops
-from .tensor import Tensor, as_tensor
+from .tensor import as_tensor
 
 
 def lstm_projected(x, W, U, b, W_hr, h0=None, c0=None, *, lengths=None, return_sequences=True,
@@ -25,7 +28,7 @@ def lstm_projected(x, W, U, b, W_hr, h0=None, c0=None, *, lengths=None, return_s
     :func:`~neurosim.nn.recurrent.lstm`. Returns the outputs (batch, time, P) or (batch, P),
     with ``return_state`` a triple ``(outputs, h_T, c_T)`` (c_T (batch, H)).
     """
-    from .recurrent import _checked_lengths, _order, lstm
+    from .recurrent import _checked_lengths, lstm
     x, W, U, b, W_hr = (as_tensor(t) for t in (x, W, U, b, W_hr))
     if x.ndim != 3:
         raise ValueError(f"lstm_projected: x must be 3-D (batch, time, features); got shape "
@@ -35,45 +38,23 @@ def lstm_projected(x, W, U, b, W_hr, h0=None, c0=None, *, lengths=None, return_s
                          f"got {W_hr.shape}")
     (units, proj), (n, steps, features) = W_hr.shape, x.shape
     for name, t, wanted in (("W", W, (features, 4 * units)), ("U", U, (proj, 4 * units)),
-                            ("b", b, (4 * units,))):
-        if t.shape != wanted:
-            raise ValueError(f"lstm_projected: {name} must have shape {wanted}; got {t.shape}")
-    dtype = x.dtype
-    h = Tensor(np.zeros((n, proj), dtype)) if h0 is None else as_tensor(h0)
-    c = Tensor(np.zeros((n, units), dtype)) if c0 is None else as_tensor(c0)
-    for name, t, wanted in (("h0", h, (n, proj)), ("c0", c, (n, units))):
-        if t.shape != wanted:
-            raise ValueError(f"lstm_projected: {name} must have shape {wanted}; got {t.shape}")
-    lengths = _checked_lengths(lengths, x.shape)
-    order = _order(lengths, steps, reverse)
-    if order is None and reverse:
-        order = np.broadcast_to(np.arange(steps)[::-1], (n, steps))
-    rows = np.arange(n)[:, None]
-    if order is not None:
-        x = ops.getitem(x, (rows, order))
-    joined = ops.concatenate([W, U], axis=0)       # [x_t, h_{t-1}] (features + P, 4H)
-    no_recurrence = np.zeros((units, 4 * units), dtype)
-    outs = []
-    for t in range(steps):
-        step = ops.concatenate([ops.getitem(x, (slice(None), slice(t, t + 1))),
-                                ops.reshape(h, (n, 1, proj))], axis=2)
-        cell_out, _, c_new = lstm(step, joined, no_recurrence, b, None, c,
-                                  return_sequences=False, return_state=True)
-        h_new = ops.matmul(cell_out, W_hr)
-        if lengths is None:
-            h, c = h_new, c_new
-            outs.append(h_new)
-            continue
-        live = (t < lengths)[:, None].astype(dtype)     # held states past a length
-        h = h_new * live + h * (1.0 - live)
-        c = c_new * live + c * (1.0 - live)
-        outs.append(h_new * live)
-    if not return_sequences:
-        return (h, h, c) if return_state else h
-    out = ops.stack(outs, axis=1)
-    if order is not None:
-        out = ops.getitem(out, (rows, order))
-    return (out, h, c) if return_state else out
+                            ("b", b, (4 * units,)), ("h0", h0, (n, proj))):
+        if t is not None and as_tensor(t).shape != wanted:
+            raise ValueError(f"lstm_projected: {name} must have shape {wanted}; got "
+                             f"{as_tensor(t).shape}")
+    if h0 is not None:       # h0 U at each sequence's first step run
+        lens = _checked_lengths(lengths, x.shape)
+        first = np.zeros(n, np.int64) if not reverse else \
+            np.full(n, steps - 1) if lens is None else lens - 1
+        at_first = (np.arange(steps) == first[:, None])[:, :, None].astype(x.dtype)
+        x = ops.concatenate([x, ops.reshape(as_tensor(h0), (n, 1, proj)) * at_first], axis=2)
+        W = ops.concatenate([W, U], axis=0)
+    out, m_T, c_T = lstm(x, W, ops.matmul(W_hr, U), b, None, c0, lengths=lengths,
+                         return_sequences=return_sequences, reverse=reverse, return_state=True)
+    out = ops.matmul(out, W_hr)
+    if not return_state:
+        return out
+    return out, out if not return_sequences else ops.matmul(m_T, W_hr), c_T
 
 
 __all__ = ["lstm_projected"]

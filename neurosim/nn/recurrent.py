@@ -607,7 +607,7 @@ class LSTM(Recurrent):
     ``forget_bias`` (1, so that memories are kept at first; in the torch layout on ``b_ih``),
     the other biases at 0. The initial state is a pair ``(h0, c0)`` (either may be None).
     ``proj_size=P`` (``0 < P < units``) projects the hidden state, PyTorch's
-    ``h_t = (o * tanh(c_t)) W_hr`` (:mod:`neurosim.nn.projected`: run step by step, slower):
+    ``h_t = (o * tanh(c_t)) W_hr`` (:mod:`neurosim.nn.projected`, one fused LSTM run):
     ``U`` is (P, 4 units), ``W_hr`` (units, P), the outputs and ``h`` P wide."""
 
     cell = kr.LSTM
