@@ -620,13 +620,14 @@ class Sequential(Layer):
         x = as_tensor(x)
         if not self.built:
             self.build(x.shape[1:])
-        if x.shape[1:] != self.input_shape and not self.any_steps():
+        same = x.shape[1:] == self.input_shape
+        if not same and not self.any_steps():
             return super().__call__(x)      # its error
-        self.check_input(x.shape)
         if lengths is not None and not self.takes_lengths():
             raise TypeError(f"lengths: no layer of {self!r} takes lengths (recurrent ones do)")
-        if x.shape[1:] == self.input_shape:
+        if same:
             return self.forward(x, lengths)
+        self.check_input(x.shape)
         try:
             return self.forward(x, lengths)
         except ValueError as err:      # a later layer needs the length the model was built for

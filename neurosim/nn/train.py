@@ -162,13 +162,14 @@ def step_mask(lengths, out, x):
     return a.astype(bool) if a.ndim == 2 else np.arange(steps) < a.astype(np.int64)[:, None]
 
 
-def masked(out, Y, mask):
+def masked(out, Y, mask, name="y"):
     """``out`` and ``Y`` at the valid steps only, (steps kept, ...), as PyTorch's packed
-    sequence data; unchanged without ``mask``."""
+    sequence data; unchanged without ``mask``. Targets that are not per step are a ValueError
+    naming ``name``."""
     if mask is None:
         return out, Y
     if Y.shape[:2] != mask.shape:
-        raise ValueError(f"y must have one target per step, (batch, time, ...) with (batch, "
+        raise ValueError(f"{name} must have one target per step, (batch, time, ...) with (batch, "
                          f"time) = {mask.shape}, for a model with per-step outputs and lengths; "
                          f"got shape {Y.shape}")
     index = np.nonzero(mask)
@@ -465,7 +466,7 @@ def _outputs(model, x, Y, y, lengths, loss, check, name):
     the outputs are per step and ``lengths`` are given (:func:`masked`); ``check``: fit the
     targets to the outputs (:func:`_fitted_targets`)."""
     out = forward(model, x, lengths)
-    out, Y = masked(out, Y, step_mask(lengths, out, x))
+    out, Y = masked(out, Y, step_mask(lengths, out, x), name)
     if check:
         Y = _fitted_targets(out.shape[1:], loss, Y, y, name)
     return out, Y
@@ -477,7 +478,7 @@ def evaluate(model, loss_fn, metric_fns, X, Y, lengths=None, loss=None, name="y"
     valid steps count) the targets are fitted to the outputs for the loss named ``loss``."""
     out = predict(model, X, lengths=lengths)
     if lengths is not None:
-        out, Y = masked(out, Y, step_mask(lengths, out, X))
+        out, Y = masked(out, Y, step_mask(lengths, out, X), name)
         Y = _fitted_targets(out.shape[1:], loss, Y, Y, name)
     with no_grad():
         value = loss_fn(Tensor(out), Y).item()
