@@ -22,7 +22,8 @@ different times would mix in) and the ratio of the overall medians. Methods:
 Then a size sweep (``"sweep"``, issue 17): N = 100 .. 4000 units, P = N / 20 patterns, 10 to
 200 cues with 20% of their bits flipped, the same rule and stopping; at each point, in rounds,
 neurosim's recall (one thread, median of ``--repeats``) beside two NumPy baselines and the
-ratios per point:
+ratios per point, and the share of neurosim's call outside the sweep kernel (``wrapper_share``,
+from the fastest call and the fastest kernel alone on prepared arrays):
 - ``numpy_cues``: the cue-vectorised loop a NumPy user writes: all running cues take their
   update together (each with its own random permutation per sweep, as neurosim's streams do),
   fields kept as ``H = S W`` and moved by the rows of ``W`` of the units that flip;
@@ -213,11 +214,14 @@ QUICK_SWEEP = ((100, 10), (300, 10), (600, 10), (1000, 10))
 
 def sweep(points, rounds, repeats):
     """Recall at each (units, cues) point beside the NumPy baselines, one thread each, in rounds
-    (each baseline once, neurosim ``repeats`` times right beside it: the median); the ratio of
-    each baseline to neurosim per round, then their median and range."""
+    (each baseline once, neurosim ``repeats`` times right beside it: the median; at least
+    ``rounds``, up to 5x as many while a point has run under 2 s); the ratio of each baseline
+    to neurosim per round, then their median and range."""
     from neurosim.energy import HopfieldNetwork
 
     numba.set_num_threads(1)
+    X, cues = workload(1, 20, 2, 2, 4)  # the baselines' first calls (NumPy's own set-up) apart
+    numpy_cues(hebbian(X), cues), numpy_cues(hebbian(X), cues, fields=False), numpy_loop(hebbian(X), cues)
     out = []
     for n, m in points:
         p = max(2, n // 20)
@@ -231,23 +235,32 @@ def sweep(points, rounds, repeats):
         if n * n * m <= 2000 * 2000 * 10:
             sides["numpy_loop"] = lambda r: numpy_loop(W, cues, seed=r)
         t = {k: [] for k in ("neurosim", *sides)}
-        sweeps = {}
-        for r in range(rounds):
+        sweeps, fastest = {}, {"neurosim": np.inf, "kernel": np.inf}
+        r, began = 0, time.perf_counter()
+        while r < rounds or (r < 5 * rounds and time.perf_counter() - began < 2.0):  # (cheap points:
+            r += 1                                                                    # more rounds)
             for name, fn in sides.items():
                 dt, (_, used) = timed(lambda: fn(r))
                 t[name].append(dt)
                 sweeps[name] = float(used.mean())
-                t["neurosim"].append(float(np.median([timed(lambda: net.recall(cues, record="final", seed=r))[0]
-                                                      for _ in range(repeats)])))
+                ours = [timed(lambda: net.recall(cues, record="final", seed=r))[0] for _ in range(repeats)]
+                t["neurosim"].append(float(np.median(ours)))
+                kern = [kernel_only(net, cues, r) for _ in range(repeats)]
+                fastest = {"neurosim": min(fastest["neurosim"], *ours), "kernel": min(fastest["kernel"], *kern)}
         ds = net.recall(cues, record="final", seed=0)
         point = {"units": n, "patterns": p, "cues": m, "flipped_bits": n // 5,
                  "sweeps_mean": {"neurosim": float(ds.sweeps.mean()), **sweeps},
-                 "seconds_median": {k: float(np.median(v)) for k, v in t.items()}}
+                 "seconds_median": {k: float(np.median(v)) for k, v in t.items()},
+                 "seconds_min": {**{k: float(np.min(v)) for k, v in t.items() if k != "neurosim"}, **fastest},
+                 # everything but the sweep kernel (set-up, records, Dataset), from the fastest calls
+                 "wrapper_share": max(0.0, 1.0 - fastest["kernel"] / fastest["neurosim"])}
         k = len(sides)  # neurosim's figures interleave with each side's, in the same order
         for j, name in enumerate(sides):
             per_round = np.asarray(t[name]) / np.asarray(t["neurosim"][j::k])
             point[f"{name}_over_neurosim"] = {"median": float(np.median(per_round)),
-                                              "min": float(per_round.min()), "max": float(per_round.max())}
+                                              "min": float(per_round.min()), "max": float(per_round.max()),
+                                              # (the fastest of each side: the least disturbed by load)
+                                              "of_fastest": float(np.min(t[name]) / fastest["neurosim"])}
         print(json.dumps({"point": point}), file=sys.stderr, flush=True)
         out.append(point)
     return out

@@ -104,3 +104,19 @@ def test_hopfield_run_seed_checks_as_before():
         hopfield._run_seed(-1, None)
     with pytest.raises(TypeError, match="seed must be"):
         hopfield._run_seed(True, None)
+
+
+def test_run_in_another_thread_sets_no_handler():
+    import threading
+
+    before, seen = signal.getsignal(signal.SIGINT), []
+
+    def work():
+        run = record.Run(4, chunk=2)
+        for start, n in run:
+            seen.append((start, n))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert seen == [(0, 2), (2, 2)] and signal.getsignal(signal.SIGINT) is before
