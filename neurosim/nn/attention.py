@@ -153,6 +153,23 @@ def attention(q, k, v, heads=1, *, causal=False, key_padding_mask=None, attn_mas
     scale = dtype.type(1.0 / np.sqrt(dq // heads) if scale is None else
                        checks.scalar(scale, "scale", low=0.0, low_open=True))
     Q, K, V = (np.ascontiguousarray(t.data, dtype) for t in (q, k, v))
+    out, weights, grads_into = _sdp(Q, K, V, heads, causal, key_padding_mask, attn_mask, scale)
+
+    def backward(g):
+        grads = [np.empty_like(a) if t.requires_grad else np.empty((0, 0, 0), dtype)
+                 for a, t in ((Q, q), (K, k), (V, v))]
+        grads_into(g, *grads)
+        return tuple(gr if t.requires_grad else None for gr, t in zip(grads, (q, k, v)))
+    return record(out, (q, k, v), backward), weights
+
+
+def _sdp(Q, K, V, heads, causal, key_padding_mask, attn_mask, scale):
+    """The kernels' forward pass on checked arrays Q (batch, tq, heads * d), K, V (views
+    allowed) of one dtype, ``scale`` of that dtype: ``(out, weights, grads_into)``, where
+    ``grads_into(g, gq, gk, gv)`` writes the gradients for the output's gradient ``g`` into
+    arrays of the shapes of Q, K, V (an unwanted one: an empty 3-D array)."""
+    batch, tq, _ = Q.shape
+    tk, dtype = K.shape[1], Q.dtype
     pad = _padding(key_padding_mask, batch, tk)
     general, additive = attention_mask(attn_mask, batch, heads, tq, tk, dtype)
     full = (batch, heads, tq, tk)
@@ -163,12 +180,27 @@ def attention(q, k, v, heads=1, *, causal=False, key_padding_mask=None, attn_mas
     out = np.empty((batch, tq, V.shape[2]), dtype)
     katt.sdp_forward(Q, K, V, scale, bool(causal), pad, allowed, added, weights, out)
 
+    def grads_into(g, gq, gk, gv):
+        katt.sdp_backward(np.ascontiguousarray(g, dtype), Q, K, V, weights, scale, gq, gk, gv)
+    return out, weights, grads_into
+
+
+def _self_attention(qkv, heads, causal, key_padding_mask, attn_mask):
+    """:func:`attention` of the packed projections ``qkv`` (batch, time, 3 d_model): queries,
+    keys and values side by side, as one product with the three weight matrices side by side
+    makes them. The kernels read the three as views and the backward pass writes their
+    gradients into one array of ``qkv``'s shape."""
+    d = qkv.shape[2] // 3
+    dtype = qkv.dtype
+    Q, K, V = (qkv.data[:, :, i * d:(i + 1) * d] for i in range(3))
+    scale = dtype.type(1.0 / np.sqrt(d // heads))
+    out, weights, grads_into = _sdp(Q, K, V, heads, causal, key_padding_mask, attn_mask, scale)
+
     def backward(g):
-        grads = [np.empty_like(a) if t.requires_grad else np.empty((0, 0, 0), dtype)
-                 for a, t in ((Q, q), (K, k), (V, v))]
-        katt.sdp_backward(np.ascontiguousarray(g, dtype), Q, K, V, weights, scale, *grads)
-        return tuple(gr if t.requires_grad else None for gr, t in zip(grads, (q, k, v)))
-    return record(out, (q, k, v), backward), weights
+        grad = np.empty(qkv.shape, dtype)
+        grads_into(g, *(grad[:, :, i * d:(i + 1) * d] for i in range(3)))
+        return (grad,)
+    return record(out, (qkv,), backward), weights
 
 
 # ---------------------------------------------------------------- encoder-decoder attention
@@ -379,14 +411,18 @@ class MultiHeadAttention(SequenceLayer):
 
     def forward(self, x, context=None, key_padding_mask=None, attn_mask=None):
         p = self.params
-        if context is None:
-            context = x
-        else:
-            context = as_tensor(context)
-            if context.ndim != 3 or context.shape[0] != x.shape[0] or \
-                    context.shape[2] != self.context_features:
-                raise ValueError(f"{self!r}: context must have shape ({x.shape[0]}, keys, "
-                                 f"{self.context_features}); got {context.shape}")
+        if context is None:        # one product with the three matrices side by side
+            qkv = ops.dense(x, ops.concatenate([p["W_q"], p["W_k"], p["W_v"]], axis=1),
+                            ops.concatenate([p["b_q"], p["b_k"], p["b_v"]]))
+            out, self.weights = _self_attention(
+                qkv, self.heads, self.causal, key_padding_mask,
+                self.attn_mask if attn_mask is None else attn_mask)
+            return ops.dense(out, p["W_o"], p["b_o"])
+        context = as_tensor(context)
+        if context.ndim != 3 or context.shape[0] != x.shape[0] or \
+                context.shape[2] != self.context_features:
+            raise ValueError(f"{self!r}: context must have shape ({x.shape[0]}, keys, "
+                             f"{self.context_features}); got {context.shape}")
         out, self.weights = attention(ops.dense(x, p["W_q"], p["b_q"]),
                                       ops.dense(context, p["W_k"], p["b_k"]),
                                       ops.dense(context, p["W_v"], p["b_v"]), self.heads,
@@ -509,8 +545,9 @@ class TransformerEncoderBlock(SequenceLayer):
     def feed_forward(self, x):
         """The position-wise network ``dropout(act(x W1 + b1)) W2 + b2``."""
         p = self.params
-        hidden = self.layers[5].forward(self.act(ops.dense(x, p["W1"], p["b1"])))
-        return ops.dense(hidden, p["W2"], p["b2"])
+        hidden = ops.dense(x, p["W1"], p["b1"], "relu") if self.activation == "relu" else \
+            self.act(ops.dense(x, p["W1"], p["b1"]))        # a ReLU in the product's op
+        return ops.dense(self.layers[5].forward(hidden), p["W2"], p["b2"])
 
     def forward(self, x, key_padding_mask=None, attn_mask=None):
         attend, norm1, norm2, drop1, drop2 = self.layers[:5]
