@@ -1,4 +1,4 @@
-"""The short-call fast paths of record.py (issue 17) give what xarray's and Python's own calls
+"""The short-call fast paths of record.py and _dataset.py (issue 17) give what xarray's and Python's own calls
 give: variables built directly, cached coordinates, the Ctrl+C handler set through ``_signal``,
 the remembered random streams and the plain-int checks."""
 import os
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from neurosim import checks, record, rng
+from neurosim import _dataset, checks, record, rng
 from neurosim.energy import hopfield
 
 
@@ -19,7 +19,7 @@ from neurosim.energy import hopfield
     (("t",), np.array([1 + 2j, 3j]), {"units": "1"}),
 ])
 def test_direct_variable_is_xarrays_own(dims, values, attrs):
-    var = record._variable(dims, values, attrs)
+    var = _dataset.variable(dims, values, attrs)
     ref = xr.Variable(dims, values, attrs)
     xr.testing.assert_identical(var, ref)
     assert type(var) is xr.Variable and var.dims == ref.dims and var.encoding == ref.encoding
@@ -30,21 +30,21 @@ def test_direct_variable_is_xarrays_own(dims, values, attrs):
 
 def test_direct_variable_checks_dims_and_falls_back_for_other_data():
     with pytest.raises(ValueError, match="dimensions"):
-        record._variable(("a", "b"), np.ones(3))
-    var = record._variable("name", ["a", "b"])  # not a numeric ndarray: xarray's constructor
+        _dataset.variable(("a", "b"), np.ones(3))
+    var = _dataset.variable("name", ["a", "b"])  # not a numeric ndarray: xarray's constructor
     xr.testing.assert_identical(var, xr.Variable("name", ["a", "b"]))
 
 
 def test_cached_coordinate_copies_are_xarrays_copies_and_independent():
     coords = {"step": ("step", range(5), {"long_name": "step"})}
-    first = record._coordinate_variables(coords)[0]["step"]
-    second = record._coordinate_variables(coords)[0]["step"]
+    first = _dataset.coordinate_variables(coords)[0]["step"]
+    second = _dataset.coordinate_variables(coords)[0]["step"]
     ref = first.copy(deep=False)
     xr.testing.assert_identical(first, ref)
     assert type(first) is type(ref) is xr.IndexVariable and first.encoding == ref.encoding
     assert first._data is second._data  # the index is shared ...
     first.attrs["units"] = "s"         # ... the attrs are not
-    assert "units" not in second.attrs and "units" not in record._coordinate_variables(coords)[0]["step"].attrs
+    assert "units" not in second.attrs and "units" not in _dataset.coordinate_variables(coords)[0]["step"].attrs
 
 
 def test_data_variable_named_after_a_dimension():
