@@ -14,7 +14,7 @@ alternating), steps per second, first-call (compile) times apart, and ratios.
 The size sweep of issue 17 (``"sweep"``): dense Dirichlet(1) chains of 100, 1000 and 10000
 states, one path of 10^3, 10^4 and 10^6 steps and 100 paths of 10^4 and 10^5 steps, neurosim's
 ``simulate`` beside QuantEcon's ``simulate`` (alternating, one thread; a point under 200,000
-steps in all is timed over a batch of calls back to back): the ratio per point (the median of
+steps in all takes the fastest of a batch of calls back to back): the ratio per point (the median of
 the back-to-back pairs, and ``of_fastest``: QuantEcon's fastest over neurosim's fastest),
 the wrapper's share of neurosim's call (everything but the kernel: the kernel alone is timed on
 prepared arrays writing a fresh output, as the call does; from the fastest of the repeats of
@@ -49,12 +49,15 @@ def timed(fn):
 
 
 def per_call(fn, number):
-    """Seconds per call of ``fn`` over ``number`` calls back to back (a short call timed alone
-    is mostly the clock and the machine's noise)."""
-    t = time.perf_counter()
+    """Seconds of the fastest of ``number`` calls of ``fn`` back to back: a short call's own time,
+    which the other processes of a shared machine disturb only now and then (a mean of the batch
+    would take in every time slice they took)."""
+    best = np.inf
     for _ in range(number):
+        t = time.perf_counter()
         fn()
-    return (time.perf_counter() - t) / number
+        best = min(best, time.perf_counter() - t)
+    return best
 
 
 def dense_chain(n=1000, seed=0):
@@ -97,8 +100,8 @@ def peak_bytes(fn):
 
 def kernel_seconds(mc, paths, steps, seed=0, number=1):
     """The compiled simulation kernel alone, on prepared tables, streams and starting states,
-    writing a fresh output (what ``simulate`` runs for a dense chain on the CPU): seconds a call
-    (over ``number`` calls)."""
+    writing a fresh output (what ``simulate`` runs for a dense chain on the CPU): seconds of the
+    fastest of ``number`` calls."""
     from neurosim import config, rng
     from neurosim.kernels import markov as K
 
@@ -107,11 +110,13 @@ def kernel_seconds(mc, paths, steps, seed=0, number=1):
     states = rng.streams(seed, paths)
     one = paths == 1 and mc.n_states >= config.MARKOV_PREFETCH_MIN_STATES
     kernel = K.run_dense_one if one else K.run_dense
-    t0 = time.perf_counter()
+    best = np.inf
     for _ in range(number):
+        t0 = time.perf_counter()
         out = np.empty((paths, steps), np.int64)
         kernel(table, x, np.int64(steps), np.int64(1), states, out[0] if one else out)
-    return (time.perf_counter() - t0) / number
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 def sweep(repeats, qe, states_list=SWEEP_STATES, runs=SWEEP_RUNS):
@@ -132,7 +137,7 @@ def sweep(repeats, qe, states_list=SWEEP_STATES, runs=SWEEP_RUNS):
         for paths, length in runs:
             steps = length - 1  # ts_length states: the start and length - 1 steps
             init = 0 if paths == 1 else np.zeros(paths, dtype=np.int64)
-            number = max(1, SHORT // (paths * length))  # calls per figure
+            number = max(1, SHORT // (paths * length))  # calls per figure (the fastest)
             t = {"neurosim": [], "quantecon": [], "kernel": []}
             for _ in range(repeats):
                 t["neurosim"].append(per_call(lambda: mc.simulate(steps, start=0, n_chains=paths), number))
