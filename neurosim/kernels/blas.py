@@ -2,7 +2,9 @@
 
 Numba's ``np.dot`` calls the BLAS that SciPy ships; NumPy's wheels carry their own build of
 OpenBLAS (64-bit integers, symbols suffixed ``64_``), which here is about 1.7x faster on the
-small products a recurrent kernel makes at every step. :func:`numpy_gemm` finds its CBLAS
+small products a recurrent kernel makes at every step (the recurrent kernels have since moved
+to their own packed product, :mod:`.gemm`, 1.2-1.8x faster again; this stays for kernels that
+need a general BLAS product). :func:`numpy_gemm` finds its CBLAS
 ``?gemm`` through NumPy's core extension module (the dynamic linker resolves the symbol in
 the libraries that module loaded, so no library file name is needed), checks it on a small
 product and hands it to kernels as a ctypes function; :func:`matmul` calls it, or ``np.dot``

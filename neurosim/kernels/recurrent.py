@@ -6,7 +6,7 @@ Everything is time-major, C-contiguous and feature-major within a step: a step's
 the element-wise passes are flat loops. The caller makes the input products ``W.T x_t + b`` of
 all steps at once (:func:`input_products` for few input features, BLAS otherwise); each step
 makes the recurrent product ``U.T h_{t-1}`` (backward: ``U dA_t``) for the whole batch (our
-own product, :mod:`.gemm`, the weights packed once a sequence; 1.3-1.8x NumPy's OpenBLAS on
+own product, :mod:`.gemm`, the weights packed once a sequence; 1.2-1.8x NumPy's OpenBLAS on
 these shapes) and then the cell's gate math: pre-activations, the
 sigmoids in SIMD lanes (:func:`sigmoid_lanes`; ``tanh(x) = 2 s(2x) - 1``), the state update.
 Loops run over views from index 0: an offset index would make Numba's negative-index check
