@@ -46,6 +46,7 @@ from numba import njit
 
 from . import neurons as _kn
 from . import plasticity as _kp
+from . import prefetch as _pf
 from .neurons import (ADEX, BLOCK, CONDUCTANCE, CURRENT, CUSTOM, HH, IZHIKEVICH, LIF,  # noqa: F401
                       N_PAR, P_D, P_DE, P_DECAY, P_DI, P_DTTAU, P_EE, P_EI, P_KE, P_KI,
                       P_NREF, P_R, P_RESET, P_REST, P_TH)
@@ -193,6 +194,10 @@ def _deliver_delayed(s, fired, n_fired, out_ptr, out_code, out_w, out_d, syn, ri
     """Input due now from the ring buffer, then this step's spikes along their synapses."""
     L = ring.shape[0]
     slot = s % L
+    _pf.prefetch_rows(fired, n_fired, out_ptr, out_code, out_w)   # while the ring drains
+    for a in range(n_fired):
+        j = fired[a]
+        _pf.prefetch_span(out_d, out_ptr[j], out_ptr[j + 1])
     for c in range(syn.shape[0]):
         x = ring[slot, c]
         if x != 0.0:
@@ -347,8 +352,10 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, custom, g_par, v, u, syn,
         if generators is not None:
             n_fired = _generators(s, generators[0], generators[1], generators[2], fired,
                                   n_fired)
-        # 4. delivery along the outgoing synapses of this step's spikers
+        # 4. delivery along the outgoing synapses of this step's spikers (their rows of the
+        # synapse tables are random and cold: all asked for first, so the misses overlap)
         if delays is None:
+            _pf.prefetch_rows(fired, n_fired, out_ptr, out_code, out_w)
             for a in range(n_fired):
                 j = fired[a]
                 for q in range(out_ptr[j], out_ptr[j + 1]):
