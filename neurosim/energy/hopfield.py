@@ -283,23 +283,26 @@ class HopfieldNetwork:
             run.track("overlap", ("cue", "sweep", "pattern"), np.float64,
                       {"long_name": "overlap m = xi.s / n with each stored pattern", "units": "1"})
             sweeps = record_kind == "sweeps"  # (else no states to keep)
-            self._keep(run, record_kind, np.zeros(1, np.int64), S[:, None, rec_idx] if sweeps else None,
+            self._keep(run, record_kind, np.zeros(1, np.int64),
+                       (S[:, None] if mon.index is None else S[:, None, rec_idx]) if sweeps else None,
                        E[:, None], Q[:, None])                          # sweep 0: the cues
             for start, nsw in run:
                 rec = (dev.empty((m, nsw, rec_idx.size), np.int8), dev.empty((m, nsw), np.float64),
                        dev.empty((m, nsw, P), np.int64))
                 kernel(*args, nsw, t, sync, d_conv, d_used, d_idx, *rec)
                 S, Q, converged, used = (dev.get(a) for a in (d_S, d_Q, d_conv, d_used))
+                S_rec = (S if mon.index is None else S[:, rec_idx]) if sweeps else None  # (a view)
                 rec_S, rec_E, rec_Q = (dev.get(a) for a in rec)
                 # A cue that ran in this chunk: its energy now; one that stopped: carried forward.
                 moved = np.flatnonzero(used > start)
                 E[moved] = rec_E[moved, used[moved] - start - 1]
-                # Slot k holds sweep start + k + 1, for the cues that ran that far.
+                # Slot k holds sweep start + k + 1, for the cues that ran that far: the recorded
+                # sweeps are slots j = wanted - start - 1, a slice (every-th slot; no copies)
                 wanted = run.steps(start + 1, max(min(nsw, int(used.max()) - start), 0))
-                j = wanted - start - 1
+                j = slice(wanted[0] - start - 1, wanted[-1] - start, mon.every) if wanted.size else slice(0, 0)
                 ran = used[:, None] >= wanted
                 self._keep(run, record_kind, wanted,
-                           np.where(ran[:, :, None], rec_S[:, j], S[:, None, rec_idx]) if sweeps else None,
+                           np.where(ran[:, :, None], rec_S[:, j], S_rec[:, None]) if sweeps else None,
                            np.where(ran, rec_E[:, j], E[:, None]),
                            np.where(ran[:, :, None], rec_Q[:, j], Q[:, None]))
                 if converged.all():
