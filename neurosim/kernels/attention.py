@@ -66,6 +66,68 @@ def _exp_rows32(t, scratch):
         t[j] *= scratch[j]
 
 
+@njit(cache=True, fastmath=_FAST, error_model="numpy")
+def _exp_shifted32(t, top, scale, scratch):
+    """``t <- e^((t - top) scale)`` for a contiguous float32 vector, ``(t - top) scale <= 87``,
+    but for the last product by ``2^k`` (left to :func:`_times_and_sum`, which sums too): the
+    shift, the scale and :func:`_exp_rows32`'s first two passes in two passes."""
+    bits = scratch.view(np.int32)
+    one = np.float32(1.0)
+    for j in range(t.shape[0]):
+        x = (t[j] - top) * scale
+        tiny = x < -_LIMIT32
+        c = max(x, -_LIMIT32)
+        y = c * _LOG2E32 + _ROUND32
+        k = y - _ROUND32
+        r = c - k * _LN2_HI32 - k * _LN2_LO32
+        p = np.float32(1.0 / 5040.0)
+        p = np.float32(1.0 / 720.0) + r * p
+        p = np.float32(1.0 / 120.0) + r * p
+        p = np.float32(1.0 / 24.0) + r * p
+        p = np.float32(1.0 / 6.0) + r * p
+        p = np.float32(0.5) + r * p
+        p = one + r * p
+        t[j] = np.float32(0.0) if tiny else one + r * p
+        scratch[j] = y
+    for j in range(t.shape[0]):
+        bits[j] = (bits[j] - _ROUND_BITS32 + 127) << 23  # now the float 2^k
+
+
+@njit(cache=True, fastmath=_SUMS)
+def _times_and_sum(t, scratch):
+    """``t *= scratch`` element-wise, and the sum of the products (float64, any order)."""
+    total = 0.0
+    for j in range(t.shape[0]):
+        v = t[j] * scratch[j]
+        t[j] = v
+        total += v
+    return total
+
+
+def exp_shifted_sum(t, top, scale, scratch):
+    """``t <- e^((t - top) scale)`` in place for a contiguous vector of either float dtype
+    (``top`` at least its largest entry, ``scale > 0``; ``scratch`` of the same dtype, at
+    least as long), in SIMD lanes; returns the sum of the results (float64). Callable from
+    kernels only."""
+    raise NotImplementedError("exp_shifted_sum is called from compiled kernels")
+
+
+@overload(exp_shifted_sum)
+def _exp_shifted_sum(t, top, scale, scratch):
+    if t.dtype == types.float32:
+        def impl32(t, top, scale, scratch):
+            _exp_shifted32(t, top, scale, scratch)
+            return _times_and_sum(t, scratch)
+        return impl32
+
+    def impl64(t, top, scale, scratch):
+        for j in range(t.shape[0]):
+            t[j] = (t[j] - top) * scale
+        _exp_rows(t, scratch)
+        return _row_sum(t)
+    return impl64
+
+
 def exp_lanes(t, scratch):
     """``t <- e^t`` in place for a contiguous vector of either float dtype (``scratch`` of the
     same dtype, at least as long), in SIMD lanes. Callable from kernels only."""
@@ -186,11 +248,16 @@ def _softmax_rows(S, b, h, scale, causal, pad, allowed, additive, scratch):
     padded = pad.shape[1] == tk
     general = allowed.shape[3] == tk
     added = additive.shape[3] == tk
-    ninf = S.dtype.type(-np.inf)
+    masked = padded or general or added
+    dtype = S.dtype.type
+    ninf, one = dtype(-np.inf), dtype(1.0)
     for i in range(tq):
         row = S[i]
-        for j in range(tk):
-            row[j] *= scale
+        shrink = scale            # unmasked rows: the scale goes into the exponential's pass
+        if masked:
+            shrink = one
+            for j in range(tk):
+                row[j] *= scale
         if added:
             mrow = additive[b, h, i]
             for j in range(tk):
@@ -214,12 +281,9 @@ def _softmax_rows(S, b, h, scale, causal, pad, allowed, additive, scratch):
         if top == -np.inf or n == 0:
             live[:] = 0.0
             continue
+        inv = dtype(1.0 / exp_shifted_sum(live, top, shrink, scratch))
         for j in range(n):
-            live[j] -= top
-        exp_lanes(live, scratch)
-        total = S.dtype.type(_row_sum(live))
-        for j in range(n):
-            live[j] /= total
+            live[j] *= inv
 
 
 @njit(cache=True, error_model="numpy")
