@@ -16,10 +16,10 @@ R = np.random.default_rng(7)
 
 
 @njit
-def _exp(t):
+def _exp(t, top, scale):
     out = t.copy()
-    katt.exp_lanes(out, np.empty_like(out))
-    return out
+    total = katt.exp_shifted_sum(out, top, scale, np.empty_like(out))
+    return out, total
 
 
 @njit
@@ -28,10 +28,15 @@ def _max(t):
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-15), (np.float32, 2e-7)])
-def test_exp_lanes_matches_numpy(dtype, rtol):
+def test_exp_shifted_sum_matches_numpy(dtype, rtol):
     t = np.concatenate([np.linspace(-80.0, 0.0, 997), [0.0, -1e-30, -86.9]]).astype(dtype)
-    np.testing.assert_allclose(_exp(t), np.exp(t.astype(np.float64)), rtol=rtol, atol=0)
-    assert _exp(np.array([-np.inf, -1000.0], dtype)).tolist() == [0.0, 0.0]
+    for top, scale in ((0.0, 1.0), (3.5, 0.25)):
+        out, total = _exp(t, dtype(top), dtype(scale))
+        x = (t - dtype(top)) * dtype(scale)               # the argument, rounded as in the kernel
+        np.testing.assert_allclose(out, np.exp(x.astype(np.float64)), rtol=rtol, atol=0)
+        assert total == pytest.approx(out.astype(np.float64).sum(), rel=1e-12)
+    out, _ = _exp(np.array([-np.inf, -1000.0], dtype), dtype(0.0), dtype(1.0))
+    assert out.tolist() == [0.0, 0.0]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -37,40 +37,14 @@ _LIMIT32 = np.float32(87.0)             # e**-87 is still a normal float32
 
 
 @njit(cache=True, fastmath=_FAST, error_model="numpy")
-def _exp_rows32(t, scratch):
-    """``t <- e^t`` in place for a contiguous float32 vector of values ``<= 87``, in SIMD lanes:
-    ``2^k p(r)`` with ``|r| <= ln 2 / 2`` and ``p`` the Taylor polynomial of degree 7 (relative
-    error below 1e-7), ``2^k`` from the bits of ``k + 1.5 * 2^23`` in ``scratch`` (float32, at
-    least ``len(t)``), as in :func:`neurosim.kernels.scalar.logistic_rows32`; ``t < -87`` gives
-    0 (the true value is below 2e-38)."""
-    bits = scratch.view(np.int32)
-    one = np.float32(1.0)
-    for j in range(t.shape[0]):
-        tiny = t[j] < -_LIMIT32
-        c = max(t[j], -_LIMIT32)
-        y = c * _LOG2E32 + _ROUND32
-        k = y - _ROUND32
-        r = c - k * _LN2_HI32 - k * _LN2_LO32
-        p = np.float32(1.0 / 5040.0)
-        p = np.float32(1.0 / 720.0) + r * p
-        p = np.float32(1.0 / 120.0) + r * p
-        p = np.float32(1.0 / 24.0) + r * p
-        p = np.float32(1.0 / 6.0) + r * p
-        p = np.float32(0.5) + r * p
-        p = one + r * p
-        t[j] = np.float32(0.0) if tiny else one + r * p
-        scratch[j] = y
-    for j in range(t.shape[0]):
-        bits[j] = (bits[j] - _ROUND_BITS32 + 127) << 23  # now the float 2^k
-    for j in range(t.shape[0]):
-        t[j] *= scratch[j]
-
-
-@njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _exp_shifted32(t, top, scale, scratch):
     """``t <- e^((t - top) scale)`` for a contiguous float32 vector, ``(t - top) scale <= 87``,
-    but for the last product by ``2^k`` (left to :func:`_times_and_sum`, which sums too): the
-    shift, the scale and :func:`_exp_rows32`'s first two passes in two passes."""
+    but for the last product by ``2^k``, left to :func:`_times_and_sum` (which sums too), in
+    SIMD lanes: ``2^k p(r)`` with ``|r| <= ln 2 / 2`` and ``p`` the Taylor polynomial of degree
+    7 (relative error below 1e-7), ``2^k`` written into ``scratch`` (float32, at least
+    ``len(t)``) from the bits of ``k + 1.5 * 2^23``, as in
+    :func:`neurosim.kernels.scalar.logistic_rows32`; arguments below -87 give 0 (the true
+    value is below 2e-38)."""
     bits = scratch.view(np.int32)
     one = np.float32(1.0)
     for j in range(t.shape[0]):
@@ -126,19 +100,6 @@ def _exp_shifted_sum(t, top, scale, scratch):
         _exp_rows(t, scratch)
         return _row_sum(t)
     return impl64
-
-
-def exp_lanes(t, scratch):
-    """``t <- e^t`` in place for a contiguous vector of either float dtype (``scratch`` of the
-    same dtype, at least as long), in SIMD lanes. Callable from kernels only."""
-    raise NotImplementedError("exp_lanes is called from compiled kernels")
-
-
-@overload(exp_lanes)
-def _exp_lanes(t, scratch):
-    if t.dtype == types.float32:
-        return lambda t, scratch: _exp_rows32(t, scratch)
-    return lambda t, scratch: _exp_rows(t, scratch)
 
 
 @njit(cache=True)
