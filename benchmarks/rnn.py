@@ -21,7 +21,13 @@ of the medians (> 1: neurosim faster), the same ratio of the fastest steps (stea
 machine shared with other work), each side's last loss. Per cell: min, median and max of the
 ratios. Prints one JSON line per point as it ends, then one JSON object.
 
+``--products`` measures instead the per-step recurrent products alone, forward ``(4H, H) @
+(H, B)`` and backward ``(H, 4H) @ (4H, B)`` for every hidden size and batch of the grid, in
+GFLOP/s: neurosim's packed kernel (:mod:`neurosim.kernels.gemm`, the weights packed once, as
+a sequence does), NumPy's OpenBLAS and PyTorch's BLAS (MKL), alternating, best of the rounds.
+
     python benchmarks/rnn.py [--rounds 3] [--seconds 1.0] [--cells lstm gru] [--grid full]
+    python benchmarks/rnn.py --products [--rounds 3]
 """
 import os
 
@@ -133,6 +139,38 @@ def run_point(cell, units, batch, steps, rounds, seconds):
             "pytorch_loss": last["pytorch"]}
 
 
+def products(rounds, seconds=0.2):
+    """GFLOP/s of the per-step products (see the module docstring), one JSON line a shape."""
+    import torch
+    from neurosim.kernels.gemm import packed, packed_matmul
+    rng = np.random.default_rng(0)
+    rows = []
+    for units, batch in itertools.product(HIDDEN, BATCHES):
+        for m, k in ((4 * units, units), (units, 4 * units)):
+            A = rng.standard_normal((m, k)).astype(np.float32)
+            B = rng.standard_normal((k, batch)).astype(np.float32)
+            C = np.empty((m, batch), np.float32)
+            Ap, At, Bt, Ct = packed(A), torch.from_numpy(A), torch.from_numpy(B), \
+                torch.from_numpy(C.copy())
+            sides = {"neurosim": lambda: packed_matmul(Ap, B, C),
+                     "numpy": lambda: np.matmul(A, B, out=C),
+                     "pytorch": lambda: torch.mm(At, Bt, out=Ct)}
+            reps = max(3, int(seconds * 1e11 / (2 * m * k * batch)))
+            best = {name: np.inf for name in sides}
+            for r in range(rounds):
+                for name in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
+                    sides[name]()
+                    start = time.perf_counter()
+                    for _ in range(reps):
+                        sides[name]()
+                    best[name] = min(best[name], (time.perf_counter() - start) / reps)
+            row = {"m": m, "k": k, "n": batch}
+            row.update({f"{name}_gflops": 2 * m * k * batch / t / 1e9 for name, t in best.items()})
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=3)
@@ -141,9 +179,17 @@ def main():
     p.add_argument("--grid", default="axes", choices=("axes", "full"))
     p.add_argument("--points", nargs="+", default=None,
                    help="hidden,batch,steps triples instead of the sweep")
+    p.add_argument("--products", action="store_true",
+                   help="GFLOP/s of the per-step products instead of training steps")
     args = p.parse_args()
     import torch
     torch.set_num_threads(1)
+    if args.products:
+        rows = products(args.rounds)
+        print(json.dumps({"machine": platform.processor() or platform.machine(), "threads": 1,
+                          "dtype": "float32", "torch": torch.__version__, "products": rows},
+                         indent=1))
+        return
     sweep = [tuple(int(v) for v in s.split(",")) for s in args.points] if args.points else \
         points(args.grid)
     out = {"machine": platform.processor() or platform.machine(), "threads": 1,
