@@ -14,12 +14,12 @@ alternating), steps per second, first-call (compile) times apart, and ratios.
 The size sweep of issue 17 (``"sweep"``): dense Dirichlet(1) chains of 100, 1000 and 10000
 states, one path of 10^3, 10^4 and 10^6 steps and 100 paths of 10^4 and 10^5 steps, neurosim's
 ``simulate`` beside QuantEcon's ``simulate`` (alternating, one thread; a point under 200,000
-steps in all takes the fastest of a batch of calls back to back): the ratio per point (the median of
-the back-to-back pairs, and ``of_fastest``: QuantEcon's fastest over neurosim's fastest),
-the wrapper's share of neurosim's call (everything but the kernel: the kernel alone is timed on
-prepared arrays writing a fresh output, as the call does; from the fastest of the repeats of
-each), and the peak memory of each call
-(tracemalloc, chains built and warm).
+steps in all takes the fastest of a batch of calls back to back, one up to 10^6 the fastest of
+3): the ratio per point (the median of the back-to-back pairs, and ``of_fastest``: QuantEcon's
+fastest over neurosim's fastest), the wrapper's share of neurosim's call (everything but the
+kernel: the kernel alone is timed on prepared arrays writing a fresh output, as the call does;
+from the fastest of the repeats of each), and the peak memory of each call (tracemalloc, chains
+built and warm).
 
     python benchmarks/markov.py [--repeats 5] [--quick] [--sweep-only]
 """
@@ -82,6 +82,7 @@ def sparse_chain(n=100_000, k=10, seed=0):
 SWEEP_STATES = (100, 1000, 10000)
 SWEEP_RUNS = ((1, 1_000), (1, 10_000), (1, 1_000_000), (100, 10_000), (100, 100_000))  # (paths, ts_length)
 SHORT = 200_000  # a point of fewer steps in all (paths x steps) times a batch of calls per figure
+MID = 1_000_000  # up to this many steps in all, the fastest of 3 calls
 
 
 def peak_bytes(fn):
@@ -137,7 +138,8 @@ def sweep(repeats, qe, states_list=SWEEP_STATES, runs=SWEEP_RUNS):
         for paths, length in runs:
             steps = length - 1  # ts_length states: the start and length - 1 steps
             init = 0 if paths == 1 else np.zeros(paths, dtype=np.int64)
-            number = max(1, SHORT // (paths * length))  # calls per figure (the fastest)
+            total = paths * length  # calls per figure (the fastest of them)
+            number = max(1, SHORT // total) if total < SHORT else (3 if total <= MID else 1)
             t = {"neurosim": [], "quantecon": [], "kernel": []}
             for _ in range(repeats):
                 t["neurosim"].append(per_call(lambda: mc.simulate(steps, start=0, n_chains=paths), number))
