@@ -254,9 +254,10 @@ def sdp_forward(q, k, v, scale, causal, pad, allowed, additive, weights, out):
 
     ``q`` (B, Tq, H * d), ``k`` (B, Tk, H * d), ``v`` (B, Tk, H * dv), one float dtype, rows
     contiguous (column slices of a wider array will do); ``weights`` (B, H, Tq, Tk) and ``out``
-    (B, Tq, H * dv) are written. Masks: ``causal`` (query ``i`` sees keys ``j <= i``); ``pad`` (B, Tk) bool, True at padding; ``allowed`` bool
-    and ``additive`` (of the dtype), broadcast views of shape (B, H, Tq, Tk). A mask that is not
-    used is an array with an empty last axis ((1, 0) or (1, 1, 1, 0)).
+    (B, Tq, H * dv) are written. Masks: ``causal`` (query ``i`` sees keys ``j <= i``); ``pad``
+    (B, Tk) bool, True at padding; ``allowed`` bool and ``additive`` (of the dtype), broadcast
+    views of shape (B, H, Tq, Tk). A mask that is not used is an array with an empty last axis
+    ((1, 0) or (1, 1, 1, 0)).
     """
     n, tq, _ = q.shape
     tk = k.shape[1]
