@@ -19,10 +19,11 @@ batches. Prints one JSON object.
 128, random inputs and 8-class labels (a fixed pool of 4 batches); both sides from PyTorch's
 weights. Timing by :mod:`nn_steps` (alternating rounds, each step timed alone): per point the
 median step times and the ratio PyTorch / neurosim; per family min, median and max ratio.
-``--threads all``: every core on both sides.
+``--threads all``: every core on both sides; ``--causal``: causal self-attention on both sides
+(PyTorch's block given the causal mask with ``is_causal=True``).
 
     python benchmarks/attention.py [--rounds 5] [--steps 40]
-    python benchmarks/attention.py --sweep [--rounds 3] [--seconds 1] [--threads 1|all]
+    python benchmarks/attention.py --sweep [--rounds 3] [--seconds 1] [--threads 1|all] [--causal]
 """
 import nn_steps  # noqa: F401  (sets the thread counts before NumPy loads)
 
@@ -53,10 +54,11 @@ def batches():
 
 
 class Ours:
-    def __init__(self, weights, d_model=D_MODEL, ff=FF, shape=(PAIRS + 1, KEYS + VALUES + 1)):
+    def __init__(self, weights, d_model=D_MODEL, ff=FF, shape=(PAIRS + 1, KEYS + VALUES + 1),
+                 causal=False):
         self.model = transformer_encoder(d_model, HEADS, input_shape=shape,
                                          outputs=VALUES, ff_units=ff, positional=None,
-                                         pool="last", dtype=np.float32)
+                                         pool="last", causal=causal, dtype=np.float32)
         self.model.load_state(weights)
         self.opt = optim.Adam(self.model.parameters(), lr=LR)
 
@@ -69,11 +71,14 @@ class Ours:
 
 
 class Torch:
-    def __init__(self, seed, d_model=D_MODEL, ff=FF, features=KEYS + VALUES + 1):
+    def __init__(self, seed, d_model=D_MODEL, ff=FF, features=KEYS + VALUES + 1, steps=None):
+        """``steps``: a causal block (each step sees itself and the past) for that length."""
         import torch
         from torch import nn
         torch.manual_seed(seed)
         self.torch, self.d = torch, d_model
+        self.mask = None if steps is None else nn.Transformer.generate_square_subsequent_mask(
+            steps)
         self.embed = nn.Linear(features, d_model)
         self.block = nn.TransformerEncoderLayer(d_model, HEADS, ff, dropout=0.0,
                                                 batch_first=True, norm_first=True)
@@ -84,7 +89,8 @@ class Torch:
 
     def step(self, X, y):
         self.opt.zero_grad()
-        logits = self.head(self.norm(self.block(self.embed(X)))[:, -1])
+        causal = {} if self.mask is None else {"src_mask": self.mask, "is_causal": True}
+        logits = self.head(self.norm(self.block(self.embed(X), **causal))[:, -1])
         loss = self.torch.nn.functional.cross_entropy(logits, y)
         loss.backward()
         self.opt.step()
@@ -115,11 +121,12 @@ D_SWEEP, LENGTHS, BATCHES, FEATURES = (64, 128, 256), (16, 64, 128), (32, 128), 
 
 def sweep(args):
     torch = nn_steps.torch_module()
-    out = nn_steps.header(heads=HEADS, features=FEATURES, classes=VALUES, optimizer="Adam")
+    out = nn_steps.header(heads=HEADS, features=FEATURES, classes=VALUES, optimizer="Adam",
+                          causal=args.causal)
     rows = []
     for d, length, batch in itertools.product(D_SWEEP, LENGTHS, BATCHES):
-        theirs = Torch(0, d, 2 * d, FEATURES)
-        ours = Ours(theirs.weights(), d, 2 * d, (length, FEATURES))
+        theirs = Torch(0, d, 2 * d, FEATURES, length if args.causal else None)
+        ours = Ours(theirs.weights(), d, 2 * d, (length, FEATURES), args.causal)
         rng = np.random.default_rng(0)
         data = [(rng.standard_normal((batch, length, FEATURES)).astype(np.float32),
                  rng.integers(0, VALUES, batch)) for _ in range(4)]
@@ -136,6 +143,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=40, help="timed steps per side per round")
     p.add_argument("--sweep", action="store_true", help="the block's step over sizes instead")
+    p.add_argument("--causal", action="store_true",
+                   help="with --sweep: causal self-attention on both sides")
     nn_steps.add_arguments(p)
     p.set_defaults(rounds=5)
     args = p.parse_args()
