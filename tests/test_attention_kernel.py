@@ -2,7 +2,8 @@
 sdp_backward, behind neurosim.nn.attention.attention): its SIMD helpers against NumPy, and the op
 against a plain float64 NumPy reference written here at sizes the small tests do not reach
 (rows longer than a SIMD vector with tails, queries and keys of different lengths with a causal
-mask, one key, scores far from zero), in float64 and float32, outputs and gradients."""
+mask, one key, scores far from zero, long causal blocks with and without masks), in float64
+and float32, outputs and gradients."""
 import numpy as np
 import pytest
 from numba import njit
@@ -76,7 +77,10 @@ CASES = {"long rows": dict(tq=37, tk=37, causal=False),
          "causal, more keys": dict(tq=9, tk=26, causal=True),
          "one key": dict(tq=5, tk=1, causal=False),
          "padding and an additive mask": dict(tq=18, tk=21, causal=False, pad=True, add=True),
-         "large scores": dict(tq=17, tk=17, causal=True, big=True)}
+         "large scores": dict(tq=17, tk=17, causal=True, big=True),
+         "causal, long": dict(tq=150, tk=150, causal=True),
+         "causal, long, fewer keys": dict(tq=140, tk=70, causal=True),
+         "causal, long, with masks": dict(tq=100, tk=100, causal=True, pad=True, add=True)}
 
 
 @pytest.mark.parametrize("case", CASES)
