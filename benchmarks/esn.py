@@ -59,7 +59,7 @@ except ImportError:  # a checkout that is not pip-installed: use the repository 
     import neurosim  # noqa: E402,F401
 from neurosim import metrics  # noqa: E402
 from neurosim.datasets import timeseries as ts  # noqa: E402
-from neurosim.kernels.reservoir import narma as _narma  # noqa: E402
+from neurosim.kernels.timeseries import narma as _narma  # noqa: E402
 from neurosim.reservoir import ESN  # noqa: E402
 
 T_IMPORT = time.perf_counter() - T_IMPORT

@@ -31,7 +31,7 @@ from scipy.linalg import blas as _blas
 from scipy.linalg import lapack as _lapack
 
 from . import checks, config
-from .kernels import reservoir as _k
+from .kernels import readout as _k
 
 _EPS = np.finfo(np.float64).eps
 

@@ -10,7 +10,7 @@ sample interval.
 import numpy as np
 
 from .. import checks, rng
-from ..kernels import reservoir as _k
+from ..kernels import timeseries as _k
 
 
 def mackey_glass(n_timesteps, tau=17, a=0.2, b=0.1, n=10, x0=1.2, h=1.0, *, substeps=10,

@@ -59,6 +59,7 @@ from numba import njit, prange, types, uint64
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .readout import _rls_downdate, _rls_gain
 from .rng import normal
 from .scalar import logistic
 
@@ -606,64 +607,6 @@ def run_readout_many(mats, soff, bounds, win, wfb, bias, wout, wbias, inputs, cl
             _copy(yb, out_y[r, b, t])
 
 
-@njit(cache=True, inline="always")
-def _rls_gain(P, phi, k, forget):
-    """RLS gain in place: ``k = P phi / (forget + phi' P phi)``; returns the denominator."""
-    m = phi.shape[0]
-    denom = forget
-    for i in range(m):
-        acc = 0.0
-        for j in range(m):
-            acc += P[i, j] * phi[j]
-        k[i] = acc
-        denom += phi[i] * acc
-    for i in range(m):
-        k[i] /= denom
-    return denom
-
-
-@njit(cache=True, inline="always")
-def _rls_downdate(P, k, denom, forget):
-    """``P <- (P - k (P phi)') / forget`` in place, using ``P phi = k * denom`` (P symmetric)."""
-    m = k.shape[0]
-    for i in range(m):
-        ki = k[i] * denom
-        for j in range(m):
-            P[i, j] = (P[i, j] - ki * k[j]) / forget
-
-
-@njit(cache=True)
-def rls(states, targets, w, wbias, P, forget):
-    """Recursive least squares over the rows of ``states`` (T, n) toward ``targets`` (T, n_out).
-
-    The readout ``y = w @ x + wbias`` (w (n_out, n), wbias (n_out,)) and the inverse correlation
-    matrix ``P`` (n + 1, n + 1) over the features ``[x, 1]`` are updated in place, one sample at a
-    time with forgetting factor ``forget`` (1 = none). Returns the a-priori errors (T, n_out).
-    """
-    n_steps, n = states.shape
-    n_out = targets.shape[1]
-    m = n + 1
-    phi = np.empty(m)
-    k = np.empty(m)
-    err = np.empty((n_steps, n_out))
-    for t in range(n_steps):
-        _copy(states[t], phi[:n])
-        phi[n] = 1.0
-        # k = P phi / (forget + phi' P phi)
-        denom = _rls_gain(P, phi, k, forget)
-        for o in range(n_out):
-            y = wbias[o]
-            for i in range(n):
-                y += w[o, i] * phi[i]
-            e = targets[t, o] - y
-            err[t, o] = e
-            for i in range(n):
-                w[o, i] += e * k[i]
-            wbias[o] += e * k[n]
-        _rls_downdate(P, k, denom, forget)
-    return err
-
-
 @njit(cache=True)
 def force(mat, bounds, win, wfb, bias, inputs, targets, x, y, w, wbias, P, leak, act, noise, rng, every,
           out_y):
@@ -710,81 +653,3 @@ def elm_hidden(b, act, out):
     for s in prange(n_samples):
         for h in range(n_hidden):
             out[s, h] = activate(out[s, h] + b[h], act)
-
-
-@njit(cache=True)
-def narma(u, order, out):
-    """NARMA-``order`` series driven by ``u`` (T,) into ``out`` (T,) (Atiya and Parlos 2000)::
-
-        y[t+1] = 0.3 y[t] + 0.05 y[t] sum_{i<order} y[t-i] + 1.5 u[t-order+1] u[t] + 0.1
-    """
-    n_steps = u.shape[0]
-    out[:] = 0.0
-    for t in range(order - 1, n_steps - 1):
-        s = 0.0
-        for i in range(order):
-            s += out[t - i]
-        out[t + 1] = 0.3 * out[t] + 0.05 * out[t] * s + 1.5 * u[t - order + 1] * u[t] + 0.1
-
-
-@njit(cache=True)
-def _mg_rhs(x, xd, a, b, p):
-    return a * xd / (1.0 + xd ** p) - b * x
-
-
-@njit(cache=True)
-def mackey_glass(history, n_delay, dt, sub, a, b, p, out):
-    """Integrate dx/dt = a x(t - tau) / (1 + x(t - tau)^p) - b x(t) with classical RK4.
-
-    The step is ``dt`` and ``tau = n_delay * dt`` (method of steps for a constant delay). The
-    delayed term at the RK4 half steps comes from the cubic Hermite interpolant of the stored
-    grid values and derivatives on that interval (on the history, taken piecewise linear, the
-    interpolation is exact), so the scheme stays fourth order even across the derivative jump
-    at t = 0. ``history`` (n_delay + 1,) holds x on the grid from -tau to 0; every ``sub``-th grid
-    value from t = 0 on is written to ``out`` (T,).
-    """
-    n_out = out.shape[0]
-    n_grid = (n_out - 1) * sub + 1
-    buf = np.empty(n_delay + n_grid)
-    der = np.empty(n_delay + n_grid)
-    _copy(history, buf[:n_delay + 1])
-    out[0] = buf[n_delay]
-    for s in range(n_grid - 1):
-        i = n_delay + s  # current grid index
-        x = buf[i]
-        j = s  # the delayed interval [j, j + 1]
-        d0 = buf[j]
-        d1 = buf[j + 1]
-        k1 = _mg_rhs(x, d0, a, b, p)
-        der[i] = k1
-        if j < n_delay:
-            dm = 0.5 * (d0 + d1)
-        else:
-            dm = 0.5 * (d0 + d1) + dt * (der[j] - der[j + 1]) / 8.0
-        k2 = _mg_rhs(x + 0.5 * dt * k1, dm, a, b, p)
-        k3 = _mg_rhs(x + 0.5 * dt * k2, dm, a, b, p)
-        k4 = _mg_rhs(x + dt * k3, d1, a, b, p)
-        buf[i + 1] = x + dt * (k1 + 2.0 * k2 + 2.0 * k3 + k4) / 6.0
-        if (s + 1) % sub == 0:
-            out[(s + 1) // sub] = buf[i + 1]
-
-
-@njit(cache=True)
-def lorenz(x0, dt, sub, sigma, rho, beta, out):
-    """Lorenz system with RK4 at step ``dt / sub``; out (T, 3) gets every ``sub``-th point from x0."""
-    h = dt / sub
-    x, y, z = x0[0], x0[1], x0[2]
-    out[0, 0], out[0, 1], out[0, 2] = x, y, z
-    for t in range(1, out.shape[0]):
-        for _ in range(sub):
-            k1x, k1y, k1z = sigma * (y - x), x * (rho - z) - y, x * y - beta * z
-            x2, y2, z2 = x + 0.5 * h * k1x, y + 0.5 * h * k1y, z + 0.5 * h * k1z
-            k2x, k2y, k2z = sigma * (y2 - x2), x2 * (rho - z2) - y2, x2 * y2 - beta * z2
-            x3, y3, z3 = x + 0.5 * h * k2x, y + 0.5 * h * k2y, z + 0.5 * h * k2z
-            k3x, k3y, k3z = sigma * (y3 - x3), x3 * (rho - z3) - y3, x3 * y3 - beta * z3
-            x4, y4, z4 = x + h * k3x, y + h * k3y, z + h * k3z
-            k4x, k4y, k4z = sigma * (y4 - x4), x4 * (rho - z4) - y4, x4 * y4 - beta * z4
-            x += h * (k1x + 2 * k2x + 2 * k3x + k4x) / 6.0
-            y += h * (k1y + 2 * k2y + 2 * k3y + k4y) / 6.0
-            z += h * (k1z + 2 * k2z + 2 * k3z + k4z) / 6.0
-        out[t, 0], out[t, 1], out[t, 2] = x, y, z
