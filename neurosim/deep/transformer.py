@@ -65,7 +65,10 @@ def transformer_encoder(d_model, heads, depth=1, *, input_shape, outputs, ff_uni
     Sequential
         Outputs (batch, outputs), or (batch, time, outputs) with ``pool=None``. Train it with
         ``fit`` (``loss="cross_entropy"`` after pooling, :func:`per_step_cross_entropy` per
-        step, or ``"mse"``).
+        step, or ``"mse"``). ``fit(model, X, y, lengths=)``, ``predict`` and ``model(x,
+        lengths=)`` take each sequence's steps (padded at the end): every block masks the
+        padding's keys and zeroes its padded steps, the pooling reads the valid steps only (and
+        a per-step read-out's loss only those), so each sequence gets what it gets alone.
     """
     input_shape = tuple(input_shape)
     if len(input_shape) != 2:
@@ -144,7 +147,7 @@ def reverse_sequences(n, length=8, symbols=6, *, seed=None):
     return np.eye(symbols)[s], s[:, ::-1].copy()
 
 
-def attention_maps(model, X, batch_size=256):
+def attention_maps(model, X, batch_size=256, lengths=None):
     """The attention weights of every multi-head attention layer of ``model`` for inputs ``X``.
 
     Parameters
@@ -155,6 +158,8 @@ def attention_maps(model, X, batch_size=256):
     X : array_like, (n, time, features)
     batch_size : int
         Samples per forward pass.
+    lengths : array_like (n,), optional
+        Each sequence's steps (padded at the end): no step attends to padding.
 
     Returns
     -------
@@ -173,7 +178,8 @@ def attention_maps(model, X, batch_size=256):
     try:
         with no_grad():
             for start in range(0, len(X), batch_size):
-                model(X[start:start + batch_size])
+                model(X[start:start + batch_size], lengths=None if lengths is None else
+                      lengths[start:start + batch_size])
                 batches.append(np.stack([layer.weights for layer in found]))
     finally:
         model.train(mode)

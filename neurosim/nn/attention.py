@@ -26,6 +26,7 @@ from ..kernels import attention as katt
 from . import ops
 from .init import initialiser
 from .layers import Dropout, Layer, LayerNorm, SequenceLayer
+from .recurrent import _checked_lengths
 from .tensor import Tensor, as_tensor, record
 
 _NO_PAD = np.zeros((1, 0), bool)                                    # the kernels' "no mask"
@@ -46,6 +47,32 @@ def _padding(key_padding_mask, batch, keys):
         raise ValueError(f"key_padding_mask must have shape (batch, keys) = ({batch}, {keys});"
                          f" got {pad.shape}")
     return np.ascontiguousarray(pad)
+
+
+def _valid_steps(lengths, shape):
+    """The (batch, time) mask of each sequence's valid steps from ``lengths`` (batch,) or a
+    (batch, time) mask True on the first steps (checked as the recurrent layers check them:
+    a ValueError naming ``lengths``); None when there are none or every sequence is full."""
+    lens = _checked_lengths(lengths, shape)
+    return None if lens is None else np.arange(shape[1]) < lens[:, None]
+
+
+def _merged_padding(key_padding_mask, valid):
+    """``key_padding_mask`` (or None) with the steps past each sequence's length added."""
+    if valid is None:
+        return key_padding_mask
+    if key_padding_mask is None:
+        return ~valid
+    return _padding(key_padding_mask, *valid.shape) | ~valid
+
+
+def _zero_padding(x, valid):
+    """``x`` (batch, time, features) with the rows of padded steps (``valid`` False) set to
+    zero, one op (their gradient is zero too); ``x`` itself without ``valid``."""
+    if valid is None:
+        return x
+    keep = valid[:, :, None].astype(x.dtype)
+    return record(x.data * keep, (x,), lambda g: (g * keep,))
 
 
 def _broadcast(mask, full, empty):
@@ -376,10 +403,16 @@ class MultiHeadAttention(SequenceLayer):
         A fixed mask used by every call that gives none (see :func:`attention_mask`: True
         masks out, floats are added to the scores), e.g. a local window.
 
-    Call a built layer as ``layer(x, context=None, key_padding_mask=None, attn_mask=None)``,
-    ``context`` (batch, keys, context_features), ``key_padding_mask`` bool (batch, keys), True
-    at padding, and ``attn_mask`` as :func:`attention` takes it. After every call ``weights``
-    holds the attention weights, (batch, heads, time, keys).
+    Call a built layer as ``layer(x, context=None, key_padding_mask=None, attn_mask=None,
+    lengths=None)``, ``context`` (batch, keys, context_features), ``key_padding_mask`` bool
+    (batch, keys), True at padding, and ``attn_mask`` as :func:`attention` takes it. After
+    every call ``weights`` holds the attention weights, (batch, heads, time, keys).
+    ``lengths`` (batch,) (or a (batch, time) mask True on the first steps) are the steps of
+    each sequence of ``x``, padded at the end, as ``fit(..., lengths=)`` passes them: in
+    self-attention no step attends to padding (PyTorch's ``src_key_padding_mask = arange(T) >=
+    lengths[:, None]``), and the outputs at padded steps are zero, as PyTorch's nested-tensor
+    path pads them (their gradient is zero, so padding neither counts nor trains); with a
+    ``context`` only the padded query rows are zeroed (its padding is ``key_padding_mask``).
     """
 
     def __init__(self, heads, d_model=None, *, causal=False, context_features=None,
@@ -410,15 +443,16 @@ class MultiHeadAttention(SequenceLayer):
         self.context_features = context
         return (steps, d)
 
-    def forward(self, x, context=None, key_padding_mask=None, attn_mask=None):
+    def forward(self, x, context=None, key_padding_mask=None, attn_mask=None, lengths=None):
         p = self.params
+        valid = _valid_steps(lengths, x.shape)
         if context is None:        # one product with the three matrices side by side
             qkv = ops.dense(x, ops.concatenate([p["W_q"], p["W_k"], p["W_v"]], axis=1),
                             ops.concatenate([p["b_q"], p["b_k"], p["b_v"]]))
             out, self.weights = _self_attention(
-                qkv, self.heads, self.causal, key_padding_mask,
+                qkv, self.heads, self.causal, _merged_padding(key_padding_mask, valid),
                 self.attn_mask if attn_mask is None else attn_mask)
-            return ops.dense(out, p["W_o"], p["b_o"])
+            return _zero_padding(ops.dense(out, p["W_o"], p["b_o"]), valid)
         context = as_tensor(context)
         if context.ndim != 3 or context.shape[0] != x.shape[0] or \
                 context.shape[2] != self.context_features:
@@ -430,7 +464,7 @@ class MultiHeadAttention(SequenceLayer):
                                       causal=self.causal, key_padding_mask=key_padding_mask,
                                       attn_mask=self.attn_mask if attn_mask is None else
                                       attn_mask)
-        return ops.dense(out, p["W_o"], p["b_o"])
+        return _zero_padding(ops.dense(out, p["W_o"], p["b_o"]), valid)
 
     def __repr__(self):
         causal = ", causal=True" if self.causal else ""
@@ -513,7 +547,10 @@ class TransformerEncoderBlock(SequenceLayer):
         A fixed mask of the self-attention (see :class:`MultiHeadAttention`).
 
     ``attention`` (the :class:`MultiHeadAttention`) keeps the last call's ``weights``; call
-    ``block(x, key_padding_mask=None, attn_mask=None)``.
+    ``block(x, key_padding_mask=None, attn_mask=None, lengths=None)``; ``lengths`` (each
+    sequence's steps, padded at the end, as ``fit(..., lengths=)`` passes them) mask the
+    padding's keys and zero the block's outputs at padded steps (see
+    :class:`MultiHeadAttention`): each sequence's valid steps get what it gets alone.
     """
 
     def __init__(self, heads, ff_units=None, *, dropout=0.0, activation="relu",
@@ -550,16 +587,20 @@ class TransformerEncoderBlock(SequenceLayer):
             self.act(ops.dense(x, p["W1"], p["b1"]))        # a ReLU in the product's op
         return ops.dense(self.layers[5].forward(hidden), p["W2"], p["b2"])
 
-    def forward(self, x, key_padding_mask=None, attn_mask=None):
+    def forward(self, x, key_padding_mask=None, attn_mask=None, lengths=None):
         attend, norm1, norm2, drop1, drop2 = self.layers[:5]
+        valid = _valid_steps(lengths, x.shape)
+        pad = _merged_padding(key_padding_mask, valid)
 
         def mixed(y):
-            return attend.forward(y, key_padding_mask=key_padding_mask, attn_mask=attn_mask)
+            return _zero_padding(attend.forward(y, key_padding_mask=pad, attn_mask=attn_mask),
+                                 valid)
         if self.norm_first:
             x = ops.add(x, drop1.forward(mixed(norm1.forward(x))))
-            return ops.add(x, drop2.forward(self.feed_forward(norm2.forward(x))))
+            return _zero_padding(ops.add(x, drop2.forward(self.feed_forward(norm2.forward(x)))),
+                                 valid)
         x = norm1.forward(ops.add(x, drop1.forward(mixed(x))))
-        return norm2.forward(ops.add(x, drop2.forward(self.feed_forward(x))))
+        return _zero_padding(norm2.forward(ops.add(x, drop2.forward(self.feed_forward(x)))), valid)
 
     def __repr__(self):
         kind = "pre-norm" if self.norm_first else "post-norm"
@@ -569,7 +610,12 @@ class TransformerEncoderBlock(SequenceLayer):
 
 class SequencePooling(Layer):
     """(batch, time, features) -> (batch, features): the ``"mean"`` over the steps or the
-    ``"last"`` step (for a causal encoder, the one that has seen the whole sequence)."""
+    ``"last"`` step (for a causal encoder, the one that has seen the whole sequence).
+
+    Call as ``pool(x, lengths=None)``: with ``lengths`` (each sequence's steps, padded at the
+    end, as ``fit(..., lengths=)`` passes them) the mean is over each sequence's valid steps
+    and "last" is its last valid step; the padding gets no gradient.
+    """
 
     def __init__(self, mode="mean"):
         super().__init__()
@@ -578,15 +624,22 @@ class SequencePooling(Layer):
     def _build(self, shape, generator, dtype):
         return _sequence_shape(shape, "SequencePooling")[1:]
 
-    def forward(self, x):
+    def forward(self, x, lengths=None):
+        valid = _valid_steps(lengths, x.shape)
         if self.mode == "mean":
-            return ops.mean(x, axis=1)
+            if valid is None:
+                return ops.mean(x, axis=1)
+            keep = (valid / valid.sum(axis=1, keepdims=True)).astype(x.dtype)[:, :, None]
+            return record((x.data * keep).sum(axis=1), (x,),
+                          lambda g: (keep * g[:, None, :],))
+        rows = np.arange(x.shape[0])
+        last = np.full(x.shape[0], x.shape[1] - 1) if valid is None else valid.sum(axis=1) - 1
 
         def backward(g):
             gx = np.zeros_like(x.data)
-            gx[:, -1] = g
+            gx[rows, last] = g
             return (gx,)
-        return record(x.data[:, -1].copy(), (x,), backward)
+        return record(x.data[rows, last], (x,), backward)
 
     def __repr__(self):
         return f"SequencePooling({self.mode!r})"

@@ -62,7 +62,7 @@ class Layer:
         raise NotImplementedError
 
     def takes_lengths(self):
-        """Whether ``forward`` takes ``lengths`` (each sequence's steps: recurrent layers)."""
+        """Whether ``forward`` takes ``lengths`` (each sequence's steps: recurrent, attention)."""
         return "lengths" in inspect.signature(self.forward).parameters
 
     def __call__(self, x):
@@ -616,7 +616,7 @@ class Sequential(Layer):
                              f"model's inputs); got {tuple(shape)}")
 
     def __call__(self, x, lengths=None):
-        """The output for ``x``; ``lengths`` go to the layers that take them (recurrent)."""
+        """The output for ``x``; ``lengths`` go to the layers that take them."""
         x = as_tensor(x)
         if not self.built:
             self.build(x.shape[1:])
@@ -624,7 +624,7 @@ class Sequential(Layer):
         if not same and not self.any_steps():
             return super().__call__(x)      # its error
         if lengths is not None and not self.takes_lengths():
-            raise TypeError(f"lengths: no layer of {self!r} takes lengths (recurrent ones do)")
+            raise TypeError(f"lengths: no layer of {self!r} takes lengths (recurrent, attention)")
         if same:
             return self.forward(x, lengths)
         self.check_input(x.shape)

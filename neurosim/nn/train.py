@@ -143,7 +143,7 @@ def _lengths(lengths, X, model, name="lengths"):
         return None
     if not model.takes_lengths():
         raise TypeError(f"{name}: {type(model).__name__} has no layer that takes lengths (the "
-                        "recurrent layers do)")
+                        "recurrent and attention layers do)")
     a = checks.array(lengths, name, dtype=None)
     if a.ndim not in (1, 2) or len(a) != len(X):
         raise ValueError(f"{name} must have one entry per sequence of the inputs ({len(X)}): "
