@@ -24,16 +24,10 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from .scalar import _exp_rows, sigmoid_lanes
+from .scalar import _LIMIT32, _ROUND_BITS32, _exp_rows, exp_parts32, sigmoid_lanes
 
 _FAST = {"contract", "arcp", "nsz", "afn"}       # as kernels.scalar: sums keep their order
 _SUMS = {"reassoc", "nsz"}                       # row sums and maxima in SIMD lanes, any order
-_LOG2E32 = np.float32(1.4426950408889634)
-_LN2_HI32 = np.float32(0.693359375)     # ln 2 split in two: k * _LN2_HI32 is exact for |k| < 2**9
-_LN2_LO32 = np.float32(-2.12194440e-4)
-_ROUND32 = np.float32(12582912.0)       # 1.5 * 2**23: y + _ROUND32 rounds y to an integer
-_ROUND_BITS32 = np.int32(0x4B400000)    # the bits of _ROUND32
-_LIMIT32 = np.float32(87.0)             # e**-87 is still a normal float32
 
 
 @njit(cache=True, fastmath=_FAST, error_model="numpy")
@@ -46,23 +40,10 @@ def _exp_shifted32(t, top, scale, scratch):
     :func:`neurosim.kernels.scalar.logistic_rows32`; arguments below -87 give 0 (the true
     value is below 2e-38)."""
     bits = scratch.view(np.int32)
-    one = np.float32(1.0)
     for j in range(t.shape[0]):
         x = (t[j] - top) * scale
-        tiny = x < -_LIMIT32
-        c = max(x, -_LIMIT32)
-        y = c * _LOG2E32 + _ROUND32
-        k = y - _ROUND32
-        r = c - k * _LN2_HI32 - k * _LN2_LO32
-        p = np.float32(1.0 / 5040.0)
-        p = np.float32(1.0 / 720.0) + r * p
-        p = np.float32(1.0 / 120.0) + r * p
-        p = np.float32(1.0 / 24.0) + r * p
-        p = np.float32(1.0 / 6.0) + r * p
-        p = np.float32(0.5) + r * p
-        p = one + r * p
-        t[j] = np.float32(0.0) if tiny else one + r * p
-        scratch[j] = y
+        e, scratch[j] = exp_parts32(max(x, -_LIMIT32))
+        t[j] = np.float32(0.0) if x < -_LIMIT32 else e
     for j in range(t.shape[0]):
         bits[j] = (bits[j] - _ROUND_BITS32 + 127) << 23  # now the float 2^k
 
@@ -247,6 +228,13 @@ def _softmax_rows(S, b, h, scale, causal, pad, allowed, additive, scratch):
             live[j] *= inv
 
 
+@njit(cache=True, inline="always")
+def _sizes(q, k, v, weights):
+    """``(batch, query steps, key steps, heads, head width, value head width)``."""
+    heads = weights.shape[1]
+    return q.shape[0], q.shape[1], k.shape[1], heads, q.shape[2] // heads, v.shape[2] // heads
+
+
 @njit(cache=True, error_model="numpy")
 def sdp_forward(q, k, v, scale, causal, pad, allowed, additive, weights, out):
     """Scaled dot-product attention of every (sample, head): ``weights[b, h] = softmax(scale
@@ -259,11 +247,7 @@ def sdp_forward(q, k, v, scale, causal, pad, allowed, additive, weights, out):
     views of shape (B, H, Tq, Tk). A mask that is not used is an array with an empty last axis
     ((1, 0) or (1, 1, 1, 0)).
     """
-    n, tq, _ = q.shape
-    tk = k.shape[1]
-    heads = weights.shape[1]
-    d = q.shape[2] // heads
-    dv = v.shape[2] // heads
+    n, tq, tk, heads, d, dv = _sizes(q, k, v, weights)
     dtype = q.dtype
     Qs, Kt = np.empty((tq, d), dtype), np.empty((d, tk), dtype)
     Vs, Os = np.empty((tk, dv), dtype), np.empty((tq, dv), dtype)
@@ -286,11 +270,7 @@ def sdp_backward(g, q, k, v, weights, scale, gq, gk, gv):
     the kept ``weights``: written into ``gq``, ``gk`` and ``gv`` (the shapes of ``q``, ``k``,
     ``v``); a gradient that is not wanted is passed as an array with no elements and skipped.
     Through the softmax, ``dS = P (dP - rowsum(dP P)) scale`` with ``dP = G V^T``."""
-    n, tq, _ = q.shape
-    tk = k.shape[1]
-    heads = weights.shape[1]
-    d = q.shape[2] // heads
-    dv = v.shape[2] // heads
+    n, tq, tk, heads, d, dv = _sizes(q, k, v, weights)
     dtype = q.dtype
     want_q, want_k, want_v = gq.size > 0, gk.size > 0, gv.size > 0
     Gs, Vt = np.empty((tq, dv), dtype), np.empty((dv, tk), dtype)

@@ -128,6 +128,25 @@ _LIMIT32 = np.float32(87.0)              # e**87 fits in float32
 _ONE, _HALF = np.float32(1.0), np.float32(0.5)
 
 
+@njit(cache=True, inline="always")
+def exp_parts32(t):
+    """``e^t`` (float32, ``|t| <= 87``) but for the factor ``2^k``: ``(p(r), t log2(e) + 1.5 *
+    2^23)``, ``r = t - k ln 2`` (``|r| <= ln 2 / 2``), ``p`` the Taylor polynomial of degree 7;
+    ``k`` sits in the low bits of the second value, from which the caller builds ``2^k`` (in
+    SIMD lanes, as :func:`logistic_rows32` does)."""
+    y = t * _LOG2E32 + _ROUND32
+    k = y - _ROUND32
+    r = t - k * _LN2_HI32 - k * _LN2_LO32
+    p = np.float32(1.0 / 5040.0)
+    p = np.float32(1.0 / 720.0) + r * p
+    p = np.float32(1.0 / 120.0) + r * p
+    p = np.float32(1.0 / 24.0) + r * p
+    p = np.float32(1.0 / 6.0) + r * p
+    p = _HALF + r * p
+    p = _ONE + r * p
+    return _ONE + r * p, y
+
+
 @njit(cache=True, fastmath=_FAST, error_model="numpy")
 def logistic_rows32(x, scratch):
     """``x <- 1 / (1 + e^-x)`` in place for a contiguous float32 vector, in float32 SIMD lanes.
@@ -140,19 +159,7 @@ def logistic_rows32(x, scratch):
     """
     bits = scratch.view(np.int32)
     for j in range(x.shape[0]):
-        t = min(max(-x[j], -_LIMIT32), _LIMIT32)
-        y = t * _LOG2E32 + _ROUND32
-        k = y - _ROUND32
-        r = t - k * _LN2_HI32 - k * _LN2_LO32
-        p = np.float32(1.0 / 5040.0)
-        p = np.float32(1.0 / 720.0) + r * p
-        p = np.float32(1.0 / 120.0) + r * p
-        p = np.float32(1.0 / 24.0) + r * p
-        p = np.float32(1.0 / 6.0) + r * p
-        p = _HALF + r * p
-        p = _ONE + r * p
-        x[j] = _ONE + r * p
-        scratch[j] = y
+        x[j], scratch[j] = exp_parts32(min(max(-x[j], -_LIMIT32), _LIMIT32))
     for j in range(x.shape[0]):
         bits[j] = (bits[j] - _ROUND_BITS32 + 127) << 23  # now the float 2^k
     for j in range(x.shape[0]):
