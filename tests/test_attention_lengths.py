@@ -73,6 +73,13 @@ def test_block_zeroes_padded_steps_and_pooling_reads_valid_steps():
     block.build((T, 4), np.random.default_rng(0))
     out = block(padded(features=4), lengths=LENGTHS).data
     assert np.all(out[~VALID] == 0.0) and np.all(np.abs(out[VALID]).sum(-1) > 0)
+    cross = MultiHeadAttention(2, context_features=3)
+    cross.build((T, 4), np.random.default_rng(1))
+    context = R.standard_normal((N, 5, 3))
+    full, cut = (cross(padded(features=4), context, lengths=lengths).data
+                 for lengths in (None, LENGTHS))
+    assert np.all(cut[~VALID] == 0.0)                   # the queries' padding, zeroed
+    np.testing.assert_array_equal(cut[VALID], full[VALID])
     x = padded(features=4)
     mean = SequencePooling("mean").forward(Tensor(x), lengths=LENGTHS).data
     last = SequencePooling("last").forward(Tensor(x), lengths=LENGTHS).data

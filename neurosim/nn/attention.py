@@ -592,9 +592,8 @@ class TransformerEncoderBlock(SequenceLayer):
         valid = _valid_steps(lengths, x.shape)
         pad = _merged_padding(key_padding_mask, valid)
 
-        def mixed(y):
-            return _zero_padding(attend.forward(y, key_padding_mask=pad, attn_mask=attn_mask),
-                                 valid)
+        def mixed(y):     # padded rows stay in padded rows: zeroed once, at the end
+            return attend.forward(y, key_padding_mask=pad, attn_mask=attn_mask)
         if self.norm_first:
             x = ops.add(x, drop1.forward(mixed(norm1.forward(x))))
             return _zero_padding(ops.add(x, drop2.forward(self.feed_forward(norm2.forward(x)))),
