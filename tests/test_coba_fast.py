@@ -78,6 +78,36 @@ def test_relax_coefficients_and_accuracy_against_mpmath():
     assert worst_eval <= 4
 
 
+@njit
+def _fma_all(a, b, c, out):
+    for i in range(a.shape[0]):
+        out[i] = vexp.fma(a[i], b[i], c[i])
+
+
+@pytest.mark.kernel
+def test_fma_rounds_once_as_exact_arithmetic_does():
+    """``vexp.fma`` (and the CUDA simulator's ``_fma``) is ``a * b + c`` rounded once: exact
+    rational arithmetic rounded to float64, which differs from the product and sum rounded
+    apart on a good share of inputs (cancelling ones chosen so)."""
+    from fractions import Fraction
+
+    from neurosim.kernels.cuda import neurons as cn
+
+    gen = np.random.default_rng(2)
+    a = gen.uniform(-2, 2, 2000)
+    b = gen.uniform(-2, 2, 2000)
+    c = -(a * b) * gen.choice([1.0, 1 + 2.0 ** -30, 0.5], 2000)     # near-cancelling sums
+    c[:5] = [0.0, -0.0, 1e300, 5e-324, 1.0]
+    out = np.empty(2000)
+    _fma_all(a, b, c, out)
+    exact = np.array([float(Fraction(x) * Fraction(y) + Fraction(z)) for x, y, z in zip(a, b, c)])
+    np.testing.assert_array_equal(out, exact)
+    assert (out != a * b + c).mean() > 0.2
+    sim = getattr(cn._fma, "py_func", cn._fma)
+    if not hasattr(cn, "libdevice"):        # the simulator's twin
+        np.testing.assert_array_equal([sim(x, y, z) for x, y, z in zip(a, b, c)], exact)
+
+
 P = dict(R=1e8, tau_m=20e-3, v_rest=-60e-3, v_th=-50e-3, v_reset=-60e-3, t_ref=2e-3,
          tau_e=5e-3, tau_i=10e-3, E_e=0.0, E_i=-80e-3, synapse="conductance")
 
@@ -90,14 +120,15 @@ def reference_step(vi, r, xe, xi, Ii, p):
     refractory steps left, spiked)."""
     R = p[kn.P_R]
     dt_tau = p[kn.P_DTTAU]
-    g = 1.0 + R * (xe + xi)
-    A = p[kn.P_REST] + R * (xe * p[kn.P_EE] + xi * p[kn.P_EI] + Ii)
+    fma = vexp.fma
+    g = fma(R, xe + xi, 1.0)
+    A = fma(R, fma(xe, p[kn.P_EE], fma(xi, p[kn.P_EI], Ii)), p[kn.P_REST])
     y = dt_tau * g
     if 0.0 <= y <= vexp.RELAX_MAX:
-        vn = vi + (A - vi * g) * (dt_tau * vexp.relax(y))
+        vn = fma(fma(-vi, g, A), dt_tau * vexp.relax(y), vi)
     else:
         v_inf = A / g
-        vn = v_inf + (vi - v_inf) * vexp.exp(-y)
+        vn = fma(vi - v_inf, vexp.exp(-y), v_inf)
     if r > 0:
         vn = vi
         r -= 1

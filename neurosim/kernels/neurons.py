@@ -78,7 +78,7 @@ def _settle(vb, rb, eb, ib, sp, i, vi, vn, r, xe, xi, de, di, th, reset, nref, k
     else 0."""
     if r > 0:
         vn = vi
-    rn = r - 1 if r > 0 else r
+    rn = np.int32(r - 1) if r > 0 else r     # int32 (Numba widens r - 1 to int64)
     spike = (vn > th) & (rn == 0) & (not keep)
     vb[i] = reset if spike else (vi if keep else vn)
     rb[i] = nref if spike else (r if keep else rn)
@@ -91,11 +91,21 @@ def _settle(vb, rb, eb, ib, sp, i, vi, vn, r, xe, xi, de, di, th, reset, nref, k
 @njit(cache=True, error_model="numpy", inline="always")
 def _lif_drive(xe, xi, Ii, R, v_rest, E_e, E_i):
     """``(g, A)`` of the conductance LIF step: ``g = 1 + R (g_e + g_i)``, ``A = v_rest + R
-    (g_e E_e + g_i E_i + I)`` (``dv/dt = (A - g v) / tau_m``)."""
-    return 1.0 + R * (xe + xi), v_rest + R * (xe * E_e + xi * E_i + Ii)
+    (g_e E_e + (g_i E_i + I))`` (``dv/dt = (A - g v) / tau_m``), in fused multiply-adds."""
+    return _vx.fma(R, xe + xi, 1.0), _vx.fma(R, _vx.fma(xe, E_e, _vx.fma(xi, E_i, Ii)), v_rest)
 
 
 FAR = 2   # the byte flag of a neuron left for the exponential pass
+FAR_WORD = 0x0202020202020202   # FAR in each byte of a word of flags
+
+
+@njit(cache=True, inline="always")
+def _any_flags(words, nw):
+    """The bitwise or of ``words[:nw]`` (eight neurons' byte flags to a word)."""
+    seen = 0
+    for w in range(nw):
+        seen |= words[w]
+    return seen
 
 
 @njit(cache=True, error_model="numpy")
@@ -116,7 +126,10 @@ def lif_conductance(v, ref, syn_e, syn_i, I, lo, hi, p, fired, n_fired):
     spikers and flags them in a byte per neuron; a neuron outside the range is left as it was
     and flagged ``FAR``, and a block with such neurons gets a second vectorised pass that takes
     the exponential step for those alone. The flags of a block with spikers are then read
-    eight at a time, in order, into ``fired``."""
+    eight at a time, in order, into ``fired`` (the pass keeps no counters: the bitwise or of
+    the block's flag words says which kinds it has). The drive, the step and the polynomial
+    are fused multiply-adds (:func:`neurosim.kernels.vexp.fma`; ``-v g + A`` and ``(.) f +
+    v`` each rounded once), as the CUDA twin's."""
     wide_vectors()
     v_rest = p[P_REST]
     R = p[P_R]
@@ -137,41 +150,39 @@ def lif_conductance(v, ref, syn_e, syn_i, I, lo, hi, p, fired, n_fired):
         eb = syn_e[b0:b1]
         ib = syn_i[b0:b1]
         Ib = I[b0:b1]
-        hit = 0
-        far = 0
         for i in range(vb.shape[0]):
             vi = vb[i]
             xe = eb[i]
             xi = ib[i]
             g, A = _lif_drive(xe, xi, Ib[i], R, v_rest, E_e, E_i)
             y = dt_tau * g
-            out = _far(y)
-            far += out
-            vn = vi + (A - vi * g) * (dt_tau * _vx.relax(y))
-            hit += _settle(vb, rb, eb, ib, sp, i, vi, vn, rb[i], xe, xi, de, di, th, reset,
-                           nref, out, FAR)
-        if far > 0:
+            vn = _vx.fma(_vx.fma(-vi, g, A), dt_tau * _vx.relax(y), vi)
+            _settle(vb, rb, eb, ib, sp, i, vi, vn, rb[i], xe, xi, de, di, th, reset, nref,
+                    _far(y), FAR)
+        # the flags, eight to a word: which kinds the block has (no counters in the pass)
+        nw = (vb.shape[0] + 7) // 8
+        seen = _any_flags(words, nw)
+        if seen & FAR_WORD:
             for i in range(vb.shape[0]):
                 vi = vb[i]
                 xe = eb[i]
                 xi = ib[i]
                 g, A = _lif_drive(xe, xi, Ib[i], R, v_rest, E_e, E_i)
                 v_inf = A / g
-                vn = v_inf + (vi - v_inf) * _vx.exp(-(dt_tau * g))
+                vn = _vx.fma(vi - v_inf, _vx.exp(-(dt_tau * g)), v_inf)
                 f = sp[i]
-                hit += _settle(vb, rb, eb, ib, sp, i, vi, vn, rb[i], xe, xi, de, di, th, reset,
-                               nref, f != FAR, f)
-        w = 0
-        while hit > 0:
-            x = words[w]
-            if x != 0:
-                words[w] = 0
-                for k in range(8):
-                    if (x >> (8 * k)) & 0xFF:
-                        fired[n_fired] = b0 + 8 * w + k
-                        n_fired += 1
-                        hit -= 1
-            w += 1
+                _settle(vb, rb, eb, ib, sp, i, vi, vn, rb[i], xe, xi, de, di, th, reset, nref,
+                        f != FAR, f)
+            seen = _any_flags(words, nw)
+        if seen:
+            for w in range(nw):
+                x = words[w]
+                if x != 0:
+                    words[w] = 0
+                    for k in range(8):
+                        if (x >> (8 * k)) & 0xFF:
+                            fired[n_fired] = b0 + 8 * w + k
+                            n_fired += 1
     return n_fired
 
 

@@ -38,10 +38,22 @@ MAX_VARS = 16
 
 if _numba_config.ENABLE_CUDASIM:
     import struct as _struct
+    from fractions import Fraction as _Fraction
 
     @cuda.jit(device=True, inline=True)
     def _mul(a, b):
         return a * b
+
+    @cuda.jit(device=True, inline=True)
+    def _fma(a, b, c):
+        # a * b + c rounded once, as the GPU's fma and the CPU's vexp.fma (the simulator's
+        # cuda.fma rounds twice): exact rational arithmetic, rounded by the conversion
+        a, b, c = float(a), float(b), float(c)
+        try:
+            r = _Fraction(a) * _Fraction(b) + _Fraction(c)
+            return float(r) if r != 0 else a * b + c     # (the sign of an exact zero)
+        except (ValueError, OverflowError):              # inf, nan, overflow
+            return a * b + c
 
     @cuda.jit(device=True, inline=True)
     def _as_double(bits):
@@ -56,6 +68,10 @@ else:  # pragma: no cover (needs a GPU)
     @cuda.jit(device=True, inline=True)
     def _mul(a, b):
         return libdevice.dmul_rn(a, b)
+
+    @cuda.jit(device=True, inline=True)
+    def _fma(a, b, c):
+        return libdevice.fma(a, b, c)
 
     @cuda.jit(device=True, inline=True)
     def _as_double(bits):
@@ -96,21 +112,21 @@ def _exp(x):
 
 @cuda.jit(device=True, inline=True)
 def _relax(y):
-    """:func:`neurosim.kernels.vexp.relax` step for step (Estrin's scheme, products
-    ``dmul_rn``): ``(1 - exp(-y)) / y`` for ``0 <= y <= RELAX_MAX``, the CPU's bits."""
+    """:func:`neurosim.kernels.vexp.relax` step for step (Estrin's scheme, fused multiply-adds
+    :func:`_fma`): ``(1 - exp(-y)) / y`` for ``0 <= y <= RELAX_MAX``, the CPU's bits."""
     y2 = _mul(y, y)
     y4 = _mul(y2, y2)
     y8 = _mul(y4, y4)
-    a0 = _vx.F0 + _mul(_vx.F1, y)
-    a1 = _vx.F2 + _mul(_vx.F3, y)
-    a2 = _vx.F4 + _mul(_vx.F5, y)
-    a3 = _vx.F6 + _mul(_vx.F7, y)
-    a4 = _vx.F8 + _mul(_vx.F9, y)
-    a5 = _vx.F10 + _mul(_vx.F11, y)
-    b0 = a0 + _mul(a1, y2)
-    b1 = a2 + _mul(a3, y2)
-    b2 = a4 + _mul(a5, y2)
-    return (b0 + _mul(b1, y4)) + _mul(b2 + _mul(_vx.F12, y4), y8)
+    a0 = _fma(_vx.F1, y, _vx.F0)
+    a1 = _fma(_vx.F3, y, _vx.F2)
+    a2 = _fma(_vx.F5, y, _vx.F4)
+    a3 = _fma(_vx.F7, y, _vx.F6)
+    a4 = _fma(_vx.F9, y, _vx.F8)
+    a5 = _fma(_vx.F11, y, _vx.F10)
+    b0 = _fma(a1, y2, a0)
+    b1 = _fma(a3, y2, a2)
+    b2 = _fma(a5, y2, a4)
+    return _fma(_fma(_vx.F12, y4, b2), y8, _fma(b1, y4, b0))
 
 
 @cuda.jit(device=True, inline=True)

@@ -50,7 +50,8 @@ then neuron), as the CPU gives them. State updates, Poisson and generator spikes
 the CPU, bit for bit: products are written ``libdevice.dmul_rn``, which the compiler never fuses
 into a multiply-add (an FMA rounds once where the CPU rounds twice), the Izhikevich ``exp(-a
 dt)`` is computed on the host with the CPU's ``exp``, the conductance LIF's step is the
-CPU's (:func:`neurosim.kernels.vexp.relax` written out, ``_relax``, where the CPU takes it, else
+CPU's (its fused multiply-adds :func:`neurosim.kernels.vexp.fma` as ``fma``, rounded once on
+both; :func:`neurosim.kernels.vexp.relax` written out, ``_relax``, where the CPU takes it, else
 :func:`neurosim.kernels.vexp.exp` written out, ``_exp``: plain arithmetic, no libm; AdEx and HH
 use it and ``exprel`` the same way), and the division is IEEE. What can differ is the order of the atomic adds into one synaptic
 variable (or ring slot) in one step; with one input per variable per step, or equal weights per
@@ -77,7 +78,7 @@ from ..spiking import (ADEX_CURRENT, CONDUCTANCE, CUSTOM_CURRENT, HH_CURRENT, IZ
 from . import plasticity as _cp
 from ..neurons import P_NVARS
 from ..vexp import RELAX_MAX
-from .neurons import MAX_VARS, _exp, _mul, _relax, rebind, with_user_step
+from .neurons import MAX_VARS, _exp, _fma, _mul, _relax, rebind, with_user_step
 from .neurons import adex as _adex
 from .neurons import custom as _custom
 from .neurons import hh as _hh
@@ -151,14 +152,14 @@ def _neuron(i, N, kind, p, eu, dt, v, u, aux, syn, ref, has_I, I_ext, r_I, has_r
         # kernels.neurons.lif_conductance: the polynomial step where vexp.relax holds (the
         # CPU's per-neuron choice), else exponential Euler with the exponential
         R = p[P_R]
-        gtot = 1.0 + _mul(R, xe + xi)
-        A = p[P_REST] + _mul(R, _mul(xe, p[P_EE]) + _mul(xi, p[P_EI]) + I)
+        gtot = _fma(R, xe + xi, 1.0)
+        A = _fma(R, _fma(xe, p[P_EE], _fma(xi, p[P_EI], I)), p[P_REST])
         y = _mul(p[P_DTTAU], gtot)
         if y >= 0.0 and y <= RELAX_MAX:
-            vn = vi + _mul(A - _mul(vi, gtot), _mul(p[P_DTTAU], _relax(y)))
+            vn = _fma(_fma(-vi, gtot, A), _mul(p[P_DTTAU], _relax(y)), vi)
         else:
             v_inf = A / gtot
-            vn = v_inf + _mul(vi - v_inf, _exp(-y))
+            vn = _fma(vi - v_inf, _exp(-y), v_inf)
         if r > 0:
             vn = vi
             r -= 1
