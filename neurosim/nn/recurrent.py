@@ -23,6 +23,7 @@ Equations (``s`` the logistic sigmoid, ``*`` element-wise):
 import numpy as np
 
 from .. import checks
+from ..kernels import fpenv
 from ..kernels import recurrent as kr
 from . import norm, ops, workspace
 from .init import initialiser
@@ -217,8 +218,8 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
         workspace.give(D)
         return gx, gW, gU, gb, gb_hn, dh.T, dc.T
     kept = [p for p in parents if p is not None]
-    return record(out, kept, lambda g: [d for d, p in zip(backward(g), parents)
-                                        if p is not None])
+    return record(out, kept, lambda g: [d for d, p in zip(fpenv.call_flushed(backward, g),
+                                                          parents) if p is not None])
 
 
 _LENGTHS_DOC = """lengths : array_like, optional

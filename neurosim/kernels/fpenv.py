@@ -1,0 +1,87 @@
+"""Subnormal floats flushed to zero inside a compiled kernel (x86's MXCSR FTZ and DAZ bits).
+
+Backpropagation through a long sequence multiplies gradients by gates below one at every step:
+after 100-150 steps of an LSTM they fall under float32's smallest normal number (1.2e-38), and
+every multiply-add that meets such a subnormal takes a microcode assist of about a hundred
+cycles. An LSTM training step at hidden 128, batch 64, 200 steps ran 7x slower for it (1.50 s
+against 0.22 s flushed; PyTorch's own step 4x slower, 1.77 s against 0.42 s with
+``torch.set_flush_denormal(True)``). :func:`flush_subnormals`, called at the top of a
+``@njit`` kernel, sets the calling thread's FTZ (results below the normal range become 0) and
+DAZ (such inputs read as 0) bits and returns the previous control word, which
+:func:`restore` sets back before the kernel returns, so that NumPy and the rest of the process
+keep IEEE subnormals. :func:`call_flushed` does the same around a Python call, for the BLAS
+products of a backward pass (NumPy's OpenBLAS runs in the calling thread when it has one
+thread; with more, its workers keep their own state: slower, not wrong). The values changed
+are below 1.2e-38 (float32) or 2.2e-308 (float64), far under the rounding of the sums they
+enter. On other CPUs all of this does nothing.
+"""
+import platform
+
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+FTZ_DAZ = 0x8040     # MXCSR bit 15 flush-to-zero, bit 6 denormals-are-zero
+
+
+def _control_word(builder, name, slot):
+    """Call ``llvm.x86.sse.stmxcsr`` / ``ldmxcsr`` on the 32-bit ``slot``."""
+    i8p = ir.IntType(8).as_pointer()
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p]),
+                                        name)
+    builder.call(fn, [builder.bitcast(slot, i8p)])
+
+
+@intrinsic
+def flush_subnormals(typingctx):
+    """Set FTZ and DAZ for the calling thread; returns the previous MXCSR (0 off x86) for
+    :func:`restore`."""
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        if not X86:
+            return i32(0)
+        slot = cgutils.alloca_once(builder, i32)
+        _control_word(builder, "llvm.x86.sse.stmxcsr", slot)
+        old = builder.load(slot)
+        builder.store(builder.or_(old, i32(FTZ_DAZ)), slot)
+        _control_word(builder, "llvm.x86.sse.ldmxcsr", slot)
+        return old
+    return types.uint32(), codegen
+
+
+@intrinsic
+def restore(typingctx, word):
+    """Set MXCSR back to ``word`` from :func:`flush_subnormals` (nothing off x86)."""
+    if not isinstance(word, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        if X86:
+            i32 = ir.IntType(32)
+            slot = cgutils.alloca_once(builder, i32)
+            builder.store(context.cast(builder, args[0], signature.args[0], types.uint32), slot)
+            _control_word(builder, "llvm.x86.sse.ldmxcsr", slot)
+        return context.get_dummy_value()
+    return types.void(word), codegen
+
+
+@njit(cache=True)
+def _flush():
+    return flush_subnormals()
+
+
+@njit(cache=True)
+def _restore(word):
+    restore(word)
+
+
+def call_flushed(function, *args):
+    """``function(*args)`` with subnormals flushed to zero on the calling thread (compiled
+    kernels and BLAS calls in it), the previous state restored after, also on an error."""
+    word = _flush()
+    try:
+        return function(*args)
+    finally:
+        _restore(word)
