@@ -28,6 +28,10 @@ a sequence does), NumPy's OpenBLAS and PyTorch's BLAS (MKL), alternating, best o
 
     python benchmarks/rnn.py [--rounds 3] [--seconds 1.0] [--cells lstm gru] [--grid full]
     python benchmarks/rnn.py --products [--rounds 3]
+
+neurosim's recurrent ops flush subnormals to zero (:mod:`neurosim.kernels.fpenv`); PyTorch
+keeps them unless told: ``--torch-flush`` calls ``torch.set_flush_denormal(True)`` for its
+side too (the long sequences' gradients decay into subnormals, which cost both sides 5-7x).
 """
 import os
 
@@ -179,11 +183,15 @@ def main():
     p.add_argument("--grid", default="axes", choices=("axes", "full"))
     p.add_argument("--points", nargs="+", default=None,
                    help="hidden,batch,steps triples instead of the sweep")
+    p.add_argument("--torch-flush", action="store_true",
+                   help="PyTorch flushes subnormals too (torch.set_flush_denormal(True))")
     p.add_argument("--products", action="store_true",
                    help="GFLOP/s of the per-step products instead of training steps")
     args = p.parse_args()
     import torch
     torch.set_num_threads(1)
+    if args.torch_flush:
+        torch.set_flush_denormal(True)
     if args.products:
         rows = products(args.rounds)
         print(json.dumps({"machine": platform.processor() or platform.machine(), "threads": 1,
@@ -193,7 +201,8 @@ def main():
     sweep = [tuple(int(v) for v in s.split(",")) for s in args.points] if args.points else \
         points(args.grid)
     out = {"machine": platform.processor() or platform.machine(), "threads": 1,
-           "dtype": "float32", "input": FEATURES, "torch": torch.__version__}
+           "dtype": "float32", "input": FEATURES, "torch": torch.__version__,
+           "torch_flushes_subnormals": args.torch_flush}
     for cell in args.cells:
         rows = []
         for units, batch, steps in sweep:
