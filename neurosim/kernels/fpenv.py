@@ -9,8 +9,8 @@ cycles. An LSTM training step at hidden 128, batch 64, 200 steps ran 5-7x slower
 :func:`flush_subnormals`, called at the top of a ``@njit`` kernel, sets the calling thread's
 FTZ (results below the normal range become 0) and DAZ (such inputs read as 0) bits and returns
 the previous control word, which :func:`restore` sets back before the kernel returns, so that
-NumPy and the rest of the process keep IEEE subnormals. :func:`call_flushed` does the same around a Python call, for the BLAS
-products of a backward pass (NumPy's OpenBLAS runs in the calling thread when it has one
+NumPy and the rest of the process keep IEEE subnormals. :func:`call_flushed` does the same
+around a Python call, for the BLAS products of a backward pass (NumPy's OpenBLAS runs in the calling thread when it has one
 thread; with more, its workers keep their own state: slower, not wrong). The values changed
 are below 1.2e-38 (float32) or 2.2e-308 (float64), far under the rounding of the sums they
 enter. On other CPUs all of this does nothing.
