@@ -3,17 +3,17 @@
 Backpropagation through a long sequence multiplies gradients by gates below one at every step:
 after 100-150 steps of an LSTM they fall under float32's smallest normal number (1.2e-38), and
 every multiply-add that meets such a subnormal takes a microcode assist of about a hundred
-cycles. An LSTM training step at hidden 128, batch 64, 200 steps ran 5-7x slower for it
-(0.50 s against 0.07-0.10 s flushed, same machine and load; PyTorch's own step likewise,
-1.4-1.7 s against 0.14-0.42 s with ``torch.set_flush_denormal(True)``, which it leaves off).
+cycles. An LSTM training step at hidden 128, batch 64, 200 steps ran 5-7x slower for it (0.50 s
+against 0.07-0.10 s flushed, same machine and load; PyTorch's own step likewise, 1.4-1.7 s
+against 0.14-0.42 s with ``torch.set_flush_denormal(True)``, which it leaves off).
 :func:`flush_subnormals`, called at the top of a ``@njit`` kernel, sets the calling thread's
 FTZ (results below the normal range become 0) and DAZ (such inputs read as 0) bits and returns
 the previous control word, which :func:`restore` sets back before the kernel returns, so that
 NumPy and the rest of the process keep IEEE subnormals. :func:`call_flushed` does the same
-around a Python call, for the BLAS products of a backward pass (NumPy's OpenBLAS runs in the calling thread when it has one
-thread; with more, its workers keep their own state: slower, not wrong). The values changed
-are below 1.2e-38 (float32) or 2.2e-308 (float64), far under the rounding of the sums they
-enter. On other CPUs all of this does nothing.
+around a Python call, for the BLAS products of a backward pass (NumPy's OpenBLAS runs in the
+calling thread when it has one thread; with more, its workers keep their own state: slower, not
+wrong). The values changed are below 1.2e-38 (float32) or 2.2e-308 (float64), far under the
+rounding of the sums they enter. On other CPUs all of this does nothing.
 """
 import platform
 
