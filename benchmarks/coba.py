@@ -11,7 +11,8 @@ Figures per N: the simulation loop (a 1 s run from a stored state, median of ``-
 building and compilation apart), the mean rate, and Brian2's loop (``cython`` target, one
 thread: ``OMP_NUM_THREADS=1``, in a separate interpreter given by ``--brian-python``), with the
 ratio Brian2 / neurosim per point (of the medians, of the fastest repeats, and of the loops'
-CPU time, ``process_time``: on a machine shared with other work the last is the steadiest).
+CPU time, ``process_time``: on a machine shared with other work the last is the steadiest), and
+each side's fastest CPU time per neuron-step (ns).
 neurosim's kernel is serial.
 Brian2 integrates both models with ``exponential_euler``, as neurosim does (for COBAHH
 Brian2's example's choice; for COBA the closest to neurosim's exponential-Euler LIF step).
@@ -120,7 +121,13 @@ def neurosim_point(model, n, repeats):
         loops.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     return {"build_s": build, "first_call_s": first, "loop_s": stats(loops), "cpu_s": stats(cpu),
+            "cpu_ns_per_neuron_step": per_neuron_step(min(cpu), n),
             "rate_hz": ds.sizes["spike"] / n}
+
+
+def per_neuron_step(seconds, n, duration=1.0, dt=1e-4):
+    """Nanoseconds a neuron-step: ``seconds`` of a ``duration`` run of ``n`` neurons."""
+    return seconds / (n * round(duration / dt)) * 1e9
 
 
 def brian_point(python, model, n, repeats, cache):
@@ -133,6 +140,7 @@ def brian_point(python, model, n, repeats, cache):
     if out.returncode != 0:
         return None, out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed"
     res = json.loads(out.stdout.strip().splitlines()[-1])
+    res["cpu_ns_per_neuron_step"] = per_neuron_step(min(res["cpu_s"]), n)
     res["loop_s"] = stats(res["loop_s"])
     res["cpu_s"] = stats(res["cpu_s"])
     return res, None
