@@ -5,7 +5,10 @@ twin (:mod:`neurosim.kernels.cuda.spiking`), one neuron per thread.
 The CPU updates a block of neurons in a vectorised pass; here each thread does one neuron's
 share of that pass, the same operations in the same order: products written :func:`_mul`
 (``libdevice.dmul_rn`` on a GPU, which the compiler never fuses into a multiply-add, so a
-product rounds once as on the CPU), sums and divisions apart (IEEE on both), and the
+product rounds once as on the CPU), the CPU's explicit fused multiply-adds
+(:func:`neurosim.kernels.vexp.fma`) as :func:`_fma` (CUDA's ``fma``; exact rational arithmetic
+rounded once under the simulator, whose own ``fma`` rounds twice), sums and divisions apart
+(IEEE on both), and the
 exponentials :func:`_exp`, :func:`_exprel` and :func:`_relax`, which are
 :func:`neurosim.kernels.vexp.exp`, ``exprel`` and ``relax`` written out (no libm, no
 ``ex2.approx``). So a neuron's new state is the CPU's bit for bit; under Numba's CUDA simulator
@@ -84,29 +87,29 @@ else:  # pragma: no cover (needs a GPU)
 
 @cuda.jit(device=True, inline=True)
 def _exp(x):
-    """:func:`neurosim.kernels.vexp.exp` step for step (products ``dmul_rn``, sums apart, the
-    scale from its bits): the CPU's exponential bit for bit."""
+    """:func:`neurosim.kernels.vexp.exp` step for step (its fused multiply-adds :func:`_fma`,
+    products ``dmul_rn``, the scale from its bits): the CPU's exponential bit for bit."""
     if x < _vx.LOW:
         x = _vx.LOW
     if x > _vx.HIGH:
         x = _vx.HIGH
-    t = _mul(x, _vx.LOG2E) + _vx.SHIFT
+    t = _fma(x, _vx.LOG2E, _vx.SHIFT)
     kd = t - _vx.SHIFT
-    r = (x - _mul(kd, _vx.LN2_HI)) - _mul(kd, _vx.LN2_LO)
+    r = _fma(-kd, _vx.LN2_LO, _fma(-kd, _vx.LN2_HI, x))
     r2 = _mul(r, r)
     r4 = _mul(r2, r2)
     r8 = _mul(r4, r4)
-    a0 = _vx.C0 + _mul(_vx.C1, r)
-    a1 = _vx.C2 + _mul(_vx.C3, r)
-    a2 = _vx.C4 + _mul(_vx.C5, r)
-    a3 = _vx.C6 + _mul(_vx.C7, r)
-    a4 = _vx.C8 + _mul(_vx.C9, r)
-    a5 = _vx.C10 + _mul(_vx.C11, r)
-    a6 = _vx.C12 + _mul(_vx.C13, r)
-    b0 = a0 + _mul(a1, r2)
-    b1 = a2 + _mul(a3, r2)
-    b2 = a4 + _mul(a5, r2)
-    p = (b0 + _mul(b1, r4)) + _mul(b2 + _mul(a6, r4), r8)
+    a0 = _fma(_vx.C1, r, _vx.C0)
+    a1 = _fma(_vx.C3, r, _vx.C2)
+    a2 = _fma(_vx.C5, r, _vx.C4)
+    a3 = _fma(_vx.C7, r, _vx.C6)
+    a4 = _fma(_vx.C9, r, _vx.C8)
+    a5 = _fma(_vx.C11, r, _vx.C10)
+    a6 = _fma(_vx.C13, r, _vx.C12)
+    b0 = _fma(a1, r2, a0)
+    b1 = _fma(a3, r2, a2)
+    b2 = _fma(a5, r2, a4)
+    p = _fma(_fma(a6, r4, b2), r8, _fma(b1, r4, b0))
     return _mul(p, _as_double((_as_int(t) - _vx.SHIFT_BITS + 1023) << 52))
 
 

@@ -48,7 +48,8 @@ call do nothing, and the host calls again with an emptied buffer.
 Results: spikes within a step come in the order of the atomics; the caller sorts them (step,
 then neuron), as the CPU gives them. State updates, Poisson and generator spikes are those of
 the CPU, bit for bit: products are written ``libdevice.dmul_rn``, which the compiler never fuses
-into a multiply-add (an FMA rounds once where the CPU rounds twice), the Izhikevich ``exp(-a
+into a multiply-add (an FMA rounds once where the CPU rounds twice) and the CPU's explicit
+fused multiply-adds (``vexp.fma``) ``fma`` (rounded once on both), the Izhikevich ``exp(-a
 dt)`` is computed on the host with the CPU's ``exp``, the conductance LIF's step is the
 CPU's (its fused multiply-adds :func:`neurosim.kernels.vexp.fma` as ``fma``, rounded once on
 both; :func:`neurosim.kernels.vexp.relax` written out, ``_relax``, where the CPU takes it, else
