@@ -48,13 +48,13 @@ call do nothing, and the host calls again with an emptied buffer.
 Results: spikes within a step come in the order of the atomics; the caller sorts them (step,
 then neuron), as the CPU gives them. State updates, Poisson and generator spikes are those of
 the CPU, bit for bit: products are written ``libdevice.dmul_rn``, which the compiler never fuses
-into a multiply-add (an FMA rounds once where the CPU rounds twice) and the CPU's explicit
-fused multiply-adds (``vexp.fma``) ``fma`` (rounded once on both), the Izhikevich ``exp(-a
-dt)`` is computed on the host with the CPU's ``exp``, the conductance LIF's step is the
-CPU's (its fused multiply-adds :func:`neurosim.kernels.vexp.fma` as ``fma``, rounded once on
-both; :func:`neurosim.kernels.vexp.relax` written out, ``_relax``, where the CPU takes it, else
-:func:`neurosim.kernels.vexp.exp` written out, ``_exp``: plain arithmetic, no libm; AdEx and HH
-use it and ``exprel`` the same way), and the division is IEEE. What can differ is the order of the atomic adds into one synaptic
+into a multiply-add (an FMA rounds once where the CPU rounds twice), the CPU's explicit fused
+multiply-adds (:func:`neurosim.kernels.vexp.fma`) are CUDA's ``fma`` (rounded once on both),
+the Izhikevich ``exp(-a dt)`` is computed on the host with the CPU's ``exp``, the conductance
+LIF's step is the CPU's (:func:`neurosim.kernels.vexp.relax` written out, ``_relax``, where
+the CPU takes it, else :func:`neurosim.kernels.vexp.exp` written out, ``_exp``: plain
+arithmetic, no libm; AdEx and HH use it and ``exprel`` the same way), and the division is
+IEEE. What can differ is the order of the atomic adds into one synaptic
 variable (or ring slot) in one step; with one input per variable per step, or equal weights per
 channel (CUBA), the sums are the CPU's. Plastic weights and traces use ``math.exp`` as the
 CPU (libdevice's on a GPU: equal to rounding there), and a user model's own arithmetic is
