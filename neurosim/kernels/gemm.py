@@ -11,7 +11,7 @@ runs a register-blocked micro-kernel (:func:`_tile2`, :func:`_tile1`): a tile of
 2 (or 1) SIMD vectors of columns held in 24 (12) vector registers over a pass of K, each step
 of K one outer product (a row of ``B`` loaded as vectors, each panel value broadcast, one
 fused multiply-add per accumulator). The tile is written as LLVM vector code (``<16 x float>``
-or ``<8 x double>``, 512 bits; on CPUs without AVX-512 LLVM splits the vectors), because
+or ``<8 x double>``, 512 bits; without AVX-512 a tile of 6 rows of 256-bit vectors), because
 LLVM's loop vectoriser does not keep a tile of accumulators in registers across a loop over K.
 Columns past the last whole vector run in a plain loop. K runs in passes of :data:`DEPTH`
 (a panel's part stays in L1) and the columns in blocks whose part of ``B`` stays in L2
@@ -27,8 +27,21 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-PANEL = 12          # rows of A per packed panel, rows of a tile
-VECTOR_BYTES = 64   # one 512-bit SIMD vector
+
+def _has_avx512():
+    """Whether the host CPU has AVX-512 (32 vector registers of 512 bits)."""
+    try:
+        from llvmlite import binding
+        return bool(binding.get_host_cpu_features().get("avx512f", False))
+    except (ImportError, RuntimeError):
+        return False
+
+
+# the tile fills 24 of AVX-512's 32 registers; elsewhere (AVX2: 16 registers of 256 bits) a
+# 6-row tile of 256-bit vectors keeps to 12
+WIDE = _has_avx512()
+PANEL = 12 if WIDE else 6           # rows of A per packed panel, rows of a tile
+VECTOR_BYTES = 64 if WIDE else 32   # one SIMD vector
 L2_BYTES = 1 << 18  # the part of B that one block of columns may take (of a 1-2 MB L2)
 DEPTH = 512         # K per pass over the panels (a panel's part: PANEL * DEPTH values)
 
