@@ -36,7 +36,7 @@ import math
 import numpy as np
 from numba import njit, prange, uint64
 
-from .markov import prefetch2
+from .prefetch import prefetch2
 from .rng import shuffle, uniform
 
 _AHEAD = 8  # units ahead in a sweep's order whose pattern column sweeps_low_rank prefetches
@@ -376,7 +376,6 @@ def start_counts(XB, S, SB, Q, E):
     """:func:`start` without the fields, for :func:`sweeps_low_rank` (Hebbian counts): packed
     states ``SB``, overlap counts ``Q`` and energies ``E[c] = -1/2 (sum_p Q[c, p]^2 - P n)``
     (``s.h`` of the low-rank fields, the same exact integer as :func:`start` sums)."""
-    P = XB.shape[0]
     n = S.shape[1]
     for c in prange(S.shape[0]):
         _pack_row(S[c], SB[c])

@@ -21,47 +21,11 @@ is the same, draw for draw, as with :func:`run_dense`.
 """
 import math
 
-import llvmlite.binding as _llvm
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types, uint64
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit, prange, uint64
 
+from .prefetch import prefetch2
 from .rng import next_u64, uniform
-
-# llvm.prefetch is overloaded on the pointer type: "p0" with opaque pointers (LLVM >= 15)
-_PREFETCH = "llvm.prefetch.p0" if _llvm.llvm_version_info[0] >= 15 else "llvm.prefetch.p0i8"
-
-
-@intrinsic
-def prefetch2(typingctx, arr, i, j):
-    """Hint the CPU to bring ``arr[i, j]`` of a 2-D array into cache (read, high locality).
-
-    A prefetch neither faults nor waits for the data, so an out-of-range index is harmless and
-    the instructions after it retire at once (unlike a load whose value is thrown away)."""
-    if not (isinstance(arr, types.Array) and arr.ndim == 2):
-        return None
-    sig = types.void(arr, i, j)
-
-    def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ii = context.cast(builder, args[1], signature.args[1], types.intp)
-        jj = context.cast(builder, args[2], signature.args[2], types.intp)
-        ptr = cgutils.get_item_pointer2(context, builder, data=ary.data,
-                                        shape=cgutils.unpack_tuple(builder, ary.shape),
-                                        strides=cgutils.unpack_tuple(builder, ary.strides),
-                                        layout=aryty.layout, inds=[ii, jj], wraparound=False,
-                                        boundscheck=False)
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-                                            _PREFETCH)
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])  # read, keep, data
-        return context.get_dummy_value()
-
-    return sig, codegen
 
 SCAN_MAX = 16  # CSR rows with at most this many non-zeros are sampled by a cumulative-sum scan
 
