@@ -19,16 +19,15 @@ if __name__ == "__main__":  # one thread each; not when a test imports the torch
     for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
 from neurosim.deep.dnc import DNC  # noqa: E402
-from neurosim.deep.ntm import copy_loss, copy_task  # noqa: E402
+from neurosim.deep.ntm import copy_loss  # noqa: E402
 from neurosim.nn.layers import Sequential  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the NTM benchmark beside it
-from memory import compare, torch_epochs  # noqa: E402
+from memory import copy_task_cli, torch_epochs  # noqa: E402
 
 N, WIDTH, READS, UNITS, BITS, LENGTH, BATCH, LR = 16, 8, 2, 64, 6, 5, 16, 0.01
 
@@ -119,15 +118,9 @@ def theirs(X, Y, state, dtype, epochs):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--dtype", default="float64", choices=("float64", "float32"))
-    args = ap.parse_args()
-    X, Y = copy_task(1000, LENGTH, BITS, seed=0)
-    X, Y = X.astype(args.dtype), Y.astype(args.dtype)
-    compare(ours, theirs, X, Y, args.dtype, args.repeats,
-            f"DNC copy task, one epoch of 1000 sequences (batch {BATCH}, {X.shape[1]} steps), "
-            f"N={N}, W={WIDTH}, R={READS}, LSTM controller {UNITS}, {args.dtype}, one thread")
+    copy_task_cli(ours, theirs, LENGTH, BITS, lambda X, dtype: (
+        f"DNC copy task, one epoch of 1000 sequences (batch {BATCH}, {X.shape[1]} steps), "
+        f"N={N}, W={WIDTH}, R={READS}, LSTM controller {UNITS}, {dtype}, one thread"))
 
 
 if __name__ == "__main__":

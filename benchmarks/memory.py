@@ -22,6 +22,7 @@ if __name__ == "__main__":  # one thread each; not when a test imports the torch
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -150,16 +151,23 @@ def compare(ours, theirs, X, Y, dtype, repeats, workload):
         "repeats": repeats, "python": platform.python_version()}, indent=1))
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def copy_task_cli(ours, theirs, length, bits, describe):
+    """The command line of the memory benchmarks: ``--repeats``, ``--dtype``; one epoch of 1000
+    copy-task sequences (``length``, ``bits``) each side, compared; ``describe(X, dtype)`` names
+    the workload."""
+    ap = argparse.ArgumentParser(description=sys.modules["__main__"].__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     args = ap.parse_args()
-    X, Y = copy_task(1000, LENGTH, BITS, seed=0)
+    X, Y = copy_task(1000, length, bits, seed=0)
     X, Y = X.astype(args.dtype), Y.astype(args.dtype)
-    compare(ours, theirs, X, Y, args.dtype, args.repeats,
-            f"NTM copy task, one epoch of 1000 sequences (batch {BATCH}, 9 steps), N={N}, "
-            f"W={WIDTH}, controller {UNITS}, {args.dtype}, one thread")
+    compare(ours, theirs, X, Y, args.dtype, args.repeats, describe(X, args.dtype))
+
+
+def main():
+    copy_task_cli(ours, theirs, LENGTH, BITS, lambda X, dtype: (
+        f"NTM copy task, one epoch of 1000 sequences (batch {BATCH}, {X.shape[1]} steps), N={N}, "
+        f"W={WIDTH}, controller {UNITS}, {dtype}, one thread"))
 
 
 if __name__ == "__main__":
