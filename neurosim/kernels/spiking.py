@@ -50,7 +50,7 @@ from . import prefetch as _pf
 from .neurons import (ADEX, BLOCK, CONDUCTANCE, CURRENT, CUSTOM, HH, IZHIKEVICH, LIF,  # noqa: F401
                       N_PAR, P_D, P_DE, P_DECAY, P_DI, P_DTTAU, P_EE, P_EI, P_KE, P_KI,
                       P_NREF, P_R, P_RESET, P_REST, P_TH)
-from .rng import uniform
+from .rng import _step, _unit
 from .simd import wide_vectors
 
 # codes of recordable variables (then VAR_AUX + k: column k of aux)
@@ -166,13 +166,50 @@ def _record(row, v, u, syn, aux, rec_idx, rec_vars, rec_buf):
                 rec_buf[row, a, b] = aux[code - VAR_AUX, i]
 
 
+#: Poisson sources drawn in one vectorised pass (their flags stay in L1)
+SOURCE_BLOCK = 1024
+
+
 @njit(cache=True)
-def _poisson(rates_now, dt, pstate, offset, fired, n_fired):
-    """Poisson sources: source ``j`` fires with probability ``rates_now[j] * dt``."""
-    for j in range(rates_now.shape[0]):
-        if uniform(pstate, j) < rates_now[j] * dt:
-            fired[n_fired] = offset + j
-            n_fired += 1
+def _split_streams(state):
+    """The Poisson streams ``state`` (P, 2) as two arrays ``s0``, ``s1`` (P,), and a flag
+    buffer: the layout of :func:`_poisson` (see :func:`_join_streams` for the way back)."""
+    return state[:, 0].copy(), state[:, 1].copy(), np.zeros(SOURCE_BLOCK, np.uint8)
+
+
+@njit(cache=True)
+def _join_streams(state, s0, s1):
+    """Write the split streams back into ``state`` (P, 2)."""
+    state[:, 0] = s0
+    state[:, 1] = s1
+
+
+@njit(cache=True)
+def _poisson(rates_now, dt, s0, s1, flags, offset, fired, n_fired):
+    """Poisson sources: source ``j`` fires with probability ``rates_now[j] * dt``.
+
+    The draws of stream ``j`` (states split into ``s0``, ``s1``, as :func:`_split_streams`
+    makes them) are those of :func:`neurosim.kernels.rng.uniform` on the (P, 2) array. A block
+    of sources is drawn in one vectorised pass that flags the firing ones in ``flags``
+    (SOURCE_BLOCK,) uint8; a scan of the flags, eight at a time, then appends those in order.
+    """
+    wide_vectors()
+    P = rates_now.shape[0]
+    words = flags.view(np.uint64)
+    for b0 in range(0, P, SOURCE_BLOCK):
+        b1 = min(b0 + SOURCE_BLOCK, P)
+        rb = rates_now[b0:b1]      # block views: LLVM vectorises the pass over these
+        ab = s0[b0:b1]
+        bb = s1[b0:b1]
+        for j in range(rb.shape[0]):
+            d, ab[j], bb[j] = _step(ab[j], bb[j])
+            flags[j] = _unit(d) < rb[j] * dt
+        for w in range((rb.shape[0] + 7) // 8):
+            if words[w] != 0:
+                for j in range(8 * w, min(8 * w + 8, rb.shape[0])):
+                    if flags[j]:
+                        fired[n_fired] = offset + b0 + j
+                        n_fired += 1
     return n_fired
 
 
@@ -248,12 +285,15 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, custom, g_par, v, u, syn,
     last_I = 0 if I_ext is None else I_ext.shape[0] - 1
     cap = spk_step.shape[0]
     ns = n_spk[0]
+    if poisson is not None:
+        s0, s1, flags = _split_streams(poisson[2])
+    done = n_steps
     for kk in range(n_steps):
         s = step0 + kk
         k = k_off + kk
         if ns + N > cap:
-            n_spk[0] = ns
-            return kk
+            done = kk
+            break
         row = k // rec_every
         # 1. state monitors, at the start of the step
         if rec is not None:
@@ -348,7 +388,7 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, custom, g_par, v, u, syn,
             r_P = s // poisson[1]
             if r_P > rates.shape[0] - 1:
                 r_P = rates.shape[0] - 1
-            n_fired = _poisson(rates[r_P], dt, poisson[2], N, fired, n_fired)
+            n_fired = _poisson(rates[r_P], dt, s0, s1, flags, N, fired, n_fired)
         if generators is not None:
             n_fired = _generators(s, generators[0], generators[1], generators[2], fired,
                                   n_fired)
@@ -366,7 +406,9 @@ def run_steps(step0, k_off, n_steps, dt, g_lo, g_kind, custom, g_par, v, u, syn,
         if dynamic is not None:
             _kp.deliver(s, N, fired, n_fired, n_neur, syn, *dynamic)
     n_spk[0] = ns
-    return n_steps
+    if poisson is not None:
+        _join_streams(poisson[2], s0, s1)
+    return done
 
 
 #: :func:`run_steps` for networks with a user model, whose step function becomes part of the
