@@ -13,6 +13,11 @@ With N inputs, w_max is scaled by 1000 / N in both, so that the neuron's drive s
 example's (without it, 16000 inputs drive it to fire every step or two, where STDP work is
 N per step in any simulator).
 
+One run is one neuron: its rate varies between seeds (sd ~5.5 Hz over the first 10 s at 1000
+inputs), so the two simulators' rates at one point differ by that much; over 40-60 seeds each
+the means agree (Brian2 42.0 +- 0.9 Hz, neurosim 40.8 +- 0.8 Hz, 10 s; and with the same input
+spike trains the two give the same spikes and weights to 1e-17).
+
 Figures: for the distribution point (N = 1000, ``--duration`` 100 s as the example), each
 simulator's histogram of w / w_max in ten bins, the fraction of weights in the outer tenths,
 the postsynaptic rate, and the total variation distance between the two histograms; for every
