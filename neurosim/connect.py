@@ -37,6 +37,7 @@ __all__ = ["complete", "bipartite", "layered", "convolutional", "random", "pairs
 WEIGHT_DISTRIBUTIONS = ("normal", "uniform", "lognormal")
 _CHUNK = 1 << 22  # pairs per block when a builder visits every pair (bounds memory)
 _DENSE_EIG_MAX = 200  # spectral_radius: numpy eigvals up to this size, ARPACK above
+_DENSE_EIG_DENSITY = 0.25  # ... and from this fraction of non-zeros, whatever the size
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -533,15 +534,18 @@ def outgoing(W, D=None):
 def spectral_radius(W):
     """Largest absolute eigenvalue of the square matrix ``W`` (dense or sparse), a float.
 
-    Small matrices (n <= 200) use ``numpy.linalg.eigvals``; larger ones ARPACK
-    (``scipy.sparse.linalg.eigs``, a fixed start vector so the answer is reproducible), falling
-    back to the dense solver if ARPACK does not converge.
+    Small matrices (n <= 200) and dense ones (a quarter of the entries non-zero or more) use
+    ``numpy.linalg.eigvals``; larger sparse ones ARPACK (``scipy.sparse.linalg.eigs``, a fixed
+    start vector so the answer is reproducible), falling back to the dense solver if ARPACK
+    does not converge. (On a dense random matrix, whose eigenvalues fill a disk, ARPACK took
+    1.5-3x eigvals' time, and at 2500 units once converged to an eigenvalue 0.3% inside the
+    largest.)
     """
     A = _as_csr(W, "W", square=True)
     n = A.shape[0]
     if A.nnz == 0:
         return 0.0
-    if n <= _DENSE_EIG_MAX:
+    if n <= _DENSE_EIG_MAX or A.nnz >= _DENSE_EIG_DENSITY * n * n:
         return float(np.max(np.abs(np.linalg.eigvals(A.toarray()))))
     import scipy.sparse.linalg as spla   # deferred: ~0.3 s to import, needed only here
 

@@ -369,6 +369,13 @@ def test_spectral_radius_against_numpy(monkeypatch):
     assert np.isclose(connect.spectral_radius(E), 2.0)
 
 
+def test_spectral_radius_of_a_dense_matrix_is_the_dense_solver_s():
+    # ARPACK on a dense random matrix (a disk of eigenvalues) is slow and can stop at one
+    # inside the largest: dense matrices take eigvals, whose answer this is to the last bit
+    A = connect.random(300, p=0.5, weights="normal", seed=2)
+    assert connect.spectral_radius(A) == np.abs(np.linalg.eigvals(A.toarray())).max()
+
+
 # ---------------------------------------------------------------------------- bad input
 
 @pytest.mark.parametrize("call,exc,msg", [
