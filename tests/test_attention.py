@@ -142,3 +142,26 @@ def test_builder_errors():
         transformer_encoder(8, 2, input_shape=(5, 3), outputs=2, pool="max")
     with pytest.raises(ValueError, match="positional must be one of"):
         transformer_encoder(8, 2, input_shape=(5, 3), outputs=2, positional="rope")
+
+
+def test_encoder_takes_sequences_of_other_lengths():
+    """Built for 12 steps, the encoder (position-wise embedding, sinusoidal positions) maps 7-
+    and 20-step sequences as one built for those lengths with the same weights does; learned
+    positions refuse more steps than they hold, naming the built length."""
+    rng = np.random.default_rng(0)
+    model = transformer_encoder(16, 2, input_shape=(12, 3), outputs=4, ff_units=32, seed=0)
+    model.eval()
+    for steps in (7, 20):
+        x = rng.normal(size=(5, steps, 3))
+        twin = transformer_encoder(16, 2, input_shape=(steps, 3), outputs=4, ff_units=32, seed=1)
+        twin.load_state(model.state())
+        twin.eval()
+        np.testing.assert_allclose(model(x).data, twin(x).data, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(model.predict(x), twin.predict(x), rtol=1e-12, atol=1e-14)
+    learned = transformer_encoder(16, 2, input_shape=(12, 3), outputs=4, positional="learned",
+                                  seed=0)
+    assert learned(x[:, :9]).shape == (5, 4)
+    with pytest.raises(ValueError, match="built for sequences of 12 steps"):
+        learned(x)
+    with pytest.raises(ValueError, match=r"\(n, time, 3\)"):
+        model(x[:, :, :2])

@@ -201,8 +201,10 @@ def test_cells_match_pytorch():
 def test_layer_output_shapes(layer, shape):
     assert layer.build((STEPS, FEATURES)) == shape
     assert layer(X).shape == (BATCH,) + shape
-    if not isinstance(layer, rec.TimeDistributed):   # any number of steps
-        assert layer(X[:, :2]).shape == (BATCH,) + ((2, 5) if len(shape) == 2 else shape)
+    steps = (2, shape[1]) if len(shape) == 2 else shape     # any number of steps
+    assert layer(X[:, :2]).shape == (BATCH,) + steps
+    with pytest.raises(ValueError, match="expects inputs of shape"):
+        layer(X[:, :, :2])
 
 
 def test_initialisation_and_seeds():

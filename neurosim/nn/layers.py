@@ -21,6 +21,10 @@ from .tensor import Tensor, as_tensor
 class Layer:
     """Base of layers and models: parameters, buffers, sub-layers, train/eval mode, state."""
 
+    #: whether the layer takes sequences of any number of steps (axis 1 of its input), not only
+    #: the number it was built for
+    free_steps = False
+
     def __init__(self):
         self.params = {}      # name -> Tensor (requires_grad)
         self.buffers = {}     # name -> array, saved with the parameters (e.g. running means)
@@ -70,9 +74,11 @@ class Layer:
         if not self.built:
             raise ValueError(f"{self!r} is not built: call build(input_shape) or put it in a "
                              "Sequential")
-        if x.shape[1:] != self.input_shape:
+        got, want = x.shape[1:], self.input_shape
+        if got != want and not (self.free_steps and len(got) == len(want) and got[1:] == want[1:]):
+            axes = ("time",) + want[1:] if self.free_steps else want
             raise ValueError(f"{self!r} expects inputs of shape (batch, "
-                             f"{', '.join(map(str, self.input_shape))}); got {x.shape}")
+                             f"{', '.join(map(str, axes))}); got {x.shape}")
         return self.forward(x)
 
     def __repr__(self):
@@ -207,6 +213,8 @@ class SequenceLayer(Layer):
     """A layer on (batch, time, features) that accepts any number of steps at call time (it is
     built for (time, features); only the features must match). Extra call arguments (an
     initial state, a context, a padding mask) go to ``forward``."""
+
+    free_steps = True
 
     def __call__(self, x, *args, **kwargs):
         return self.forward(self.checked_input(x), *args, **kwargs)
@@ -601,11 +609,10 @@ class Sequential(Layer):
         return shape
 
     def any_steps(self):
-        """Whether sequences of any length fit: the first layer (past embeddings) is a
-        sequence layer or wraps one (Bidirectional)."""
+        """Whether sequences of any length fit: the first layer past embeddings takes any
+        number of steps (a sequence layer, a Bidirectional one, a TimeDistributed layer)."""
         first = next((k for k in self.layers if type(k).__name__ != "Embedding"), None)
-        inner = (getattr(first, "layers", None) or [None])[0]
-        return isinstance(first, SequenceLayer) or isinstance(inner, SequenceLayer)
+        return first is not None and first.free_steps
 
     def check_input(self, shape, name="x"):
         """A ValueError naming ``name`` unless a batch of ``shape`` fits the built model."""

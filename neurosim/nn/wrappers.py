@@ -24,6 +24,8 @@ class Bidirectional(Layer):
     ``initial_state`` is a pair (forward state, backward state).
     """
 
+    free_steps = True
+
     def __init__(self, layer, merge="concat"):
         super().__init__()
         from .recurrent import Recurrent
@@ -68,6 +70,8 @@ class Bidirectional(Layer):
 class TimeDistributed(Layer):
     """A layer applied to every time step: (batch, time, *shape) -> (batch, time, *out), e.g.
     ``TimeDistributed(Dense(1))`` after a recurrent layer with ``return_sequences``."""
+
+    free_steps = True
 
     def __init__(self, layer):
         super().__init__()
