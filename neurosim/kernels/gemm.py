@@ -69,13 +69,14 @@ def pack(A, out):
                     out[p, k, r] = zero
 
 
-def _tile_intrinsic(vectors):
+def _tile_intrinsic(vectors, prefetch_c=False):
     """An intrinsic ``tile(Ap, a_off, B, b_off, ldb, C, c_off, ldc, depth, rows, add, bias,
     bias_off)``: the C tile of ``rows`` (<= PANEL) rows by ``vectors`` SIMD vectors of
     columns, ``C[c_off + r * ldc + j] (+)= init_r + sum_k Ap[a_off + k * PANEL + r] *
     B[b_off + k * ldb + j]`` (offsets and strides in elements; ``+=`` where ``add``; ``init_r``
     is ``bias[bias_off + r]`` where ``bias`` has entries and not ``add``, else 0; the packed
-    panel's rows past ``rows`` are computed, not stored)."""
+    panel's rows past ``rows`` are computed, not stored). With ``prefetch_c`` the tile first
+    asks for C's cache lines, which arrive while the sums run."""
     def tile(typingctx, ap, a_off, b, b_off, ldb, c, c_off, ldc, depth, rows, add, bias,
              bias_off):
         arrays = (ap, b, c, bias)
@@ -114,6 +115,18 @@ def _tile_intrinsic(vectors):
                 return builder.bitcast(builder.gep(base, [offset], inbounds=True),
                                        vec.as_pointer())
 
+            if prefetch_c:      # C's lines asked for now, to arrive while the sums run
+                prefetch = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+                    ir.VoidType(), [ir.IntType(8).as_pointer(), i32, i32, i32]),
+                    "llvm.prefetch.p0i8")
+                for r in range(PANEL):
+                    with builder.if_then(builder.icmp_signed(">", rows, i64(r)), likely=True):
+                        for j in sorted({0, *range(lanes, vectors * lanes, lanes),
+                                         vectors * lanes - 1}):
+                            at = builder.gep(c0, [builder.add(builder.mul(i64(r), ldc),
+                                                              i64(j))], inbounds=True)
+                            builder.call(prefetch, [builder.bitcast(
+                                at, ir.IntType(8).as_pointer()), i32(1), i32(3), i32(1)])
             # the initial accumulators: the bias of each row (a zero in memory where there
             # is none, or past ``rows``), so that no load leaves the arrays
             zero_slot = cgutils.alloca_once_value(builder, ir.Constant(scalar, 0))
@@ -166,12 +179,13 @@ def _tile_intrinsic(vectors):
                                 builder.store(accs[r * vectors + v], at, align=size)
             return context.get_dummy_value()
         return sig, codegen
-    tile.__name__ = tile.__qualname__ = f"_tile{vectors}"
+    tile.__name__ = tile.__qualname__ = f"_tile{vectors}{'_prefetch' if prefetch_c else ''}"
     return intrinsic(tile)
 
 
 _tile2 = _tile_intrinsic(2)
 _tile1 = _tile_intrinsic(1)
+_tile2_prefetch = _tile_intrinsic(2, prefetch_c=True)
 
 
 @njit(cache=True, inline="always")

@@ -1,0 +1,103 @@
+"""The blocked general matrix product (neurosim.kernels.gemm_large) against NumPy's ``@``: in
+float64 to 1e-12 relative, in float32 within float32 rounding; every transpose pair, odd
+shapes (1, 13, 17, 33, edges past 1000), the accumulating form (beta = 1), more than one
+pass of the depth and more than one block of columns and of rows, the threaded form, empty
+sides; and its refusals of bad arguments."""
+import numba
+import numpy as np
+import pytest
+
+from neurosim.kernels import gemm_large
+from neurosim.kernels.gemm_large import gemm
+
+R = np.random.default_rng(0)
+TRANSPOSES = [(False, False), (False, True), (True, False), (True, True)]
+
+
+def operands(m, k, n, ta, tb, dtype):
+    """``A``, ``B`` stored as the transposes ask (C-contiguous) and the float64 product of
+    their float ``dtype`` values."""
+    A = R.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+    B = R.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    exact = (A.T if ta else A).astype(np.float64) @ (B.T if tb else B).astype(np.float64)
+    return A, B, exact
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("ta, tb", TRANSPOSES)
+@pytest.mark.parametrize("m, k, n", [
+    (1, 1, 1), (13, 17, 33), (33, 13, 17),        # one partial tile, partial panels of B
+    (17, 300, 70),                                # two passes of the depth (150 + 150)
+    (25, 1030, 1001),                             # passes, a column tail past 1000
+    (1003, 40, 45),                               # blocks of rows, a last panel of 7 rows
+    (5, 0, 7), (0, 3, 4), (6, 3, 0)])             # empty sides
+def test_float64_matches_numpy(m, k, n, ta, tb):
+    A, B, exact = operands(m, k, n, ta, tb, np.float64)
+    C = gemm(A, B, np.full((m, n), np.nan), ta, tb)
+    np.testing.assert_allclose(C, exact, rtol=1e-12, atol=1e-12 * np.sqrt(k + 1))
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("ta, tb", TRANSPOSES)
+def test_float32_within_float32_rounding(ta, tb):
+    k = 530
+    A, B, exact = operands(45, k, 70, ta, tb, np.float32)
+    C = gemm(A, B, np.empty((45, 70), np.float32), ta, tb)
+    assert C.dtype == np.float32
+    # each of k products and sums rounds once: within k float32 roundings of the terms' scale
+    scale = np.abs(A.T if ta else A).astype(np.float64) @ np.abs(B.T if tb else B)
+    assert np.all(np.abs(C - exact) <= k * np.finfo(np.float32).eps * scale)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_accumulate_adds_to_c(dtype):
+    """beta = 1, as a weight gradient ``W.grad += X.T @ G``: over two passes of the depth
+    (the first adds as well) and with an empty depth (C unchanged)."""
+    A, B, exact = operands(40, 300, 50, True, False, dtype)
+    start = R.standard_normal((40, 50)).astype(dtype)
+    C = gemm(A, B, start.copy(), trans_a=True, accumulate=True)
+    tol = 1e-12 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(C, start + exact, rtol=tol, atol=tol * np.sqrt(300))
+    empty = np.empty((0, 40), dtype), np.empty((0, 50), dtype)
+    np.testing.assert_array_equal(gemm(*empty, start.copy(), True, False, True), start)
+    np.testing.assert_array_equal(gemm(*empty, start.copy(), True, False), 0.0)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("m, n", [(37, 1100), (400, 40)])   # split by columns, then by rows
+def test_threaded_matches_serial(m, n):
+    """The threaded form (each thread a block of columns, or of rows where the columns are
+    few) gives the serial form's bits: each element's sums run in the same order."""
+    A, B, exact = operands(m, 150, n, False, True, np.float64)
+    serial, threaded = np.empty((m, n)), np.empty((m, n))
+    gemm_large._gemm_serial(A, B, serial, False, True, False)
+    gemm_large._gemm_threaded(A, B, threaded, False, True, False, 2)
+    np.testing.assert_array_equal(threaded, serial)
+    np.testing.assert_allclose(threaded, exact, rtol=1e-12, atol=1e-12 * np.sqrt(151))
+    if numba.config.NUMBA_NUM_THREADS > 1:              # through gemm, where there are threads
+        previous = numba.get_num_threads()
+        numba.set_num_threads(2)
+        try:
+            np.testing.assert_array_equal(gemm(A, B, np.empty((m, n)), False, True), serial)
+        finally:
+            numba.set_num_threads(previous)
+
+
+@pytest.mark.kernel
+def test_bad_arguments_are_refused():
+    A, B, C = np.ones((4, 3)), np.ones((3, 5)), np.empty((4, 5))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        gemm(np.ones((3, 4)).T, B, C)                    # a transposed view: pass trans_a
+    with pytest.raises(ValueError, match="C-contiguous"):
+        gemm(A, B, np.empty((4, 10))[:, ::2])
+    with pytest.raises(TypeError, match="dtype of the others"):
+        gemm(A.astype(np.float32), B, C)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        gemm(A.astype(np.int64), B.astype(np.int64), C.astype(np.int64))
+    with pytest.raises(TypeError, match="2-D NumPy array"):
+        gemm(A, [[1.0] * 5] * 3, C)
+    with pytest.raises(ValueError, match="shape"):
+        gemm(A, B, np.empty((5, 4)))
+    with pytest.raises(ValueError, match="shape"):
+        gemm(A, B, C, trans_b=True)
