@@ -369,6 +369,14 @@ def test_spectral_radius_against_numpy(monkeypatch):
     assert np.isclose(connect.spectral_radius(E), 2.0)
 
 
+def test_spectral_radius_of_a_sparse_reservoir_is_the_largest_eigenvalue():
+    # asked for one eigenvalue, ARPACK stopped at one 6e-5 inside the largest here (a disk of
+    # eigenvalues, the outermost barely apart): spectral_radius asks for eight
+    A = connect.random(400, p=0.2, self_loops=True, weights="normal", seed=3)
+    ref = np.abs(np.linalg.eigvals(A.toarray())).max()
+    assert abs(connect.spectral_radius(A) - ref) < 1e-11 * ref
+
+
 def test_spectral_radius_of_a_dense_matrix_is_the_dense_solver_s():
     # ARPACK on a dense random matrix (a disk of eigenvalues) is slow and can stop at one
     # inside the largest: dense matrices take eigvals, whose answer this is to the last bit
