@@ -101,3 +101,38 @@ def test_bad_arguments_are_refused():
         gemm(A, B, np.empty((5, 4)))
     with pytest.raises(ValueError, match="shape"):
         gemm(A, B, C, trans_b=True)
+
+
+@pytest.mark.kernel
+def test_preferred_rule():
+    lo, hi = gemm_large.WORK_RANGE
+    assert gemm_large.preferred(256, 784, 1024) and not gemm_large.preferred(32, 128, 128)
+    assert not gemm_large.preferred(256, 784, 1024, trans_b=True)       # level with BLAS
+    assert gemm_large.preferred(1, lo, 1) and not gemm_large.preferred(1, hi + 1, 1)
+
+
+@pytest.mark.kernel
+def test_dense_and_matmul_through_the_own_gemm():
+    """``nn.ops.dense`` and ``matmul`` at shapes where the rule picks this GEMM (forward and
+    weight gradient, into an optimiser's buffer and not) against NumPy's products."""
+    from neurosim.nn import ops, optim
+    from neurosim.nn.tensor import Tensor
+    x, g = R.standard_normal((40, 300)), R.standard_normal((40, 200))
+    assert gemm_large.preferred(40, 300, 200) and gemm_large.preferred(300, 40, 200)
+    for buffered in (True, False):
+        W = Tensor(R.standard_normal((300, 200)), requires_grad=True)
+        xt = Tensor(x, requires_grad=True)
+        before = np.zeros((300, 200))
+        if buffered:
+            optim.SGD([W], lr=0.1)
+            before = R.standard_normal((300, 200))
+            W.grad[...] = before
+        y = ops.dense(xt, W)
+        np.testing.assert_allclose(y.data, x @ W.data, rtol=1e-12, atol=1e-12)
+        y.backward(g)
+        np.testing.assert_allclose(W.grad, before + x.T @ g, rtol=1e-12, atol=1e-11)
+        np.testing.assert_allclose(xt.grad, g @ W.data.T, rtol=1e-12, atol=1e-11)
+    a, b = (Tensor(R.standard_normal(s), requires_grad=True) for s in ((40, 300), (300, 200)))
+    ops.matmul(a, b).backward(g)
+    np.testing.assert_allclose(b.grad, a.data.T @ g, rtol=1e-12, atol=1e-11)
+    np.testing.assert_allclose(a.grad, g @ b.data.T, rtol=1e-12, atol=1e-11)

@@ -303,3 +303,35 @@ def gemm(A, B, C, trans_a=False, trans_b=False, accumulate=False):
 
 
 _THREADED_WORK = 1 << 21   # multiply-adds below which one thread does the whole product
+
+
+#: products of fewer multiply-adds run faster through BLAS (the call costs more than the
+#: blocking saves), and so do larger ones (2048 and more on every side: BLAS's blocking of C
+#: did better there)
+WORK_RANGE = (1 << 21, 1 << 31)
+
+
+def preferred(m, k, n, trans_b=False):
+    """Whether :func:`gemm` ran faster than NumPy's OpenBLAS for an (m, k) @ (k, n) product on
+    one thread of the benchmark machine (benchmarks/gemm.py, float32: 1.0-1.4x over the
+    sweeps' layers): the multiply-adds within :data:`WORK_RANGE`, ``op(B)`` not transposed
+    (with ``B`` transposed, a dense layer's input gradient, the two ran level: 0.8-1.1x)."""
+    return not trans_b and WORK_RANGE[0] <= m * k * n <= WORK_RANGE[1]
+
+
+def product(A, B, trans_a=False, trans_b=False):
+    """``op(A) @ op(B)`` of 2-D arrays (``op`` a transpose where asked) as a new array:
+    :func:`gemm` where :func:`preferred` and the operands suit it (C-contiguous, one float
+    dtype), else NumPy's ``@`` (BLAS)."""
+    m, k = A.shape[::-1] if trans_a else A.shape
+    n = B.shape[0] if trans_b else B.shape[1]
+    if suits(A, B) and preferred(m, k, n, trans_b):
+        return gemm(A, B, np.empty((m, n), A.dtype), trans_a, trans_b)
+    return (A.T if trans_a else A) @ (B.T if trans_b else B)
+
+
+def suits(*arrays):
+    """Whether ``arrays`` are 2-D C-contiguous arrays of one dtype, float32 or float64."""
+    return all(isinstance(x, np.ndarray) and x.ndim == 2 and x.flags.c_contiguous and
+               x.dtype == arrays[0].dtype for x in arrays) and \
+        arrays[0].dtype in (np.float32, np.float64)

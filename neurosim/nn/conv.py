@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import checks
 from ..kernels import conv as kc
+from ..kernels import gemm_large
 from . import ops
 from .tensor import as_tensor, record
 
@@ -143,14 +144,15 @@ def _col2im(cols, shape, kernel, stride, padding, out_hw, dilation=(1, 1)):
 
 def _grouped(a, b, groups, transpose_a=False, transpose_b=False):
     """The products ``a_g @ b_g`` of the ``groups`` row blocks of ``a`` and ``b`` (each
-    transposed first where asked), stacked by rows: one GEMM when ``groups`` is 1."""
+    transposed first where asked), stacked by rows: one GEMM when ``groups`` is 1 (neurosim's
+    or BLAS's by shape: :func:`~neurosim.kernels.gemm_large.product`)."""
     if groups == 1:
-        return (a.T if transpose_a else a) @ (b.T if transpose_b else b)
+        return gemm_large.product(a, b, transpose_a, transpose_b)
     rows_a, rows_b = a.shape[0] // groups, b.shape[0] // groups
     parts = []
     for k in range(groups):
         ak, bk = a[k * rows_a:(k + 1) * rows_a], b[k * rows_b:(k + 1) * rows_b]
-        parts.append((ak.T if transpose_a else ak) @ (bk.T if transpose_b else bk))
+        parts.append(gemm_large.product(ak, bk, transpose_a, transpose_b))
     return np.concatenate(parts)
 
 

@@ -10,6 +10,7 @@ from scipy.linalg import blas
 
 from ..kernels import nn as kn
 from ..kernels import conv as kc
+from ..kernels import gemm_large
 from .tensor import Tensor, as_tensor, record
 
 
@@ -186,10 +187,16 @@ def matmul(a, b):
     # 1-D operands are promoted as NumPy does: a row vector on the left, a column on the right
     A = a.data[None, :] if a.ndim == 1 else a.data
     B = b.data[:, None] if b.ndim == 1 else b.data
-    out = A @ B
+    plain = A.ndim == B.ndim == 2          # 2-D: gemm_large.product (own GEMM or BLAS)
+    out = gemm_large.product(A, B) if plain else A @ B
 
     def backward(g):
         g = g.reshape(out.shape)
+        if plain:
+            ga = gemm_large.product(g, B, trans_b=True) if a.requires_grad else None
+            gb = gemm_large.product(A, g, trans_a=True) if b.requires_grad else None
+            return (None if ga is None else ga.reshape(a.shape),
+                    None if gb is None else gb.reshape(b.shape))
         ga = unbroadcast(g @ np.swapaxes(B, -1, -2), A.shape).reshape(a.shape) \
             if a.requires_grad else None
         gb = unbroadcast(np.swapaxes(A, -1, -2) @ g, B.shape).reshape(b.shape) \
@@ -211,8 +218,8 @@ def dense(x, W, b=None, activation="identity"):
         raise ValueError(f"dense: activation must be 'identity' or 'relu' (the fused ones); "
                          f"got {activation!r}")
     parents = (x, W) if b is None else (x, W, as_tensor(b))
-    rows = x.data.reshape(-1, x.shape[-1])      # 2-D products: BLAS (stacked ones may not be)
-    out = rows @ W.data
+    rows = x.data.reshape(-1, x.shape[-1])      # 2-D products: own GEMM or BLAS by shape
+    out = gemm_large.product(rows, W.data)
     if relu:
         bias = np.zeros(out.shape[1], out.dtype) if b is None else \
             parents[2].data.astype(out.dtype, copy=False)
@@ -229,8 +236,10 @@ def dense(x, W, b=None, activation="identity"):
             g, gb = masked, gb.astype(out.dtype)
         elif b is not None:
             gb = g.sum(axis=0)
-        gx = (g @ W.data.T).reshape(x.shape) if x.requires_grad else None
-        gW = None if not W.requires_grad or _add_product_to_grad(W, rows, g) else rows.T @ g
+        gx = gemm_large.product(g, W.data, trans_b=True).reshape(x.shape) \
+            if x.requires_grad else None
+        gW = None if not W.requires_grad or _add_product_to_grad(W, rows, g) else \
+            gemm_large.product(rows, g, trans_a=True)
         return (gx, gW) if b is None else (gx, gW, gb)
     return record(out.reshape(x.shape[:-1] + out.shape[-1:]), parents, backward)
 
@@ -239,15 +248,20 @@ _GEMM = {np.dtype(np.float32): blas.sgemm, np.dtype(np.float64): blas.dgemm}
 
 
 def _add_product_to_grad(W, rows, g):
-    """``W.grad += rows.T @ g`` as one BLAS call that accumulates (``beta = 1``) when ``W`` is
+    """``W.grad += rows.T @ g`` as one call that accumulates (``beta = 1``) when ``W`` is
     a leaf whose gradient buffer already exists (an optimiser's, zeroed each step), so no
     temporary and no separate pass adds it; True if done, False (nothing done) otherwise.
-    The product's bits are those of ``rows.T @ g`` (the same OpenBLAS kernel; tested)."""
+    The call is neurosim's GEMM where :func:`~neurosim.kernels.gemm_large.preferred` (the
+    sums within rounding of ``rows.T @ g``'s), else BLAS's (the bits of ``rows.T @ g``, the
+    same OpenBLAS kernel; tested)."""
     grad = W.grad
     gemm = _GEMM.get(g.dtype)
     if W.backward_fn is not None or grad is None or gemm is None or grad.dtype != g.dtype \
             or rows.dtype != g.dtype or grad.ndim != 2 or not grad.flags.c_contiguous:
         return False
+    if gemm_large.suits(rows, g, grad) and gemm_large.preferred(grad.shape[0], *g.shape):
+        gemm_large.gemm(rows, g, grad, trans_a=True, accumulate=True)
+        return True
     out = gemm(1.0, g.T, rows.T, beta=1.0, c=grad.T, trans_b=1, overwrite_c=1)
     if not np.shares_memory(out, grad):             # never seen: f2py copied the buffer
         grad[...] = out.T
