@@ -101,6 +101,9 @@ def test_bad_arguments_are_refused():
         gemm(A, B, np.empty((5, 4)))
     with pytest.raises(ValueError, match="shape"):
         gemm(A, B, C, trans_b=True)
+    square = np.ones((4, 4))
+    with pytest.raises(ValueError, match="share memory"):
+        gemm(square, square, square)
 
 
 @pytest.mark.kernel

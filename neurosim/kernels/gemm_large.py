@@ -3,11 +3,12 @@
 gradient ``G @ W.T`` and the weight gradient ``X.T @ G`` added to a gradient buffer.
 
 The GotoBLAS structure around the register tile of :mod:`.gemm` (:func:`~.gemm._tile2`,
-PANEL rows by two SIMD vectors of columns): the columns of ``C`` run in blocks of :data:`NC`
-and the depth in passes of :data:`KC`; for each (pass, block) the part of ``op(B)`` is packed
-into panels of two vectors' width (KC, 2 * lanes), each read by the tile as consecutive rows,
-and stays in L2 while blocks of :data:`MC` rows of ``op(A)`` are packed into panels of PANEL
-rows (KC, PANEL) and each panel, held in L1, meets every panel of ``B``. Transposes are taken
+PANEL rows by two SIMD vectors of columns): the columns of ``C`` run in blocks of NC and the
+depth in passes of KC (sizes in bytes: :data:`KC_BYTES`, :data:`NC_BYTES`, :data:`MC_BYTES`);
+for each (block, pass) the part of ``op(B)`` is packed into panels of two vectors' width
+(KC, 2 * lanes), each read by the tile as consecutive rows, and stays in L2 while blocks of
+MC rows of ``op(A)`` are packed into panels of PANEL rows (KC, PANEL) and each panel, held in
+L1, meets every panel of ``B``. Transposes are taken
 by the packing (a panel is copied with a stride of one or of the leading dimension), so no
 transposed copy is made. Rows past the last whole panel are zeros in the packed panel and not
 stored; columns past the last whole panel of ``B`` go through a small buffer. Each pass sums
@@ -27,9 +28,10 @@ from numba.extending import intrinsic
 
 from .gemm import PANEL, VECTOR_BYTES, _tile2_prefetch as _tile
 
-KC_BYTES = 1024      # depth of a pass in bytes of one value's column: a panel of A in L1
-NC_BYTES = 3 << 19   # a packed block of B (KC, NC) in bytes: held in L2
-MC_BYTES = 1 << 17   # a packed block of A (MC, KC) in bytes
+KC_BYTES = 1024      # KC * itemsize: a pass's depth (A's panel, PANEL * KC, stays in L1)
+NC_BYTES = 3 << 19   # KC * NC * itemsize: a packed block of B, held in L2
+MC_BYTES = 1 << 17   # MC * KC * itemsize: a packed block of A
+THREADED_WORK = 1 << 21   # multiply-adds below which one thread does the whole product
 
 
 def _transposed(builder, rows, lanes):
@@ -216,10 +218,10 @@ def _block(A, B, C, ta, tb, accumulate, i_lo, i_hi, j_lo, j_hi):
                         cols = min(width, nc - q * width)
                         if cols == width:
                             _tile(Ap, p * kc * PANEL, Bp, q * kc * width, width, C,
-                                   i * ldc + j, ldc, kc, rows, add, none, 0)
+                                  i * ldc + j, ldc, kc, rows, add, none, 0)
                         else:
                             _tile(Ap, p * kc * PANEL, Bp, q * kc * width, width, edge, 0,
-                                   width, kc, rows, False, none, 0)
+                                  width, kc, rows, False, none, 0)
                             _store_edge(edge, width, C, i, rows, j, cols, add)
 
 
@@ -278,7 +280,8 @@ def gemm(A, B, C, trans_a=False, trans_b=False, accumulate=False):
     ----------
     A : ndarray, (M, K), or (K, M) with ``trans_a``; float32 or float64, C-contiguous
     B : ndarray, (K, N), or (N, K) with ``trans_b``; ``A``'s dtype, C-contiguous
-    C : ndarray, (M, N); ``A``'s dtype, C-contiguous; written (or added to)
+    C : ndarray, (M, N); ``A``'s dtype, C-contiguous, apart from ``A`` and ``B``; written
+        (or added to)
     trans_a, trans_b : bool
         ``op(X)`` is ``X.T`` where set (the transpose is read by the packing, not copied).
     accumulate : bool
@@ -294,15 +297,15 @@ def gemm(A, B, C, trans_a=False, trans_b=False, accumulate=False):
     if k != k_b or C.shape != (m, n):
         raise ValueError(f"gemm: op(A) {(m, k)} @ op(B) {(k_b, n)} does not give C's shape "
                          f"{C.shape}")
+    if any(np.may_share_memory(C, x) for x in (A, B)):
+        raise ValueError("gemm: C must not share memory with A or B")
     threads = numba.get_num_threads()
-    if threads > 1 and m * n * k >= _THREADED_WORK:
+    if threads > 1 and m * n * k >= THREADED_WORK:
         _gemm_threaded(A, B, C, bool(trans_a), bool(trans_b), bool(accumulate), threads)
     else:
         _gemm_serial(A, B, C, bool(trans_a), bool(trans_b), bool(accumulate))
     return C
 
-
-_THREADED_WORK = 1 << 21   # multiply-adds below which one thread does the whole product
 
 
 #: products of fewer multiply-adds run faster through BLAS (the call costs more than the
