@@ -2,7 +2,8 @@
 
 One layer, input 8, hidden sizes 64-512, batches 32-256, sequences of 50-200 steps: regression
 of the sum of the first feature over the sequence from the last hidden state through a dense
-layer (MSE), Adam (lr 1e-3), float32, one thread each. A step is forward, backward and update.
+layer (MSE), Adam (lr 1e-3), float32, one thread each (``--threads``: more). A step is forward,
+backward and update.
 neurosim runs ``Sequential(LSTM(H, layout="torch"), Dense(1))``; PyTorch ``nn.LSTM`` /
 ``nn.GRU`` (batch_first) with ``nn.Linear``. Both sides start from the same weights (PyTorch's,
 loaded with ``load_torch_state``) and train on the same fixed batches (a pool of 4, seed 0), so
@@ -16,8 +17,10 @@ steps: tests/test_nn_recurrent_torch.py.)
 Points: the default sweep varies one size at a time around (hidden 128, batch 64, 100 steps)
 and adds the corners (512, 256, 200) and (512, 32, 50); ``--grid full`` runs the whole grid.
 Timing: after warm-up, rounds alternate the sides (the order flips each round); each round
-times steps one by one per side. Per point: median step times (ms), ratio PyTorch / neurosim
-of the medians (> 1: neurosim faster), the same ratio of the fastest steps (steadier on a
+times steps one by one per side, in CPU time with one thread (:func:`clock`), wall time with
+``--threads N|all`` (each side on N threads, or on all the machine's cores: Numba's and the
+BLAS's threads and ``torch.set_num_threads``). Per point: median step times (ms), ratio
+PyTorch / neurosim of the medians (> 1: neurosim faster), the same ratio of the fastest steps (steadier on a
 machine shared with other work), each side's last loss. Per cell: min, median and max of the
 ratios. Prints one JSON line per point as it ends, then one JSON object.
 
@@ -27,6 +30,7 @@ GFLOP/s: neurosim's packed kernel (:mod:`neurosim.kernels.gemm`, the weights pac
 a sequence does), NumPy's OpenBLAS and PyTorch's BLAS (MKL), alternating, best of the rounds.
 
     python benchmarks/rnn.py [--rounds 3] [--seconds 1.0] [--cells lstm gru] [--grid full]
+                             [--threads all]
     python benchmarks/rnn.py --products [--rounds 3]
 
 neurosim's recurrent ops flush subnormals to zero (:mod:`neurosim.kernels.fpenv`); PyTorch
@@ -34,9 +38,24 @@ keeps them unless told: ``--torch-flush`` calls ``torch.set_flush_denormal(True)
 side too (the long sequences' gradients decay into subnormals, which cost both sides 5-7x).
 """
 import os
+import sys
 
+
+def threads_arg(argv):
+    """The thread count of ``--threads N|all`` in ``argv`` (1 without it; ``all``: the
+    machine's cores), read before NumPy, Numba and PyTorch start their thread pools."""
+    value = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--threads"), "1")
+    value = next((a.split("=", 1)[1] for a in argv if a.startswith("--threads=")), value)
+    if value == "all":
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"--threads must be a positive integer or 'all'; got {value!r}")
+    return int(value)
+
+
+THREADS = threads_arg(sys.argv[1:])
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+    os.environ[_var] = str(THREADS)
 
 import argparse  # noqa: E402
 import itertools  # noqa: E402
@@ -110,6 +129,13 @@ class Torch:
         return loss.item()
 
 
+def clock():
+    """The step timer: the process's CPU time with one thread (steady on a machine shared with
+    other work: time spent waiting for a core is not counted), wall time with several (CPU
+    time would add up the threads)."""
+    return time.process_time() if THREADS == 1 else time.perf_counter()
+
+
 def run_point(cell, units, batch, steps, rounds, seconds):
     import torch
     theirs = Torch(cell, units)
@@ -121,18 +147,18 @@ def run_point(cell, units, batch, steps, rounds, seconds):
     t = {}
     for name, side in sides.items():        # warm-up, and a step time to size the rounds
         for _ in range(2):
-            start = time.perf_counter()
+            start = clock()
             side.step(*inputs[name][count[name] % POOL])
             count[name] += 1
-        t[name] = time.perf_counter() - start
+        t[name] = clock() - start
     per_round = max(2, int(seconds / max(t.values())))
     times, last = {name: [] for name in sides}, {}
     for r in range(rounds):
         for name in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
             for _ in range(per_round):
-                start = time.perf_counter()
+                start = clock()
                 last[name] = sides[name].step(*inputs[name][count[name] % POOL])
-                times[name].append(time.perf_counter() - start)
+                times[name].append(clock() - start)
                 count[name] += 1
     ms = {name: float(np.median(v) * 1e3) for name, v in times.items()}
     fastest = {name: float(np.min(v) * 1e3) for name, v in times.items()}
@@ -187,22 +213,27 @@ def main():
                    help="PyTorch flushes subnormals too (torch.set_flush_denormal(True))")
     p.add_argument("--products", action="store_true",
                    help="GFLOP/s of the per-step products instead of training steps")
+    p.add_argument("--threads", default="1",
+                   help="threads of each side (Numba, BLAS, PyTorch): a count or 'all' (the "
+                        "machine's cores); read at start-up (see threads_arg)")
     args = p.parse_args()
     import torch
-    torch.set_num_threads(1)
+    torch.set_num_threads(THREADS)
     if args.torch_flush:
         torch.set_flush_denormal(True)
     if args.products:
         rows = products(args.rounds)
-        print(json.dumps({"machine": platform.processor() or platform.machine(), "threads": 1,
+        print(json.dumps({"machine": platform.processor() or platform.machine(),
+                          "threads": THREADS,
                           "dtype": "float32", "torch": torch.__version__, "products": rows},
                          indent=1))
         return
     sweep = [tuple(int(v) for v in s.split(",")) for s in args.points] if args.points else \
         points(args.grid)
-    out = {"machine": platform.processor() or platform.machine(), "threads": 1,
-           "dtype": "float32", "input": FEATURES, "torch": torch.__version__,
-           "torch_flushes_subnormals": args.torch_flush}
+    out = {"machine": platform.processor() or platform.machine(), "threads": THREADS,
+           "clock": "process_time" if THREADS == 1 else "perf_counter", "dtype": "float32",
+           "input": FEATURES, "torch": torch.__version__,
+           "torch_flushes_subnormals": args.torch_flush, "load_before": os.getloadavg()}
     for cell in args.cells:
         rows = []
         for units, batch, steps in sweep:
@@ -211,6 +242,7 @@ def main():
         ratios = [r["ratio"] for r in rows]
         out[cell] = {"points": rows, "ratio_min": min(ratios),
                      "ratio_median": float(np.median(ratios)), "ratio_max": max(ratios)}
+    out["load_after"] = os.getloadavg()
     print(json.dumps(out, indent=1))
 
 

@@ -4,11 +4,15 @@ stores what backpropagation through time needs, the backward pass runs it.
 Everything is time-major, C-contiguous and feature-major within a step: a step's states are
 (H, B), its pre-activations (G*H, B), so that each gate block is one contiguous (H, B) run and
 the element-wise passes are flat loops. The caller makes the input products ``W.T x_t + b`` of
-all steps at once (:func:`input_products` for few input features, BLAS otherwise); each step
-makes the recurrent product ``U.T h_{t-1}`` (backward: ``U dA_t``) for the whole batch (our
-own product, :mod:`.gemm`, the weights packed once a sequence; 1.2-1.8x NumPy's OpenBLAS on
-these shapes) and then the cell's gate math: pre-activations, the
-sigmoids in SIMD lanes (:func:`sigmoid_lanes`; ``tanh(x) = 2 s(2x) - 1``), the state update.
+all steps at once (:func:`input_products`); each step makes the recurrent product
+``U.T h_{t-1}`` (backward: ``U dA_t``) for the whole batch (our own product, :mod:`.gemm`, the
+weights packed once a sequence; 1.2-1.8x NumPy's OpenBLAS on these shapes) and the cell's gate
+math: pre-activations, the sigmoids in SIMD lanes (:func:`sigmoid_lanes`; ``tanh(x) = 2 s(2x)
+- 1``), the state update. The forward step runs by blocks of units (:func:`block_units`): a
+block's products, all its gates' rows together, then its gate math while they are in L1 (the
+products of a whole step, (G*H, B), are 0.1-2 MB at these sizes, and the gate math read them
+back from L2 or L3); the blocks of a step are independent, and
+:func:`recurrent_forward_parallel` runs them on Numba's threads.
 Loops run over views from index 0: an offset index would make Numba's negative-index check
 turn them into gathers and scatters. Both passes run with subnormals flushed to zero
 (:mod:`.fpenv`): gradients decaying through a long sequence fall under float32's normal range
@@ -23,7 +27,7 @@ Stored per step for the backward pass (``gates``, (4H, B)): LSTM ``[i, f, g, o]`
 all it needs).
 """
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .fpenv import flush_subnormals, restore
 from .gemm import pack, packed_matmul, packed_shape
@@ -61,59 +65,118 @@ def _tanh_half(x, scratch):
 
 
 @njit(cache=True, inline="always")
-def _preactivate_rows(z, P, t, a, lo, hi, scale):
-    """``z[g] = scale * (P[g, t] + a[g])`` for the rows ``lo <= g < hi`` (``P`` (R, T, B),
-    read in place)."""
-    for g in range(lo, hi):
-        _preactivate(z[g], P[g, t], a[g], scale)
+def _preactivate_block(out, P, t, row, a, scale):
+    """``out[r] = scale * (P[row + r, t] + a[r])`` for each row ``r`` of ``out`` and ``a``
+    (u, B): one gate block of a block of units (``P`` (G*H, T, B), read in place)."""
+    for r in range(out.shape[0]):
+        _preactivate(out[r], P[row + r, t], a[r], scale)
 
 
 @njit(cache=True, inline="always")
-def _lstm_step(P, t, a, c_prev, z, tc, h, c, scratch):
-    """One step: ``P[:, t]``, ``a``, ``z`` (4H, B) as ``[i, f, g, o]`` blocks; the rest flat
-    (``n = H*B``): ``c_prev``, ``tc`` (tanh c), ``h``, ``c``."""
-    n, units = h.shape[0], z.shape[0] // 4
-    one = h.dtype.type(1)
-    _preactivate_rows(z, P, t, a, 0, 2 * units, one)
-    _preactivate_rows(z, P, t, a, 2 * units, 3 * units, h.dtype.type(2))
-    _preactivate_rows(z, P, t, a, 3 * units, 4 * units, one)
-    z = z.reshape(-1)
-    sigmoid_lanes(z, scratch)
-    i, f, g, o = z[:n], z[n:2 * n], z[2 * n:3 * n], z[3 * n:]
-    for k in range(n):
+def _gate(z, q, j0, u):
+    """Gate block ``q``'s rows of the ``u`` units from ``j0`` in a step's stored gates ``z``
+    (4H, B): ``z[q*H + j0 : q*H + j0 + u]``, (u, B)."""
+    row = q * (z.shape[0] // 4) + j0
+    return z[row:row + u]
+
+
+@njit(cache=True, inline="always")
+def _lstm_block(ab, P, t, j0, c_prev, z, tc, h, c, scratch):
+    """One step of the ``u`` units from ``j0``: ``ab`` (4u, B) their recurrent products as
+    ``[i, f, g, o]`` blocks of ``u`` rows; ``P[:, t]`` and ``z`` (the step's stored gates)
+    (4H, B); ``c_prev``, ``tc`` (tanh c), ``h``, ``c`` (H, B)."""
+    u, units = ab.shape[0] // 4, h.shape[0]
+    j1, one = j0 + u, h.dtype.type(1)
+    for q in range(4):
+        gate = _gate(z, q, j0, u)
+        _preactivate_block(gate, P, t, q * units + j0, ab[q * u:(q + 1) * u],
+                           one + one if q == 2 else one)
+        sigmoid_lanes(gate.reshape(-1), scratch)
+    i, f = _gate(z, 0, j0, u).reshape(-1), _gate(z, 1, j0, u).reshape(-1)
+    g, o = _gate(z, 2, j0, u).reshape(-1), _gate(z, 3, j0, u).reshape(-1)
+    cp, cn, tcb = c_prev[j0:j1].reshape(-1), c[j0:j1].reshape(-1), tc[j0:j1].reshape(-1)
+    for k in range(cn.shape[0]):
         gk = g[k] + g[k] - one
         g[k] = gk
-        ck = f[k] * c_prev[k] + i[k] * gk
-        c[k] = ck
-        tc[k] = ck + ck
-    _tanh_half(tc, scratch)
-    for k in range(n):
-        h[k] = o[k] * tc[k]
+        ck = f[k] * cp[k] + i[k] * gk
+        cn[k] = ck
+        tcb[k] = ck + ck
+    _tanh_half(tcb, scratch)
+    hb = h[j0:j1].reshape(-1)
+    for k in range(hb.shape[0]):
+        hb[k] = o[k] * tcb[k]
 
 
 @njit(cache=True, inline="always")
-def _gru_step(P, t, a, b_hn, h_prev, z, h, scratch):
-    """One step: ``P[:, t]``, ``a`` (3H, B) as ``[r, z, n]``; ``z`` (4H, B) filled with
+def _gru_block(ab, P, t, j0, b_hn, h_prev, z, h, scratch):
+    """One step of the ``u`` units from ``j0``: ``ab`` (3u, B) their recurrent products as
+    ``[r, z, n]`` blocks of ``u`` rows; ``P[:, t]`` (3H, B); ``z`` (4H, B) the step's stored
     ``[r, z, n, U_n h + b_hn]``; ``h_prev``, ``h`` (H, B)."""
-    units, batch = h.shape
-    n = units * batch
-    _preactivate_rows(z, P, t, a, 0, 2 * units, h.dtype.type(1))
-    zf = z.reshape(-1)
-    sigmoid_lanes(zf[:2 * n], scratch)
-    for j in range(units):
-        r, hn, cand, p_n, a_n = z[j], z[3 * units + j], z[2 * units + j], \
-            P[2 * units + j, t], a[2 * units + j]
-        bias = b_hn[j]
+    u, units, batch = ab.shape[0] // 3, h.shape[0], h.shape[1]
+    one = h.dtype.type(1)
+    for q in range(2):
+        gate = _gate(z, q, j0, u)
+        _preactivate_block(gate, P, t, q * units + j0, ab[q * u:(q + 1) * u], one)
+        sigmoid_lanes(gate.reshape(-1), scratch)
+    reset, cand, hn = _gate(z, 0, j0, u), _gate(z, 2, j0, u), _gate(z, 3, j0, u)
+    for r in range(u):
+        p_n, a_n, bias = P[2 * units + j0 + r, t], ab[2 * u + r], b_hn[j0 + r]
         for s in range(batch):
             v = a_n[s] + bias
-            hn[s] = v
-            x = p_n[s] + r[s] * v
-            cand[s] = x + x
-    cand = zf[2 * n:3 * n]
+            hn[r, s] = v
+            x = p_n[s] + reset[r, s] * v
+            cand[r, s] = x + x
+    cand = cand.reshape(-1)
     _tanh_half(cand, scratch)
-    gz, hf, hp = zf[n:2 * n], h.reshape(-1), h_prev.reshape(-1)
-    for k in range(n):
-        hf[k] = cand[k] + gz[k] * (hp[k] - cand[k])
+    gz, hb, hp = _gate(z, 1, j0, u).reshape(-1), h[j0:j0 + u].reshape(-1), \
+        h_prev[j0:j0 + u].reshape(-1)
+    for k in range(hb.shape[0]):
+        hb[k] = cand[k] + gz[k] * (hp[k] - cand[k])
+
+
+@njit(cache=True, inline="always")
+def _rnn_block(ab, P, t, j0, relu, h, scratch):
+    """One step of the ``u`` units from ``j0`` of the Elman RNN: ``ab`` (u, B) their
+    recurrent products, ``P[:, t]`` and ``h`` (H, B)."""
+    hb = h[j0:j0 + ab.shape[0]]
+    one = h.dtype.type(1)
+    _preactivate_block(hb, P, t, j0, ab, one if relu else one + one)
+    hf = hb.reshape(-1)
+    if relu:
+        zero = one - one
+        for k in range(hf.shape[0]):
+            if hf[k] < zero:
+                hf[k] = zero
+    else:
+        _tanh_half(hf, scratch)
+
+
+BLOCK_BYTES = 1 << 15     # a block of units' recurrent products per step (G*u, B) in L1
+
+
+@njit(cache=True)
+def block_units(gates, batch, itemsize, panel):
+    """Units per block of the forward step: the block's products (``gates * u``, ``batch``)
+    within :data:`BLOCK_BYTES`, ``u`` a multiple of ``panel`` (the packed product's panel
+    height: each block is whole panels), at least one panel."""
+    return max(1, BLOCK_BYTES // (gates * batch * itemsize) // panel) * panel
+
+
+@njit(cache=True)
+def _pack_blocked(UT, gates, block, out):
+    """``out`` <- ``UT`` (G*H, H) packed (:func:`~neurosim.kernels.gemm.pack`) with its rows
+    ordered by blocks of ``block`` units, each block's gate blocks together: block ``b``'s
+    rows are ``q*H + j`` for ``q < G`` and ``b*block <= j < (b+1)*block``, in that order."""
+    units = UT.shape[0] // gates
+    order = np.empty(UT.shape[0], np.int64)
+    row = 0
+    for j0 in range(0, units, block):
+        j1 = min(j0 + block, units)
+        for q in range(gates):
+            for j in range(j0, j1):
+                order[row] = q * units + j
+                row += 1
+    pack(UT[order], out)
 
 
 @njit(cache=True, inline="always")
@@ -134,8 +197,7 @@ def _store(src, dst, t):
             d[k] = v[k]
 
 
-@njit(cache=True)
-def recurrent_forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c):
+def _forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c):
     """Run a cell over a whole sequence.
 
     Parameters
@@ -144,8 +206,11 @@ def recurrent_forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c):
     P : (G*H, T, B)
         Input pre-activations ``W.T x_t + b`` of every step (one product over all steps).
     UT : (G*H, H)
-        ``U.T``, C-contiguous: packed once (:func:`~neurosim.kernels.gemm.pack`), each step
-        makes ``UT @ h_{t-1}`` (:func:`~neurosim.kernels.gemm.packed_matmul`).
+        ``U.T``, C-contiguous: packed once (:func:`~neurosim.kernels.gemm.pack`), its rows
+        grouped by blocks of units (:func:`block_units`); each step makes a block's products
+        ``UT @ h_{t-1}`` (:func:`~neurosim.kernels.gemm.packed_matmul`) and at once, while
+        they are in L1, the block's gate math. :func:`recurrent_forward_parallel` runs a
+        step's blocks on Numba's threads.
     b_hn : (H,)
         GRU's candidate recurrent bias; unused otherwise.
     lengths : (B,) int64
@@ -163,28 +228,29 @@ def recurrent_forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c):
     """
     word = flush_subnormals()      # subnormals as zeros (see .fpenv), until the end
     units, batch = hs.shape[0], hs.shape[2]
-    a = np.empty((UT.shape[0], batch), hs.dtype)
-    scratch = np.empty(a.size, hs.dtype)
+    gates_n = UT.shape[0] // units
+    panel = packed_shape(1, 1)[2]
+    block = block_units(gates_n, batch, hs.itemsize, panel)
+    blocks = -(-units // block)
+    a = np.empty((blocks, gates_n * min(block, units), batch), hs.dtype)    # per block: no
+    scratch = np.empty((blocks, block * batch), hs.dtype)                  # sharing in prange
     h_prev, h = np.empty((units, batch), hs.dtype), np.empty((units, batch), hs.dtype)
     weights = np.empty(packed_shape(UT.shape[0], UT.shape[1]), hs.dtype)
-    pack(UT, weights)
+    _pack_blocked(UT, gates_n, block, weights)
     _load(h_prev, hs, 0)
     for t in range(P.shape[1]):
-        packed_matmul(weights, h_prev, a)
-        if cell == LSTM:
-            _lstm_step(P, t, a, cs[t].reshape(-1), gates[t], tanh_c[t].reshape(-1),
-                       h.reshape(-1), cs[t + 1].reshape(-1), scratch)
-        elif cell == GRU:
-            _gru_step(P, t, a, b_hn, h_prev, gates[t], h, scratch)
-        elif cell == RNN_RELU:
-            _preactivate_rows(h, P, t, a, 0, units, h.dtype.type(1))
-            hf, zero = h.reshape(-1), h.dtype.type(0)
-            for k in range(hf.shape[0]):
-                if hf[k] < zero:
-                    hf[k] = zero
-        else:
-            _preactivate_rows(h, P, t, a, 0, units, h.dtype.type(2))
-            _tanh_half(h.reshape(-1), scratch)
+        for b in prange(blocks):      # a block's products, then at once its gates
+            j0 = b * block
+            rows = gates_n * (min(j0 + block, units) - j0)
+            ab = a[b, :rows]
+            p0 = gates_n * j0 // panel
+            packed_matmul(weights[p0:p0 + -(-rows // panel)], h_prev, ab)
+            if cell == LSTM:
+                _lstm_block(ab, P, t, j0, cs[t], gates[t], tanh_c[t], h, cs[t + 1], scratch[b])
+            elif cell == GRU:
+                _gru_block(ab, P, t, j0, b_hn, h_prev, gates[t], h, scratch[b])
+            else:
+                _rnn_block(ab, P, t, j0, cell == RNN_RELU, h, scratch[b])
         for s in range(batch):
             if t >= lengths[s]:
                 for j in range(units):
@@ -194,6 +260,12 @@ def recurrent_forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c):
         _store(h, hs, t + 1)
         h_prev, h = h, h_prev
     restore(word)
+
+
+recurrent_forward = njit(cache=True)(_forward)
+recurrent_forward_parallel = njit(cache=True, parallel=True)(_forward)
+PARALLEL_WORK = 1 << 24   # multiply-adds of a step's products (0.1 ms on one core) from which
+#                           starting the threads at every step is a small cost
 
 
 @njit(cache=True, inline="always")

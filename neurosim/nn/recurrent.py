@@ -21,6 +21,7 @@ Equations (``s`` the logistic sigmoid, ``*`` element-wise):
   ``n = tanh(x_t W_n + b_n + r * (h_{t-1} U_n + b_hn))``, ``h_t = (1 - z) * n + z * h_{t-1}``
 """
 import numpy as np
+from numba import get_num_threads
 
 from .. import checks
 from ..kernels import fpenv
@@ -121,6 +122,15 @@ def _batch_major(a, reverse, order=None, lengths=None):
     return out
 
 
+def _forward_kernel(work):
+    """The forward kernel for a step's products of ``work`` multiply-adds: the one that runs a
+    step's blocks of units on Numba's threads where there are several and the step is large
+    enough to pay for their start (:data:`~neurosim.kernels.recurrent.PARALLEL_WORK`)."""
+    if get_num_threads() > 1 and work >= kr.PARALLEL_WORK:
+        return kr.recurrent_forward_parallel
+    return kr.recurrent_forward
+
+
 def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
               return_sequences=True, reverse=False, return_state=False):
     """The op behind :func:`rnn`, :func:`lstm` and :func:`gru` (``op`` names it in errors):
@@ -155,8 +165,8 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
     tanh_c = workspace.take((steps, units, n) if lstm_cell else (1, 1, 1), dtype)
     lease = workspace.Lease(hs, cs, gates, tanh_c)
     bias_hn = np.zeros(1, dtype) if b_hn is None else parents[4].data.astype(dtype, copy=False)
-    kr.recurrent_forward(cell, P, np.ascontiguousarray(Ud.T), bias_hn, lens, hs, cs, gates,
-                         tanh_c)
+    _forward_kernel(width * units * n)(cell, P, np.ascontiguousarray(Ud.T), bias_hn, lens, hs,
+                                       cs, gates, tanh_c)
     workspace.give(P)
     del P
     parts = []

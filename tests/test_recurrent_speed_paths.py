@@ -1,0 +1,118 @@
+"""The recurrent forward step by blocks of units (kernels.recurrent.block_units) and its
+threaded twin (recurrent_forward_parallel): against PyTorch on the same weights in float64
+(outputs, final states and every gradient to 1e-10), at shapes with several blocks, a partial
+last one and a batch that is not a whole number of SIMD vectors; the threaded kernel gives the
+serial one's bits, with variable lengths; each block's packed rows give its products."""
+import numpy as np
+import pytest
+
+from neurosim.kernels import recurrent as kr
+from neurosim.kernels.gemm import packed_matmul, packed_shape
+from neurosim.nn import recurrent as rec
+from neurosim.nn.tensor import Tensor
+
+torch = pytest.importorskip("torch")
+
+FEATURES, UNITS, BATCH, STEPS = 3, 37, 100, 5
+CELLS = {"rnn": (kr.RNN, rec.SimpleRNN, "RNN"), "lstm": (kr.LSTM, rec.LSTM, "LSTM"),
+         "gru": (kr.GRU, rec.GRU, "GRU")}
+PANEL = packed_shape(1, 1)[2]
+
+
+def blocks(cell, batch=BATCH, units=UNITS, itemsize=8):
+    """Block size and count of the forward step at these sizes."""
+    block = kr.block_units(kr.GATES[cell], batch, itemsize, PANEL)
+    return block, -(-units // block)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", list(CELLS))
+@pytest.mark.parametrize("parallel", [False, True])
+def test_blocked_forward_matches_pytorch(name, parallel, monkeypatch):
+    cell, layer_class, module_name = CELLS[name]
+    block, count = blocks(cell)
+    assert count > 1 and UNITS % block, "the shapes must give several blocks, the last partial"
+    monkeypatch.setattr(kr, "PARALLEL_WORK", 0 if parallel else 2 ** 62)
+    torch.manual_seed(0)
+    module = getattr(torch.nn, module_name)(FEATURES, UNITS, batch_first=True).double()
+    layer = layer_class(UNITS, layout="torch", return_sequences=True, return_state=True)
+    layer.build((STEPS, FEATURES))
+    layer.load_torch_state({k: v.detach().numpy() for k, v in module.state_dict().items()})
+    g = np.random.default_rng(2)
+    x = g.standard_normal((BATCH, STEPS, FEATURES))
+    tx = torch.tensor(x, requires_grad=True)
+    out, state = module(tx)
+    finals = state if name == "lstm" else (state,)
+    weights = [g.standard_normal(t.shape) for t in (out, *finals)]
+    sum(((t * torch.tensor(w)).sum() for t, w in zip((out, *finals), weights))).backward()
+
+    xt = Tensor(x, requires_grad=True)
+    ours, ours_state = layer(xt)
+    ours_finals = ours_state if name == "lstm" else (ours_state,)
+    loss = sum((t * Tensor(w)).sum() for t, w in zip((ours, *ours_finals), weights))
+    loss.backward()
+    np.testing.assert_allclose(ours.data, out.detach().numpy(), rtol=0, atol=1e-10)
+    for a, b in zip(ours_finals, finals):
+        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(xt.grad, tx.grad.numpy(), rtol=0, atol=1e-10)
+    grads = {k: v.grad.numpy() for k, v in module.named_parameters()}
+    p = layer.params
+    np.testing.assert_allclose(p["W"].grad, grads["weight_ih_l0"].T, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(p["U"].grad, grads["weight_hh_l0"].T, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(p["b_ih"].grad, grads["bias_ih_l0"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(p["b_hh"].grad, grads["bias_hh_l0"], rtol=0, atol=1e-10)
+
+
+def forward_arrays(cell, dtype, g):
+    """Inputs and outputs of one forward kernel call (float ``dtype``, variable lengths)."""
+    gates_n, units = kr.GATES[cell], UNITS
+    P = g.standard_normal((gates_n * units, STEPS, BATCH)).astype(dtype)
+    UT = (g.standard_normal((gates_n * units, units)) / np.sqrt(units)).astype(dtype)
+    hs = np.zeros((units, STEPS + 1, BATCH), dtype)
+    hs[:, 0] = g.standard_normal((units, BATCH))
+    cs = np.zeros((STEPS + 1, units, BATCH), dtype)
+    cs[0] = g.standard_normal((units, BATCH))
+    gates = np.zeros((STEPS, 4 * units, BATCH), dtype)
+    tanh_c = np.zeros((STEPS, units, BATCH), dtype)
+    lengths = g.integers(1, STEPS + 1, BATCH).astype(np.int64)
+    b_hn = g.standard_normal(units).astype(dtype)
+    return [P, UT, b_hn, lengths, hs, cs, gates, tanh_c]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("cell", [kr.RNN, kr.RNN_RELU, kr.LSTM, kr.GRU])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_parallel_forward_gives_the_serial_bits(cell, dtype):
+    serial = forward_arrays(cell, dtype, np.random.default_rng(3))
+    threaded = [a.copy() for a in serial]
+    kr.recurrent_forward(cell, *serial)
+    kr.recurrent_forward_parallel(cell, *threaded)
+    for a, b in zip(serial[4:], threaded[4:]):     # hs, cs, gates, tanh_c
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("gates_n", [1, 3, 4])
+@pytest.mark.parametrize("batch, itemsize", [(1, 4), (40, 8), (100, 8), (256, 4), (4096, 8)])
+def test_block_units_whole_panels_within_the_budget(gates_n, batch, itemsize):
+    block = kr.block_units(gates_n, batch, itemsize, PANEL)
+    assert block % PANEL == 0 and block > 0
+    assert block == PANEL or gates_n * block * batch * itemsize <= kr.BLOCK_BYTES
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("gates_n", [1, 3, 4])
+def test_each_blocks_packed_rows_give_its_products(gates_n):
+    g = np.random.default_rng(4)
+    UT = g.standard_normal((gates_n * UNITS, UNITS))
+    h = g.standard_normal((UNITS, 9))
+    block = PANEL
+    weights = np.empty(packed_shape(*UT.shape))
+    kr._pack_blocked(UT, gates_n, block, weights)
+    for j0 in range(0, UNITS, block):
+        units = np.arange(j0, min(j0 + block, UNITS))
+        rows = np.concatenate([q * UNITS + units for q in range(gates_n)])
+        out = np.empty((len(rows), h.shape[1]))
+        first = gates_n * j0 // PANEL
+        packed_matmul(weights[first:first + -(-len(rows) // PANEL)], h, out)
+        np.testing.assert_allclose(out, UT[rows] @ h, rtol=1e-12, atol=1e-12)
