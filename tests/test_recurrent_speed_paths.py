@@ -13,7 +13,7 @@ from neurosim.nn.tensor import Tensor
 
 torch = pytest.importorskip("torch")
 
-FEATURES, UNITS, BATCH, STEPS = 3, 37, 100, 5
+FEATURES, UNITS, BATCH, STEPS = 3, 67, 1000, 5
 CELLS = {"rnn": (kr.RNN, rec.SimpleRNN, "RNN"), "lstm": (kr.LSTM, rec.LSTM, "LSTM"),
          "gru": (kr.GRU, rec.GRU, "GRU")}
 PANEL = packed_shape(1, 1)[2]

@@ -9,10 +9,10 @@ all steps at once (:func:`input_products`); each step makes the recurrent produc
 weights packed once a sequence; 1.2-1.8x NumPy's OpenBLAS on these shapes) and the cell's gate
 math: pre-activations, the sigmoids in SIMD lanes (:func:`sigmoid_lanes`; ``tanh(x) = 2 s(2x)
 - 1``), the state update. The forward step runs by blocks of units (:func:`block_units`): a
-block's products, all its gates' rows together, then its gate math while they are in L1 (the
-products of a whole step, (G*H, B), are 0.1-2 MB at these sizes, and the gate math read them
-back from L2 or L3); the blocks of a step are independent, and
-:func:`recurrent_forward_parallel` runs them on Numba's threads.
+block's products, all its gates' rows together, then its gate math while they are in L2 (the
+products of a whole step, (G*H, B), reach 2 MB at hidden 512, batch 256, and the gate math read
+them back from L3: the forward pass ran 10% slower there); the blocks of a step are
+independent, and :func:`recurrent_forward_parallel` runs them on Numba's threads.
 Loops run over views from index 0: an offset index would make Numba's negative-index check
 turn them into gathers and scatters. Both passes run with subnormals flushed to zero
 (:mod:`.fpenv`): gradients decaying through a long sequence fall under float32's normal range
@@ -151,7 +151,9 @@ def _rnn_block(ab, P, t, j0, relu, h, scratch):
         _tanh_half(hf, scratch)
 
 
-BLOCK_BYTES = 1 << 15     # a block of units' recurrent products per step (G*u, B) in L1
+BLOCK_BYTES = 1 << 19     # a block of units' recurrent products per step (G*u, B), within
+#                           a quarter of a 2 MB L2 (32 KB blocks ran 0-10% slower, 1 MB ones
+#                           2-9%: hidden 512, batch 64-256)
 
 
 @njit(cache=True)
@@ -209,7 +211,7 @@ def _forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c):
         ``U.T``, C-contiguous: packed once (:func:`~neurosim.kernels.gemm.pack`), its rows
         grouped by blocks of units (:func:`block_units`); each step makes a block's products
         ``UT @ h_{t-1}`` (:func:`~neurosim.kernels.gemm.packed_matmul`) and at once, while
-        they are in L1, the block's gate math. :func:`recurrent_forward_parallel` runs a
+        they are in L2, the block's gate math. :func:`recurrent_forward_parallel` runs a
         step's blocks on Numba's threads.
     b_hn : (H,)
         GRU's candidate recurrent bias; unused otherwise.
