@@ -86,7 +86,7 @@ def test_threaded_matches_serial(m, n):
 
 @pytest.mark.kernel
 def test_bad_arguments_are_refused():
-    A, B, C = np.ones((4, 3)), np.ones((3, 5)), np.empty((4, 5))
+    A, B, C = np.ones((4, 3)), np.ones((3, 5)), np.zeros((4, 5))
     with pytest.raises(ValueError, match="C-contiguous"):
         gemm(np.ones((3, 4)).T, B, C)                    # a transposed view: pass trans_a
     with pytest.raises(ValueError, match="C-contiguous"):
@@ -111,7 +111,8 @@ def test_preferred_rule():
     lo, hi = gemm_large.WORK_RANGE
     assert gemm_large.preferred(256, 784, 1024) and not gemm_large.preferred(32, 128, 128)
     assert not gemm_large.preferred(256, 784, 1024, trans_b=True)       # level with BLAS
-    assert gemm_large.preferred(1, lo, 1) and not gemm_large.preferred(1, hi + 1, 1)
+    assert gemm_large.preferred(1, lo, 32) and not gemm_large.preferred(1, hi + 1, 32)
+    assert not gemm_large.preferred(1024, 256, 10)                      # too few columns
 
 
 @pytest.mark.kernel

@@ -299,11 +299,17 @@ def gemm(A, B, C, trans_a=False, trans_b=False, accumulate=False):
                          f"{C.shape}")
     if any(np.may_share_memory(C, x) for x in (A, B)):
         raise ValueError("gemm: C must not share memory with A or B")
-    threads = numba.get_num_threads()
-    if threads > 1 and m * n * k >= THREADED_WORK:
-        _gemm_threaded(A, B, C, bool(trans_a), bool(trans_b), bool(accumulate), threads)
+    return _run(A, B, C, bool(trans_a), bool(trans_b), bool(accumulate), m * k * n)
+
+
+def _run(A, B, C, ta, tb, accumulate, work):
+    """:func:`gemm` on checked arguments (``work``: its multiply-adds): threaded where Numba
+    has more than one thread and the product is large enough, else serial."""
+    threads = numba.get_num_threads() if numba.config.NUMBA_NUM_THREADS > 1 else 1
+    if threads > 1 and work >= THREADED_WORK:
+        _gemm_threaded(A, B, C, ta, tb, accumulate, threads)
     else:
-        _gemm_serial(A, B, C, bool(trans_a), bool(trans_b), bool(accumulate))
+        _gemm_serial(A, B, C, ta, tb, accumulate)
     return C
 
 
@@ -312,24 +318,29 @@ def gemm(A, B, C, trans_a=False, trans_b=False, accumulate=False):
 #: blocking saves), and so do larger ones (2048 and more on every side: BLAS's blocking of C
 #: did better there)
 WORK_RANGE = (1 << 21, 1 << 31)
+#: fewer columns than this (a classifier's 10 outputs) leave most of a tile's columns unused
+MIN_COLUMNS = 32
 
 
 def preferred(m, k, n, trans_b=False):
     """Whether :func:`gemm` ran faster than NumPy's OpenBLAS for an (m, k) @ (k, n) product on
     one thread of the benchmark machine (benchmarks/gemm.py, float32: 1.0-1.4x over the
-    sweeps' layers): the multiply-adds within :data:`WORK_RANGE`, ``op(B)`` not transposed
-    (with ``B`` transposed, a dense layer's input gradient, the two ran level: 0.8-1.1x)."""
-    return not trans_b and WORK_RANGE[0] <= m * k * n <= WORK_RANGE[1]
+    sweeps' layers): the multiply-adds within :data:`WORK_RANGE`, at least
+    :data:`MIN_COLUMNS` columns (10 ran at 0.7x), ``op(B)`` not transposed (with ``B``
+    transposed, a dense layer's input gradient, the two ran level: 0.8-1.1x)."""
+    return not trans_b and n >= MIN_COLUMNS and WORK_RANGE[0] <= m * k * n <= WORK_RANGE[1]
 
 
 def product(A, B, trans_a=False, trans_b=False):
     """``op(A) @ op(B)`` of 2-D arrays (``op`` a transpose where asked) as a new array:
     :func:`gemm` where :func:`preferred` and the operands suit it (C-contiguous, one float
     dtype), else NumPy's ``@`` (BLAS)."""
-    m, k = A.shape[::-1] if trans_a else A.shape
-    n = B.shape[0] if trans_b else B.shape[1]
-    if suits(A, B) and preferred(m, k, n, trans_b):
-        return gemm(A, B, np.empty((m, n), A.dtype), trans_a, trans_b)
+    if suits(A, B):
+        m, k = A.shape[::-1] if trans_a else A.shape
+        k_b, n = B.shape[::-1] if trans_b else B.shape
+        if k == k_b and preferred(m, k, n, trans_b):
+            return _run(A, B, np.empty((m, n), A.dtype), bool(trans_a), bool(trans_b), False,
+                        m * k * n)
     return (A.T if trans_a else A) @ (B.T if trans_b else B)
 
 
