@@ -109,34 +109,46 @@ def test_bad_arguments_are_refused():
 @pytest.mark.kernel
 def test_preferred_rule():
     lo, hi = gemm_large.WORK_RANGE
-    assert gemm_large.preferred(256, 784, 1024) and not gemm_large.preferred(32, 128, 128)
-    assert not gemm_large.preferred(256, 784, 1024, trans_b=True)       # level with BLAS
-    assert gemm_large.preferred(1, lo, 32) and not gemm_large.preferred(1, hi + 1, 32)
-    assert not gemm_large.preferred(1024, 256, 10)                      # too few columns
+    f32 = np.float32
+    assert gemm_large.preferred(256, 784, 1024, f32)
+    assert not gemm_large.preferred(32, 128, 128, f32)                    # too small
+    assert not gemm_large.preferred(256, 784, 1024, f32, trans_b=True)    # level with BLAS
+    assert not gemm_large.preferred(256, 784, 1024, np.float64)           # level with BLAS
+    assert gemm_large.preferred(1, lo, 32, f32) and not gemm_large.preferred(1, hi + 1, 32, f32)
+    assert not gemm_large.preferred(1024, 256, 10, f32)                   # too few columns
 
 
 @pytest.mark.kernel
 def test_dense_and_matmul_through_the_own_gemm():
-    """``nn.ops.dense`` and ``matmul`` at shapes where the rule picks this GEMM (forward and
-    weight gradient, into an optimiser's buffer and not) against NumPy's products."""
+    """``nn.ops.dense`` and ``matmul`` in float32 at shapes where the rule picks this GEMM
+    (forward and weight gradient, into an optimiser's buffer and not) against NumPy's
+    products in float64, within float32 rounding."""
     from neurosim.nn import ops, optim
     from neurosim.nn.tensor import Tensor
-    x, g = R.standard_normal((40, 300)), R.standard_normal((40, 200))
-    assert gemm_large.preferred(40, 300, 200) and gemm_large.preferred(300, 40, 200)
+    f32 = np.float32
+    x, g = R.standard_normal((40, 300)).astype(f32), R.standard_normal((40, 200)).astype(f32)
+    assert gemm_large.preferred(40, 300, 200, f32) and gemm_large.preferred(300, 40, 200, f32)
+
+    def close(got, want, depth):
+        assert got.dtype == f32
+        np.testing.assert_allclose(got, want, rtol=0, atol=depth * 4e-7 * np.abs(want).max())
     for buffered in (True, False):
-        W = Tensor(R.standard_normal((300, 200)), requires_grad=True)
+        W = Tensor(R.standard_normal((300, 200)).astype(f32), requires_grad=True)
         xt = Tensor(x, requires_grad=True)
-        before = np.zeros((300, 200))
+        before = np.zeros((300, 200), f32)
         if buffered:
             optim.SGD([W], lr=0.1)
-            before = R.standard_normal((300, 200))
+            before = R.standard_normal((300, 200)).astype(f32)
             W.grad[...] = before
         y = ops.dense(xt, W)
-        np.testing.assert_allclose(y.data, x @ W.data, rtol=1e-12, atol=1e-12)
+        close(y.data, x.astype(float) @ W.data, 300)
         y.backward(g)
-        np.testing.assert_allclose(W.grad, before + x.T @ g, rtol=1e-12, atol=1e-11)
-        np.testing.assert_allclose(xt.grad, g @ W.data.T, rtol=1e-12, atol=1e-11)
-    a, b = (Tensor(R.standard_normal(s), requires_grad=True) for s in ((40, 300), (300, 200)))
-    ops.matmul(a, b).backward(g)
-    np.testing.assert_allclose(b.grad, a.data.T @ g, rtol=1e-12, atol=1e-11)
-    np.testing.assert_allclose(a.grad, g @ b.data.T, rtol=1e-12, atol=1e-11)
+        close(W.grad, before + x.T.astype(float) @ g, 40)
+        close(xt.grad, g.astype(float) @ W.data.T, 200)
+    a, b = (Tensor(R.standard_normal(s).astype(f32), requires_grad=True)
+            for s in ((40, 300), (300, 200)))
+    y = ops.matmul(a, b)
+    close(y.data, a.data.astype(float) @ b.data, 300)
+    y.backward(g)
+    close(b.grad, a.data.T.astype(float) @ g, 40)
+    close(a.grad, g.astype(float) @ b.data.T, 200)

@@ -322,13 +322,15 @@ WORK_RANGE = (1 << 21, 1 << 31)
 MIN_COLUMNS = 32
 
 
-def preferred(m, k, n, trans_b=False):
-    """Whether :func:`gemm` ran faster than NumPy's OpenBLAS for an (m, k) @ (k, n) product on
-    one thread of the benchmark machine (benchmarks/gemm.py, float32: 1.0-1.4x over the
-    sweeps' layers): the multiply-adds within :data:`WORK_RANGE`, at least
-    :data:`MIN_COLUMNS` columns (10 ran at 0.7x), ``op(B)`` not transposed (with ``B``
-    transposed, a dense layer's input gradient, the two ran level: 0.8-1.1x)."""
-    return not trans_b and n >= MIN_COLUMNS and WORK_RANGE[0] <= m * k * n <= WORK_RANGE[1]
+def preferred(m, k, n, dtype, trans_b=False):
+    """Whether :func:`gemm` ran faster than NumPy's OpenBLAS for an (m, k) @ (k, n) product of
+    ``dtype`` on one thread of the benchmark machine (benchmarks/gemm.py: 1.0-1.4x over the
+    sweeps' layers): float32 (float64 ran level, 0.85-1.05x), the multiply-adds within
+    :data:`WORK_RANGE`, at least :data:`MIN_COLUMNS` columns (10 ran at 0.7x), ``op(B)`` not
+    transposed (with ``B`` transposed, a dense layer's input gradient, the two ran level:
+    0.8-1.1x)."""
+    return np.dtype(dtype) == np.float32 and not trans_b and n >= MIN_COLUMNS and \
+        WORK_RANGE[0] <= m * k * n <= WORK_RANGE[1]
 
 
 def product(A, B, trans_a=False, trans_b=False):
@@ -338,7 +340,7 @@ def product(A, B, trans_a=False, trans_b=False):
     if suits(A, B):
         m, k = A.shape[::-1] if trans_a else A.shape
         k_b, n = B.shape[::-1] if trans_b else B.shape
-        if k == k_b and preferred(m, k, n, trans_b):
+        if k == k_b and preferred(m, k, n, A.dtype, trans_b):
             return _run(A, B, np.empty((m, n), A.dtype), bool(trans_a), bool(trans_b), False,
                         m * k * n)
     return (A.T if trans_a else A) @ (B.T if trans_b else B)
