@@ -240,7 +240,7 @@ def _gemm_serial(A, B, C, ta, tb, accumulate):
     _block(A, B, C, ta, tb, accumulate, 0, C.shape[0], 0, C.shape[1])
 
 
-@njit(parallel=True)
+@njit(parallel=True, cache=True)
 def _gemm_threaded(A, B, C, ta, tb, accumulate, threads):
     """The product in ``threads`` parts of its columns (whole panels of B), or of its rows
     (whole panels of A) where the columns are fewer than two panels a thread."""
