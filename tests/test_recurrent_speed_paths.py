@@ -2,10 +2,12 @@
 threaded twin (recurrent_forward_parallel): against PyTorch on the same weights in float64
 (outputs, final states and every gradient to 1e-10), at shapes with several blocks, a partial
 last one and a batch that is not a whole number of SIMD vectors; the threaded kernel gives the
-serial one's bits, with variable lengths; each block's packed rows give its products."""
+serial one's bits, with variable lengths; each block's packed rows give its products; BLAS
+products in fpenv.call_flushed flush subnormals on every thread."""
 import numpy as np
 import pytest
 
+from neurosim.kernels import fpenv
 from neurosim.kernels import recurrent as kr
 from neurosim.kernels.gemm import packed_matmul, packed_shape
 from neurosim.nn import recurrent as rec
@@ -116,3 +118,14 @@ def test_each_blocks_packed_rows_give_its_products(gates_n):
         first = gates_n * j0 // PANEL
         packed_matmul(weights[first:first + -(-len(rows) // PANEL)], h, out)
         np.testing.assert_allclose(out, UT[rows] @ h, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.skipif(not fpenv.X86, reason="FTZ/DAZ are x86's")
+def test_blas_products_in_call_flushed_flush_on_every_thread():
+    """Products below float32's normal range are zeros inside call_flushed, also where BLAS
+    would split the product among its threads (their FTZ/DAZ bits are not the caller's)."""
+    A = np.full((256, 4000), 1e-20, np.float32)
+    B = np.full((4000, 256), 1e-20, np.float32)
+    assert (A @ B).min() > 0                                   # IEEE subnormal terms outside
+    assert not fpenv.call_flushed(lambda: A @ B).any()
+    assert (A @ B).min() > 0                                   # restored
