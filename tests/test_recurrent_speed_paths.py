@@ -6,6 +6,7 @@ serial one's bits, with variable lengths; each block's packed rows give its prod
 products in fpenv.call_flushed flush subnormals on every thread."""
 import numpy as np
 import pytest
+from numba import njit, prange
 
 from neurosim.kernels import fpenv
 from neurosim.kernels import recurrent as kr
@@ -91,6 +92,34 @@ def test_parallel_forward_gives_the_serial_bits(cell, dtype):
     kr.recurrent_forward_parallel(cell, *threaded)
     for a, b in zip(serial[4:], threaded[4:]):     # hs, cs, gates, tanh_c
         np.testing.assert_array_equal(a, b)
+
+
+@njit(parallel=True)
+def _start_threads(x):
+    for i in prange(x.shape[0]):
+        x[i] += 1.0
+
+
+@pytest.mark.kernel
+def test_parallel_forward_flushes_subnormals_in_every_thread():
+    # inputs of 1e-310 (subnormal in float64) read as zero on every block's thread: outputs 0
+    cell, args = kr.RNN_RELU, forward_arrays(kr.RNN_RELU, np.float64, np.random.default_rng(4))
+    args[0][...] = 1e-310
+    args[1][...] = 0.0
+    args[4][:, 0] = 0.0
+    _start_threads(np.zeros(8))       # the pool's threads made now, without the flush
+    for kernel in (kr.recurrent_forward, kr.recurrent_forward_parallel):
+        out = [a.copy() for a in args]
+        kernel(cell, *out)
+        assert not np.any(out[4]), kernel
+    assert kr.block_units(1, BATCH, 8, PANEL) < UNITS         # several blocks
+
+
+def test_serial_and_parallel_forward_keep_separate_disk_caches():
+    # one cache for both made the parallel dispatcher load the serial code (or the reverse)
+    names = {d._cache._cache_file._index_name for d in
+             (kr.recurrent_forward, kr.recurrent_forward_parallel)}
+    assert len(names) == 2
 
 
 @pytest.mark.kernel

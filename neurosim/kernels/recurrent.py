@@ -26,6 +26,8 @@ Stored per step for the backward pass (``gates``, (4H, B)): LSTM ``[i, f, g, o]`
 ``tanh(c)`` apart, (H, B)); GRU ``[r, z, n, U_n h + b_hn]``; RNN nothing (its output ``h`` is
 all it needs).
 """
+import types
+
 import numpy as np
 from numba import njit, prange
 
@@ -242,6 +244,7 @@ def _forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c):
     _load(h_prev, hs, 0)
     for t in range(P.shape[1]):
         for b in prange(blocks):      # a block's products, then at once its gates
+            inner = flush_subnormals()      # in this thread too (the control word is per thread)
             j0 = b * block
             rows = gates_n * (min(j0 + block, units) - j0)
             ab = a[b, :rows]
@@ -253,6 +256,7 @@ def _forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c):
                 _gru_block(ab, P, t, j0, b_hn, h_prev, gates[t], h, scratch[b])
             else:
                 _rnn_block(ab, P, t, j0, cell == RNN_RELU, h, scratch[b])
+            restore(inner)
         for s in range(batch):
             if t >= lengths[s]:
                 for j in range(units):
@@ -264,8 +268,17 @@ def _forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c):
     restore(word)
 
 
+def _renamed(f, name):
+    """A copy of the Python function ``f`` called ``name``. Numba names a function's disk cache
+    after its name and line, so two dispatchers of one function (serial and parallel) would
+    share one cache and load each other's code: the first compiled wins."""
+    g = types.FunctionType(f.__code__, f.__globals__, name, f.__defaults__, f.__closure__)
+    g.__qualname__ = name
+    return g
+
+
 recurrent_forward = njit(cache=True)(_forward)
-recurrent_forward_parallel = njit(cache=True, parallel=True)(_forward)
+recurrent_forward_parallel = njit(cache=True, parallel=True)(_renamed(_forward, "_forward_parallel"))
 PARALLEL_WORK = 1 << 24   # multiply-adds of a step's products (0.1 ms on one core) from which
 #                           starting the threads at every step is a small cost
 
