@@ -89,7 +89,7 @@ def test_parallel_forward_gives_the_serial_bits(cell, dtype):
     serial = forward_arrays(cell, dtype, np.random.default_rng(3))
     threaded = [a.copy() for a in serial]
     kr.recurrent_forward(cell, *serial)
-    kr.recurrent_forward_parallel(cell, *threaded)
+    kr.recurrent_forward_parallel(cell, *threaded, 3)    # the units in (at least) 3 blocks
     for a, b in zip(serial[4:], threaded[4:]):     # hs, cs, gates, tanh_c
         np.testing.assert_array_equal(a, b)
 
@@ -110,7 +110,7 @@ def test_parallel_forward_flushes_subnormals_in_every_thread():
     _start_threads(np.zeros(8))       # the pool's threads made now, without the flush
     for kernel in (kr.recurrent_forward, kr.recurrent_forward_parallel):
         out = [a.copy() for a in args]
-        kernel(cell, *out)
+        kernel(cell, *out, 2)
         assert not np.any(out[4]), kernel
     assert kr.block_units(1, BATCH, 8, PANEL) < UNITS         # several blocks
 

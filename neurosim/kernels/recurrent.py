@@ -201,7 +201,7 @@ def _store(src, dst, t):
             d[k] = v[k]
 
 
-def _forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c):
+def _forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c, threads=1):
     """Run a cell over a whole sequence.
 
     Parameters
@@ -229,12 +229,16 @@ def _forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c):
         any shape for the RNN.
     tanh_c : (T, H, B)
         LSTM ``tanh(c_t)``; any shape otherwise.
+    threads : int
+        The threads that share a step (:func:`recurrent_forward_parallel`): the units split
+        into at least that many blocks.
     """
     word = flush_subnormals()      # subnormals as zeros (see .fpenv), until the end
     units, batch = hs.shape[0], hs.shape[2]
     gates_n = UT.shape[0] // units
     panel = packed_shape(1, 1)[2]
-    block = block_units(gates_n, batch, hs.itemsize, panel)
+    block = min(block_units(gates_n, batch, hs.itemsize, panel),      # a block in L2, and
+                -(-units // (threads * panel)) * panel)                 # one for each thread
     blocks = -(-units // block)
     a = np.empty((blocks, gates_n * min(block, units), batch), hs.dtype)    # per block: no
     scratch = np.empty((blocks, block * batch), hs.dtype)                  # sharing in prange

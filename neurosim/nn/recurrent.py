@@ -123,12 +123,14 @@ def _batch_major(a, reverse, order=None, lengths=None):
 
 
 def _forward_kernel(work):
-    """The forward kernel for a step's products of ``work`` multiply-adds: the one that runs a
-    step's blocks of units on Numba's threads where there are several and the step is large
-    enough to pay for their start (:data:`~neurosim.kernels.recurrent.PARALLEL_WORK`)."""
-    if get_num_threads() > 1 and work >= kr.PARALLEL_WORK:
-        return kr.recurrent_forward_parallel
-    return kr.recurrent_forward
+    """The forward kernel for a step's products of ``work`` multiply-adds and its thread
+    count: the one that runs a step's blocks of units on Numba's threads where there are
+    several and the step is large enough to pay for their start
+    (:data:`~neurosim.kernels.recurrent.PARALLEL_WORK`)."""
+    threads = get_num_threads()
+    if threads > 1 and work >= kr.PARALLEL_WORK:
+        return kr.recurrent_forward_parallel, threads
+    return kr.recurrent_forward, 1
 
 
 def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
@@ -165,8 +167,8 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
     tanh_c = workspace.take((steps, units, n) if lstm_cell else (1, 1, 1), dtype)
     lease = workspace.Lease(hs, cs, gates, tanh_c)
     bias_hn = np.zeros(1, dtype) if b_hn is None else parents[4].data.astype(dtype, copy=False)
-    _forward_kernel(width * units * n)(cell, P, np.ascontiguousarray(Ud.T), bias_hn, lens, hs,
-                                       cs, gates, tanh_c)
+    kernel, threads = _forward_kernel(width * units * n)
+    kernel(cell, P, np.ascontiguousarray(Ud.T), bias_hn, lens, hs, cs, gates, tanh_c, threads)
     workspace.give(P)
     del P
     parts = []
