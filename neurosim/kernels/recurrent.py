@@ -82,11 +82,15 @@ def _gate(z, q, j0, u):
     return z[row:row + u]
 
 
-@njit(cache=True, inline="always")
-def _lstm_block(ab, P, t, j0, c_prev, z, tc, h, c, scratch):
-    """One step of the ``u`` units from ``j0``: ``ab`` (4u, B) their recurrent products as
-    ``[i, f, g, o]`` blocks of ``u`` rows; ``P[:, t]`` and ``z`` (the step's stored gates)
-    (4H, B); ``c_prev``, ``tc`` (tanh c), ``h``, ``c`` (H, B)."""
+@njit(cache=True)
+def _lstm_block(ab, P, t, j0, cs, gates, tanh_c, h, scratch):
+    """Step ``t`` of the ``u`` units from ``j0``: ``ab`` (4u, B) their recurrent products as
+    ``[i, f, g, o]`` blocks of ``u`` rows; ``P[:, t]`` and ``z = gates[t]`` (the step's stored
+    gates) (4H, B); ``c_prev = cs[t]``, ``tc = tanh_c[t]``, ``h``, ``c = cs[t + 1]`` (H, B).
+    (A call, not inlined, that takes the step's rows itself: in the parallel loop of
+    :func:`_forward` Numba hoists the loop-invariant ``cs[t + 1]`` of a caller or of inlined
+    code out of the cell's branch, and other cells' ``cs`` has one row.)"""
+    c_prev, z, tc, c = cs[t], gates[t], tanh_c[t], cs[t + 1]
     u, units = ab.shape[0] // 4, h.shape[0]
     j1, one = j0 + u, h.dtype.type(1)
     for q in range(4):
@@ -109,11 +113,13 @@ def _lstm_block(ab, P, t, j0, c_prev, z, tc, h, c, scratch):
         hb[k] = o[k] * tcb[k]
 
 
-@njit(cache=True, inline="always")
-def _gru_block(ab, P, t, j0, b_hn, h_prev, z, h, scratch):
-    """One step of the ``u`` units from ``j0``: ``ab`` (3u, B) their recurrent products as
-    ``[r, z, n]`` blocks of ``u`` rows; ``P[:, t]`` (3H, B); ``z`` (4H, B) the step's stored
-    ``[r, z, n, U_n h + b_hn]``; ``h_prev``, ``h`` (H, B)."""
+@njit(cache=True)
+def _gru_block(ab, P, t, j0, b_hn, h_prev, gates, h, scratch):
+    """Step ``t`` of the ``u`` units from ``j0``: ``ab`` (3u, B) their recurrent products as
+    ``[r, z, n]`` blocks of ``u`` rows; ``P[:, t]`` (3H, B); ``z = gates[t]`` (4H, B) the
+    step's stored ``[r, z, n, U_n h + b_hn]``; ``h_prev``, ``h`` (H, B) (rows taken here, as
+    in :func:`_lstm_block`)."""
+    z = gates[t]
     u, units, batch = ab.shape[0] // 3, h.shape[0], h.shape[1]
     one = h.dtype.type(1)
     for q in range(2):
@@ -136,7 +142,7 @@ def _gru_block(ab, P, t, j0, b_hn, h_prev, z, h, scratch):
         hb[k] = cand[k] + gz[k] * (hp[k] - cand[k])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _rnn_block(ab, P, t, j0, relu, h, scratch):
     """One step of the ``u`` units from ``j0`` of the Elman RNN: ``ab`` (u, B) their
     recurrent products, ``P[:, t]`` and ``h`` (H, B)."""
@@ -255,9 +261,9 @@ def _forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c, threads=1):
             p0 = gates_n * j0 // panel
             packed_matmul(weights[p0:p0 + -(-rows // panel)], h_prev, ab)
             if cell == LSTM:
-                _lstm_block(ab, P, t, j0, cs[t], gates[t], tanh_c[t], h, cs[t + 1], scratch[b])
+                _lstm_block(ab, P, t, j0, cs, gates, tanh_c, h, scratch[b])
             elif cell == GRU:
-                _gru_block(ab, P, t, j0, b_hn, h_prev, gates[t], h, scratch[b])
+                _gru_block(ab, P, t, j0, b_hn, h_prev, gates, h, scratch[b])
             else:
                 _rnn_block(ab, P, t, j0, cell == RNN_RELU, h, scratch[b])
             restore(inner)
