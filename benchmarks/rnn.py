@@ -22,7 +22,10 @@ times steps one by one per side, in CPU time with one thread (:func:`clock`), wa
 BLAS's threads and ``torch.set_num_threads``). Per point: median step times (ms), ratio
 PyTorch / neurosim of the medians (> 1: neurosim faster), the same ratio of the fastest steps (steadier on a
 machine shared with other work), each side's last loss. Per cell: min, median and max of the
-ratios. Prints one JSON line per point as it ends, then one JSON object.
+ratios. With one thread each point also gets its ceiling (``nn_steps.ceiling``: PyTorch's step
+time over the time of the step's products at this core's best product rate, with the products
+counted by :func:`product_flops`). Prints one JSON line per point as it ends, then one JSON
+object.
 
 ``--products`` measures instead the per-step recurrent products alone, forward ``(4H, H) @
 (H, B)`` and backward ``(H, 4H) @ (4H, B)`` for every hidden size and batch of the grid, in
@@ -64,6 +67,8 @@ import platform  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+import nn_steps  # noqa: E402  (the ceiling and the family summary; threads are set above)
 
 from neurosim.deep.rnn import sequence_sum  # noqa: E402
 from neurosim.nn import losses, optim  # noqa: E402
@@ -136,6 +141,16 @@ def clock():
     return time.process_time() if THREADS == 1 else time.perf_counter()
 
 
+def product_flops(cell, units, batch, steps):
+    """Floating-point operations of a training step's products, counted by hand (PyTorch's
+    fused RNN op is opaque to its FLOP counter): with G gate groups (LSTM 4, GRU 3), the
+    forward's ``[x_t, h] (B, I + H) @ (I + H, G*H)`` each step, the backward's weight gradients
+    (the same count) and hidden-state gradient ``(B, G*H) @ (G*H, H)``, and the dense head."""
+    groups = {"lstm": 4, "gru": 3}[cell]
+    per_step = 2 * batch * groups * units * (2 * (FEATURES + units) + units)
+    return steps * per_step + 3 * 2 * batch * units
+
+
 def run_point(cell, units, batch, steps, rounds, seconds):
     import torch
     theirs = Torch(cell, units)
@@ -162,11 +177,14 @@ def run_point(cell, units, batch, steps, rounds, seconds):
                 count[name] += 1
     ms = {name: float(np.median(v) * 1e3) for name, v in times.items()}
     fastest = {name: float(np.min(v) * 1e3) for name, v in times.items()}
-    return {"hidden": units, "batch": batch, "steps": steps, "neurosim_ms": ms["neurosim"],
-            "pytorch_ms": ms["pytorch"], "ratio": ms["pytorch"] / ms["neurosim"],
-            "ratio_of_fastest": fastest["pytorch"] / fastest["neurosim"],
-            "timed_steps": len(times["neurosim"]), "neurosim_loss": last["neurosim"],
-            "pytorch_loss": last["pytorch"]}
+    row = {"hidden": units, "batch": batch, "steps": steps, "neurosim_ms": ms["neurosim"],
+           "pytorch_ms": ms["pytorch"], "ratio": ms["pytorch"] / ms["neurosim"],
+           "ratio_fastest": fastest["pytorch"] / fastest["neurosim"],
+           "timed_steps": len(times["neurosim"]), "neurosim_loss": last["neurosim"],
+           "pytorch_loss": last["pytorch"]}
+    if THREADS == 1:
+        row.update(nn_steps.ceiling(ms["pytorch"], product_flops(cell, units, batch, steps)))
+    return row
 
 
 def products(rounds, seconds=0.2):
@@ -239,9 +257,7 @@ def main():
         for units, batch, steps in sweep:
             rows.append(run_point(cell, units, batch, steps, args.rounds, args.seconds))
             print(json.dumps({cell: rows[-1]}), flush=True)
-        ratios = [r["ratio"] for r in rows]
-        out[cell] = {"points": rows, "ratio_min": min(ratios),
-                     "ratio_median": float(np.median(ratios)), "ratio_max": max(ratios)}
+        out[cell] = nn_steps.family(rows)
     out["load_after"] = os.getloadavg()
     print(json.dumps(out, indent=1))
 

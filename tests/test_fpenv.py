@@ -53,3 +53,27 @@ def test_call_flushed_restores_after_an_error():
         fpenv.call_flushed(fails)
     assert np.all(product(np.full(4, 1e-30, np.float32), np.float32(1e-10), False) > 0)
     assert fpenv.call_flushed(lambda a, b: a + b, 2, 3) == 5
+
+
+@pytest.mark.skipif(not fpenv.X86, reason="FTZ/DAZ are x86's")
+def test_backward_and_optimiser_step_flush_subnormals_and_restore():
+    """Tensor.backward and Optimizer.step run with subnormals as zeros (a gradient below
+    float32's normal range is 0, as is Adam's square of a tiny gradient); outside them NumPy
+    keeps IEEE subnormals, also after a backward function raised."""
+    from neurosim.nn import optim
+    x = Tensor(np.ones(4, np.float32), requires_grad=True)
+    (x * TINY * np.float32(1e-10)).sum().backward()
+    assert not x.grad.any()                                   # IEEE: about 1e-40 each
+    opt = optim.Adam([x], lr=1e-3, betas=(0.0, 0.0))
+    opt.grad[...] = np.float32(1e-20)                         # squared: 1e-40, a subnormal
+    opt.step()
+    assert not opt.v.any()
+    assert TINY * np.float32(1e-10) > 0
+
+    def fails(g):
+        raise RuntimeError("inside backward")
+    y = Tensor(np.ones(2, np.float32), requires_grad=True)
+    from neurosim.nn.tensor import record
+    with pytest.raises(RuntimeError, match="inside backward"):
+        record(y.data.copy(), (y,), fails).sum().backward()
+    assert TINY * np.float32(1e-10) > 0

@@ -92,13 +92,22 @@ def _blas_on_this_thread():
     return _controller[0].limit(limits=1, user_api="blas")
 
 
-def call_flushed(function, *args):
+def call_flushed(function, *args, one_blas_thread=True):
     """``function(*args)`` with subnormals flushed to zero on the calling thread (compiled
-    kernels and BLAS calls in it, BLAS kept to that thread), the previous state restored after,
-    also on an error."""
+    kernels, NumPy and BLAS calls in it), the previous state restored after, also on an error.
+
+    ``one_blas_thread``: BLAS runs on the calling thread only for the call, so that its
+    products are flushed too (~7 us a call); without it BLAS keeps its threads and its worker
+    threads keep subnormals (0.2 us a call)."""
+    if not one_blas_thread:
+        return _flushed(function, args)
     with _blas_on_this_thread():
-        word = _flush()
-        try:
-            return function(*args)
-        finally:
-            _restore(word)
+        return _flushed(function, args)
+
+
+def _flushed(function, args):
+    word = _flush()
+    try:
+        return function(*args)
+    finally:
+        _restore(word)

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from .. import checks
+from ..kernels import fpenv
 from ..kernels import nn as kn
 from ..kernels import nn_optim as ko
 
@@ -119,7 +120,9 @@ class Optimizer:
         return float(np.sqrt(np.dot(self.grad, self.grad)))
 
     def step(self):
-        """Clip the gradient if asked, then update every parameter in place."""
+        """Clip the gradient if asked, then update every parameter in place (with subnormals
+        flushed to zero, as in :meth:`Tensor.backward`: Adam's squared gradients of a network
+        that fits its data fall under float32's normal range)."""
         if self.clip_value is not None:
             np.clip(self.grad, -self.clip_value, self.clip_value, out=self.grad)
         if self.clip_norm is not None:
@@ -128,7 +131,7 @@ class Optimizer:
                 self.grad *= self.clip_norm / norm
         lr = self.lr
         self.step_count += 1
-        self._update(lr)
+        fpenv.call_flushed(self._update, lr, one_blas_thread=False)   # as Tensor.backward
 
     def _update(self, lr):
         raise NotImplementedError

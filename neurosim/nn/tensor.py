@@ -11,6 +11,8 @@ import threading
 
 import numpy as np
 
+from ..kernels import fpenv
+
 _state = threading.local()
 
 
@@ -111,22 +113,7 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"gradient shape {grad.shape} does not match tensor shape "
                                  f"{self.shape}")
-        pending = {id(self): grad}
-        for node in reversed(_topological_order(self)):
-            g = pending.pop(id(node), None)
-            if g is None:
-                continue
-            if node.backward_fn is None:
-                if node.grad is None:
-                    node.grad = np.array(g, dtype=node.dtype)
-                else:
-                    node.grad += g
-                continue
-            for parent, gp in zip(node.parents, node.backward_fn(g)):
-                if gp is None or not parent.requires_grad:
-                    continue
-                old = pending.get(id(parent))
-                pending[id(parent)] = gp if old is None else old + gp
+        fpenv.call_flushed(_propagate, self, grad, one_blas_thread=False)
 
     # arithmetic, as in NumPy; the ops are defined in neurosim.nn.ops
     def __add__(self, other):
@@ -200,6 +187,31 @@ class Tensor:
     def log(self):
         """Element-wise natural logarithm."""
         return _ops.log(self)
+
+
+
+def _propagate(root, grad):
+    """The walk of :meth:`Tensor.backward` from ``root`` seeded with ``grad``, run with
+    subnormals flushed to zero on the calling thread (:mod:`..kernels.fpenv`): a trained
+    network's gradients and Adam's squared gradients decay under float32's normal range
+    (1.2e-38), where every operation costs ~100 cycles (an MLP 784-128-128-10 that fits its
+    batches: 2.7 against 0.5 ms a step; PyTorch leaves them on, 1.9 against 1.2 ms)."""
+    pending = {id(root): grad}
+    for node in reversed(_topological_order(root)):
+        g = pending.pop(id(node), None)
+        if g is None:
+            continue
+        if node.backward_fn is None:
+            if node.grad is None:
+                node.grad = np.array(g, dtype=node.dtype)
+            else:
+                node.grad += g
+            continue
+        for parent, gp in zip(node.parents, node.backward_fn(g)):
+            if gp is None or not parent.requires_grad:
+                continue
+            old = pending.get(id(parent))
+            pending[id(parent)] = gp if old is None else old + gp
 
 
 def as_tensor(x):
