@@ -7,7 +7,7 @@ import numba
 import numpy as np
 import pytest
 
-from neurosim.kernels import gemm_large
+from neurosim.kernels import fpenv, gemm_large
 from neurosim.kernels.gemm_large import gemm
 
 R = np.random.default_rng(0)
@@ -82,6 +82,28 @@ def test_threaded_matches_serial(m, n):
             np.testing.assert_array_equal(gemm(A, B, np.empty((m, n)), False, True), serial)
         finally:
             numba.set_num_threads(previous)
+
+
+@pytest.mark.kernel
+@pytest.mark.skipif(not fpenv.X86, reason="FTZ/DAZ are x86's")
+@pytest.mark.parametrize("flush", [False, True])
+def test_threaded_threads_flush_as_their_caller(flush):
+    """Every thread of the threaded form treats subnormals as its caller does: products below
+    float32's normal range are IEEE subnormals, or zeros inside ``fpenv.call_flushed``, the
+    serial form's bits either way (worker threads keep their own setting after)."""
+    A = np.full((64, 32), 1e-20, np.float32)
+    B = np.full((300, 32), 1e-19, np.float32)
+    C = np.empty((64, 300), np.float32), np.empty((64, 300), np.float32)
+
+    def both():
+        gemm_large._gemm_serial(A, B, C[0], False, True, False)
+        gemm_large._gemm_threaded(A, B, C[1], False, True, False, 2)
+    fpenv.call_flushed(both) if flush else both()
+    np.testing.assert_array_equal(C[1], C[0])
+    assert (C[0] == 0).all() if flush else (C[0] > 0).all()
+    if flush:                                           # the workers were set back
+        gemm_large._gemm_threaded(A, B, C[1], False, True, False, 2)
+        assert (C[1] > 0).all()
 
 
 @pytest.mark.kernel

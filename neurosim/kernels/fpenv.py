@@ -15,7 +15,8 @@ calling thread for the call: the control word is per thread, and BLAS's worker t
 subnormals (a (256, 20000) x (20000, 1024) float32 product of gradients decayed to 1e-36 took
 0.08 s flushed on one thread, 2.2 s on two workers; an LSTM step at hidden 128, batch 64, 200
 steps on 2 threads 550 ms, 214 ms with BLAS on the calling thread). The price: those products
-lose BLAS's threads. The values changed are below 1.2e-38 (float32) or 2.2e-308 (float64), far
+lose BLAS's threads. A parallel kernel passes its caller's setting to its threads with
+:func:`control_word` and :func:`restore`. The values changed are below 1.2e-38 (float32) or 2.2e-308 (float64), far
 under the rounding of the sums they enter. On other CPUs all of this does nothing.
 """
 import platform
@@ -29,7 +30,7 @@ X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
 FTZ_DAZ = 0x8040     # MXCSR bit 15 flush-to-zero, bit 6 denormals-are-zero
 
 
-def _control_word(builder, name, slot):
+def _mxcsr(builder, name, slot):
     """Call ``llvm.x86.sse.stmxcsr`` / ``ldmxcsr`` on the 32-bit ``slot``."""
     i8p = ir.IntType(8).as_pointer()
     fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p]),
@@ -37,35 +38,52 @@ def _control_word(builder, name, slot):
     builder.call(fn, [builder.bitcast(slot, i8p)])
 
 
+def _read(builder):
+    """The thread's MXCSR as a 32-bit value."""
+    slot = cgutils.alloca_once(builder, ir.IntType(32))
+    _mxcsr(builder, "llvm.x86.sse.stmxcsr", slot)
+    return builder.load(slot)
+
+
+def _write(builder, value):
+    """Set the thread's MXCSR to the 32-bit ``value``."""
+    slot = cgutils.alloca_once(builder, ir.IntType(32))
+    builder.store(value, slot)
+    _mxcsr(builder, "llvm.x86.sse.ldmxcsr", slot)
+
+
 @intrinsic
 def flush_subnormals(typingctx):
     """Set FTZ and DAZ for the calling thread; returns the previous MXCSR (0 off x86) for
     :func:`restore`."""
     def codegen(context, builder, signature, args):
-        i32 = ir.IntType(32)
         if not X86:
-            return i32(0)
-        slot = cgutils.alloca_once(builder, i32)
-        _control_word(builder, "llvm.x86.sse.stmxcsr", slot)
-        old = builder.load(slot)
-        builder.store(builder.or_(old, i32(FTZ_DAZ)), slot)
-        _control_word(builder, "llvm.x86.sse.ldmxcsr", slot)
+            return ir.IntType(32)(0)
+        old = _read(builder)
+        _write(builder, builder.or_(old, ir.IntType(32)(FTZ_DAZ)))
         return old
     return types.uint32(), codegen
 
 
 @intrinsic
+def control_word(typingctx):
+    """The calling thread's MXCSR (0 off x86): a parallel kernel reads it before its loop and
+    sets it with :func:`restore` in each thread, so that its threads flush as its caller does."""
+    def codegen(context, builder, signature, args):
+        return _read(builder) if X86 else ir.IntType(32)(0)
+    return types.uint32(), codegen
+
+
+@intrinsic
 def restore(typingctx, word):
-    """Set MXCSR back to ``word`` from :func:`flush_subnormals` (nothing off x86)."""
+    """Set MXCSR to ``word`` (from :func:`flush_subnormals` or :func:`control_word`; nothing
+    off x86)."""
     if not isinstance(word, types.Integer):
         return None
 
     def codegen(context, builder, signature, args):
         if X86:
-            i32 = ir.IntType(32)
-            slot = cgutils.alloca_once(builder, i32)
-            builder.store(context.cast(builder, args[0], signature.args[0], types.uint32), slot)
-            _control_word(builder, "llvm.x86.sse.ldmxcsr", slot)
+            _write(builder, context.cast(builder, args[0], signature.args[0], types.uint32))
         return context.get_dummy_value()
     return types.void(word), codegen
 

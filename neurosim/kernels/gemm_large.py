@@ -26,6 +26,7 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .fpenv import control_word, restore
 from .gemm import PANEL, VECTOR_BYTES, _tile2_prefetch as _tile
 
 KC_BYTES = 1024      # KC * itemsize: a pass's depth (A's panel, PANEL * KC, stays in L1)
@@ -243,7 +244,9 @@ def _gemm_serial(A, B, C, ta, tb, accumulate):
 @njit(parallel=True, cache=True)
 def _gemm_threaded(A, B, C, ta, tb, accumulate, threads):
     """The product in ``threads`` parts of its columns (whole panels of B), or of its rows
-    (whole panels of A) where the columns are fewer than two panels a thread."""
+    (whole panels of A) where the columns are fewer than two panels a thread; each thread
+    flushes subnormals where the caller does (:mod:`.fpenv`), so the bits are the serial's."""
+    word = control_word()
     m, n = C.shape
     width = _sizes(C.itemsize)[0]
     by_columns = n >= 2 * width * threads
@@ -253,10 +256,13 @@ def _gemm_threaded(A, B, C, ta, tb, accumulate, threads):
     for t in prange(parts):
         lo = min(extent, t * units // parts * unit)
         hi = min(extent, (t + 1) * units // parts * unit)
+        own = control_word()
+        restore(word)
         if by_columns:
             _block(A, B, C, ta, tb, accumulate, 0, m, lo, hi)
         else:
             _block(A, B, C, ta, tb, accumulate, lo, hi, 0, n)
+        restore(own)
 
 
 def _operand(name, x, dtype=None):
