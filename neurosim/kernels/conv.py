@@ -104,19 +104,28 @@ def rows_to_images(src, bias, relu, dst):
 
 
 @njit(cache=True, fastmath={"reassoc", "nsz"})
+def _sum(a):
+    """The sum of ``a`` in float64 SIMD lanes. Every kernel that needs a gradient plane's sum
+    calls this one loop on the plane it has written, so that a fused kernel and the unfused
+    pair it replaces get the same sum bit for bit (the lanes' order is the vectoriser's, which
+    sees only this loop; the fused tests check the equality)."""
+    total = 0.0
+    for p in range(a.size):
+        total += a[p]
+    return total
+
+
+@njit(cache=True)
 def _masked_copy_sum(s, y, relu, d):
     """``d = s`` where ``y > 0`` (all of ``s`` unless ``relu``), 0 elsewhere; returns the sum
-    of ``d`` in float64 SIMD lanes. Both loads are unconditional, so the mask is a select (a
-    branch mispredicts half the time on random signs: 20x slower)."""
+    of ``d`` (:func:`_sum`). Both loads are unconditional, so the mask is a select (a branch
+    mispredicts half the time on random signs: 20x slower)."""
     zero = s.dtype.type(0)
-    total = 0.0
     for p in range(s.size):
         v = s[p]
         keep = (y[p] > zero) or not relu
-        v = v if keep else zero
-        d[p] = v
-        total += v
-    return total
+        d[p] = v if keep else zero
+    return _sum(d)
 
 
 @njit(cache=True)
@@ -178,34 +187,72 @@ def _axpy(a, x, y):
 
 
 @njit(cache=True)
-def conv_single(x, W, bias, ph, pw, dh, dw, relu, out):
-    """Direct stride-1 convolution of one-channel images: ``out`` (N, O, oh, ow) =
-    ``act(bias[o] + sum_ij W[o, 0, i, j] * x[n, 0, y - ph + i*dh, q - pw + j*dw])`` for ``x``
-    (N, 1, H, W) zero-padded, ``W`` (O, 1, kh, kw) (``act`` the ReLU when ``relu``).
+def _axpy3(a0, a1, a2, x, start, step, y):
+    """``y += a0 * x[s:s + n]``, then ``+= a1 * x[s + step:...]``, then ``+= a2 * x[s +
+    2*step:...]`` for ``s = start``, ``n = y.size``, in one pass over ``y``: the sums of three
+    :func:`_axpy` rounded in the same order, with a third of the loads and stores of ``y``."""
+    size = y.size
+    x0, x1 = x[start:start + size], x[start + step:start + step + size]
+    x2 = x[start + 2 * step:start + 2 * step + size]
+    for q in range(size):
+        v = y[q]
+        v += a0 * x0[q]
+        v += a1 * x1[q]
+        v += a2 * x2[q]
+        y[q] = v
+
+
+@njit(cache=True)
+def _correlate(xp, w, dh, dw, wp, acc):
+    """``acc`` (rows * wp) = the sum over taps ``(i, j)`` in row-major order of ``w[i, j] *
+    xp[i*dh*wp + j*dw:...]``: one output plane over the padded rows ``wp`` wide, each tap one
+    multiply-add over the plane, three taps of a kernel row in each pass."""
+    kh, kw = w.shape
+    size = acc.size
+    acc[:] = 0
+    for i in range(kh):
+        j = 0
+        while j + 3 <= kw:
+            _axpy3(w[i, j], w[i, j + 1], w[i, j + 2], xp, i * dh * wp + j * dw, dw, acc)
+            j += 3
+        for j in range(j, kw):
+            start = i * dh * wp + j * dw
+            _axpy(w[i, j], xp[start:start + size], acc)
+
+
+@njit(cache=True)
+def conv_single(x, W, bias, ph, pw, dh, dw, relu, pool, out, argmax):
+    """Direct stride-1 convolution of one-channel images: the output ``act(bias[o] +
+    sum_ij W[o, 0, i, j] * x[n, 0, y - ph + i*dh, q - pw + j*dw])`` (N, O, oh, ow) for ``x``
+    (N, 1, H, W) zero-padded, ``W`` (O, 1, kh, kw) (``act`` the ReLU when ``relu``) goes to
+    ``out``; when ``pool``, its ReLU (whatever ``relu``) goes through the 2x2/stride-2
+    max-pool instead: ``out`` (N, O, oh // 2, ow // 2) receives the maxima and ``argmax``
+    (same shape, integer; unused otherwise) their flat indices ``y*ow + x`` in the plane, the
+    values and indices of :func:`max_pool2x2` on the unpooled output.
 
     Each image is padded once into a flat buffer of rows ``W + 2*pw`` wide; an output plane is
-    accumulated over the same width (the extra columns are dropped), so every tap is one
-    contiguous multiply-add over the plane (on slices: an index ``start + q`` would keep
-    Numba's negative-index test in the loop and stop it vectorising, 7x slower): no patch
-    matrix, and the bias and ReLU in the pass that writes the plane.
+    accumulated over the same width (the extra columns are dropped) by :func:`_correlate`, so
+    every tap is one contiguous multiply-add over the plane (on slices: an index ``start + q``
+    would keep Numba's negative-index test in the loop and stop it vectorising, 7x slower):
+    no patch matrix, and the bias and ReLU (and the pool) in the pass that reads the plane.
+    When pooling, only the rows that the windows cover are computed.
     """
     n_img, h, w = x.shape[0], x.shape[2], x.shape[3]
     n_out, kh, kw = W.shape[0], W.shape[2], W.shape[3]
-    oh, ow = out.shape[2], out.shape[3]
+    oh, ow = h + 2 * ph - dh * (kh - 1), w + 2 * pw - dw * (kw - 1)
     wp = w + 2 * pw
-    size = oh * wp
     xp = np.zeros((h + 2 * ph) * wp + (kw - 1) * dw, x.dtype)
-    acc = np.empty(size, x.dtype)
+    acc = np.empty((2 * out.shape[2] if pool else oh) * wp, x.dtype)
+    rows = acc.reshape(acc.size // wp, wp)
     zero = out.dtype.type(0)
     for n in range(n_img):
         _pad_plane(x[n, 0], ph, pw, xp)
         for o in range(n_out):
-            acc[:] = zero
-            for i in range(kh):
-                for j in range(kw):
-                    start = i * dh * wp + j * dw
-                    _axpy(W[o, 0, i, j], xp[start:start + size], acc)
+            _correlate(xp, W[o, 0], dh, dw, wp, acc)
             b = bias[o]
+            if pool:
+                _pool_plane(rows, b, True, ow, out[n, o], argmax[n, o])
+                continue
             for y in range(oh):
                 src, dst = acc[y * wp:y * wp + ow], out[n, o, y]
                 if relu:
@@ -218,45 +265,65 @@ def conv_single(x, W, bias, ph, pw, dh, dw, relu, out):
 
 
 @njit(cache=True)
-def conv_single_backward(g, out, x, W, ph, pw, dh, dw, relu, want_x, gx, gW, gb):
-    """Backward of :func:`conv_single` for the output gradient ``g`` (N, O, oh*ow) (masked
-    where ``out`` (N, O, oh, ow) is not positive, when ``relu``): ``gW`` (O, kh*kw) and ``gb``
-    (O,), float64, receive the weight and bias gradients; when ``want_x``, ``gx`` (N, 1, H, W)
-    the input's. Each masked plane is made in one pass, then spread over the padded rows."""
+def _plane_backward(masked, xp, w, dh, dw, wp, ow, want_x, gm, gw, gxp):
+    """Gradients of one output plane of :func:`conv_single` from its masked gradient
+    ``masked`` (oh*ow): ``gw`` (kh*kw,), float64, adds ``sum(gm * xp[tap's start:...])`` per
+    tap, ``gm`` (oh*wp) being ``masked`` spread over the padded rows (its extra columns stay
+    0); when ``want_x``, ``gxp`` (the padded input's gradient) adds ``w[i, j] * gm`` at each
+    tap."""
+    kh, kw = w.shape
+    size = gm.size
+    for y in range(size // wp):
+        gm[y * wp:y * wp + ow] = masked[y * ow:(y + 1) * ow]
+    for i in range(kh):
+        j = 0
+        while j + 3 <= kw:
+            t0, t1, t2 = _dot3(gm, xp, i * dh * wp + j * dw, dw)
+            gw[i * kw + j] += t0
+            gw[i * kw + j + 1] += t1
+            gw[i * kw + j + 2] += t2
+            j += 3
+        for j in range(j, kw):
+            start = i * dh * wp + j * dw
+            gw[i * kw + j] += _dot(gm, xp[start:start + size])
+        for j in range(kw if want_x else 0):
+            start = i * dh * wp + j * dw
+            _axpy(w[i, j], gm, gxp[start:start + size])
+
+
+@njit(cache=True)
+def conv_single_backward(g, out, argmax, x, W, ph, pw, dh, dw, relu, pool, want_x, gx, gW,
+                         gb):
+    """Backward of :func:`conv_single` for the gradient ``g`` of its output ``out`` (both
+    (N, O, oh, ow), ``g`` masked where ``out`` is not positive when ``relu``; when ``pool``,
+    both (N, O, oh // 2, ow // 2) with ``argmax``: each window's gradient goes to its
+    ``argmax`` where its output is positive, 0 elsewhere, as :func:`max_pool2x2_backward`
+    then the ReLU's mask would give): ``gW`` (O, kh*kw) and ``gb`` (O,), float64, receive the
+    weight and bias gradients; when ``want_x``, ``gx`` (N, 1, H, W) the input's. Each masked
+    plane is made in one pass (:func:`_masked_copy_sum`, or :func:`_unpool_sum` when
+    pooled), then spread over the padded rows: the same sums in the same order with and
+    without ``pool``."""
     n_img, h, w = x.shape[0], x.shape[2], x.shape[3]
     n_out, kh, kw = W.shape[0], W.shape[2], W.shape[3]
-    oh, ow = out.shape[2], out.shape[3]
+    oh, ow = h + 2 * ph - dh * (kh - 1), w + 2 * pw - dw * (kw - 1)
     wp = w + 2 * pw
-    size = oh * wp
     xp = np.zeros((h + 2 * ph) * wp + (kw - 1) * dw, x.dtype)
     gxp = np.zeros(xp.size, x.dtype)
-    gm = np.zeros(size, x.dtype)
+    gm = np.zeros(oh * wp, x.dtype)
     masked = np.empty(oh * ow, x.dtype)
-    zero = g.dtype.type(0)
     gW[:] = 0.0
     gb[:] = 0.0
     for n in range(n_img):
         _pad_plane(x[n, 0], ph, pw, xp)
         if want_x:
-            gxp[:] = zero
+            gxp[:] = 0
         for o in range(n_out):
-            gb[o] += _masked_copy_sum(g[n, o], out[n, o].reshape(oh * ow), relu, masked)
-            for y in range(oh):
-                gm[y * wp:y * wp + ow] = masked[y * ow:(y + 1) * ow]
-            for i in range(kh):
-                j = 0
-                while j + 3 <= kw:
-                    t0, t1, t2 = _dot3(gm, xp, i * dh * wp + j * dw, dw)
-                    gW[o, i * kw + j] += t0
-                    gW[o, i * kw + j + 1] += t1
-                    gW[o, i * kw + j + 2] += t2
-                    j += 3
-                for j in range(j, kw):
-                    start = i * dh * wp + j * dw
-                    gW[o, i * kw + j] += _dot(gm, xp[start:start + size])
-                for j in range(kw if want_x else 0):
-                    start = i * dh * wp + j * dw
-                    _axpy(W[o, 0, i, j], gm, gxp[start:start + size])
+            if pool:
+                gb[o] += _unpool_sum(g[n, o], out[n, o], argmax[n, o], masked.reshape(oh, ow))
+            else:
+                gb[o] += _masked_copy_sum(g[n, o].reshape(oh * ow), out[n, o].reshape(oh * ow),
+                                          relu, masked)
+            _plane_backward(masked, xp, W[o, 0], dh, dw, wp, ow, want_x, gm, gW[o], gxp)
         if want_x:
             for y in range(h):
                 row = (y + ph) * wp + pw
@@ -351,33 +418,86 @@ def _takes(v, best):
     return (v > best) | (v != v)
 
 
+@njit(cache=True, inline="always")
+def _max4(a, b, c, d, at, w):
+    """The first maximum of the 2x2 window ``a b / c d`` (row-major order, a NaN wins) and
+    its flat index: ``at`` for ``a``, ``+ 1`` right, ``+ w`` below. Each comparison a select."""
+    best, where = a, at
+    t = _takes(b, best)
+    best, where = (b, at + 1) if t else (best, where)
+    t = _takes(c, best)
+    best, where = (c, at + w) if t else (best, where)
+    t = _takes(d, best)
+    return (d, at + w + 1) if t else (best, where)
+
+
+@njit(cache=True, inline="always")
+def _pool_row(top, bottom, bias, relu, first, w, out, argmax):
+    """One row of 2x2 windows over the rows ``top`` and ``bottom`` of a plane ``w`` wide:
+    ``out[q]`` (Q,) the maximum of ``top[2q], top[2q + 1], bottom[2q], bottom[2q + 1]``, each
+    value taken as ``max(v + bias, 0)`` (0 for a NaN) when ``relu`` and as it is otherwise
+    (``bias`` unused); ``argmax[q]`` its flat index in the plane, ``first + 2q`` for
+    ``top[2q]`` (:func:`_max4`). One loop for each case, so that each vectorises."""
+    zero = out.dtype.type(0)
+    if relu:
+        for q in range(out.size):
+            a, b = top[2 * q] + bias, top[2 * q + 1] + bias
+            c, d = bottom[2 * q] + bias, bottom[2 * q + 1] + bias
+            a, b = (a if a > zero else zero), (b if b > zero else zero)
+            c, d = (c if c > zero else zero), (d if d > zero else zero)
+            out[q], argmax[q] = _max4(a, b, c, d, first + 2 * q, w)
+    else:
+        for q in range(out.size):
+            out[q], argmax[q] = _max4(top[2 * q], top[2 * q + 1], bottom[2 * q],
+                                      bottom[2 * q + 1], first + 2 * q, w)
+
+
+@njit(cache=True, inline="always")
+def _pool_plane(src, bias, relu, w, out, argmax):
+    """:func:`_pool_row` over every row of windows of the plane ``src`` (rows at least ``w``
+    wide; indices count ``w`` a row): ``out`` and ``argmax`` (oh, ow), indices ``y*w + x``.
+    (Rows of 2-D views: 1-D slices of a flat plane ran ~15% slower.)"""
+    for y in range(out.shape[0]):
+        _pool_row(src[2 * y], src[2 * y + 1], bias, relu, 2 * y * w, w, out[y], argmax[y])
+
+
 @njit(cache=True)
 def max_pool2x2(x, out, argmax):
     """:func:`max_pool2d` with 2x2 windows every 2 pixels and no padding, the windows inside
     ``x`` (N, C, H, W) (``out`` (N, C, oh, ow), ``2*oh <= H``, ``2*ow <= W``): the same maxima
-    and ``argmax`` (the first maximum in row-major order, a NaN wins), the four taps unrolled
-    and each comparison a select, so that a row of windows vectorises (~5x the general kernel
-    at 128x32x28x28 float32 after a ReLU)."""
-    n_img, n_ch, oh, ow = out.shape
-    w = x.shape[3]
+    and ``argmax`` (the first maximum in row-major order, a NaN wins), by :func:`_pool_row`
+    (~5x the general kernel at 128x32x28x28 float32 after a ReLU)."""
+    n_img, n_ch, w = x.shape[0], x.shape[1], x.shape[3]
+    zero = x.dtype.type(0)
     for n in range(n_img):
         for c in range(n_ch):
-            for oy in range(oh):
-                top, bottom = x[n, c, 2 * oy], x[n, c, 2 * oy + 1]
-                o, a = out[n, c, oy], argmax[n, c, oy]
-                first = 2 * oy * w
-                for ox in range(ow):
-                    best, where = top[2 * ox], first + 2 * ox
-                    v = top[2 * ox + 1]
-                    t = _takes(v, best)
-                    best, where = (v, first + 2 * ox + 1) if t else (best, where)
-                    v = bottom[2 * ox]
-                    t = _takes(v, best)
-                    best, where = (v, first + w + 2 * ox) if t else (best, where)
-                    v = bottom[2 * ox + 1]
-                    t = _takes(v, best)
-                    best, where = (v, first + w + 2 * ox + 1) if t else (best, where)
-                    o[ox], a[ox] = best, where
+            _pool_plane(x[n, c], zero, False, w, out[n, c], argmax[n, c])
+
+
+@njit(cache=True, inline="always")
+def _unpool_row(g, y, relu, argmax, first, w, top, bottom):
+    """Backward of :func:`_pool_row` for the window gradients ``g`` (Q,): writes all four
+    pixels of every window in ``top`` and ``bottom``, ``g[q]`` at ``argmax[q]`` and 0 at the
+    other three; when ``relu``, 0 at all four where the window's output ``y[q]`` is not
+    positive (the ReLU's mask)."""
+    zero = top.dtype.type(0)
+    for q in range(g.size):
+        v, k = g[q], argmax[q] - first - 2 * q
+        if relu:
+            v = v if y[q] > zero else zero
+        top[2 * q] = v if k == 0 else zero
+        top[2 * q + 1] = v if k == 1 else zero
+        bottom[2 * q] = v if k == w else zero
+        bottom[2 * q + 1] = v if k == w + 1 else zero
+
+
+@njit(cache=True, inline="always")
+def _unpool_plane(g, y, relu, argmax, w, plane):
+    """:func:`_unpool_row` over every row of windows: ``plane`` (rows ``w`` wide) receives the
+    gradients ``g`` (oh, ow) of the windows with outputs ``y`` and ``argmax`` (as
+    :func:`_pool_plane` made them); pixels outside every window are left as they are."""
+    for r in range(g.shape[0]):
+        _unpool_row(g[r], y[r], relu, argmax[r], 2 * r * w, w, plane[2 * r], plane[2 * r + 1])
 
 
 @njit(cache=True)
@@ -385,21 +505,53 @@ def max_pool2x2_backward(g, argmax, dx):
     """Backward of :func:`max_pool2x2`: writes every pixel of ``dx`` (N, C, H, W) that a window
     covers, ``g`` (N, C, oh, ow) at its window's ``argmax`` and 0 elsewhere (pixels outside
     every window, an odd last row or column, are left as they are)."""
-    n_img, n_ch, oh, ow = g.shape
-    w = dx.shape[3]
-    zero = dx.dtype.type(0)
+    n_img, n_ch, w = dx.shape[0], dx.shape[1], dx.shape[3]
     for n in range(n_img):
         for c in range(n_ch):
-            for oy in range(oh):
-                top, bottom = dx[n, c, 2 * oy], dx[n, c, 2 * oy + 1]
-                gr, a = g[n, c, oy], argmax[n, c, oy]
-                first = 2 * oy * w
-                for ox in range(ow):
-                    v, k = gr[ox], a[ox] - first - 2 * ox
-                    top[2 * ox] = v if k == 0 else zero
-                    top[2 * ox + 1] = v if k == 1 else zero
-                    bottom[2 * ox] = v if k == w else zero
-                    bottom[2 * ox + 1] = v if k == w + 1 else zero
+            _unpool_plane(g[n, c], g[n, c], False, argmax[n, c], w, dx[n, c])
+
+
+@njit(cache=True)
+def rows_to_pooled(src, bias, out, argmax):
+    """:func:`rows_to_images` with the ReLU, then :func:`max_pool2x2`, in one pass and without
+    the images: the GEMM's output (O, N*oh*ow) viewed as ``src`` (O, N, oh, ow); ``out``
+    (N, O, oh // 2, ow // 2) receives the maxima of ``max(src + bias[o], 0)`` over the 2x2
+    windows and ``argmax`` (same shape, integer) their flat indices ``y*ow + x`` in the
+    plane: the same values and indices as the two kernels in turn (an odd last row or column
+    is in no window and is not read)."""
+    n_out, n_img, ow = src.shape[0], src.shape[1], src.shape[3]
+    for n in range(n_img):
+        for o in range(n_out):
+            _pool_plane(src[o, n], bias[o], True, ow, out[n, o], argmax[n, o])
+
+
+@njit(cache=True, inline="always")
+def _unpool_sum(g, y, argmax, plane):
+    """The ReLU's and pool's backward onto one plane, (oh, ow): ``plane`` receives each
+    window's gradient ``g`` at its ``argmax`` where its output ``y`` is positive, 0 elsewhere
+    (an odd last row or column too); returns the plane's sum (:func:`_sum`)."""
+    oh, ow = plane.shape
+    _unpool_plane(g, y, True, argmax, ow, plane)
+    if oh % 2:
+        plane[oh - 1] = 0
+    if ow % 2:
+        plane[:, ow - 1] = 0
+    return _sum(plane.reshape(oh * ow))
+
+
+@njit(cache=True)
+def pooled_to_rows(g, out, argmax, dst, gb):
+    """Backward of :func:`rows_to_pooled` for the gradient ``g`` (N, O, oh // 2, ow // 2) of
+    its output ``out``: ``dst`` (O, N, oh, ow), the GEMM's gradient (O, N*oh*ow) viewed so,
+    receives each window's gradient at its ``argmax`` where its output is positive and 0
+    everywhere else, and ``gb`` (O,), float64, the sums over images and positions (the bias
+    gradient): the same values, and the same sums in the same order, as
+    :func:`max_pool2x2_backward` then :func:`images_to_rows`."""
+    n_out, n_img = dst.shape[:2]
+    gb[:] = 0.0
+    for n in range(n_img):
+        for o in range(n_out):
+            gb[o] += _unpool_sum(g[n, o], out[n, o], argmax[n, o], dst[o, n])
 
 
 @njit(cache=True)
@@ -444,7 +596,8 @@ def avg_pool2d_backward(g, kh, kw, sh, sw, ph, pw, include_pad, dx):
                             plane[yy, xx] += share
 
 
-__all__ = ["im2col", "col2im", "rows_to_images", "images_to_rows", "bias_relu",
+__all__ = ["im2col", "col2im", "rows_to_images", "images_to_rows", "rows_to_pooled",
+           "pooled_to_rows", "bias_relu",
            "relu_mask_sum", "max_pool2d", "max_pool2d_backward", "max_pool2x2",
            "max_pool2x2_backward", "avg_pool2d", "avg_pool2d_backward", "conv_single",
            "conv_single_backward"]

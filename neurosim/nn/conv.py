@@ -3,9 +3,11 @@
 A convolution is ``im2col`` (a Numba kernel) followed by one GEMM per group, over chunks of
 images whose patch matrix stays in cache (``CHUNK_BYTES``); a second kernel lays the GEMM's
 rows out as NCHW images while adding the bias (and the ReLU when fused), and back in the
-backward pass. Its input gradient goes back through ``col2im``. One-channel images at stride 1 (a network's first layer) are convolved directly
-instead (:func:`kernels.conv.conv_single`). The transposed convolution is the im2col/col2im
-pair run the other way round.
+backward pass. Its input gradient goes back through ``col2im``. One-channel images at stride
+1 (a network's first layer) are convolved directly instead
+(:func:`kernels.conv.conv_single`). :func:`conv2d_relu_max_pool2x2` is a convolution, its ReLU
+and a 2x2 max-pool as one op that never writes the full-size activation. The transposed
+convolution is the im2col/col2im pair run the other way round.
 Computation follows ``x``'s dtype (float32 or float64); weights and biases are cast to it.
 Shapes: ``x`` (batch, channels, height, width); ``conv2d`` weights (out_channels,
 in_channels / groups, kh, kw); ``conv_transpose2d`` weights (in_channels, out_channels, kh,
@@ -20,8 +22,9 @@ from ..kernels import gemm_large
 from . import ops
 from .tensor import as_tensor, record
 
-__all__ = ["conv2d", "conv1d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "upsample",
-           "conv_output_shape", "pool_output_shape", "conv_transpose_output_shape"]
+__all__ = ["conv2d", "conv2d_relu_max_pool2x2", "conv1d", "conv_transpose2d", "max_pool2d",
+           "avg_pool2d", "upsample", "conv_output_shape", "pool_output_shape",
+           "conv_transpose_output_shape"]
 
 
 def pair(value, name, low=0):
@@ -185,32 +188,73 @@ def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, activation="
     Tensor, (batch, out_channels, out_h, out_w)
         Sizes from :func:`conv_output_shape`; dtype of ``x``.
     """
+    relu = checks.choice(activation, "activation", FUSED) == "relu"
+    return _convolve("conv2d", x, W, b, stride, padding, dilation, groups, relu, False)
+
+
+def conv2d_relu_max_pool2x2(x, W, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """``max_pool2d(conv2d(x, W, b, stride, padding, dilation, groups, "relu"), 2)`` as one op,
+    without the full-size activation.
+
+    The kernel that lays the convolution's output out (or convolves one-channel images
+    directly) takes the 2x2/stride-2 maxima of its ReLU in the same pass and keeps each
+    window's argmax (int32); the backward pass goes from the pooled gradient straight to the
+    convolution's: the GEMM path's gradient rows (:func:`kernels.conv.pooled_to_rows`), or the
+    direct path's weight, bias and input gradients. Values, argmax rule (the first maximum
+    in row-major order, a NaN wins) and gradients are those of the two ops in turn, bit for
+    bit. ``Sequential`` runs a ``Conv2D(activation="relu")`` followed by ``MaxPool2D(2)`` this
+    way.
+
+    Parameters as :func:`conv2d`. Returns a Tensor (batch, out_channels, out_h // 2,
+    out_w // 2), ``(out_h, out_w)`` the convolution's output size (an odd last row or column
+    is dropped, as the pool drops it).
+    """
+    return _convolve("conv2d_relu_max_pool2x2", x, W, b, stride, padding, dilation, groups,
+                     True, True)
+
+
+def _convolve(op, x, W, b, stride, padding, dilation, groups, relu, pool):
+    """:func:`conv2d` (its ReLU when ``relu``), then the 2x2 max-pool when ``pool``: checks,
+    then the direct path for one-channel images at stride 1, else im2col and GEMMs."""
     groups = checks.integer(groups, "groups", low=1)
-    parents = _weighted("conv2d", x, W, b, 1, "(out_channels, in_channels / groups, kh, kw)",
-                        groups)
+    parents = _weighted(op, x, W, b, 1, "(out_channels, in_channels / groups, kh, kw)", groups)
     x, W = parents[:2]
     if W.shape[0] % groups:
-        raise ValueError(f"conv2d: out_channels {W.shape[0]} (W of shape {W.shape}) must be a "
+        raise ValueError(f"{op}: out_channels {W.shape[0]} (W of shape {W.shape}) must be a "
                          f"multiple of groups {groups}")
-    relu = checks.choice(activation, "activation", FUSED) == "relu"
     stride, padding = pair(stride, "stride", 1), pair(padding, "padding", 0)
     dilation = pair(dilation, "dilation", 1)
-    n, n_out, kernel = x.shape[0], W.shape[0], W.shape[2:]
+    n_out, kernel = W.shape[0], W.shape[2:]
     out_hw = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
+    # the output's spatial shape: pooled (an error for a 1-pixel convolution output) or not
+    shape = (x.shape[0], n_out) + (pool_output_shape(out_hw, 2) if pool else out_hw)
     dtype = x.dtype
     xd = _images(x.data, dtype)
     bias = np.zeros(n_out, dtype) if b is None else parents[2].data.astype(dtype, copy=False)
     if x.shape[1] == 1 and stride == (1, 1):
-        return _conv_single(x, W, parents, xd, bias, padding, dilation, relu, out_hw)
+        return _conv_single(x, W, parents, xd, bias, padding, dilation, relu, pool, shape)
+    return _conv_gemm(x, W, parents, xd, bias, (kernel, stride, padding, out_hw, dilation),
+                      groups, relu, pool, shape)
+
+
+def _conv_gemm(x, W, parents, xd, bias, geometry, groups, relu, pool, shape):
+    """:func:`_convolve` by im2col and GEMMs over chunks of images; ``shape`` the output's,
+    ``geometry`` (kernel, stride, padding, out_hw, dilation) the im2col arguments."""
+    dtype, n, n_out = xd.dtype, shape[0], shape[1]
+    kernel, stride, padding, out_hw, dilation = geometry
     W2 = W.data.reshape(n_out, -1).astype(dtype, copy=False)      # (out, in/groups*kh*kw)
-    geometry = (kernel, stride, padding, out_hw, dilation)
     size = out_hw[0] * out_hw[1]
     per = max(1, CHUNK_BYTES // (W2.shape[1] * groups * size * xd.itemsize))
     chunks = [slice(s, min(s + per, n)) for s in range(0, n, per)]
-    out = np.empty((n, n_out, size), dtype)
+    out = np.empty(shape if pool else (n, n_out, size), dtype)
+    argmax = np.empty(shape, np.int32) if pool else None
     for part in chunks:                  # cols (in*kh*kw, images*oh*ow) of a chunk of images
         cols = _im2col(xd[part], *geometry)
-        kc.rows_to_images(_grouped(W2, cols, groups), bias, relu, out[part])
+        rows = _grouped(W2, cols, groups)
+        if pool:
+            kc.rows_to_pooled(rows.reshape(n_out, -1, *out_hw), bias, out[part], argmax[part])
+        else:
+            kc.rows_to_images(rows, bias, relu, out[part])
     kept = cols if len(chunks) == 1 else None
 
     def backward(g):
@@ -221,7 +265,11 @@ def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, activation="
         for part in chunks:
             g2 = np.empty((n_out, (part.stop - part.start) * size), dtype)
             gb_part = np.empty(n_out)
-            kc.images_to_rows(g[part], out[part], relu, g2, gb_part)
+            if pool:
+                kc.pooled_to_rows(g[part], out[part], argmax[part],
+                                  g2.reshape(n_out, -1, *out_hw), gb_part)
+            else:
+                kc.images_to_rows(g[part], out[part], relu, g2, gb_part)
             gb += gb_part
             if gx is not None:
                 kc.col2im(_grouped(W2, g2, groups, transpose_a=True), *kernel, *stride,
@@ -230,22 +278,24 @@ def conv2d(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, activation="
                 cols = _im2col(xd[part], *geometry) if kept is None else kept
                 gW += _grouped(g2, cols, groups, transpose_b=True)
         gW = None if gW is None else gW.reshape(W.shape)
-        return (gx, gW) if b is None else (gx, gW, gb.astype(dtype))
-    return record(out.reshape(n, n_out, *out_hw), parents, backward)
+        return (gx, gW) if len(parents) == 2 else (gx, gW, gb.astype(dtype))
+    return record(out.reshape(shape), parents, backward)
 
 
-def _conv_single(x, W, parents, xd, bias, padding, dilation, relu, out_hw):
-    """:func:`conv2d` of one-channel images at stride 1, directly (no patch matrix: im2col's
-    ``kh*kw`` copies of the image and a GEMM over ``kh*kw`` terms cost more than the taps)."""
+def _conv_single(x, W, parents, xd, bias, padding, dilation, relu, pool, shape):
+    """:func:`_convolve` of one-channel images at stride 1, directly (no patch matrix:
+    im2col's ``kh*kw`` copies of the image and a GEMM over ``kh*kw`` terms cost more than the
+    taps)."""
     Wd = np.ascontiguousarray(W.data, dtype=xd.dtype)
-    out = np.empty((x.shape[0], W.shape[0], *out_hw), xd.dtype)
-    kc.conv_single(xd, Wd, bias, *padding, *dilation, relu, out)
+    out = np.empty(shape, xd.dtype)
+    argmax = np.empty(shape if pool else (0, 0, 0, 0), np.int32)
+    kc.conv_single(xd, Wd, bias, *padding, *dilation, relu, pool, out, argmax)
 
     def backward(g):
         gx = np.empty_like(xd) if x.requires_grad else None
         gW, gb = np.empty((W.shape[0], W.shape[2] * W.shape[3])), np.empty(W.shape[0])
-        g = _images(g, xd.dtype).reshape(len(out), W.shape[0], -1)
-        kc.conv_single_backward(g, out, xd, Wd, *padding, *dilation, relu, gx is not None,
+        kc.conv_single_backward(_images(g, xd.dtype).reshape(shape), out, argmax, xd, Wd,
+                                *padding, *dilation, relu, pool, gx is not None,
                                 xd[:0] if gx is None else gx, gW, gb)
         gW = gW.astype(xd.dtype).reshape(W.shape) if W.requires_grad else None
         return (gx, gW) if len(parents) == 2 else (gx, gW, gb.astype(xd.dtype))

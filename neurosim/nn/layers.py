@@ -316,7 +316,8 @@ class Conv2D(_Conv):
 
     ``stride``, ``padding``, ``dilation`` ints or (h, w) pairs and ``groups`` as in
     :func:`neurosim.nn.conv.conv2d` (and PyTorch's ``Conv2d``); the weights are
-    (filters, C / groups, kh, kw). A ReLU activation is fused into the convolution's op.
+    (filters, C / groups, kh, kw). A ReLU activation is fused into the convolution's op, and
+    in a :class:`Sequential` a following ``MaxPool2D(2)`` too (:meth:`pooled_by`).
     """
 
     def __init__(self, filters, kernel, *, stride=1, padding=0, dilation=1, groups=1,
@@ -335,6 +336,23 @@ class Conv2D(_Conv):
 
     def forward(self, x):
         return self._apply(conv.conv2d, x, self.stride, self.padding, self.dilation)
+
+    def pooled_by(self, layer):
+        """Whether ``layer``, run on this layer's output, is a 2x2 max-pool that the
+        convolution's op can take in the same pass (:meth:`forward_pooled`): this layer's
+        activation the ReLU, ``layer`` a ``MaxPool2D`` with size 2, stride 2, no padding and no
+        ceil mode."""
+        return (type(self) is Conv2D and self.activation == "relu" and type(layer) is MaxPool2D
+                and layer.size == layer.stride == (2, 2) and layer.padding == (0, 0)
+                and not layer.ceil_mode)
+
+    def forward_pooled(self, x):
+        """``MaxPool2D(2).forward(self.forward(x))`` as one op
+        (:func:`~neurosim.nn.conv.conv2d_relu_max_pool2x2`: the same values and gradients,
+        without the full-size activation); :class:`Sequential` runs the pair this way."""
+        return conv.conv2d_relu_max_pool2x2(x, self.params["W"], self.params.get("b"),
+                                            self.stride, self.padding, self.dilation,
+                                            self.groups)
 
     def __repr__(self):
         options = self._options(self.stride, self.padding, self.dilation, (1, 1))
@@ -568,6 +586,10 @@ class LayerNorm(Layer):
 class Sequential(Layer):
     """Layers applied in order; the model that trains, predicts and saves.
 
+    A ``Conv2D(activation="relu")`` directly followed by ``MaxPool2D(2)`` (stride 2, no
+    padding, no ceil mode) runs as one fused op (:meth:`forward`); outputs, gradients, state,
+    summary and repr are those of the two layers.
+
     Parameters
     ----------
     *layers : Layer
@@ -642,9 +664,20 @@ class Sequential(Layer):
                              f"{self.input_shape[0]} steps; got {x.shape[1]})") from None
 
     def forward(self, x, lengths=None):
-        for layer in self.layers:
-            x = layer.forward(x) if lengths is None or not layer.takes_lengths() else \
-                layer.forward(x, lengths=lengths)
+        """The layers in turn; a ``Conv2D`` with a ReLU directly followed by ``MaxPool2D(2)``
+        runs as one op (:meth:`Conv2D.pooled_by`, :meth:`Conv2D.forward_pooled`: the same
+        outputs and gradients, without writing the full-size activation)."""
+        layers, i = self.layers, 0
+        while i < len(layers):
+            layer = layers[i]
+            pooled = i + 1 < len(layers) and isinstance(layer, Conv2D) and \
+                layer.pooled_by(layers[i + 1])
+            if pooled:
+                x = layer.forward_pooled(x)
+            else:
+                x = layer.forward(x) if lengths is None or not layer.takes_lengths() else \
+                    layer.forward(x, lengths=lengths)
+            i += 2 if pooled else 1
         return x
 
     def takes_lengths(self):
