@@ -82,6 +82,26 @@ def test_bce_with_logits_stable_and_equal_to_bce_of_sigmoid():
     assert np.isfinite(losses.binary_cross_entropy_with_logits(A * 1e3, target).item())
 
 
+def test_bce_with_logits_float32_lanes_within_float32_rounding():
+    """The float32 kernel (polynomial exponential and log1p in SIMD lanes) against the float64
+    one on the same values: logits from 1e-3 to 1e4 in size, past the exponential's +-87
+    cut-off, over several of its blocks; the sum to 1e-7 relative, the gradient to 2 float32
+    ulps of 1; an out-of-range target is still refused."""
+    rng = np.random.default_rng(3)
+    z = np.concatenate([rng.standard_normal(5000) * s for s in (1e-3, 1, 8, 100, 1e4)])
+    z = np.concatenate([z, [0.0, 86.9, -86.9, 87.1, -87.1, 88.5, -88.5]]).astype(np.float32)
+    t = rng.random(z.size).astype(np.float32)
+    exact = nn.Tensor(z.astype(np.float64), requires_grad=True)
+    lanes = nn.Tensor(z, requires_grad=True)
+    values = [losses.binary_cross_entropy_with_logits(x, t) for x in (exact, lanes)]
+    for v in values:
+        v.backward()
+    assert values[1].item() == pytest.approx(values[0].item(), rel=1e-7)
+    np.testing.assert_allclose(lanes.grad * z.size, exact.grad * z.size, rtol=0, atol=2.4e-7)
+    with pytest.raises(ValueError, match="target"):
+        losses.binary_cross_entropy_with_logits(z[:3], np.array([0.5, 1.5, 0.0], np.float32))
+
+
 def test_bce_clips_inside_the_log():
     p = nn.Tensor(np.array([0.0, 1.0, 0.5]), requires_grad=True)
     value = losses.binary_cross_entropy(p, np.array([1.0, 0.0, 1.0]))

@@ -127,7 +127,8 @@ def binary_cross_entropy_with_logits(logits, target):
     n = max(z.size, 1)
     flat_z, flat_t = np.ascontiguousarray(z).reshape(-1), np.ascontiguousarray(t).reshape(-1)
     dz = np.empty_like(flat_z)             # sigmoid(z) - t, from the loss's own pass
-    total, ok = kl.bce_with_logits(flat_z, flat_t, dz)
+    kernel = kl.bce_with_logits32 if dz.dtype == np.float32 else kl.bce_with_logits
+    total, ok = kernel(flat_z, flat_t.astype(dz.dtype, copy=False), dz)
     if not ok:
         _check_range(name, "target", t, 0, 1)
 
