@@ -226,8 +226,10 @@ def _convolve(op, x, W, b, stride, padding, dilation, groups, relu, pool):
     dilation = pair(dilation, "dilation", 1)
     n_out, kernel = W.shape[0], W.shape[2:]
     out_hw = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
-    # the output's spatial shape: pooled (an error for a 1-pixel convolution output) or not
-    shape = (x.shape[0], n_out) + (pool_output_shape(out_hw, 2) if pool else out_hw)
+    if pool and min(out_hw) < 2:
+        raise ValueError(f"{op}: the convolution's output {out_hw} is smaller than the 2x2 "
+                         f"pool (x of shape {x.shape}, W of shape {W.shape})")
+    shape = (x.shape[0], n_out) + ((out_hw[0] // 2, out_hw[1] // 2) if pool else out_hw)
     dtype = x.dtype
     xd = _images(x.data, dtype)
     bias = np.zeros(n_out, dtype) if b is None else parents[2].data.astype(dtype, copy=False)

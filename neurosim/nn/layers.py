@@ -323,8 +323,8 @@ class Conv2D(_Conv):
     def __init__(self, filters, kernel, *, stride=1, padding=0, dilation=1, groups=1,
                  activation="identity", init="glorot_uniform", bias=True):
         super().__init__(filters, groups, activation, init, bias)
-        self.kernel, self.stride, self.padding = (conv.pair(kernel, "kernel", 1), conv.pair(stride, "stride", 1),
-                                                  conv.pair(padding, "padding"))
+        self.kernel, self.stride = conv.pair(kernel, "kernel", 1), conv.pair(stride, "stride", 1)
+        self.padding = conv.pair(padding, "padding")
         self.dilation = conv.pair(dilation, "dilation", 1)
 
     def _build(self, shape, generator, dtype):
