@@ -116,16 +116,15 @@ def _sum(a):
 
 
 @njit(cache=True)
-def _masked_copy_sum(s, y, relu, d):
-    """``d = s`` where ``y > 0`` (all of ``s`` unless ``relu``), 0 elsewhere; returns the sum
-    of ``d`` (:func:`_sum`). Both loads are unconditional, so the mask is a select (a branch
-    mispredicts half the time on random signs: 20x slower)."""
+def _masked_copy(s, y, relu, d):
+    """``d[:n] = s`` where ``y > 0`` (all of ``s`` unless ``relu``), 0 elsewhere, ``n =
+    s.size``. Both loads are unconditional, so the mask is a select (a branch mispredicts half
+    the time on random signs: 20x slower)."""
     zero = s.dtype.type(0)
     for p in range(s.size):
         v = s[p]
         keep = (y[p] > zero) or not relu
         d[p] = v if keep else zero
-    return _sum(d)
 
 
 @njit(cache=True)
@@ -137,8 +136,9 @@ def images_to_rows(g, out, relu, dst, gb):
     gb[:] = 0.0
     for n in range(n_img):
         for o in range(n_out):
-            gb[o] += _masked_copy_sum(g[n, o], out[n, o], relu,
-                                      dst[o, n * size:(n + 1) * size])
+            d = dst[o, n * size:(n + 1) * size]
+            _masked_copy(g[n, o], out[n, o], relu, d)
+            gb[o] += _sum(d)
 
 
 @njit(cache=True)
@@ -265,16 +265,13 @@ def conv_single(x, W, bias, ph, pw, dh, dw, relu, pool, out, argmax):
 
 
 @njit(cache=True)
-def _plane_backward(masked, xp, w, dh, dw, wp, ow, want_x, gm, gw, gxp):
-    """Gradients of one output plane of :func:`conv_single` from its masked gradient
-    ``masked`` (oh*ow): ``gw`` (kh*kw,), float64, adds ``sum(gm * xp[tap's start:...])`` per
-    tap, ``gm`` (oh*wp) being ``masked`` spread over the padded rows (its extra columns stay
-    0); when ``want_x``, ``gxp`` (the padded input's gradient) adds ``w[i, j] * gm`` at each
-    tap."""
+def _plane_backward(gm, xp, w, dh, dw, wp, want_x, gw, gxp):
+    """Gradients of one output plane of :func:`conv_single` from its masked gradient ``gm``
+    (oh*wp, over the padded rows; the extra columns 0): ``gw`` (kh*kw,), float64, adds
+    ``sum(gm * xp[tap's start:...])`` per tap; when ``want_x``, ``gxp`` (the padded input's
+    gradient) adds ``w[i, j] * gm`` at each tap."""
     kh, kw = w.shape
     size = gm.size
-    for y in range(size // wp):
-        gm[y * wp:y * wp + ow] = masked[y * ow:(y + 1) * ow]
     for i in range(kh):
         j = 0
         while j + 3 <= kw:
@@ -300,8 +297,8 @@ def conv_single_backward(g, out, argmax, x, W, ph, pw, dh, dw, relu, pool, want_
     ``argmax`` where its output is positive, 0 elsewhere, as :func:`max_pool2x2_backward`
     then the ReLU's mask would give): ``gW`` (O, kh*kw) and ``gb`` (O,), float64, receive the
     weight and bias gradients; when ``want_x``, ``gx`` (N, 1, H, W) the input's. Each masked
-    plane is made in one pass (:func:`_masked_copy_sum`, or :func:`_unpool_sum` when
-    pooled), then spread over the padded rows: the same sums in the same order with and
+    plane is written straight into the padded rows (row by row, or unpooled), then summed
+    (:func:`_sum`) and correlated with the input: the same sums in the same order with and
     without ``pool``."""
     n_img, h, w = x.shape[0], x.shape[2], x.shape[3]
     n_out, kh, kw = W.shape[0], W.shape[2], W.shape[3]
@@ -309,8 +306,9 @@ def conv_single_backward(g, out, argmax, x, W, ph, pw, dh, dw, relu, pool, want_
     wp = w + 2 * pw
     xp = np.zeros((h + 2 * ph) * wp + (kw - 1) * dw, x.dtype)
     gxp = np.zeros(xp.size, x.dtype)
-    gm = np.zeros(oh * wp, x.dtype)
-    masked = np.empty(oh * ow, x.dtype)
+    gm = np.zeros(oh * wp, x.dtype)     # the columns past ow (and, pooled, those outside
+    rows = gm.reshape(oh, wp)           # every window) stay 0
+    masked = np.empty(0 if pool else oh * ow, x.dtype)
     gW[:] = 0.0
     gb[:] = 0.0
     for n in range(n_img):
@@ -319,11 +317,15 @@ def conv_single_backward(g, out, argmax, x, W, ph, pw, dh, dw, relu, pool, want_
             gxp[:] = 0
         for o in range(n_out):
             if pool:
-                gb[o] += _unpool_sum(g[n, o], out[n, o], argmax[n, o], masked.reshape(oh, ow))
+                _unpool_plane(g[n, o], out[n, o], True, argmax[n, o], ow, rows)
             else:
-                gb[o] += _masked_copy_sum(g[n, o].reshape(oh * ow), out[n, o].reshape(oh * ow),
-                                          relu, masked)
-            _plane_backward(masked, xp, W[o, 0], dh, dw, wp, ow, want_x, gm, gW[o], gxp)
+                _masked_copy(g[n, o].reshape(oh * ow), out[n, o].reshape(oh * ow), relu, masked)
+                for y in range(oh):
+                    src, dst = masked[y * ow:(y + 1) * ow], rows[y]
+                    for q in range(ow):
+                        dst[q] = src[q]
+            gb[o] += _sum(gm)
+            _plane_backward(gm, xp, W[o, 0], dh, dw, wp, want_x, gW[o], gxp)
         if want_x:
             for y in range(h):
                 row = (y + ph) * wp + pw
@@ -525,20 +527,6 @@ def rows_to_pooled(src, bias, out, argmax):
             _pool_plane(src[o, n], bias[o], True, ow, out[n, o], argmax[n, o])
 
 
-@njit(cache=True, inline="always")
-def _unpool_sum(g, y, argmax, plane):
-    """The ReLU's and pool's backward onto one plane, (oh, ow): ``plane`` receives each
-    window's gradient ``g`` at its ``argmax`` where its output ``y`` is positive, 0 elsewhere
-    (an odd last row or column too); returns the plane's sum (:func:`_sum`)."""
-    oh, ow = plane.shape
-    _unpool_plane(g, y, True, argmax, ow, plane)
-    if oh % 2:
-        plane[oh - 1] = 0
-    if ow % 2:
-        plane[:, ow - 1] = 0
-    return _sum(plane.reshape(oh * ow))
-
-
 @njit(cache=True)
 def pooled_to_rows(g, out, argmax, dst, gb):
     """Backward of :func:`rows_to_pooled` for the gradient ``g`` (N, O, oh // 2, ow // 2) of
@@ -547,11 +535,17 @@ def pooled_to_rows(g, out, argmax, dst, gb):
     everywhere else, and ``gb`` (O,), float64, the sums over images and positions (the bias
     gradient): the same values, and the same sums in the same order, as
     :func:`max_pool2x2_backward` then :func:`images_to_rows`."""
-    n_out, n_img = dst.shape[:2]
+    n_out, n_img, oh, ow = dst.shape
     gb[:] = 0.0
     for n in range(n_img):
         for o in range(n_out):
-            gb[o] += _unpool_sum(g[n, o], out[n, o], argmax[n, o], dst[o, n])
+            plane = dst[o, n]
+            _unpool_plane(g[n, o], out[n, o], True, argmax[n, o], ow, plane)
+            if oh % 2:                              # the pixels outside every window
+                plane[oh - 1] = 0
+            if ow % 2:
+                plane[:, ow - 1] = 0
+            gb[o] += _sum(plane.reshape(oh * ow))
 
 
 @njit(cache=True)
