@@ -22,6 +22,7 @@ CASES = [  # (x shape, W shape, stride, padding, dilation, groups): direct path 
     ((2, 4, 13, 12), (6, 2, 3, 3), 2, 2, 1, 2),        # stride, groups
     ((2, 2, 12, 11), (3, 2, 3, 2), 1, 1, 2, 1),        # dilation, odd output width
     ((2, 1, 12, 12), (3, 1, 3, 3), 2, 1, 1, 1),        # one channel at stride 2: GEMM path
+    ((2, 2, 11, 11), (3, 2, 2, 2), 3, 0, 1, 1),        # pixels in no receptive field
 ]
 
 
@@ -87,7 +88,7 @@ def test_fused_over_chunks_ties_and_nan(monkeypatch, channels):
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("xs, ws, stride, padding, dilation, groups",
-                         [CASES[0], CASES[2], CASES[6], CASES[7]])
+                         [CASES[0], CASES[2], CASES[6], CASES[7], CASES[9]])
 def test_fused_matches_torch(xs, ws, stride, padding, dilation, groups):
     torch = pytest.importorskip("torch")
     F = torch.nn.functional

@@ -10,8 +10,8 @@ backward (the ReLU's mask, the layout change and the bias gradient in one pass).
 padded plane) and :func:`max_pool2x2` is the common 2x2 pool unrolled. Pooling takes
 zero (average) or minus-infinity (maximum) padding and any output size (PyTorch's
 ``ceil_mode``): windows are clipped to the image. :func:`interpolate2d` is up-sampling's
-two-tap blend. Backward kernels add into zeroed arrays (except :func:`max_pool2x2_backward`,
-which writes every pixel its windows cover).
+two-tap blend. Backward kernels add into zeroed arrays (except :func:`col2im`, which writes
+every pixel, and :func:`max_pool2x2_backward`, which writes every pixel its windows cover).
 """
 import numpy as np
 from numba import njit
@@ -61,13 +61,13 @@ def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
 
 @njit(cache=True)
 def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
-    """Add the columns of ``cols`` back onto the zeroed image ``x`` (N, C, H, W): the adjoint
-    of :func:`im2col` with the same arguments (padding positions are dropped).
+    """Write into ``x`` (N, C, H, W) the sums of the columns of ``cols`` at the pixels they
+    came from: the adjoint of :func:`im2col` with the same arguments (padding positions are
+    dropped; a pixel in no receptive field gets 0), so ``x`` need not be zeroed.
 
     Each channel is summed in a zeroed padded buffer, every row segment added with no bounds
     tests (at stride 1 over two slices indexed by the loop counter alone, so that Numba drops
-    its negative-index test and the loop vectorises), then its middle added onto ``x``: each
-    pixel's sum in the same order as added in place."""
+    its negative-index test and the loop vectorises), then its middle copied to ``x``."""
     n_img, n_ch, h, w = x.shape
     xp = np.empty((n_img, h + 2 * ph, w + 2 * pw), x.dtype)
     for c in range(n_ch):
@@ -89,7 +89,7 @@ def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
             for y in range(h):
                 src, dst = xp[n, y + ph, pw:pw + w], x[n, c, y]
                 for q in range(w):
-                    dst[q] += src[q]
+                    dst[q] = src[q]
 
 
 @njit(cache=True)

@@ -140,7 +140,7 @@ def _im2col(x, kernel, stride, padding, out_hw, dilation=(1, 1)):
 
 
 def _col2im(cols, shape, kernel, stride, padding, out_hw, dilation=(1, 1)):
-    x = np.zeros(shape, cols.dtype)
+    x = np.empty(shape, cols.dtype)
     kc.col2im(cols, *kernel, *stride, *padding, *dilation, *out_hw, x)
     return x
 
@@ -261,7 +261,7 @@ def _conv_gemm(x, W, parents, xd, bias, geometry, groups, relu, pool, shape):
 
     def backward(g):
         g = _images(g, dtype).reshape(out.shape)
-        gx = np.zeros_like(xd) if x.requires_grad else None
+        gx = np.empty_like(xd) if x.requires_grad else None
         gW = np.zeros_like(W2) if W.requires_grad else None
         gb = np.zeros(n_out)
         for part in chunks:
