@@ -4,9 +4,9 @@ import math
 import numpy as np
 from numba import njit
 
-from .scalar import _LIMIT32, _ROUND_BITS32, exp_parts32
+from .scalar import _LIMIT32, exp32
 
-_BLOCK = 2048      # elements of the float32 kernel's scratch blocks (16 KB, in L1)
+_BLOCK = 2048      # elements of the float32 kernel's blocks of terms (8 KB, in L1)
 
 
 @njit(cache=True, fastmath={"reassoc", "nsz"})
@@ -42,28 +42,22 @@ def _sum64(x):
 @njit(cache=True, fastmath={"contract", "arcp", "nsz", "afn"}, error_model="numpy")
 def bce_with_logits32(z, t, grad):
     """:func:`bce_with_logits` for float32 ``z``, ``t`` and ``grad``, in float32 SIMD lanes,
-    block by block: ``e^-|z| = 2^k p(r)`` (:func:`.scalar.exp_parts32`, relative error below
-    1e-7; 0 for ``|z| > 87``) and ``log1p(u) = 2 w (1 + w^2/3 + ... + w^14/15)``, ``w = u /
-    (2 + u) <= 1/3`` (truncation below 2e-9 relative), ~0.5 ns an element against ~14 for
-    the scalar library calls. The terms summed in float64 lanes (:func:`_sum64`; no
-``reassoc`` here, where it would undo the rounding in ``exp_parts32``). Returns the sum and whether every
-    target lies in [0, 1]."""
+    block by block: ``u = e^-|z|`` by :func:`.scalar.exp32` (relative error below 1e-7; 0 for
+    ``|z| > 87``) and ``log1p(u) = 2 w (1 + w^2/3 + ... + w^14/15)``, ``w = u / (2 + u) <= 1/3``
+    (truncation below 2e-9 relative), ~0.5 ns an element against ~14 for the scalar library
+    calls. The terms summed in float64 lanes (:func:`_sum64`; no ``reassoc`` here, where it
+    would undo the rounding in ``exp32``). Returns the sum and whether every target lies in
+    [0, 1]."""
     total = 0.0
     bad = 0
-    u = np.empty(_BLOCK, np.float32)
-    two_k = np.empty(_BLOCK, np.float32)
-    bits = two_k.view(np.int32)
+    terms = np.empty(_BLOCK, np.float32)
     zero, one, two = np.float32(0.0), np.float32(1.0), np.float32(2.0)
     for start in range(0, z.size, _BLOCK):
         zb, tb, gb = z[start:start + _BLOCK], t[start:start + _BLOCK], grad[start:start + _BLOCK]
-        n = zb.size
-        for j in range(n):
-            u[j], two_k[j] = exp_parts32(max(-abs(zb[j]), -_LIMIT32))
-        for j in range(n):
-            bits[j] = (bits[j] - _ROUND_BITS32 + 127) << 23       # now the float 2^k
-        for j in range(n):
+        for j in range(zb.size):
             zj, tj = zb[j], tb[j]
-            e = zero if abs(zj) > _LIMIT32 else u[j] * two_k[j]
+            e = exp32(max(-abs(zj), -_LIMIT32))
+            e = zero if abs(zj) > _LIMIT32 else e
             w = e / (two + e)
             s = w * w
             p = np.float32(1.0 / 15.0)
@@ -74,9 +68,9 @@ def bce_with_logits32(z, t, grad):
             p = np.float32(1.0 / 5.0) + s * p
             p = np.float32(1.0 / 3.0) + s * p
             p = one + s * p
-            u[j] = max(zj, zero) - zj * tj + two * w * p          # now the term
+            terms[j] = max(zj, zero) - zj * tj + two * w * p
             sig = one / (one + e)
             gb[j] = (sig if zj >= zero else e * sig) - tj
             bad += not ((tj >= zero) & (tj <= one))
-        total += _sum64(u[:n])
+        total += _sum64(terms[:zb.size])
     return total, bad == 0
