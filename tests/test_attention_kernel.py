@@ -19,33 +19,35 @@ R = np.random.default_rng(7)
 @njit
 def _exp(t, top, scale):
     out = t.copy()
-    total = katt.exp_shifted_sum(out, top, scale, np.empty_like(out))
+    total = katt.exp_shifted_sum(out, top, scale)
     return out, total
 
 
 @njit
 def _max(t):
-    return katt.max_bits(katt.as_bits(t))
+    return katt.max_key(t)
 
 
-@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-15), (np.float32, 2e-7)])
-def test_exp_shifted_sum_matches_numpy(dtype, rtol):
+@pytest.mark.parametrize("dtype, rtol, sum_rtol", [(np.float64, 1e-15, 1e-12),
+                                                   (np.float32, 2e-7, 1e-6)])
+def test_exp_shifted_sum_matches_numpy(dtype, rtol, sum_rtol):
+    """float32 sums in float32 SIMD lanes (a few float32 roundings), float64 in float64."""
     t = np.concatenate([np.linspace(-80.0, 0.0, 997), [0.0, -1e-30, -86.9]]).astype(dtype)
     for top, scale in ((0.0, 1.0), (3.5, 0.25)):
         out, total = _exp(t, dtype(top), dtype(scale))
         x = (t - dtype(top)) * dtype(scale)               # the argument, rounded as in the kernel
         np.testing.assert_allclose(out, np.exp(x.astype(np.float64)), rtol=rtol, atol=0)
-        assert total == pytest.approx(out.astype(np.float64).sum(), rel=1e-12)
+        assert total == pytest.approx(out.astype(np.float64).sum(), rel=sum_rtol)
     out, _ = _exp(np.array([-np.inf, -1000.0], dtype), dtype(0.0), dtype(1.0))
     assert out.tolist() == [0.0, 0.0]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_max_bits_is_the_float_maximum(dtype):
+def test_max_key_is_the_float_maximum(dtype):
     for values in (R.standard_normal(37), -np.abs(R.standard_normal(40)) - 1.0,
                    np.array([-np.inf, -np.inf]), np.array([-0.0, -3.0]), np.array([-2.5])):
         x = values.astype(dtype)
-        top = np.array([_max(x)]).view(dtype)[0]
+        top = _max(x)
         assert top == x.max()
 
 

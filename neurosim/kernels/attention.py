@@ -2,15 +2,21 @@
 backward), and Bahdanau's additive attention for one decoder step (forward and backward), over a
 batch.
 
-Scaled dot-product attention runs one (sample, head) block at a time: the block's queries, keys
-and values are copied into small contiguous scratch arrays, the score product is one BLAS call
-(``np.dot``) written into the block of the kept weights, the softmax (scale, masks, maximum,
-exponential in SIMD lanes, normalisation) is one pass over the rows while they sit in cache, and
-the output is a second BLAS call. The backward pass works the same way, block by block, with one
-(queries, keys) scratch for the weights' gradient. No score-sized temporary is made: the
-weights, (batch, heads, queries, keys), are written once and read once. Masks are read where
-they are: causal by index, key padding (batch, keys), a general boolean or additive mask as a
-broadcast view (batch, heads, queries, keys); none is materialised.
+Scaled dot-product attention runs one (sample, head) block at a time, by panels of
+:data:`PANEL` queries: the panel's scores, its softmax rows and its output rows are made while
+the panel sits in L1. The products are small (at head width 16 and 128 steps, (16 x 16) @ (16 x
+128) a panel) and run in register tiles of the module's own (:func:`_product`: LLVM vector
+code, a tile of accumulators over the shared dimension, the last vector of columns under a
+mask), reading the heads of ``q``, ``k``, ``v`` and the kept weights where they are (strided
+views, ``K^T`` copied once per head); NumPy's BLAS calls (``np.dot``) on copies had run these
+shapes at a third of the rate. The softmax is one function over the panel's rows (the row
+maximum over order keys, the exponential and its sum in one pass, the normalisation), in
+512-bit lanes. The backward pass works the same way, with one (queries, keys) scratch for the
+scores' gradient. No score-sized temporary is made: the weights, (batch, heads, queries,
+keys), are written once and read once. Masks are read where they are: causal by index (a
+causal panel multiplies only the keys its last query sees), key padding (batch, keys), a
+general boolean or additive mask as a broadcast view (batch, heads, queries, keys); none is
+materialised.
 
 Forward, per sample ``b``: ``hidden[b, t] = tanh(query[b] + keys[b, t])`` for every encoder step
 ``t`` (in SIMD lanes, as ``tanh(x) = 2 s(2x) - 1`` with the vectorised logistic of
@@ -21,211 +27,345 @@ gives the gradients of the query, the keys, the values and ``v`` in one pass (``
 over the batch in a fixed order). Arrays are C-contiguous, of one float dtype.
 """
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
-from numba.extending import overload
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
-from .scalar import _LIMIT32, _ROUND_BITS32, _exp_rows, exp_parts32, sigmoid_lanes
+from . import vexp
+from .gemm import VECTOR_BYTES, WIDE
+from .scalar import _LIMIT32, _ROUND_BITS32, exp_parts32, sigmoid_lanes
+from .simd import wide_vectors
 
 _FAST = {"contract", "arcp", "nsz", "afn"}       # as kernels.scalar: sums keep their order
 _SUMS = {"reassoc", "nsz"}                       # row sums and maxima in SIMD lanes, any order
+_LOW64 = -708.0                                  # e^-708 is the smallest normal float64's size
+
+
+def _bitcast_intrinsic(source, target):
+    """An intrinsic: the ``target`` value (a Numba type) whose bits are those of its argument,
+    of type ``source`` (an integer argument of any width is cut to ``target``'s first), as an
+    LLVM bitcast: a loop over it vectorises."""
+    def bitcast(typingctx, x):
+        if not (x == source or isinstance(source, types.Integer) and
+                isinstance(x, types.Integer)):
+            return None
+
+        def codegen(context, builder, signature, args):
+            width = context.get_value_type(source)
+            value = args[0] if x == source else builder.trunc(args[0], width)
+            return builder.bitcast(value, context.get_value_type(target))
+        return target(x), codegen
+    return intrinsic(bitcast)
+
+
+_float32_bits = _bitcast_intrinsic(types.float32, types.int32)
+_bits_float32 = _bitcast_intrinsic(types.int32, types.float32)
+
+
+def _order_intrinsic(inverse):
+    """An intrinsic: a float's order key, the integer of its width ``b ^ ((b >> (w - 1)) &
+    (2^(w-1) - 1))`` of its bits ``b``, which compares as integers as the floats do (NaN above
+    +inf), or with ``inverse`` the float of a key (the map is its own inverse). In LLVM, at the
+    float's width (Numba would widen int32 arithmetic to int64): a maximum over keys runs in
+    SIMD lanes, where a float maximum does not vectorise here."""
+    def order(typingctx, x):
+        if inverse and x in (types.int32, types.int64):
+            result = types.float32 if x == types.int32 else types.float64
+        elif not inverse and x in (types.float32, types.float64):
+            result = types.int32 if x == types.float32 else types.int64
+        else:
+            return None
+
+        def codegen(context, builder, signature, args):
+            width = max(x.bitwidth, result.bitwidth)
+            integer = ir.IntType(width)
+            bits = args[0] if inverse else builder.bitcast(args[0], integer)
+            key = builder.xor(bits, builder.and_(builder.ashr(bits, integer(width - 1)),
+                                                 integer((1 << (width - 1)) - 1)))
+            return builder.bitcast(key, context.get_value_type(result)) if inverse else key
+        return result(x), codegen
+    return intrinsic(order)
+
+
+_order_key = _order_intrinsic(False)
+_key_float = _order_intrinsic(True)
 
 
 @njit(cache=True, fastmath=_FAST, error_model="numpy")
-def _exp_shifted32(t, top, scale, scratch):
-    """``t <- e^((t - top) scale)`` for a contiguous float32 vector, ``(t - top) scale <= 87``,
-    but for the last product by ``2^k``, left to :func:`_times_and_sum` (which sums too), in
-    SIMD lanes: ``2^k p(r)`` with ``|r| <= ln 2 / 2`` and ``p`` the Taylor polynomial of degree
-    7 (relative error below 1e-7), ``2^k`` written into ``scratch`` (float32, at least
-    ``len(t)``) from the bits of ``k + 1.5 * 2^23``, as in
-    :func:`neurosim.kernels.scalar.logistic_rows32`; arguments below -87 give 0 (the true
-    value is below 2e-38)."""
-    bits = scratch.view(np.int32)
-    for j in range(t.shape[0]):
-        x = (t[j] - top) * scale
-        e, scratch[j] = exp_parts32(max(x, -_LIMIT32))
-        t[j] = np.float32(0.0) if x < -_LIMIT32 else e
-    for j in range(t.shape[0]):
-        bits[j] = (bits[j] - _ROUND_BITS32 + 127) << 23  # now the float 2^k
+def _exp32(t, top, scale):
+    """``e^((t - top) scale)`` for float32 arguments with ``(t - top) scale <= 87``: ``2^k p(r)``
+    (:func:`neurosim.kernels.scalar.exp_parts32`, relative error below 1e-7), ``2^k`` from the
+    bits of ``k + 1.5 * 2^23`` in a register; 0 below -87 (the true value is below 2e-38). A
+    function of its own, so that a caller's ``reassoc`` does not reach the rounding trick (LLVM
+    inlines it, keeping these flags)."""
+    x = (t - top) * scale
+    p, y = exp_parts32(max(x, -_LIMIT32))
+    e = p * _bits_float32((_float32_bits(y) - _ROUND_BITS32 + 127) << 23)
+    return np.float32(0.0) if x < -_LIMIT32 else e
 
 
-@njit(cache=True, fastmath=_SUMS)
-def _times_and_sum(t, scratch):
-    """``t *= scratch`` element-wise, and the sum of the products (float64, any order)."""
-    total = 0.0
-    for j in range(t.shape[0]):
-        v = t[j] * scratch[j]
-        t[j] = v
-        total += v
-    return total
+@njit(cache=True, error_model="numpy")
+def _exp64(t, top, scale):
+    """``e^((t - top) scale)`` for float64 arguments (:func:`neurosim.kernels.vexp.exp`, within
+    2 ulp), 0 below -708."""
+    x = (t - top) * scale
+    return 0.0 if x < _LOW64 else vexp.exp(x)
 
 
-def exp_shifted_sum(t, top, scale, scratch):
-    """``t <- e^((t - top) scale)`` in place for a contiguous vector of either float dtype
-    (``top`` at least its largest entry, ``scale > 0``; ``scratch`` of the same dtype, at
-    least as long), in SIMD lanes; returns the sum of the results (float64). Callable from
+def exp_shifted(t, top, scale):
+    """``e^((t - top) scale)`` for float arguments of one dtype, ``(t - top) scale`` at most 87
+    (float32) or 708 (float64), 0 below -87 (-708); a loop over it vectorises. Callable from
     kernels only."""
-    raise NotImplementedError("exp_shifted_sum is called from compiled kernels")
+    raise NotImplementedError("exp_shifted is called from compiled kernels")
 
 
-@overload(exp_shifted_sum)
-def _exp_shifted_sum(t, top, scale, scratch):
-    if t.dtype == types.float32:
-        def impl32(t, top, scale, scratch):
-            _exp_shifted32(t, top, scale, scratch)
-            return _times_and_sum(t, scratch)
-        return impl32
-
-    def impl64(t, top, scale, scratch):
-        for j in range(t.shape[0]):
-            t[j] = (t[j] - top) * scale
-        _exp_rows(t, scratch)
-        return _row_sum(t)
-    return impl64
+@overload(exp_shifted)
+def _exp_shifted(t, top, scale):
+    if t == types.float32:
+        return lambda t, top, scale: _exp32(t, top, scale)
+    return lambda t, top, scale: _exp64(t, top, scale)
 
 
-@njit(cache=True)
-def _ordered_max32(bits):
-    """The largest of float32 values given as their int32 bits, as ordered bits: compared as
-    integers, ``b ^ ((b >> 31) & 0x7FFFFFFF)`` is ordered as the floats (NaN above +inf), so
-    the loop runs in SIMD lanes (a float maximum does not vectorise here). The map is its own
-    inverse."""
-    top = np.int32(-2147483648)
-    for j in range(bits.shape[0]):
-        v = bits[j]
-        top = max(top, v ^ ((v >> 31) & np.int32(0x7FFFFFFF)))
-    return top ^ ((top >> 31) & np.int32(0x7FFFFFFF))
-
-
-@njit(cache=True)
-def _ordered_max64(bits):
-    """:func:`_ordered_max32` for float64 values given as their int64 bits."""
-    top = np.int64(-9223372036854775808)
-    for j in range(bits.shape[0]):
-        v = bits[j]
-        top = max(top, v ^ ((v >> 63) & np.int64(0x7FFFFFFFFFFFFFFF)))
-    return top ^ ((top >> 63) & np.int64(0x7FFFFFFFFFFFFFFF))
-
-
-def as_bits(a):
-    """A view of a contiguous float array as integers of its width (int32 or int64)."""
-    raise NotImplementedError("as_bits is called from compiled kernels")
-
-
-@overload(as_bits)
-def _as_bits(a):
-    if a.dtype == types.float32:
-        return lambda a: a.view(np.int32)
-    return lambda a: a.view(np.int64)
-
-
-def max_bits(bits):
-    """The bits of the largest of the floats whose bits are ``bits`` (from :func:`as_bits`),
-    in SIMD lanes. Callable from kernels only."""
-    raise NotImplementedError("max_bits is called from compiled kernels")
-
-
-@overload(max_bits)
-def _max_bits(bits):
-    if bits.dtype == types.int32:
-        return lambda bits: _ordered_max32(bits)
-    return lambda bits: _ordered_max64(bits)
+@njit(cache=True, fastmath=_SUMS, error_model="numpy")
+def exp_shifted_sum(t, top, scale):
+    """``t <- e^((t - top) scale)`` in place (:func:`exp_shifted`) for a contiguous vector,
+    ``top`` at least its largest entry and ``scale > 0`` of its dtype, in SIMD lanes; returns
+    the sum of the results, in the vector's dtype (float32 sums in float32 lanes: a few
+    roundings of float32, any order)."""
+    wide_vectors()
+    total = t.dtype.type(0.0)
+    for j in range(t.shape[0]):
+        e = exp_shifted(t[j], top, scale)
+        t[j] = e
+        total += e
+    return total
 
 
 @njit(cache=True, fastmath=_SUMS)
-def _row_sum(row):
-    total = 0.0
-    for j in range(row.shape[0]):
-        total += row[j]
-    return total
+def max_key(x):
+    """The largest entry of a float vector (of at least one entry), found over the order keys
+    (:data:`_order_key`) in SIMD lanes."""
+    wide_vectors()
+    top = _order_key(x[0])
+    for j in range(1, x.shape[0]):
+        top = max(top, _order_key(x[j]))
+    return _key_float(top)
 
 
 @njit(cache=True, fastmath=_SUMS)
 def _row_dot(a, b):
+    """``sum(a * b)`` of two float vectors, in float64 SIMD lanes, any order."""
+    wide_vectors()
     total = 0.0
     for j in range(a.shape[0]):
         total += a[j] * b[j]
     return total
 
 
-@njit(cache=True)
-def _block(x, b, h, out):
-    """``out`` (time, d) <- head ``h`` of sample ``b`` of ``x`` (batch, time, heads * d)."""
-    d = out.shape[1]
-    for t in range(out.shape[0]):
-        src = x[b, t, h * d:(h + 1) * d]
-        dst = out[t]
-        for c in range(d):
-            dst[c] = src[c]
+def _product_intrinsic(rows, vectors):
+    """An intrinsic ``tile(A, B, C, i, j, m, n, depth)``: ``C[i:i+m, j:j+n] = A[i:i+m, :depth]
+    @ B[:depth, j:j+n]`` for ``m <= rows`` and ``n`` at most ``vectors`` SIMD vectors, its sums
+    held in registers over one pass of the shared dimension, as in
+    :func:`neurosim.kernels.gemm._tile_intrinsic` (each step an outer product: a row of ``B``
+    loaded as vectors, each entry of a column of ``A`` broadcast, one fused multiply-add per
+    accumulator). ``A`` (2-D) may have any strides (a transposed view too: its entries are read
+    one at a time), ``B`` and ``C`` (2-D) need contiguous rows. The last vector of columns is
+    loaded and stored under a mask (no scalar tail); rows past ``m`` are computed from row ``i``
+    of ``A`` and not stored. No views are made: a view costs two atomic reference counts."""
+    def tile(typingctx, a, b, c, i, j, m, n, depth):
+        if not (all(isinstance(t, types.Array) and t.ndim == 2 for t in (a, b, c)) and
+                a.dtype == b.dtype == c.dtype and a.dtype in (types.float32, types.float64)
+                and all(isinstance(t, types.Integer) for t in (i, j, m, n, depth))):
+            return None
+        sig = types.void(a, b, c, types.intp, types.intp, types.intp, types.intp, types.intp)
+
+        def codegen(context, builder, signature, args):
+            dtype = signature.args[0].dtype
+            size = dtype.bitwidth // 8
+            lanes = VECTOR_BYTES // size
+            scalar = context.get_value_type(dtype)
+            vec = ir.VectorType(scalar, lanes)
+            i32, i64 = ir.IntType(32), ir.IntType(64)
+            index = ir.VectorType(i32, lanes)
+            A, B, C = (context.make_array(t)(context, builder, x)
+                       for t, x in zip(signature.args[:3], args[:3]))
+            i, j, m, n, depth = args[3:]
+
+            def elements(strides, axis):        # a stride in bytes -> in elements
+                return builder.ashr(cgutils.unpack_tuple(builder, strides)[axis],
+                                    i64(size.bit_length() - 1))
+            row_a, col_a = elements(A.strides, 0), elements(A.strides, 1)
+            ldb, ldc = elements(B.strides, 0), elements(C.strides, 0)
+            a0 = builder.gep(A.data, [builder.mul(i, row_a)], inbounds=True)
+            b0 = builder.gep(B.data, [j], inbounds=True)
+            c0 = builder.gep(C.data, [builder.add(builder.mul(i, ldc), j)], inbounds=True)
+            name = f"v{lanes}f{dtype.bitwidth}"
+            fma = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vec, [vec] * 3), f"llvm.fma.{name}")
+            mask_type = ir.VectorType(ir.IntType(1), lanes)
+            load = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+                vec, [vec.as_pointer(), i32, mask_type, vec]), f"llvm.masked.load.{name}.p0")
+            store = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+                ir.VoidType(), [vec, vec.as_pointer(), i32, mask_type]),
+                f"llvm.masked.store.{name}.p0")
+            zero = ir.Constant(vec, [ir.Constant(scalar, 0.0)] * lanes)
+
+            def splat(value, like):
+                undef = ir.Constant(like, ir.Undefined)
+                return builder.shuffle_vector(builder.insert_element(undef, value, i32(0)),
+                                              undef, ir.Constant(index, [0] * lanes))
+            columns = splat(builder.trunc(n, i32), index)
+            masks = [builder.icmp_signed("<", ir.Constant(index, list(range(
+                v * lanes, (v + 1) * lanes))), columns) for v in range(vectors)]
+
+            def vector_at(base, offset):
+                return builder.bitcast(builder.gep(base, [offset], inbounds=True),
+                                       vec.as_pointer())
+            a_rows = [builder.gep(a0, [builder.mul(builder.select(builder.icmp_signed(
+                ">", m, i64(r)), i64(r), i64(0)), row_a)], inbounds=True) for r in range(rows)]
+            entry = builder.block
+            header = builder.append_basic_block("tile.k")
+            body = builder.append_basic_block("tile.body")
+            done = builder.append_basic_block("tile.done")
+            builder.branch(header)
+            builder.position_at_end(header)
+            k = builder.phi(i64)
+            accs = [builder.phi(vec) for _ in range(rows * vectors)]
+            k.add_incoming(i64(0), entry)
+            for acc in accs:
+                acc.add_incoming(zero, entry)
+            builder.cbranch(builder.icmp_signed("<", k, depth), body, done)
+            builder.position_at_end(body)
+            b_row = builder.mul(k, ldb)
+            bs = [builder.call(load, [vector_at(b0, builder.add(b_row, i64(v * lanes))),
+                                      i32(size), masks[v], zero]) for v in range(vectors)]
+            a_col = builder.mul(k, col_a)
+            new = []
+            for r in range(rows):
+                a = splat(builder.load(builder.gep(a_rows[r], [a_col], inbounds=True)), vec)
+                new += [builder.call(fma, [a, bs[v], accs[r * vectors + v]])
+                        for v in range(vectors)]
+            k.add_incoming(builder.add(k, i64(1)), builder.block)
+            for acc, value in zip(accs, new):
+                acc.add_incoming(value, builder.block)
+            builder.branch(header)
+            builder.position_at_end(done)
+            for r in range(rows):
+                with builder.if_then(builder.icmp_signed(">", m, i64(r)), likely=True):
+                    for v in range(vectors):
+                        at = vector_at(c0, builder.add(builder.mul(i64(r), ldc), i64(v * lanes)))
+                        builder.call(store, [accs[r * vectors + v], at, i32(size), masks[v]])
+            return context.get_dummy_value()
+        return sig, codegen
+    tile.__name__ = tile.__qualname__ = f"_tile{rows}x{vectors}"
+    return intrinsic(tile)
+
+
+TILE_ROWS = 8 if WIDE else 4    # with two vectors of columns: 16 (8) accumulators of 32 (16)
+_tile_wide = _product_intrinsic(TILE_ROWS, 2)
+_tile_narrow = _product_intrinsic(2 * TILE_ROWS, 1)
+PANEL = 2 * TILE_ROWS           # query rows of a pass: scores, softmax, output while in L1
 
 
 @njit(cache=True)
-def _block_transposed(x, b, h, out):
-    """``out`` (d, time) <- head ``h`` of sample ``b`` of ``x`` (batch, time, heads * d),
-    transposed."""
-    d = out.shape[0]
-    for t in range(out.shape[1]):
-        src = x[b, t, h * d:(h + 1) * d]
-        for c in range(d):
-            out[c, t] = src[c]
+def _product(A, B, C, start, end, n, depth):
+    """``C[start:end, :n] = A[start:end, :depth] @ B[:depth, :n]`` by register tiles (2-D
+    arrays; ``B`` and ``C`` with contiguous rows, ``A`` any strides): a ``C`` of one SIMD
+    vector of columns or less in tiles of ``2 TILE_ROWS`` rows, a wider one in tiles of
+    ``TILE_ROWS`` rows by two vectors. Each entry is one pass of fused multiply-adds over the
+    shared dimension, in order."""
+    lanes = VECTOR_BYTES // C.itemsize
+    if n <= lanes:
+        for i in range(start, end, 2 * TILE_ROWS):
+            _tile_narrow(A, B, C, i, 0, min(2 * TILE_ROWS, end - i), n, depth)
+        return
+    for i in range(start, end, TILE_ROWS):
+        for j in range(0, n, 2 * lanes):
+            _tile_wide(A, B, C, i, j, min(TILE_ROWS, end - i), min(2 * lanes, n - j), depth)
+
+
+@njit(cache=True, inline="always")
+def _head(x, b, h, width):
+    """Head ``h`` of sample ``b`` of ``x`` (batch, time, heads * width): a (time, width) view."""
+    return x[b, :, h * width:(h + 1) * width]
 
 
 @njit(cache=True)
-def _unblock(block, b, h, out):
-    """Head ``h`` of sample ``b`` of ``out`` (batch, time, heads * d) <- ``block`` (time, d)."""
-    d = block.shape[1]
-    for t in range(block.shape[0]):
-        src = block[t]
-        dst = out[b, t, h * d:(h + 1) * d]
-        for c in range(d):
-            dst[c] = src[c]
+def _transpose(x, out):
+    """``out`` (d, time) <- ``x`` (time, d) transposed."""
+    for t in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            out[c, t] = x[t, c]
 
 
-@njit(cache=True, error_model="numpy")
-def _softmax_rows(S, b, h, scale, causal, pad, allowed, additive, scratch):
-    """The block's scores ``S`` (queries, keys) -> attention weights in place: scaled, the
-    additive mask added, disallowed pairs excluded, softmax per row (a row with no key left
-    gets zeros). ``scratch``: of ``S``'s dtype, at least ``keys`` entries."""
-    tq, tk = S.shape
-    bits, top_bits = as_bits(S), as_bits(scratch)
+@njit(cache=True, fastmath=_SUMS, error_model="numpy")
+def _softmax_rows(S, start, end, b, h, scale, causal, pad, allowed, additive):
+    """Rows ``start:end`` of the block's scores ``S`` (queries, keys) -> attention weights in
+    place: scaled, the additive mask added, disallowed pairs excluded, softmax per row (a row
+    with no key left gets zeros; with ``causal``, the keys past a row's query are set to zero
+    whatever they held). Every loop in SIMD lanes; no function calls (a call per row cost as
+    much as the row's exponentials at 16-128 keys)."""
+    wide_vectors()
+    tk = S.shape[1]
     padded = pad.shape[1] == tk
     general = allowed.shape[3] == tk
     added = additive.shape[3] == tk
     masked = padded or general or added
     dtype = S.dtype.type
     ninf, one = dtype(-np.inf), dtype(1.0)
-    for i in range(tq):
-        row = S[i]
+    for i in range(start, end):
         shrink = scale            # unmasked rows: the scale goes into the exponential's pass
         if masked:
             shrink = one
             for j in range(tk):
-                row[j] *= scale
+                S[i, j] *= scale
         if added:
-            mrow = additive[b, h, i]
             for j in range(tk):
-                row[j] += mrow[j]
+                S[i, j] += additive[b, h, i, j]
         if padded:
-            prow = pad[b]
             for j in range(tk):
-                if prow[j]:
-                    row[j] = ninf
+                if pad[b, j]:
+                    S[i, j] = ninf
         if general:
-            arow = allowed[b, h, i]
             for j in range(tk):
-                if not arow[j]:
-                    row[j] = ninf
+                if not allowed[b, h, i, j]:
+                    S[i, j] = ninf
         n = min(i + 1, tk) if causal else tk
         for j in range(n, tk):
-            row[j] = 0.0
-        live = row[:n]
-        top_bits[0] = max_bits(bits[i, :n])
-        top = scratch[0]
-        if top == -np.inf or n == 0:
-            live[:] = 0.0
-            continue
-        inv = dtype(1.0 / exp_shifted_sum(live, top, shrink, scratch))
+            S[i, j] = 0.0
+        top = _order_key(ninf)
         for j in range(n):
-            live[j] *= inv
+            top = max(top, _order_key(S[i, j]))
+        peak = _key_float(top)
+        if peak == ninf:
+            for j in range(n):
+                S[i, j] = 0.0
+            continue
+        total = dtype(0.0)
+        for j in range(n):
+            e = exp_shifted(S[i, j], peak, shrink)
+            S[i, j] = e
+            total += e
+        inv = one / total
+        for j in range(n):
+            S[i, j] *= inv
+
+
+@njit(cache=True, fastmath=_SUMS, error_model="numpy")
+def _softmax_grad_rows(P, dS, start, end, scale):
+    """Rows ``start:end`` of ``dS`` (queries, keys), the gradient of the weights ``P``, ->
+    the scores' gradient in place: ``dS = P (dS - rowsum(dS P)) scale`` (the row sum in float64
+    lanes)."""
+    wide_vectors()
+    dtype = P.dtype.type
+    for i in range(start, end):
+        total = 0.0
+        for j in range(P.shape[1]):
+            total += P[i, j] * dS[i, j]
+        s = dtype(total)
+        for j in range(P.shape[1]):
+            dS[i, j] = P[i, j] * (dS[i, j] - s) * scale
 
 
 @njit(cache=True, inline="always")
@@ -246,61 +386,54 @@ def sdp_forward(q, k, v, scale, causal, pad, allowed, additive, weights, out):
     (B, Tk) bool, True at padding; ``allowed`` bool and ``additive`` (of the dtype), broadcast
     views of shape (B, H, Tq, Tk). A mask that is not used is an array with an empty last axis
     ((1, 0) or (1, 1, 1, 0)).
+
+    Each (sample, head) runs by panels of :data:`PANEL` queries: their scores (register tiles
+    of :func:`_product`, with ``K^T`` copied once per head), their softmax rows and their
+    output rows, while the panel sits in L1; a causal panel multiplies only the keys its last
+    query sees.
     """
     n, tq, tk, heads, d, dv = _sizes(q, k, v, weights)
-    dtype = q.dtype
-    Qs, Kt = np.empty((tq, d), dtype), np.empty((d, tk), dtype)
-    Vs, Os = np.empty((tk, dv), dtype), np.empty((tq, dv), dtype)
-    scratch = np.empty(tk, dtype)
+    Kt = np.empty((d, tk), q.dtype)
     for b in range(n):
         for h in range(heads):
-            _block(q, b, h, Qs)
-            _block_transposed(k, b, h, Kt)
-            _block(v, b, h, Vs)
-            S = weights[b, h]
-            np.dot(Qs, Kt, S)
-            _softmax_rows(S, b, h, scale, causal, pad, allowed, additive, scratch)
-            np.dot(S, Vs, Os)
-            _unblock(Os, b, h, out)
+            Q, V, O, S = _head(q, b, h, d), _head(v, b, h, dv), _head(out, b, h, dv), weights[b, h]
+            _transpose(_head(k, b, h, d), Kt)
+            for i in range(0, tq, PANEL):
+                end = min(i + PANEL, tq)
+                live = min(end, tk) if causal else tk
+                _product(Q, Kt, S, i, end, live, d)
+                _softmax_rows(S, i, end, b, h, scale, causal, pad, allowed, additive)
+                _product(S, V, O, i, end, dv, live)
 
 
 @njit(cache=True, error_model="numpy")
 def sdp_backward(g, q, k, v, weights, scale, gq, gk, gv):
     """Gradients of :func:`sdp_forward` for the output's gradient ``g`` (B, Tq, H * dv), from
     the kept ``weights``: written into ``gq``, ``gk`` and ``gv`` (the shapes of ``q``, ``k``,
-    ``v``); a gradient that is not wanted is passed as an array with no elements and skipped.
-    Through the softmax, ``dS = P (dP - rowsum(dP P)) scale`` with ``dP = G V^T``."""
+    ``v``; rows contiguous); a gradient that is not wanted is passed as an array with no
+    elements and skipped. Through the softmax, ``dS = P (dP - rowsum(dP P)) scale`` with ``dP
+    = G V^T``, by panels of :data:`PANEL` queries (``dP``, ``dS`` and ``dQ = dS K`` while the
+    panel is in L1); then ``dK = dS^T Q`` and ``dV = P^T G`` (``dS`` and ``P`` read as
+    transposed views)."""
     n, tq, tk, heads, d, dv = _sizes(q, k, v, weights)
-    dtype = q.dtype
     want_q, want_k, want_v = gq.size > 0, gk.size > 0, gv.size > 0
-    Gs, Vt = np.empty((tq, dv), dtype), np.empty((dv, tk), dtype)
-    Qs, Ks = np.empty((tq, d), dtype), np.empty((tk, d), dtype)
-    dS = np.empty((tq, tk), dtype)
-    dQ, dK, dV = np.empty((tq, d), dtype), np.empty((tk, d), dtype), np.empty((tk, dv), dtype)
+    Vt, dS = np.empty((dv, tk), q.dtype), np.empty((tq, tk), q.dtype)
     for b in range(n):
         for h in range(heads):
-            P = weights[b, h]
-            _block(g, b, h, Gs)
+            P, G = weights[b, h], _head(g, b, h, dv)
             if want_v:
-                np.dot(P.T, Gs, dV)
-                _unblock(dV, b, h, gv)
+                _product(P.T, G, _head(gv, b, h, dv), 0, tk, dv, tq)
             if not (want_q or want_k):
                 continue
-            _block_transposed(v, b, h, Vt)
-            np.dot(Gs, Vt, dS)
-            for i in range(tq):
-                prow, drow = P[i], dS[i]
-                s = dtype.type(_row_dot(drow, prow))
-                for j in range(tk):
-                    drow[j] = prow[j] * (drow[j] - s) * scale
-            if want_q:
-                _block(k, b, h, Ks)
-                np.dot(dS, Ks, dQ)
-                _unblock(dQ, b, h, gq)
+            _transpose(_head(v, b, h, dv), Vt)
+            for i in range(0, tq, PANEL):
+                end = min(i + PANEL, tq)
+                _product(G, Vt, dS, i, end, tk, dv)
+                _softmax_grad_rows(P, dS, i, end, scale)
+                if want_q:
+                    _product(dS, _head(k, b, h, d), _head(gq, b, h, d), i, end, d, tk)
             if want_k:
-                _block(q, b, h, Qs)
-                np.dot(dS.T, Qs, dK)
-                _unblock(dK, b, h, gk)
+                _product(dS.T, _head(q, b, h, d), _head(gk, b, h, d), 0, tk, d, tq)
 
 
 @njit(cache=True, error_model="numpy")
