@@ -1,0 +1,315 @@
+"""Winograd F(2x2, 3x3) kernels of a 3x3 convolution (stride 1, dilation 1, one group, zero
+padding 0, 1 or 2), NCHW, float32 or float64.
+
+Each 2x2 block of outputs (a *tile*) comes from the 4x4 block of padded input around it:
+``Y = A^T [(G w G^T) * (B^T d B)] A`` (``*`` element-wise), with
+
+``G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]`` (4x3),
+``B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]`` (4x4),
+``A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]`` (2x4),
+
+so that the sum over input channels becomes 16 matrix products, one per element ``e = 4a + b``
+of the 4x4 transformed tile: ``M[e] = U[e] @ V[e]`` (2.25x fewer multiply-adds than the 9 taps
+of im2col's product). Arrays:
+
+- ``W`` (K, C, 3, 3): the filters, out channel by in channel (PyTorch's layout).
+- ``U`` (16, K, C): ``G W[k, c] G^T`` for every (k, c), element ``e`` in plane ``e``.
+- ``x`` (N, C, H, W): the images; ``pad`` the zero padding on each side, the output
+  ``(oh, ow) = (H + 2 pad - 2, W + 2 pad - 2)``.
+- ``V`` (16, C, T): ``B^T d B`` for every input channel and tile, ``T = N * th * tw`` tiles
+  with ``(th, tw) = (ceil(oh / 2), ceil(ow / 2))``; tile ``(n * th + ty) * tw + tx`` holds
+  outputs ``(2 ty .. 2 ty + 1, 2 tx .. 2 tx + 1)`` of image ``n`` and reads padded input rows
+  and columns from ``2 ty`` and ``2 tx`` on (input ``(2 ty - pad, 2 tx - pad)`` on; where the
+  output size is odd the last tiles reach past the padding and read zeros).
+- ``M`` (16, K, T): the products; ``out`` (N, K, oh, ow) = ``A^T m A`` + bias (ReLU where
+  asked), the parts of the last tiles past an odd output size dropped.
+
+The transforms vectorise over the tiles of one image: :func:`inputs` forms, for each padded
+input row, the four column combinations of every tile (stride-2 windows) in a small buffer,
+then combines rows with all the tiles of the image in one contiguous loop per element;
+:func:`outputs` combines the 16 planes of ``M`` for all the tiles of an image in one loop and
+lays the 2x2 results out row by row.
+"""
+import numpy as np
+from numba import njit
+
+from ..nn import workspace
+from . import gemm_large
+
+PADDINGS = (0, 1, 2)
+
+
+@njit(cache=True, inline="always")
+def _tiles(size):
+    """Tiles of 2 outputs along an axis of ``size`` outputs."""
+    return (size + 1) // 2
+
+
+@njit(cache=True, inline="always")
+def _g(w0, w1, w2):
+    """``G @ (w0, w1, w2)``: the four rows of the filter transform."""
+    return w0, 0.5 * (w0 + w1 + w2), 0.5 * (w0 - w1 + w2), w2
+
+
+@njit(cache=True)
+def weights(W, U):
+    """Fill ``U`` (16, K, C) with ``G W[k, c] G^T`` of the filters ``W`` (K, C, 3, 3):
+    ``U[4 a + b, k, c]`` is element ``(a, b)`` of the 4x4 transform."""
+    n_out, n_in = W.shape[:2]
+    t = np.empty((4, 3), W.dtype)
+    for k in range(n_out):
+        for c in range(n_in):
+            w = W[k, c]
+            for j in range(3):
+                t[0, j], t[1, j], t[2, j], t[3, j] = _g(w[0, j], w[1, j], w[2, j])
+            for a in range(4):
+                u0, u1, u2, u3 = _g(t[a, 0], t[a, 1], t[a, 2])
+                U[4 * a, k, c] = u0
+                U[4 * a + 1, k, c] = u1
+                U[4 * a + 2, k, c] = u2
+                U[4 * a + 3, k, c] = u3
+
+
+@njit(cache=True, inline="always")
+def _pair(dst, a, b, sub, n):
+    """``dst[f] = a[f] - b[f]`` where ``sub``, else ``a[f] + b[f]``, for ``f < n``: one store
+    a step, so that LLVM vectorises the loop behind few runtime overlap checks (it gives up
+    past 8: a loop storing the four rows of a transform at once stayed scalar)."""
+    for f in range(n):
+        dst[f] = a[f] - b[f] if sub else a[f] + b[f]
+
+
+@njit(cache=True, inline="always")
+def _triple(dst, a, b, c, sub, n):
+    """``dst[f] = a[f] - b[f] - c[f]`` where ``sub``, else ``a[f] + b[f] + c[f]``, for
+    ``f < n`` (as :func:`_pair`)."""
+    for f in range(n):
+        dst[f] = a[f] - b[f] - c[f] if sub else a[f] + b[f] + c[f]
+
+
+@njit(cache=True, inline="always")
+def _bt(r0, r1, r2, r3, d0, d1, d2, d3, n):
+    """``(d0, d1, d2, d3) = B^T r`` for the four rows ``r`` (``r0 - r2, r1 + r2, r2 - r1,
+    r1 - r3``), element by element over ``n``."""
+    _pair(d0, r0, r2, True, n)
+    _pair(d1, r1, r2, False, n)
+    _pair(d2, r2, r1, True, n)
+    _pair(d3, r1, r3, True, n)
+
+
+@njit(cache=True, inline="always")
+def _at(r0, r1, r2, r3, even, odd, n):
+    """``(even, odd) = A^T r`` for the four rows ``r`` (``r0 + r1 + r2``, ``r1 - r2 - r3``),
+    element by element over ``n``."""
+    _triple(even, r0, r1, r2, False, n)
+    _triple(odd, r1, r2, r3, True, n)
+
+
+@njit(cache=True, inline="always")
+def _activate(v, relu, zero):
+    """The ReLU ``v if v > 0 else 0`` (as :func:`.conv.rows_to_images`) where ``relu``, else
+    ``v``; ``zero`` of ``v``'s type."""
+    return (v if v > zero else zero) if relu else v
+
+
+@njit(cache=True)
+def inputs(x, pad, V):
+    """Fill ``V`` (16, C, T) with ``B^T d B`` of every 4x4 padded input tile ``d`` of ``x``
+    (N, C, H, W) zero-padded by ``pad`` (see the module's layout).
+
+    Per image and channel: the image is copied into the middle of a zeroed padded plane
+    ``P`` (2 th + 2, 2 tw + 2) (its border, never written, stays zero) whose even and odd
+    columns are then split into ``E`` and ``O`` (2 th + 2, tw + 1); each padded row ``r``
+    gives the column combinations ``(d B^T... )``: ``Z[r % 2, b, (r // 2) * tw + tx]`` is
+    ``(d B)[r, b]`` of tile column ``tx``; then element ``(a, b)`` of every tile of the image
+    combines two of ``Z[b]``'s rows read at flat offsets ``f`` and ``f + tw`` (tile ``f = ty *
+    tw + tx`` meets padded rows ``2 ty .. 2 ty + 3``), in contiguous loops over the image's
+    tiles.
+    """
+    n_img, n_ch, h, w = x.shape
+    th, tw = _tiles(h + 2 * pad - 2), _tiles(w + 2 * pad - 2)
+    per = th * tw
+    P = np.zeros((2 * th + 2, 2 * tw + 2), x.dtype)
+    E = np.empty((2 * th + 2, tw + 1), x.dtype)
+    O = np.empty((2 * th + 2, tw + 1), x.dtype)
+    Z = np.empty((2, 4, (th + 1) * tw), x.dtype)
+    for c in range(n_ch):
+        for n in range(n_img):
+            t0 = n * per
+            for y in range(h):
+                src, dst = x[n, c, y], P[y + pad, pad:pad + w]
+                for q in range(w):
+                    dst[q] = src[q]
+            for r in range(2 * th + 2):
+                p, e, o = P[r], E[r], O[r]
+                for k in range(tw + 1):
+                    e[k] = p[2 * k]
+                for k in range(tw + 1):
+                    o[k] = p[2 * k + 1]
+                s, z = (r // 2) * tw, Z[r % 2]
+                _bt(e, o, e[1:], o[1:], z[0, s:], z[1, s:], z[2, s:], z[3, s:], tw)
+            for b in range(4):
+                ze, zo = Z[0, b], Z[1, b]
+                _bt(ze, zo, ze[tw:], zo[tw:], V[b, c, t0:], V[4 + b, c, t0:], V[8 + b, c, t0:],
+                    V[12 + b, c, t0:], per)
+
+
+@njit(cache=True)
+def outputs(M, bias, relu, out):
+    """Fill ``out`` (N, K, oh, ow) with ``A^T m A + bias[k]`` (then the ReLU where
+    ``relu``) of every tile ``m`` of ``M`` (16, K, T) (see the module's layout).
+
+    Per out channel and image, in contiguous loops over the image's tiles: the rows of the
+    tiles' ``A^T m`` into ``R`` (2, 4, th * tw), then the outputs with their bias (and ReLU)
+    into ``Y`` (2, 2 th tw): ``Y[s, 2 f + t]`` the output at ``(2 ty + s, 2 tx + t)`` of tile
+    ``f = ty * tw + tx``, so that output row ``2 ty + s`` is ``Y[s]`` from ``2 ty tw`` on.
+    (Laying the tiles' four outputs out in strided stores row by row instead took 5 of the
+    6 ms at 128 x 64 x 14 x 14.)
+    """
+    n_img, n_out, oh, ow = out.shape
+    th, tw = _tiles(oh), _tiles(ow)
+    per = th * tw
+    R = np.empty((2, 4, per), out.dtype)
+    Y = np.empty((2, 2 * per), out.dtype)
+    zero = out.dtype.type(0)
+    for k in range(n_out):
+        beta = bias[k]
+        for n in range(n_img):
+            t0 = n * per
+            for b in range(4):
+                _at(M[b, k, t0:], M[4 + b, k, t0:], M[8 + b, k, t0:], M[12 + b, k, t0:],
+                    R[0, b], R[1, b], per)
+            for s in range(2):
+                r0, r1, r2, r3, y = R[s, 0], R[s, 1], R[s, 2], R[s, 3], Y[s]
+                for f in range(per):
+                    y[2 * f] = _activate(r0[f] + r1[f] + r2[f] + beta, relu, zero)
+                    y[2 * f + 1] = _activate(r1[f] - r2[f] - r3[f] + beta, relu, zero)
+            for row in range(oh):
+                src, dst = Y[row % 2, (row // 2) * 2 * tw:], out[n, k, row]
+                for q in range(ow):
+                    dst[q] = src[q]
+
+
+def products(U, V, M):
+    """``M[e] = U[e] @ V[e]`` for the 16 planes: (16, K, C) @ (16, C, T) -> (16, K, T), on
+    :func:`gemm_large.gemm` where it is :func:`gemm_large.preferred`, else NumPy's matmul."""
+    _, n_out, n_in = U.shape
+    if gemm_large.preferred(n_out, n_in, V.shape[2], U.dtype):
+        for e in range(16):
+            gemm_large.gemm(U[e], V[e], M[e])
+    else:
+        np.matmul(U, V, out=M)
+    return M
+
+
+def _float_array(op, name, a, ndim):
+    """``a`` checked: a NumPy float32/float64 array of ``ndim`` dims."""
+    if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{op}: {name} must be a float32 or float64 NumPy array; got "
+                        f"{type(a).__name__}"
+                        f"{f' of {a.dtype}' if isinstance(a, np.ndarray) else ''}")
+    if a.ndim != ndim:
+        raise ValueError(f"{op}: {name} must have {ndim} dims; got shape {a.shape}")
+    return a
+
+
+def _filters(op, W, n_in, dtype):
+    """``W`` checked against ``n_in`` input channels: (K, n_in, 3, 3), ``dtype``, contiguous."""
+    W = _float_array(op, "W", W, 4)
+    if W.shape[1:] != (n_in, 3, 3):
+        raise ValueError(f"{op}: W must be (out_channels, {n_in}, 3, 3) (3x3 filters over the "
+                         f"input's {n_in} channels); got shape {W.shape}")
+    return np.ascontiguousarray(W, dtype)
+
+
+def _padding(op, padding):
+    """``padding`` checked: one of :data:`PADDINGS`."""
+    if type(padding) not in (int, np.int64) or padding not in PADDINGS:
+        raise ValueError(f"{op}: padding must be one of {PADDINGS}; got {padding!r}")
+    return int(padding)
+
+
+def _convolve(x, W, bias, pad, relu):
+    """The convolution of checked arguments: ``x`` (N, C, H, W) and ``W`` (K, C, 3, 3)
+    C-contiguous of one dtype, ``bias`` (K,) of it; returns (N, K, oh, ow)."""
+    n_img, n_in, h, w = x.shape
+    n_out = W.shape[0]
+    oh, ow = h + 2 * pad - 2, w + 2 * pad - 2
+    tiles = n_img * _tiles(oh) * _tiles(ow)
+    U = np.empty((16, n_out, n_in), x.dtype)
+    weights(W, U)
+    V, M = workspace.take((16, n_in, tiles), x.dtype), workspace.take((16, n_out, tiles), x.dtype)
+    inputs(x, pad, V)
+    products(U, V, M)
+    out = np.empty((n_img, n_out, oh, ow), x.dtype)
+    outputs(M, bias, relu, out)
+    workspace.give(V, M)
+    return out
+
+
+def conv3x3(x, W, b=None, padding=1, relu=False):
+    """3x3 cross-correlation (stride 1) of ``x`` with ``W`` plus ``b``, by Winograd F(2x2, 3x3):
+    the values of ``neurosim.nn.conv.conv2d(x, W, b, padding=padding)`` within rounding.
+
+    Parameters
+    ----------
+    x : ndarray, (N, C, H, W), float32 or float64
+    W : ndarray, (K, C, 3, 3), float (converted to ``x``'s dtype)
+    b : ndarray, (K,), optional
+    padding : {0, 1, 2}
+        Zeros on each side of both spatial axes.
+    relu : bool
+        Apply ``max(., 0)`` to the output, in the pass that lays it out.
+
+    Returns
+    -------
+    ndarray, (N, K, H + 2 padding - 2, W + 2 padding - 2), ``x``'s dtype
+    """
+    op = "conv3x3"
+    x = np.ascontiguousarray(_float_array(op, "x", x, 4))
+    W = _filters(op, W, x.shape[1], x.dtype)
+    pad = _padding(op, padding)
+    if min(x.shape[2:]) + 2 * pad < 3:
+        raise ValueError(f"{op}: x's images {x.shape[2:]} padded by {pad} are smaller than the "
+                         f"3x3 filter")
+    bias = np.zeros(W.shape[0], x.dtype) if b is None else np.asarray(b, x.dtype)
+    if bias.shape != (W.shape[0],):
+        raise ValueError(f"{op}: b must be ({W.shape[0]},) (one per out channel of W); got "
+                         f"shape {bias.shape}")
+    return _convolve(x, W, bias, pad, bool(relu))
+
+
+def conv3x3_input_grad(g, W, padding, in_hw):
+    """The gradient with respect to the input of ``conv3x3(x, W, b, padding)`` (without ReLU:
+    ``g`` is the gradient of the output before it) for images of size ``in_hw``.
+
+    It is itself a 3x3 convolution, of ``g`` padded by ``2 - padding`` with the filters
+    flipped and their in and out channels swapped, and runs through the same kernels.
+
+    Parameters
+    ----------
+    g : ndarray, (N, K, oh, ow), float32 or float64
+        The output gradient, ``(oh, ow) = (H + 2 padding - 2, W + 2 padding - 2)``.
+    W : ndarray, (K, C, 3, 3), float (converted to ``g``'s dtype)
+    padding : {0, 1, 2}
+        The forward's padding.
+    in_hw : (int, int)
+        The input's (H, W).
+
+    Returns
+    -------
+    ndarray, (N, C, H, W), ``g``'s dtype
+    """
+    op = "conv3x3_input_grad"
+    g = np.ascontiguousarray(_float_array(op, "g", g, 4))
+    pad = _padding(op, padding)
+    W = _filters(op, W, _float_array(op, "W", W, 4).shape[1], g.dtype)
+    if W.shape[0] != g.shape[1]:
+        raise ValueError(f"{op}: g must have W's {W.shape[0]} out channels; got shape "
+                         f"{g.shape}")
+    h, w = in_hw
+    if g.shape[2:] != (h + 2 * pad - 2, w + 2 * pad - 2) or min(h, w) < 1:
+        raise ValueError(f"{op}: g's images {g.shape[2:]} are not the output of in_hw "
+                         f"{tuple(in_hw)} padded by {pad}")
+    flipped = np.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    return _convolve(g, flipped, np.zeros(W.shape[1], g.dtype), 2 - pad, False)
