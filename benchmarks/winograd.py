@@ -1,0 +1,106 @@
+"""Winograd F(2x2, 3x3) convolution (``neurosim.kernels.winograd``) beside the im2col path
+(``neurosim.nn.conv.conv2d``) and PyTorch (issue 18), float32, one thread.
+
+Layers: the CNN sweep's second convolution, ``c -> 2c`` channels on 14x14 images, 3x3 filters,
+padding 1, for c in (16, 32) and batches 32-256. Two ops per layer:
+- ``forward``: ``conv3x3(x, W, b, 1)`` against ``conv2d(x, W, b, padding=1)`` (its autodiff
+  record included, as a training step pays it) and ``torch.nn.functional.conv2d``;
+- ``input_grad``: ``conv3x3_input_grad(g, W, 1, (14, 14))`` against conv2d's backward with
+  only the input requiring a gradient (the bias gradient's sum included, as in a training
+  step) and ``torch.nn.grad.conv2d_input``.
+
+Timing: ``time.process_time`` (the CPU time of this process: the machine is shared), in
+``--rounds`` rounds, the sides' order flipping each round, each side repeated for about
+``--seconds``; a round's figure is its mean call. The JSON gives per point each side's best
+round (ms) and the median of the per-round ratios ``conv2d / winograd`` and ``torch /
+winograd`` (> 1: Winograd faster), and the load average before and after.
+
+Prints one JSON object. Usage: ``python benchmarks/winograd.py [--rounds 5] [--seconds 0.2]
+[--quick]``.
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import nn_steps  # noqa: E402  (sets the thread counts before NumPy is imported)
+
+import json  # noqa: E402
+import os  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from neurosim.kernels import winograd  # noqa: E402
+from neurosim.nn import Tensor  # noqa: E402
+from neurosim.nn.conv import conv2d  # noqa: E402
+
+LAYERS = [(batch, c, 2 * c, 14) for c in (16, 32) for batch in (32, 64, 128, 256)]
+QUICK = [(32, 16, 32, 14), (128, 32, 64, 14)]
+KINDS = ("forward", "input_grad")
+
+
+def sides(torch, kind, batch, n_in, n_out, size, rng):
+    """``{name: call}`` of one op on random float32 data of one layer."""
+    x = rng.standard_normal((batch, n_in, size, size)).astype(np.float32)
+    W = (rng.standard_normal((n_out, n_in, 3, 3)) * 0.1).astype(np.float32)
+    b = rng.standard_normal(n_out).astype(np.float32)
+    g = rng.standard_normal((batch, n_out, size, size)).astype(np.float32)
+    tx, tW, tb, tg = (torch.from_numpy(a) for a in (x, W, b, g))
+    if kind == "forward":
+        return {"winograd": lambda: winograd.conv3x3(x, W, b, 1),
+                "conv2d": lambda: conv2d(x, W, b, padding=1),
+                "torch": lambda: torch.nn.functional.conv2d(tx, tW, tb, padding=1)}
+    y = conv2d(Tensor(x, requires_grad=True), W, b, padding=1)
+    return {"winograd": lambda: winograd.conv3x3_input_grad(g, W, 1, (size, size)),
+            "conv2d": lambda: y.backward_fn(g),
+            "torch": lambda: torch.nn.grad.conv2d_input(tx.shape, tW, tg, padding=1)}
+
+
+def measure(calls, rounds, seconds):
+    """Best ms of each side and the median per-round ratios of the others to Winograd."""
+    for call in calls.values():
+        call()
+    start = time.process_time()
+    calls["winograd"]()
+    repeats = max(1, int(seconds / max(time.process_time() - start, 1e-6)))
+    ms = {name: [] for name in calls}
+    names = list(calls)
+    for r in range(rounds):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            start = time.process_time()
+            for _ in range(repeats):
+                calls[name]()
+            ms[name].append((time.process_time() - start) / repeats * 1e3)
+    own = np.array(ms["winograd"])
+    return {**{f"{name}_ms": float(min(v)) for name, v in ms.items()},
+            **{f"ratio_{name}": float(np.median(np.array(ms[name]) / own))
+               for name in names if name != "winograd"}}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--seconds", type=float, default=0.2, help="time per side per round")
+    p.add_argument("--quick", action="store_true", help="two layers instead of the sweep's")
+    args = p.parse_args()
+    torch = nn_steps.torch_module()
+    rng = np.random.default_rng(0)
+    rows = []
+    for layer in (QUICK if args.quick else LAYERS):
+        for kind in KINDS:
+            row = {"kind": kind, "batch": layer[0], "channels": list(layer[1:3]),
+                   "size": layer[3],
+                   **measure(sides(torch, kind, *layer, rng), args.rounds, args.seconds)}
+            print(json.dumps(row), file=sys.stderr, flush=True)
+            rows.append(row)
+    summary = {f"{kind}_vs_{peer}": [float(f(r)) for f in (np.min, np.median, np.max)]
+               for kind in KINDS for peer in ("conv2d", "torch")
+               for r in [[row[f"ratio_{peer}"] for row in rows if row["kind"] == kind]]}
+    print(json.dumps({**nn_steps.header(benchmark="winograd", clock="process_time"),
+                      "load_after": os.getloadavg(), "summary_min_median_max": summary,
+                      "points": rows}))
+
+
+if __name__ == "__main__":
+    main()
