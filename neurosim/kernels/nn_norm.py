@@ -3,21 +3,32 @@
 
 :func:`layer_norm_rows_backward` is the SIMD twin of
 :func:`neurosim.kernels.nn.layer_norm_rows_backward`: the two row sums run in float64 SIMD lanes
-(reassociated, no fused multiply-adds: a row whose gradient is exactly zero still gives exactly
-zero) and the scale and shift gradients accumulate column-wise, so every loop vectorises.
+(reassociated, in a function of their own, so that no reordering or fused multiply-add reaches
+the gradient's formula: a row whose gradient is exactly zero still gives exactly zero); the
+scale and shift gradients accumulate column-wise in the input's dtype over blocks of
+:data:`ROW_BLOCK` rows, each block's sums added into float64 (the float64 accumulators had cost
+a load, a convert and a store per element); rows are indexed in place (a row view costs two
+atomic reference counts). At 4096 rows of 64 features, float32: 0.26 -> 0.15 ms; 8192 x 128:
+0.89 -> 0.60 ms.
 """
+import numpy as np
 from numba import njit
+
+from .simd import wide_vectors
+
+ROW_BLOCK = 32      # rows whose scale and shift gradients are summed in the input's dtype
 
 
 @njit(cache=True, fastmath={"reassoc", "nsz"})
-def _row_sums(g, gamma, xhat):
-    """``sum(g * gamma)`` and ``sum(g * gamma * xhat)`` over one row, in float64."""
+def _row_sums(g, gamma, xhat, r):
+    """``sum(g[r] * gamma)`` and ``sum(g[r] * gamma * xhat[r])``, in float64 (any order)."""
+    wide_vectors()
     a = 0.0
     b = 0.0
-    for j in range(g.size):
-        d = g[j] * gamma[j]
+    for j in range(g.shape[1]):
+        d = g[r, j] * gamma[j]
         a += d
-        b += d * xhat[j]
+        b += d * xhat[r, j]
     return a, b
 
 
@@ -26,19 +37,26 @@ def layer_norm_rows_backward(g, gamma, xhat, inv_std, gx, g_gamma, g_beta):
     """Gradients of layer normalisation from the output gradient ``g`` (rows, F): ``gx``
     (rows, F) through the row statistics, ``g_gamma`` and ``g_beta`` (F,) float64 summed over
     the rows. Same arguments and results as :func:`neurosim.kernels.nn.layer_norm_rows_backward`
-    (the row sums in another order)."""
+    (the sums in another order; in float32 for float32 inputs within blocks of
+    :data:`ROW_BLOCK` rows)."""
+    wide_vectors()
     rows, F = g.shape
+    dtype = g.dtype.type
     g_gamma[:] = 0.0
     g_beta[:] = 0.0
-    for r in range(rows):
-        gr, hr = g[r], xhat[r]
+    block_gamma, block_beta = np.empty(F, g.dtype), np.empty(F, g.dtype)
+    for start in range(0, rows, ROW_BLOCK):
+        block_gamma[:] = 0.0
+        block_beta[:] = 0.0
+        for r in range(start, min(start + ROW_BLOCK, rows)):
+            for j in range(F):
+                block_gamma[j] += g[r, j] * xhat[r, j]
+                block_beta[j] += g[r, j]
+            sum_d, sum_dh = _row_sums(g, gamma, xhat, r)
+            mean_d, mean_dh = dtype(sum_d / F), dtype(sum_dh / F)
+            s = inv_std[r]
+            for j in range(F):
+                gx[r, j] = s * (g[r, j] * gamma[j] - mean_d - xhat[r, j] * mean_dh)
         for j in range(F):
-            g_gamma[j] += gr[j] * hr[j]
-            g_beta[j] += gr[j]
-        sum_d, sum_dh = _row_sums(gr, gamma, hr)
-        mean_d = sum_d / F
-        mean_dh = sum_dh / F
-        s = inv_std[r]
-        out = gx[r]
-        for j in range(F):
-            out[j] = s * (gr[j] * gamma[j] - mean_d - hr[j] * mean_dh)
+            g_gamma[j] += block_gamma[j]
+            g_beta[j] += block_beta[j]
