@@ -92,3 +92,14 @@ def test_bad_arguments_name_the_argument(call, match):
     x, W, _ = _data((2, 3, 4, 5, 5, 1), np.float64)
     with pytest.raises((ValueError, TypeError), match=match):
         call(x, W)
+
+
+def test_chunks_of_images_give_the_same_values(monkeypatch):
+    """Chunks of 2 images (the last one short) give the one-chunk values (the transforms
+    are per image; only BLAS's blocking may differ with the products' width)."""
+    x, W, b = _data((5, 3, 4, 7, 6, 1), np.float32, seed=4)
+    g = np.random.default_rng(5).standard_normal((5, 4, 7, 6)).astype(np.float32)
+    whole = wg.conv3x3(x, W, b, 1, relu=True), wg.conv3x3_input_grad(g, W, 1, (7, 6))
+    monkeypatch.setattr(wg, "CHUNK_BYTES", 2 * 16 * 7 * 12 * 4)      # 2 images of 12 tiles
+    _close(wg.conv3x3(x, W, b, 1, relu=True), whole[0], np.float32)
+    _close(wg.conv3x3_input_grad(g, W, 1, (7, 6)), whole[1], np.float32)
