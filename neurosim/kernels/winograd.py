@@ -128,11 +128,11 @@ def inputs(x, pad, V):
     (d B)[r, b]`` (the other rows of ``Z`` stay zero). Then element ``(a, b)`` of every tile
     of the image combines two of ``Z[., b]``'s rows read at flat offsets ``f`` and ``f + tw``
     (tile ``f = ty * tw + tx`` meets padded rows ``2 ty .. 2 ty + 3``), in contiguous loops
-    over the image's tiles (one per element, so that each vectorises). Rows are short (``tw`` tiles: 7 at 14x14), and a loop's
-    vectorised body and overlap checks do not pay there: at 128 x 32 x 14 x 14, in chunks of
-    8 images, the column combinations as four vectorised loops per row took 1.3 ms, split
-    into even and odd columns first 1.9 ms, as one scalar loop (this) 1.05 ms; the row stage
-    as one scalar loop per tile 1.17 ms.
+    over the image's tiles (one per element, so that each vectorises). Rows are short
+    (``tw`` tiles: 7 at 14x14), and a loop's vectorised body and overlap checks do not pay
+    there: at 128 x 32 x 14 x 14, in chunks of 8 images, the column combinations as four
+    vectorised loops per row took 1.3 ms, split into even and odd columns first 1.9 ms, as
+    one scalar loop (this) 1.05 ms; the whole transform as one scalar loop per tile 1.17 ms.
     """
     n_img, n_ch, h, w = x.shape
     th, tw = _tiles(h + 2 * pad - 2), _tiles(w + 2 * pad - 2)
