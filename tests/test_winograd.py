@@ -103,3 +103,13 @@ def test_chunks_of_images_give_the_same_values(monkeypatch):
     monkeypatch.setattr(wg, "CHUNK_BYTES", 2 * 16 * 7 * 12 * 4)      # 2 images of 12 tiles
     _close(wg.conv3x3(x, W, b, 1, relu=True), whole[0], np.float32)
     _close(wg.conv3x3_input_grad(g, W, 1, (7, 6)), whole[1], np.float32)
+
+
+def test_input_grad_reads_the_gradient_rows_through_a_transpose():
+    """The im2col path's gradient rows (K, N * oh * ow) seen as (N, K, oh, ow) by a transpose
+    give the values of their contiguous copy."""
+    x, W, _ = _data((3, 2, 4, 6, 5, 1), np.float64, seed=6)
+    rows = np.random.default_rng(7).standard_normal((4, 3 * 6 * 5))
+    g = rows.reshape(4, 3, 6, 5).transpose(1, 0, 2, 3)
+    np.testing.assert_array_equal(wg.conv3x3_input_grad(g, W, 1, (6, 5)),
+                                  wg.conv3x3_input_grad(np.ascontiguousarray(g), W, 1, (6, 5)))

@@ -220,6 +220,13 @@ def _float_array(op, name, a, ndim):
     return a
 
 
+def _rows(a):
+    """``a`` where its rows are contiguous (any other strides: e.g. the im2col path's gradient
+    rows (K, N, oh, ow) seen as (N, K, oh, ow) by a transpose, read as they are), else a
+    C-contiguous copy."""
+    return a if a.strides[-1] == a.itemsize else np.ascontiguousarray(a)
+
+
 def _filters(op, W, n_in, dtype):
     """``W`` checked against ``n_in`` input channels: (K, n_in, 3, 3), ``dtype``, contiguous."""
     W = _float_array(op, "W", W, 4)
@@ -269,7 +276,7 @@ def conv3x3(x, W, b=None, padding=1, relu=False):
 
     Parameters
     ----------
-    x : ndarray, (N, C, H, W), float32 or float64
+    x : ndarray, (N, C, H, W), float32 or float64 (any strides; rows contiguous or copied)
     W : ndarray, (K, C, 3, 3), float (converted to ``x``'s dtype)
     b : ndarray, (K,), optional
     padding : {0, 1, 2}
@@ -282,7 +289,7 @@ def conv3x3(x, W, b=None, padding=1, relu=False):
     ndarray, (N, K, H + 2 padding - 2, W + 2 padding - 2), ``x``'s dtype
     """
     op = "conv3x3"
-    x = np.ascontiguousarray(_float_array(op, "x", x, 4))
+    x = _rows(_float_array(op, "x", x, 4))
     W = _filters(op, W, x.shape[1], x.dtype)
     pad = _padding(op, padding)
     if min(x.shape[2:]) + 2 * pad < 3:
@@ -305,7 +312,9 @@ def conv3x3_input_grad(g, W, padding, in_hw):
     Parameters
     ----------
     g : ndarray, (N, K, oh, ow), float32 or float64
-        The output gradient, ``(oh, ow) = (H + 2 padding - 2, W + 2 padding - 2)``.
+        The output gradient, ``(oh, ow) = (H + 2 padding - 2, W + 2 padding - 2)``; any
+        strides (rows contiguous or copied): e.g. ``rows.reshape(K, N, oh, ow).transpose(1, 0,
+        2, 3)`` of the im2col path's gradient rows, without a copy.
     W : ndarray, (K, C, 3, 3), float (converted to ``g``'s dtype)
     padding : {0, 1, 2}
         The forward's padding.
@@ -317,7 +326,7 @@ def conv3x3_input_grad(g, W, padding, in_hw):
     ndarray, (N, C, H, W), ``g``'s dtype
     """
     op = "conv3x3_input_grad"
-    g = np.ascontiguousarray(_float_array(op, "g", g, 4))
+    g = _rows(_float_array(op, "g", g, 4))
     pad = _padding(op, padding)
     W = _filters(op, W, _float_array(op, "W", W, 4).shape[1], g.dtype)
     if W.shape[0] != g.shape[1]:
