@@ -84,6 +84,7 @@ def main():
     p.add_argument("--seconds", type=float, default=0.2, help="time per side per round")
     p.add_argument("--quick", action="store_true", help="two layers instead of the sweep's")
     args = p.parse_args()
+    load_before = os.getloadavg()
     torch = nn_steps.torch_module()
     rng = np.random.default_rng(0)
     rows = []
@@ -97,7 +98,8 @@ def main():
     summary = {f"{kind}_vs_{peer}": [float(f(r)) for f in (np.min, np.median, np.max)]
                for kind in KINDS for peer in ("conv2d", "torch")
                for r in [[row[f"ratio_{peer}"] for row in rows if row["kind"] == kind]]}
-    print(json.dumps({**nn_steps.header(benchmark="winograd", clock="process_time"),
+    print(json.dumps({**nn_steps.header(benchmark="winograd", clock="process_time",
+                                        load_before=load_before),
                       "load_after": os.getloadavg(), "summary_min_median_max": summary,
                       "points": rows}))
 
