@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import checks
 from ..kernels import conv as kc
-from ..kernels import gemm_large
+from ..kernels import gemm_large, winograd
 from . import ops
 from .tensor import as_tensor, record
 
@@ -235,8 +235,71 @@ def _convolve(op, x, W, b, stride, padding, dilation, groups, relu, pool):
     bias = np.zeros(n_out, dtype) if b is None else parents[2].data.astype(dtype, copy=False)
     if x.shape[1] == 1 and stride == (1, 1):
         return _conv_single(x, W, parents, xd, bias, padding, dilation, relu, pool, shape)
-    return _conv_gemm(x, W, parents, xd, bias, (kernel, stride, padding, out_hw, dilation),
-                      groups, relu, pool, shape)
+    geometry = (kernel, stride, padding, out_hw, dilation)
+    if _winograd_suits(xd, geometry, groups):
+        return _conv_winograd(x, W, parents, xd, bias, geometry, relu, pool, shape)
+    return _conv_gemm(x, W, parents, xd, bias, geometry, groups, relu, pool, shape)
+
+
+#: float32 3x3 convolutions at stride 1 with at least this many input channels run by
+#: Winograd F(2x2, 3x3) (:mod:`neurosim.kernels.winograd`) instead of im2col
+WINOGRAD_MIN_CHANNELS = 8
+
+
+def _winograd_suits(xd, geometry, groups):
+    """Whether :func:`_conv_winograd` takes this convolution: float32, one group, a 3x3
+    kernel at stride 1 without dilation, the same padding (0-2) on both axes, at least
+    :data:`WINOGRAD_MIN_CHANNELS` input channels."""
+    kernel, stride, padding, _, dilation = geometry
+    return (xd.dtype == np.float32 and groups == 1 and kernel == (3, 3) and stride == (1, 1)
+            and dilation == (1, 1) and padding[0] == padding[1] <= 2
+            and xd.shape[1] >= WINOGRAD_MIN_CHANNELS)
+
+
+def _conv_winograd(x, W, parents, xd, bias, geometry, relu, pool, shape):
+    """:func:`_convolve` by Winograd F(2x2, 3x3): the output (bias and ReLU in its last
+    transform; pooled after by the 2x2 kernel where ``pool``) and the input gradient, 2.25x
+    fewer multiply-adds than im2col's product (1.7-1.9x faster forward, 1.4-1.6x input
+    gradient at 16-32 -> 32-64 channels on 14x14, float32); the weight gradient stays on
+    im2col and its product, over chunks of images."""
+    dtype, n, n_out = xd.dtype, shape[0], shape[1]
+    kernel, _, padding, out_hw, _ = geometry
+    Wd = np.ascontiguousarray(W.data, dtype)
+    full = winograd.conv3x3(xd, Wd, bias, padding[0], relu)       # (N, out, oh, ow)
+    out, argmax = full, None
+    if pool:
+        out, argmax = np.empty(shape, dtype), np.empty(shape, np.intp)
+        kc.max_pool2x2(full, out, argmax)
+    size = out_hw[0] * out_hw[1]
+    per = max(1, CHUNK_BYTES // (Wd[0].size * size * xd.itemsize))
+    chunks = [slice(s, min(s + per, n)) for s in range(0, n, per)]
+
+    def backward(g):
+        g = _images(g, dtype).reshape(shape)
+        if pool:                          # the pool writes every pixel a window covers
+            even = (2 * shape[2], 2 * shape[3]) == out_hw
+            unpooled = (np.empty if even else np.zeros)(full.shape, dtype)
+            kc.max_pool2x2_backward(g, argmax, unpooled)
+            g = unpooled
+        gx = np.empty_like(xd) if x.requires_grad else None
+        gW = np.zeros((n_out, Wd[0].size), dtype) if W.requires_grad else None
+        gb = np.zeros(n_out)
+        for part in chunks:
+            count = part.stop - part.start
+            g2 = np.empty((n_out, count * size), dtype)         # masked, as GEMM rows
+            gb_part = np.empty(n_out)
+            kc.images_to_rows(g[part].reshape(count, n_out, size),
+                              full[part].reshape(count, n_out, size), relu, g2, gb_part)
+            gb += gb_part
+            if gx is not None:
+                gx[part] = winograd.conv3x3_input_grad(
+                    g2.reshape(n_out, count, *out_hw).transpose(1, 0, 2, 3), Wd, padding[0],
+                    xd.shape[2:])
+            if gW is not None:
+                gW += _grouped(g2, _im2col(xd[part], *geometry), 1, transpose_b=True)
+        gW = None if gW is None else gW.reshape(W.shape)
+        return (gx, gW) if len(parents) == 2 else (gx, gW, gb.astype(dtype))
+    return record(out, parents, backward)
 
 
 def _conv_gemm(x, W, parents, xd, bias, geometry, groups, relu, pool, shape):
