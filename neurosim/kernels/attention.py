@@ -353,18 +353,18 @@ def _softmax_rows(S, start, end, b, h, scale, causal, pad, allowed, additive):
 
 
 @njit(cache=True, fastmath=_SUMS, error_model="numpy")
-def _softmax_grad_rows(P, dS, start, end, scale):
+def _softmax_grad_rows(P, dS, start, end, live, scale):
     """Rows ``start:end`` of ``dS`` (queries, keys), the gradient of the weights ``P``, ->
-    the scores' gradient in place: ``dS = P (dS - rowsum(dS P)) scale`` (the row sum in float64
-    lanes)."""
+    the scores' gradient in place, over the first ``live`` keys: ``dS = P (dS - rowsum(dS P))
+    scale`` (the row sum in float64 lanes)."""
     wide_vectors()
     dtype = P.dtype.type
     for i in range(start, end):
         total = 0.0
-        for j in range(P.shape[1]):
+        for j in range(live):
             total += P[i, j] * dS[i, j]
         s = dtype(total)
-        for j in range(P.shape[1]):
+        for j in range(live):
             dS[i, j] = P[i, j] * (dS[i, j] - s) * scale
 
 
@@ -407,14 +407,16 @@ def sdp_forward(q, k, v, scale, causal, pad, allowed, additive, weights, out):
 
 
 @njit(cache=True, error_model="numpy")
-def sdp_backward(g, q, k, v, weights, scale, gq, gk, gv):
+def sdp_backward(g, q, k, v, weights, scale, causal, gq, gk, gv):
     """Gradients of :func:`sdp_forward` for the output's gradient ``g`` (B, Tq, H * dv), from
-    the kept ``weights``: written into ``gq``, ``gk`` and ``gv`` (the shapes of ``q``, ``k``,
-    ``v``; rows contiguous); a gradient that is not wanted is passed as an array with no
-    elements and skipped. Through the softmax, ``dS = P (dP - rowsum(dP P)) scale`` with ``dP
-    = G V^T``, by panels of :data:`PANEL` queries (``dP``, ``dS`` and ``dQ = dS K`` while the
-    panel is in L1); then ``dK = dS^T Q`` and ``dV = P^T G`` (``dS`` and ``P`` read as
-    transposed views)."""
+    the kept ``weights`` (and ``causal``, as the forward pass had it): written into ``gq``,
+    ``gk`` and ``gv`` (the shapes of ``q``, ``k``, ``v``; rows contiguous); a gradient that is
+    not wanted is passed as an array with no elements and skipped. Through the softmax, ``dS =
+    P (dP - rowsum(dP P)) scale`` with ``dP = G V^T``, by panels of :data:`PANEL` queries
+    (``dP``, ``dS`` and ``dQ = dS K`` while the panel is in L1); then ``dK = dS^T Q`` and ``dV
+    = P^T G`` (``dS`` and ``P`` read as transposed views). A causal block multiplies only the
+    pairs that its mask leaves: a query panel's keys up to its last query, a key panel's
+    queries from its first key."""
     n, tq, tk, heads, d, dv = _sizes(q, k, v, weights)
     want_q, want_k, want_v = gq.size > 0, gk.size > 0, gv.size > 0
     Vt, dS = np.empty((dv, tk), q.dtype), np.empty((tq, tk), q.dtype)
@@ -422,18 +424,37 @@ def sdp_backward(g, q, k, v, weights, scale, gq, gk, gv):
         for h in range(heads):
             P, G = weights[b, h], _head(g, b, h, dv)
             if want_v:
-                _product(P.T, G, _head(gv, b, h, dv), 0, tk, dv, tq)
+                _keys_product(P, G, _head(gv, b, h, dv), causal)
             if not (want_q or want_k):
                 continue
             _transpose(_head(v, b, h, dv), Vt)
             for i in range(0, tq, PANEL):
                 end = min(i + PANEL, tq)
-                _product(G, Vt, dS, i, end, tk, dv)
-                _softmax_grad_rows(P, dS, i, end, scale)
+                live = min(end, tk) if causal else tk
+                _product(G, Vt, dS, i, end, live, dv)
+                _softmax_grad_rows(P, dS, i, end, live, scale)
                 if want_q:
-                    _product(dS, _head(k, b, h, d), _head(gq, b, h, d), i, end, d, tk)
+                    _product(dS, _head(k, b, h, d), _head(gq, b, h, d), i, end, d, live)
             if want_k:
-                _product(dS.T, _head(q, b, h, d), _head(gk, b, h, d), 0, tk, d, tq)
+                _keys_product(dS, _head(q, b, h, d), _head(gk, b, h, d), causal)
+
+
+@njit(cache=True)
+def _keys_product(A, B, C, causal):
+    """``C = A^T B`` for ``A`` (queries, keys), ``B`` (queries, width), ``C`` (keys, width),
+    ``A`` read as a transposed view; with ``causal``, a panel of :data:`PANEL` keys sums only
+    over the queries from its first key on (``A`` is zero above its diagonal, and its entries
+    there need not be written: every query from the panel's first key on has them, see
+    :func:`sdp_backward`)."""
+    keys, width = C.shape
+    queries = A.shape[0]
+    if not causal:
+        _product(A.T, B, C, 0, keys, width, queries)
+        return
+    for j in range(0, keys, PANEL):
+        end = min(j + PANEL, keys)
+        first = min(j, queries)
+        _product(A[first:].T, B[first:], C, j, end, width, queries - first)
 
 
 @njit(cache=True, error_model="numpy")

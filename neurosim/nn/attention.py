@@ -209,7 +209,8 @@ def _sdp(Q, K, V, heads, causal, key_padding_mask, attn_mask, scale):
     katt.sdp_forward(Q, K, V, scale, bool(causal), pad, allowed, added, weights, out)
 
     def grads_into(g, gq, gk, gv):
-        katt.sdp_backward(np.ascontiguousarray(g, dtype), Q, K, V, weights, scale, gq, gk, gv)
+        katt.sdp_backward(np.ascontiguousarray(g, dtype), Q, K, V, weights, scale, bool(causal),
+                          gq, gk, gv)
     return out, weights, grads_into
 
 
