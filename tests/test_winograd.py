@@ -3,9 +3,10 @@ and its input gradient (the autodiff's backward), and against the transform matr
 import numpy as np
 import pytest
 
+from neurosim.kernels import conv as kc
 from neurosim.kernels import winograd as wg
 from neurosim.nn import Tensor
-from neurosim.nn.conv import conv2d
+from neurosim.nn.conv import conv2d, conv2d_relu_max_pool2x2
 
 pytestmark = pytest.mark.kernel
 
@@ -52,6 +53,23 @@ def test_relu_and_no_bias(dtype):
     _close(wg.conv3x3(x, W, padding=1), conv2d(x, W, padding=1).data, dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", [(2, 3, 4, 9, 6, 1), (1, 2, 3, 7, 5, 0), (2, 1, 2, 5, 8, 2)])
+def test_relu_max_pool_is_the_two_ops_in_turn(case, dtype):
+    """The pooled kernel gives the maxima and argmax of the ReLU output then
+    ``max_pool2x2``, bit for bit, and the fused im2col op's within rounding."""
+    x, W, b = _data(case, dtype, seed=8)
+    x[0, 0, :2, :2] = 0.0                     # ties (several zeros after the ReLU)
+    pad = case[-1]
+    out, argmax = wg.conv3x3_relu_max_pool2x2(x, W, b, pad)
+    conv = wg.conv3x3(x, W, b, pad, relu=True)
+    want, want_arg = np.empty_like(out), np.empty(out.shape, np.int32)
+    kc.max_pool2x2(conv, want, want_arg)
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(argmax, want_arg)
+    _close(out, conv2d_relu_max_pool2x2(x, W, b, padding=pad).data, dtype)
+
+
 def test_transforms_are_the_matrices():
     """``U = G w G^T`` and ``V = B^T d B`` per tile, against the matrices themselves."""
     r = np.random.default_rng(3)
@@ -81,6 +99,10 @@ def test_transforms_are_the_matrices():
     (lambda x, W: wg.conv3x3(x, W, padding=3), "padding must be one of"),
     (lambda x, W: wg.conv3x3(x, W, padding=1.0), "padding must be one of"),
     (lambda x, W: wg.conv3x3(x[:, :, :1, :1], W, padding=0), "smaller than the 3x3 filter"),
+    (lambda x, W: wg.conv3x3_relu_max_pool2x2(x[:, :, :3, :3], W, padding=0),
+     "smaller than the 2x2 pool"),
+    (lambda x, W: wg.conv3x3_relu_max_pool2x2(x, W[..., :2], padding=0),
+     r"W must be \(out_channels, 3, 3, 3\)"),
     (lambda x, W: wg.conv3x3_input_grad(np.zeros((2, 4, 6, 6)), W, 1, (5, 5)),
      r"g's images \(6, 6\) are not the output of in_hw \(5, 5\)"),
     (lambda x, W: wg.conv3x3_input_grad(np.zeros((2, 5, 5, 5)), W, 1, (5, 5)),
@@ -99,10 +121,12 @@ def test_chunks_of_images_give_the_same_values(monkeypatch):
     are per image; only BLAS's blocking may differ with the products' width)."""
     x, W, b = _data((5, 3, 4, 7, 6, 1), np.float32, seed=4)
     g = np.random.default_rng(5).standard_normal((5, 4, 7, 6)).astype(np.float32)
-    whole = wg.conv3x3(x, W, b, 1, relu=True), wg.conv3x3_input_grad(g, W, 1, (7, 6))
+    whole = (wg.conv3x3(x, W, b, 1, relu=True), wg.conv3x3_input_grad(g, W, 1, (7, 6)),
+             wg.conv3x3_relu_max_pool2x2(x, W, b, 1)[0])
     monkeypatch.setattr(wg, "CHUNK_BYTES", 2 * 16 * 7 * 12 * 4)      # 2 images of 12 tiles
     _close(wg.conv3x3(x, W, b, 1, relu=True), whole[0], np.float32)
     _close(wg.conv3x3_input_grad(g, W, 1, (7, 6)), whole[1], np.float32)
+    _close(wg.conv3x3_relu_max_pool2x2(x, W, b, 1)[0], whole[2], np.float32)
 
 
 def test_input_grad_reads_the_gradient_rows_through_a_transpose():

@@ -24,17 +24,18 @@ of im2col's product). Arrays:
 - ``M`` (16, K, T): the products; ``out`` (N, K, oh, ow) = ``A^T m A`` + bias (ReLU where
   asked), the parts of the last tiles past an odd output size dropped.
 
-The transforms vectorise over the tiles of one image: :func:`inputs` forms, for each padded
-input row, the four column combinations of every tile (stride-2 windows) in a small buffer,
-then combines rows with all the tiles of the image in one contiguous loop per element;
-:func:`outputs` combines the 16 planes of ``M`` for all the tiles of an image in one loop and
-lays the 2x2 results out row by row.
+The transforms work an image (and channel) at a time, with contiguous loops over all of its
+tiles where they can (see :func:`inputs` and :func:`outputs`); :func:`conv3x3` runs chunks of
+images whose ``V`` and ``M`` stay in L2 (:data:`CHUNK_BYTES`) and the 16 products of a chunk
+in one ``np.matmul`` (BLAS) or on :func:`gemm_large.gemm` where that is preferred.
+:func:`conv3x3_input_grad` is the same convolution with the filters flipped and transposed.
 """
 import numpy as np
 from numba import njit
 
 from ..nn import workspace
 from . import gemm_large
+from .conv import _max4
 
 PADDINGS = (0, 1, 2)
 #: bytes of the transformed inputs and products (``V`` and ``M``) of a chunk of images: at
@@ -161,6 +162,23 @@ def inputs(x, pad, V):
                     V[12 + b, c, t0:], per)
 
 
+@njit(cache=True, inline="always")
+def _tile_rows(M, k, t0, per, R):
+    """``R[s, b, f]`` (2, 4, per): row ``s`` of ``A^T m`` of tiles ``t0 .. t0 + per - 1`` of
+    out channel ``k`` of ``M`` (16, K, T), in one contiguous loop per element."""
+    for b in range(4):
+        _at(M[b, k, t0:], M[4 + b, k, t0:], M[8 + b, k, t0:], M[12 + b, k, t0:], R[0, b],
+            R[1, b], per)
+
+
+@njit(cache=True, inline="always")
+def _row_pair(R, s, f, beta, relu, zero):
+    """Outputs ``(2 ty + s, 2 tx)`` and ``(2 ty + s, 2 tx + 1)`` of tile ``f = ty * tw + tx``
+    from its rows ``R`` (:func:`_tile_rows`), plus ``beta``, through the ReLU where ``relu``."""
+    return (_activate(R[s, 0, f] + R[s, 1, f] + R[s, 2, f] + beta, relu, zero),
+            _activate(R[s, 1, f] - R[s, 2, f] - R[s, 3, f] + beta, relu, zero))
+
+
 @njit(cache=True)
 def outputs(M, bias, relu, out):
     """Fill ``out`` (N, K, oh, ow) with ``A^T m A + bias[k]`` (then the ReLU where
@@ -170,8 +188,8 @@ def outputs(M, bias, relu, out):
     tiles' ``A^T m`` into ``R`` (2, 4, th * tw), then the outputs with their bias (and ReLU)
     into ``Y`` (2, 2 th tw): ``Y[s, 2 f + t]`` the output at ``(2 ty + s, 2 tx + t)`` of tile
     ``f = ty * tw + tx``, so that output row ``2 ty + s`` is ``Y[s]`` from ``2 ty tw`` on.
-    (Laying the tiles' four outputs out in strided stores row by row instead took 5 of the
-    6 ms at 128 x 64 x 14 x 14.)
+    (Storing the tiles' four outputs straight into ``out``, strided, took 7 ms against this
+    1.1 ms at 128 x 64 x 14 x 14 in chunks of 8 images.)
     """
     n_img, n_out, oh, ow = out.shape
     th, tw = _tiles(oh), _tiles(ow)
@@ -183,18 +201,40 @@ def outputs(M, bias, relu, out):
         beta = bias[k]
         for n in range(n_img):
             t0 = n * per
-            for b in range(4):
-                _at(M[b, k, t0:], M[4 + b, k, t0:], M[8 + b, k, t0:], M[12 + b, k, t0:],
-                    R[0, b], R[1, b], per)
+            _tile_rows(M, k, t0, per, R)
             for s in range(2):
-                r0, r1, r2, r3, y = R[s, 0], R[s, 1], R[s, 2], R[s, 3], Y[s]
+                y = Y[s]
                 for f in range(per):
-                    y[2 * f] = _activate(r0[f] + r1[f] + r2[f] + beta, relu, zero)
-                    y[2 * f + 1] = _activate(r1[f] - r2[f] - r3[f] + beta, relu, zero)
+                    y[2 * f], y[2 * f + 1] = _row_pair(R, s, f, beta, relu, zero)
             for row in range(oh):
                 src, dst = Y[row % 2, (row // 2) * 2 * tw:], out[n, k, row]
                 for q in range(ow):
                     dst[q] = src[q]
+
+
+@njit(cache=True)
+def pooled(M, bias, oh, ow, out, argmax):
+    """Fill ``out`` (N, K, ph, pw) with the 2x2 max-pool (stride 2) of the ReLU of ``A^T m A +
+    bias[k]`` and ``argmax`` (same shape, int32) with each window's flat index ``y * ow + x``
+    in the convolution's plane ((oh, ow) its size): a tile is a pool window, so the
+    convolution's output is never laid out. The values and indices of :func:`outputs` with
+    the ReLU then :func:`.conv.max_pool2x2` (the first maximum in row-major order), bit for
+    bit; the tiles of an odd last row or column, in no window, are not read."""
+    n_img, n_out, ph, pw = out.shape
+    tw = _tiles(ow)
+    per = _tiles(oh) * tw
+    R = np.empty((2, 4, per), out.dtype)
+    zero = out.dtype.type(0)
+    for k in range(n_out):
+        beta = bias[k]
+        for n in range(n_img):
+            _tile_rows(M, k, n * per, per, R)
+            for ty in range(ph):
+                for tx in range(pw):
+                    a, b = _row_pair(R, 0, ty * tw + tx, beta, True, zero)
+                    c, d = _row_pair(R, 1, ty * tw + tx, beta, True, zero)
+                    out[n, k, ty, tx], argmax[n, k, ty, tx] = _max4(a, b, c, d,
+                                                                    2 * ty * ow + 2 * tx, ow)
 
 
 def products(U, V, M):
@@ -243,11 +283,13 @@ def _padding(op, padding):
     return int(padding)
 
 
-def _convolve(x, W, bias, pad, relu):
-    """The convolution of checked arguments: ``x`` (N, C, H, W) and ``W`` (K, C, 3, 3)
-    C-contiguous of one dtype, ``bias`` (K,) of it; returns (N, K, oh, ow). The images run in
-    chunks whose ``V`` and ``M`` take about :data:`CHUNK_BYTES` together, kept for the next
-    chunk (and call: :mod:`neurosim.nn.workspace`)."""
+def _convolve(x, W, bias, pad, relu, pool=False):
+    """The convolution of checked arguments: ``x`` (N, C, H, W) with contiguous rows and ``W``
+    (K, C, 3, 3) C-contiguous of one dtype, ``bias`` (K,) of it; returns (N, K, oh, ow), or
+    where ``pool`` the ReLU's 2x2 max-pool (N, K, oh // 2, ow // 2) and its argmax
+    (:func:`pooled`). The images run in chunks whose ``V`` and ``M`` take about
+    :data:`CHUNK_BYTES` together, kept for the next chunk (and call:
+    :mod:`neurosim.nn.workspace`)."""
     n_img, n_in, h, w = x.shape
     n_out = W.shape[0]
     oh, ow = h + 2 * pad - 2, w + 2 * pad - 2
@@ -257,7 +299,8 @@ def _convolve(x, W, bias, pad, relu):
     weights(W, U)
     V = workspace.take((16 * n_in * step * per,), x.dtype)
     M = workspace.take((16 * n_out * step * per,), x.dtype)
-    out = np.empty((n_img, n_out, oh, ow), x.dtype)
+    out = np.empty((n_img, n_out) + ((oh // 2, ow // 2) if pool else (oh, ow)), x.dtype)
+    argmax = np.empty(out.shape if pool else (0, 0, 0, 0), np.int32)
     for start in range(0, n_img, step):
         part = slice(start, min(start + step, n_img))
         tiles = (part.stop - start) * per
@@ -265,9 +308,27 @@ def _convolve(x, W, bias, pad, relu):
         Mc = M[:16 * n_out * tiles].reshape(16, n_out, tiles)
         inputs(x[part], pad, Vc)
         products(U, Vc, Mc)
-        outputs(Mc, bias, relu, out[part])
+        if pool:
+            pooled(Mc, bias, oh, ow, out[part], argmax[part])
+        else:
+            outputs(Mc, bias, relu, out[part])
     workspace.give(V, M)
-    return out
+    return (out, argmax) if pool else out
+
+
+def _checked(op, x, W, b, padding):
+    """``(x, W, bias, pad)`` of a forward call, checked (bias zeros where ``b`` is None)."""
+    x = _rows(_float_array(op, "x", x, 4))
+    W = _filters(op, W, x.shape[1], x.dtype)
+    pad = _padding(op, padding)
+    if min(x.shape[2:]) + 2 * pad < 3:
+        raise ValueError(f"{op}: x's images {x.shape[2:]} padded by {pad} are smaller than the "
+                         f"3x3 filter")
+    bias = np.zeros(W.shape[0], x.dtype) if b is None else np.asarray(b, x.dtype)
+    if bias.shape != (W.shape[0],):
+        raise ValueError(f"{op}: b must be ({W.shape[0]},) (one per out channel of W); got "
+                         f"shape {bias.shape}")
+    return x, W, bias, pad
 
 
 def conv3x3(x, W, b=None, padding=1, relu=False):
@@ -282,24 +343,38 @@ def conv3x3(x, W, b=None, padding=1, relu=False):
     padding : {0, 1, 2}
         Zeros on each side of both spatial axes.
     relu : bool
-        Apply ``max(., 0)`` to the output, in the pass that lays it out.
+        Apply the ReLU (``v if v > 0 else 0``) to the output, in the pass that lays it out.
 
     Returns
     -------
     ndarray, (N, K, H + 2 padding - 2, W + 2 padding - 2), ``x``'s dtype
     """
-    op = "conv3x3"
-    x = _rows(_float_array(op, "x", x, 4))
-    W = _filters(op, W, x.shape[1], x.dtype)
-    pad = _padding(op, padding)
-    if min(x.shape[2:]) + 2 * pad < 3:
-        raise ValueError(f"{op}: x's images {x.shape[2:]} padded by {pad} are smaller than the "
-                         f"3x3 filter")
-    bias = np.zeros(W.shape[0], x.dtype) if b is None else np.asarray(b, x.dtype)
-    if bias.shape != (W.shape[0],):
-        raise ValueError(f"{op}: b must be ({W.shape[0]},) (one per out channel of W); got "
-                         f"shape {bias.shape}")
+    x, W, bias, pad = _checked("conv3x3", x, W, b, padding)
     return _convolve(x, W, bias, pad, bool(relu))
+
+
+def conv3x3_relu_max_pool2x2(x, W, b=None, padding=1):
+    """``max_pool2x2(relu(conv3x3(x, W, b, padding)))`` without the convolution's output (a
+    tile of 2x2 outputs is a pool window), with the argmax: the values and indices of
+    :func:`conv3x3` with ``relu`` then ``neurosim.kernels.conv.max_pool2x2``, bit for bit,
+    as ``neurosim.nn.conv.conv2d_relu_max_pool2x2`` keeps them for its backward pass.
+
+    Parameters as :func:`conv3x3`; the convolution's output (oh, ow) at least 2x2.
+
+    Returns
+    -------
+    out : ndarray, (N, K, oh // 2, ow // 2), ``x``'s dtype
+        The maxima (an odd last row or column of the convolution's output is in no window).
+    argmax : ndarray, same shape, int32
+        Each maximum's flat index ``y * ow + x`` in its convolution plane (the first maximum
+        in row-major order).
+    """
+    op = "conv3x3_relu_max_pool2x2"
+    x, W, bias, pad = _checked(op, x, W, b, padding)
+    if min(x.shape[2:]) + 2 * pad < 4:
+        raise ValueError(f"{op}: x's images {x.shape[2:]} padded by {pad} give a convolution "
+                         f"output smaller than the 2x2 pool")
+    return _convolve(x, W, bias, pad, True, pool=True)
 
 
 def conv3x3_input_grad(g, W, padding, in_hw):
