@@ -1,18 +1,23 @@
 """Winograd F(2x2, 3x3) convolution (``neurosim.kernels.winograd``) beside the im2col path
-(``neurosim.nn.conv.conv2d``) and PyTorch (issue 18), float32, one thread.
+of ``neurosim.nn.conv`` and PyTorch (issue 18), float32, one thread.
 
 Layers: the CNN sweep's second convolution, ``c -> 2c`` channels on 14x14 images, 3x3 filters,
-padding 1, for c in (16, 32) and batches 32-256. Two ops per layer:
-- ``forward``: ``conv3x3(x, W, b, 1)`` against ``conv2d(x, W, b, padding=1)`` (its autodiff
-  record included, as a training step pays it) and ``torch.nn.functional.conv2d``;
-- ``input_grad``: ``conv3x3_input_grad(g, W, 1, (14, 14))`` against conv2d's backward with
-  only the input requiring a gradient (the bias gradient's sum included, as in a training
-  step) and ``torch.nn.grad.conv2d_input``.
+padding 1, for c in (16, 32) and batches 32-256. Three ops per layer:
+- ``forward``: ``conv3x3(x, W, b, 1)`` against ``conv2d(x, W, b, padding=1)`` on im2col (its
+  autodiff record included, as a training step pays it) and ``torch.nn.functional.conv2d``;
+- ``relu_pool``: ``conv3x3_relu_max_pool2x2(x, W, b, 1)`` against im2col's
+  ``conv2d_relu_max_pool2x2`` and PyTorch's ``max_pool2d(relu(conv2d), 2,
+  return_indices=True)``;
+- ``input_grad``: ``conv3x3_input_grad(g, W, 1, (14, 14))`` against im2col's conv2d backward
+  with only the input requiring a gradient (the bias gradient's sum included, as in a
+  training step) and ``torch.nn.grad.conv2d_input``.
+``nn.conv`` itself takes the Winograd path for these layers; its im2col side here runs with
+``nn.conv.WINOGRAD_MIN_CHANNELS`` raised past every layer.
 
 Timing: ``time.process_time`` (the CPU time of this process: the machine is shared), in
 ``--rounds`` rounds, the sides' order flipping each round, each side repeated for about
 ``--seconds``; a round's figure is its mean call. The JSON gives per point each side's best
-round (ms) and the median of the per-round ratios ``conv2d / winograd`` and ``torch /
+round (ms) and the median of the per-round ratios ``im2col / winograd`` and ``torch /
 winograd`` (> 1: Winograd faster), and the load average before and after.
 
 Prints one JSON object. Usage: ``python benchmarks/winograd.py [--rounds 5] [--seconds 0.2]
@@ -33,11 +38,23 @@ import numpy as np  # noqa: E402
 
 from neurosim.kernels import winograd  # noqa: E402
 from neurosim.nn import Tensor  # noqa: E402
-from neurosim.nn.conv import conv2d  # noqa: E402
+from neurosim.nn import conv  # noqa: E402
 
 LAYERS = [(batch, c, 2 * c, 14) for c in (16, 32) for batch in (32, 64, 128, 256)]
 QUICK = [(32, 16, 32, 14), (128, 32, 64, 14)]
-KINDS = ("forward", "input_grad")
+KINDS = ("forward", "relu_pool", "input_grad")
+
+
+def im2col(op):
+    """``op`` run with nn.conv's Winograd path switched off (its im2col path)."""
+    def call(*args, **kwargs):
+        kept = conv.WINOGRAD_MIN_CHANNELS
+        conv.WINOGRAD_MIN_CHANNELS = 1 << 62
+        try:
+            return op(*args, **kwargs)
+        finally:
+            conv.WINOGRAD_MIN_CHANNELS = kept
+    return call
 
 
 def sides(torch, kind, batch, n_in, n_out, size, rng):
@@ -47,13 +64,19 @@ def sides(torch, kind, batch, n_in, n_out, size, rng):
     b = rng.standard_normal(n_out).astype(np.float32)
     g = rng.standard_normal((batch, n_out, size, size)).astype(np.float32)
     tx, tW, tb, tg = (torch.from_numpy(a) for a in (x, W, b, g))
+    F = torch.nn.functional
     if kind == "forward":
         return {"winograd": lambda: winograd.conv3x3(x, W, b, 1),
-                "conv2d": lambda: conv2d(x, W, b, padding=1),
-                "torch": lambda: torch.nn.functional.conv2d(tx, tW, tb, padding=1)}
-    y = conv2d(Tensor(x, requires_grad=True), W, b, padding=1)
+                "im2col": lambda: im2col(conv.conv2d)(x, W, b, padding=1),
+                "torch": lambda: F.conv2d(tx, tW, tb, padding=1)}
+    if kind == "relu_pool":
+        return {"winograd": lambda: winograd.conv3x3_relu_max_pool2x2(x, W, b, 1),
+                "im2col": lambda: im2col(conv.conv2d_relu_max_pool2x2)(x, W, b, padding=1),
+                "torch": lambda: F.max_pool2d(F.relu(F.conv2d(tx, tW, tb, padding=1)), 2,
+                                              return_indices=True)}
+    y = im2col(conv.conv2d)(Tensor(x, requires_grad=True), W, b, padding=1)
     return {"winograd": lambda: winograd.conv3x3_input_grad(g, W, 1, (size, size)),
-            "conv2d": lambda: y.backward_fn(g),
+            "im2col": lambda: y.backward_fn(g),
             "torch": lambda: torch.nn.grad.conv2d_input(tx.shape, tW, tg, padding=1)}
 
 
@@ -96,7 +119,7 @@ def main():
             print(json.dumps(row), file=sys.stderr, flush=True)
             rows.append(row)
     summary = {f"{kind}_vs_{peer}": [float(f(r)) for f in (np.min, np.median, np.max)]
-               for kind in KINDS for peer in ("conv2d", "torch")
+               for kind in KINDS for peer in ("im2col", "torch")
                for r in [[row[f"ratio_{peer}"] for row in rows if row["kind"] == kind]]}
     print(json.dumps({**nn_steps.header(benchmark="winograd", clock="process_time",
                                         load_before=load_before),
