@@ -132,8 +132,8 @@ def test_chunks_of_images_give_the_same_values(monkeypatch):
 def test_input_grad_reads_the_gradient_rows_through_a_transpose():
     """The im2col path's gradient rows (K, N * oh * ow) seen as (N, K, oh, ow) by a transpose
     give the values of their contiguous copy."""
-    x, W, _ = _data((3, 2, 4, 6, 5, 1), np.float64, seed=6)
-    rows = np.random.default_rng(7).standard_normal((4, 3 * 6 * 5))
+    x, W, _ = _data((3, 2, 4, 6, 5, 1), np.float32, seed=6)
+    rows = np.random.default_rng(7).standard_normal((4, 3 * 6 * 5)).astype(np.float32)
     g = rows.reshape(4, 3, 6, 5).transpose(1, 0, 2, 3)
     np.testing.assert_array_equal(wg.conv3x3_input_grad(g, W, 1, (6, 5)),
                                   wg.conv3x3_input_grad(np.ascontiguousarray(g), W, 1, (6, 5)))
