@@ -29,6 +29,8 @@ tiles where they can (see :func:`inputs` and :func:`outputs`); :func:`conv3x3` r
 images whose ``V`` and ``M`` stay in L2 (:data:`CHUNK_BYTES`) and the 16 products of a chunk
 in one ``np.matmul`` (BLAS) or on :func:`gemm_large.gemm` where that is preferred.
 :func:`conv3x3_input_grad` is the same convolution with the filters flipped and transposed.
+A tile is a 2x2 max-pool window: :func:`conv3x3_relu_max_pool2x2` (:func:`pooled`) gives the
+ReLU's pooled maxima and their argmax without laying the convolution's output out.
 """
 import numpy as np
 from numba import njit
@@ -226,7 +228,10 @@ def pooled(M, bias, oh, ow, out, argmax):
     in the convolution's plane ((oh, ow) its size): a tile is a pool window, so the
     convolution's output is never laid out. The values and indices of :func:`outputs` with
     the ReLU then :func:`.conv.max_pool2x2` (the first maximum in row-major order), bit for
-    bit; the tiles of an odd last row or column, in no window, are not read."""
+    bit; the tiles of an odd last row or column, in no window, are not read. (One scalar
+    loop a tile: laying the ReLU's output out a row pair at a time as :func:`outputs` does
+    and pooling it with ``max_pool2x2``'s row kernel took 2.16 ms against 1.91 at 128 x 64
+    x 14 x 14.)"""
     n_img, n_out, ph, pw = out.shape
     tw = _tiles(ow)
     per = _tiles(oh) * tw
