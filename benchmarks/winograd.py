@@ -1,4 +1,4 @@
-"""Winograd F(2x2, 3x3) convolution (``neurosim.kernels.winograd``) beside the im2col path
+"""Winograd F(2x2, 3x3) convolution (``neurosim.nn.winograd``) beside the im2col path
 of ``neurosim.nn.conv`` and PyTorch (issue 18), float32, one thread.
 
 Layers: the CNN sweep's second convolution, ``c -> 2c`` channels on 14x14 images, 3x3 filters,
@@ -36,7 +36,7 @@ import os  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from neurosim.kernels import winograd  # noqa: E402
+from neurosim.nn import winograd  # noqa: E402
 from neurosim.nn import Tensor  # noqa: E402
 from neurosim.nn import conv  # noqa: E402
 

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from neurosim.kernels import conv as kc
-from neurosim.kernels import winograd as wg
+from neurosim.kernels import winograd as kw
 from neurosim.nn import Tensor
+from neurosim.nn import winograd as wg
 from neurosim.nn.conv import conv2d, conv2d_relu_max_pool2x2
 
 pytestmark = pytest.mark.kernel
@@ -75,12 +76,12 @@ def test_transforms_are_the_matrices():
     r = np.random.default_rng(3)
     W = r.standard_normal((2, 3, 3, 3))
     U = np.empty((16, 2, 3))
-    wg.weights(W, U)
+    kw.weights(W, U)
     want = np.einsum("ai,kcij,bj->abkc", G, W, G).reshape(16, 2, 3)
     np.testing.assert_allclose(U, want, rtol=0, atol=1e-14)
     x = r.standard_normal((1, 1, 5, 4))             # padding 1: output 5x4, tiles 3x2
     V = np.empty((16, 1, 6))
-    wg.inputs(x, 1, V)
+    kw.inputs(x, 1, V)
     xp = np.zeros((8, 6))                           # padded rows/columns 0 .. 2*3+1, 2*2+1
     xp[1:6, 1:5] = x[0, 0]
     for ty in range(3):

@@ -18,8 +18,8 @@ import numpy as np
 
 from .. import checks
 from ..kernels import conv as kc
-from ..kernels import gemm_large, winograd
-from . import ops
+from ..kernels import gemm_large
+from . import ops, winograd
 from .tensor import as_tensor, record
 
 __all__ = ["conv2d", "conv2d_relu_max_pool2x2", "conv1d", "conv_transpose2d", "max_pool2d",
@@ -242,7 +242,7 @@ def _convolve(op, x, W, b, stride, padding, dilation, groups, relu, pool):
 
 
 #: float32 3x3 convolutions at stride 1 with at least this many input channels run by
-#: Winograd F(2x2, 3x3) (:mod:`neurosim.kernels.winograd`) instead of im2col
+#: Winograd F(2x2, 3x3) (:mod:`neurosim.nn.winograd`) instead of im2col
 WINOGRAD_MIN_CHANNELS = 8
 
 
@@ -257,47 +257,41 @@ def _winograd_suits(xd, geometry, groups):
 
 
 def _conv_winograd(x, W, parents, xd, bias, geometry, relu, pool, shape):
-    """:func:`_convolve` by Winograd F(2x2, 3x3): the output (bias and ReLU in its last
-    transform; pooled after by the 2x2 kernel where ``pool``) and the input gradient, 2.25x
-    fewer multiply-adds than im2col's product (1.7-1.9x faster forward, 1.4-1.6x input
-    gradient at 16-32 -> 32-64 channels on 14x14, float32); the weight gradient stays on
-    im2col and its product, over chunks of images."""
+    """:func:`_convolve` by Winograd F(2x2, 3x3) (:mod:`neurosim.nn.winograd`): the
+    output with its bias and ReLU (or, where ``pool``, the 2x2 maxima and their argmax straight
+    from the transformed products) and the input gradient in one call for the batch, 2.25x
+    fewer multiply-adds than im2col's product (forward 1.7-1.9x, input gradient 1.3-1.7x faster
+    at 16-32 -> 32-64 channels on 14x14, float32); the weight gradient stays on im2col and its
+    product, over chunks of images."""
     dtype, n, n_out = xd.dtype, shape[0], shape[1]
-    kernel, _, padding, out_hw, _ = geometry
+    padding, out_hw = geometry[2], geometry[3]
     Wd = np.ascontiguousarray(W.data, dtype)
-    full = winograd.conv3x3(xd, Wd, bias, padding[0], relu)       # (N, out, oh, ow)
-    out, argmax = full, None
-    if pool:
-        out, argmax = np.empty(shape, dtype), np.empty(shape, np.intp)
-        kc.max_pool2x2(full, out, argmax)
+    if pool:                  # the pooled output and argmax, without the full-size output
+        out, argmax = winograd.conv3x3_relu_max_pool2x2(xd, Wd, bias, padding[0])
+    else:
+        out = winograd.conv3x3(xd, Wd, bias, padding[0], relu)    # (N, out, oh, ow)
     size = out_hw[0] * out_hw[1]
     per = max(1, CHUNK_BYTES // (Wd[0].size * size * xd.itemsize))
     chunks = [slice(s, min(s + per, n)) for s in range(0, n, per)]
 
     def backward(g):
         g = _images(g, dtype).reshape(shape)
-        if pool:                          # the pool writes every pixel a window covers
-            even = (2 * shape[2], 2 * shape[3]) == out_hw
-            unpooled = (np.empty if even else np.zeros)(full.shape, dtype)
-            kc.max_pool2x2_backward(g, argmax, unpooled)
-            g = unpooled
-        gx = np.empty_like(xd) if x.requires_grad else None
-        gW = np.zeros((n_out, Wd[0].size), dtype) if W.requires_grad else None
-        gb = np.zeros(n_out)
-        for part in chunks:
-            count = part.stop - part.start
-            g2 = np.empty((n_out, count * size), dtype)         # masked, as GEMM rows
-            gb_part = np.empty(n_out)
-            kc.images_to_rows(g[part].reshape(count, n_out, size),
-                              full[part].reshape(count, n_out, size), relu, g2, gb_part)
-            gb += gb_part
-            if gx is not None:
-                gx[part] = winograd.conv3x3_input_grad(
-                    g2.reshape(n_out, count, *out_hw).transpose(1, 0, 2, 3), Wd, padding[0],
-                    xd.shape[2:])
-            if gW is not None:
-                gW += _grouped(g2, _im2col(xd[part], *geometry), 1, transpose_b=True)
-        gW = None if gW is None else gW.reshape(W.shape)
+        rows, gb = np.empty((n_out, n * size), dtype), np.empty(n_out)   # masked GEMM rows
+        if pool:
+            kc.pooled_to_rows(g, out, argmax, rows.reshape(n_out, n, *out_hw), gb)
+        else:
+            kc.images_to_rows(g.reshape(n, n_out, size), out.reshape(n, n_out, size), relu,
+                              rows, gb)
+        gx = gW = None
+        if x.requires_grad:           # one call for the batch (the rows seen as images)
+            images = rows.reshape(n_out, n, *out_hw).transpose(1, 0, 2, 3)
+            gx = winograd.conv3x3_input_grad(images, Wd, padding[0], xd.shape[2:])
+        if W.requires_grad:
+            gW = np.zeros((n_out, Wd[0].size), dtype)
+            for part in chunks:
+                part_rows = np.ascontiguousarray(rows[:, part.start * size:part.stop * size])
+                gW += _grouped(part_rows, _im2col(xd[part], *geometry), 1, transpose_b=True)
+            gW = gW.reshape(W.shape)
         return (gx, gW) if len(parents) == 2 else (gx, gW, gb.astype(dtype))
     return record(out, parents, backward)
 
