@@ -39,7 +39,7 @@ from .simd import wide_vectors
 
 _FAST = {"contract", "arcp", "nsz", "afn"}       # as kernels.scalar: sums keep their order
 _SUMS = {"reassoc", "nsz"}                       # row sums and maxima in SIMD lanes, any order
-_LOW64 = -708.0                                  # e^-708 is the smallest normal float64's size
+_LOW64 = -708.0                                  # e^x below it: under float64's normal range
 
 
 def _bitcast_intrinsic(source, target):
@@ -125,42 +125,6 @@ def _exp_shifted(t, top, scale):
     if t == types.float32:
         return lambda t, top, scale: _exp32(t, top, scale)
     return lambda t, top, scale: _exp64(t, top, scale)
-
-
-@njit(cache=True, fastmath=_SUMS, error_model="numpy")
-def exp_shifted_sum(t, top, scale):
-    """``t <- e^((t - top) scale)`` in place (:func:`exp_shifted`) for a contiguous vector,
-    ``top`` at least its largest entry and ``scale > 0`` of its dtype, in SIMD lanes; returns
-    the sum of the results, in the vector's dtype (float32 sums in float32 lanes: a few
-    roundings of float32, any order)."""
-    wide_vectors()
-    total = t.dtype.type(0.0)
-    for j in range(t.shape[0]):
-        e = exp_shifted(t[j], top, scale)
-        t[j] = e
-        total += e
-    return total
-
-
-@njit(cache=True, fastmath=_SUMS)
-def max_key(x):
-    """The largest entry of a float vector (of at least one entry), found over the order keys
-    (:data:`_order_key`) in SIMD lanes."""
-    wide_vectors()
-    top = _order_key(x[0])
-    for j in range(1, x.shape[0]):
-        top = max(top, _order_key(x[j]))
-    return _key_float(top)
-
-
-@njit(cache=True, fastmath=_SUMS)
-def _row_dot(a, b):
-    """``sum(a * b)`` of two float vectors, in float64 SIMD lanes, any order."""
-    wide_vectors()
-    total = 0.0
-    for j in range(a.shape[0]):
-        total += a[j] * b[j]
-    return total
 
 
 def _product_intrinsic(rows, vectors):
