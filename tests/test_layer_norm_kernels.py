@@ -16,16 +16,16 @@ SHAPES = [(1, 5), (kq.ROW_BLOCK, 64), (2 * kq.ROW_BLOCK + 7, 37), (70, 128)]
 
 
 def _forward(x, gamma, beta, eps=1e-5):
-    out, xhat = np.empty_like(x), np.empty_like(x)
-    inv_std = np.empty(x.shape[0], x.dtype)
-    kn.layer_norm_rows(x, gamma, beta, eps, out, xhat, inv_std)
-    return out, xhat, inv_std
+    out = np.empty_like(x)
+    mean, inv_std = np.empty(x.shape[0], x.dtype), np.empty(x.shape[0], x.dtype)
+    kn.layer_norm_rows(x, gamma, beta, eps, out, mean, inv_std)
+    return out, mean, inv_std
 
 
-def _backward(g, gamma, xhat, inv_std):
+def _backward(g, gamma, x, mean, inv_std):
     gx = np.empty_like(g)
     g_gamma, g_beta = np.empty(g.shape[1]), np.empty(g.shape[1])
-    kq.layer_norm_rows_backward(g, gamma, xhat, inv_std, gx, g_gamma, g_beta)
+    kq.layer_norm_rows_backward(g, gamma, x, mean, inv_std, gx, g_gamma, g_beta)
     return gx, g_gamma, g_beta
 
 
@@ -52,8 +52,8 @@ def _inputs(rows, features, dtype):
 def test_float64_matches_pytorch(rows, features):
     torch = pytest.importorskip("torch")
     x, gamma, beta, g = _inputs(rows, features, np.float64)
-    out, xhat, inv_std = _forward(x, gamma, beta)
-    gx, g_gamma, g_beta = _backward(g, gamma, xhat, inv_std)
+    out, mean, inv_std = _forward(x, gamma, beta)
+    gx, g_gamma, g_beta = _backward(g, gamma, x, mean, inv_std)
     tx, tg, tb = (torch.tensor(a, requires_grad=True) for a in (x, gamma, beta))
     ty = torch.nn.functional.layer_norm(tx, (features,), tg, tb, eps=1e-5)
     (ty * torch.tensor(g)).sum().backward()
@@ -64,10 +64,10 @@ def test_float64_matches_pytorch(rows, features):
 @pytest.mark.parametrize("rows, features", SHAPES)
 def test_float32_within_float32_rounding(rows, features):
     x, gamma, beta, g = _inputs(rows, features, np.float32)
-    out, xhat, inv_std = _forward(x, gamma, beta)
-    gx, g_gamma, g_beta = _backward(g, gamma, xhat, inv_std)
+    out, mean, inv_std = _forward(x, gamma, beta)
+    gx, g_gamma, g_beta = _backward(g, gamma, x, mean, inv_std)
     want_out, want_gx, want_gamma, want_beta = _reference(x, gamma, beta, g)
-    assert out.dtype == xhat.dtype == inv_std.dtype == gx.dtype == np.float32
+    assert out.dtype == mean.dtype == inv_std.dtype == gx.dtype == np.float32
     eps = np.finfo(np.float32).eps
     for ours, want, terms in ((out, want_out, 4), (gx, want_gx, 4 * features),
                               (g_gamma, want_gamma, 4 * rows), (g_beta, want_beta, 4 * rows)):
@@ -79,8 +79,8 @@ def test_float32_within_float32_rounding(rows, features):
 def test_zero_gradient_rows_give_exact_zeros(dtype):
     x, gamma, beta, g = _inputs(2 * kq.ROW_BLOCK + 3, 40, dtype)
     g[[0, 5, kq.ROW_BLOCK + 1, -1]] = 0.0
-    _, xhat, inv_std = _forward(x, gamma, beta)
-    gx, _, _ = _backward(g, gamma, xhat, inv_std)
+    _, mean, inv_std = _forward(x, gamma, beta)
+    gx, _, _ = _backward(g, gamma, x, mean, inv_std)
     assert not gx[[0, 5, kq.ROW_BLOCK + 1, -1]].any()
     assert gx[[1, 2, -2]].all()
 

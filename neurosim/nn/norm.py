@@ -200,16 +200,16 @@ def layer_norm(x, gamma, beta, eps=1e-5):
     rows = np.ascontiguousarray(x.data).reshape(-1, x.shape[-1])
     dtype = rows.dtype
     scale = np.ascontiguousarray(gamma.data, dtype=dtype)
-    out, xhat = np.empty_like(rows), np.empty_like(rows)
-    inv_std = np.empty(rows.shape[0], dtype)
-    kn.layer_norm_rows(rows, scale, np.ascontiguousarray(beta.data, dtype=dtype), eps, out, xhat,
+    out = np.empty_like(rows)
+    mean, inv_std = np.empty(rows.shape[0], dtype), np.empty(rows.shape[0], dtype)
+    kn.layer_norm_rows(rows, scale, np.ascontiguousarray(beta.data, dtype=dtype), eps, out, mean,
                        inv_std)
 
-    def backward(g):
+    def backward(g):       # xhat made again from the rows and their statistics
         g = np.ascontiguousarray(g, dtype=dtype).reshape(rows.shape)
         gx = np.empty_like(rows)
         g_gamma, g_beta = np.empty(rows.shape[1]), np.empty(rows.shape[1])
-        kq.layer_norm_rows_backward(g, scale, xhat, inv_std, gx, g_gamma, g_beta)
+        kq.layer_norm_rows_backward(g, scale, rows, mean, inv_std, gx, g_gamma, g_beta)
         return (gx.reshape(x.shape) if x.requires_grad else None,
                 g_gamma.astype(gamma.dtype) if gamma.requires_grad else None,
                 g_beta.astype(beta.dtype) if beta.requires_grad else None)
