@@ -110,3 +110,21 @@ def test_attention_float32_within_rounding(width, steps, causal, padded):
     for ours, theirs in zip(got, want):
         assert ours.dtype == np.float32
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=3e-5 * np.abs(theirs).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("tq, tk", [(9, 26), (20, 37), (37, 20)])
+def test_causal_blocks_of_other_key_counts_match_pytorch(dtype, tq, tk):
+    """Causal attention with more keys than queries (keys past the last query see no query:
+    their gradients are exactly zero) or fewer, every entry of the output and the gradients
+    against PyTorch's float64 (``tril`` of the (queries, keys) block, as its ``is_causal``)."""
+    torch = pytest.importorskip("torch")
+    q, g = (R.standard_normal((2, tq, 4 * 16)) for _ in range(2))
+    k, v = (R.standard_normal((2, tk, 4 * 16)) for _ in range(2))
+    want = _torch_reference(torch, q, k, v, 4, True, None, g)
+    got = _ours(*(x.astype(dtype) for x in (q, k, v)), 4, True, None, g.astype(dtype))
+    tol = 1e-10 if dtype == np.float64 else 3e-5
+    for ours, theirs in zip(got, want):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=tol * np.abs(theirs).max())
+    if tk > tq:
+        assert not got[2][:, tq:].any() and not got[3][:, tq:].any()

@@ -33,34 +33,13 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from . import vexp
-from .gemm import VECTOR_BYTES, WIDE
-from .scalar import _LIMIT32, _ROUND_BITS32, exp_parts32, sigmoid_lanes
+from .gemm import VECTOR_BYTES, WIDE, register_loop
+from .scalar import _LIMIT32, exp32, sigmoid_lanes
 from .simd import wide_vectors
 
 _FAST = {"contract", "arcp", "nsz", "afn"}       # as kernels.scalar: sums keep their order
 _SUMS = {"reassoc", "nsz"}                       # row sums and maxima in SIMD lanes, any order
 _LOW64 = -708.0                                  # e^x below it: under float64's normal range
-
-
-def _bitcast_intrinsic(source, target):
-    """An intrinsic: the ``target`` value (a Numba type) whose bits are those of its argument,
-    of type ``source`` (an integer argument of any width is cut to ``target``'s first), as an
-    LLVM bitcast: a loop over it vectorises."""
-    def bitcast(typingctx, x):
-        if not (x == source or isinstance(source, types.Integer) and
-                isinstance(x, types.Integer)):
-            return None
-
-        def codegen(context, builder, signature, args):
-            width = context.get_value_type(source)
-            value = args[0] if x == source else builder.trunc(args[0], width)
-            return builder.bitcast(value, context.get_value_type(target))
-        return target(x), codegen
-    return intrinsic(bitcast)
-
-
-_float32_bits = _bitcast_intrinsic(types.float32, types.int32)
-_bits_float32 = _bitcast_intrinsic(types.int32, types.float32)
 
 
 def _order_intrinsic(inverse):
@@ -94,14 +73,12 @@ _key_float = _order_intrinsic(True)
 
 @njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _exp32(t, top, scale):
-    """``e^((t - top) scale)`` for float32 arguments with ``(t - top) scale <= 87``: ``2^k p(r)``
-    (:func:`neurosim.kernels.scalar.exp_parts32`, relative error below 1e-7), ``2^k`` from the
-    bits of ``k + 1.5 * 2^23`` in a register; 0 below -87 (the true value is below 2e-38). A
-    function of its own, so that a caller's ``reassoc`` does not reach the rounding trick (LLVM
-    inlines it, keeping these flags)."""
+    """``e^((t - top) scale)`` for float32 arguments with ``(t - top) scale <= 87``
+    (:func:`neurosim.kernels.scalar.exp32`, relative error below 1e-7); 0 below -87 (the true
+    value is below 2e-38). A function of its own, so that a caller's ``reassoc`` does not reach
+    the rounding trick (LLVM inlines it, keeping these flags)."""
     x = (t - top) * scale
-    p, y = exp_parts32(max(x, -_LIMIT32))
-    e = p * _bits_float32((_float32_bits(y) - _ROUND_BITS32 + 127) << 23)
+    e = exp32(max(x, -_LIMIT32))
     return np.float32(0.0) if x < -_LIMIT32 else e
 
 
@@ -188,33 +165,19 @@ def _product_intrinsic(rows, vectors):
                                        vec.as_pointer())
             a_rows = [builder.gep(a0, [builder.mul(builder.select(builder.icmp_signed(
                 ">", m, i64(r)), i64(r), i64(0)), row_a)], inbounds=True) for r in range(rows)]
-            entry = builder.block
-            header = builder.append_basic_block("tile.k")
-            body = builder.append_basic_block("tile.body")
-            done = builder.append_basic_block("tile.done")
-            builder.branch(header)
-            builder.position_at_end(header)
-            k = builder.phi(i64)
-            accs = [builder.phi(vec) for _ in range(rows * vectors)]
-            k.add_incoming(i64(0), entry)
-            for acc in accs:
-                acc.add_incoming(zero, entry)
-            builder.cbranch(builder.icmp_signed("<", k, depth), body, done)
-            builder.position_at_end(body)
-            b_row = builder.mul(k, ldb)
-            bs = [builder.call(load, [vector_at(b0, builder.add(b_row, i64(v * lanes))),
-                                      i32(size), masks[v], zero]) for v in range(vectors)]
-            a_col = builder.mul(k, col_a)
-            new = []
-            for r in range(rows):
-                a = splat(builder.load(builder.gep(a_rows[r], [a_col], inbounds=True)), vec)
-                new += [builder.call(fma, [a, bs[v], accs[r * vectors + v]])
-                        for v in range(vectors)]
-            k.add_incoming(builder.add(k, i64(1)), builder.block)
-            for acc, value in zip(accs, new):
-                acc.add_incoming(value, builder.block)
-            builder.branch(header)
-            builder.position_at_end(done)
+            def step(k, accs):      # a row of B under the masks, a column of A broadcast
+                b_row = builder.mul(k, ldb)
+                bs = [builder.call(load, [vector_at(b0, builder.add(b_row, i64(v * lanes))),
+                                          i32(size), masks[v], zero]) for v in range(vectors)]
+                a_col = builder.mul(k, col_a)
+                new = []
+                for r in range(rows):
+                    a = splat(builder.load(builder.gep(a_rows[r], [a_col], inbounds=True)),
+                              vec)
+                    new += [builder.call(fma, [a, bs[v], accs[r * vectors + v]])
+                            for v in range(vectors)]
+                return new
+            accs = register_loop(builder, depth, [zero] * (rows * vectors), step)
             for r in range(rows):
                 with builder.if_then(builder.icmp_signed(">", m, i64(r)), likely=True):
                     for v in range(vectors):
@@ -409,16 +372,21 @@ def _keys_product(A, B, C, causal):
     ``A`` read as a transposed view; with ``causal``, a panel of :data:`PANEL` keys sums only
     over the queries from its first key on (``A`` is zero above its diagonal, and its entries
     there need not be written: every query from the panel's first key on has them, see
-    :func:`sdp_backward`)."""
+    :func:`sdp_backward`), and the keys past the last query, which no query sees, get zeros
+    (``A`` is not written there at all)."""
     keys, width = C.shape
     queries = A.shape[0]
     if not causal:
         _product(A.T, B, C, 0, keys, width, queries)
         return
-    for j in range(0, keys, PANEL):
-        end = min(j + PANEL, keys)
-        first = min(j, queries)
-        _product(A[first:].T, B[first:], C, j, end, width, queries - first)
+    seen = min(keys, queries)
+    for j in range(0, seen, PANEL):
+        end = min(j + PANEL, seen)
+        _product(A[j:].T, B[j:], C, j, end, width, queries - j)
+    zero = C.dtype.type(0)
+    for j in range(seen, keys):
+        for c in range(width):
+            C[j, c] = zero
 
 
 @njit(cache=True, error_model="numpy")
