@@ -69,6 +69,34 @@ def pack(A, out):
                     out[p, k, r] = zero
 
 
+def register_loop(builder, depth, inits, step):
+    """Emit ``for k in range(depth): accs = step(k, accs)`` in LLVM, the accumulators (LLVM
+    values, ``inits`` on entry) held in registers as phi nodes across the loop; ``step(k,
+    accs)`` emits one pass's code and returns the new accumulators. Returns the accumulators
+    after the loop, with ``builder`` placed there. The K-loop of a register tile."""
+    i64 = ir.IntType(64)
+    entry = builder.block
+    header = builder.append_basic_block("tile.k")
+    body = builder.append_basic_block("tile.body")
+    done = builder.append_basic_block("tile.done")
+    builder.branch(header)
+    builder.position_at_end(header)
+    k = builder.phi(i64)
+    accs = [builder.phi(init.type) for init in inits]
+    k.add_incoming(i64(0), entry)
+    for acc, init in zip(accs, inits):
+        acc.add_incoming(init, entry)
+    builder.cbranch(builder.icmp_signed("<", k, depth), body, done)
+    builder.position_at_end(body)
+    new = step(k, accs)
+    k.add_incoming(builder.add(k, i64(1)), builder.block)
+    for acc, value in zip(accs, new):
+        acc.add_incoming(value, builder.block)
+    builder.branch(header)
+    builder.position_at_end(done)
+    return accs
+
+
 def _tile_intrinsic(vectors, prefetch_c=False):
     """An intrinsic ``tile(Ap, a_off, B, b_off, ldb, C, c_off, ldc, depth, rows, add, bias,
     bias_off)``: the C tile of ``rows`` (<= PANEL) rows by ``vectors`` SIMD vectors of
@@ -138,34 +166,20 @@ def _tile_intrinsic(vectors, prefetch_c=False):
                 at = builder.select(use, builder.gep(structs[11].data,
                                                      [builder.add(bias_off, i64(r))]), zero_slot)
                 inits.append(splat(builder.load(at)))
-            entry = builder.block
-            header = builder.append_basic_block("tile.k")
-            body = builder.append_basic_block("tile.body")
-            done = builder.append_basic_block("tile.done")
-            builder.branch(header)
-            builder.position_at_end(header)
-            k = builder.phi(i64)
-            accs = [builder.phi(vec) for _ in range(PANEL * vectors)]
-            k.add_incoming(i64(0), entry)
-            for i, acc in enumerate(accs):
-                acc.add_incoming(inits[i // vectors], entry)
-            builder.cbranch(builder.icmp_signed("<", k, depth), body, done)
-            builder.position_at_end(body)
-            b_row = builder.mul(k, ldb)
-            bs = [builder.load(vector_at(b0, builder.add(b_row, i64(v * lanes))), align=size)
-                  for v in range(vectors)]
-            a_row = builder.mul(k, i64(PANEL))
-            new = []
-            for r in range(PANEL):
-                a = splat(builder.load(builder.gep(a0, [builder.add(a_row, i64(r))],
-                                                   inbounds=True)))
-                new += [builder.call(fma, [a, bs[v], accs[r * vectors + v]])
-                        for v in range(vectors)]
-            k.add_incoming(builder.add(k, i64(1)), builder.block)
-            for acc, value in zip(accs, new):
-                acc.add_incoming(value, builder.block)
-            builder.branch(header)
-            builder.position_at_end(done)
+            def step(k, accs):      # a row of B as vectors, a column of A broadcast
+                b_row = builder.mul(k, ldb)
+                bs = [builder.load(vector_at(b0, builder.add(b_row, i64(v * lanes))),
+                                   align=size) for v in range(vectors)]
+                a_row = builder.mul(k, i64(PANEL))
+                new = []
+                for r in range(PANEL):
+                    a = splat(builder.load(builder.gep(a0, [builder.add(a_row, i64(r))],
+                                                       inbounds=True)))
+                    new += [builder.call(fma, [a, bs[v], accs[r * vectors + v]])
+                            for v in range(vectors)]
+                return new
+            accs = register_loop(builder, depth, [inits[i // vectors]
+                                                  for i in range(PANEL * vectors)], step)
             for r in range(PANEL):
                 with builder.if_then(builder.icmp_signed(">", rows, i64(r)), likely=True):
                     row = builder.mul(i64(r), ldc)

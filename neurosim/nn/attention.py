@@ -177,7 +177,6 @@ def attention(q, k, v, heads=1, *, causal=False, key_padding_mask=None, attn_mas
     if v.shape[1] != k.shape[1]:
         raise ValueError(f"attention: k and v must have the same number of steps; got "
                          f"{k.shape} and {v.shape}")
-    tk = k.shape[1]
     dtype = np.result_type(q.dtype, k.dtype, v.dtype)
     scale = dtype.type(1.0 / np.sqrt(dq // heads) if scale is None else
                        checks.scalar(scale, "scale", low=0.0, low_open=True))
