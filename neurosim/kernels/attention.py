@@ -33,7 +33,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from . import vexp
-from .gemm import VECTOR_BYTES, WIDE, register_loop
+from .gemm import VECTOR_BYTES, WIDE, register_loop, vector_types
 from .scalar import _LIMIT32, exp32, sigmoid_lanes
 from .simd import wide_vectors
 
@@ -123,10 +123,7 @@ def _product_intrinsic(rows, vectors):
 
         def codegen(context, builder, signature, args):
             dtype = signature.args[0].dtype
-            size = dtype.bitwidth // 8
-            lanes = VECTOR_BYTES // size
-            scalar = context.get_value_type(dtype)
-            vec = ir.VectorType(scalar, lanes)
+            size, lanes, scalar, vec = vector_types(context, dtype)
             i32, i64 = ir.IntType(32), ir.IntType(64)
             index = ir.VectorType(i32, lanes)
             A, B, C = (context.make_array(t)(context, builder, x)

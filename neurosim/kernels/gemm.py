@@ -69,6 +69,14 @@ def pack(A, out):
                     out[p, k, r] = zero
 
 
+def vector_types(context, dtype):
+    """``(bytes, lanes, scalar, vector)`` of the Numba float ``dtype`` in a register tile: its
+    size, the lanes of a :data:`VECTOR_BYTES` SIMD vector, and their LLVM types."""
+    size = dtype.bitwidth // 8
+    scalar = context.get_value_type(dtype)
+    return size, VECTOR_BYTES // size, scalar, ir.VectorType(scalar, VECTOR_BYTES // size)
+
+
 def register_loop(builder, depth, inits, step):
     """Emit ``for k in range(depth): accs = step(k, accs)`` in LLVM, the accumulators (LLVM
     values, ``inits`` on entry) held in registers as phi nodes across the loop; ``step(k,
@@ -117,10 +125,7 @@ def _tile_intrinsic(vectors, prefetch_c=False):
 
         def codegen(context, builder, signature, args):
             dtype = signature.args[0].dtype
-            size = dtype.bitwidth // 8
-            lanes = VECTOR_BYTES // size
-            scalar = context.get_value_type(dtype)
-            vec = ir.VectorType(scalar, lanes)
+            size, lanes, scalar, vec = vector_types(context, dtype)
             i32, i64 = ir.IntType(32), ir.IntType(64)
             structs = {i: context.make_array(signature.args[i])(context, builder, args[i])
                        for i in (0, 2, 5, 11)}
