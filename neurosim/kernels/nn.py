@@ -129,30 +129,6 @@ def layer_norm_rows(x, gamma, beta, eps, out, mean, inv_std):
 
 
 @njit(cache=True)
-def layer_norm_rows_backward(g, gamma, xhat, inv_std, gx, g_gamma, g_beta):
-    """Gradients of :func:`layer_norm_rows` from the output gradient ``g`` (rows, F): ``gx``
-    (rows, F) through the row statistics, ``g_gamma`` and ``g_beta`` (F,) float64 summed over
-    the rows."""
-    rows, F = g.shape
-    g_gamma[:] = 0.0
-    g_beta[:] = 0.0
-    for r in range(rows):
-        mean_d = 0.0
-        mean_dh = 0.0
-        for j in range(F):
-            d = g[r, j] * gamma[j]
-            mean_d += d
-            mean_dh += d * xhat[r, j]
-            g_gamma[j] += g[r, j] * xhat[r, j]
-            g_beta[j] += g[r, j]
-        mean_d /= F
-        mean_dh /= F
-        s = inv_std[r]
-        for j in range(F):
-            gx[r, j] = s * (g[r, j] * gamma[j] - mean_d - xhat[r, j] * mean_dh)
-
-
-@njit(cache=True)
 def softmax_cross_entropy(logits, target):
     """Mean over rows of ``-sum(target * log softmax(logits))`` and the softmax itself.
 
