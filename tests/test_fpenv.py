@@ -77,3 +77,18 @@ def test_backward_and_optimiser_step_flush_subnormals_and_restore():
     with pytest.raises(RuntimeError, match="inside backward"):
         record(y.data.copy(), (y,), fails).sum().backward()
     assert TINY * np.float32(1e-10) > 0
+
+
+@pytest.mark.skipif(not fpenv.X86, reason="FTZ/DAZ are x86's")
+def test_backward_keeps_blas_on_the_flushing_thread_where_blas_has_threads():
+    """With two BLAS threads, a backward product of subnormal size (the input gradient of a
+    dense layer, a BLAS call) is zeros in every row: BLAS runs on the flushing thread for the
+    pass, and has its two threads again after."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+    from neurosim.nn import ops
+    x = Tensor(np.ones((64, 512), np.float32), requires_grad=True)
+    W = Tensor(np.full((512, 512), 1e-20, np.float32))
+    with threadpool_limits(2, user_api="blas"):
+        (ops.dense(x, W) * np.float32(1e-20)).sum().backward()
+        assert all(i["num_threads"] == 2 for i in threadpool_info() if i["user_api"] == "blas")
+    assert not x.grad.any()

@@ -101,25 +101,27 @@ def _restore(word):
 _controller = []     # threadpoolctl's view of the loaded BLAS libraries, made at first use
 
 
-def _blas_on_this_thread():
-    """Context in which BLAS runs on the calling thread only (a controller made once: 10 us a
-    call, against 0.4 ms for ``threadpoolctl.threadpool_limits``)."""
+def _blas_threaded():
+    """Whether a loaded BLAS library runs on more than one thread (threadpoolctl's controller
+    made once; ~0.6 us a library a call)."""
     if not _controller:
         from threadpoolctl import ThreadpoolController
         _controller.append(ThreadpoolController())
-    return _controller[0].limit(limits=1, user_api="blas")
+    return any(lib.user_api == "blas" and lib.get_num_threads() > 1
+               for lib in _controller[0].lib_controllers)
 
 
 def call_flushed(function, *args, one_blas_thread=True):
     """``function(*args)`` with subnormals flushed to zero on the calling thread (compiled
     kernels, NumPy and BLAS calls in it), the previous state restored after, also on an error.
 
-    ``one_blas_thread``: BLAS runs on the calling thread only for the call, so that its
-    products are flushed too (~7 us a call); without it BLAS keeps its threads and its worker
-    threads keep subnormals (0.2 us a call)."""
-    if not one_blas_thread:
+    ``one_blas_thread``: where BLAS has threads, it runs on the calling thread only for the
+    call, so that its products are flushed too (~7 us a call, against ``threadpoolctl``'s 0.4
+    ms; its worker threads would keep subnormals: an MLP that fits its data took 28-32 ms a
+    step with 2 BLAS threads against 20 on one); without it BLAS keeps its threads (0.2 us)."""
+    if not (one_blas_thread and _blas_threaded()):
         return _flushed(function, args)
-    with _blas_on_this_thread():
+    with _controller[0].limit(limits=1, user_api="blas"):
         return _flushed(function, args)
 
 

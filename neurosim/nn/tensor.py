@@ -113,7 +113,7 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"gradient shape {grad.shape} does not match tensor shape "
                                  f"{self.shape}")
-        fpenv.call_flushed(_propagate, self, grad, one_blas_thread=False)
+        fpenv.call_flushed(_propagate, self, grad)
 
     # arithmetic, as in NumPy; the ops are defined in neurosim.nn.ops
     def __add__(self, other):
@@ -192,7 +192,8 @@ class Tensor:
 
 def _propagate(root, grad):
     """The walk of :meth:`Tensor.backward` from ``root`` seeded with ``grad``, run with
-    subnormals flushed to zero on the calling thread (:mod:`..kernels.fpenv`): a trained
+    subnormals flushed to zero on the calling thread, BLAS kept to it where BLAS has threads
+    (:mod:`..kernels.fpenv`; the own GEMM's threads flush as their caller): a trained
     network's gradients and Adam's squared gradients decay under float32's normal range
     (1.2e-38), where every operation costs ~100 cycles (an MLP 784-128-128-10 that fits its
     batches: 2.7 against 0.5 ms a step; PyTorch leaves them on, 1.9 against 1.2 ms)."""
