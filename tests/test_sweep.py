@@ -291,6 +291,9 @@ def test_finished_store_returns_without_a_cluster(tmp_path):
 
 
 def test_unreachable_scheduler_fails_fast_and_writes_nothing(tmp_path):
+    import dask
+
+    before = dask.config.get("scheduler", None)
     t0 = time.perf_counter()
     with pytest.raises(ConnectionError, match=r"could not reach the Dask scheduler at 'tcp://127.0.0.1:9' within 1 s"):
         S.sweep(affine, grid={"a": [1], "b": ["x"]}, client="tcp://127.0.0.1:9", timeout=1,
@@ -299,6 +302,7 @@ def test_unreachable_scheduler_fails_fast_and_writes_nothing(tmp_path):
     assert not (tmp_path / "store").exists()
     with pytest.raises(ValueError, match="scheduler address"):
         S.sweep(affine, grid={"a": [1], "b": ["x"]}, client="no port here", progress=False)
+    assert dask.config.get("scheduler", None) == before  # no half-made client left as Dask's default
 
 
 def test_hopfield_capacity_point_against_theory():
@@ -325,7 +329,7 @@ def client():
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                        dashboard_address=None, silence_logs=logging.CRITICAL,
                                        env={"NUMBA_NUM_THREADS": "1"})
-    c = distributed.Client(cluster)
+    c = distributed.Client(cluster, set_as_default=False)  # other tests keep Dask's default
     yield c
     c.close()
     cluster.close()

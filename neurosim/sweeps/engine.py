@@ -91,7 +91,9 @@ def _ignore_ctrl_c(dask_worker=None):
 
 
 class _Connection:
-    """The Dask client a sweep runs on; closes only what it opened."""
+    """The Dask client a sweep runs on; closes only what it opened. A client it opens is not
+    made Dask's default: the sweep submits to it directly, and a failed connection must not leave
+    ``dask.config``'s scheduler pointing at a client that never came up."""
 
     def __init__(self, client, workers, timeout, n_tasks):
         distributed = _distributed()
@@ -101,11 +103,12 @@ class _Connection:
             self.cluster = distributed.LocalCluster(
                 n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                 silence_logs=logging.CRITICAL, env={"NUMBA_NUM_THREADS": "1"})
-            self.client = self.own_client = distributed.Client(self.cluster)
+            self.client = self.own_client = distributed.Client(self.cluster, set_as_default=False)
             self.client.register_worker_callbacks(_ignore_ctrl_c)  # workers restarted later too
         elif isinstance(client, str):
             try:
-                self.client = self.own_client = distributed.Client(client, timeout=f"{timeout}s")
+                self.client = self.own_client = distributed.Client(client, timeout=f"{timeout}s",
+                                                                 set_as_default=False)
             except (OSError, TimeoutError) as err:
                 raise ConnectionError(f"could not reach the Dask scheduler at {client!r} within {timeout:g} s "
                                       f"({err})") from None
@@ -115,7 +118,7 @@ class _Connection:
         elif isinstance(client, distributed.Client):
             self.client = client
         elif isinstance(client, distributed.deploy.Cluster):
-            self.client = self.own_client = distributed.Client(client)
+            self.client = self.own_client = distributed.Client(client, set_as_default=False)
         else:
             raise TypeError(f"client must be None, a scheduler address, a dask Client or a cluster; "
                             f"got {type(client).__name__}")
