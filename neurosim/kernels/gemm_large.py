@@ -19,7 +19,6 @@ its part of the depth in order, one fused multiply-add a term, and the passes ar
 thread :func:`_gemm_threaded`, which gives each thread a block of columns (or of rows, when
 the columns are few) with its own packing buffers.
 """
-import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -28,6 +27,7 @@ from numba.extending import intrinsic
 
 from .fpenv import control_word, restore
 from .gemm import PANEL, VECTOR_BYTES, _tile2_prefetch as _tile
+from .threads import threads as pool_threads
 
 KC_BYTES = 1024      # KC * itemsize: a pass's depth (A's panel, PANEL * KC, stays in L1)
 NC_BYTES = 3 << 19   # KC * NC * itemsize: a packed block of B, held in L2
@@ -311,8 +311,8 @@ def gemm(A, B, C, trans_a=False, trans_b=False, accumulate=False):
 def _run(A, B, C, ta, tb, accumulate, work):
     """:func:`gemm` on checked arguments (``work``: its multiply-adds): threaded where Numba
     has more than one thread and the product is large enough, else serial."""
-    threads = numba.get_num_threads() if numba.config.NUMBA_NUM_THREADS > 1 else 1
-    if threads > 1 and work >= THREADED_WORK:
+    threads = pool_threads(work, THREADED_WORK)
+    if threads > 1:
         _gemm_threaded(A, B, C, ta, tb, accumulate, threads)
     else:
         _gemm_serial(A, B, C, ta, tb, accumulate)

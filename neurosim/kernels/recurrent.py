@@ -26,14 +26,13 @@ Stored per step for the backward pass (``gates``, (4H, B)): LSTM ``[i, f, g, o]`
 ``tanh(c)`` apart, (H, B)); GRU ``[r, z, n, U_n h + b_hn]``; RNN nothing (its output ``h`` is
 all it needs).
 """
-import types
-
 import numpy as np
 from numba import njit, prange
 
 from .fpenv import flush_subnormals, restore
 from .gemm import pack, packed_matmul, packed_shape
 from .scalar import sigmoid_lanes
+from .threads import twins
 
 RNN, LSTM, GRU, RNN_RELU = 0, 1, 2, 3     # RNN_RELU: the Elman RNN with h_t = relu(...)
 GATES = {RNN: 1, LSTM: 4, GRU: 3, RNN_RELU: 1}     # gate blocks in W, U, b
@@ -278,17 +277,7 @@ def _forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c, threads=1):
     restore(word)
 
 
-def _renamed(f, name):
-    """A copy of the Python function ``f`` called ``name``. Numba names a function's disk cache
-    after its name and line, so two dispatchers of one function (serial and parallel) would
-    share one cache and load each other's code: the first compiled wins."""
-    g = types.FunctionType(f.__code__, f.__globals__, name, f.__defaults__, f.__closure__)
-    g.__qualname__ = name
-    return g
-
-
-recurrent_forward = njit(cache=True)(_forward)
-recurrent_forward_parallel = njit(cache=True, parallel=True)(_renamed(_forward, "_forward_parallel"))
+recurrent_forward, recurrent_forward_parallel = twins(_forward)
 PARALLEL_WORK = 1 << 24   # multiply-adds of a step's products (0.1 ms on one core) from which
 #                           starting the threads at every step is a small cost
 

@@ -21,11 +21,11 @@ Equations (``s`` the logistic sigmoid, ``*`` element-wise):
   ``n = tanh(x_t W_n + b_n + r * (h_{t-1} U_n + b_hn))``, ``h_t = (1 - z) * n + z * h_{t-1}``
 """
 import numpy as np
-from numba import get_num_threads
 
 from .. import checks
 from ..kernels import fpenv
 from ..kernels import recurrent as kr
+from ..kernels import threads as kthreads
 from . import norm, ops, workspace
 from .init import initialiser
 from .layers import SequenceLayer
@@ -127,8 +127,8 @@ def _forward_kernel(work):
     count: the one that runs a step's blocks of units on Numba's threads where there are
     several and the step is large enough to pay for their start
     (:data:`~neurosim.kernels.recurrent.PARALLEL_WORK`)."""
-    threads = get_num_threads()
-    if threads > 1 and work >= kr.PARALLEL_WORK:
+    threads = kthreads.threads(work, kr.PARALLEL_WORK)
+    if threads > 1:
         return kr.recurrent_forward_parallel, threads
     return kr.recurrent_forward, 1
 

@@ -1,0 +1,40 @@
+"""Serial and parallel twins of one kernel, and the choice between them by a call's work.
+
+A kernel written with ``prange`` over independent items (images, rows, blocks of units), none
+of which reads what another writes, compiles twice: serially, where ``prange`` is ``range``,
+and with ``parallel=True`` on Numba's threads. The two give the same bits. :func:`twins` makes
+the pair; :func:`threads` says how many threads a call of some work should use, so that small
+calls, which gain less than the threads' start costs (a few microseconds), stay serial.
+
+Numba's thread pool is started only where ``NUMBA_NUM_THREADS`` allows more than one thread:
+a started pool would make a later ``fork`` unsafe for nothing.
+"""
+import types
+
+import numba
+from numba import njit
+
+
+def renamed(f, name):
+    """A copy of the Python function ``f`` called ``name``. Numba names a function's disk cache
+    after its name and line, so two dispatchers of one function (serial and parallel) would
+    share one cache and load each other's code: the first compiled wins."""
+    g = types.FunctionType(f.__code__, f.__globals__, name, f.__defaults__, f.__closure__)
+    g.__qualname__ = name
+    return g
+
+
+def twins(f, **options):
+    """``(serial, parallel)``: ``f`` compiled by ``njit(cache=True, **options)`` as it is and
+    with ``parallel=True`` (its ``prange`` loops on Numba's threads)."""
+    serial = njit(cache=True, **options)(f)
+    parallel = njit(cache=True, parallel=True, **options)(renamed(f, f.__name__ + "_parallel"))
+    return serial, parallel
+
+
+def threads(work=None, threshold=0):
+    """Numba's thread count (:func:`numba.get_num_threads`) for a call of ``work`` units, or 1
+    where Numba has one thread or ``work`` is below ``threshold`` (``work`` None: no bound)."""
+    if numba.config.NUMBA_NUM_THREADS < 2 or (work is not None and work < threshold):
+        return 1
+    return numba.get_num_threads()
