@@ -129,7 +129,8 @@ def test_bad_arguments_are_refused():
 
 
 @pytest.mark.kernel
-def test_preferred_rule():
+def test_preferred_rule_on_one_thread(monkeypatch):
+    monkeypatch.setattr(gemm_large, "pool_threads", lambda *work: 1)
     lo, hi = gemm_large.WORK_RANGE
     f32 = np.float32
     assert gemm_large.preferred(256, 784, 1024, f32)
@@ -138,6 +139,23 @@ def test_preferred_rule():
     assert not gemm_large.preferred(256, 784, 1024, np.float64)           # level with BLAS
     assert gemm_large.preferred(1, lo, 32, f32) and not gemm_large.preferred(1, hi + 1, 32, f32)
     assert not gemm_large.preferred(1024, 256, 10, f32)                   # too few columns
+
+
+@pytest.mark.kernel
+def test_preferred_rule_on_several_threads_keeps_blas_on_one(monkeypatch):
+    """With several Numba threads every product OpenBLAS would thread is made here, whatever
+    its dtype, transposes and columns; smaller ones stay with BLAS (on its calling thread)."""
+    monkeypatch.setattr(gemm_large, "pool_threads", lambda *work: 2)
+    edge = gemm_large.BLAS_SERIAL_WORK
+    for dtype in (np.float32, np.float64):
+        assert gemm_large.preferred(1024, 256, 10, dtype)
+        assert gemm_large.preferred(256, 784, 1024, dtype, trans_b=True)
+        assert gemm_large.preferred(1, edge, 1, dtype) and not gemm_large.preferred(1, edge - 1, 1, dtype)
+    calls = []
+    monkeypatch.setattr(gemm_large, "_run", lambda A, B, C, *rest: calls.append(C.shape) or C)
+    A, B = np.ones((64, 128)), np.ones((64, 100))
+    gemm_large.product(A, B, trans_a=True)
+    assert calls == [(128, 100)]
 
 
 @pytest.mark.kernel

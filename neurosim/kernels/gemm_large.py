@@ -328,15 +328,29 @@ WORK_RANGE = (1 << 21, 1 << 31)
 MIN_COLUMNS = 32
 
 
+#: OpenBLAS runs products of fewer multiply-adds on the calling thread alone (measured: its
+#: workers stayed idle through 2^19, ran from 2^20)
+BLAS_SERIAL_WORK = 1 << 19
+
+
 def preferred(m, k, n, dtype, trans_b=False):
-    """Whether :func:`gemm` ran faster than NumPy's OpenBLAS for an (m, k) @ (k, n) product of
-    ``dtype`` on one thread of the benchmark machine (benchmarks/gemm.py: 1.0-1.4x over the
-    sweeps' layers): float32 (float64 ran level, 0.85-1.05x), the multiply-adds within
-    :data:`WORK_RANGE`, at least :data:`MIN_COLUMNS` columns (10 ran at 0.7x), ``op(B)`` not
-    transposed (with ``B`` transposed, a dense layer's input gradient, the two ran level:
-    0.8-1.1x)."""
+    """Whether :func:`gemm` should make an (m, k) @ (k, n) product of ``dtype``.
+
+    With one Numba thread: where it ran faster than NumPy's OpenBLAS on one thread of the
+    benchmark machine (benchmarks/gemm.py: 1.0-1.4x over the sweeps' layers): float32 (float64
+    ran level, 0.85-1.05x), the multiply-adds within :data:`WORK_RANGE`, at least
+    :data:`MIN_COLUMNS` columns (10 ran at 0.7x), ``op(B)`` not transposed (with ``B``
+    transposed, a dense layer's input gradient, the two ran level: 0.8-1.1x).
+
+    With several: every product that OpenBLAS would run on its own threads (from
+    :data:`BLAS_SERIAL_WORK` multiply-adds). Its workers spin for milliseconds after each call
+    and took the cores from Numba's threads: an MLP forward pass with one such product (the
+    10-class layer) ran in 6.3 ms instead of 3.3 at 2 threads."""
+    work = m * k * n
+    if pool_threads() > 1:
+        return work >= BLAS_SERIAL_WORK
     return np.dtype(dtype) == np.float32 and not trans_b and n >= MIN_COLUMNS and \
-        WORK_RANGE[0] <= m * k * n <= WORK_RANGE[1]
+        WORK_RANGE[0] <= work <= WORK_RANGE[1]
 
 
 def product(A, B, trans_a=False, trans_b=False):
