@@ -1,5 +1,5 @@
-"""Compiled element-wise kernels of the autodiff (forward and backward pairs), the fused
-softmax cross-entropy, and the optimiser updates over one flat parameter buffer.
+"""Compiled element-wise kernels of the autodiff (forward and backward pairs) and the fused
+softmax cross-entropy (the optimiser updates are in :mod:`.nn_optim`).
 
 Element-wise kernels take arrays of any shape and work on their flattened, C-contiguous
 copies; each ``*_backward(g, saved)`` gets the output gradient and what its forward saved
@@ -152,36 +152,3 @@ def softmax_cross_entropy(logits, target):
             if target[r, c] != 0.0:
                 total -= target[r, c] * (logits[r, c] - logz)
     return total / n, probs
-
-
-@njit(cache=True, fastmath=True)
-def sgd_update(params, grads, velocity, lr, momentum, nesterov, weight_decay):
-    """One SGD step in place over flat buffers; ``velocity`` is the momentum buffer.
-
-    Scalars come in the buffers' dtype (so float32 stays float32 in the loop).
-    """
-    for i in range(params.size):
-        g = grads[i] + weight_decay * params[i]
-        if momentum != 0:
-            velocity[i] = momentum * velocity[i] + g
-            g = g + momentum * velocity[i] if nesterov else velocity[i]
-        params[i] -= lr * g
-
-
-@njit(cache=True, fastmath=True, error_model="numpy")  # no zero-division check: SIMD
-def adam_update(params, grads, m, v, beta1, beta2, step_size, inv_correction2, eps, weight_decay):
-    """One Adam step in place over flat buffers.
-
-    ``step_size = lr / (1 - beta1**t)`` and ``inv_correction2 = 1 / (1 - beta2**t)`` carry the
-    bias corrections of step ``t``; ``weight_decay`` is added to the gradient (L2). Scalars come
-    in the buffers' dtype, so no float64 literal widens a float32 loop.
-    """
-    keep1 = params.dtype.type(1) - beta1
-    keep2 = params.dtype.type(1) - beta2
-    for i in range(params.size):
-        g = grads[i] + weight_decay * params[i]
-        mi = beta1 * m[i] + keep1 * g
-        vi = beta2 * v[i] + keep2 * g * g
-        m[i] = mi
-        v[i] = vi
-        params[i] -= step_size * mi / (math.sqrt(vi * inv_correction2) + eps)

@@ -4,7 +4,14 @@ A kernel written with ``prange`` over independent items (images, rows, blocks of
 of which reads what another writes, compiles twice: serially, where ``prange`` is ``range``,
 and with ``parallel=True`` on Numba's threads. The two give the same bits. :func:`twins` makes
 the pair; :func:`threads` says how many threads a call of some work should use, so that small
-calls, which gain less than the threads' start costs (a few microseconds), stay serial.
+calls, which gain less than the threads' start costs (a few microseconds), stay serial, and
+:func:`pick` chooses a twin by it.
+
+Numba's threads do not inherit the caller's subnormal flushing (x86's MXCSR): a parallel kernel
+that runs under :func:`~.fpenv.call_flushed` (backward passes, optimiser updates) reads
+``word = control_word()`` before its ``prange`` loop and sets it in each item
+(``own = control_word(); restore(word)`` ... ``restore(own)``), so that its threads flush as
+the serial twin does and give its bits.
 
 Numba's thread pool is started only where ``NUMBA_NUM_THREADS`` allows more than one thread:
 a started pool would make a later ``fork`` unsafe for nothing.
@@ -30,6 +37,12 @@ def twins(f, **options):
     serial = njit(cache=True, **options)(f)
     parallel = njit(cache=True, parallel=True, **options)(renamed(f, f.__name__ + "_parallel"))
     return serial, parallel
+
+
+def pick(pair, work, threshold):
+    """The parallel dispatcher of the ``(serial, parallel)`` ``pair`` where :func:`threads`
+    gives more than one thread for ``work``, else the serial one."""
+    return pair[1] if threads(work, threshold) > 1 else pair[0]
 
 
 def threads(work=None, threshold=0):

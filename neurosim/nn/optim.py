@@ -10,8 +10,8 @@ import numpy as np
 
 from .. import checks
 from ..kernels import fpenv
-from ..kernels import nn as kn
 from ..kernels import nn_optim as ko
+from ..kernels.threads import pick
 
 
 # ---------------------------------------------------------------- schedules
@@ -133,6 +133,11 @@ class Optimizer:
         self.step_count += 1
         fpenv.call_flushed(self._update, lr, one_blas_thread=False)   # as Tensor.backward
 
+    def _kernel(self, twins):
+        """The serial or the parallel one of an update's ``twins``
+        (:mod:`neurosim.kernels.nn_optim`) for this optimiser's buffer size (the same bits)."""
+        return pick(twins, self.data.size, ko.PARALLEL_SIZE)
+
     def _update(self, lr):
         raise NotImplementedError
 
@@ -153,8 +158,8 @@ class SGD(Optimizer):
 
     def _update(self, lr):
         t = self.data.dtype.type
-        kn.sgd_update(self.data, self.grad, self.velocity, t(lr), t(self.momentum), self.nesterov,
-                      t(self.weight_decay))
+        self._kernel(ko.SGD)(self.data, self.grad, self.velocity, t(lr), t(self.momentum),
+                             self.nesterov, t(self.weight_decay))
 
 
 class Adam(Optimizer):
@@ -178,9 +183,9 @@ class Adam(Optimizer):
         if self.decoupled and decay:
             self.data *= t(1.0 - lr * decay)
             decay = 0.0
-        kn.adam_update(self.data, self.grad, self.m, self.v, t(self.beta1), t(self.beta2),
-                       t(lr / (1.0 - self.beta1 ** step)), t(1.0 / (1.0 - self.beta2 ** step)),
-                       t(self.eps), t(decay))
+        self._kernel(ko.ADAM)(self.data, self.grad, self.m, self.v, t(self.beta1), t(self.beta2),
+                              t(lr / (1.0 - self.beta1 ** step)), t(1.0 / (1.0 - self.beta2 ** step)),
+                              t(self.eps), t(decay))
 
 
 class AdamW(Adam):
@@ -214,9 +219,9 @@ class RMSprop(Optimizer):
 
     def _update(self, lr):
         t = self.data.dtype.type
-        ko.rmsprop_update(self.data, self.grad, self.square_avg, self.grad_avg,
-                          self.momentum_buffer, t(lr), t(self.alpha), t(self.eps),
-                          t(self.weight_decay), t(self.momentum), self.centered)
+        self._kernel(ko.RMSPROP)(self.data, self.grad, self.square_avg, self.grad_avg,
+                                 self.momentum_buffer, t(lr), t(self.alpha), t(self.eps),
+                                 t(self.weight_decay), t(self.momentum), self.centered)
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
