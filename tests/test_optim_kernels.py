@@ -73,3 +73,10 @@ def test_rmsprop_centered_momentum_against_numpy():
     for got, w in zip((p, sq, av, buf), want):
         assert np.isfinite(w).all()
         np.testing.assert_allclose(got, w, rtol=1e-12, atol=1e-15)
+
+
+def test_zero_twins_zero_every_element():
+    for kernel in ko.ZERO:
+        buf = np.arange(1, N + 1, dtype=np.float32)
+        kernel(buf)
+        assert not buf.any()

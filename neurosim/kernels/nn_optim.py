@@ -1,5 +1,5 @@
 """Compiled optimiser updates of the nn engine, in place over one flat parameter buffer and
-its state buffers (1-D, one dtype, the same size).
+its state buffers (1-D, one dtype, the same size), and the zeroing of its gradient buffer.
 
 Each update is element-wise, so the buffer runs in chunks of :data:`CHUNK` elements, on Numba's
 threads where it is large (:data:`PARALLEL_SIZE`; the parallel twins give the same bits). The
@@ -29,6 +29,13 @@ def _chunks(n):
 def _span(c, n):
     """The slice bounds of chunk ``c`` of ``n`` elements."""
     return c * CHUNK, min(n, (c + 1) * CHUNK)
+
+
+def _zero(buffer):
+    """``buffer[...] = 0`` (the gradient buffer before a step)."""
+    for c in prange(_chunks(buffer.size)):
+        lo, hi = _span(c, buffer.size)
+        buffer[lo:hi] = 0
 
 
 def _sgd(params, grads, velocity, lr, momentum, nesterov, weight_decay):
@@ -104,6 +111,7 @@ def _rmsprop(params, grads, square_avg, grad_avg, momentum_buf, lr, alpha, eps, 
 
 
 #: ``(serial, parallel)`` twins of each update (:func:`~.threads.pick` chooses by size)
+ZERO = twins(_zero)
 SGD = twins(_sgd, **OPTIONS)
 ADAM = twins(_adam, **OPTIONS)
 RMSPROP = twins(_rmsprop, **OPTIONS)

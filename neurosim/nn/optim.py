@@ -113,7 +113,7 @@ class Optimizer:
 
     def zero_grad(self):
         """Set every gradient to zero."""
-        self.grad.fill(0.0)
+        self._kernel(ko.ZERO)(self.grad)
 
     def grad_norm(self):
         """Global L2 norm of the gradient."""
