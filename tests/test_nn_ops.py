@@ -137,3 +137,23 @@ def test_bad_input():
         ops.activation("swish")
     with pytest.raises(TypeError, match="scalar"):
         nn.grad(lambda x: x * 2)(A34)
+
+
+@pytest.mark.parametrize("shapes", [((5, 3, 4), (4, 6)), ((2, 5, 3, 4), (4, 6)), ((4,), (4, 6)),
+                                    ((5, 4), (4,)), ((5, 3, 4), (5, 4, 6)), ((5, 3, 4), (4,))])
+def test_matmul_of_any_operands_against_torch(shapes):
+    """Stacked, promoted and (..., k) @ (k, n) products (the last as one 2-D product of every
+    leading index's rows): values and both gradients as PyTorch's, in float64."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    A, B = (rng.standard_normal(s) for s in shapes)
+    a, b = (nn.Tensor(x, requires_grad=True) for x in (A, B))
+    y = ops.matmul(a, b)
+    G = rng.standard_normal(y.shape)
+    y.backward(G)
+    ta, tb = (torch.tensor(x, requires_grad=True) for x in (A, B))
+    ty = ta @ tb
+    ty.backward(torch.tensor(G))
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(a.grad, ta.grad.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(b.grad, tb.grad.numpy(), rtol=0, atol=1e-12)

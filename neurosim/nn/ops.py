@@ -182,21 +182,29 @@ def reparameterize(mean, log_var, eps):
 
 # ---------------------------------------------------------------- products
 def matmul(a, b):
-    """Matrix product ``a @ b`` (NumPy semantics for 1-D and stacked operands)."""
+    """Matrix product ``a @ b`` (NumPy semantics for 1-D and stacked operands). A right
+    operand of two dimensions meets the rows of every leading index of ``a`` in one 2-D
+    product (:func:`~neurosim.kernels.gemm_large.product`: own GEMM or BLAS by shape)."""
     a, b = _pair(a, b)
     # 1-D operands are promoted as NumPy does: a row vector on the left, a column on the right
     A = a.data[None, :] if a.ndim == 1 else a.data
     B = b.data[:, None] if b.ndim == 1 else b.data
-    plain = A.ndim == B.ndim == 2          # 2-D: gemm_large.product (own GEMM or BLAS)
-    out = gemm_large.product(A, B) if plain else A @ B
+    rows = B.ndim == 2          # (..., k) @ (k, n) as one (rows, k) @ (k, n) product
+    if rows:
+        R = A.reshape(-1, A.shape[-1])
+        out = gemm_large.product(R, B).reshape(A.shape[:-1] + B.shape[-1:])
+    else:
+        out = A @ B
 
     def backward(g):
         g = g.reshape(out.shape)
-        if plain:
-            ga = gemm_large.product(g, B, trans_b=True) if a.requires_grad else None
-            gb = gemm_large.product(A, g, trans_a=True) if b.requires_grad else None
-            return (None if ga is None else ga.reshape(a.shape),
-                    None if gb is None else gb.reshape(b.shape))
+        if rows:
+            g2 = g.reshape(len(R), -1)
+            ga = gemm_large.product(g2, B, trans_b=True).reshape(a.shape) \
+                if a.requires_grad else None
+            gb = gemm_large.product(R, g2, trans_a=True).reshape(b.shape) \
+                if b.requires_grad else None
+            return ga, gb
         ga = unbroadcast(g @ np.swapaxes(B, -1, -2), A.shape).reshape(a.shape) \
             if a.requires_grad else None
         gb = unbroadcast(np.swapaxes(A, -1, -2) @ g, B.shape).reshape(b.shape) \
