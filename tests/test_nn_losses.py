@@ -165,3 +165,21 @@ def test_bad_input():
         losses.gaussian_kl(A[0], C[0])
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         losses.cross_entropy(A, np.array([0, 3, 1, 2]))
+
+
+@pytest.mark.kernel
+def test_bce_float32_parallel_twin_gives_the_serial_bits():
+    from neurosim.kernels import nn_losses as kl
+    rng = np.random.default_rng(5)
+    z = (rng.standard_normal(5 * 2048 + 77) * 20).astype(np.float32)
+    t = rng.random(z.size).astype(np.float32)
+    t[3 * 2048 + 5] = 1.5                        # one target out of range, in the fourth block
+    blocks = -(-z.size // 2048)
+    outs = []
+    for kernel in kl.BCE32:
+        grad, totals, bad = np.empty_like(z), np.empty(blocks), np.empty(blocks, np.int64)
+        kernel(z, t, grad, totals, bad)
+        outs.append((grad, totals, bad))
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(outs[0][2], np.arange(blocks) == 3)

@@ -2,9 +2,10 @@
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .scalar import _LIMIT32, exp32
+from .threads import pick, twins
 
 _BLOCK = 2048      # elements of the float32 kernel's blocks of terms (8 KB, in L1)
 
@@ -39,21 +40,21 @@ def _sum64(x):
     return total
 
 
-@njit(cache=True, fastmath={"contract", "arcp", "nsz", "afn"}, error_model="numpy")
-def bce_with_logits32(z, t, grad):
+def _bce_with_logits32(z, t, grad, totals, bad):
     """:func:`bce_with_logits` for float32 ``z``, ``t`` and ``grad``, in float32 SIMD lanes,
-    block by block: ``u = e^-|z|`` by :func:`.scalar.exp32` (relative error below 1e-7; 0 for
-    ``|z| > 87``) and ``log1p(u) = 2 w (1 + w^2/3 + ... + w^14/15)``, ``w = u / (2 + u) <= 1/3``
-    (truncation below 2e-9 relative), ~0.5 ns an element against ~14 for the scalar library
-    calls. The terms summed in float64 lanes (:func:`_sum64`; no ``reassoc`` here, where it
-    would undo the rounding in ``exp32``). Returns the sum and whether every target lies in
-    [0, 1]."""
-    total = 0.0
-    bad = 0
-    terms = np.empty(_BLOCK, np.float32)
+    by blocks of :data:`_BLOCK` elements (on Numba's threads in the parallel twin): ``u =
+    e^-|z|`` by :func:`.scalar.exp32` (relative error below 1e-7; 0 for ``|z| > 87``) and
+    ``log1p(u) = 2 w (1 + w^2/3 + ... + w^14/15)``, ``w = u / (2 + u) <= 1/3`` (truncation
+    below 2e-9 relative), ~0.5 ns an element against ~14 for the scalar library calls. Block
+    ``b``'s terms are summed in float64 lanes into ``totals[b]`` (:func:`_sum64`; no
+    ``reassoc`` here, where it would undo the rounding in ``exp32``), its targets outside
+    [0, 1] counted in ``bad[b]`` (``totals``, ``bad``: one element a block)."""
     zero, one, two = np.float32(0.0), np.float32(1.0), np.float32(2.0)
-    for start in range(0, z.size, _BLOCK):
-        zb, tb, gb = z[start:start + _BLOCK], t[start:start + _BLOCK], grad[start:start + _BLOCK]
+    for b in prange(totals.size):
+        lo = b * _BLOCK
+        zb, tb, gb = z[lo:lo + _BLOCK], t[lo:lo + _BLOCK], grad[lo:lo + _BLOCK]
+        terms = np.empty(zb.size, np.float32)
+        wrong = 0
         for j in range(zb.size):
             zj, tj = zb[j], tb[j]
             e = exp32(max(-abs(zj), -_LIMIT32))
@@ -71,6 +72,21 @@ def bce_with_logits32(z, t, grad):
             terms[j] = max(zj, zero) - zj * tj + two * w * p
             sig = one / (one + e)
             gb[j] = (sig if zj >= zero else e * sig) - tj
-            bad += not ((tj >= zero) & (tj <= one))
-        total += _sum64(terms[:zb.size])
-    return total, bad == 0
+            wrong += not ((tj >= zero) & (tj <= one))
+        totals[b] = _sum64(terms)
+        bad[b] = wrong
+
+
+BCE32 = twins(_bce_with_logits32, fastmath={"contract", "arcp", "nsz", "afn"},
+              error_model="numpy")
+PARALLEL_SIZE = 1 << 16    # elements from which the float32 kernel's threads pay
+
+
+def bce_with_logits32(z, t, grad):
+    """:func:`_bce_with_logits32` on flat float32 arrays of one size, on Numba's threads from
+    :data:`PARALLEL_SIZE` elements (the same bits): the sum of the terms (the blocks' sums
+    added in order) and whether every target lies in [0, 1]."""
+    blocks = -(-z.size // _BLOCK)
+    totals, bad = np.empty(blocks), np.empty(blocks, np.int64)
+    pick(BCE32, z.size, PARALLEL_SIZE)(z, t, grad, totals, bad)
+    return float(np.add.reduce(totals)), not bad.any()
