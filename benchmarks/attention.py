@@ -24,6 +24,7 @@ median step times and the ratio PyTorch / neurosim; per family min, median and m
 
     python benchmarks/attention.py [--rounds 5] [--steps 40]
     python benchmarks/attention.py --sweep [--rounds 3] [--seconds 1] [--threads 1|all] [--causal]
+        [--d-model 64 128 256] [--lengths 16 64 128] [--batches 32 128]
 """
 import nn_steps  # noqa: F401  (sets the thread counts before NumPy loads)
 
@@ -124,7 +125,7 @@ def sweep(args):
     out = nn_steps.header(heads=HEADS, features=FEATURES, classes=VALUES, optimizer="Adam",
                           causal=args.causal)
     rows = []
-    for d, length, batch in itertools.product(D_SWEEP, LENGTHS, BATCHES):
+    for d, length, batch in itertools.product(args.d_model, args.lengths, args.batches):
         theirs = Torch(0, d, 2 * d, FEATURES, length if args.causal else None)
         ours = Ours(theirs.weights(), d, 2 * d, (length, FEATURES), args.causal)
         rng = np.random.default_rng(0)
@@ -145,6 +146,12 @@ def main():
     p.add_argument("--sweep", action="store_true", help="the block's step over sizes instead")
     p.add_argument("--causal", action="store_true",
                    help="with --sweep: causal self-attention on both sides")
+    p.add_argument("--d-model", nargs="+", type=int, default=list(D_SWEEP),
+                   help="with --sweep: these widths only")
+    p.add_argument("--lengths", nargs="+", type=int, default=list(LENGTHS),
+                   help="with --sweep: these sequence lengths only")
+    p.add_argument("--batches", nargs="+", type=int, default=list(BATCHES),
+                   help="with --sweep: these batch sizes only")
     nn_steps.add_arguments(p)
     p.set_defaults(rounds=5)
     args = p.parse_args()

@@ -133,3 +133,54 @@ def test_only_wanted_gradients_are_made():
     out, _ = attention(tq, k, v, 2, causal=True)
     out.sum().backward()
     assert tq.grad.shape == q.shape and np.isfinite(tq.grad).all()
+
+
+def _kernel_arrays(dtype, batch, heads, tq, tk, d, dv, masks, rng):
+    """Inputs of the kernels: q, k, v as column slices of one packed array (as the layers pass
+    them), the masks (general and additive as broadcast views) and the output's gradient."""
+    packed = rng.standard_normal((batch, max(tq, tk), heads * (2 * d + dv))).astype(dtype)
+    q = packed[:, :tq, :heads * d]
+    k = packed[:, :tk, heads * d:2 * heads * d]
+    v = packed[:, :tk, 2 * heads * d:]
+    full = (batch, heads, tq, tk)
+    if masks:
+        pad = rng.random((batch, tk)) < 0.2
+        allowed = np.broadcast_to(rng.random((1, heads, tq, tk)) < 0.8, full)
+        additive = np.broadcast_to(rng.standard_normal((tq, tk)).astype(dtype), full)
+    else:
+        pad = np.zeros((1, 0), bool)
+        allowed = np.broadcast_to(np.zeros((1, 1, 1, 0), bool), (1, 1, 1, 0))
+        additive = np.broadcast_to(np.zeros((1, 1, 1, 0), dtype), (1, 1, 1, 0))
+    g = rng.standard_normal((batch, tq, heads * dv)).astype(dtype)
+    return q, k, v, pad, allowed, additive, g
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("tq, tk, causal, masks", [(37, 21, True, True), (19, 40, False, False),
+                                                   (33, 33, True, False)])
+def test_parallel_twins_give_the_serial_bits(dtype, tq, tk, causal, masks):
+    """The (sample, head) blocks in several runs, serially and on threads, against one run:
+    weights, outputs and every gradient bit for bit (also a call that wants only the values'
+    gradient)."""
+    batch, heads, d, dv = 3, 3, 8, 5
+    q, k, v, pad, allowed, additive, g = _kernel_arrays(dtype, batch, heads, tq, tk, d, dv,
+                                                        masks, np.random.default_rng(5))
+    scale = dtype(0.3)
+    results = []
+    for forward, backward, parts in ((katt.sdp_forward, katt.sdp_backward, 1),
+                                     (katt.sdp_forward, katt.sdp_backward, 4),
+                                     (katt.sdp_forward_parallel, katt.sdp_backward_parallel, 4),
+                                     (katt.sdp_forward_parallel, katt.sdp_backward_parallel, 9)):
+        weights = np.empty((batch, heads, tq, tk), dtype)
+        out = np.empty((batch, tq, heads * dv), dtype)
+        forward(q, k, v, scale, causal, pad, allowed, additive, weights, out, parts)
+        grads = [np.empty_like(a) for a in (q, k, v)]
+        backward(g, q, k, v, weights, scale, causal, *grads, parts)
+        only_v = np.empty_like(v)
+        backward(g, q, k, v, weights, scale, causal, np.empty((0, 0, 0), dtype),
+                 np.empty((0, 0, 0), dtype), only_v, parts)
+        results.append([weights, out, *grads, only_v])
+    assert results[0][4].tobytes() == results[0][5].tobytes()
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert a.tobytes() == b.tobytes()

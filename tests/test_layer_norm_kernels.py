@@ -1,11 +1,11 @@
-"""The layer norm kernels (neurosim.kernels.nn.layer_norm_rows, float32 element arithmetic, and
-neurosim.kernels.nn_norm.layer_norm_rows_backward, float32 column sums by row blocks) against
+"""The layer norm kernels (neurosim.kernels.nn_norm.layer_norm_rows, float32 element arithmetic,
+and layer_norm_rows_backward, float32 column sums by row blocks) against
 PyTorch in float64 and a float64 NumPy reference for float32, at row counts around the row
 block and widths with SIMD tails; a row whose gradient is exactly zero gives exactly zero."""
 import numpy as np
 import pytest
 
-from neurosim.kernels import nn as kn
+from neurosim.kernels import fpenv
 from neurosim.kernels import nn_norm as kq
 from neurosim.nn import norm
 from neurosim.nn.tensor import Tensor
@@ -18,14 +18,14 @@ SHAPES = [(1, 5), (kq.ROW_BLOCK, 64), (2 * kq.ROW_BLOCK + 7, 37), (70, 128)]
 def _forward(x, gamma, beta, eps=1e-5):
     out = np.empty_like(x)
     mean, inv_std = np.empty(x.shape[0], x.dtype), np.empty(x.shape[0], x.dtype)
-    kn.layer_norm_rows(x, gamma, beta, eps, out, mean, inv_std)
+    kq.layer_norm_rows(x, gamma, beta, eps, out, mean, inv_std, 1)
     return out, mean, inv_std
 
 
 def _backward(g, gamma, x, mean, inv_std):
     gx = np.empty_like(g)
     g_gamma, g_beta = np.empty(g.shape[1]), np.empty(g.shape[1])
-    kq.layer_norm_rows_backward(g, gamma, x, mean, inv_std, gx, g_gamma, g_beta)
+    kq.layer_norm_rows_backward(g, gamma, x, mean, inv_std, gx, g_gamma, g_beta, 1)
     return gx, g_gamma, g_beta
 
 
@@ -98,3 +98,32 @@ def test_op_in_float32_matches_float64_op():
     for ours, want in zip(results[np.float32], results[np.float64]):
         assert ours.dtype == np.float32
         np.testing.assert_allclose(ours, want, rtol=0, atol=2e-5 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows, features, parts", [(5 * kq.ROW_BLOCK + 9, 37, 3),
+                                                   (kq.ROW_BLOCK + 1, 64, 2)])
+def test_parallel_twins_give_the_serial_bits(dtype, rows, features, parts):
+    """The rows (and row blocks) in several runs, serial and on threads, against one run; under
+    the backward pass's flushing, every thread flushes as its caller: gradient columns of
+    subnormals read as zero (their scale and shift gradients are zero, not sums of
+    subnormals)."""
+    x, gamma, beta, g = _inputs(rows, features, dtype)
+    g[:, ::2] = np.finfo(dtype).smallest_subnormal * 3
+    results = []
+    for forward, backward, n in ((kq.layer_norm_rows, kq.layer_norm_rows_backward, 1),
+                                 (kq.layer_norm_rows, kq.layer_norm_rows_backward, parts),
+                                 (kq.layer_norm_rows_parallel,
+                                  kq.layer_norm_rows_backward_parallel, parts)):
+        out = np.empty_like(x)
+        mean, inv_std = np.empty(rows, dtype), np.empty(rows, dtype)
+        forward(x, gamma, beta, 1e-5, out, mean, inv_std, n)
+        gx = np.empty_like(g)
+        g_gamma, g_beta = np.empty(features), np.empty(features)
+        fpenv.call_flushed(backward, g, gamma, x, mean, inv_std, gx, g_gamma, g_beta, n)
+        assert not g_beta[::2].any() and not g_gamma[::2].any()
+        results.append((out, mean, inv_std, gx, g_gamma, g_beta))
+    assert _backward(g, gamma, x, *results[0][1:3])[2][::2].all()     # unflushed: subnormals
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert a.tobytes() == b.tobytes()

@@ -16,7 +16,10 @@ scores' gradient. No score-sized temporary is made: the weights, (batch, heads, 
 keys), are written once and read once. Masks are read where they are: causal by index (a
 causal panel multiplies only the keys its last query sees), key padding (batch, keys), a
 general boolean or additive mask as a broadcast view (batch, heads, queries, keys); none is
-materialised.
+materialised. Each kernel is a pair of twins (:func:`neurosim.kernels.threads.twins`):
+``sdp_forward`` and ``sdp_forward_parallel`` (and the backward's) take ``parts``, the runs of
+consecutive (sample, head) blocks the call is split into, one at a time per thread in the
+parallel twin; the blocks share nothing, so the bits are the serial kernel's.
 
 Forward, per sample ``b``: ``hidden[b, t] = tanh(query[b] + keys[b, t])`` for every encoder step
 ``t`` (in SIMD lanes, as ``tanh(x) = 2 s(2x) - 1`` with the vectorised logistic of
@@ -28,14 +31,16 @@ over the batch in a fixed order). Arrays are C-contiguous, of one float dtype.
 """
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from . import vexp
+from .fpenv import control_word, restore
 from .gemm import VECTOR_BYTES, WIDE, register_loop, vector_types
 from .scalar import _LIMIT32, exp32, sigmoid_lanes
 from .simd import wide_vectors
+from .threads import twins
 
 _FAST = {"contract", "arcp", "nsz", "afn"}       # as kernels.scalar: sums keep their order
 _SUMS = {"reassoc", "nsz"}                       # row sums and maxima in SIMD lanes, any order
@@ -299,8 +304,13 @@ def _sizes(q, k, v, weights):
     return q.shape[0], q.shape[1], k.shape[1], heads, q.shape[2] // heads, v.shape[2] // heads
 
 
-@njit(cache=True, error_model="numpy")
-def sdp_forward(q, k, v, scale, causal, pad, allowed, additive, weights, out):
+@njit(cache=True, inline="always")
+def _part(p, parts, items):
+    """Items ``lo:hi`` of part ``p`` of ``parts`` (as even as can be) out of ``items``."""
+    return p * items // parts, (p + 1) * items // parts
+
+
+def _sdp_forward(q, k, v, scale, causal, pad, allowed, additive, weights, out, parts):
     """Scaled dot-product attention of every (sample, head): ``weights[b, h] = softmax(scale
     Q K^T + mask)`` and ``out = weights V``, heads merged.
 
@@ -309,7 +319,10 @@ def sdp_forward(q, k, v, scale, causal, pad, allowed, additive, weights, out):
     (B, Tq, H * dv) are written. Masks: ``causal`` (query ``i`` sees keys ``j <= i``); ``pad``
     (B, Tk) bool, True at padding; ``allowed`` bool and ``additive`` (of the dtype), broadcast
     views of shape (B, H, Tq, Tk). A mask that is not used is an array with an empty last axis
-    ((1, 0) or (1, 1, 1, 0)).
+    ((1, 0) or (1, 1, 1, 0)). ``parts`` (>= 1): the (sample, head) blocks in that many runs of
+    consecutive blocks, one per thread in :data:`sdp_forward_parallel` (each with its own
+    scratch and its caller's subnormal setting, :mod:`.fpenv`): the blocks share nothing, so
+    the bits do not depend on ``parts`` or the twin.
 
     Each (sample, head) runs by panels of :data:`PANEL` queries: their scores (register tiles
     of :func:`_product`, with ``K^T`` copied once per head), their softmax rows and their
@@ -317,9 +330,14 @@ def sdp_forward(q, k, v, scale, causal, pad, allowed, additive, weights, out):
     query sees.
     """
     n, tq, tk, heads, d, dv = _sizes(q, k, v, weights)
-    Kt = np.empty((d, tk), q.dtype)
-    for b in range(n):
-        for h in range(heads):
+    word = control_word()
+    for p in prange(parts):
+        own = control_word()
+        restore(word)
+        Kt = np.empty((d, tk), q.dtype)
+        lo, hi = _part(p, parts, n * heads)
+        for block in range(lo, hi):
+            b, h = block // heads, block % heads
             Q, V, O, S = _head(q, b, h, d), _head(v, b, h, dv), _head(out, b, h, dv), weights[b, h]
             _transpose(_head(k, b, h, d), Kt)
             for i in range(0, tq, PANEL):
@@ -328,10 +346,10 @@ def sdp_forward(q, k, v, scale, causal, pad, allowed, additive, weights, out):
                 _product(Q, Kt, S, i, end, live, d)
                 _softmax_rows(S, i, end, b, h, scale, causal, pad, allowed, additive)
                 _product(S, V, O, i, end, dv, live)
+        restore(own)
 
 
-@njit(cache=True, error_model="numpy")
-def sdp_backward(g, q, k, v, weights, scale, causal, gq, gk, gv):
+def _sdp_backward(g, q, k, v, weights, scale, causal, gq, gk, gv, parts):
     """Gradients of :func:`sdp_forward` for the output's gradient ``g`` (B, Tq, H * dv), from
     the kept ``weights`` (and ``causal``, as the forward pass had it): written into ``gq``,
     ``gk`` and ``gv`` (the shapes of ``q``, ``k``, ``v``; rows contiguous); a gradient that is
@@ -340,12 +358,18 @@ def sdp_backward(g, q, k, v, weights, scale, causal, gq, gk, gv):
     (``dP``, ``dS`` and ``dQ = dS K`` while the panel is in L1); then ``dK = dS^T Q`` and ``dV
     = P^T G`` (``dS`` and ``P`` read as transposed views). A causal block multiplies only the
     pairs that its mask leaves: a query panel's keys up to its last query, a key panel's
-    queries from its first key."""
+    queries from its first key. ``parts``: as in :func:`sdp_forward` (every gradient of a
+    (sample, head) block is its own)."""
     n, tq, tk, heads, d, dv = _sizes(q, k, v, weights)
     want_q, want_k, want_v = gq.size > 0, gk.size > 0, gv.size > 0
-    Vt, dS = np.empty((dv, tk), q.dtype), np.empty((tq, tk), q.dtype)
-    for b in range(n):
-        for h in range(heads):
+    word = control_word()
+    for p in prange(parts):
+        own = control_word()
+        restore(word)
+        Vt, dS = np.empty((dv, tk), q.dtype), np.empty((tq, tk), q.dtype)
+        lo, hi = _part(p, parts, n * heads)
+        for block in range(lo, hi):
+            b, h = block // heads, block % heads
             P, G = weights[b, h], _head(g, b, h, dv)
             if want_v:
                 _keys_product(P, G, _head(gv, b, h, dv), causal)
@@ -361,6 +385,7 @@ def sdp_backward(g, q, k, v, weights, scale, causal, gq, gk, gv):
                     _product(dS, _head(k, b, h, d), _head(gq, b, h, d), i, end, d, live)
             if want_k:
                 _keys_product(dS, _head(q, b, h, d), _head(gk, b, h, d), causal)
+        restore(own)
 
 
 @njit(cache=True)
@@ -384,6 +409,14 @@ def _keys_product(A, B, C, causal):
     for j in range(seen, keys):
         for c in range(width):
             C[j, c] = zero
+
+
+sdp_forward, sdp_forward_parallel = twins(_sdp_forward, error_model="numpy")
+sdp_backward, sdp_backward_parallel = twins(_sdp_backward, error_model="numpy")
+#: multiply-adds of a call's products (the forward's; the backward's are twice as many) from
+#: which its (sample, head) blocks run on Numba's threads: 2^18 took 20 us on one thread, 14-16
+#: on two (float32; 2^17: level)
+PARALLEL_WORK = 1 << 18
 
 
 @njit(cache=True, error_model="numpy")

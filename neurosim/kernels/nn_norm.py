@@ -1,23 +1,77 @@
-"""Compiled normalisation kernels of the nn engine that vectorise (beside those in
-:mod:`neurosim.kernels.nn`).
+"""Compiled layer normalisation kernels of the nn engine, forward and backward, each a serial
+and a parallel twin (:func:`neurosim.kernels.threads.twins`) over runs of rows.
 
-:func:`layer_norm_rows_backward` is the backward pass of
-:func:`neurosim.kernels.nn.layer_norm_rows`: it makes ``xhat`` again from the input and the
-row statistics (the forward pass writes one stream instead of two, and the op keeps no
-(rows, F) array of its own); the two row sums run in float64 SIMD lanes (reassociated, in a
-function of their own, so that no reordering or fused multiply-add reaches the gradient's
-formula: a row whose gradient is exactly zero still gives exactly zero); the scale and shift
-gradients accumulate column-wise in the input's dtype over blocks of :data:`ROW_BLOCK` rows,
-each block's sums added into float64 (the float64 accumulators had cost a load, a convert and a
-store per element); rows are indexed in place (a row view costs two atomic reference counts).
-At 4096 rows of 64 features, float32: 0.26 -> 0.15 ms; 8192 x 128: 0.89 -> 0.60 ms.
+:func:`layer_norm_rows` writes the output and the row statistics, not ``xhat``, and
+:func:`layer_norm_rows_backward` makes ``xhat`` again from the input and the statistics (the
+forward pass writes one stream instead of two, and the op keeps no (rows, F) array of its own).
+The forward's row sums run in float64 in any order (as NumPy's pairwise sums), its element
+arithmetic in the input's dtype (float32 rows in float32 SIMD lanes: 1.4x faster than in
+float64). The backward's two row sums run in float64 SIMD lanes (reassociated, in a function of
+their own, so that no reordering or fused multiply-add reaches the gradient's formula: a row
+whose gradient is exactly zero still gives exactly zero); the scale and shift gradients sum
+column-wise in the input's dtype over blocks of :data:`ROW_BLOCK` rows, and the blocks' sums are
+added into float64 in order after the rows (the float64 accumulators had cost a load, a convert
+and a store per element). Rows are indexed in place (a row view costs two atomic reference
+counts). At 4096 rows of 64 features, float32, one thread: 0.26 -> 0.15 ms; 8192 x 128: 0.89 ->
+0.60 ms.
+
+Each kernel takes ``parts``, the number of runs of consecutive rows (row blocks in the
+backward) it splits the work into, one per thread in the parallel twin, each thread with its
+caller's subnormal setting (:mod:`.fpenv`). No row reads another's results and the blocks' sums
+are added in one order, so the bits do not depend on ``parts`` or the twin.
 """
-import numpy as np
-from numba import njit
+import math
 
+import numpy as np
+from numba import njit, prange
+
+from .fpenv import control_word, restore
 from .simd import wide_vectors
+from .threads import twins
 
 ROW_BLOCK = 32      # rows whose scale and shift gradients are summed in the input's dtype
+#: elements (rows * features) of a call from which its rows run on Numba's threads
+PARALLEL_WORK = 1 << 16
+# Row sums in SIMD lanes, in any order (as NumPy's pairwise sums are); forward only: the same
+# flags on the backward left 1e-17 where a row's gradient is exactly zero (a causal mask's).
+_SUMS = {"reassoc", "contract", "nsz", "arcp"}
+
+
+@njit(cache=True, inline="always")
+def _part(p, parts, items):
+    """Items ``lo:hi`` of part ``p`` of ``parts`` (as even as can be) out of ``items``."""
+    return p * items // parts, (p + 1) * items // parts
+
+
+def _layer_norm_rows(x, gamma, beta, eps, out, mean, inv_std, parts):
+    """Layer normalisation of the rows of ``x`` (rows, F): ``out`` (rows, F) ``= gamma xhat +
+    beta`` with ``xhat = (x - mean) / sqrt(var + eps)``, the row's mean and biased variance
+    (summed in float64; the mean and ``1 / sqrt(var + eps)`` then rounded to ``x``'s dtype);
+    ``mean`` and ``inv_std`` (rows,) receive them, from which the backward pass makes ``xhat``
+    again. ``gamma``, ``beta`` (F,); one float dtype throughout. ``parts`` (>= 1): runs of
+    consecutive rows (see the module)."""
+    word = control_word()
+    for p in prange(parts):
+        own = control_word()
+        restore(word)
+        lo, hi = _part(p, parts, x.shape[0])
+        F = x.shape[1]
+        dtype = x.dtype.type
+        for r in range(lo, hi):
+            total = 0.0
+            for j in range(F):
+                total += x[r, j]
+            m = dtype(total / F)
+            var = 0.0
+            for j in range(F):
+                d = x[r, j] - m
+                var += d * d
+            s = dtype(1.0 / math.sqrt(var / F + eps))
+            mean[r] = m
+            inv_std[r] = s
+            for j in range(F):
+                out[r, j] = gamma[j] * ((x[r, j] - m) * s) + beta[j]
+        restore(own)
 
 
 @njit(cache=True, fastmath={"reassoc", "nsz"})
@@ -34,31 +88,43 @@ def _row_sums(g, gamma, x, m, s, r):
     return a, b
 
 
-@njit(cache=True)
-def layer_norm_rows_backward(g, gamma, x, mean, inv_std, gx, g_gamma, g_beta):
-    """Gradients of :func:`neurosim.kernels.nn.layer_norm_rows` from the output gradient ``g``
-    (rows, F), its input ``x`` and the row statistics ``mean`` and ``inv_std`` (rows,) it
-    wrote: ``gx`` (rows, F) through the row statistics, ``g_gamma`` and ``g_beta`` (F,) float64
-    summed over the rows (in float32 for float32 inputs within blocks of :data:`ROW_BLOCK`
-    rows)."""
-    wide_vectors()
+def _layer_norm_rows_backward(g, gamma, x, mean, inv_std, gx, g_gamma, g_beta, parts):
+    """Gradients of :func:`layer_norm_rows` from the output gradient ``g`` (rows, F), its input
+    ``x`` and the row statistics ``mean`` and ``inv_std`` (rows,) it wrote: ``gx`` (rows, F)
+    through the row statistics, ``g_gamma`` and ``g_beta`` (F,) float64 summed over the rows
+    (in the input's dtype within blocks of :data:`ROW_BLOCK` rows, the blocks added in order).
+    ``parts`` (>= 1): runs of consecutive row blocks (see the module)."""
     rows, F = g.shape
     dtype = g.dtype.type
+    blocks = -(-rows // ROW_BLOCK)
+    sums = np.empty((2, blocks, F), g.dtype)     # each block's scale and shift gradients
+    word = control_word()
+    for p in prange(parts):
+        wide_vectors()          # here: the body of a parallel loop is a function of its own
+        own = control_word()
+        restore(word)
+        lo, hi = _part(p, parts, blocks)
+        for k in range(lo, hi):
+            block_gamma, block_beta = sums[0, k], sums[1, k]
+            block_gamma[:] = 0.0
+            block_beta[:] = 0.0
+            for r in range(k * ROW_BLOCK, min((k + 1) * ROW_BLOCK, rows)):
+                m, s = mean[r], inv_std[r]
+                for j in range(F):
+                    block_gamma[j] += g[r, j] * ((x[r, j] - m) * s)
+                    block_beta[j] += g[r, j]
+                sum_d, sum_dh = _row_sums(g, gamma, x, m, s, r)
+                mean_d, mean_dh = dtype(sum_d / F), dtype(sum_dh / F)
+                for j in range(F):
+                    gx[r, j] = s * (g[r, j] * gamma[j] - mean_d - ((x[r, j] - m) * s) * mean_dh)
+        restore(own)
     g_gamma[:] = 0.0
     g_beta[:] = 0.0
-    block_gamma, block_beta = np.empty(F, g.dtype), np.empty(F, g.dtype)
-    for start in range(0, rows, ROW_BLOCK):
-        block_gamma[:] = 0.0
-        block_beta[:] = 0.0
-        for r in range(start, min(start + ROW_BLOCK, rows)):
-            m, s = mean[r], inv_std[r]
-            for j in range(F):
-                block_gamma[j] += g[r, j] * ((x[r, j] - m) * s)
-                block_beta[j] += g[r, j]
-            sum_d, sum_dh = _row_sums(g, gamma, x, m, s, r)
-            mean_d, mean_dh = dtype(sum_d / F), dtype(sum_dh / F)
-            for j in range(F):
-                gx[r, j] = s * (g[r, j] * gamma[j] - mean_d - ((x[r, j] - m) * s) * mean_dh)
-        for j in range(F):
-            g_gamma[j] += block_gamma[j]
-            g_beta[j] += block_beta[j]
+    for k in range(blocks):
+        for j in range(g.shape[1]):
+            g_gamma[j] += sums[0, k, j]
+            g_beta[j] += sums[1, k, j]
+
+
+layer_norm_rows, layer_norm_rows_parallel = twins(_layer_norm_rows, fastmath=_SUMS)
+layer_norm_rows_backward, layer_norm_rows_backward_parallel = twins(_layer_norm_rows_backward)

@@ -8,7 +8,9 @@ every head in a compiled kernel pair (:func:`neurosim.kernels.attention.sdp_forw
 softmax rows and outputs are made while the panel is in L1, the products in the module's own
 register tiles reading the heads where they are, masks read where they are (causal by index,
 with only the unmasked pairs multiplied; padding per key; a general mask as a broadcast view).
-It keeps the attention weights for its backward pass (and for plots). Computation follows the
+It keeps the attention weights for its backward pass (and for plots). With several Numba
+threads, a call of :data:`~neurosim.kernels.attention.PARALLEL_WORK` multiply-adds or more runs
+its (sample, head) blocks on them (the parallel twins, the same bits). Computation follows the
 inputs' dtype. Float32, one thread, 32 sequences of 128 steps, 4 heads of width 16: forward
 2.4 ms and backward 3.1 (NumPy's stacked products over the whole batch had taken 49 ms
 together, the first kernel pair with BLAS products on copies 7); PyTorch's flash attention took
@@ -27,6 +29,7 @@ from ..kernels import attention as katt
 from . import ops
 from .init import initialiser
 from .layers import Dropout, Layer, LayerNorm, SequenceLayer
+from .norm import thread_runs
 from .recurrent import _checked_lengths
 from .tensor import Tensor, as_tensor, record
 
@@ -206,11 +209,15 @@ def _sdp(Q, K, V, heads, causal, key_padding_mask, attn_mask, scale):
                                                        (1, 1, 1, 0)))
     weights = np.empty(full, dtype)
     out = np.empty((batch, tq, V.shape[2]), dtype)
-    katt.sdp_forward(Q, K, V, scale, bool(causal), pad, allowed, added, weights, out)
+    parts = thread_runs(batch * tq * tk * (K.shape[2] + V.shape[2]), katt.PARALLEL_WORK,
+                        batch * heads)
+    forward, backward = (katt.sdp_forward, katt.sdp_backward) if parts == 1 else \
+        (katt.sdp_forward_parallel, katt.sdp_backward_parallel)
+    forward(Q, K, V, scale, bool(causal), pad, allowed, added, weights, out, parts)
 
     def grads_into(g, gq, gk, gv):
-        katt.sdp_backward(np.ascontiguousarray(g, dtype), Q, K, V, weights, scale, bool(causal),
-                          gq, gk, gv)
+        backward(np.ascontiguousarray(g, dtype), Q, K, V, weights, scale, bool(causal), gq, gk,
+                 gv, parts)
     return out, weights, grads_into
 
 
