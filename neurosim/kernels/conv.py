@@ -12,9 +12,27 @@ zero (average) or minus-infinity (maximum) padding and any output size (PyTorch'
 ``ceil_mode``): windows are clipped to the image. :func:`interpolate2d` is up-sampling's
 two-tap blend. Backward kernels add into zeroed arrays (except :func:`col2im`, which writes
 every pixel, and :func:`max_pool2x2_backward`, which writes every pixel its windows cover).
+
+The kernels that loop over images, channels or blocks of rows are written with ``prange``
+over those items, none of which reads what another writes, and each is its serial dispatcher
+under its own name and its parallel twin under the name with ``_parallel`` added
+(:func:`.threads.twins`: the same bits; the caller picks by work, :data:`PARALLEL_VALUES`).
+A sum over the items (a bias or weight gradient over images) is kept in the serial order: the
+items are then the out channels, each summing over the images itself, or each image's terms
+go to their own row of a work array, added image by image after the loop. Each item sets its
+thread's subnormal flushing to its caller's (:mod:`.fpenv`).
 """
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+from .fpenv import control_word, restore
+from .threads import twins
+
+#: values a call writes from which the parallel twin pays for its threads' start (a few
+#: microseconds)
+PARALLEL_VALUES = 1 << 15
+#: rows (of :func:`bias_relu`) or columns (of :func:`relu_mask_sum`) in a parallel item
+BLOCK = 64
 
 
 @njit(cache=True)
@@ -29,7 +47,6 @@ def _pad_channel(x, c, ph, pw, xp):
                 dst[q] = src[q]
 
 
-@njit(cache=True)
 def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
     """Fill ``cols`` (C*kh*kw, N*oh*ow) with the zero-padded receptive fields of ``x``
     (N, C, H, W): kernel tap ``(i, j)`` reads pixel ``(oy*sh - ph + i*dh, ox*sw - pw + j*dw)``.
@@ -38,11 +55,12 @@ def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
     are a block of rows); column ``(n*oh + oy)*ow + ox`` is output position ``(oy, ox)`` of
     image ``n``. Each channel is zero-padded once into a buffer, so that every row segment
     is a plain copy with no bounds tests (at stride 1 a contiguous one that vectorises:
-    1.5-1.8x the bounds-tested loop at 4x32x14x14 and 4x16x28x28, float32).
+    1.5-1.8x the bounds-tested loop at 4x32x14x14 and 4x16x28x28, float32). The channels
+    are the parallel items (each writes its own rows).
     """
     n_img, n_ch = x.shape[:2]
-    xp = np.zeros((n_img, x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), x.dtype)
-    for c in range(n_ch):
+    for c in prange(n_ch):
+        xp = np.zeros((n_img, x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), x.dtype)
         _pad_channel(x, c, ph, pw, xp)
         for i in range(kh):
             for j in range(kw):
@@ -59,7 +77,6 @@ def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
                                 dst[ox] = src[ox * sw]
 
 
-@njit(cache=True)
 def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
     """Write into ``x`` (N, C, H, W) the sums of the columns of ``cols`` at the pixels they
     came from: the adjoint of :func:`im2col` with the same arguments (padding positions are
@@ -67,11 +84,15 @@ def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
 
     Each channel is summed in a zeroed padded buffer, every row segment added with no bounds
     tests (at stride 1 over two slices indexed by the loop counter alone, so that Numba drops
-    its negative-index test and the loop vectorises), then its middle copied to ``x``."""
+    its negative-index test and the loop vectorises), then its middle copied to ``x``. The
+    channels are the parallel items; each thread keeps its caller's subnormal flushing
+    (:mod:`.fpenv`)."""
     n_img, n_ch, h, w = x.shape
-    xp = np.empty((n_img, h + 2 * ph, w + 2 * pw), x.dtype)
-    for c in range(n_ch):
-        xp[:] = 0
+    word = control_word()
+    for c in prange(n_ch):
+        own = control_word()
+        restore(word)
+        xp = np.zeros((n_img, h + 2 * ph, w + 2 * pw), x.dtype)
         for i in range(kh):
             for j in range(kw):
                 row = cols[(c * kh + i) * kw + j]
@@ -90,16 +111,19 @@ def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
                 src, dst = xp[n, y + ph, pw:pw + w], x[n, c, y]
                 for q in range(w):
                     dst[q] = src[q]
+        restore(own)
 
 
-@njit(cache=True)
 def rows_to_images(src, bias, relu, dst):
     """``dst[n, o, p] = act(src[o, n*P + p] + bias[o])`` for ``dst`` (N, O, P) from the GEMM's
     ``src`` (O, N*P); ``act`` is the ReLU (``v if v > 0 else 0``) when ``relu``, else the
-    identity. Loads and stores both run in order."""
+    identity. Loads and stores both run in order; the images are the parallel items."""
     n_img, n_out, size = dst.shape
     zero = dst.dtype.type(0)
-    for n in range(n_img):
+    word = control_word()
+    for n in prange(n_img):
+        own = control_word()
+        restore(word)
         for o in range(n_out):
             b = bias[o]
             s = src[o, n * size:(n + 1) * size]
@@ -111,6 +135,7 @@ def rows_to_images(src, bias, relu, dst):
             else:
                 for p in range(size):
                     d[p] = s[p] + b
+        restore(own)
 
 
 @njit(cache=True, fastmath={"reassoc", "nsz"})
@@ -137,18 +162,22 @@ def _masked_copy(s, y, relu, d):
         d[p] = v if keep else zero
 
 
-@njit(cache=True)
 def images_to_rows(g, out, relu, dst, gb):
     """Backward of :func:`rows_to_images`: ``dst[o, n*P + p]`` (O, N*P) receives ``g[n, o, p]``
     (zeroed where the ReLU's output ``out`` is not positive, when ``relu``), and ``gb`` (O,),
-    float64, its sum over images and positions (the bias gradient)."""
+    float64, its sum over images and positions (the bias gradient), added image by image. The
+    out channels are the parallel items."""
     n_img, n_out, size = g.shape
-    gb[:] = 0.0
-    for n in range(n_img):
-        for o in range(n_out):
+    word = control_word()
+    for o in prange(n_out):
+        own = control_word()
+        restore(word)
+        gb[o] = 0.0
+        for n in range(n_img):
             d = dst[o, n * size:(n + 1) * size]
             _masked_copy(g[n, o], out[n, o], relu, d)
             gb[o] += _sum(d)
+        restore(own)
 
 
 @njit(cache=True)
@@ -261,7 +290,6 @@ def _correlate(xp, w, dh, dw, wp, acc):
             _axpy(w[i, j], xp[start:start + size], acc)
 
 
-@njit(cache=True)
 def conv_single(x, W, bias, ph, pw, dh, dw, relu, pool, out, argmax):
     """Direct stride-1 convolution of one-channel images: the output ``act(bias[o] +
     sum_ij W[o, 0, i, j] * x[n, 0, y - ph + i*dh, q - pw + j*dw])`` (N, O, oh, ow) for ``x``
@@ -276,17 +304,21 @@ def conv_single(x, W, bias, ph, pw, dh, dw, relu, pool, out, argmax):
     every tap is one contiguous multiply-add over the plane (on slices: an index ``start + q``
     would keep Numba's negative-index test in the loop and stop it vectorising, 7x slower):
     no patch matrix, and the bias and ReLU (and the pool) in the pass that reads the plane.
-    When pooling, only the rows that the windows cover are computed.
+    When pooling, only the rows that the windows cover are computed. The images are the
+    parallel items, each with its own buffers.
     """
     n_img, h, w = x.shape[0], x.shape[2], x.shape[3]
     n_out, kh, kw = W.shape[0], W.shape[2], W.shape[3]
     oh, ow = h + 2 * ph - dh * (kh - 1), w + 2 * pw - dw * (kw - 1)
     wp = w + 2 * pw
-    xp = np.zeros((h + 2 * ph) * wp + (kw - 1) * dw, x.dtype)
-    acc = np.empty((2 * out.shape[2] if pool else oh) * wp, x.dtype)
-    rows = acc.reshape(acc.size // wp, wp)
     zero = out.dtype.type(0)
-    for n in range(n_img):
+    word = control_word()
+    for n in prange(n_img):
+        own = control_word()
+        restore(word)
+        xp = np.zeros((h + 2 * ph) * wp + (kw - 1) * dw, x.dtype)
+        acc = np.empty((2 * out.shape[2] if pool else oh) * wp, x.dtype)
+        rows = acc.reshape(acc.size // wp, wp)
         _pad_plane(x[n, 0], ph, pw, xp)
         for o in range(n_out):
             _correlate(xp, W[o, 0], dh, dw, wp, acc)
@@ -303,6 +335,7 @@ def conv_single(x, W, bias, ph, pw, dh, dw, relu, pool, out, argmax):
                 else:
                     for q in range(ow):
                         dst[q] = src[q] + b
+        restore(own)
 
 
 @njit(cache=True)
@@ -329,7 +362,6 @@ def _plane_backward(gm, xp, w, dh, dw, wp, want_x, gw, gxp):
             _axpy(w[i, j], gm, gxp[start:start + size])
 
 
-@njit(cache=True)
 def conv_single_backward(g, out, argmax, x, W, ph, pw, dh, dw, relu, pool, want_x, gx, gW,
                          gb):
     """Backward of :func:`conv_single` for the gradient ``g`` of its output ``out`` (both
@@ -340,22 +372,28 @@ def conv_single_backward(g, out, argmax, x, W, ph, pw, dh, dw, relu, pool, want_
     weight and bias gradients; when ``want_x``, ``gx`` (N, 1, H, W) the input's. Each masked
     plane is written straight into the padded rows (row by row, or unpooled), then summed
     (:func:`_sum`) and correlated with the input: the same sums in the same order with and
-    without ``pool``."""
+    without ``pool``.
+
+    The images are the parallel items, each with its own buffers: an image's terms of ``gW``
+    and ``gb`` go to its rows of two work arrays, added up image by image afterwards, the
+    sums of the image-by-image loop in its order.
+    """
     n_img, h, w = x.shape[0], x.shape[2], x.shape[3]
     n_out, kh, kw = W.shape[0], W.shape[2], W.shape[3]
     oh, ow = h + 2 * ph - dh * (kh - 1), w + 2 * pw - dw * (kw - 1)
     wp = w + 2 * pw
-    xp = np.zeros((h + 2 * ph) * wp + (kw - 1) * dw, x.dtype)
-    gxp = np.zeros(xp.size, x.dtype)
-    gm = np.zeros(oh * wp, x.dtype)     # the columns past ow (and, pooled, those outside
-    rows = gm.reshape(oh, wp)           # every window) stay 0
-    masked = np.empty(0 if pool else oh * ow, x.dtype)
-    gW[:] = 0.0
-    gb[:] = 0.0
-    for n in range(n_img):
+    terms_w = np.zeros((n_img, n_out, kh * kw))     # each image's terms of gW and gb
+    terms_b = np.empty((n_img, n_out))
+    word = control_word()
+    for n in prange(n_img):
+        own = control_word()
+        restore(word)
+        xp = np.zeros((h + 2 * ph) * wp + (kw - 1) * dw, x.dtype)
+        gxp = np.zeros(xp.size if want_x else 0, x.dtype)
+        gm = np.zeros(oh * wp, x.dtype)     # the columns past ow (and, pooled, those outside
+        rows = gm.reshape(oh, wp)           # every window) stay 0
+        masked = np.empty(0 if pool else oh * ow, x.dtype)
         _pad_plane(x[n, 0], ph, pw, xp)
-        if want_x:
-            gxp[:] = 0
         for o in range(n_out):
             if pool:
                 _unpool_plane(g[n, o], out[n, o], True, argmax[n, o], ow, rows)
@@ -365,43 +403,69 @@ def conv_single_backward(g, out, argmax, x, W, ph, pw, dh, dw, relu, pool, want_
                     src, dst = masked[y * ow:(y + 1) * ow], rows[y]
                     for q in range(ow):
                         dst[q] = src[q]
-            gb[o] += _sum(gm)
-            _plane_backward(gm, xp, W[o, 0], dh, dw, wp, want_x, gW[o], gxp)
+            terms_b[n, o] = _sum(gm)
+            _plane_backward(gm, xp, W[o, 0], dh, dw, wp, want_x, terms_w[n, o], gxp)
         if want_x:
             for y in range(h):
                 row = (y + ph) * wp + pw
                 gx[n, 0, y] = gxp[row:row + w]
+        restore(own)
+    gW[:] = 0.0
+    gb[:] = 0.0
+    for n in range(n_img):
+        gW += terms_w[n]
+        gb += terms_b[n]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _blocks(n):
+    """Items of :data:`BLOCK` in ``n``."""
+    return -(-n // BLOCK)
+
+
 def bias_relu(out, bias, relu):
-    """In place over the rows of ``out`` (R, F): ``out += bias`` and, when ``relu``, the ReLU."""
+    """In place over the rows of ``out`` (R, F): ``out += bias`` and, when ``relu``, the ReLU.
+    Blocks of :data:`BLOCK` rows are the parallel items."""
     zero = out.dtype.type(0)
-    for r in range(out.shape[0]):
-        row = out[r]
-        if relu:
-            for j in range(row.size):
-                v = row[j] + bias[j]
-                row[j] = v if v > zero else zero
-        else:
-            for j in range(row.size):
-                row[j] += bias[j]
+    n_rows = out.shape[0]
+    word = control_word()
+    for block in prange(_blocks(n_rows)):
+        own = control_word()
+        restore(word)
+        for r in range(block * BLOCK, min(n_rows, (block + 1) * BLOCK)):
+            row = out[r]
+            if relu:
+                for j in range(row.size):
+                    v = row[j] + bias[j]
+                    row[j] = v if v > zero else zero
+            else:
+                for j in range(row.size):
+                    row[j] += bias[j]
+        restore(own)
 
 
-@njit(cache=True)
 def relu_mask_sum(g, out, gx, gb):
     """``gx = g`` where ``out > 0`` else 0 (the ReLU's backward from its output, (R, F)), and
-    ``gb`` (F,), float64, the column sums of ``gx`` (the bias gradient)."""
+    ``gb`` (F,), float64, the column sums of ``gx`` (the bias gradient), added row by row.
+    Blocks of :data:`BLOCK` columns are the parallel items (each column's sum in row order)."""
     zero = g.dtype.type(0)
-    gb[:] = 0.0
-    for r in range(g.shape[0]):
-        gr, yr, dr = g[r], out[r], gx[r]
-        for j in range(gr.size):
-            v = gr[j]
-            keep = yr[j] > zero
-            v = v if keep else zero
-            dr[j] = v
-            gb[j] += v
+    n_rows, n_cols = g.shape
+    word = control_word()
+    for block in prange(_blocks(n_cols)):
+        own = control_word()
+        restore(word)
+        lo, hi = block * BLOCK, min(n_cols, (block + 1) * BLOCK)
+        sums = gb[lo:hi]
+        sums[:] = 0.0
+        for r in range(n_rows):
+            gr, yr, dr = g[r, lo:hi], out[r, lo:hi], gx[r, lo:hi]
+            for j in range(hi - lo):
+                v = gr[j]
+                keep = yr[j] > zero
+                v = v if keep else zero
+                dr[j] = v
+                sums[j] += v
+        restore(own)
 
 
 @njit(cache=True)
@@ -414,7 +478,6 @@ def _window(o, s, p, k, n):
     return max(start, 0), min(end, n), size
 
 
-@njit(cache=True)
 def max_pool2d(x, kh, kw, sh, sw, ph, pw, out, argmax):
     """Window maxima of ``x`` (N, C, H, W) into ``out`` (N, C, oh, ow), windows starting at
     ``(oy*sh - ph, ox*sw - pw)`` and clipped to the image (padding counts as minus infinity);
@@ -422,7 +485,10 @@ def max_pool2d(x, kh, kw, sh, sw, ph, pw, out, argmax):
     window's first maximum (a NaN wins, as in PyTorch)."""
     n_img, n_ch, oh, ow = out.shape
     h, w = x.shape[2], x.shape[3]
-    for n in range(n_img):
+    word = control_word()
+    for n in prange(n_img):
+        own = control_word()
+        restore(word)
         for c in range(n_ch):
             plane = x[n, c]
             for oy in range(oh):
@@ -439,20 +505,24 @@ def max_pool2d(x, kh, kw, sh, sw, ph, pw, out, argmax):
                                 where = yy * w + xx
                     out[n, c, oy, ox] = best
                     argmax[n, c, oy, ox] = where
+        restore(own)
 
 
-@njit(cache=True)
 def max_pool2d_backward(g, argmax, dx):
     """Add each output gradient ``g`` (N, C, oh, ow) to its window's maximum in the zeroed
     ``dx`` (N, C, H, W)."""
     n_img, n_ch, oh, ow = g.shape
     w = dx.shape[3]
-    for n in range(n_img):
+    word = control_word()
+    for n in prange(n_img):
+        own = control_word()
+        restore(word)
         for c in range(n_ch):
             for oy in range(oh):
                 for ox in range(ow):
                     where = argmax[n, c, oy, ox]
                     dx[n, c, where // w, where % w] += g[n, c, oy, ox]
+        restore(own)
 
 
 @njit(cache=True)
@@ -504,7 +574,6 @@ def _pool_plane(src, bias, relu, w, out, argmax):
         _pool_row(src[2 * y], src[2 * y + 1], bias, relu, 2 * y * w, w, out[y], argmax[y])
 
 
-@njit(cache=True)
 def max_pool2x2(x, out, argmax):
     """:func:`max_pool2d` with 2x2 windows every 2 pixels and no padding, the windows inside
     ``x`` (N, C, H, W) (``out`` (N, C, oh, ow), ``2*oh <= H``, ``2*ow <= W``): the same maxima
@@ -512,9 +581,13 @@ def max_pool2x2(x, out, argmax):
     (~5x the general kernel at 128x32x28x28 float32 after a ReLU)."""
     n_img, n_ch, w = x.shape[0], x.shape[1], x.shape[3]
     zero = x.dtype.type(0)
-    for n in range(n_img):
+    word = control_word()
+    for n in prange(n_img):
+        own = control_word()
+        restore(word)
         for c in range(n_ch):
             _pool_plane(x[n, c], zero, False, w, out[n, c], argmax[n, c])
+        restore(own)
 
 
 @njit(cache=True, inline="always")
@@ -543,18 +616,20 @@ def _unpool_plane(g, y, relu, argmax, w, plane):
         _unpool_row(g[r], y[r], relu, argmax[r], 2 * r * w, w, plane[2 * r], plane[2 * r + 1])
 
 
-@njit(cache=True)
 def max_pool2x2_backward(g, argmax, dx):
     """Backward of :func:`max_pool2x2`: writes every pixel of ``dx`` (N, C, H, W) that a window
     covers, ``g`` (N, C, oh, ow) at its window's ``argmax`` and 0 elsewhere (pixels outside
     every window, an odd last row or column, are left as they are)."""
     n_img, n_ch, w = dx.shape[0], dx.shape[1], dx.shape[3]
-    for n in range(n_img):
+    word = control_word()
+    for n in prange(n_img):
+        own = control_word()
+        restore(word)
         for c in range(n_ch):
             _unpool_plane(g[n, c], g[n, c], False, argmax[n, c], w, dx[n, c])
+        restore(own)
 
 
-@njit(cache=True)
 def rows_to_pooled(src, bias, out, argmax):
     """:func:`rows_to_images` with the ReLU, then :func:`max_pool2x2`, in one pass and without
     the images: the GEMM's output (O, N*oh*ow) viewed as ``src`` (O, N, oh, ow); ``out``
@@ -563,23 +638,30 @@ def rows_to_pooled(src, bias, out, argmax):
     plane: the same values and indices as the two kernels in turn (an odd last row or column
     is in no window and is not read)."""
     n_out, n_img, ow = src.shape[0], src.shape[1], src.shape[3]
-    for n in range(n_img):
+    word = control_word()
+    for n in prange(n_img):
+        own = control_word()
+        restore(word)
         for o in range(n_out):
             _pool_plane(src[o, n], bias[o], True, ow, out[n, o], argmax[n, o])
+        restore(own)
 
 
-@njit(cache=True)
 def pooled_to_rows(g, out, argmax, dst, gb):
     """Backward of :func:`rows_to_pooled` for the gradient ``g`` (N, O, oh // 2, ow // 2) of
     its output ``out``: ``dst`` (O, N, oh, ow), the GEMM's gradient (O, N*oh*ow) viewed so,
     receives each window's gradient at its ``argmax`` where its output is positive and 0
     everywhere else, and ``gb`` (O,), float64, the sums over images and positions (the bias
     gradient): the same values, and the same sums in the same order, as
-    :func:`max_pool2x2_backward` then :func:`images_to_rows`."""
+    :func:`max_pool2x2_backward` then :func:`images_to_rows`. The out channels are the
+    parallel items."""
     n_out, n_img, oh, ow = dst.shape
-    gb[:] = 0.0
-    for n in range(n_img):
-        for o in range(n_out):
+    word = control_word()
+    for o in prange(n_out):
+        own = control_word()
+        restore(word)
+        gb[o] = 0.0
+        for n in range(n_img):
             plane = dst[o, n]
             _unpool_plane(g[n, o], out[n, o], True, argmax[n, o], ow, plane)
             if oh % 2:                              # the pixels outside every window
@@ -587,16 +669,19 @@ def pooled_to_rows(g, out, argmax, dst, gb):
             if ow % 2:
                 plane[:, ow - 1] = 0
             gb[o] += _sum(plane.reshape(oh * ow))
+        restore(own)
 
 
-@njit(cache=True)
 def avg_pool2d(x, kh, kw, sh, sw, ph, pw, include_pad, out):
     """Window means of ``x`` (N, C, H, W) into ``out`` (N, C, oh, ow), windows as in
     :func:`max_pool2d`; the divisor counts the zero padding inside the padded image when
     ``include_pad`` (PyTorch's ``count_include_pad``), else only the pixels of the image."""
     n_img, n_ch, oh, ow = out.shape
     h, w = x.shape[2], x.shape[3]
-    for n in range(n_img):
+    word = control_word()
+    for n in prange(n_img):
+        own = control_word()
+        restore(word)
         for c in range(n_ch):
             plane = x[n, c]
             for oy in range(oh):
@@ -609,15 +694,18 @@ def avg_pool2d(x, kh, kw, sh, sw, ph, pw, include_pad, out):
                             total += plane[yy, xx]
                     count = ky * kx if include_pad else (y1 - y0) * (x1 - x0)
                     out[n, c, oy, ox] = total * (1.0 / count)
+        restore(own)
 
 
-@njit(cache=True)
 def avg_pool2d_backward(g, kh, kw, sh, sw, ph, pw, include_pad, dx):
     """Spread each output gradient ``g`` (N, C, oh, ow) evenly over its window in the zeroed
     ``dx`` (N, C, H, W), windows and divisors as in :func:`avg_pool2d`."""
     n_img, n_ch, oh, ow = g.shape
     h, w = dx.shape[2], dx.shape[3]
-    for n in range(n_img):
+    word = control_word()
+    for n in prange(n_img):
+        own = control_word()
+        restore(word)
         for c in range(n_ch):
             plane = dx[n, c]
             for oy in range(oh):
@@ -629,16 +717,9 @@ def avg_pool2d_backward(g, kh, kw, sh, sw, ph, pw, include_pad, dx):
                     for yy in range(y0, y1):
                         for xx in range(x0, x1):
                             plane[yy, xx] += share
+        restore(own)
 
 
-__all__ = ["im2col", "col2im", "rows_to_images", "images_to_rows", "rows_to_pooled",
-           "pooled_to_rows", "bias_relu",
-           "relu_mask_sum", "max_pool2d", "max_pool2d_backward", "max_pool2x2",
-           "max_pool2x2_backward", "avg_pool2d", "avg_pool2d_backward", "conv_single",
-           "conv_single_backward"]
-
-
-@njit(cache=True)
 def interpolate2d(x, y0, y1, wy, x0, x1, wx, out):
     """Separable two-tap interpolation of ``x`` (N, C, H, W) into ``out`` (N, C, oh, ow).
 
@@ -646,7 +727,10 @@ def interpolate2d(x, y0, y1, wy, x0, x1, wx, out):
     ``wy[r]``; columns likewise with ``x0``, ``x1``, ``wx`` (nearest: ``wy = wx = 0``).
     """
     n_img, n_ch, oh, ow = out.shape
-    for n in range(n_img):
+    word = control_word()
+    for n in prange(n_img):
+        own = control_word()
+        restore(word)
         for c in range(n_ch):
             for r in range(oh):
                 a, b, t = y0[r], y1[r], wy[r]
@@ -655,14 +739,17 @@ def interpolate2d(x, y0, y1, wy, x0, x1, wx, out):
                     top = (1.0 - s) * x[n, c, a, u] + s * x[n, c, a, v]
                     bottom = (1.0 - s) * x[n, c, b, u] + s * x[n, c, b, v]
                     out[n, c, r, q] = (1.0 - t) * top + t * bottom
+        restore(own)
 
 
-@njit(cache=True)
 def interpolate2d_backward(g, y0, y1, wy, x0, x1, wx, dx):
     """Adjoint of :func:`interpolate2d`: add ``g`` (N, C, oh, ow) back onto the zeroed ``dx``
     (N, C, H, W) with the same taps and weights."""
     n_img, n_ch, oh, ow = g.shape
-    for n in range(n_img):
+    word = control_word()
+    for n in prange(n_img):
+        own = control_word()
+        restore(word)
         for c in range(n_ch):
             for r in range(oh):
                 a, b, t = y0[r], y1[r], wy[r]
@@ -674,3 +761,33 @@ def interpolate2d_backward(g, y0, y1, wy, x0, x1, wx, dx):
                     dx[n, c, a, v] += s * top
                     dx[n, c, b, u] += (1.0 - s) * bottom
                     dx[n, c, b, v] += s * bottom
+        restore(own)
+
+
+#: each kernel above written with ``prange`` is its serial dispatcher under its own name, and
+#: its parallel twin (:func:`.threads.twins`: the same bits) with ``_parallel`` added
+im2col, im2col_parallel = twins(im2col)
+col2im, col2im_parallel = twins(col2im)
+rows_to_images, rows_to_images_parallel = twins(rows_to_images)
+images_to_rows, images_to_rows_parallel = twins(images_to_rows)
+conv_single, conv_single_parallel = twins(conv_single)
+conv_single_backward, conv_single_backward_parallel = twins(conv_single_backward)
+bias_relu, bias_relu_parallel = twins(bias_relu)
+relu_mask_sum, relu_mask_sum_parallel = twins(relu_mask_sum)
+max_pool2d, max_pool2d_parallel = twins(max_pool2d)
+max_pool2d_backward, max_pool2d_backward_parallel = twins(max_pool2d_backward)
+max_pool2x2, max_pool2x2_parallel = twins(max_pool2x2)
+max_pool2x2_backward, max_pool2x2_backward_parallel = twins(max_pool2x2_backward)
+rows_to_pooled, rows_to_pooled_parallel = twins(rows_to_pooled)
+pooled_to_rows, pooled_to_rows_parallel = twins(pooled_to_rows)
+avg_pool2d, avg_pool2d_parallel = twins(avg_pool2d)
+avg_pool2d_backward, avg_pool2d_backward_parallel = twins(avg_pool2d_backward)
+interpolate2d, interpolate2d_parallel = twins(interpolate2d)
+interpolate2d_backward, interpolate2d_backward_parallel = twins(interpolate2d_backward)
+
+__all__ = [name for pair in (
+    "im2col", "col2im", "rows_to_images", "images_to_rows", "rows_to_pooled", "pooled_to_rows",
+    "bias_relu", "relu_mask_sum", "max_pool2d", "max_pool2d_backward", "max_pool2x2",
+    "max_pool2x2_backward", "avg_pool2d", "avg_pool2d_backward", "conv_single",
+    "conv_single_backward", "interpolate2d", "interpolate2d_backward")
+    for name in (pair, pair + "_parallel")]

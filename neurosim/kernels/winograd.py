@@ -31,9 +31,12 @@ convolution's output out. The checked entries, which run chunks of images whose 
 stay in L2 and make the 16 products of a chunk, are in :mod:`neurosim.nn.winograd`.
 """
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .conv import _max4
+from .fpenv import control_word, restore
+from .gemm_large import _gemm_serial
+from .threads import twins
 
 
 @njit(cache=True, inline="always")
@@ -116,7 +119,6 @@ def _activate(v, relu, zero):
     return (v if v > zero else zero) if relu else v
 
 
-@njit(cache=True)
 def inputs(x, pad, V):
     """Fill ``V`` (16, C, T) with ``B^T d B`` of every 4x4 padded input tile ``d`` of ``x``
     (N, C, H, W) zero-padded by ``pad`` (see the module's layout).
@@ -133,13 +135,17 @@ def inputs(x, pad, V):
     there: at 128 x 32 x 14 x 14, in chunks of 8 images, the column combinations as four
     vectorised loops per row took 1.3 ms, split into even and odd columns first 1.9 ms, as
     one scalar loop (this) 1.05 ms; the whole transform as one scalar loop per tile 1.17 ms.
+    The channels are the parallel items, each with its own ``P`` and ``Z``.
     """
     n_img, n_ch, h, w = x.shape
     th, tw = _tiles(h + 2 * pad - 2), _tiles(w + 2 * pad - 2)
     per = th * tw
-    P = np.zeros((2 * th + 2, 2 * tw + 2), x.dtype)
-    Z = np.zeros((2, 4, (th + 1) * tw), x.dtype)
-    for c in range(n_ch):
+    word = control_word()
+    for c in prange(n_ch):
+        own = control_word()
+        restore(word)
+        P = np.zeros((2 * th + 2, 2 * tw + 2), x.dtype)
+        Z = np.zeros((2, 4, (th + 1) * tw), x.dtype)
         for n in range(n_img):
             t0 = n * per
             for y in range(h):
@@ -159,6 +165,7 @@ def inputs(x, pad, V):
                 ze, zo = Z[0, b], Z[1, b]
                 _bt(ze, zo, ze[tw:], zo[tw:], V[b, c, t0:], V[4 + b, c, t0:], V[8 + b, c, t0:],
                     V[12 + b, c, t0:], per)
+        restore(own)
 
 
 @njit(cache=True, inline="always")
@@ -178,7 +185,6 @@ def _row_pair(R, s, f, beta, relu, zero):
             _activate(R[s, 1, f] - R[s, 2, f] - R[s, 3, f] + beta, relu, zero))
 
 
-@njit(cache=True)
 def outputs(M, bias, relu, out):
     """Fill ``out`` (N, K, oh, ow) with ``A^T m A + bias[k]`` (then the ReLU where
     ``relu``) of every tile ``m`` of ``M`` (16, K, T) (see the module's layout).
@@ -188,15 +194,19 @@ def outputs(M, bias, relu, out):
     into ``Y`` (2, 2 th tw): ``Y[s, 2 f + t]`` the output at ``(2 ty + s, 2 tx + t)`` of tile
     ``f = ty * tw + tx``, so that output row ``2 ty + s`` is ``Y[s]`` from ``2 ty tw`` on.
     (Storing the tiles' four outputs straight into ``out``, strided, took 7 ms against this
-    1.1 ms at 128 x 64 x 14 x 14 in chunks of 8 images.)
+    1.1 ms at 128 x 64 x 14 x 14 in chunks of 8 images.) The out channels are the parallel
+    items, each with its own ``R`` and ``Y``.
     """
     n_img, n_out, oh, ow = out.shape
     th, tw = _tiles(oh), _tiles(ow)
     per = th * tw
-    R = np.empty((2, 4, per), out.dtype)
-    Y = np.empty((2, 2 * per), out.dtype)
     zero = out.dtype.type(0)
-    for k in range(n_out):
+    word = control_word()
+    for k in prange(n_out):
+        own = control_word()
+        restore(word)
+        R = np.empty((2, 4, per), out.dtype)
+        Y = np.empty((2, 2 * per), out.dtype)
         beta = bias[k]
         for n in range(n_img):
             t0 = n * per
@@ -209,9 +219,9 @@ def outputs(M, bias, relu, out):
                 src, dst = Y[row % 2, (row // 2) * 2 * tw:], out[n, k, row]
                 for q in range(ow):
                     dst[q] = src[q]
+        restore(own)
 
 
-@njit(cache=True)
 def pooled(M, bias, oh, ow, out, argmax):
     """Fill ``out`` (N, K, ph, pw) with the 2x2 max-pool (stride 2) of the ReLU of ``A^T m A +
     bias[k]`` and ``argmax`` (same shape, int32) with each window's flat index ``y * ow + x``
@@ -221,13 +231,16 @@ def pooled(M, bias, oh, ow, out, argmax):
     bit; the tiles of an odd last row or column, in no window, are not read. (One scalar
     loop a tile: laying the ReLU's output out a row pair at a time as :func:`outputs` does
     and pooling it with ``max_pool2x2``'s row kernel took 2.16 ms against 1.91 at 128 x 64
-    x 14 x 14.)"""
+    x 14 x 14.) The out channels are the parallel items, each with its own ``R``."""
     n_img, n_out, ph, pw = out.shape
     tw = _tiles(ow)
     per = _tiles(oh) * tw
-    R = np.empty((2, 4, per), out.dtype)
     zero = out.dtype.type(0)
-    for k in range(n_out):
+    word = control_word()
+    for k in prange(n_out):
+        own = control_word()
+        restore(word)
+        R = np.empty((2, 4, per), out.dtype)
         beta = bias[k]
         for n in range(n_img):
             _tile_rows(M, k, n * per, per, R)
@@ -237,3 +250,24 @@ def pooled(M, bias, oh, ow, out, argmax):
                     c, d = _row_pair(R, 1, ty * tw + tx, beta, True, zero)
                     out[n, k, ty, tx], argmax[n, k, ty, tx] = _max4(a, b, c, d,
                                                                     2 * ty * ow + 2 * tx, ow)
+        restore(own)
+
+
+def plane_products(U, V, M):
+    """``M[e] = U[e] @ V[e]`` for the 16 planes, (16, K, C) @ (16, C, T) -> (16, K, T), all
+    C-contiguous of one dtype: one serial product of :mod:`.gemm_large` a plane, the planes
+    the parallel items (each thread flushing subnormals as its caller: :mod:`.fpenv`)."""
+    word = control_word()
+    for e in prange(U.shape[0]):
+        own = control_word()
+        restore(word)
+        _gemm_serial(U[e], V[e], M[e], False, False, False)
+        restore(own)
+
+
+#: each kernel above written with ``prange`` is its serial dispatcher under its own name, and
+#: its parallel twin (:func:`.threads.twins`: the same bits) with ``_parallel`` added
+inputs, inputs_parallel = twins(inputs)
+outputs, outputs_parallel = twins(outputs)
+pooled, pooled_parallel = twins(pooled)
+plane_products, plane_products_parallel = twins(plane_products)

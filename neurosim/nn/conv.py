@@ -19,6 +19,7 @@ import numpy as np
 from .. import checks
 from ..kernels import conv as kc
 from ..kernels import gemm_large
+from ..kernels.threads import pick
 from . import ops, winograd
 from .tensor import as_tensor, record
 
@@ -132,17 +133,36 @@ def _swap01(a, n0, n1):
     return np.ascontiguousarray(a.reshape(n0, n1, -1).transpose(1, 0, 2)).reshape(n1, -1)
 
 
+def _twin(serial, parallel, work):
+    """The kernel ``serial`` of :mod:`neurosim.kernels.conv` or its ``parallel`` twin (the
+    same bits), by the ``work`` of the call (the values it writes, or its multiply-adds):
+    :func:`~neurosim.kernels.threads.pick` with :data:`~neurosim.kernels.conv.PARALLEL_VALUES`."""
+    return pick((serial, parallel), work, kc.PARALLEL_VALUES)
+
+
 def _im2col(x, kernel, stride, padding, out_hw, dilation=(1, 1)):
     cols = np.empty((x.shape[1] * kernel[0] * kernel[1], x.shape[0] * out_hw[0] * out_hw[1]),
                     x.dtype)
-    kc.im2col(x, *kernel, *stride, *padding, *dilation, *out_hw, cols)
+    _twin(kc.im2col, kc.im2col_parallel, cols.size)(x, *kernel, *stride, *padding, *dilation,
+                                                    *out_hw, cols)
     return cols
 
 
-def _col2im(cols, shape, kernel, stride, padding, out_hw, dilation=(1, 1)):
-    x = np.empty(shape, cols.dtype)
-    kc.col2im(cols, *kernel, *stride, *padding, *dilation, *out_hw, x)
+def _col2im(cols, x, kernel, stride, padding, out_hw, dilation=(1, 1)):
+    """The adjoint of :func:`_im2col`, written into the images ``x``; returns ``x``."""
+    _twin(kc.col2im, kc.col2im_parallel, cols.size)(cols, *kernel, *stride, *padding,
+                                                    *dilation, *out_hw, x)
     return x
+
+
+def _images_to_rows(g, out, relu, rows, gb):
+    """:func:`~neurosim.kernels.conv.images_to_rows` (or its parallel twin)."""
+    _twin(kc.images_to_rows, kc.images_to_rows_parallel, rows.size)(g, out, relu, rows, gb)
+
+
+def _pooled_to_rows(g, out, argmax, rows, gb):
+    """:func:`~neurosim.kernels.conv.pooled_to_rows` (or its parallel twin)."""
+    _twin(kc.pooled_to_rows, kc.pooled_to_rows_parallel, rows.size)(g, out, argmax, rows, gb)
 
 
 def _grouped(a, b, groups, transpose_a=False, transpose_b=False):
@@ -278,10 +298,10 @@ def _conv_winograd(x, W, parents, xd, bias, geometry, relu, pool, shape):
         g = _images(g, dtype).reshape(shape)
         rows, gb = np.empty((n_out, n * size), dtype), np.empty(n_out)   # masked GEMM rows
         if pool:
-            kc.pooled_to_rows(g, out, argmax, rows.reshape(n_out, n, *out_hw), gb)
+            _pooled_to_rows(g, out, argmax, rows.reshape(n_out, n, *out_hw), gb)
         else:
-            kc.images_to_rows(g.reshape(n, n_out, size), out.reshape(n, n_out, size), relu,
-                              rows, gb)
+            _images_to_rows(g.reshape(n, n_out, size), out.reshape(n, n_out, size), relu, rows,
+                            gb)
         gx = gW = None
         if x.requires_grad:           # one call for the batch (the rows seen as images)
             images = rows.reshape(n_out, n, *out_hw).transpose(1, 0, 2, 3)
@@ -311,9 +331,11 @@ def _conv_gemm(x, W, parents, xd, bias, geometry, groups, relu, pool, shape):
         cols = _im2col(xd[part], *geometry)
         rows = _grouped(W2, cols, groups)
         if pool:
-            kc.rows_to_pooled(rows.reshape(n_out, -1, *out_hw), bias, out[part], argmax[part])
+            _twin(kc.rows_to_pooled, kc.rows_to_pooled_parallel, rows.size)(
+                rows.reshape(n_out, -1, *out_hw), bias, out[part], argmax[part])
         else:
-            kc.rows_to_images(rows, bias, relu, out[part])
+            _twin(kc.rows_to_images, kc.rows_to_images_parallel, rows.size)(
+                rows, bias, relu, out[part])
     kept = cols if len(chunks) == 1 else None
 
     def backward(g):
@@ -325,14 +347,14 @@ def _conv_gemm(x, W, parents, xd, bias, geometry, groups, relu, pool, shape):
             g2 = np.empty((n_out, (part.stop - part.start) * size), dtype)
             gb_part = np.empty(n_out)
             if pool:
-                kc.pooled_to_rows(g[part], out[part], argmax[part],
-                                  g2.reshape(n_out, -1, *out_hw), gb_part)
+                _pooled_to_rows(g[part], out[part], argmax[part],
+                                g2.reshape(n_out, -1, *out_hw), gb_part)
             else:
-                kc.images_to_rows(g[part], out[part], relu, g2, gb_part)
+                _images_to_rows(g[part], out[part], relu, g2, gb_part)
             gb += gb_part
             if gx is not None:
-                kc.col2im(_grouped(W2, g2, groups, transpose_a=True), *kernel, *stride,
-                          *padding, *dilation, *out_hw, gx[part])
+                _col2im(_grouped(W2, g2, groups, transpose_a=True), gx[part], kernel, stride,
+                        padding, out_hw, dilation)
             if gW is not None:
                 cols = _im2col(xd[part], *geometry) if kept is None else kept
                 gW += _grouped(g2, cols, groups, transpose_b=True)
@@ -348,14 +370,16 @@ def _conv_single(x, W, parents, xd, bias, padding, dilation, relu, pool, shape):
     Wd = np.ascontiguousarray(W.data, dtype=xd.dtype)
     out = np.empty(shape, xd.dtype)
     argmax = np.empty(shape if pool else (0, 0, 0, 0), np.int32)
-    kc.conv_single(xd, Wd, bias, *padding, *dilation, relu, pool, out, argmax)
+    work = xd.size * W.shape[0] * W.shape[2] * W.shape[3]      # multiply-adds
+    _twin(kc.conv_single, kc.conv_single_parallel, work)(xd, Wd, bias, *padding, *dilation,
+                                                         relu, pool, out, argmax)
 
     def backward(g):
         gx = np.empty_like(xd) if x.requires_grad else None
         gW, gb = np.empty((W.shape[0], W.shape[2] * W.shape[3])), np.empty(W.shape[0])
-        kc.conv_single_backward(_images(g, xd.dtype).reshape(shape), out, argmax, xd, Wd,
-                                *padding, *dilation, relu, pool, gx is not None,
-                                xd[:0] if gx is None else gx, gW, gb)
+        _twin(kc.conv_single_backward, kc.conv_single_backward_parallel, work)(
+            _images(g, xd.dtype).reshape(shape), out, argmax, xd, Wd, *padding, *dilation,
+            relu, pool, gx is not None, xd[:0] if gx is None else gx, gW, gb)
         gW = gW.astype(xd.dtype).reshape(W.shape) if W.requires_grad else None
         return (gx, gW) if len(parents) == 2 else (gx, gW, gb.astype(xd.dtype))
     return record(out, parents, backward)
@@ -408,14 +432,17 @@ def conv_transpose2d(x, W, b=None, stride=1, padding=0, output_padding=0):
     dtype = x.dtype
     x2 = _swap01(_images(x.data, dtype), n, n_in)  # (in_channels, batch*h*w)
     W2 = W.data.reshape(n_in, -1).astype(dtype, copy=False)
-    out = _col2im(W2.T @ x2, (n, n_out, *out_hw), kernel, stride, padding, (h, w))
+    out = _col2im(gemm_large.product(W2, x2, trans_a=True),
+                  np.empty((n, n_out, *out_hw), dtype), kernel, stride, padding, (h, w))
     if b is not None:
         out += parents[2].data.astype(dtype, copy=False)[:, None, None]
 
     def backward(g):
         cols = _im2col(_images(g, dtype), kernel, stride, padding, (h, w))
-        gx = _swap01(W2 @ cols, n_in, n).reshape(x.shape) if x.requires_grad else None
-        gW = (x2 @ cols.T).reshape(W.shape) if W.requires_grad else None
+        gx = _swap01(gemm_large.product(W2, cols), n_in, n).reshape(x.shape) \
+            if x.requires_grad else None
+        gW = gemm_large.product(x2, cols, trans_b=True).reshape(W.shape) \
+            if W.requires_grad else None
         return (gx, gW) if b is None else (gx, gW, g.sum(axis=(0, 2, 3)))
     return record(out, parents, backward)
 
@@ -444,18 +471,20 @@ def max_pool2d(x, size=2, stride=None, padding=0, ceil_mode=False):
     (h, w), (oh, ow) = xd.shape[2:], out.shape[2:]
     halves = geometry == (2, 2, 2, 2, 0, 0) and 2 * oh <= h and 2 * ow <= w
     if halves:                      # 2x2 windows inside the image: the unrolled kernel
-        kc.max_pool2x2(xd, out, argmax)
+        _twin(kc.max_pool2x2, kc.max_pool2x2_parallel, xd.size)(xd, out, argmax)
     else:
-        kc.max_pool2d(xd, *geometry, out, argmax)
+        _twin(kc.max_pool2d, kc.max_pool2d_parallel, xd.size)(xd, *geometry, out, argmax)
 
     def backward(g):
         g = _images(g, xd.dtype)
         if halves:                  # writes every pixel a window covers
             dx = (np.empty_like if (2 * oh, 2 * ow) == (h, w) else np.zeros_like)(xd)
-            kc.max_pool2x2_backward(g, argmax, dx)
+            _twin(kc.max_pool2x2_backward, kc.max_pool2x2_backward_parallel, dx.size)(
+                g, argmax, dx)
         else:
             dx = np.zeros_like(xd)
-            kc.max_pool2d_backward(g, argmax, dx)
+            _twin(kc.max_pool2d_backward, kc.max_pool2d_backward_parallel, dx.size)(
+                g, argmax, dx)
         return (dx,)
     return record(out, (x,), backward)
 
@@ -470,11 +499,12 @@ def avg_pool2d(x, size=2, stride=None, padding=0, ceil_mode=False, count_include
     """
     x, xd, geometry, out = _pool_setup("avg_pool2d", x, size, stride, padding, ceil_mode)
     include = bool(count_include_pad)
-    kc.avg_pool2d(xd, *geometry, include, out)
+    _twin(kc.avg_pool2d, kc.avg_pool2d_parallel, xd.size)(xd, *geometry, include, out)
 
     def backward(g):
         dx = np.zeros_like(xd)
-        kc.avg_pool2d_backward(_images(g, xd.dtype), *geometry, include, dx)
+        _twin(kc.avg_pool2d_backward, kc.avg_pool2d_backward_parallel, dx.size)(
+            _images(g, xd.dtype), *geometry, include, dx)
         return (dx,)
     return record(out, (x,), backward)
 
@@ -507,10 +537,11 @@ def upsample(x, scale=2, mode="nearest"):
     xd = _images(x.data, x.dtype)
     taps = _taps(x.shape[2], scale, mode, x.dtype) + _taps(x.shape[3], scale, mode, x.dtype)
     out = np.empty(x.shape[:2] + (x.shape[2] * scale, x.shape[3] * scale), x.dtype)
-    kc.interpolate2d(xd, *taps, out)
+    _twin(kc.interpolate2d, kc.interpolate2d_parallel, out.size)(xd, *taps, out)
 
     def backward(g):
         dx = np.zeros_like(xd)
-        kc.interpolate2d_backward(_images(g, xd.dtype), *taps, dx)
+        _twin(kc.interpolate2d_backward, kc.interpolate2d_backward_parallel, out.size)(
+            _images(g, xd.dtype), *taps, dx)
         return (dx,)
     return record(out, (x,), backward)

@@ -8,7 +8,9 @@ inputs and products stay in L2, the work arrays kept between calls (:mod:`.works
 import numpy as np
 
 from ..kernels import gemm_large
-from ..kernels.winograd import _tiles, inputs, outputs, pooled, weights
+from ..kernels import winograd as kw
+from ..kernels.conv import PARALLEL_VALUES
+from ..kernels.threads import pick, threads
 from . import workspace
 
 PADDINGS = (0, 1, 2)
@@ -18,16 +20,32 @@ PADDINGS = (0, 1, 2)
 CHUNK_BYTES = 5 << 19
 
 
+#: multiply-adds of the 16 products of a chunk from which each thread makes some of them
+PARALLEL_WORK = 1 << 20
+
+
 def products(U, V, M):
-    """``M[e] = U[e] @ V[e]`` for the 16 planes: (16, K, C) @ (16, C, T) -> (16, K, T), on
-    :func:`gemm_large.gemm` where it is :func:`gemm_large.preferred`, else NumPy's matmul."""
+    """``M[e] = U[e] @ V[e]`` for the 16 planes: (16, K, C) @ (16, C, T) -> (16, K, T). With
+    several Numba threads (and :data:`PARALLEL_WORK`), the planes on the threads, one serial
+    product of :mod:`~neurosim.kernels.gemm_large` each (never BLAS's threads, whose spinning
+    workers starve Numba's); else on one thread by :func:`gemm_large.gemm` where it is
+    :func:`gemm_large.preferred`, else by NumPy's matmul."""
     _, n_out, n_in = U.shape
-    if gemm_large.preferred(n_out, n_in, V.shape[2], U.dtype):
-        for e in range(16):
-            gemm_large.gemm(U[e], V[e], M[e])
+    work = 16 * n_out * n_in * V.shape[2]
+    if threads(work, PARALLEL_WORK) > 1:
+        kw.plane_products_parallel(U, V, M)
+    elif gemm_large.preferred(n_out, n_in, V.shape[2], U.dtype):
+        kw.plane_products(U, V, M)
     else:
         np.matmul(U, V, out=M)
     return M
+
+
+def _twin(serial, parallel, work):
+    """The kernel ``serial`` of :mod:`neurosim.kernels.winograd` or its ``parallel`` twin (the
+    same bits) by the values ``work`` that the call writes
+    (:data:`~neurosim.kernels.conv.PARALLEL_VALUES`)."""
+    return pick((serial, parallel), work, PARALLEL_VALUES)
 
 
 def _float_array(op, name, a, ndim):
@@ -74,10 +92,10 @@ def _convolve(x, W, bias, pad, relu, pool=False):
     n_img, n_in, h, w = x.shape
     n_out = W.shape[0]
     oh, ow = h + 2 * pad - 2, w + 2 * pad - 2
-    per = _tiles(oh) * _tiles(ow)
+    per = kw._tiles(oh) * kw._tiles(ow)
     step = max(1, min(n_img, CHUNK_BYTES // (16 * (n_in + n_out) * per * x.itemsize)))
     U = np.empty((16, n_out, n_in), x.dtype)
-    weights(W, U)
+    kw.weights(W, U)
     V = workspace.take((16 * n_in * step * per,), x.dtype)
     M = workspace.take((16 * n_out * step * per,), x.dtype)
     out = np.empty((n_img, n_out) + ((oh // 2, ow // 2) if pool else (oh, ow)), x.dtype)
@@ -87,12 +105,13 @@ def _convolve(x, W, bias, pad, relu, pool=False):
         tiles = (part.stop - start) * per
         Vc = V[:16 * n_in * tiles].reshape(16, n_in, tiles)
         Mc = M[:16 * n_out * tiles].reshape(16, n_out, tiles)
-        inputs(x[part], pad, Vc)
+        _twin(kw.inputs, kw.inputs_parallel, Vc.size)(x[part], pad, Vc)
         products(U, Vc, Mc)
         if pool:
-            pooled(Mc, bias, oh, ow, out[part], argmax[part])
+            _twin(kw.pooled, kw.pooled_parallel, Mc.size)(Mc, bias, oh, ow, out[part],
+                                                          argmax[part])
         else:
-            outputs(Mc, bias, relu, out[part])
+            _twin(kw.outputs, kw.outputs_parallel, Mc.size)(Mc, bias, relu, out[part])
     workspace.give(V, M)
     return (out, argmax) if pool else out
 

@@ -1,0 +1,197 @@
+"""The parallel twins of the convolution, pooling and Winograd kernels against their serial
+ones: the same bits in every array they write (also where the caller flushes subnormals, as
+a backward pass does), on sizes that split into several items and a partial block. What the
+serial kernels compute is checked against references in the other conv and Winograd tests."""
+import numpy as np
+import pytest
+
+from neurosim.kernels import conv as kc
+from neurosim.kernels import fpenv
+from neurosim.kernels import winograd as kw
+
+pytestmark = pytest.mark.kernel
+N, C, K, H = 5, 3, 4, 9          # images, in and out channels, image side
+F32 = np.float32
+
+
+def _rng():
+    return np.random.default_rng(11)
+
+
+def _images(rng, *shape, tiny=False):
+    """Random values of both signs (scaled into float32's subnormals where ``tiny``: a
+    worker thread that did not flush as its caller would give other bits)."""
+    a = rng.standard_normal(shape).astype(F32)
+    return a * F32(1e-39) if tiny else a
+
+
+def _argmax(rng, shape, w):
+    """Window indices of 2x2 pools over planes ``w`` wide: each window's top left plus one of
+    its four offsets."""
+    oh, ow = shape[-2:]
+    base = (2 * np.arange(oh)[:, None] * w + 2 * np.arange(ow)[None, :])
+    pick = rng.choice(np.array([0, 1, w, w + 1]), size=shape)
+    return (base + pick).astype(np.int32)
+
+
+# each case: builder(rng, tiny) -> (the kernel's arguments, indices of the arrays it writes)
+def _im2col(rng, tiny):
+    x = _images(rng, N, C, H, H, tiny=tiny)
+    return (x, 3, 2, 1, 2, 1, 0, 2, 1, 4, 4, np.empty((C * 6, N * 16), F32)), (11,)
+
+
+def _col2im(rng, tiny):
+    cols = _images(rng, C * 6, N * 16, tiny=tiny)
+    return (cols, 3, 2, 1, 2, 1, 0, 2, 1, 4, 4, np.empty((N, C, H, H), F32)), (11,)
+
+
+def _rows_to_images(rng, tiny):
+    return (_images(rng, K, N * 20, tiny=tiny), _images(rng, K), True,
+            np.empty((N, K, 20), F32)), (3,)
+
+
+def _images_to_rows(rng, tiny):
+    return (_images(rng, N, K, 20, tiny=tiny), _images(rng, N, K, 20), True,
+            np.empty((K, N * 20), F32), np.empty(K)), (3, 4)
+
+
+def _conv_single(rng, tiny, pool=True):
+    out_hw = (H // 2, H // 2) if pool else (H, H)
+    return (_images(rng, N, 1, H, H, tiny=tiny), _images(rng, K, 1, 3, 3), _images(rng, K), 1,
+            1, 1, 1, True, pool, np.empty((N, K) + out_hw, F32),
+            np.empty((N, K) + out_hw if pool else (0, 0, 0, 0), np.int32)), (9, 10)
+
+
+def _conv_single_backward(rng, tiny, pool=True):
+    side = H // 2 if pool else H
+    out = np.abs(_images(rng, N, K, side, side)) * (rng.random((N, K, side, side)) > 0.3)
+    argmax = _argmax(rng, (N, K, side, side), H) if pool else np.empty((0, 0, 0, 0), np.int32)
+    return (_images(rng, N, K, side, side, tiny=tiny), out.astype(F32), argmax,
+            _images(rng, N, 1, H, H, tiny=tiny), _images(rng, K, 1, 3, 3), 1, 1, 1, 1, True,
+            pool, True, np.empty((N, 1, H, H), F32), np.empty((K, 9)), np.empty(K)), (12, 13, 14)
+
+
+def _conv_single_unpooled(rng, tiny):
+    return _conv_single(rng, tiny, pool=False)
+
+
+def _conv_single_backward_unpooled(rng, tiny):
+    return _conv_single_backward(rng, tiny, pool=False)
+
+
+def _bias_relu(rng, tiny):
+    return (_images(rng, 3 * kc.BLOCK + 5, 7, tiny=tiny), _images(rng, 7), True), (0,)
+
+
+def _relu_mask_sum(rng, tiny):
+    rows, cols = 6, 2 * kc.BLOCK + 9
+    return (_images(rng, rows, cols, tiny=tiny), _images(rng, rows, cols),
+            np.empty((rows, cols), F32), np.empty(cols)), (2, 3)
+
+
+def _max_pool2d(rng, tiny):
+    return (_images(rng, N, C, H, H, tiny=tiny), 3, 3, 2, 2, 1, 1,
+            np.empty((N, C, 5, 5), F32), np.empty((N, C, 5, 5), np.intp)), (7, 8)
+
+
+def _max_pool2d_backward(rng, tiny):
+    argmax = rng.integers(0, H * H, (N, C, 4, 4)).astype(np.intp)
+    return (_images(rng, N, C, 4, 4, tiny=tiny), argmax, np.zeros((N, C, H, H), F32)), (2,)
+
+
+def _max_pool2x2(rng, tiny):
+    return (_images(rng, N, C, H, H, tiny=tiny), np.empty((N, C, 4, 4), F32),
+            np.empty((N, C, 4, 4), np.intp)), (1, 2)
+
+
+def _max_pool2x2_backward(rng, tiny):
+    return (_images(rng, N, C, 4, 4, tiny=tiny), _argmax(rng, (N, C, 4, 4), H).astype(np.intp),
+            np.zeros((N, C, H, H), F32)), (2,)
+
+
+def _rows_to_pooled(rng, tiny):
+    return (_images(rng, K, N, H, H, tiny=tiny), _images(rng, K), np.empty((N, K, 4, 4), F32),
+            np.empty((N, K, 4, 4), np.int32)), (2, 3)
+
+
+def _pooled_to_rows(rng, tiny):
+    out = np.abs(_images(rng, N, K, 4, 4)) * (rng.random((N, K, 4, 4)) > 0.3)
+    return (_images(rng, N, K, 4, 4, tiny=tiny), out.astype(F32),
+            _argmax(rng, (N, K, 4, 4), H), np.empty((K, N, H, H), F32), np.empty(K)), (3, 4)
+
+
+def _avg_pool2d(rng, tiny):
+    return (_images(rng, N, C, H, H, tiny=tiny), 3, 3, 2, 2, 1, 1, False,
+            np.empty((N, C, 5, 5), F32)), (8,)
+
+
+def _avg_pool2d_backward(rng, tiny):
+    return (_images(rng, N, C, 5, 5, tiny=tiny), 3, 3, 2, 2, 1, 1, True,
+            np.zeros((N, C, H, H), F32)), (8,)
+
+
+def _taps(n, scale):
+    dst = np.arange(n * scale)
+    src = np.maximum((dst + 0.5) / scale - 0.5, 0.0)
+    first = src.astype(np.intp)
+    return first, np.minimum(first + 1, n - 1), (src - first).astype(F32)
+
+
+def _interpolate2d(rng, tiny):
+    return (_images(rng, N, C, 4, 4, tiny=tiny), *_taps(4, 2), *_taps(4, 2),
+            np.empty((N, C, 8, 8), F32)), (7,)
+
+
+def _interpolate2d_backward(rng, tiny):
+    return (_images(rng, N, C, 8, 8, tiny=tiny), *_taps(4, 2), *_taps(4, 2),
+            np.zeros((N, C, 4, 4), F32)), (7,)
+
+
+def _tiles(h, pad=1):
+    return ((h + 2 * pad - 2 + 1) // 2) ** 2
+
+
+def _inputs(rng, tiny):
+    return (_images(rng, N, C, H, H, tiny=tiny), 1, np.empty((16, C, N * _tiles(H)), F32)), (2,)
+
+
+def _outputs(rng, tiny):
+    return (_images(rng, 16, K, N * _tiles(H), tiny=tiny), _images(rng, K), True,
+            np.empty((N, K, H, H), F32)), (3,)
+
+
+def _pooled(rng, tiny):
+    return (_images(rng, 16, K, N * _tiles(H), tiny=tiny), _images(rng, K), H, H,
+            np.empty((N, K, 4, 4), F32), np.empty((N, K, 4, 4), np.int32)), (4, 5)
+
+
+def _plane_products(rng, tiny):
+    return (_images(rng, 16, K + 33, C + 20), _images(rng, 16, C + 20, 70, tiny=tiny),
+            np.empty((16, K + 33, 70), F32)), (2,)
+
+
+CASES = {f.__name__[1:]: f for f in (
+    _im2col, _col2im, _rows_to_images, _images_to_rows, _conv_single, _conv_single_backward,
+    _conv_single_unpooled, _conv_single_backward_unpooled,
+    _bias_relu, _relu_mask_sum, _max_pool2d, _max_pool2d_backward, _max_pool2x2,
+    _max_pool2x2_backward, _rows_to_pooled, _pooled_to_rows, _avg_pool2d, _avg_pool2d_backward,
+    _interpolate2d, _interpolate2d_backward, _inputs, _outputs, _pooled, _plane_products)}
+WINOGRAD = ("inputs", "outputs", "pooled", "plane_products")
+
+
+def _written(kernel, build, flushed):
+    args, written = build(_rng(), flushed)
+    (fpenv.call_flushed if flushed else lambda f, *a: f(*a))(kernel, *args)
+    return [args[i] for i in written]
+
+
+@pytest.mark.parametrize("flushed", [False, True])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_parallel_twin_gives_the_serial_bits(name, flushed):
+    module = kw if name in WINOGRAD else kc
+    kernel = name.replace("_unpooled", "")
+    serial, parallel = getattr(module, kernel), getattr(module, kernel + "_parallel")
+    want = _written(serial, CASES[name], flushed)
+    got = _written(parallel, CASES[name], flushed)
+    for a, b in zip(want, got):
+        np.testing.assert_array_equal(a, b)
