@@ -96,38 +96,6 @@ relu_backward = _binary(_relu_backward)          # saved: the input
 softplus_backward = _binary(_softplus_backward)  # saved: the input
 
 
-# Row sums in SIMD lanes, in any order (as NumPy's pairwise sums are); forward only: the same
-# flags on the backward left 1e-17 where a row's gradient is exactly zero (a causal mask's).
-_SUMS = {"reassoc", "contract", "nsz", "arcp"}
-
-
-@njit(cache=True, fastmath=_SUMS)
-def layer_norm_rows(x, gamma, beta, eps, out, mean, inv_std):
-    """Layer normalisation of the rows of ``x`` (rows, F): ``out = gamma xhat + beta`` with
-    ``xhat = (x - mean) / sqrt(var + eps)``, the row's mean and biased variance (summed in
-    float64; the mean and ``1 / sqrt(var + eps)`` then rounded to ``x``'s dtype, so that float32
-    rows run in float32 SIMD lanes: 1.4x faster than in float64); ``mean`` and ``inv_std``
-    (rows,) receive them, from which the backward pass makes ``xhat`` again (not written here:
-    one output stream instead of two). Rows indexed in place (a row view costs two atomic
-    reference counts)."""
-    rows, F = x.shape
-    dtype = x.dtype.type
-    for r in range(rows):
-        total = 0.0
-        for j in range(F):
-            total += x[r, j]
-        m = dtype(total / F)
-        var = 0.0
-        for j in range(F):
-            d = x[r, j] - m
-            var += d * d
-        s = dtype(1.0 / math.sqrt(var / F + eps))
-        mean[r] = m
-        inv_std[r] = s
-        for j in range(F):
-            out[r, j] = gamma[j] * ((x[r, j] - m) * s) + beta[j]
-
-
 @njit(cache=True)
 def softmax_cross_entropy(logits, target):
     """Mean over rows of ``-sum(target * log softmax(logits))`` and the softmax itself.
