@@ -1,9 +1,12 @@
-"""The recurrent forward step by blocks of units (kernels.recurrent.block_units) and its
-threaded twin (recurrent_forward_parallel): against PyTorch on the same weights in float64
-(outputs, final states and every gradient to 1e-10), at shapes with several blocks, a partial
-last one and a batch that is not a whole number of SIMD vectors; the threaded kernel gives the
-serial one's bits, with variable lengths; each block's packed rows give its products; BLAS
-products in fpenv.call_flushed flush subnormals on every thread."""
+"""The recurrent forward step by blocks of units (kernels.recurrent.block_units), the backward
+step by blocks of units and their threaded twins (recurrent_forward_parallel,
+recurrent_backward_parallel), with the threaded input passes (input_products_parallel,
+input_gradients_parallel): against PyTorch on the same weights in float64 (outputs, final
+states and every gradient to 1e-10), at shapes with several blocks, a partial last one and a
+batch that is not a whole number of SIMD vectors; each threaded kernel gives the serial one's
+bits, with variable lengths and outside gradients at every step; the input passes against
+NumPy; each block's packed rows give its products; BLAS products in fpenv.call_flushed flush
+subnormals on every thread."""
 import numpy as np
 import pytest
 from numba import njit, prange
@@ -35,7 +38,8 @@ def test_blocked_forward_matches_pytorch(name, parallel, monkeypatch):
     cell, layer_class, module_name = CELLS[name]
     block, count = blocks(cell)
     assert count > 1 and UNITS % block, "the shapes must give several blocks, the last partial"
-    monkeypatch.setattr(kr, "PARALLEL_WORK", 0 if parallel else 2 ** 62)
+    for threshold in ("PARALLEL_WORK", "PASS_WORK"):
+        monkeypatch.setattr(kr, threshold, 0 if parallel else 2 ** 62)
     torch.manual_seed(0)
     module = getattr(torch.nn, module_name)(FEATURES, UNITS, batch_first=True).double()
     layer = layer_class(UNITS, layout="torch", return_sequences=True, return_state=True)
@@ -115,11 +119,79 @@ def test_parallel_forward_flushes_subnormals_in_every_thread():
     assert kr.block_units(1, BATCH, 8, PANEL) < UNITS         # several blocks
 
 
-def test_serial_and_parallel_forward_keep_separate_disk_caches():
+@pytest.mark.kernel
+@pytest.mark.parametrize("cell", [kr.RNN, kr.RNN_RELU, kr.LSTM, kr.GRU])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_parallel_backward_gives_the_serial_bits(cell, dtype):
+    g = np.random.default_rng(5)
+    forward = forward_arrays(cell, dtype, g)
+    kr.recurrent_forward(cell, *forward)
+    P, UT, _, lengths, hs, cs, gates, tanh_c = forward
+    dH = g.standard_normal((STEPS, UNITS, BATCH)).astype(dtype)
+    serial = [np.zeros_like(P), np.zeros((UNITS, STEPS, BATCH), dtype),
+              g.standard_normal((UNITS, BATCH)).astype(dtype),
+              g.standard_normal((UNITS, BATCH)).astype(dtype)]      # dP, dA, dh, dc
+    threaded = [a.copy() for a in serial]
+    U = np.ascontiguousarray(UT.T)
+    kr.recurrent_backward(cell, dH, U, lengths, hs, cs, gates, tanh_c, *serial)
+    kr.recurrent_backward_parallel(cell, dH, U, lengths, hs, cs, gates, tanh_c, *threaded, 3)
+    assert np.abs(serial[0]).max() > 0 and -(-UNITS // PANEL) >= 3   # 3 blocks of units
+    for a, b in zip(serial, threaded):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.kernel
+def test_parallel_backward_flushes_subnormals_in_every_thread():
+    # gradients of 1e-310 (subnormal in float64) read as zero on every block's thread
+    cell, args = kr.RNN, forward_arrays(kr.RNN, np.float64, np.random.default_rng(4))
+    kr.recurrent_forward(cell, *args)
+    _, UT, _, lengths, hs, cs, gates, tanh_c = args
+    dH = np.full((STEPS, UNITS, BATCH), 1e-310)
+    _start_threads(np.zeros(8))       # the pool's threads made now, without the flush
+    for kernel in (kr.recurrent_backward, kr.recurrent_backward_parallel):
+        dP, dh = np.ones((UNITS, STEPS, BATCH)), np.full((UNITS, BATCH), 1e-310)
+        kernel(cell, dH, np.ascontiguousarray(UT.T), lengths, hs, cs, gates, tanh_c, dP,
+               np.empty((UNITS, STEPS, BATCH)), dh, np.zeros_like(dh), 3)
+        assert not np.any(dP) and not np.any(dh), kernel
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("features, columns", [(3, 1000), (2, 37)])
+def test_parallel_input_passes_give_the_serial_bits_and_numpys(dtype, features, columns):
+    """Products and gradients of the input side in 1 and 3 parts against NumPy; 1000 columns
+    leave a remainder after the whole tiles, 37 fewer tiles than parts."""
+    g = np.random.default_rng(6)
+    width = 4 * UNITS
+    X = g.standard_normal((features, columns)).astype(dtype)
+    W = g.standard_normal((features, width)).astype(dtype)
+    b = g.standard_normal(width).astype(dtype)
+    dP = g.standard_normal((width, columns)).astype(dtype)
+    tol = {"rtol": 1e-5, "atol": 1e-4} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-11}
+    products = [np.empty((width, columns), dtype) for _ in range(2)]
+    kr.input_products(X, W, b, products[0])
+    kr.input_products_parallel(X, W, b, products[1], 3)
+    np.testing.assert_array_equal(products[0], products[1])
+    np.testing.assert_allclose(products[0], W.T @ X + b[:, None], **tol)
+    grads = [[np.empty_like(X), np.empty_like(W), np.empty_like(b)] for _ in range(2)]
+    kr.input_gradients(X, dP, W, *grads[0])
+    kr.input_gradients_parallel(X, dP, W, *grads[1], 3)
+    for a, b_ in zip(*grads):
+        np.testing.assert_array_equal(a, b_)
+    for got, want in zip(grads[0], (W @ dP, X @ dP.T, dP.sum(axis=1))):
+        np.testing.assert_allclose(got, want, **tol)
+
+
+TWINS = [(kr.recurrent_forward, kr.recurrent_forward_parallel),
+         (kr.recurrent_backward, kr.recurrent_backward_parallel),
+         (kr.input_products, kr.input_products_parallel),
+         (kr.input_gradients, kr.input_gradients_parallel)]
+
+
+@pytest.mark.parametrize("twins", TWINS, ids=lambda t: t[0].__name__)
+def test_serial_and_parallel_twins_keep_separate_disk_caches(twins):
     # one cache for both made the parallel dispatcher load the serial code (or the reverse)
-    names = {d._cache._cache_file._index_name for d in
-             (kr.recurrent_forward, kr.recurrent_forward_parallel)}
-    assert len(names) == 2
+    assert len({d._cache._cache_file._index_name for d in twins}) == 2
 
 
 @pytest.mark.kernel

@@ -12,7 +12,13 @@ math: pre-activations, the sigmoids in SIMD lanes (:func:`sigmoid_lanes`; ``tanh
 block's products, all its gates' rows together, then its gate math while they are in L2 (the
 products of a whole step, (G*H, B), reach 2 MB at hidden 512, batch 256, and the gate math read
 them back from L3: the forward pass ran 10% slower there); the blocks of a step are
-independent, and :func:`recurrent_forward_parallel` runs them on Numba's threads.
+independent, and :func:`recurrent_forward_parallel` runs them on Numba's threads. The backward
+step runs by blocks of units too, one a thread (:func:`recurrent_backward_parallel`): a block's
+rows of ``U dA_{t+1}``, then at once its gate gradients of step ``t`` (``dA_t`` into the other
+of two buffers, since the other blocks still read ``dA_{t+1}``). The input passes over the
+whole sequence, :func:`input_products` and :func:`input_gradients`, have parallel twins too
+(parts of the columns, of the rows). Every parallel twin gives its serial twin's bits
+(:mod:`.threads`): the parts are independent and each sum keeps its order.
 Loops run over views from index 0: an offset index would make Numba's negative-index check
 turn them into gathers and scatters. Both passes run with subnormals flushed to zero
 (:mod:`.fpenv`): gradients decaying through a long sequence fall under float32's normal range
@@ -30,7 +36,7 @@ import numpy as np
 from numba import njit, prange
 
 from .fpenv import flush_subnormals, restore
-from .gemm import pack, packed_matmul, packed_shape
+from .gemm import VECTOR_BYTES, pack, packed_matmul, packed_shape
 from .scalar import sigmoid_lanes
 from .threads import twins
 
@@ -280,149 +286,266 @@ def _forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c, threads=1):
 recurrent_forward, recurrent_forward_parallel = twins(_forward)
 PARALLEL_WORK = 1 << 24   # multiply-adds of a step's products (0.1 ms on one core) from which
 #                           starting the threads at every step is a small cost
+PASS_WORK = 1 << 18       # multiply-adds of a pass over the whole sequence (input products,
+#                           input gradients) from which its one start of the threads is a
+#                           small cost
 
 
 @njit(cache=True, inline="always")
-def _lstm_back(dh, dc, c_prev, z, tc, dz):
-    """One step, flat: ``dc`` enters as d/dc_t and leaves as d/dc_{t-1}; ``dz`` (4n)."""
-    n, one = dh.shape[0], dh.dtype.type(1)
-    gi, gf, gg, go = z[:n], z[n:2 * n], z[2 * n:3 * n], z[3 * n:]
-    di, df, dg, do = dz[:n], dz[n:2 * n], dz[2 * n:3 * n], dz[3 * n:]
-    for k in range(n):
-        i, f, g, o, t = gi[k], gf[k], gg[k], go[k], tc[k]
-        d = dc[k] + dh[k] * o * (one - t * t)
+def _rows(a, row, u):
+    """``a[row:row + u]`` of a 2-D C-contiguous array, flat (u * B,)."""
+    return a[row:row + u].reshape(-1)
+
+
+@njit(cache=True, inline="always")
+def _add_rows(dst, src, clear):
+    """``dst += src`` (two (u, B) C-contiguous runs), then ``src = 0`` where ``clear``."""
+    d, s = dst.reshape(-1), src.reshape(-1)
+    for k in range(d.shape[0]):
+        d[k] += s[k]
+        if clear:
+            s[k] = 0.0
+
+
+@njit(cache=True)
+def _lstm_back(t, j0, u, dh, dc, cs, gates, tanh_c, dz):
+    """Step ``t`` of the ``u`` units from ``j0``: ``dh``, ``dc`` (H, B) rows ``j0:j0 + u``
+    (``dc`` enters as d/dc_t and leaves as d/dc_{t-1}); ``cs[t]`` (c_{t-1}), ``tanh_c[t]`` (H, B),
+    ``gates[t]`` (4H, B) ``[i, f, g, o]`` read; ``dz`` (4H, B) those units' rows written.
+    (A call, not inlined, that takes the step's rows itself, as :func:`_lstm_block`.)"""
+    units, one = dh.shape[0], dh.dtype.type(1)
+    z = gates[t]
+    dhb, dcb = _rows(dh, j0, u), _rows(dc, j0, u)
+    cp, tc = _rows(cs[t], j0, u), _rows(tanh_c[t], j0, u)
+    gi, gf = _rows(z, j0, u), _rows(z, units + j0, u)
+    gg, go = _rows(z, 2 * units + j0, u), _rows(z, 3 * units + j0, u)
+    di, df = _rows(dz, j0, u), _rows(dz, units + j0, u)
+    dg, do = _rows(dz, 2 * units + j0, u), _rows(dz, 3 * units + j0, u)
+    for k in range(dhb.shape[0]):
+        i, f, g, o, c = gi[k], gf[k], gg[k], go[k], tc[k]
+        d = dcb[k] + dhb[k] * o * (one - c * c)
         di[k] = d * g * i * (one - i)
-        df[k] = d * c_prev[k] * f * (one - f)
+        df[k] = d * cp[k] * f * (one - f)
         dg[k] = d * i * (one - g * g)
-        do[k] = dh[k] * t * o * (one - o)
-        dc[k] = d * f
+        do[k] = dhb[k] * c * o * (one - o)
+        dcb[k] = d * f
 
 
-@njit(cache=True, inline="always")
-def _gru_back(dh, h_prev, z, dp, da, direct):
-    """One step, flat (``n = H*B``): ``dp``, ``da`` (3n); ``direct = dh * z``."""
-    n, one = dh.shape[0], dh.dtype.type(1)
-    gr, gz, gn, ghn = z[:n], z[n:2 * n], z[2 * n:3 * n], z[3 * n:]
-    dp_r, dp_z, dp_n = dp[:n], dp[n:2 * n], dp[2 * n:]
-    da_r, da_z, da_n = da[:n], da[n:2 * n], da[2 * n:]
-    for k in range(n):
-        r, zz, cand, hn, d = gr[k], gz[k], gn[k], ghn[k], dh[k]
+@njit(cache=True)
+def _gru_back(t, j0, u, dh, hs, gates, h, dp, da, direct):
+    """Step ``t`` of the ``u`` units from ``j0``: ``dh`` (H, B) and ``gates[t]`` (4H, B)
+    ``[r, z, n, U_n h + b_hn]`` read, ``h_{t-1} = hs[:, t]`` through the rows of ``h`` (H, B);
+    ``dp``, ``da`` (3H, B) and ``direct = dh * z`` (H, B) those units' rows written."""
+    units, one = dh.shape[0], dh.dtype.type(1)
+    _load(h[j0:j0 + u], hs[j0:j0 + u], t)
+    z = gates[t]
+    dhb, hp, carry = _rows(dh, j0, u), _rows(h, j0, u), _rows(direct, j0, u)
+    gr, gz = _rows(z, j0, u), _rows(z, units + j0, u)
+    gn, ghn = _rows(z, 2 * units + j0, u), _rows(z, 3 * units + j0, u)
+    dp_r, dp_z, dp_n = _rows(dp, j0, u), _rows(dp, units + j0, u), _rows(dp, 2 * units + j0, u)
+    da_r, da_z, da_n = _rows(da, j0, u), _rows(da, units + j0, u), _rows(da, 2 * units + j0, u)
+    for k in range(dhb.shape[0]):
+        r, zz, cand, hn, d = gr[k], gz[k], gn[k], ghn[k], dhb[k]
         dcand = d * (one - zz) * (one - cand * cand)
         dr = dcand * hn * r * (one - r)
-        dzz = d * (h_prev[k] - cand) * zz * (one - zz)
+        dzz = d * (hp[k] - cand) * zz * (one - zz)
         dp_r[k] = dr
         dp_z[k] = dzz
         dp_n[k] = dcand
         da_r[k] = dr
         da_z[k] = dzz
         da_n[k] = dcand * r
-        direct[k] = d * zz
+        carry[k] = d * zz
 
 
 @njit(cache=True)
-def recurrent_backward(cell, dH, U, lengths, hs, cs, gates, tanh_c, dP, dA, dh, dc):
+def _rnn_back(t, j0, u, relu, dh, hs, h, dz):
+    """Step ``t`` of the ``u`` units from ``j0`` of the Elman RNN: ``dz`` (H, B) those units'
+    rows from ``dh`` and ``h_t = hs[:, t + 1]`` (through the rows of ``h``, (H, B))."""
+    _load(h[j0:j0 + u], hs[j0:j0 + u], t + 1)
+    dhb, hb, dzb, one = _rows(dh, j0, u), _rows(h, j0, u), _rows(dz, j0, u), dh.dtype.type(1)
+    if relu:     # relu'(z) from the output: 1 where h > 0 (PyTorch's)
+        for k in range(dhb.shape[0]):
+            dzb[k] = dhb[k] if hb[k] > 0 else one - one
+    else:
+        for k in range(dhb.shape[0]):
+            dzb[k] = dhb[k] * (one - hb[k] * hb[k])
+
+
+@njit(cache=True)
+def _back_block(cell, t, j0, u, dH, lengths, hs, cs, gates, tanh_c, dP, dA, dh, dc, carry,
+                kept, dz, da, h):
+    """Step ``t`` of the backward pass for the ``u`` units from ``j0``, once ``dh`` holds the
+    gradient of ``h_t`` from the later steps: the outside gradient ``dH[t]`` added, the cell's
+    gate gradients into those units' rows of ``dz`` (and GRU ``da``) and of ``dP[:, t]`` (GRU
+    ``dA[:, t]``); held samples (``t >= lengths[s]``) pass ``dh`` (through ``carry``) and
+    ``dc`` on and get zero gate gradients."""
+    units, batch = dh.shape
+    gates_n = dP.shape[0] // units
+    if dH.shape[0]:
+        _add_rows(dh[j0:j0 + u], dH[t, j0:j0 + u], False)
+    for s in range(batch):
+        if t >= lengths[s]:
+            for j in range(j0, j0 + u):
+                kept[j, s] = dc[j, s]
+    if cell == LSTM:
+        _lstm_back(t, j0, u, dh, dc, cs, gates, tanh_c, dz)
+    elif cell == GRU:
+        _gru_back(t, j0, u, dh, hs, gates, h, dz, da, carry)
+    else:
+        _rnn_back(t, j0, u, cell == RNN_RELU, dh, hs, h, dz)
+    for s in range(batch):
+        if t >= lengths[s]:
+            for q in range(gates_n):
+                for j in range(q * units + j0, q * units + j0 + u):
+                    dz[j, s] = 0.0
+                    da[j, s] = 0.0
+            for j in range(j0, j0 + u):
+                carry[j, s] = dh[j, s]
+                dc[j, s] = kept[j, s]
+    for q in range(gates_n):
+        row = q * units + j0
+        _store(dz[row:row + u], dP[row:row + u], t)
+    if cell == GRU:
+        _store(da[2 * units + j0:2 * units + j0 + u], dA[j0:j0 + u], t)
+
+
+def _backward(cell, dH, U, lengths, hs, cs, gates, tanh_c, dP, dA, dh, dc, threads=1):
     """Backpropagation through time over a sequence run by :func:`recurrent_forward`.
 
-    ``dH`` (T, H, B) or (0, H, B): gradients of every ``h_t``; ``U`` (H, G*H) C-contiguous
-    (packed once, each step makes ``U @ dA_t``); ``dP`` (G*H, T, B) filled with the gradients
-    of the input pre-activations; ``dA`` (H, T, B), GRU only (other cells ignore it), with those of
-    the recurrent candidate block ``U_n h + b_hn`` (the other blocks' are ``dP``'s); ``dh``,
-    ``dc`` (H, B): on entry the gradients of ``h_T``, ``c_T`` from outside, on return those of the
-    initial states. Held steps (``t >= lengths[s]``) pass sample ``s``'s gradients through."""
+    Parameters
+    ----------
+    cell : int
+    dH : (T, H, B) or (0, H, B)
+        Gradients of every ``h_t`` from outside (none: shape (0, H, B)).
+    U : (H, G*H)
+        C-contiguous: packed once; each step makes ``U @ dA_t`` by blocks of units (rows of
+        ``U``), each block's rows of ``dh`` then at once its gate math of the step before.
+    lengths, hs, cs, gates, tanh_c
+        As for :func:`recurrent_forward` (filled by it).
+    dP : (G*H, T, B)
+        Filled with the gradients of the input pre-activations.
+    dA : (H, T, B)
+        GRU only (other cells ignore it): the gradients of the recurrent candidate block
+        ``U_n h + b_hn`` (the other blocks' are ``dP``'s).
+    dh, dc : (H, B)
+        On entry the gradients of ``h_T``, ``c_T`` from outside; on return those of the
+        initial states. Held steps (``t >= lengths[s]``) pass sample ``s``'s gradients through.
+    threads : int
+        The threads that share a step (:func:`recurrent_backward_parallel`): the units split
+        into at least that many blocks.
+
+    A step's blocks are independent: each reads all of ``dA_{t+1}`` (the previous step's,
+    in the other of two buffers) and writes only its own units' rows, so the blocks run on
+    Numba's threads with the serial bits (a row of the product sums its depth in one order
+    whatever the block).
+    """
     word = flush_subnormals()
     units, batch = dh.shape
+    steps, width = dP.shape[1], dP.shape[0]
+    panel = packed_shape(1, 1)[2]
+    block = -(-units // (threads * panel)) * panel    # one block a thread (whole panels of U)
+    blocks = -(-units // block)
+    first = steps       # the first step at which some sample is held
+    for s in range(batch):
+        first = min(first, lengths[s])
     carry = np.zeros_like(dh)        # what reaches h_{t-1} besides U @ dA_t
     kept = np.zeros_like(dc)
-    dz = np.empty((dP.shape[0], batch), dh.dtype)
-    da = np.empty_like(dz) if cell == GRU else dz
+    das = np.empty((min(blocks, 2), width, batch), dh.dtype)   # dA_t and dA_{t+1} (one
+    #                                                            block: in turn in one buffer)
+    dz = np.empty((width, batch), dh.dtype)           # GRU's input side (others': dA_t)
     h = np.empty_like(dh)
     weights = np.empty(packed_shape(U.shape[0], U.shape[1]), dh.dtype)
     pack(U, weights)
-    for t in range(dP.shape[1] - 1, -1, -1):
-        if dH.shape[0]:
-            dh += dH[t]
-        held = False
-        for s in range(batch):
-            if t >= lengths[s]:
-                held = True
-                for j in range(units):
-                    kept[j, s] = dc[j, s]
-        dhf, dzf = dh.reshape(-1), dz.reshape(-1)
-        if cell == LSTM:
-            _lstm_back(dhf, dc.reshape(-1), cs[t].reshape(-1), gates[t].reshape(-1),
-                       tanh_c[t].reshape(-1), dzf)
-        elif cell == GRU:
-            _load(h, hs, t)
-            _gru_back(dhf, h.reshape(-1), gates[t].reshape(-1), dzf, da.reshape(-1),
-                      carry.reshape(-1))
-        else:
-            _load(h, hs, t + 1)
-            hf, one = h.reshape(-1), dh.dtype.type(1)
-            if cell == RNN_RELU:     # relu'(z) from the output: 1 where h > 0 (PyTorch's)
-                for k in range(dhf.shape[0]):
-                    dzf[k] = dhf[k] if hf[k] > 0 else one - one
-            else:
-                for k in range(dhf.shape[0]):
-                    dzf[k] = dhf[k] * (one - hf[k] * hf[k])
-        if held:
-            for s in range(batch):
-                if t >= lengths[s]:
-                    for g in range(dz.shape[0]):
-                        dz[g, s] = 0.0
-                        da[g, s] = 0.0
-                    for j in range(units):
-                        carry[j, s] = dh[j, s]
-                        dc[j, s] = kept[j, s]
-        _store(dz, dP, t)
-        if cell == GRU:
-            _store(da[2 * units:], dA, t)
-        packed_matmul(weights, da, dh)
-        if cell == GRU or held:
-            dh += carry
-            if cell != GRU:
-                carry[...] = 0.0
+    for t in range(steps, -1, -1):      # the product of step t, the gate math of step t - 1
+        for b in prange(blocks):
+            inner = flush_subnormals()      # in this thread too (the control word is per thread)
+            j0 = b * block
+            u = min(block, units - j0)
+            if t < steps:
+                rows = dh[j0:j0 + u]
+                p0 = j0 // panel
+                packed_matmul(weights[p0:p0 + -(-u // panel)], das[t % das.shape[0]], rows)
+                if cell == GRU or t >= first:
+                    _add_rows(rows, carry[j0:j0 + u], cell != GRU)
+            if t > 0:
+                da = das[(t - 1) % das.shape[0]]
+                _back_block(cell, t - 1, j0, u, dH, lengths, hs, cs, gates, tanh_c, dP, dA,
+                            dh, dc, carry, kept, dz if cell == GRU else da, da, h)
+            restore(inner)
     restore(word)
+
+
+recurrent_backward, recurrent_backward_parallel = twins(_backward)
 
 
 _BLOCK = 256     # columns per block of input_gradients (a block of X or gx stays in L1)
 
 
-@njit(cache=True)
-def input_products(X, W, b, P):
+def _input_products(X, W, b, P, threads=1):
     """``P = W.T X + b``: ``X`` (F, N), ``W`` (F, G*H), ``b`` (G*H,), ``P`` (G*H, N), by the
-    packed product (:mod:`.gemm`; ``W.T`` packed, the bias added in the tiles)."""
+    packed product (:mod:`.gemm`; ``W.T`` packed, the bias added in the tiles), in ``threads``
+    parts of the columns (:func:`input_products_parallel` runs them on Numba's threads). The
+    parts start at whole tiles of two SIMD vectors, so that every column meets the same tile
+    (or the same remainder) as in one call: the bits do not depend on ``threads``."""
     weights = np.empty(packed_shape(W.shape[1], W.shape[0]), P.dtype)
     pack(W.T, weights)
-    packed_matmul(weights, X, P, b)
+    n, tile = X.shape[1], 2 * VECTOR_BYTES // P.itemsize
+    tiles = -(-n // tile)
+    for part in prange(threads):
+        lo = min(n, part * tiles // threads * tile)
+        hi = min(n, (part + 1) * tiles // threads * tile)
+        packed_matmul(weights, X[:, lo:hi], P[:, lo:hi], b)
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
-def input_gradients(X, dP, W, gx, gW, gb):
-    """The input side of :func:`recurrent_backward` for few input features, one pass over
-    ``dP`` (G*H, N) by blocks of columns: ``gx = W dP`` (F, N; skipped when ``gx`` has no
-    rows), ``gW = X dP.T`` (F, G*H) and ``gb`` the sum of ``dP`` over its columns; ``X``
-    (F, N) and ``W`` (F, G*H) as in the forward pass."""
-    gW[...] = 0.0
-    gb[...] = 0.0
-    if gx.shape[0]:
-        gx[...] = 0.0
+input_products, input_products_parallel = twins(_input_products)
+
+
+def _input_gradients(X, dP, W, gx, gW, gb, threads=1):
+    """The input side of :func:`recurrent_backward` for few input features: ``gW = X dP.T``
+    (F, G*H) and ``gb`` the sum of ``dP`` (G*H, N) over its columns, in ``threads`` parts of
+    the rows of ``dP`` (each row's sums by blocks of columns, in order); then ``gx = W dP``
+    (F, N; skipped when ``gx`` has no rows) by blocks of columns, each column's terms in the
+    order of the rows; ``X`` (F, N) and ``W`` (F, G*H) as in the forward pass.
+    :func:`input_gradients_parallel` runs the parts and the blocks on Numba's threads, with the
+    same bits."""
     zero = dP.dtype.type(0)
     features, width = W.shape
-    for lo in range(0, dP.shape[1], _BLOCK):
-        hi = min(lo + _BLOCK, dP.shape[1])
-        for g in range(width):
-            d = dP[g, lo:hi]
-            acc = zero
-            for k in range(hi - lo):
-                acc += d[k]
-            gb[g] += acc
+    n = dP.shape[1]
+    for part in prange(threads):
+        g0, g1 = part * width // threads, (part + 1) * width // threads
+        for g in range(g0, g1):
+            gb[g] = zero
             for f in range(features):
-                x = X[f, lo:hi]
+                gW[f, g] = zero
+        for lo in range(0, n, _BLOCK):
+            hi = min(lo + _BLOCK, n)
+            for g in range(g0, g1):
+                d = dP[g, lo:hi]
                 acc = zero
                 for k in range(hi - lo):
-                    acc += x[k] * d[k]
-                gW[f, g] += acc
-                if gx.shape[0]:
-                    w, out = W[f, g], gx[f, lo:hi]
+                    acc += d[k]
+                gb[g] += acc
+                for f in range(features):
+                    x = X[f, lo:hi]
+                    acc = zero
                     for k in range(hi - lo):
-                        out[k] += w * d[k]
+                        acc += x[k] * d[k]
+                    gW[f, g] += acc
+    for c in prange(-(-n // _BLOCK) if gx.shape[0] else 0):
+        lo = c * _BLOCK
+        hi = min(lo + _BLOCK, n)
+        for f in range(features):
+            out = gx[f, lo:hi]
+            for k in range(hi - lo):
+                out[k] = zero
+        for g in range(width):
+            d = dP[g, lo:hi]
+            for f in range(features):
+                w, out = W[f, g], gx[f, lo:hi]
+                for k in range(hi - lo):
+                    out[k] += w * d[k]
+
+
+input_gradients, input_gradients_parallel = twins(_input_gradients, fastmath=True,
+                                                  error_model="numpy")

@@ -23,7 +23,7 @@ Equations (``s`` the logistic sigmoid, ``*`` element-wise):
 import numpy as np
 
 from .. import checks
-from ..kernels import fpenv
+from ..kernels import fpenv, gemm_large
 from ..kernels import recurrent as kr
 from ..kernels import threads as kthreads
 from . import norm, ops, workspace
@@ -122,15 +122,15 @@ def _batch_major(a, reverse, order=None, lengths=None):
     return out
 
 
-def _forward_kernel(work):
-    """The forward kernel for a step's products of ``work`` multiply-adds and its thread
-    count: the one that runs a step's blocks of units on Numba's threads where there are
-    several and the step is large enough to pay for their start
-    (:data:`~neurosim.kernels.recurrent.PARALLEL_WORK`)."""
-    threads = kthreads.threads(work, kr.PARALLEL_WORK)
-    if threads > 1:
-        return kr.recurrent_forward_parallel, threads
-    return kr.recurrent_forward, 1
+def _kernel(twins, work, threshold):
+    """One of ``twins`` (a serial kernel and its parallel twin,
+    :func:`~neurosim.kernels.threads.twins`) for a call of ``work`` multiply-adds (a step's
+    products for the forward and backward kernels, whose threads start at every step), and its
+    thread count: the parallel one where Numba has several threads and the work reaches
+    ``threshold`` (:data:`~neurosim.kernels.recurrent.PARALLEL_WORK`, or
+    :data:`~neurosim.kernels.recurrent.PASS_WORK` for one pass over the sequence)."""
+    threads = kthreads.threads(work, threshold)
+    return (twins[1], threads) if threads > 1 else (twins[0], 1)
 
 
 def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
@@ -157,7 +157,9 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
     X = np.ascontiguousarray(_time_major(x.data, reverse, dtype, order).transpose(2, 0, 1))
     Xm = X.reshape(features, steps * n)                 # (F, T*B): every step at once
     P = workspace.take((width, steps, n), dtype)
-    kr.input_products(Xm, Wd, bd, P.reshape(width, -1))
+    kernel, threads = _kernel((kr.input_products, kr.input_products_parallel),
+                              width * features * steps * n, kr.PASS_WORK)
+    kernel(Xm, Wd, bd, P.reshape(width, -1), threads)
     lstm_cell = cell == kr.LSTM        # kept for the backward pass, then reused (workspace)
     hs = workspace.take((units, steps + 1, n), dtype)
     hs[:, 0] = 0.0 if h0 is None else parents[5].data.T
@@ -167,7 +169,8 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
     tanh_c = workspace.take((steps, units, n) if lstm_cell else (1, 1, 1), dtype)
     lease = workspace.Lease(hs, cs, gates, tanh_c)
     bias_hn = np.zeros(1, dtype) if b_hn is None else parents[4].data.astype(dtype, copy=False)
-    kernel, threads = _forward_kernel(width * units * n)
+    kernel, threads = _kernel((kr.recurrent_forward, kr.recurrent_forward_parallel),
+                              width * units * n, kr.PARALLEL_WORK)
     kernel(cell, P, np.ascontiguousarray(Ud.T), bias_hn, lens, hs, cs, gates, tanh_c, threads)
     workspace.give(P)
     del P
@@ -205,7 +208,9 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
         gru_cell = cell == kr.GRU
         D = workspace.take((width + (units if gru_cell else 0), steps, n), dtype)
         dP = D[:width]
-        kr.recurrent_backward(cell, dH, Ud, lens, hs, cs, gates, tanh_c, dP, D[width:], dh, dc)
+        kernel, threads = _kernel((kr.recurrent_backward, kr.recurrent_backward_parallel),
+                                  width * units * n, kr.PARALLEL_WORK)
+        kernel(cell, dH, Ud, lens, hs, cs, gates, tanh_c, dP, D[width:], dh, dc, threads)
         del dH
         dPm = dP.reshape(width, -1)
         dAm = (D.reshape(width + units, -1)[:2 * units], D.reshape(width + units, -1)[width:]) \
@@ -214,18 +219,22 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
         if small:
             gx = np.empty((features if x.requires_grad else 0, steps * n), dtype)
             gW, gb = np.empty_like(Wd), np.empty_like(bd)
-            kr.input_gradients(Xm, dPm, Wd, gx, gW, gb)
+            kernel, threads = _kernel((kr.input_gradients, kr.input_gradients_parallel),
+                                      width * (features + 1) * steps * n, kr.PASS_WORK)
+            kernel(Xm, dPm, Wd, gx, gW, gb, threads)
         else:
-            gx = Wd @ dPm if x.requires_grad else None
-            gW, gb = Xm @ dPm.T, dPm.sum(axis=1)
+            gx = gemm_large.product(Wd, dPm) if x.requires_grad else None
+            gW, gb = gemm_large.product(Xm, dPm, trans_b=True), dPm.sum(axis=1)
         if x.requires_grad:
             gx = _batch_major(gx.reshape(features, steps, n).transpose(1, 2, 0), reverse, order)
         gU = None
         if parents[2].requires_grad:     # hs[:, :T] as one (H, T*B) matrix, rows T+1 steps apart
             before = np.lib.stride_tricks.as_strided(hs, (units, steps * n),
                                                      (hs.strides[0], hs.strides[2]))
-            gU = np.concatenate([before @ d.T for d in dAm], axis=1) if gru_cell else \
-                before @ dAm[0].T
+            if gemm_large.preferred(units, steps * n, width, dtype, trans_b=True):
+                before = np.ascontiguousarray(before)     # the own GEMM reads C-contiguous
+            gU = [gemm_large.product(before, d, trans_b=True) for d in dAm]
+            gU = np.concatenate(gU, axis=1) if gru_cell else gU[0]
         gb_hn = None if b_hn is None else dAm[-1].sum(axis=1)
         workspace.give(D)
         return gx, gW, gU, gb, gb_hn, dh.T, dc.T
