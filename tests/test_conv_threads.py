@@ -2,6 +2,7 @@
 ones: the same bits in every array they write (also where the caller flushes subnormals, as
 a backward pass does), on sizes that split into several items and a partial block. What the
 serial kernels compute is checked against references in the other conv and Winograd tests."""
+import numba
 import numpy as np
 import pytest
 
@@ -195,3 +196,109 @@ def test_parallel_twin_gives_the_serial_bits(name, flushed):
     got = _written(parallel, CASES[name], flushed)
     for a, b in zip(want, got):
         np.testing.assert_array_equal(a, b)
+
+
+def _weight_gradient_args(rng, parts, tiny=False, step=2):
+    """Arguments of ``weight_gradient`` for a 3x3 convolution at stride 2, padding 1, dilation
+    1 of ``N`` images in chunks of ``step`` (a partial last one), with ``parts`` parts."""
+    x, rows = _images(rng, N, C, H, H, tiny=tiny), _images(rng, K, N * 25)
+    m = step * 25
+    return (x, rows, 3, 3, 2, 2, 1, 1, 1, 1, 5, 5, step, np.empty((parts, C * 9 * m), F32),
+            np.empty((parts, K * m), F32), np.empty((-(-N // step), K, C * 9), F32),
+            np.empty((K, C * 9), F32))
+
+
+@pytest.mark.parametrize("flushed", [False, True])
+def test_weight_gradient_twins_at_any_part_count(flushed):
+    """One part serially, two and three on the threads: the same bits."""
+    run = fpenv.call_flushed if flushed else (lambda f, *a: f(*a))
+    want = _weight_gradient_args(_rng(), 1, flushed)
+    run(kc.weight_gradient, *want)
+    for parts in (2, 3):
+        got = _weight_gradient_args(_rng(), parts, flushed)
+        run(kc.weight_gradient_parallel, *got)
+        np.testing.assert_array_equal(got[-1], want[-1])
+        np.testing.assert_array_equal(got[-2], want[-2])
+
+
+def test_weight_gradient_against_numpy():
+    """``gW[o, (c*3 + i)*3 + j] = sum over images and outputs of rows * x`` at the tap's
+    pixel, the padded input read at stride 2 (float64 reference)."""
+    args = _weight_gradient_args(_rng(), 1)
+    kc.weight_gradient(*args)
+    x, rows = args[0].astype(np.float64), args[1].astype(np.float64).reshape(K, N, 5, 5)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    want = np.empty((K, C, 3, 3))
+    for i in range(3):
+        for j in range(3):
+            patch = xp[:, :, i:i + 9:2, j:j + 9:2]             # (N, C, 5, 5)
+            want[:, :, i, j] = np.einsum("knyx,ncyx->kc", rows, patch)
+    np.testing.assert_allclose(args[-1], want.reshape(K, -1), rtol=1e-5, atol=1e-5)
+
+
+def _convolve_args(rng, parts, pool, step=2, tiny=False):
+    """Arguments of the Winograd ``convolve`` for ``N`` images ``H`` wide (padding 1) in
+    chunks of ``step`` (a partial last one), with ``parts`` parts."""
+    x, W = _images(rng, N, C, H, H, tiny=tiny), _images(rng, K, C, 3, 3)
+    U = np.empty((16, K, C), F32)
+    kw.weights(W, U)
+    tiles = step * _tiles(H)
+    shape = (N, K) + ((H // 2, H // 2) if pool else (H, H))
+    return (x, U, _images(rng, K), 1, True, pool, step, np.empty((parts, 16 * C * tiles), F32),
+            np.empty((parts, 16 * K * tiles), F32), np.empty(shape, F32),
+            np.empty(shape if pool else (0, 0, 0, 0), np.int32)), W
+
+
+@pytest.mark.parametrize("flushed", [False, True])
+@pytest.mark.parametrize("pool", [False, True])
+def test_winograd_convolve_twins_at_any_part_count(pool, flushed):
+    run = fpenv.call_flushed if flushed else (lambda f, *a: f(*a))
+    want, _ = _convolve_args(_rng(), 1, pool, tiny=flushed)
+    run(kw.convolve, *want)
+    for parts in (2, 3):
+        got, _ = _convolve_args(_rng(), parts, pool, tiny=flushed)
+        run(kw.convolve_parallel, *got)
+        np.testing.assert_array_equal(got[-2], want[-2])
+        np.testing.assert_array_equal(got[-1], want[-1])
+
+
+def test_winograd_convolve_against_im2col():
+    """The ReLU's output against ``conv2d`` (im2col and BLAS) within float32 rounding, and the
+    pooled maxima and argmax against ``max_pool2x2`` of it, bit for bit."""
+    from neurosim.nn.conv import conv2d
+    args, W = _convolve_args(_rng(), 2, False)
+    kw.convolve(*args)
+    want = conv2d(args[0], W, args[2], padding=1, activation="relu").data
+    assert np.abs(args[-2] - want).max() <= 1e-5 * np.abs(want).max()
+    pooled, _ = _convolve_args(_rng(), 2, True)
+    kw.convolve(*pooled)
+    maxima, argmax = np.empty_like(pooled[-2]), np.empty(pooled[-2].shape, np.intp)
+    kc.max_pool2x2(args[-2], maxima, argmax)
+    np.testing.assert_array_equal(pooled[-2], maxima)
+    np.testing.assert_array_equal(pooled[-1], argmax)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="Numba has one thread")
+def test_winograd_layer_on_threads_against_one_thread():
+    """``conv2d_relu_max_pool2x2`` through Winograd at sizes that take the threaded paths (runs
+    of chunks for the convolution, its input gradient and its weight gradient): the output,
+    argmax and gradients of one thread within float32 rounding (the products differ: BLAS on
+    one thread, the own GEMM on several)."""
+    from neurosim.nn import Tensor
+    from neurosim.nn.conv import conv2d_relu_max_pool2x2
+    rng = _rng()
+    x, W, b = _images(rng, 6, 16, 32, 32), _images(rng, 16, 16, 3, 3), _images(rng, 16)
+    g = _images(rng, 6, 16, 16, 16)
+    results = []
+    before = numba.get_num_threads()
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            ts = [Tensor(a, requires_grad=True) for a in (x, W, b)]
+            y = conv2d_relu_max_pool2x2(*ts, padding=1)
+            y.backward(g)
+            results.append([y.data] + [t.grad for t in ts])
+    finally:
+        numba.set_num_threads(before)
+    for one, two in zip(*results):
+        assert np.abs(one - two).max() <= 1e-5 * np.abs(one).max()

@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 from .fpenv import control_word, restore
+from .gemm_large import _gemm_serial
 from .threads import twins
 
 #: values a call writes from which the parallel twin pays for its threads' start (a few
@@ -764,6 +765,42 @@ def interpolate2d_backward(g, y0, y1, wy, x0, x1, wx, dx):
         restore(own)
 
 
+def weight_gradient(x, rows, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, step, cols, part_rows,
+                    terms, gW):
+    """A convolution's weight gradient ``gW`` (O, C*kh*kw) from its output's gradient ``rows``
+    (O, N*oh*ow) (the GEMM's layout: column ``(n*oh + oy)*ow + ox``) and its input ``x``
+    (N, C, H, W), over chunks of ``step`` images: ``terms[i]`` (chunks, O, C*kh*kw) receives
+    chunk ``i``'s product ``rows[:, chunk] @ im2col(x[chunk]).T`` (:func:`im2col`'s arguments;
+    a serial own GEMM of :mod:`.gemm_large`, B transposed by its packing), and ``gW`` their
+    sum, added chunk by chunk in order after the loop.
+
+    ``cols`` (P, C*kh*kw * step*oh*ow) and ``part_rows`` (P, O * step*oh*ow) hold a chunk's
+    patch matrix and gradient rows (copied contiguous) for each of P parts, the parallel
+    items, each a run of consecutive chunks on its thread: one parallel loop a call, and a
+    chunk's patch matrix stays in its core's L2 between being written and read.
+    """
+    n_img, size, n_out = x.shape[0], oh * ow, rows.shape[0]
+    depth = x.shape[1] * kh * kw
+    n_chunks = -(-n_img // step)
+    parts = cols.shape[0]
+    word = control_word()
+    for t in prange(parts):
+        own = control_word()
+        restore(word)
+        for i in range(t * n_chunks // parts, (t + 1) * n_chunks // parts):
+            lo, hi = i * step, min(n_img, (i + 1) * step)
+            m = (hi - lo) * size
+            patches = cols[t, :depth * m].reshape(depth, m)
+            im2col(x[lo:hi], kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, patches)
+            grads = part_rows[t, :n_out * m].reshape(n_out, m)
+            grads[:] = rows[:, lo * size:hi * size]
+            _gemm_serial(grads, patches, terms[i], False, True, False)
+        restore(own)
+    gW[:] = 0
+    for i in range(n_chunks):
+        gW += terms[i]
+
+
 #: each kernel above written with ``prange`` is its serial dispatcher under its own name, and
 #: its parallel twin (:func:`.threads.twins`: the same bits) with ``_parallel`` added
 im2col, im2col_parallel = twins(im2col)
@@ -784,10 +821,11 @@ avg_pool2d, avg_pool2d_parallel = twins(avg_pool2d)
 avg_pool2d_backward, avg_pool2d_backward_parallel = twins(avg_pool2d_backward)
 interpolate2d, interpolate2d_parallel = twins(interpolate2d)
 interpolate2d_backward, interpolate2d_backward_parallel = twins(interpolate2d_backward)
+weight_gradient, weight_gradient_parallel = twins(weight_gradient)
 
 __all__ = [name for pair in (
     "im2col", "col2im", "rows_to_images", "images_to_rows", "rows_to_pooled", "pooled_to_rows",
     "bias_relu", "relu_mask_sum", "max_pool2d", "max_pool2d_backward", "max_pool2x2",
     "max_pool2x2_backward", "avg_pool2d", "avg_pool2d_backward", "conv_single",
-    "conv_single_backward", "interpolate2d", "interpolate2d_backward")
+    "conv_single_backward", "interpolate2d", "interpolate2d_backward", "weight_gradient")
     for name in (pair, pair + "_parallel")]

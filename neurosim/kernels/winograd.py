@@ -271,3 +271,44 @@ inputs, inputs_parallel = twins(inputs)
 outputs, outputs_parallel = twins(outputs)
 pooled, pooled_parallel = twins(pooled)
 plane_products, plane_products_parallel = twins(plane_products)
+
+
+def convolve(x, U, bias, pad, relu, pool, step, V, M, out, argmax):
+    """The whole convolution of ``x`` (N, C, H, W) by the filters' transforms ``U``
+    (16, K, C) plus ``bias`` (K,), over chunks of ``step`` images: :func:`inputs`, the 16
+    products (serial own GEMMs, :mod:`.gemm_large`) and :func:`outputs` into ``out``
+    (N, K, oh, ow) (the ReLU where ``relu``), or, where ``pool``, :func:`pooled` into ``out``
+    (N, K, oh // 2, ow // 2) and ``argmax`` (same shape, int32; unused otherwise).
+
+    ``V`` (P, 16 * C * step * th * tw) and ``M`` (P, 16 * K * step * th * tw) hold a chunk's
+    transformed inputs and products for each of P parts, the parallel items, each a run of
+    consecutive chunks on its thread (a chunk's ``V`` and ``M`` stay in its core's L2, and a
+    call has one parallel loop, not three a chunk); a chunk's values do not depend on the part
+    that makes them.
+    """
+    n_img, n_in = x.shape[:2]
+    n_out = U.shape[1]
+    oh, ow = x.shape[2] + 2 * pad - 2, x.shape[3] + 2 * pad - 2
+    per = _tiles(oh) * _tiles(ow)
+    n_chunks = -(-n_img // step)
+    parts = V.shape[0]
+    word = control_word()
+    for t in prange(parts):
+        own = control_word()
+        restore(word)
+        for i in range(t * n_chunks // parts, (t + 1) * n_chunks // parts):
+            lo, hi = i * step, min(n_img, (i + 1) * step)
+            tiles = (hi - lo) * per
+            Vc = V[t, :16 * n_in * tiles].reshape(16, n_in, tiles)
+            Mc = M[t, :16 * n_out * tiles].reshape(16, n_out, tiles)
+            inputs(x[lo:hi], pad, Vc)
+            for e in range(16):
+                _gemm_serial(U[e], Vc[e], Mc[e], False, False, False)
+            if pool:
+                pooled(Mc, bias, oh, ow, out[lo:hi], argmax[lo:hi])
+            else:
+                outputs(Mc, bias, relu, out[lo:hi])
+        restore(own)
+
+
+convolve, convolve_parallel = twins(convolve)

@@ -19,7 +19,7 @@ import numpy as np
 from .. import checks
 from ..kernels import conv as kc
 from ..kernels import gemm_large
-from ..kernels.threads import pick
+from ..kernels.threads import pick, threads
 from . import ops, winograd
 from .tensor import as_tensor, record
 
@@ -291,8 +291,6 @@ def _conv_winograd(x, W, parents, xd, bias, geometry, relu, pool, shape):
     else:
         out = winograd.conv3x3(xd, Wd, bias, padding[0], relu)    # (N, out, oh, ow)
     size = out_hw[0] * out_hw[1]
-    per = max(1, CHUNK_BYTES // (Wd[0].size * size * xd.itemsize))
-    chunks = [slice(s, min(s + per, n)) for s in range(0, n, per)]
 
     def backward(g):
         g = _images(g, dtype).reshape(shape)
@@ -306,14 +304,37 @@ def _conv_winograd(x, W, parents, xd, bias, geometry, relu, pool, shape):
         if x.requires_grad:           # one call for the batch (the rows seen as images)
             images = rows.reshape(n_out, n, *out_hw).transpose(1, 0, 2, 3)
             gx = winograd.conv3x3_input_grad(images, Wd, padding[0], xd.shape[2:])
-        if W.requires_grad:
-            gW = np.zeros((n_out, Wd[0].size), dtype)
-            for part in chunks:
-                part_rows = np.ascontiguousarray(rows[:, part.start * size:part.stop * size])
-                gW += _grouped(part_rows, _im2col(xd[part], *geometry), 1, transpose_b=True)
-            gW = gW.reshape(W.shape)
+        gW = _weight_gradient(xd, rows, geometry).reshape(W.shape) if W.requires_grad else None
         return (gx, gW) if len(parents) == 2 else (gx, gW, gb.astype(dtype))
     return record(out, parents, backward)
+
+
+def _weight_gradient(xd, rows, geometry):
+    """The weight gradient (out_channels, in_channels*kh*kw) of a one-group convolution of the
+    images ``xd`` from its output's gradient ``rows`` (out_channels, N*oh*ow), ``geometry``
+    as :func:`_im2col` takes it: im2col and one product per chunk of images whose patch
+    matrix takes :data:`CHUNK_BYTES`, the chunks' products added in order. With several Numba
+    threads, runs of chunks on the threads (:func:`~neurosim.kernels.conv.weight_gradient`,
+    own GEMMs); on one, each chunk's product by :func:`_grouped`."""
+    n, n_out, dtype = xd.shape[0], rows.shape[0], xd.dtype
+    kernel, stride, padding, out_hw, dilation = geometry
+    depth, size = xd.shape[1] * kernel[0] * kernel[1], out_hw[0] * out_hw[1]
+    per = max(1, CHUNK_BYTES // (depth * size * xd.itemsize))
+    n_chunks = -(-n // per)
+    gW = np.empty((n_out, depth), dtype)
+    parts = min(n_chunks, threads(n_out * depth * n * size, gemm_large.THREADED_WORK))
+    if parts > 1:
+        kc.weight_gradient_parallel(
+            xd, rows, *kernel, *stride, *padding, *dilation, *out_hw, per,
+            np.empty((parts, depth * per * size), dtype),
+            np.empty((parts, n_out * per * size), dtype), np.empty((n_chunks, n_out, depth), dtype),
+            gW)
+        return gW
+    gW[:] = 0
+    for s in range(0, n, per):
+        part_rows = np.ascontiguousarray(rows[:, s * size:min(s + per, n) * size])
+        gW += _grouped(part_rows, _im2col(xd[s:s + per], *geometry), 1, transpose_b=True)
+    return gW
 
 
 def _conv_gemm(x, W, parents, xd, bias, geometry, groups, relu, pool, shape):

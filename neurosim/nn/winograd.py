@@ -96,10 +96,17 @@ def _convolve(x, W, bias, pad, relu, pool=False):
     step = max(1, min(n_img, CHUNK_BYTES // (16 * (n_in + n_out) * per * x.itemsize)))
     U = np.empty((16, n_out, n_in), x.dtype)
     kw.weights(W, U)
-    V = workspace.take((16 * n_in * step * per,), x.dtype)
-    M = workspace.take((16 * n_out * step * per,), x.dtype)
     out = np.empty((n_img, n_out) + ((oh // 2, ow // 2) if pool else (oh, ow)), x.dtype)
     argmax = np.empty(out.shape if pool else (0, 0, 0, 0), np.int32)
+    parts = min(threads(16 * n_out * n_in * n_img * per, PARALLEL_WORK), -(-n_img // step))
+    if parts > 1:           # runs of chunks on the threads, each with its own V and M
+        V = workspace.take((parts, 16 * n_in * step * per), x.dtype)
+        M = workspace.take((parts, 16 * n_out * step * per), x.dtype)
+        kw.convolve_parallel(x, U, bias, pad, relu, pool, step, V, M, out, argmax)
+        workspace.give(V, M)
+        return (out, argmax) if pool else out
+    V = workspace.take((16 * n_in * step * per,), x.dtype)
+    M = workspace.take((16 * n_out * step * per,), x.dtype)
     for start in range(0, n_img, step):
         part = slice(start, min(start + step, n_img))
         tiles = (part.stop - start) * per
