@@ -85,7 +85,7 @@ def _bias_relu(rng, tiny):
 
 
 def _relu_mask_sum(rng, tiny):
-    rows, cols = 6, 2 * kc.BLOCK + 9
+    rows, cols = 2 * kc.BLOCK + 9, 6
     return (_images(rng, rows, cols, tiny=tiny), _images(rng, rows, cols),
             np.empty((rows, cols), F32), np.empty(cols)), (2, 3)
 
