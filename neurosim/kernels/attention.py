@@ -18,8 +18,11 @@ causal panel multiplies only the keys its last query sees), key padding (batch, 
 general boolean or additive mask as a broadcast view (batch, heads, queries, keys); none is
 materialised. Each kernel is a pair of twins (:func:`neurosim.kernels.threads.twins`):
 ``sdp_forward`` and ``sdp_forward_parallel`` (and the backward's) take ``parts``, the runs of
-consecutive (sample, head) blocks the call is split into, one at a time per thread in the
-parallel twin; the blocks share nothing, so the bits are the serial kernel's.
+consecutive (sample, head) blocks the call is split into, which the parallel twin's threads
+take as they come free; the blocks share nothing, so the bits are the serial kernel's. Float32, 4 heads
+of width 16, 128 steps, batch 32 (minimum over repetitions, 2 cores shared with other work at
+load 3.5-4): forward 2.48 ms on one thread, 1.35 on two; backward 4.06 and 1.75; at 16 steps
+0.082 and 0.052, 0.104 and 0.056.
 
 Forward, per sample ``b``: ``hidden[b, t] = tanh(query[b] + keys[b, t])`` for every encoder step
 ``t`` (in SIMD lanes, as ``tanh(x) = 2 s(2x) - 1`` with the vectorised logistic of

@@ -16,9 +16,13 @@ counts). At 4096 rows of 64 features, float32, one thread: 0.26 -> 0.15 ms; 8192
 0.60 ms.
 
 Each kernel takes ``parts``, the number of runs of consecutive rows (row blocks in the
-backward) it splits the work into, one per thread in the parallel twin, each thread with its
-caller's subnormal setting (:mod:`.fpenv`). No row reads another's results and the blocks' sums
-are added in one order, so the bits do not depend on ``parts`` or the twin.
+backward) it splits the work into, which the parallel twin's threads take as they come free,
+each thread with its caller's subnormal setting (:mod:`.fpenv`). No row reads another's results and the blocks' sums
+are added in one order, so the bits do not depend on ``parts`` or the twin. Float32, 4096 rows
+(minimum over repetitions, 2 cores shared with other work at load 3.5-4), one thread against
+two: 64 features, forward 0.112 -> 0.062 ms, backward 0.147 -> 0.082; 256 features, 0.392 ->
+0.219 and 0.574 -> 0.318. Below 2^16 elements the threads' start costs more than they save
+(512 x 64: backward 0.017 ms on one thread, 0.022 on two).
 """
 import math
 
