@@ -148,3 +148,29 @@ def test_bad_input():
         norm.layer_norm(XL, G3, B4)
     with pytest.raises(ValueError, match="scalar"):
         norm.layer_norm(np.float64(1.0), G3, B3)
+
+
+def test_thread_runs_one_without_threads_else_several_per_thread(monkeypatch):
+    monkeypatch.setattr(norm, "threads", lambda work, threshold: 1)
+    assert norm.thread_runs(10 ** 9, 0, 1000) == 1
+    monkeypatch.setattr(norm, "threads", lambda work, threshold: 2)
+    assert norm.thread_runs(10 ** 9, 0, 1000) == 2 * norm.RUNS_PER_THREAD
+    assert norm.thread_runs(10 ** 9, 0, 3) == 3          # no more runs than items
+    assert norm.thread_runs(10 ** 9, 0, 0) == 1
+
+
+def test_layer_norm_op_on_threads_gives_the_serial_bits(monkeypatch):
+    """The op through the parallel kernels (forced: any call, 2 threads' runs) against the
+    serial op: output and every gradient bit for bit, float32 and float64."""
+    x3 = R.standard_normal((5, 23, 19)) * 2 + 1
+    gamma, beta, g = R.standard_normal(19), R.standard_normal(19), R.standard_normal(x3.shape)
+    for dtype in (np.float32, np.float64):
+        results = []
+        for count in (1, 2):
+            monkeypatch.setattr(norm, "threads", lambda work, threshold, count=count: count)
+            ts = [nn.Tensor(a.astype(dtype), requires_grad=True) for a in (x3, gamma, beta)]
+            y = norm.layer_norm(*ts)
+            y.backward(g.astype(dtype))
+            results.append([y.data] + [t.grad for t in ts])
+        for a, b in zip(*results):
+            assert a.dtype == dtype and a.tobytes() == b.tobytes()
