@@ -19,10 +19,10 @@ general boolean or additive mask as a broadcast view (batch, heads, queries, key
 materialised. Each kernel is a pair of twins (:func:`neurosim.kernels.threads.twins`):
 ``sdp_forward`` and ``sdp_forward_parallel`` (and the backward's) take ``parts``, the runs of
 consecutive (sample, head) blocks the call is split into, which the parallel twin's threads
-take as they come free; the blocks share nothing, so the bits are the serial kernel's. Float32, 4 heads
-of width 16, 128 steps, batch 32 (minimum over repetitions, 2 cores shared with other work at
-load 3.5-4): forward 2.48 ms on one thread, 1.35 on two; backward 4.06 and 1.75; at 16 steps
-0.082 and 0.052, 0.104 and 0.056.
+take as they come free; the blocks share nothing, so the bits are the serial kernel's.
+Float32, 4 heads of width 16, 128 steps, batch 32 (minimum over repetitions, 2 cores shared
+with other work at load 3.5-4): forward 2.48 ms on one thread, 1.35 on two; backward 4.06 and
+1.75; at 16 steps 0.082 and 0.052, 0.104 and 0.056.
 
 Forward, per sample ``b``: ``hidden[b, t] = tanh(query[b] + keys[b, t])`` for every encoder step
 ``t`` (in SIMD lanes, as ``tanh(x) = 2 s(2x) - 1`` with the vectorised logistic of
@@ -307,12 +307,6 @@ def _sizes(q, k, v, weights):
     return q.shape[0], q.shape[1], k.shape[1], heads, q.shape[2] // heads, v.shape[2] // heads
 
 
-@njit(cache=True, inline="always")
-def _part(p, parts, items):
-    """Items ``lo:hi`` of part ``p`` of ``parts`` (as even as can be) out of ``items``."""
-    return p * items // parts, (p + 1) * items // parts
-
-
 def _sdp_forward(q, k, v, scale, causal, pad, allowed, additive, weights, out, parts):
     """Scaled dot-product attention of every (sample, head): ``weights[b, h] = softmax(scale
     Q K^T + mask)`` and ``out = weights V``, heads merged.
@@ -323,9 +317,10 @@ def _sdp_forward(q, k, v, scale, causal, pad, allowed, additive, weights, out, p
     (B, Tk) bool, True at padding; ``allowed`` bool and ``additive`` (of the dtype), broadcast
     views of shape (B, H, Tq, Tk). A mask that is not used is an array with an empty last axis
     ((1, 0) or (1, 1, 1, 0)). ``parts`` (>= 1): the (sample, head) blocks in that many runs of
-    consecutive blocks, one per thread in :data:`sdp_forward_parallel` (each with its own
-    scratch and its caller's subnormal setting, :mod:`.fpenv`): the blocks share nothing, so
-    the bits do not depend on ``parts`` or the twin.
+    consecutive blocks (as even as can be), which the threads of :data:`sdp_forward_parallel`
+    take as they come free, each run with its own scratch and its caller's subnormal setting
+    (:mod:`.fpenv`): the blocks share nothing, so the bits do not depend on ``parts`` or the
+    twin.
 
     Each (sample, head) runs by panels of :data:`PANEL` queries: their scores (register tiles
     of :func:`_product`, with ``K^T`` copied once per head), their softmax rows and their
@@ -338,7 +333,7 @@ def _sdp_forward(q, k, v, scale, causal, pad, allowed, additive, weights, out, p
         own = control_word()
         restore(word)
         Kt = np.empty((d, tk), q.dtype)
-        lo, hi = _part(p, parts, n * heads)
+        lo, hi = p * n * heads // parts, (p + 1) * n * heads // parts
         for block in range(lo, hi):
             b, h = block // heads, block % heads
             Q, V, O, S = _head(q, b, h, d), _head(v, b, h, dv), _head(out, b, h, dv), weights[b, h]
@@ -370,7 +365,7 @@ def _sdp_backward(g, q, k, v, weights, scale, causal, gq, gk, gv, parts):
         own = control_word()
         restore(word)
         Vt, dS = np.empty((dv, tk), q.dtype), np.empty((tq, tk), q.dtype)
-        lo, hi = _part(p, parts, n * heads)
+        lo, hi = p * n * heads // parts, (p + 1) * n * heads // parts
         for block in range(lo, hi):
             b, h = block // heads, block % heads
             P, G = weights[b, h], _head(g, b, h, dv)
