@@ -102,15 +102,15 @@ def _gradients(g, gamma, x, mean, inv_std, gx, sums):
     wide_vectors()
     rows, F = g.shape
     dtype = g.dtype.type
-    for k in range(sums.shape[0]):
-        block_gamma, block_beta = sums[k, 0], sums[k, 1]
-        block_gamma[:] = 0.0
-        block_beta[:] = 0.0
+    for k in range(sums.shape[0]):          # indexed in place, as the rows
+        for j in range(F):
+            sums[k, 0, j] = 0.0
+            sums[k, 1, j] = 0.0
         for r in range(k * ROW_BLOCK, min((k + 1) * ROW_BLOCK, rows)):
             m, s = mean[r], inv_std[r]
             for j in range(F):
-                block_gamma[j] += g[r, j] * ((x[r, j] - m) * s)
-                block_beta[j] += g[r, j]
+                sums[k, 0, j] += g[r, j] * ((x[r, j] - m) * s)
+                sums[k, 1, j] += g[r, j]
             sum_d, sum_dh = _row_sums(g, gamma, x, m, s, r)
             mean_d, mean_dh = dtype(sum_d / F), dtype(sum_dh / F)
             for j in range(F):
