@@ -284,8 +284,10 @@ def _forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c, threads=1):
 
 
 recurrent_forward, recurrent_forward_parallel = twins(_forward)
-PARALLEL_WORK = 1 << 24   # multiply-adds of a step's products (0.1 ms on one core) from which
-#                           starting the threads at every step is a small cost
+PARALLEL_WORK = 1 << 22   # multiply-adds of a step's products from which a step's blocks run on
+#                           the threads (2 threads, load 3: LSTM hidden 128, batch 64 went
+#                           1.03-1.5x faster a pass; at 2^20-2^21, hidden 64 or batch 32,
+#                           0.85-1.15x; a start of the threads costs 1.2 us)
 PASS_WORK = 1 << 18       # multiply-adds of a pass over the whole sequence (input products,
 #                           input gradients) from which its one start of the threads is a
 #                           small cost
