@@ -12,9 +12,11 @@ from ..kernels.threads import threads
 from .tensor import Tensor, as_tensor, record
 
 #: runs of work per thread in a parallel kernel: more runs than threads let a thread that the
-#: OS has set aside (other processes on the cores) leave its runs to the others, which take
-#: them as they come free (Numba's TBB layer): 2.6 against 4.3 ms for 8 runs against 2 in an
-#: attention forward (d_model 128, 64 steps, batch 128, load 3.5 on 2 cores)
+#: OS has set aside (other processes on the cores) leave most of its share to the others,
+#: which take the runs as they come free (Numba's TBB layer). Measured under load 3.5 on 2
+#: cores, attention forward and backward at d_model 128, 64 steps, batch 128: 2, 4 and 8 runs
+#: gave minima of 11.0, 11.1 and 10.4 ms and medians of 17.5, 19.7 and 18.7 (serial 11.7 and
+#: 20.1): no clear difference, the load's noise larger than any
 RUNS_PER_THREAD = 4
 
 
