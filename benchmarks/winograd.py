@@ -1,5 +1,6 @@
 """Winograd F(2x2, 3x3) convolution (``neurosim.nn.winograd``) beside the im2col path
-of ``neurosim.nn.conv`` and PyTorch (issue 18), float32, one thread.
+of ``neurosim.nn.conv`` and PyTorch (issue 18), float32, one thread (or every core on each
+side: ``--threads all``).
 
 Layers: the CNN sweep's second convolution, ``c -> 2c`` channels on 14x14 images, 3x3 filters,
 padding 1, for c in (16, 32) and batches 32-256. Three ops per layer:
@@ -14,14 +15,15 @@ padding 1, for c in (16, 32) and batches 32-256. Three ops per layer:
 ``nn.conv`` itself takes the Winograd path for these layers; its im2col side here runs with
 ``nn.conv.WINOGRAD_MIN_CHANNELS`` raised past every layer.
 
-Timing: ``time.process_time`` (the CPU time of this process: the machine is shared), in
-``--rounds`` rounds, the sides' order flipping each round, each side repeated for about
-``--seconds``; a round's figure is its mean call. The JSON gives per point each side's best
+Timing: ``time.process_time`` (the CPU time of this process: the machine is shared), or with
+``--threads all`` ``time.perf_counter`` (the CPU time would add the threads'), in ``--rounds``
+rounds, the sides' order flipping each round, each side repeated for about ``--seconds``; a
+round's figure is its mean call. The JSON gives per point each side's best
 round (ms) and the median of the per-round ratios ``im2col / winograd`` and ``torch /
 winograd`` (> 1: Winograd faster), and the load average before and after.
 
 Prints one JSON object. Usage: ``python benchmarks/winograd.py [--rounds 5] [--seconds 0.2]
-[--quick]``.
+[--quick] [--threads 1|all]``.
 """
 import argparse
 import sys
@@ -80,21 +82,25 @@ def sides(torch, kind, batch, n_in, n_out, size, rng):
             "torch": lambda: torch.nn.grad.conv2d_input(tx.shape, tW, tg, padding=1)}
 
 
+#: the clock of a round: the process's CPU time on one thread, wall time on several
+CLOCK = time.perf_counter if nn_steps.ALL else time.process_time
+
+
 def measure(calls, rounds, seconds):
     """Best ms of each side and the median per-round ratios of the others to Winograd."""
     for call in calls.values():
         call()
-    start = time.process_time()
+    start = CLOCK()
     calls["winograd"]()
-    repeats = max(1, int(seconds / max(time.process_time() - start, 1e-6)))
+    repeats = max(1, int(seconds / max(CLOCK() - start, 1e-6)))
     ms = {name: [] for name in calls}
     names = list(calls)
     for r in range(rounds):
         for name in (names if r % 2 == 0 else names[::-1]):
-            start = time.process_time()
+            start = CLOCK()
             for _ in range(repeats):
                 calls[name]()
-            ms[name].append((time.process_time() - start) / repeats * 1e3)
+            ms[name].append((CLOCK() - start) / repeats * 1e3)
     own = np.array(ms["winograd"])
     return {**{f"{name}_ms": float(min(v)) for name, v in ms.items()},
             **{f"ratio_{name}": float(np.median(np.array(ms[name]) / own))
@@ -106,6 +112,8 @@ def main():
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--seconds", type=float, default=0.2, help="time per side per round")
     p.add_argument("--quick", action="store_true", help="two layers instead of the sweep's")
+    p.add_argument("--threads", default="1", choices=("1", "all"),
+                   help="threads per side (all: every core on both sides)")
     args = p.parse_args()
     load_before = os.getloadavg()
     torch = nn_steps.torch_module()
@@ -121,7 +129,7 @@ def main():
     summary = {f"{kind}_vs_{peer}": [float(f(r)) for f in (np.min, np.median, np.max)]
                for kind in KINDS for peer in ("im2col", "torch")
                for r in [[row[f"ratio_{peer}"] for row in rows if row["kind"] == kind]]}
-    print(json.dumps({**nn_steps.header(benchmark="winograd", clock="process_time",
+    print(json.dumps({**nn_steps.header(benchmark="winograd", clock=CLOCK.__name__,
                                         load_before=load_before),
                       "load_after": os.getloadavg(), "summary_min_median_max": summary,
                       "points": rows}))

@@ -29,6 +29,11 @@ tiles where they can (see :func:`inputs` and :func:`outputs`). A tile is a 2x2 m
 window: :func:`pooled` gives the ReLU's pooled maxima and their argmax without laying the
 convolution's output out. The checked entries, which run chunks of images whose ``V`` and ``M``
 stay in L2 and make the 16 products of a chunk, are in :mod:`neurosim.nn.winograd`.
+
+The transforms and :func:`plane_products` loop with ``prange`` over channels or planes, and
+:func:`convolve` (a whole call's chunks) over runs of chunks: each is its serial dispatcher
+under its own name and its parallel twin with ``_parallel`` added (:func:`.threads.twins`:
+the same bits), each item flushing subnormals as its caller (:mod:`.fpenv`).
 """
 import numpy as np
 from numba import njit, prange

@@ -13,6 +13,12 @@ Shapes: ``x`` (batch, channels, height, width); ``conv2d`` weights (out_channels
 in_channels / groups, kh, kw); ``conv_transpose2d`` weights (in_channels, out_channels, kh,
 kw), as in PyTorch; biases (out_channels,). Pooling takes PyTorch's ``padding`` and
 ``ceil_mode`` (and ``count_include_pad`` for the mean).
+
+With several Numba threads, every kernel whose call writes at least
+:data:`~neurosim.kernels.conv.PARALLEL_VALUES` values runs its parallel twin (over images,
+channels or blocks of rows: the serial bits), the Winograd convolutions and the weight
+gradient run their chunks of images on the threads, and the products go to the own threaded
+GEMM (:func:`~neurosim.kernels.gemm_large.preferred`), never to BLAS's threads.
 """
 import numpy as np
 

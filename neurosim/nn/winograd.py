@@ -3,7 +3,11 @@ group, zero padding 0, 1 or 2; NCHW, float32 or float64), as :mod:`neurosim.nn.c
 float32 3x3 layers: the checked entries :func:`conv3x3`, :func:`conv3x3_relu_max_pool2x2` and
 :func:`conv3x3_input_grad` over the transforms of :mod:`neurosim.kernels.winograd` (see there
 for the method and the arrays ``U``, ``V``, ``M``), by chunks of images whose transformed
-inputs and products stay in L2, the work arrays kept between calls (:mod:`.workspace`).
+inputs and products stay in L2, the work arrays kept between calls (:mod:`.workspace`). With
+several Numba threads a call's chunks run in as many runs of consecutive chunks, one a thread
+with its own work arrays (:func:`neurosim.kernels.winograd.convolve`: the products as serial
+own GEMMs); a call of one chunk runs the transforms' parallel twins and the 16 products on
+the threads (:func:`products`).
 """
 import numpy as np
 
