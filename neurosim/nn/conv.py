@@ -26,7 +26,7 @@ from .. import checks
 from ..kernels import conv as kc
 from ..kernels import gemm_large
 from ..kernels.threads import pick, threads
-from . import ops, winograd
+from . import ops, winograd, workspace
 from .tensor import as_tensor, record
 
 __all__ = ["conv2d", "conv2d_relu_max_pool2x2", "conv1d", "conv_transpose2d", "max_pool2d",
@@ -300,7 +300,8 @@ def _conv_winograd(x, W, parents, xd, bias, geometry, relu, pool, shape):
 
     def backward(g):
         g = _images(g, dtype).reshape(shape)
-        rows, gb = np.empty((n_out, n * size), dtype), np.empty(n_out)   # masked GEMM rows
+        rows = workspace.take((n_out, n * size), dtype)     # the masked GEMM rows
+        gb = np.empty(n_out)
         if pool:
             _pooled_to_rows(g, out, argmax, rows.reshape(n_out, n, *out_hw), gb)
         else:
@@ -311,6 +312,7 @@ def _conv_winograd(x, W, parents, xd, bias, geometry, relu, pool, shape):
             images = rows.reshape(n_out, n, *out_hw).transpose(1, 0, 2, 3)
             gx = winograd.conv3x3_input_grad(images, Wd, padding[0], xd.shape[2:])
         gW = _weight_gradient(xd, rows, geometry).reshape(W.shape) if W.requires_grad else None
+        workspace.give(rows)
         return (gx, gW) if len(parents) == 2 else (gx, gW, gb.astype(dtype))
     return record(out, parents, backward)
 
@@ -329,12 +331,12 @@ def _weight_gradient(xd, rows, geometry):
     n_chunks = -(-n // per)
     gW = np.empty((n_out, depth), dtype)
     parts = min(n_chunks, threads(n_out * depth * n * size, gemm_large.THREADED_WORK))
-    if parts > 1:
-        kc.weight_gradient_parallel(
-            xd, rows, *kernel, *stride, *padding, *dilation, *out_hw, per,
-            np.empty((parts, depth * per * size), dtype),
-            np.empty((parts, n_out * per * size), dtype), np.empty((n_chunks, n_out, depth), dtype),
-            gW)
+    if parts > 1:          # the work arrays kept between calls (no page faults on the threads)
+        work = [workspace.take(shape, dtype) for shape in (
+            (parts, depth * per * size), (parts, n_out * per * size), (n_chunks, n_out, depth))]
+        kc.weight_gradient_parallel(xd, rows, *kernel, *stride, *padding, *dilation, *out_hw,
+                                    per, *work, gW)
+        workspace.give(*work)
         return gW
     gW[:] = 0
     for s in range(0, n, per):
