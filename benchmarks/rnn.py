@@ -20,12 +20,13 @@ Timing: after warm-up, rounds alternate the sides (the order flips each round); 
 times steps one by one per side, in CPU time with one thread (:func:`clock`), wall time with
 ``--threads N|all`` (each side on N threads, or on all the machine's cores: Numba's and the
 BLAS's threads and ``torch.set_num_threads``). Per point: median step times (ms), ratio
-PyTorch / neurosim of the medians (> 1: neurosim faster), the same ratio of the fastest steps (steadier on a
-machine shared with other work), each side's last loss. Per cell: min, median and max of the
-ratios. With one thread each point also gets its ceiling (``nn_steps.ceiling``: PyTorch's step
-time over the time of the step's products at this core's best product rate, with the products
-counted by :func:`product_flops`). Prints one JSON line per point as it ends, then one JSON
-object.
+PyTorch / neurosim of the medians (> 1: neurosim faster), the same ratio of the fastest steps
+(steadier on a machine shared with other work), each side's median forward pass (to the loss)
+and backward pass (the optimiser's update is the rest of the step), each side's last loss.
+Per cell: min, median and max of the ratios. With one thread each point also gets its ceiling
+(``nn_steps.ceiling``: PyTorch's step time over the time of the step's products at this core's
+best product rate, with the products counted by :func:`product_flops`). Prints one JSON line
+per point as it ends, then one JSON object.
 
 ``--products`` measures instead the per-step recurrent products alone, forward ``(4H, H) @
 (H, B)`` and backward ``(H, 4H) @ (4H, B)`` for every hidden size and batch of the grid, in
@@ -109,11 +110,15 @@ class Ours:
         self.opt = optim.Adam(self.model.parameters(), lr=LR)
 
     def step(self, X, y):
+        """One training step: its loss and the clock after the forward pass and after the
+        backward pass (:func:`clock`)."""
         self.opt.zero_grad()
         loss = losses.mse(self.model(X), y)
+        forward = clock()
         loss.backward()
+        backward = clock()
         self.opt.step()
-        return loss.item()
+        return loss.item(), forward, backward
 
 
 class Torch:
@@ -127,11 +132,14 @@ class Torch:
                                     lr=LR)
 
     def step(self, X, y):
+        """As :meth:`Ours.step`."""
         self.opt.zero_grad()
         loss = ((self.head(self.rnn(X)[0][:, -1]) - y) ** 2).mean()
+        forward = clock()
         loss.backward()
+        backward = clock()
         self.opt.step()
-        return loss.item()
+        return loss.item(), forward, backward
 
 
 def clock():
@@ -172,18 +180,20 @@ def run_point(cell, units, batch, steps, rounds, seconds):
         for name in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
             for _ in range(per_round):
                 start = clock()
-                last[name] = sides[name].step(*inputs[name][count[name] % POOL])
-                times[name].append(clock() - start)
+                last[name], forward, backward = sides[name].step(*inputs[name][count[name] % POOL])
+                times[name].append((clock() - start, forward - start, backward - forward))
                 count[name] += 1
-    ms = {name: float(np.median(v) * 1e3) for name, v in times.items()}
-    fastest = {name: float(np.min(v) * 1e3) for name, v in times.items()}
-    row = {"hidden": units, "batch": batch, "steps": steps, "neurosim_ms": ms["neurosim"],
-           "pytorch_ms": ms["pytorch"], "ratio": ms["pytorch"] / ms["neurosim"],
-           "ratio_fastest": fastest["pytorch"] / fastest["neurosim"],
-           "timed_steps": len(times["neurosim"]), "neurosim_loss": last["neurosim"],
-           "pytorch_loss": last["pytorch"]}
+    ms = {name: np.median(v, axis=0) * 1e3 for name, v in times.items()}
+    fastest = {name: float(np.min(v, axis=0)[0] * 1e3) for name, v in times.items()}
+    row = {"hidden": units, "batch": batch, "steps": steps, "neurosim_ms": ms["neurosim"][0],
+           "pytorch_ms": ms["pytorch"][0], "ratio": ms["pytorch"][0] / ms["neurosim"][0],
+           "ratio_fastest": fastest["pytorch"] / fastest["neurosim"]}
+    for name in sides:      # the medians of the steps' forward and backward passes
+        row[f"{name}_forward_ms"], row[f"{name}_backward_ms"] = (float(v) for v in ms[name][1:])
+    row.update({"timed_steps": len(times["neurosim"]), "neurosim_loss": last["neurosim"],
+                "pytorch_loss": last["pytorch"]})
     if THREADS == 1:
-        row.update(nn_steps.ceiling(ms["pytorch"], product_flops(cell, units, batch, steps)))
+        row.update(nn_steps.ceiling(ms["pytorch"][0], product_flops(cell, units, batch, steps)))
     return row
 
 
