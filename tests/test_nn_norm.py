@@ -174,3 +174,30 @@ def test_layer_norm_op_on_threads_gives_the_serial_bits(monkeypatch):
             results.append([y.data] + [t.grad for t in ts])
         for a, b in zip(*results):
             assert a.dtype == dtype and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bits, count", [(np.random.PCG64, 1), (np.random.PCG64, 3),
+                                         (np.random.PCG64DXSM, 2), (np.random.Philox, 3)])
+def test_dropout_gives_numpys_mask_and_stream_in_parts(dtype, bits, count, monkeypatch):
+    """Dropout as ``x * ((u >= rate) * scale)`` of one ``generator.random`` call, bit for bit
+    (infinities and NaN included), whether its uniforms are drawn in one call or in parts on
+    threads (a PCG64 advanced to each part; other bit generators in one call), and the
+    generator left where that one call leaves it."""
+    monkeypatch.setattr(norm, "threads", lambda work, threshold: count)
+    x = np.random.default_rng(1).standard_normal((7, 5, 9)).astype(dtype)
+    x[0, 0, :3] = [np.inf, -np.inf, np.nan]
+    g = np.random.default_rng(2).standard_normal(x.shape).astype(dtype)
+    ours, theirs = np.random.Generator(bits(9)), np.random.Generator(bits(9))
+    ours.random(3)                     # mid-stream
+    theirs.random(3)
+    tx = nn.Tensor(x, requires_grad=True)
+    y = norm.dropout(tx, 0.3, ours)
+    y.backward(g)
+    scale = (theirs.random(x.shape) >= 0.3).astype(dtype)
+    scale *= dtype(1.0 / 0.7)
+    with np.errstate(invalid="ignore"):                 # inf * 0
+        want = x * scale
+    assert y.data.dtype == dtype and y.data.tobytes() == want.tobytes()
+    assert tx.grad.tobytes() == (g * scale).tobytes()
+    assert ours.random(4).tolist() == theirs.random(4).tolist()

@@ -144,3 +144,22 @@ def _layer_norm_rows_backward(g, gamma, x, mean, inv_std, gx, g_gamma, g_beta, p
 
 layer_norm_rows, layer_norm_rows_parallel = twins(_layer_norm_rows)
 layer_norm_rows_backward, layer_norm_rows_backward_parallel = twins(_layer_norm_rows_backward)
+
+
+#: units from which :func:`neurosim.nn.norm.dropout` draws its uniforms and applies its mask
+#: in parts on threads (2^18 float32 took 0.65 ms in one part, 0.76-0.78 in two, load 1.9)
+DROPOUT_WORK = 1 << 20
+
+
+@njit(cache=True, nogil=True)
+def dropout_rows(x, u, rate, scale, out, mask):
+    """Inverted dropout of ``x`` (n,) by the uniforms ``u`` (n,) float64: ``mask`` (n,) is
+    ``scale`` where ``u >= rate``, else 0, and ``out = x mask`` (``x``'s dtype throughout, as
+    NumPy's ``(u >= rate).astype(dtype) * scale`` and ``x * mask``: the same bits). Without the
+    GIL, so that Python threads can run it on parts of the arrays."""
+    zero = mask.dtype.type(0)
+    for i in range(x.shape[0]):
+        m = scale if u[i] >= rate else zero
+        mask[i] = m
+        out[i] = x[i] * m
+
