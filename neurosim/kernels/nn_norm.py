@@ -1,5 +1,6 @@
 """Compiled layer normalisation kernels of the nn engine, forward and backward, each a serial
-and a parallel twin (:func:`neurosim.kernels.threads.twins`) over runs of rows.
+and a parallel twin (:func:`neurosim.kernels.threads.twins`) over runs of rows; and dropout's
+mask pass (:func:`dropout_rows`), which runs without the GIL on parts of its arrays.
 
 :func:`layer_norm_rows` writes the output and the row statistics, not ``xhat``, and
 :func:`layer_norm_rows_backward` makes ``xhat`` again from the input and the statistics (the
