@@ -279,16 +279,18 @@ def test_winograd_convolve_against_im2col():
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="Numba has one thread")
-def test_winograd_layer_on_threads_against_one_thread():
-    """``conv2d_relu_max_pool2x2`` through Winograd at sizes that take the threaded paths (runs
-    of chunks for the convolution, its input gradient and its weight gradient): the output,
-    argmax and gradients of one thread within float32 rounding (the products differ: BLAS on
+@pytest.mark.parametrize("n, channels, side", [(6, 16, 32), (2, 64, 14)])
+def test_winograd_layer_on_threads_against_one_thread(n, channels, side):
+    """``conv2d_relu_max_pool2x2`` through Winograd at sizes that take the threaded paths
+    (6 images of 32x32: runs of chunks for the convolution, its input gradient and its weight
+    gradient; 2 images of 64 channels: one chunk, the transforms' and products' twins): the
+    output and gradients of one thread within float32 rounding (the products differ: BLAS on
     one thread, the own GEMM on several)."""
     from neurosim.nn import Tensor
     from neurosim.nn.conv import conv2d_relu_max_pool2x2
     rng = _rng()
-    x, W, b = _images(rng, 6, 16, 32, 32), _images(rng, 16, 16, 3, 3), _images(rng, 16)
-    g = _images(rng, 6, 16, 16, 16)
+    x, W = _images(rng, n, channels, side, side), _images(rng, channels, channels, 3, 3)
+    b, g = _images(rng, channels), _images(rng, n, channels, side // 2, side // 2)
     results = []
     before = numba.get_num_threads()
     try:
