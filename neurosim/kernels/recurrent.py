@@ -435,7 +435,7 @@ def _backward(cell, dH, U, lengths, hs, cs, gates, tanh_c, dP, dA, dh, dc, threa
         initial states. Held steps (``t >= lengths[s]``) pass sample ``s``'s gradients through.
     threads : int
         The threads that share a step (:func:`recurrent_backward_parallel`): the units split
-        into at least that many blocks.
+        into that many blocks of whole panels of ``U`` (fewer where there are fewer panels).
 
     A step's blocks are independent: each reads all of ``dA_{t+1}`` (the previous step's,
     in the other of two buffers) and writes only its own units' rows, so the blocks run on

@@ -3,9 +3,12 @@ bidirectional form.
 
 Each op runs a whole sequence as one node on the tape: the input products of all steps are
 made at once, a compiled kernel (:mod:`neurosim.kernels.recurrent`, feature-major inside) makes
-each step's recurrent product (BLAS) and the gate math, keeping what backpropagation through
-time needs, and the backward pass is one more kernel call and the weight gradients' products
-over all steps. Variable-length batches hold each sequence's state after its last step (as
+each step's recurrent product (the packed product of :mod:`neurosim.kernels.gemm`) and the gate
+math, keeping what backpropagation through time needs, and the backward pass is one more kernel
+call and the weight gradients' products over all steps
+(:func:`neurosim.kernels.gemm_large.product`). With several Numba threads each kernel has a
+parallel twin with the serial bits, taken where the work pays for the threads' start: a step's
+blocks of units, or parts of a pass over the whole sequence. Variable-length batches hold each sequence's state after its last step (as
 PyTorch's packed sequences). Sequences are batch-first,
 ``x`` (batch, time, features); weights ``W`` (features, G*units), ``U`` (units, G*units),
 ``b`` (G*units,) with the gate blocks in PyTorch's order (LSTM: input, forget, cell, output;
