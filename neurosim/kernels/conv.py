@@ -17,10 +17,11 @@ The kernels that loop over images, channels or blocks of rows are written with `
 over those items, none of which reads what another writes, and each is its serial dispatcher
 under its own name and its parallel twin under the name with ``_parallel`` added
 (:func:`.threads.twins`: the same bits; the caller picks by work, :data:`PARALLEL_VALUES`).
-A sum over the items (a bias or weight gradient over images) is kept in the serial order: the
-items are then the out channels, each summing over the images itself, or each image's terms
-go to their own row of a work array, added image by image after the loop. Each item sets its
-thread's subnormal flushing to its caller's (:mod:`.fpenv`).
+A sum over the items (a bias or weight gradient over images) is the same in both twins: the
+items are then the out channels, each summing over the images itself in order, or blocks of
+items (images, rows, chunks of images), each summing its own terms in order into its row of
+a work array, the blocks' sums added in order after the loop. Each item sets its thread's
+subnormal flushing to its caller's (:mod:`.fpenv`).
 """
 import numpy as np
 from numba import njit, prange
