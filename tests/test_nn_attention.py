@@ -294,13 +294,13 @@ def test_op_on_threads_gives_the_serial_bits(dtype, monkeypatch):
     """The op through the parallel kernels (forced: 3 runs of (sample, head) blocks) against
     the serial op, with a causal and a padding mask: output, weights and every gradient bit for
     bit."""
-    from neurosim.nn import attention as module
+    from neurosim.kernels import threads as module
     q, k, v = (R.standard_normal((3, 11, 8)).astype(dtype) for _ in range(3))
     pad = R.random((3, 11)) < 0.2
     g = R.standard_normal((3, 11, 8)).astype(dtype)
     results = []
     for runs in (1, 3):
-        monkeypatch.setattr(module, "thread_runs", lambda work, threshold, items, n=runs: n)
+        monkeypatch.setattr(module, "runs", lambda work, threshold, items, n=runs: n)
         ts = [nn.Tensor(a, requires_grad=True) for a in (q, k, v)]
         out, weights = attention(*ts, 2, causal=True, key_padding_mask=pad)
         out.backward(g)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from neurosim import nn
+from neurosim.kernels import threads as kthreads
 from neurosim.nn import norm
 
 R = np.random.default_rng(7)
@@ -151,12 +152,12 @@ def test_bad_input():
 
 
 def test_thread_runs_one_without_threads_else_several_per_thread(monkeypatch):
-    monkeypatch.setattr(norm, "threads", lambda work, threshold: 1)
-    assert norm.thread_runs(10 ** 9, 0, 1000) == 1
-    monkeypatch.setattr(norm, "threads", lambda work, threshold: 2)
-    assert norm.thread_runs(10 ** 9, 0, 1000) == 2 * norm.RUNS_PER_THREAD
-    assert norm.thread_runs(10 ** 9, 0, 3) == 3          # no more runs than items
-    assert norm.thread_runs(10 ** 9, 0, 0) == 1
+    monkeypatch.setattr(kthreads, "threads", lambda work, threshold: 1)
+    assert kthreads.runs(10 ** 9, 0, 1000) == 1
+    monkeypatch.setattr(kthreads, "threads", lambda work, threshold: 2)
+    assert kthreads.runs(10 ** 9, 0, 1000) == 2 * kthreads.RUNS_PER_THREAD
+    assert kthreads.runs(10 ** 9, 0, 3) == 3          # no more runs than items
+    assert kthreads.runs(10 ** 9, 0, 0) == 1
 
 
 def test_layer_norm_op_on_threads_gives_the_serial_bits(monkeypatch):
@@ -167,7 +168,7 @@ def test_layer_norm_op_on_threads_gives_the_serial_bits(monkeypatch):
     for dtype in (np.float32, np.float64):
         results = []
         for count in (1, 2):
-            monkeypatch.setattr(norm, "threads", lambda work, threshold, count=count: count)
+            monkeypatch.setattr(kthreads, "threads", lambda work, threshold, count=count: count)
             ts = [nn.Tensor(a.astype(dtype), requires_grad=True) for a in (x3, gamma, beta)]
             y = norm.layer_norm(*ts)
             y.backward(g.astype(dtype))
@@ -184,7 +185,7 @@ def test_dropout_gives_numpys_mask_and_stream_in_parts(dtype, bits, count, monke
     (infinities and NaN included), whether its uniforms are drawn in one call or in parts on
     threads (a PCG64 advanced to each part; other bit generators in one call), and the
     generator left where that one call leaves it."""
-    monkeypatch.setattr(norm, "threads", lambda work, threshold: count)
+    monkeypatch.setattr(kthreads, "threads", lambda work, threshold: count)
     x = np.random.default_rng(1).standard_normal((7, 5, 9)).astype(dtype)
     x[0, 0, :3] = [np.inf, -np.inf, np.nan]
     g = np.random.default_rng(2).standard_normal(x.shape).astype(dtype)

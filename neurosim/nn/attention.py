@@ -26,10 +26,10 @@ import numpy as np
 
 from .. import checks
 from ..kernels import attention as katt
+from ..kernels import threads as kthreads
 from . import ops
 from .init import initialiser
 from .layers import Dropout, Layer, LayerNorm, SequenceLayer
-from .norm import thread_runs
 from .recurrent import _checked_lengths
 from .tensor import Tensor, as_tensor, record
 
@@ -209,7 +209,7 @@ def _sdp(Q, K, V, heads, causal, key_padding_mask, attn_mask, scale):
                                                        (1, 1, 1, 0)))
     weights = np.empty(full, dtype)
     out = np.empty((batch, tq, V.shape[2]), dtype)
-    parts = thread_runs(batch * tq * tk * (K.shape[2] + V.shape[2]), katt.PARALLEL_WORK,
+    parts = kthreads.runs(batch * tq * tk * (K.shape[2] + V.shape[2]), katt.PARALLEL_WORK,
                         batch * heads)
     forward, backward = (katt.sdp_forward, katt.sdp_backward) if parts == 1 else \
         (katt.sdp_forward_parallel, katt.sdp_backward_parallel)

@@ -10,25 +10,9 @@ import threading
 import numpy as np
 
 from ..kernels import nn_norm as kq
-from ..kernels.threads import threads
+from ..kernels import threads as kthreads
 from . import workspace
 from .tensor import Tensor, as_tensor, record
-
-#: runs of work per thread in a parallel kernel: more runs than threads let a thread that the
-#: OS has set aside (other processes on the cores) leave most of its share to the others,
-#: which take the runs as they come free (Numba's TBB layer). Measured under load 3.5 on 2
-#: cores, attention forward and backward at d_model 128, 64 steps, batch 128: 2, 4 and 8 runs
-#: gave minima of 11.0, 11.1 and 10.4 ms and medians of 17.5, 19.7 and 18.7 (serial 11.7 and
-#: 20.1): no clear difference, the load's noise larger than any
-RUNS_PER_THREAD = 4
-
-
-def thread_runs(work, threshold, items):
-    """Runs of ``items`` (rows, blocks) for a parallel kernel's call of ``work`` units, or 1
-    (the serial kernel) where :func:`~neurosim.kernels.threads.threads` gives one thread."""
-    count = threads(work, threshold)
-    return 1 if count == 1 else max(1, min(items, RUNS_PER_THREAD * count))
-
 
 def dropout(x, rate, generator):
     """Inverted dropout: each unit is zeroed with probability ``rate``, the kept ones scaled.
@@ -77,7 +61,7 @@ def dropout(x, rate, generator):
     flat = np.ascontiguousarray(x.data).reshape(-1)
     u = workspace.take((flat.size,), np.float64)     # the uniforms: kept for the next call
     out, scale = np.empty_like(flat), np.empty_like(flat)
-    count = threads(flat.size, kq.DROPOUT_WORK) if _advances(generator) else 1
+    count = kthreads.threads(flat.size, kq.DROPOUT_WORK) if _advances(generator) else 1
 
     def part(lo, hi):          # the uniforms of units lo:hi, then their mask and outputs
         (generator if count == 1 else _advanced(generator, lo)).random(out=u[lo:hi])
@@ -276,7 +260,7 @@ def layer_norm(x, gamma, beta, eps=1e-5):
     scale = np.ascontiguousarray(gamma.data, dtype=dtype)
     out = np.empty_like(rows)
     mean, inv_std = np.empty(rows.shape[0], dtype), np.empty(rows.shape[0], dtype)
-    parts = thread_runs(rows.size, kq.PARALLEL_WORK, rows.shape[0])
+    parts = kthreads.runs(rows.size, kq.PARALLEL_WORK, rows.shape[0])
     forward, backward_rows = (kq.layer_norm_rows, kq.layer_norm_rows_backward) if parts == 1 \
         else (kq.layer_norm_rows_parallel, kq.layer_norm_rows_backward_parallel)
     forward(rows, scale, np.ascontiguousarray(beta.data, dtype=dtype), eps, out, mean, inv_std,
