@@ -304,3 +304,17 @@ def test_winograd_layer_on_threads_against_one_thread(n, channels, side):
         numba.set_num_threads(before)
     for one, two in zip(*results):
         assert np.abs(one - two).max() <= 1e-5 * np.abs(one).max()
+
+
+@pytest.mark.parametrize("n, most, parts", [(32, 17, 2), (32, 9, 2), (128, 8, 2), (5, 4, 2),
+                                            (100, 7, 3), (7, 1, 2)])
+def test_chunk_size_balances_the_runs(n, most, parts):
+    """At most ``most`` images a chunk, and the runs of chunks of the threads within one
+    chunk of each other."""
+    from neurosim.nn.winograd import chunk_size
+    step = chunk_size(n, most, parts)
+    chunks = -(-n // step)
+    runs = [sum(min(n, (i + 1) * step) - i * step
+                for i in range(t * chunks // parts, (t + 1) * chunks // parts))
+            for t in range(parts)]
+    assert step <= most and sum(runs) == n and max(runs) - min(runs) <= step

@@ -332,6 +332,8 @@ def _weight_gradient(xd, rows, geometry):
     gW = np.empty((n_out, depth), dtype)
     parts = min(n_chunks, threads(n_out * depth * n * size, gemm_large.THREADED_WORK))
     if parts > 1:          # the work arrays kept between calls (no page faults on the threads)
+        per = winograd.chunk_size(n, per, parts)
+        n_chunks = -(-n // per)
         work = [workspace.take(shape, dtype) for shape in (
             (parts, depth * per * size), (parts, n_out * per * size), (n_chunks, n_out, depth))]
         kc.weight_gradient_parallel(xd, rows, *kernel, *stride, *padding, *dilation, *out_hw,

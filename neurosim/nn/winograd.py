@@ -45,6 +45,14 @@ def products(U, V, M):
     return M
 
 
+def chunk_size(n, most, parts):
+    """Images a chunk of ``n`` images in runs of chunks on ``parts`` threads: at most ``most``,
+    and as many chunks as make every run as long (17 + 15 images on two threads became 16 +
+    16)."""
+    chunks = parts * -(-n // (parts * most))
+    return -(-n // chunks)
+
+
 def _twin(serial, parallel, work):
     """The kernel ``serial`` of :mod:`neurosim.kernels.winograd` or its ``parallel`` twin (the
     same bits) by the values ``work`` that the call writes
@@ -104,6 +112,7 @@ def _convolve(x, W, bias, pad, relu, pool=False):
     argmax = np.empty(out.shape if pool else (0, 0, 0, 0), np.int32)
     parts = min(threads(16 * n_out * n_in * n_img * per, PARALLEL_WORK), -(-n_img // step))
     if parts > 1:           # runs of chunks on the threads, each with its own V and M
+        step = chunk_size(n_img, step, parts)
         V = workspace.take((parts, 16 * n_in * step * per), x.dtype)
         M = workspace.take((parts, 16 * n_out * step * per), x.dtype)
         kw.convolve_parallel(x, U, bias, pad, relu, pool, step, V, M, out, argmax)
