@@ -129,33 +129,44 @@ def test_bad_arguments_are_refused():
 
 
 @pytest.mark.kernel
-def test_preferred_rule_on_one_thread(monkeypatch):
-    monkeypatch.setattr(gemm_large, "pool_threads", lambda *work: 1)
-    lo, hi = gemm_large.WORK_RANGE
-    f32 = np.float32
-    assert gemm_large.preferred(256, 784, 1024, f32)
-    assert not gemm_large.preferred(32, 128, 128, f32)                    # too small
-    assert not gemm_large.preferred(256, 784, 1024, f32, trans_b=True)    # level with BLAS
-    assert not gemm_large.preferred(256, 784, 1024, np.float64)           # level with BLAS
-    assert gemm_large.preferred(1, lo, 32, f32) and not gemm_large.preferred(1, hi + 1, 32, f32)
-    assert not gemm_large.preferred(1024, 256, 10, f32)                   # too few columns
-
-
-@pytest.mark.kernel
-def test_preferred_rule_on_several_threads_keeps_blas_on_one(monkeypatch):
-    """With several Numba threads every product OpenBLAS would thread is made here, whatever
-    its dtype, transposes and columns; smaller ones stay with BLAS (on its calling thread)."""
-    monkeypatch.setattr(gemm_large, "pool_threads", lambda *work: 2)
-    edge = gemm_large.BLAS_SERIAL_WORK
+@pytest.mark.parametrize("threads", [1, 2])
+def test_preferred_rule_the_same_on_any_thread_count(threads, monkeypatch):
+    """Every product OpenBLAS would thread (2^19 multiply-adds and up) is made here, whatever
+    its dtype, transposes, columns and the thread count; smaller ones stay with BLAS."""
+    monkeypatch.setattr(gemm_large, "pool_threads", lambda *work: threads)
+    edge = gemm_large.BLAS_WORK
     for dtype in (np.float32, np.float64):
+        assert gemm_large.preferred(256, 784, 1024, dtype)
         assert gemm_large.preferred(1024, 256, 10, dtype)
         assert gemm_large.preferred(256, 784, 1024, dtype, trans_b=True)
         assert gemm_large.preferred(1, edge, 1, dtype) and not gemm_large.preferred(1, edge - 1, 1, dtype)
+        assert not gemm_large.preferred(32, 128, 127, dtype)
     calls = []
     monkeypatch.setattr(gemm_large, "_run", lambda A, B, C, *rest: calls.append(C.shape) or C)
     A, B = np.ones((64, 128)), np.ones((64, 100))
     gemm_large.product(A, B, trans_a=True)
     assert calls == [(128, 100)]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("m, k, n, ta, tb", [(256, 300, 10, False, False), (300, 64, 10, True, False),
+                                             (256, 70, 40, False, True), (5, 90, 300, True, True)])
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_few_columns_as_the_transpose(m, k, n, ta, tb, accumulate):
+    """A product with few columns (run as its transpose) or few rows (not) against NumPy in
+    float64, added to C or not; without accumulating, the bits of the direct tiles."""
+    assert gemm_large._narrow(m, n, 4) == (n < 64)
+    A = R.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+    B = R.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+    C0 = R.standard_normal((m, n)).astype(np.float32)
+    want = (C0 if accumulate else 0) + (A.T if ta else A).astype(float) @ (B.T if tb else B)
+    C = C0.copy()
+    gemm(A, B, C, trans_a=ta, trans_b=tb, accumulate=accumulate)
+    np.testing.assert_allclose(C, want, rtol=0, atol=k * 4e-7 * np.abs(want).max())
+    if not accumulate:
+        direct = np.empty_like(C)
+        gemm_large._gemm_serial(A, B, direct, ta, tb, False)
+        np.testing.assert_array_equal(C, direct)
 
 
 @pytest.mark.kernel

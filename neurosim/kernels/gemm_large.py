@@ -309,8 +309,16 @@ def gemm(A, B, C, trans_a=False, trans_b=False, accumulate=False):
 
 
 def _run(A, B, C, ta, tb, accumulate, work):
-    """:func:`gemm` on checked arguments (``work``: its multiply-adds): threaded where Numba
-    has more than one thread and the product is large enough, else serial."""
+    """:func:`gemm` on checked arguments (``work``: its multiply-adds): a product with few
+    columns as its transpose (:func:`_narrow`), threaded where Numba has more than one thread
+    and the product is large enough, else serial."""
+    if _narrow(*C.shape, C.itemsize):      # C^T = op(B)^T op(A)^T, C's few columns as rows
+        CT = _run(B, A, np.empty(C.shape[::-1], C.dtype), not tb, not ta, False, work)
+        if accumulate:
+            C += CT.T
+        else:
+            C[...] = CT.T
+        return C
     threads = pool_threads(work, THREADED_WORK)
     if threads > 1:
         _gemm_threaded(A, B, C, ta, tb, accumulate, threads)
@@ -319,38 +327,35 @@ def _run(A, B, C, ta, tb, accumulate, work):
     return C
 
 
+def _narrow(m, n, itemsize):
+    """Whether an (m, n) product fills under 3/4 of the tiles' cells that its transpose fills:
+    a few columns (a classifier's 10) in tiles two SIMD vectors wide, against a few rows in
+    panels of PANEL. As its transpose, (256, 1024) @ (1024, 10) in float32 ran in 107 us
+    instead of 145 (OpenBLAS 103), (1024, 256).T @ (256, 10) in 96 instead of 193 (138)."""
+    width = 2 * VECTOR_BYTES // itemsize
+    cells = -(-m // PANEL) * PANEL * (-(-n // width) * width)
+    transposed = -(-n // PANEL) * PANEL * (-(-m // width) * width)
+    return 4 * transposed < 3 * cells
 
-#: products of fewer multiply-adds run faster through BLAS (the call costs more than the
-#: blocking saves), and so do larger ones (2048 and more on every side: BLAS's blocking of C
-#: did better there)
-WORK_RANGE = (1 << 21, 1 << 31)
-#: fewer columns than this (a classifier's 10 outputs) leave most of a tile's columns unused
-MIN_COLUMNS = 32
 
-
-#: OpenBLAS runs products of fewer multiply-adds on the calling thread alone (measured: its
-#: workers stayed idle through 2^19, ran from 2^20)
-BLAS_SERIAL_WORK = 1 << 19
+#: products of fewer multiply-adds go to BLAS, which runs them on the calling thread alone
+#: (measured: OpenBLAS's workers stayed idle through 2^19, ran from 2^20)
+BLAS_WORK = 1 << 19
 
 
 def preferred(m, k, n, dtype, trans_b=False):
-    """Whether :func:`gemm` should make an (m, k) @ (k, n) product of ``dtype``.
+    """Whether :func:`gemm` makes an (m, k) @ (k, n) product: from :data:`BLAS_WORK`
+    multiply-adds up, whatever the dtype, the transposes and the thread count.
 
-    With one Numba thread: where it ran faster than NumPy's OpenBLAS on one thread of the
-    benchmark machine (benchmarks/gemm.py: 1.0-1.4x over the sweeps' layers): float32 (float64
-    ran level, 0.85-1.05x), the multiply-adds within :data:`WORK_RANGE`, at least
-    :data:`MIN_COLUMNS` columns (10 ran at 0.7x), ``op(B)`` not transposed (with ``B``
-    transposed, a dense layer's input gradient, the two ran level: 0.8-1.1x).
-
-    With several: every product that OpenBLAS would run on its own threads (from
-    :data:`BLAS_SERIAL_WORK` multiply-adds). Its workers spin for milliseconds after each call
-    and took the cores from Numba's threads: an MLP forward pass with one such product (the
-    10-class layer) ran in 6.3 ms instead of 3.3 at 2 threads."""
-    work = m * k * n
-    if pool_threads() > 1:
-        return work >= BLAS_SERIAL_WORK
-    return np.dtype(dtype) == np.float32 and not trans_b and n >= MIN_COLUMNS and \
-        WORK_RANGE[0] <= work <= WORK_RANGE[1]
+    So BLAS never runs on its own threads: its workers spin for milliseconds after each call
+    and took the cores from Numba's threads (an MLP forward pass with one such product, the
+    10-class layer, ran in 6.3 ms instead of 3.3 at 2 threads a side). And a product's bits do
+    not depend on the thread count (the threaded GEMM gives the serial bits). On one thread of
+    the benchmark machine this GEMM ran at 1.0-1.1x OpenBLAS on the sweeps' float32 layers
+    (``op(B)`` transposed too; benchmarks/gemm.py), the few-column ones as their transposes
+    level with it; float64 level (0.85-1.05x). Smaller products cost more in the call and the
+    blocking than they save."""
+    return m * k * n >= BLAS_WORK
 
 
 def product(A, B, trans_a=False, trans_b=False):
