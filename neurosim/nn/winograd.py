@@ -53,13 +53,6 @@ def chunk_size(n, most, parts):
     return -(-n // chunks)
 
 
-def _twin(serial, parallel, work):
-    """The kernel ``serial`` of :mod:`neurosim.kernels.winograd` or its ``parallel`` twin (the
-    same bits) by the values ``work`` that the call writes
-    (:data:`~neurosim.kernels.conv.PARALLEL_VALUES`)."""
-    return pick((serial, parallel), work, PARALLEL_VALUES)
-
-
 def _float_array(op, name, a, ndim):
     """``a`` checked: a NumPy float32/float64 array of ``ndim`` dims."""
     if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64):
@@ -125,13 +118,15 @@ def _convolve(x, W, bias, pad, relu, pool=False):
         tiles = (part.stop - start) * per
         Vc = V[:16 * n_in * tiles].reshape(16, n_in, tiles)
         Mc = M[:16 * n_out * tiles].reshape(16, n_out, tiles)
-        _twin(kw.inputs, kw.inputs_parallel, Vc.size)(x[part], pad, Vc)
+        # (a call of one chunk: the kernels' parallel twins, by the values each writes)
+        pick((kw.inputs, kw.inputs_parallel), Vc.size, PARALLEL_VALUES)(x[part], pad, Vc)
         products(U, Vc, Mc)
         if pool:
-            _twin(kw.pooled, kw.pooled_parallel, Mc.size)(Mc, bias, oh, ow, out[part],
-                                                          argmax[part])
+            pick((kw.pooled, kw.pooled_parallel), Mc.size, PARALLEL_VALUES)(
+                Mc, bias, oh, ow, out[part], argmax[part])
         else:
-            _twin(kw.outputs, kw.outputs_parallel, Mc.size)(Mc, bias, relu, out[part])
+            pick((kw.outputs, kw.outputs_parallel), Mc.size, PARALLEL_VALUES)(
+                Mc, bias, relu, out[part])
     workspace.give(V, M)
     return (out, argmax) if pool else out
 
