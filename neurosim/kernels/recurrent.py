@@ -284,10 +284,12 @@ def _forward(cell, P, UT, b_hn, lengths, hs, cs, gates, tanh_c, threads=1):
 
 
 recurrent_forward, recurrent_forward_parallel = twins(_forward)
-PARALLEL_WORK = 1 << 22   # multiply-adds of a step's products from which a step's blocks run on
-#                           the threads (2 threads, load 3: LSTM hidden 128, batch 64 went
-#                           1.03-1.5x faster a pass; at 2^20-2^21, hidden 64 or batch 32,
-#                           0.85-1.15x; a start of the threads costs 1.2 us)
+PARALLEL_WORK = 1 << 20   # multiply-adds of a step's products from which a step's blocks run on
+#                           the threads (2 threads, load 2, min of 500-2000 passes, forward /
+#                           backward speed-up: LSTM hidden 64 batch 64 (2^20) 1.21 / 1.03,
+#                           128/32 and 64/128 (2^21) 1.38 / 1.30 and 1.47 / 1.20, GRU 128/32
+#                           (2^20.6) 1.26 / 1.20; below: GRU 64/64 1.05 / 0.94, LSTM 64/32
+#                           0.89 / 0.86; a start of the threads costs 1.2 us)
 PASS_WORK = 1 << 18       # multiply-adds of a pass over the whole sequence (input products,
 #                           input gradients) from which its one start of the threads is a
 #                           small cost
