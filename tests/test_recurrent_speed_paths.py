@@ -7,6 +7,7 @@ batch that is not a whole number of SIMD vectors; each threaded kernel gives the
 bits, with variable lengths and outside gradients at every step; the input passes against
 NumPy; each block's packed rows give its products; BLAS products in fpenv.call_flushed flush
 subnormals on every thread."""
+import numba
 import numpy as np
 import pytest
 from numba import njit, prange
@@ -182,6 +183,36 @@ def test_parallel_input_passes_give_the_serial_bits_and_numpys(features, columns
         np.testing.assert_array_equal(a, b_)
     for got, want in zip(grads[0], (W @ dP, X @ dP.T, dP.sum(axis=1))):
         np.testing.assert_allclose(got, want, **tol)
+
+
+@pytest.mark.kernel
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+@pytest.mark.parametrize("features", [3, 40])     # the input side in loops, by products
+def test_ops_give_the_same_bits_on_one_and_two_threads(name, features, monkeypatch):
+    """Outputs and every gradient of a whole op, with lengths, on 1 and 2 Numba threads (every
+    kernel's parallel twin taken on 2)."""
+    for threshold in ("PARALLEL_WORK", "PASS_WORK"):
+        monkeypatch.setattr(kr, threshold, 0)
+    cell = CELLS[name][0]
+    g = np.random.default_rng(7)
+    width = kr.GATES[cell] * UNITS
+    arrays = [g.standard_normal((90, STEPS, features)), g.standard_normal((features, width)),
+              g.standard_normal((UNITS, width)) / np.sqrt(UNITS), g.standard_normal(width)]
+    arrays += [g.standard_normal(UNITS)] if cell == kr.GRU else []
+    lengths = g.integers(1, STEPS + 1, 90)
+    results, before = [], numba.get_num_threads()
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            tensors = [Tensor(a, requires_grad=True) for a in arrays]
+            out = getattr(rec, name)(*tensors, lengths=lengths)
+            (out * out).sum().backward()
+            results.append([out.data] + [t.grad for t in tensors])
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
 
 
 TWINS = [(kr.recurrent_forward, kr.recurrent_forward_parallel),
