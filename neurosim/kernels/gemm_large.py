@@ -343,7 +343,7 @@ def _narrow(m, n, itemsize):
 BLAS_WORK = 1 << 19
 
 
-def preferred(m, k, n, dtype, trans_b=False):
+def preferred(m, k, n):
     """Whether :func:`gemm` makes an (m, k) @ (k, n) product: from :data:`BLAS_WORK`
     multiply-adds up, whatever the dtype, the transposes and the thread count.
 
@@ -365,7 +365,7 @@ def product(A, B, trans_a=False, trans_b=False):
     if suits(A, B):
         m, k = A.shape[::-1] if trans_a else A.shape
         k_b, n = B.shape[::-1] if trans_b else B.shape
-        if k == k_b and preferred(m, k, n, A.dtype, trans_b):
+        if k == k_b and preferred(m, k, n):
             return _run(A, B, np.empty((m, n), A.dtype), bool(trans_a), bool(trans_b), False,
                         m * k * n)
     return (A.T if trans_a else A) @ (B.T if trans_b else B)

@@ -267,7 +267,7 @@ def _add_product_to_grad(W, rows, g):
     if W.backward_fn is not None or grad is None or gemm is None or grad.dtype != g.dtype \
             or rows.dtype != g.dtype or grad.ndim != 2 or not grad.flags.c_contiguous:
         return False
-    if gemm_large.suits(rows, g, grad) and gemm_large.preferred(grad.shape[0], *g.shape, g.dtype):
+    if gemm_large.suits(rows, g, grad) and gemm_large.preferred(grad.shape[0], *g.shape):
         gemm_large.gemm(rows, g, grad, trans_a=True, accumulate=True)
         return True
     out = gemm(1.0, g.T, rows.T, beta=1.0, c=grad.T, trans_b=1, overwrite_c=1)

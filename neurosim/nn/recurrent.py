@@ -234,10 +234,15 @@ def _sequence(cell, op, x, W, U, b, b_hn=None, h0=None, c0=None, lengths=None,
         if parents[2].requires_grad:     # hs[:, :T] as one (H, T*B) matrix, rows T+1 steps apart
             before = np.lib.stride_tricks.as_strided(hs, (units, steps * n),
                                                      (hs.strides[0], hs.strides[2]))
-            if gemm_large.preferred(units, steps * n, width, dtype, trans_b=True):
-                before = np.ascontiguousarray(before)     # the own GEMM reads C-contiguous
+            rows = None
+            if gemm_large.preferred(units, steps * n, width):   # the own GEMM reads C-contiguous
+                rows = workspace.take(before.shape, dtype)
+                rows[...] = before
+                before = rows
             gU = [gemm_large.product(before, d, trans_b=True) for d in dAm]
             gU = np.concatenate(gU, axis=1) if gru_cell else gU[0]
+            if rows is not None:
+                workspace.give(rows)
         gb_hn = None if b_hn is None else dAm[-1].sum(axis=1)
         workspace.give(D)
         return gx, gW, gU, gb, gb_hn, dh.T, dc.T

@@ -38,7 +38,7 @@ def products(U, V, M):
     work = 16 * n_out * n_in * V.shape[2]
     if threads(work, PARALLEL_WORK) > 1:
         kw.plane_products_parallel(U, V, M)
-    elif gemm_large.preferred(n_out, n_in, V.shape[2], U.dtype):
+    elif gemm_large.preferred(n_out, n_in, V.shape[2]):
         kw.plane_products(U, V, M)
     else:
         np.matmul(U, V, out=M)
