@@ -209,11 +209,12 @@ def _weight_gradient_args(rng, parts, tiny=False, step=2):
 
 
 @pytest.mark.parametrize("flushed", [False, True])
-def test_weight_gradient_twins_at_any_part_count(flushed):
-    """One part serially, two and three on the threads: the same bits."""
+def test_weight_gradient_at_any_part_count(flushed):
+    """One part (the serial order on one thread), two and three on the threads: the same bits
+    (the kernel has no serial twin: one thread runs nn.conv's chunk loop)."""
     run = fpenv.call_flushed if flushed else (lambda f, *a: f(*a))
     want = _weight_gradient_args(_rng(), 1, flushed)
-    run(kc.weight_gradient, *want)
+    run(kc.weight_gradient_parallel, *want)
     for parts in (2, 3):
         got = _weight_gradient_args(_rng(), parts, flushed)
         run(kc.weight_gradient_parallel, *got)
@@ -224,8 +225,8 @@ def test_weight_gradient_twins_at_any_part_count(flushed):
 def test_weight_gradient_against_numpy():
     """``gW[o, (c*3 + i)*3 + j] = sum over images and outputs of rows * x`` at the tap's
     pixel, the padded input read at stride 2 (float64 reference)."""
-    args = _weight_gradient_args(_rng(), 1)
-    kc.weight_gradient(*args)
+    args = _weight_gradient_args(_rng(), 2)
+    kc.weight_gradient_parallel(*args)
     x, rows = args[0].astype(np.float64), args[1].astype(np.float64).reshape(K, N, 5, 5)
     xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
     want = np.empty((K, C, 3, 3))
@@ -251,10 +252,12 @@ def _convolve_args(rng, parts, pool, step=2, tiny=False):
 
 @pytest.mark.parametrize("flushed", [False, True])
 @pytest.mark.parametrize("pool", [False, True])
-def test_winograd_convolve_twins_at_any_part_count(pool, flushed):
+def test_winograd_convolve_at_any_part_count(pool, flushed):
+    """One part, two and three: the same bits (no serial twin: one thread runs nn.winograd's
+    chunk loop)."""
     run = fpenv.call_flushed if flushed else (lambda f, *a: f(*a))
     want, _ = _convolve_args(_rng(), 1, pool, tiny=flushed)
-    run(kw.convolve, *want)
+    run(kw.convolve_parallel, *want)
     for parts in (2, 3):
         got, _ = _convolve_args(_rng(), parts, pool, tiny=flushed)
         run(kw.convolve_parallel, *got)
@@ -267,11 +270,11 @@ def test_winograd_convolve_against_im2col():
     pooled maxima and argmax against ``max_pool2x2`` of it, bit for bit."""
     from neurosim.nn.conv import conv2d
     args, W = _convolve_args(_rng(), 2, False)
-    kw.convolve(*args)
+    kw.convolve_parallel(*args)
     want = conv2d(args[0], W, args[2], padding=1, activation="relu").data
     assert np.abs(args[-2] - want).max() <= 1e-5 * np.abs(want).max()
     pooled, _ = _convolve_args(_rng(), 2, True)
-    kw.convolve(*pooled)
+    kw.convolve_parallel(*pooled)
     maxima, argmax = np.empty_like(pooled[-2]), np.empty(pooled[-2].shape, np.intp)
     kc.max_pool2x2(args[-2], maxima, argmax)
     np.testing.assert_array_equal(pooled[-2], maxima)

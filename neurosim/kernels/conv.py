@@ -789,8 +789,9 @@ def interpolate2d_backward(g, y0, y1, wy, x0, x1, wx, dx):
         restore(own)
 
 
-def weight_gradient(x, rows, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, step, cols, part_rows,
-                    terms, gW):
+@njit(cache=True, parallel=True)
+def weight_gradient_parallel(x, rows, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, step, cols,
+                             part_rows, terms, gW):
     """A convolution's weight gradient ``gW`` (O, C*kh*kw) from its output's gradient ``rows``
     (O, N*oh*ow) (the GEMM's layout: column ``(n*oh + oy)*ow + ox``) and its input ``x``
     (N, C, H, W), over chunks of ``step`` images: ``terms[i]`` (chunks, O, C*kh*kw) receives
@@ -801,7 +802,10 @@ def weight_gradient(x, rows, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, step, cols,
     ``cols`` (P, C*kh*kw * step*oh*ow) and ``part_rows`` (P, O * step*oh*ow) hold a chunk's
     patch matrix and gradient rows (copied contiguous) for each of P parts, the parallel
     items, each a run of consecutive chunks on its thread: one parallel loop a call, and a
-    chunk's patch matrix stays in its core's L2 between being written and read.
+    chunk's patch matrix stays in its core's L2 between being written and read; a chunk's
+    values do not depend on the part that makes them (tested: one part against two and
+    three). Only the parallel kernel: one thread runs the chunk loop of :mod:`neurosim.nn.conv`
+    with BLAS's products.
     """
     n_img, size, n_out = x.shape[0], oh * ow, rows.shape[0]
     depth = x.shape[1] * kh * kw
@@ -845,11 +849,10 @@ avg_pool2d, avg_pool2d_parallel = twins(avg_pool2d)
 avg_pool2d_backward, avg_pool2d_backward_parallel = twins(avg_pool2d_backward)
 interpolate2d, interpolate2d_parallel = twins(interpolate2d)
 interpolate2d_backward, interpolate2d_backward_parallel = twins(interpolate2d_backward)
-weight_gradient, weight_gradient_parallel = twins(weight_gradient)
 
 __all__ = [name for pair in (
     "im2col", "col2im", "rows_to_images", "images_to_rows", "rows_to_pooled", "pooled_to_rows",
     "bias_relu", "relu_mask_sum", "max_pool2d", "max_pool2d_backward", "max_pool2x2",
     "max_pool2x2_backward", "avg_pool2d", "avg_pool2d_backward", "conv_single",
-    "conv_single_backward", "interpolate2d", "interpolate2d_backward", "weight_gradient")
-    for name in (pair, pair + "_parallel")]
+    "conv_single_backward", "interpolate2d", "interpolate2d_backward")
+    for name in (pair, pair + "_parallel")] + ["weight_gradient_parallel"]

@@ -31,9 +31,9 @@ convolution's output out. The checked entries, which run chunks of images whose 
 stay in L2 and make the 16 products of a chunk, are in :mod:`neurosim.nn.winograd`.
 
 The transforms and :func:`plane_products` loop with ``prange`` over channels or planes, and
-:func:`convolve` (a whole call's chunks) over runs of chunks: each is its serial dispatcher
-under its own name and its parallel twin with ``_parallel`` added (:func:`.threads.twins`:
-the same bits), each item flushing subnormals as its caller (:mod:`.fpenv`).
+each is its serial dispatcher under its own name and its parallel twin with ``_parallel``
+added (:func:`.threads.twins`: the same bits); :func:`convolve_parallel` (a whole call's
+chunks) loops over runs of chunks. Each item flushes subnormals as its caller (:mod:`.fpenv`).
 """
 import numpy as np
 from numba import njit, prange
@@ -278,7 +278,8 @@ pooled, pooled_parallel = twins(pooled)
 plane_products, plane_products_parallel = twins(plane_products)
 
 
-def convolve(x, U, bias, pad, relu, pool, step, V, M, out, argmax):
+@njit(cache=True, parallel=True)
+def convolve_parallel(x, U, bias, pad, relu, pool, step, V, M, out, argmax):
     """The whole convolution of ``x`` (N, C, H, W) by the filters' transforms ``U``
     (16, K, C) plus ``bias`` (K,), over chunks of ``step`` images: :func:`inputs`, the 16
     products (serial own GEMMs, :mod:`.gemm_large`) and :func:`outputs` into ``out``
@@ -289,7 +290,8 @@ def convolve(x, U, bias, pad, relu, pool, step, V, M, out, argmax):
     transformed inputs and products for each of P parts, the parallel items, each a run of
     consecutive chunks on its thread (a chunk's ``V`` and ``M`` stay in its core's L2, and a
     call has one parallel loop, not three a chunk); a chunk's values do not depend on the part
-    that makes them.
+    that makes them (tested: one part against two and three). Only the parallel kernel: one
+    thread runs the chunk loop of :mod:`neurosim.nn.winograd` with BLAS's products.
     """
     n_img, n_in = x.shape[:2]
     n_out = U.shape[1]
@@ -315,5 +317,3 @@ def convolve(x, U, bias, pad, relu, pool, step, V, M, out, argmax):
                 outputs(Mc, bias, relu, out[lo:hi])
         restore(own)
 
-
-convolve, convolve_parallel = twins(convolve)

@@ -322,8 +322,9 @@ def _weight_gradient(xd, rows, geometry):
     images ``xd`` from its output's gradient ``rows`` (out_channels, N*oh*ow), ``geometry``
     as :func:`_im2col` takes it: im2col and one product per chunk of images whose patch
     matrix takes :data:`CHUNK_BYTES`, the chunks' products added in order. With several Numba
-    threads, runs of chunks on the threads (:func:`~neurosim.kernels.conv.weight_gradient`,
-    own GEMMs); on one, each chunk's product by :func:`_grouped`."""
+    threads, runs of chunks on the threads
+    (:func:`~neurosim.kernels.conv.weight_gradient_parallel`, own GEMMs); on one, each chunk's
+    product by :func:`_grouped`."""
     n, n_out, dtype = xd.shape[0], rows.shape[0], xd.dtype
     kernel, stride, padding, out_hw, dilation = geometry
     depth, size = xd.shape[1] * kernel[0] * kernel[1], out_hw[0] * out_hw[1]

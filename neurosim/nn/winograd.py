@@ -5,9 +5,9 @@ float32 3x3 layers: the checked entries :func:`conv3x3`, :func:`conv3x3_relu_max
 for the method and the arrays ``U``, ``V``, ``M``), by chunks of images whose transformed
 inputs and products stay in L2, the work arrays kept between calls (:mod:`.workspace`). With
 several Numba threads a call's chunks run in as many runs of consecutive chunks, one a thread
-with its own work arrays (:func:`neurosim.kernels.winograd.convolve`: the products as serial
-own GEMMs); a call of one chunk runs the transforms' parallel twins and the 16 products on
-the threads (:func:`products`).
+with its own work arrays (:func:`neurosim.kernels.winograd.convolve_parallel`: the products
+as serial own GEMMs); a call of one chunk runs the transforms' parallel twins and the 16
+products on the threads (:func:`products`).
 """
 import numpy as np
 
