@@ -320,11 +320,10 @@ def _conv_winograd(x, W, parents, xd, bias, geometry, relu, pool, shape):
 def _weight_gradient(xd, rows, geometry):
     """The weight gradient (out_channels, in_channels*kh*kw) of a one-group convolution of the
     images ``xd`` from its output's gradient ``rows`` (out_channels, N*oh*ow), ``geometry``
-    as :func:`_im2col` takes it: im2col and one product per chunk of images whose patch
-    matrix takes :data:`CHUNK_BYTES`, the chunks' products added in order. With several Numba
-    threads, runs of chunks on the threads
-    (:func:`~neurosim.kernels.conv.weight_gradient_parallel`, own GEMMs); on one, each chunk's
-    product by :func:`_grouped`."""
+    as :func:`_im2col` takes it: im2col and one own GEMM per chunk of images whose patch
+    matrix takes :data:`CHUNK_BYTES`, the chunks' products added in order (the same chunks
+    and bits on any thread count). With several Numba threads, runs of chunks on the threads
+    (:func:`~neurosim.kernels.conv.weight_gradient_parallel`)."""
     n, n_out, dtype = xd.shape[0], rows.shape[0], xd.dtype
     kernel, stride, padding, out_hw, dilation = geometry
     depth, size = xd.shape[1] * kernel[0] * kernel[1], out_hw[0] * out_hw[1]
@@ -333,8 +332,6 @@ def _weight_gradient(xd, rows, geometry):
     gW = np.empty((n_out, depth), dtype)
     parts = min(n_chunks, threads(n_out * depth * n * size, gemm_large.THREADED_WORK))
     if parts > 1:          # the work arrays kept between calls (no page faults on the threads)
-        per = winograd.chunk_size(n, per, parts)
-        n_chunks = -(-n // per)
         work = [workspace.take(shape, dtype) for shape in (
             (parts, depth * per * size), (parts, n_out * per * size), (n_chunks, n_out, depth))]
         kc.weight_gradient_parallel(xd, rows, *kernel, *stride, *padding, *dilation, *out_hw,
@@ -342,9 +339,10 @@ def _weight_gradient(xd, rows, geometry):
         workspace.give(*work)
         return gW
     gW[:] = 0
+    term = np.empty_like(gW)
     for s in range(0, n, per):
         part_rows = np.ascontiguousarray(rows[:, s * size:min(s + per, n) * size])
-        gW += _grouped(part_rows, _im2col(xd[s:s + per], *geometry), 1, transpose_b=True)
+        gW += gemm_large.gemm(part_rows, _im2col(xd[s:s + per], *geometry), term, trans_b=True)
     return gW
 
 

@@ -11,6 +11,7 @@ from scipy.linalg import blas
 from ..kernels import nn as kn
 from ..kernels import conv as kc
 from ..kernels import gemm_large
+from ..kernels.threads import pick
 from .tensor import Tensor, as_tensor, record
 
 
@@ -215,6 +216,10 @@ def matmul(a, b):
     return record(out.reshape(shape), (a, b), backward)
 
 
+_BIAS_RELU = (kc.bias_relu, kc.bias_relu_parallel)            # serial and parallel twins
+_RELU_MASK_SUM = (kc.relu_mask_sum, kc.relu_mask_sum_parallel)
+
+
 def dense(x, W, b=None, activation="identity"):
     """Affine map ``x @ W + b`` as one op: ``x`` (batch, in) or (batch, ..., in) (every
     position of the middle axes mapped alike, e.g. each step of a sequence), ``W`` (in, out),
@@ -231,7 +236,7 @@ def dense(x, W, b=None, activation="identity"):
     if relu:
         bias = np.zeros(out.shape[1], out.dtype) if b is None else \
             parents[2].data.astype(out.dtype, copy=False)
-        kc.bias_relu(out, bias, True)
+        pick(_BIAS_RELU, out.size, kc.PARALLEL_VALUES)(out, bias, True)
     elif b is not None:
         out += parents[2].data
 
@@ -240,7 +245,8 @@ def dense(x, W, b=None, activation="identity"):
         gb = None
         if relu:
             masked, gb = np.empty_like(out), np.empty(out.shape[1])
-            kc.relu_mask_sum(np.ascontiguousarray(g, dtype=out.dtype), out, masked, gb)
+            pick(_RELU_MASK_SUM, out.size, kc.PARALLEL_VALUES)(
+                np.ascontiguousarray(g, dtype=out.dtype), out, masked, gb)
             g, gb = masked, gb.astype(out.dtype)
         elif b is not None:
             gb = g.sum(axis=0)

@@ -11,7 +11,6 @@ products on the threads (:func:`products`).
 """
 import numpy as np
 
-from ..kernels import gemm_large
 from ..kernels import winograd as kw
 from ..kernels.conv import PARALLEL_VALUES
 from ..kernels.threads import pick, threads
@@ -29,19 +28,13 @@ PARALLEL_WORK = 1 << 20
 
 
 def products(U, V, M):
-    """``M[e] = U[e] @ V[e]`` for the 16 planes: (16, K, C) @ (16, C, T) -> (16, K, T). With
-    several Numba threads (and :data:`PARALLEL_WORK`), the planes on the threads, one serial
-    product of :mod:`~neurosim.kernels.gemm_large` each (never BLAS's threads, whose spinning
-    workers starve Numba's); else on one thread by :func:`gemm_large.gemm` where it is
-    :func:`gemm_large.preferred`, else by NumPy's matmul."""
+    """``M[e] = U[e] @ V[e]`` for the 16 planes: (16, K, C) @ (16, C, T) -> (16, K, T), one
+    serial own GEMM of :mod:`~neurosim.kernels.gemm_large` a plane (a value's bits do not
+    depend on the chunk's columns, so a chunk's products are the same on any thread count);
+    with several Numba threads (and :data:`PARALLEL_WORK`) the planes on the threads."""
     _, n_out, n_in = U.shape
     work = 16 * n_out * n_in * V.shape[2]
-    if threads(work, PARALLEL_WORK) > 1:
-        kw.plane_products_parallel(U, V, M)
-    elif gemm_large.preferred(n_out, n_in, V.shape[2]):
-        kw.plane_products(U, V, M)
-    else:
-        np.matmul(U, V, out=M)
+    pick((kw.plane_products, kw.plane_products_parallel), work, PARALLEL_WORK)(U, V, M)
     return M
 
 
