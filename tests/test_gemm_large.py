@@ -71,7 +71,7 @@ def test_threaded_matches_serial(m, n):
     few) gives the serial form's bits: each element's sums run in the same order."""
     A, B, exact = operands(m, 150, n, False, True, np.float64)
     serial, threaded = np.empty((m, n)), np.empty((m, n))
-    gemm_large._gemm_serial(A, B, serial, False, True, False)
+    gemm_large.gemm_serial(A, B, serial, False, True, False)
     gemm_large._gemm_threaded(A, B, threaded, False, True, False, 2)
     np.testing.assert_array_equal(threaded, serial)
     np.testing.assert_allclose(threaded, exact, rtol=1e-12, atol=1e-12 * np.sqrt(151))
@@ -96,7 +96,7 @@ def test_threaded_threads_flush_as_their_caller(flush):
     C = np.empty((64, 300), np.float32), np.empty((64, 300), np.float32)
 
     def both():
-        gemm_large._gemm_serial(A, B, C[0], False, True, False)
+        gemm_large.gemm_serial(A, B, C[0], False, True, False)
         gemm_large._gemm_threaded(A, B, C[1], False, True, False, 2)
     fpenv.call_flushed(both) if flush else both()
     np.testing.assert_array_equal(C[1], C[0])
@@ -162,7 +162,7 @@ def test_few_columns_as_the_transpose(m, k, n, ta, tb, accumulate):
     np.testing.assert_allclose(C, want, rtol=0, atol=k * 4e-7 * np.abs(want).max())
     if not accumulate:
         direct = np.empty_like(C)
-        gemm_large._gemm_serial(A, B, direct, ta, tb, False)
+        gemm_large.gemm_serial(A, B, direct, ta, tb, False)
         np.testing.assert_array_equal(C, direct)
 
 

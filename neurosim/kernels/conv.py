@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit, prange
 
 from .fpenv import control_word, restore
-from .gemm_large import _gemm_serial
+from .gemm_large import gemm_serial
 from .threads import twins
 
 #: values a call writes from which the parallel twin pays for its threads' start (a few
@@ -822,7 +822,7 @@ def weight_gradient_parallel(x, rows, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, st
             im2col(x[lo:hi], kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, patches)
             grads = part_rows[t, :n_out * m].reshape(n_out, m)
             grads[:] = rows[:, lo * size:hi * size]
-            _gemm_serial(grads, patches, terms[i], False, True, False)
+            gemm_serial(grads, patches, terms[i], False, True, False)
         restore(own)
     gW[:] = 0
     for i in range(n_chunks):

@@ -15,7 +15,7 @@ stored; columns past the last whole panel of ``B`` go through a small buffer. Ea
 its part of the depth in order, one fused multiply-add a term, and the passes are added in
 ``C``: the bits differ from BLAS's, within float rounding.
 
-:func:`gemm` checks its arguments and runs :func:`_gemm_serial`, or with more than one Numba
+:func:`gemm` checks its arguments and runs :func:`gemm_serial`, or with more than one Numba
 thread :func:`_gemm_threaded`, which gives each thread a block of columns (or of rows, when
 the columns are few) with its own packing buffers.
 """
@@ -236,8 +236,10 @@ def _store_edge(edge, width, C, i, rows, j, cols, add):
 
 
 @njit(cache=True)
-def _gemm_serial(A, B, C, ta, tb, accumulate):
-    """The whole product on one thread (see :func:`gemm`)."""
+def gemm_serial(A, B, C, ta, tb, accumulate):
+    """The whole product on one thread, unchecked (see :func:`gemm` for the arguments): for
+    compiled loops that give each of their parallel items its own products (the bits of
+    :func:`gemm`'s)."""
     _block(A, B, C, ta, tb, accumulate, 0, C.shape[0], 0, C.shape[1])
 
 
@@ -323,7 +325,7 @@ def _run(A, B, C, ta, tb, accumulate, work):
     if threads > 1:
         _gemm_threaded(A, B, C, ta, tb, accumulate, threads)
     else:
-        _gemm_serial(A, B, C, ta, tb, accumulate)
+        gemm_serial(A, B, C, ta, tb, accumulate)
     return C
 
 

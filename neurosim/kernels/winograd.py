@@ -40,7 +40,7 @@ from numba import njit, prange
 
 from .conv import _max4
 from .fpenv import control_word, restore
-from .gemm_large import _gemm_serial
+from .gemm_large import gemm_serial
 from .threads import twins
 
 
@@ -266,7 +266,7 @@ def plane_products(U, V, M):
     for e in prange(U.shape[0]):
         own = control_word()
         restore(word)
-        _gemm_serial(U[e], V[e], M[e], False, False, False)
+        gemm_serial(U[e], V[e], M[e], False, False, False)
         restore(own)
 
 
@@ -310,7 +310,7 @@ def convolve_parallel(x, U, bias, pad, relu, pool, step, V, M, out, argmax):
             Mc = M[t, :16 * n_out * tiles].reshape(16, n_out, tiles)
             inputs(x[lo:hi], pad, Vc)
             for e in range(16):
-                _gemm_serial(U[e], Vc[e], Mc[e], False, False, False)
+                gemm_serial(U[e], Vc[e], Mc[e], False, False, False)
             if pool:
                 pooled(Mc, bias, oh, ow, out[lo:hi], argmax[lo:hi])
             else:
