@@ -10,7 +10,8 @@ from neurosim.kernels import conv as kc
 from neurosim.kernels import fpenv
 from neurosim.kernels import winograd as kw
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.slow]   # slow: ~80 s of cold compiling (the
+#   bounds-checked CI stage skips it; checked with NUMBA_BOUNDSCHECK=1 when the twins change)
 N, C, K, H = 5, 3, 4, 9          # images, in and out channels, image side
 F32 = np.float32
 
