@@ -805,7 +805,7 @@ def weight_gradient_parallel(x, rows, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, st
     chunk's patch matrix stays in its core's L2 between being written and read; a chunk's
     values do not depend on the part that makes them (tested: one part against two and
     three). Only the parallel kernel: one thread runs the chunk loop of :mod:`neurosim.nn.conv`
-    with BLAS's products.
+    with the same chunks and products (the same bits).
     """
     n_img, size, n_out = x.shape[0], oh * ow, rows.shape[0]
     depth = x.shape[1] * kh * kw

@@ -291,7 +291,8 @@ def convolve_parallel(x, U, bias, pad, relu, pool, step, V, M, out, argmax):
     consecutive chunks on its thread (a chunk's ``V`` and ``M`` stay in its core's L2, and a
     call has one parallel loop, not three a chunk); a chunk's values do not depend on the part
     that makes them (tested: one part against two and three). Only the parallel kernel: one
-    thread runs the chunk loop of :mod:`neurosim.nn.winograd` with BLAS's products.
+    thread runs the chunk loop of :mod:`neurosim.nn.winograd` with the same own-GEMM planes
+    (the same bits).
     """
     n_img, n_in = x.shape[:2]
     n_out = U.shape[1]
