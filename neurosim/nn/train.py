@@ -4,7 +4,6 @@ import contextlib
 import time
 
 import numpy as np
-import xarray as xr
 
 from .. import checks, config, metrics, record, rng
 from ..backend import blas_single_thread
@@ -296,6 +295,9 @@ def fit(model, X, y=None, *, lengths=None, loss="cross_entropy", optimizer="adam
         BLAS threads during training. None: one thread for models under
         ``config.NN_BLAS_ONE_THREAD_BELOW`` (a million) parameters (their mini-batch products
         are too small to share, and extra threads only fight for the cores), all otherwise.
+        Products from 2^19 multiply-adds run on neurosim's GEMM with Numba's threads
+        (``NUMBA_NUM_THREADS``) whatever this says; it acts on the smaller and the stacked
+        products BLAS still makes.
     store : path, optional
         A netCDF file: the history is appended to it epoch by epoch and returned opened from
         it (the same Dataset as in memory).
