@@ -130,27 +130,31 @@ def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
         restore(own)
 
 
+@njit(cache=True, inline="always")
+def _add_bias(src, b, relu, dst):
+    """``dst[p] = act(src[p] + b)`` over the 1-D ``src`` and ``dst`` of one size; ``act`` is
+    the ReLU (``v if v > 0 else 0``) when ``relu``, else the identity."""
+    zero = dst.dtype.type(0)
+    if relu:
+        for p in range(dst.size):
+            v = src[p] + b
+            dst[p] = v if v > zero else zero
+    else:
+        for p in range(dst.size):
+            dst[p] = src[p] + b
+
+
 def rows_to_images(src, bias, relu, dst):
     """``dst[n, o, p] = act(src[o, n*P + p] + bias[o])`` for ``dst`` (N, O, P) from the GEMM's
     ``src`` (O, N*P); ``act`` is the ReLU (``v if v > 0 else 0``) when ``relu``, else the
     identity. Loads and stores both run in order; the images are the parallel items."""
     n_img, n_out, size = dst.shape
-    zero = dst.dtype.type(0)
     word = control_word()
     for n in prange(n_img):
         own = control_word()
         restore(word)
         for o in range(n_out):
-            b = bias[o]
-            s = src[o, n * size:(n + 1) * size]
-            d = dst[n, o]
-            if relu:
-                for p in range(size):
-                    v = s[p] + b
-                    d[p] = v if v > zero else zero
-            else:
-                for p in range(size):
-                    d[p] = s[p] + b
+            _add_bias(src[o, n * size:(n + 1) * size], bias[o], relu, dst[n, o])
         restore(own)
 
 
@@ -327,7 +331,6 @@ def conv_single(x, W, bias, ph, pw, dh, dw, relu, pool, out, argmax):
     n_out, kh, kw = W.shape[0], W.shape[2], W.shape[3]
     oh, ow = h + 2 * ph - dh * (kh - 1), w + 2 * pw - dw * (kw - 1)
     wp = w + 2 * pw
-    zero = out.dtype.type(0)
     word = control_word()
     for block in prange(_blocks(n_img, IMAGES)):
         own = control_word()
@@ -345,14 +348,7 @@ def conv_single(x, W, bias, ph, pw, dh, dw, relu, pool, out, argmax):
                     _pool_plane(rows, b, True, ow, out[n, o], argmax[n, o])
                     continue
                 for y in range(oh):
-                    src, dst = acc[y * wp:y * wp + ow], out[n, o, y]
-                    if relu:
-                        for q in range(ow):
-                            v = src[q] + b
-                            dst[q] = v if v > zero else zero
-                    else:
-                        for q in range(ow):
-                            dst[q] = src[q] + b
+                    _add_bias(acc[y * wp:y * wp + ow], b, relu, out[n, o, y])
         restore(own)
 
 
