@@ -18,46 +18,43 @@ pytestmark = [pytest.mark.slow,
 F32 = np.float32
 
 
-def _classifier(kind, rng):
-    """(model, inputs, labels) of one family at a size that reaches its parallel kernels."""
+def _problem(kind, rng):
+    """(model, loss) of one family at a size that reaches its parallel kernels: ``loss()``
+    the training loss on a fixed batch."""
+    if kind == "vae":
+        model = VariationalAutoencoder((784, 256, 20, 256, 784), "relu", seed=0, dtype=F32)
+        x = rng.random((64, 784), dtype=F32)
+        return model, lambda: model.objective(model(x), x)
     if kind == "mlp":
         model = Sequential(Dense(384, "relu"), Dense(384, "relu"), Dense(10), input_shape=(784,),
                            seed=0, dtype=F32)
-        return model, rng.random((128, 784), dtype=F32), rng.integers(0, 10, 128)
-    if kind == "cnn":
+        x, y = rng.random((128, 784), dtype=F32), rng.integers(0, 10, 128)
+    elif kind == "cnn":
         model = Sequential(Conv2D(16, 3, padding=1, activation="relu"), MaxPool2D(2),
                            Conv2D(32, 3, padding=1, activation="relu"), MaxPool2D(2), Flatten(),
                            Dense(10), input_shape=(1, 28, 28), seed=0, dtype=F32)
-        return model, rng.random((32, 1, 28, 28), dtype=F32), rng.integers(0, 10, 32)
-    if kind == "transformer":
+        x, y = rng.random((32, 1, 28, 28), dtype=F32), rng.integers(0, 10, 32)
+    elif kind == "transformer":
         model = transformer_encoder(64, 4, input_shape=(32, 25), outputs=10, ff_units=128,
                                     positional=None, pool="last", seed=0, dtype=F32)
-        return model, rng.standard_normal((32, 32, 25)).astype(F32), rng.integers(0, 10, 32)
-    layer = {"lstm": LSTM, "gru": GRU}[kind](128)
-    model = Sequential(layer, Dense(10), input_shape=(20, 16), seed=0, dtype=F32)
-    return model, rng.standard_normal((64, 20, 16)).astype(F32), rng.integers(0, 10, 64)
+        x, y = rng.standard_normal((32, 32, 25)).astype(F32), rng.integers(0, 10, 32)
+    else:
+        layer = {"lstm": LSTM, "gru": GRU}[kind](128)
+        model = Sequential(layer, Dense(10), input_shape=(20, 16), seed=0, dtype=F32)
+        x, y = rng.standard_normal((64, 20, 16)).astype(F32), rng.integers(0, 10, 64)
+    return model, lambda: losses.cross_entropy(model(x), y)
 
 
 def _train(kind, threads, steps=2):
     """The parameters after ``steps`` Adam steps at ``threads`` Numba threads."""
-    rng = np.random.default_rng(11)
     before = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        if kind == "vae":
-            model = VariationalAutoencoder((784, 256, 20, 256, 784), "relu", seed=0, dtype=F32)
-            x = rng.random((64, 784), dtype=F32)
-            opt = optim.Adam(model.parameters(), lr=1e-3)
-            for _ in range(steps):
-                opt.zero_grad()
-                model.objective(model(x), x).backward()
-                opt.step()
-            return opt.data.copy()
-        model, x, y = _classifier(kind, rng)
+        model, loss = _problem(kind, np.random.default_rng(11))
         opt = optim.Adam(model.parameters(), lr=1e-3)
         for _ in range(steps):
             opt.zero_grad()
-            losses.cross_entropy(model(x), y).backward()
+            loss().backward()
             opt.step()
         return opt.data.copy()
     finally:
